@@ -1,0 +1,29 @@
+"""Typed, validated Django configuration with first-class multi-database support.
+
+    from django_cfg import DjangoConfig, DatabaseConfig
+
+    class MyDjangoConfig(DjangoConfig):
+        databases = {"default": DatabaseConfig.from_url(url=env.database.url)}
+
+    config = MyDjangoConfig()
+"""
+
+from .config import DjangoConfig
+from .databases.config import DatabaseConfig
+from .databases.env_urls import DatabaseURLs, alias_for_url_key, databases_from_urls
+from .databases.url import DatabaseURLError, register_scheme
+from .env import EnvSettings
+from .environment import ENVIRONMENT_VARIABLE, current_environment
+
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "DatabaseConfig",
+    "DatabaseURLError",
+    "DatabaseURLs",
+    "DjangoConfig",
+    "EnvSettings",
+    "alias_for_url_key",
+    "current_environment",
+    "databases_from_urls",
+    "register_scheme",
+]

@@ -1,0 +1,267 @@
+"""Typed project settings that produce Django's settings module.
+
+    # api/config.py
+    class MyDjangoConfig(DjangoConfig):
+        project_apps = ["apps.blog", "apps.shop"]
+        databases = {"default": DatabaseConfig.from_url(url=env.database.url)}
+        if env.database.url_replica:
+            databases["replica"] = DatabaseConfig.from_url(url=env.database.url_replica)
+
+    config = MyDjangoConfig()
+
+    # settings.py
+    from api.config import config
+    globals().update(config.get_all_settings())
+
+Subclasses may override inherited fields without a type annotation, as above (plain pydantic
+rejects that); the override is validated against the inherited field's type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic._internal._model_construction import ModelMetaclass
+
+from .base_dir import project_base_dir
+from .databases.config import DatabaseConfig
+from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
+
+__all__ = ["DjangoConfig"]
+
+DEVELOPMENT_KEY_PREFIX = "django-insecure-development-key-"
+MIN_SECRET_KEY_LENGTH = 50
+
+CONTRIB_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES: list[dict[str, Any]] = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+
+class _PlainOverridesMetaclass(ModelMetaclass):
+    """Lets ``databases = {...}`` in a subclass body override an inherited, annotated field.
+
+    Pydantic requires every field override to carry an annotation; this metaclass supplies the
+    inherited field's annotation for un-annotated overrides before pydantic builds the class.
+    """
+
+    def __new__(
+        mcs,
+        cls_name: str,
+        bases: tuple[type[Any], ...],
+        namespace: dict[str, Any],
+        **kwargs: Any,
+    ) -> type:
+        annotations: dict[str, Any] = namespace.setdefault("__annotations__", {})
+        for base in bases:
+            for field_name, field in getattr(base, "__pydantic_fields__", {}).items():
+                if field_name in namespace and field_name not in annotations:
+                    annotations[field_name] = field.annotation
+        return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
+
+
+def _default_debug(data: dict[str, Any]) -> bool:
+    return data.get("environment") in DEVELOPMENT_ENVIRONMENTS
+
+
+def _development_secret_key(data: dict[str, Any]) -> SecretStr | None:
+    if not data.get("debug"):
+        return None
+    digest = hashlib.sha256(f"django-cfg:{data.get('project_name')}".encode()).hexdigest()
+    return SecretStr(DEVELOPMENT_KEY_PREFIX + digest[:40])
+
+
+class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
+    """A Django project's settings as typed fields; ``get_all_settings()`` renders them."""
+
+    model_config = ConfigDict(validate_default=True, extra="forbid", hide_input_in_errors=True)
+
+    project_name: str = "Django project"
+    environment: str = Field(
+        default_factory=current_environment,
+        description="dev, test, staging, prod, ...: from DJANGO_ENV by default",
+    )
+    debug: bool = Field(
+        default_factory=_default_debug, description="Defaults to True in the dev and test environments"
+    )
+    secret_key: SecretStr | None = Field(
+        default_factory=_development_secret_key,
+        description="Required (>= 50 characters) when debug is False",
+    )
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    contrib_apps: list[str] = Field(default_factory=lambda: list(CONTRIB_APPS))
+    project_apps: list[str] = Field(default_factory=list)
+
+    databases: dict[str, DatabaseConfig]
+    database_routers: list[str] = Field(default_factory=list)
+
+    base_dir: Path | None = Field(
+        default=None, description="Project base directory; found from the subclass's package"
+    )
+    root_urlconf: str | None = None
+    wsgi_application: str | None = None
+    asgi_application: str | None = None
+    middleware: list[str] = Field(default_factory=lambda: list(MIDDLEWARE))
+    templates: list[dict[str, Any]] = Field(default_factory=lambda: [dict(t) for t in TEMPLATES])
+
+    language_code: str = "en-us"
+    time_zone: str = "UTC"
+    use_i18n: bool = True
+    use_tz: bool = True
+    static_url: str = "static/"
+    static_root: Path | None = None
+    media_url: str = "media/"
+    media_root: Path | None = None
+    default_auto_field: str = "django.db.models.BigAutoField"
+
+    extra_settings: dict[str, Any] = Field(
+        default_factory=dict, description="Further settings by their Django name; applied last"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.base_dir is None:
+            self.base_dir = project_base_dir(type(self))
+        self._check_secret_key()
+        self._check_databases()
+        lower = sorted(name for name in self.extra_settings if not name.isupper())
+        if lower:
+            raise ValueError(
+                f"extra_settings: {', '.join(lower)} must be upper case, as Django settings are."
+            )
+        return self
+
+    def _check_secret_key(self) -> None:
+        if self.debug:
+            return
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key:
+            raise ValueError(
+                "secret_key is required when debug is False (environment "
+                f"{self.environment!r}). Set it from the environment, e.g. secret_key = "
+                "env.secret_key; make one with: python -c 'from django.core.management.utils "
+                "import get_random_secret_key; print(get_random_secret_key())'"
+            )
+        if key.startswith(DEVELOPMENT_KEY_PREFIX):
+            raise ValueError("secret_key is the development key, which must not be used with debug=False.")
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"secret_key has {len(key)} characters; at least {MIN_SECRET_KEY_LENGTH} are "
+                "required when debug is False."
+            )
+
+    def _check_databases(self) -> None:
+        if "default" not in self.databases:
+            raise ValueError(
+                "databases must contain 'default' (Django's main alias); got "
+                f"{', '.join(map(repr, self.databases)) or 'none'}."
+            )
+        homes: dict[str, str] = {}
+        for alias, database in self.databases.items():
+            primary = database.replica_of
+            if primary is not None:
+                if primary not in self.databases or primary == alias:
+                    raise ValueError(
+                        f"databases[{alias!r}]: replica_of={primary!r} is not another configured "
+                        f"alias; choose one of {', '.join(map(repr, self.databases))}."
+                    )
+                if self.databases[primary].replica_of is not None:
+                    raise ValueError(
+                        f"databases[{alias!r}]: replica_of={primary!r} is itself a replica; "
+                        "point replicas at the primary."
+                    )
+            for app in database.apps:
+                if app in homes:
+                    raise ValueError(
+                        f"app {app!r} is listed in apps of both databases[{homes[app]!r}] and "
+                        f"databases[{alias!r}]; an app has one home database."
+                    )
+                homes[app] = alias
+
+    @property
+    def installed_apps(self) -> list[str]:
+        """Django's contrib apps, then ``django_cfg``, then ``project_apps`` (duplicates dropped)."""
+        return list(dict.fromkeys([*self.contrib_apps, "django_cfg", *self.project_apps]))
+
+    @property
+    def routing_rules(self) -> dict[str, str]:
+        """``{app label: alias}`` from the ``apps`` of each database."""
+        return {app: alias for alias, db in self.databases.items() for app in db.apps}
+
+    def get_database_routers(self) -> list[str]:
+        """The user's ``database_routers`` first, then the package's own router."""
+        return [*self.database_routers, *self._package_routers()]
+
+    def _package_routers(self) -> list[str]:
+        """The package's app-label router, installed with the routing feature."""
+        return []
+
+    def get_all_settings(self) -> dict[str, Any]:
+        """Every Django setting this configuration defines, by its Django name."""
+        base_dir = self.base_dir if self.base_dir is not None else project_base_dir(type(self))
+        settings: dict[str, Any] = {
+            "BASE_DIR": base_dir,
+            "DEBUG": self.debug,
+            "SECRET_KEY": self.secret_key.get_secret_value() if self.secret_key else "",
+            "ALLOWED_HOSTS": list(self.allowed_hosts),
+            "INSTALLED_APPS": self.installed_apps,
+            "MIDDLEWARE": list(self.middleware),
+            "TEMPLATES": [dict(template) for template in self.templates],
+            "DATABASES": {
+                alias: database.to_django(base_dir=base_dir)
+                for alias, database in self.databases.items()
+            },
+            "DATABASE_ROUTERS": self.get_database_routers(),
+            "LANGUAGE_CODE": self.language_code,
+            "TIME_ZONE": self.time_zone,
+            "USE_I18N": self.use_i18n,
+            "USE_TZ": self.use_tz,
+            "STATIC_URL": self.static_url,
+            "MEDIA_URL": self.media_url,
+            "DEFAULT_AUTO_FIELD": self.default_auto_field,
+        }
+        optional = {
+            "ROOT_URLCONF": self.root_urlconf,
+            "WSGI_APPLICATION": self.wsgi_application,
+            "ASGI_APPLICATION": self.asgi_application,
+            "STATIC_ROOT": self.static_root,
+            "MEDIA_ROOT": self.media_root,
+        }
+        settings.update({name: value for name, value in optional.items() if value is not None})
+        if self.routing_rules:
+            settings["DATABASE_ROUTING_RULES"] = self.routing_rules
+        settings.update(self.extra_settings)
+        return settings

@@ -1,0 +1,176 @@
+"""One database: typed fields, built from a URL, turned into a Django ``DATABASES`` entry.
+
+    DatabaseConfig.from_url(env.database.url)
+    DatabaseConfig.from_url("postgresql://app@db/blog", apps=["blog"])           # blog's home
+    DatabaseConfig.from_url(env.database.url_replica, replica_of="default")      # a read replica
+    DatabaseConfig.from_url(env.database.url_analytics, read_only=True)          # a warehouse
+    DatabaseConfig(engine="django_cockroachdb", name="app", host="crdb")         # any ENGINE
+
+The password is a ``SecretStr``: it is shown as ``**********`` in repr and dumps and as ``***`` in
+``str()`` and ``redacted_url``; only ``to_django()`` hands the real value to Django.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from .url import ENGINES, engine_family, parse_database_url, redacted_url
+
+__all__ = ["DatabaseConfig"]
+
+_SQLITE_MEMORY = ":memory:"
+
+
+class DatabaseConfig(BaseModel):
+    """A database connection plus its role in routing (home of ``apps``, replica, read-only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    engine: str = Field(min_length=1, description="Django ENGINE, e.g. django.db.backends.postgresql")
+    name: str = Field(description="Database name, or the SQLite file path / ':memory:'")
+    user: str = ""
+    password: SecretStr | None = None
+    host: str = Field(default="", description="Host name, IP address or unix-socket directory")
+    port: int | None = Field(default=None, ge=1, le=65535)
+    options: dict[str, Any] = Field(default_factory=dict, description="Driver OPTIONS")
+
+    conn_max_age: int | None = Field(default=0, ge=0, description="Seconds; None = unlimited")
+    conn_health_checks: bool = False
+    atomic_requests: bool = False
+    autocommit: bool = True
+    disable_server_side_cursors: bool = False
+    time_zone: str | None = None
+    pool: bool | dict[str, Any] = Field(
+        default=False, description="PostgreSQL connection pool: True or psycopg_pool arguments"
+    )
+    test: dict[str, Any] = Field(default_factory=dict, description="Django's TEST settings")
+
+    apps: tuple[str, ...] = Field(default=(), description="App labels whose home is this database")
+    replica_of: str | None = Field(default=None, description="Alias of the primary it replicates")
+    read_weight: float = Field(default=1.0, ge=0, description="Share of reads among replicas")
+    read_only: bool = Field(default=False, description="No writes or migrations (a warehouse)")
+
+    @classmethod
+    def from_url(cls, url: str | SecretStr, **fields: Any) -> Self:
+        """Build from a database URL; keyword ``fields`` override what the URL says.
+
+        ``options`` given here are merged into the URL's query options.
+        """
+        return cls.model_validate({"url": url, **fields})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_url(cls, data: Any) -> Any:
+        if isinstance(data, str | SecretStr):
+            data = {"url": data}
+        if not isinstance(data, dict) or "url" not in data:
+            return data
+        fields = dict(data)
+        url = fields.pop("url")
+        if isinstance(url, SecretStr):
+            url = url.get_secret_value()
+        if not isinstance(url, str):
+            raise ValueError(f"url must be a string, not {type(url).__name__}.")
+        parsed = parse_database_url(url)
+        options = {**parsed.pop("options", {}), **(fields.pop("options", None) or {})}
+        return {**parsed, **fields, "options": options}
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        family = self.family
+        if family in {"postgresql", "mysql", "oracle"} and not self.name:
+            raise ValueError(f"{self.redacted_url}: a {family} database needs a name.")
+        if self.pool is not False:
+            self._check_pool(family)
+        if self.replica_of is not None and self.apps:
+            raise ValueError(
+                f"{self.redacted_url}: a replica serves the apps of its primary "
+                f"{self.replica_of!r}; remove apps={list(self.apps)!r} from the replica."
+            )
+        return self
+
+    def _check_pool(self, family: str | None) -> None:
+        where = self.redacted_url
+        if family != "postgresql":
+            raise ValueError(f"{where}: pool is supported by PostgreSQL (psycopg 3) only.")
+        if self.conn_max_age != 0:
+            raise ValueError(
+                f"{where}: pool cannot be combined with conn_max_age={self.conn_max_age}; the pool "
+                "keeps connections itself. Remove conn_max_age (it must stay 0)."
+            )
+        if importlib.util.find_spec("psycopg_pool") is None:
+            raise ValueError(
+                f"{where}: pool needs the psycopg-pool package: pip install 'django-cfg[postgres]'."
+            )
+
+    @property
+    def family(self) -> str | None:
+        """'postgresql', 'mysql', 'sqlite' or 'oracle' for Django's backends, else None."""
+        return engine_family(self.engine)
+
+    @property
+    def scheme(self) -> str:
+        """The URL scheme of this engine (the ENGINE itself for unregistered engines)."""
+        return next((scheme for scheme, engine in ENGINES.items() if engine == self.engine), self.engine)
+
+    @property
+    def redacted_url(self) -> str:
+        """This database as a URL with the password replaced by ``***``: safe to print or log."""
+        if self.family == "sqlite":
+            return f"{self.scheme}://" if self.name == _SQLITE_MEMORY else f"{self.scheme}:///{self.name}"
+        return redacted_url(
+            self.scheme, self.user, self.password is not None, self.host, self.port, self.name
+        )
+
+    def __str__(self) -> str:
+        return self.redacted_url
+
+    def to_django(self, base_dir: Path | str | None = None) -> dict[str, Any]:
+        """The ``DATABASES[alias]`` dict Django expects.
+
+        A relative SQLite path is resolved against ``base_dir`` (``DjangoConfig`` passes the
+        project's base directory; without one, the current directory) and its folder is created.
+        """
+        options = {
+            key: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for key, value in self.options.items()
+        }
+        if self.pool is not False:
+            options["pool"] = self.pool
+        if self.read_only and self.family == "postgresql":
+            read_only = "-c default_transaction_read_only=on"
+            options["options"] = f"{options['options']} {read_only}" if options.get("options") else read_only
+        test = dict(self.test)
+        if self.replica_of is not None:
+            test.setdefault("MIRROR", self.replica_of)
+        settings: dict[str, Any] = {
+            "ENGINE": self.engine,
+            "NAME": self._resolved_name(base_dir),
+            "USER": self.user,
+            "PASSWORD": self.password.get_secret_value() if self.password is not None else "",
+            "HOST": self.host,
+            "PORT": str(self.port) if self.port is not None else "",
+            "OPTIONS": options,
+            "CONN_MAX_AGE": self.conn_max_age,
+            "CONN_HEALTH_CHECKS": self.conn_health_checks,
+            "ATOMIC_REQUESTS": self.atomic_requests,
+            "AUTOCOMMIT": self.autocommit,
+            "TIME_ZONE": self.time_zone,
+            "TEST": test,
+        }
+        if self.disable_server_side_cursors:
+            settings["DISABLE_SERVER_SIDE_CURSORS"] = True
+        return settings
+
+    def _resolved_name(self, base_dir: Path | str | None) -> str:
+        if self.family != "sqlite" or self.name == _SQLITE_MEMORY or self.name.startswith("file:"):
+            return self.name
+        path = Path(self.name).expanduser()
+        if not path.is_absolute():
+            path = Path(base_dir if base_dir is not None else Path.cwd()) / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)

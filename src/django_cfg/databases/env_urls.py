@@ -1,0 +1,81 @@
+"""Database URLs named by the seed's convention, and the ``databases`` dict they describe.
+
+    DATABASE__URL=postgresql://app@db/main          -> databases["default"]
+    DATABASE__URL_BLOG=postgresql://app@db/blog     -> databases["blog_db"]
+    DATABASE_URL_SHOP=postgresql://app@db/shop      -> databases["shop_db"]   (single '_' works too)
+
+    class Environment(EnvSettings):
+        database: DatabaseURLs = DatabaseURLs()
+
+    env = Environment()
+    databases = databases_from_urls(env.database, blog_db={"apps": ["blog"]})
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from .config import DatabaseConfig
+
+__all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls"]
+
+_URL_KEY = re.compile(r"^url(_[a-z][a-z0-9_]*)?$")
+
+
+def alias_for_url_key(key: str) -> str:
+    """``url`` -> ``default``; ``url_blog`` -> ``blog_db``."""
+    if not _URL_KEY.match(key):
+        raise ValueError(f"{key!r} is not a database URL name: expected 'url' or 'url_<name>'.")
+    return "default" if key == "url" else f"{key[4:]}_db"
+
+
+class DatabaseURLs(BaseModel):
+    """``url`` plus any number of ``url_<name>`` entries; every value is kept secret."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+
+    url: SecretStr | None = Field(default=SecretStr("sqlite:///db/default.sqlite3"))
+    __pydantic_extra__: dict[str, SecretStr | None] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_and_blanks(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        names = {str(key).lower(): value for key, value in data.items()}
+        for key in names:
+            alias_for_url_key(key)  # raises for a name outside the convention
+        return {key: value if value not in ("", None) else None for key, value in names.items()}
+
+    def urls(self) -> dict[str, SecretStr]:
+        """Every URL that is set, by its name (``url``, ``url_blog``, ...)."""
+        named = {"url": self.url, **(self.__pydantic_extra__ or {})}
+        return {key: value for key, value in named.items() if value is not None}
+
+
+def databases_from_urls(
+    urls: DatabaseURLs | Mapping[str, str | SecretStr | None],
+    **fields_by_alias: Mapping[str, Any],
+) -> dict[str, DatabaseConfig]:
+    """``{alias: DatabaseConfig}`` from URLs named ``url`` / ``url_<name>``; unset ones are skipped.
+
+    Keyword arguments add fields per alias: ``databases_from_urls(urls, blog_db={"apps": ["blog"]})``.
+    """
+    named = urls.urls() if isinstance(urls, DatabaseURLs) else dict(urls)
+    databases = {
+        alias_for_url_key(key.lower()): value for key, value in named.items() if value
+    }
+    unknown = sorted(set(fields_by_alias) - set(databases))
+    if unknown:
+        raise ValueError(
+            f"fields given for {', '.join(map(repr, unknown))}, which no URL configures; "
+            f"configured aliases: {', '.join(map(repr, databases))}."
+        )
+    return {
+        alias: DatabaseConfig.from_url(url, **fields_by_alias.get(alias, {}))
+        for alias, url in databases.items()
+    }
