@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Brings up the databases the tests use, and leaves healthy ones alone (idempotent):
+#   PostgreSQL primary   127.0.0.1:5432  (Debian cluster <version>/main, trust auth)
+#   streaming replica    127.0.0.1:5433  (cluster <version>/replica, slot replica_5433)
+#   MariaDB              127.0.0.1:3306  (root over TCP with an empty password, database `test`)
+# Needs root and Debian's PostgreSQL and MariaDB packages. Exits non-zero if any service is not
+# up at the end. Usage: scripts/services.sh [--rebuild-replica]
+set -euo pipefail
+
+PG_VERSION=${PG_VERSION:-$(ls /etc/postgresql | sort -V | tail -n 1)}
+PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
+REPLICA_PORT=5433
+REPLICA_SLOT=replica_5433
+REPLICA_CONF_DIR=/etc/postgresql/$PG_VERSION/replica
+REPLICA_DATA=/var/lib/postgresql/$PG_VERSION/replica
+REPLICA_LOG=/var/log/postgresql/postgresql-$PG_VERSION-replica.log
+REBUILD=${1:-}
+
+say() { printf 'services: %s\n' "$*"; }
+fail() { printf 'services: ERROR: %s\n' "$*" >&2; exit 1; }
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+primary_sql() { as_postgres psql -X -q -At -h 127.0.0.1 -p 5432 -d postgres -c "$1"; }
+replica_sql() { as_postgres psql -X -q -At -h 127.0.0.1 -p "$REPLICA_PORT" -d postgres -c "$1"; }
+wait_for() { # wait_for SECONDS COMMAND...: poll every 0.1 s
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# --- PostgreSQL primary -------------------------------------------------------------------------
+ensure_primary() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "starting PostgreSQL $PG_VERSION/main"
+    pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start || true
+    wait_for 30 pg_isready -q -h 127.0.0.1 -p 5432 || fail "PostgreSQL on 5432 did not start"
+  fi
+  local hba rule="host replication postgres 127.0.0.1/32 trust"
+  hba=$(primary_sql "SHOW hba_file")
+  # The first matching pg_hba line wins, and an 'all' line does not cover replication.
+  if [[ "$(grep -v -E '^\s*(#|$)' "$hba" | head -n 1)" != "$rule" ]]; then
+    say "allowing replication connections from 127.0.0.1 in $hba"
+    sed -i "1i $rule" "$hba"
+    primary_sql "SELECT pg_reload_conf()" >/dev/null
+  fi
+  if [[ -z "$(primary_sql "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'")" ]]; then
+    primary_sql "SELECT pg_create_physical_replication_slot('$REPLICA_SLOT')" >/dev/null
+  fi
+  say "PostgreSQL primary ready on 127.0.0.1:5432"
+}
+
+# --- streaming replica --------------------------------------------------------------------------
+replica_running() { as_postgres "$PG_BIN/pg_ctl" status -D "$REPLICA_DATA" >/dev/null 2>&1; }
+replica_streaming() { [[ "$(replica_sql "SELECT status FROM pg_stat_wal_receiver")" == streaming ]]; }
+start_replica() {
+  as_postgres "$PG_BIN/pg_ctl" start -w -t 30 -D "$REPLICA_DATA" -l "$REPLICA_LOG" \
+    -o "-c config_file=$REPLICA_CONF_DIR/postgresql.conf" >/dev/null
+}
+stop_replica() {
+  if replica_running; then as_postgres "$PG_BIN/pg_ctl" stop -w -m fast -D "$REPLICA_DATA" >/dev/null; fi
+}
+
+replica_belongs_to_primary() {
+  [[ -f "$REPLICA_DATA/standby.signal" ]] || return 1
+  local ours theirs
+  ours=$(primary_sql "SELECT system_identifier FROM pg_control_system()")
+  theirs=$("$PG_BIN/pg_controldata" "$REPLICA_DATA" 2>/dev/null | awk -F: '/Database system identifier/ {gsub(/ /, "", $2); print $2}')
+  [[ -n "$ours" && "$ours" == "$theirs" ]]
+}
+
+copy_client_authentication() { # the primary's pg_hba (Debian's default asks for passwords)
+  local hba
+  hba=$(primary_sql "SHOW hba_file")
+  cmp -s "$hba" "$REPLICA_CONF_DIR/pg_hba.conf" && return 1
+  install -o postgres -g postgres -m 640 "$hba" "$REPLICA_CONF_DIR/pg_hba.conf"
+}
+
+build_replica() {
+  say "building the streaming replica on 127.0.0.1:$REPLICA_PORT"
+  stop_replica
+  if [[ ! -f "$REPLICA_CONF_DIR/postgresql.conf" ]]; then
+    pg_createcluster "$PG_VERSION" replica --port "$REPLICA_PORT" >/dev/null
+  fi
+  # A standby refuses to start with lower limits than its primary's: copy them.
+  {
+    echo "# written by scripts/services.sh"
+    echo "port = $REPLICA_PORT"
+    echo "hot_standby = on"
+    for setting in max_connections max_worker_processes max_wal_senders \
+      max_prepared_transactions max_locks_per_transaction; do
+      echo "$setting = $(primary_sql "SHOW $setting")"
+    done
+  } >"$REPLICA_CONF_DIR/conf.d/streaming-replica.conf"
+  copy_client_authentication || true
+  find "$REPLICA_DATA" -mindepth 1 -delete 2>/dev/null || true
+  install -d -o postgres -g postgres -m 700 "$REPLICA_DATA"
+  as_postgres pg_basebackup -D "$REPLICA_DATA" -R -X stream -c fast -S "$REPLICA_SLOT" \
+    -d "host=127.0.0.1 port=5432 user=postgres application_name=replica"
+  start_replica
+}
+
+ensure_replica() {
+  if [[ "$REBUILD" == --rebuild-replica ]] || ! replica_belongs_to_primary; then
+    build_replica
+  elif ! replica_running; then
+    say "starting the stopped replica"
+    copy_client_authentication || true
+    start_replica
+  elif copy_client_authentication; then
+    as_postgres "$PG_BIN/pg_ctl" reload -D "$REPLICA_DATA" >/dev/null
+  fi
+  wait_for 30 replica_streaming || fail "replica on $REPLICA_PORT is not streaming (see $REPLICA_LOG)"
+  say "streaming replica ready on 127.0.0.1:$REPLICA_PORT"
+}
+
+# --- MariaDB ------------------------------------------------------------------------------------
+maria_tcp() { mariadb -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 -e "SELECT 1"; }
+
+ensure_mariadb() {
+  if ! mariadb-admin --connect-timeout=2 ping >/dev/null 2>&1 && ! maria_tcp >/dev/null 2>&1; then
+    say "starting MariaDB"
+    install -d -o mysql -g mysql /run/mysqld
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+    wait_for 30 mariadb-admin --connect-timeout=2 ping || fail "MariaDB did not start"
+  fi
+  if ! maria_tcp >/dev/null 2>&1; then
+    say "allowing root over TCP with an empty password"
+    mariadb -u root -e "ALTER USER root@localhost IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket"
+  fi
+  mariadb -h 127.0.0.1 -u root -e "CREATE DATABASE IF NOT EXISTS test"
+  say "MariaDB ready on 127.0.0.1:3306"
+}
+
+ensure_primary
+ensure_replica
+ensure_mariadb
