@@ -23,7 +23,15 @@ import hashlib
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic._internal._model_construction import ModelMetaclass
 
 from .base_dir import project_base_dir
@@ -151,54 +159,49 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         default_factory=dict, description="Further settings by their Django name; applied last"
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if self.base_dir is None:
-            self.base_dir = project_base_dir(type(self))
-        self._check_secret_key()
-        self._check_databases()
-        lower = sorted(name for name in self.extra_settings if not name.isupper())
-        if lower:
-            raise ValueError(
-                f"extra_settings: {', '.join(lower)} must be upper case, as Django settings are."
-            )
-        return self
+    # Checks are field validators, so that an error's input is that field alone and never
+    # includes other fields' secrets.
 
-    def _check_secret_key(self) -> None:
-        if self.debug:
-            return
-        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
-        if not key:
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, key: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("debug", True):
+            return key
+        value = key.get_secret_value() if key is not None else ""
+        if not value:
             raise ValueError(
                 "secret_key is required when debug is False (environment "
-                f"{self.environment!r}). Set it from the environment, e.g. secret_key = "
+                f"{info.data.get('environment')!r}). Set it from the environment, e.g. secret_key = "
                 "env.secret_key; make one with: python -c 'from django.core.management.utils "
                 "import get_random_secret_key; print(get_random_secret_key())'"
             )
-        if key.startswith(DEVELOPMENT_KEY_PREFIX):
+        if value.startswith(DEVELOPMENT_KEY_PREFIX):
             raise ValueError("secret_key is the development key, which must not be used with debug=False.")
-        if len(key) < MIN_SECRET_KEY_LENGTH:
+        if len(value) < MIN_SECRET_KEY_LENGTH:
             raise ValueError(
-                f"secret_key has {len(key)} characters; at least {MIN_SECRET_KEY_LENGTH} are "
+                f"secret_key has {len(value)} characters; at least {MIN_SECRET_KEY_LENGTH} are "
                 "required when debug is False."
             )
+        return key
 
-    def _check_databases(self) -> None:
-        if "default" not in self.databases:
+    @field_validator("databases")
+    @classmethod
+    def _check_databases(cls, databases: dict[str, DatabaseConfig]) -> dict[str, DatabaseConfig]:
+        if "default" not in databases:
             raise ValueError(
                 "databases must contain 'default' (Django's main alias); got "
-                f"{', '.join(map(repr, self.databases)) or 'none'}."
+                f"{', '.join(map(repr, databases)) or 'none'}."
             )
         homes: dict[str, str] = {}
-        for alias, database in self.databases.items():
+        for alias, database in databases.items():
             primary = database.replica_of
             if primary is not None:
-                if primary not in self.databases or primary == alias:
+                if primary not in databases or primary == alias:
                     raise ValueError(
                         f"databases[{alias!r}]: replica_of={primary!r} is not another configured "
-                        f"alias; choose one of {', '.join(map(repr, self.databases))}."
+                        f"alias; choose one of {', '.join(map(repr, databases))}."
                     )
-                if self.databases[primary].replica_of is not None:
+                if databases[primary].replica_of is not None:
                     raise ValueError(
                         f"databases[{alias!r}]: replica_of={primary!r} is itself a replica; "
                         "point replicas at the primary."
@@ -210,6 +213,21 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                         f"databases[{alias!r}]; an app has one home database."
                     )
                 homes[app] = alias
+        return databases
+
+    @field_validator("extra_settings")
+    @classmethod
+    def _check_extra_settings(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        lower = sorted(name for name in extra if not name.isupper())
+        if lower:
+            raise ValueError(f"{', '.join(lower)} must be upper case, as Django settings are.")
+        return extra
+
+    @model_validator(mode="after")
+    def _find_base_dir(self) -> Self:
+        if self.base_dir is None:
+            self.base_dir = project_base_dir(type(self))
+        return self
 
     @property
     def installed_apps(self) -> list[str]:

@@ -58,26 +58,13 @@ class DatabaseConfig(BaseModel):
     def from_url(cls, url: str | SecretStr, **fields: Any) -> Self:
         """Build from a database URL; keyword ``fields`` override what the URL says.
 
-        ``options`` given here are merged into the URL's query options.
+        ``options`` given here are merged into the URL's query options. A URL that cannot be read
+        raises ``DatabaseURLError`` (a ``ValueError``); the URL is parsed before validation so that
+        no raw URL, and so no password, is ever part of a ``ValidationError``'s input.
         """
-        return cls.model_validate({"url": url, **fields})
-
-    @model_validator(mode="before")
-    @classmethod
-    def _expand_url(cls, data: Any) -> Any:
-        if isinstance(data, str | SecretStr):
-            data = {"url": data}
-        if not isinstance(data, dict) or "url" not in data:
-            return data
-        fields = dict(data)
-        url = fields.pop("url")
-        if isinstance(url, SecretStr):
-            url = url.get_secret_value()
-        if not isinstance(url, str):
-            raise ValueError(f"url must be a string, not {type(url).__name__}.")
-        parsed = parse_database_url(url)
+        parsed = parse_database_url(url.get_secret_value() if isinstance(url, SecretStr) else url)
         options = {**parsed.pop("options", {}), **(fields.pop("options", None) or {})}
-        return {**parsed, **fields, "options": options}
+        return cls.model_validate({**parsed, **fields, "options": options})
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:

@@ -43,13 +43,12 @@ class DatabaseURLs(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _names_and_blanks(cls, data: Any) -> Any:
+    def _blank_is_unset(cls, data: Any) -> Any:
+        # Never raises: its input holds raw URLs, which a ValidationError would carry.
+        # Names outside the url/url_<name> convention are refused by databases_from_urls.
         if not isinstance(data, Mapping):
             return data
-        names = {str(key).lower(): value for key, value in data.items()}
-        for key in names:
-            alias_for_url_key(key)  # raises for a name outside the convention
-        return {key: value if value not in ("", None) else None for key, value in names.items()}
+        return {str(key).lower(): value if value != "" else None for key, value in data.items()}
 
     def urls(self) -> dict[str, SecretStr]:
         """Every URL that is set, by its name (``url``, ``url_blog``, ...)."""
