@@ -1,0 +1,114 @@
+"""The seed page's code blocks, read from tests/seed/multi-database.md, and a project to run them in.
+
+Blocks run verbatim. Fragments that the page shows without their imports (later examples reuse
+the first example's imports) get exactly those imports prepended; nothing else is added to them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+SEED = Path(__file__).parent / "seed" / "multi-database.md"
+
+LOADER_IMPORTS = "from pydantic import Field\nfrom pydantic_settings import BaseSettings, SettingsConfigDict\n\n"
+CONFIG_IMPORTS = "from django_cfg import DjangoConfig, DatabaseConfig\nfrom .environment import env\n\n"
+
+# The user's glue, which the page implies (`from .environment import env`, `env.database.url`).
+ENVIRONMENT_PACKAGE = """\
+from pydantic import BaseModel, Field
+from .loader import DatabaseConfig
+
+
+class Environment(BaseModel):
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+
+
+env = Environment()
+"""
+
+# settings.py exactly as the foundation issue and README show it.
+SETTINGS_MODULE = "from api.config import config\nglobals().update(config.get_all_settings())\n"
+
+
+@dataclass(frozen=True)
+class Block:
+    language: str
+    section: str
+    text: str
+
+
+def blocks() -> list[Block]:
+    found, section = [], ""
+    for match in re.finditer(r"^(#{2,4}) ([^\n]+)$|^```(\w+)\n(.*?)^```$", SEED.read_text(), re.M | re.S):
+        if match.group(1):
+            section = match.group(2).strip()
+        else:
+            found.append(Block(match.group(3), section, match.group(4)))
+    return found
+
+
+def block(language: str, section: str, first_line: str) -> str:
+    """The one block of ``language`` under heading ``section`` whose first line is ``first_line``."""
+    matches = [
+        b.text for b in blocks()
+        if b.language == language and b.section == section and b.text.startswith(first_line)
+    ]
+    assert len(matches) == 1, f"{len(matches)} {language} blocks in {section!r} start {first_line!r}"
+    return matches[0]
+
+
+def variables(env_block: str) -> dict[str, str]:
+    """A bash/.env block's variables (``${VAR}`` expanded from os.environ, as dotenv does)."""
+    return {key: value or "" for key, value in dotenv_values(stream=io.StringIO(env_block)).items()}
+
+
+class SeedProject:
+    """A throw-away project directory holding the seed's files, imported in this process."""
+
+    modules = ("api", "myapp", "settings")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, path: str, text: str) -> None:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+    def settings(self, loader: str, config: str, routers: str | None = None) -> dict[str, Any]:
+        """Write the project and import its settings.py; returns the module's settings."""
+        if "import" not in loader:
+            loader = LOADER_IMPORTS + loader
+        if "from django_cfg import" not in config:
+            config = CONFIG_IMPORTS + config
+        if "config = MyDjangoConfig()" not in config:
+            config += "\n\nconfig = MyDjangoConfig()\n"
+        self.write("api/__init__.py", "")
+        self.write("api/environment/__init__.py", ENVIRONMENT_PACKAGE)
+        self.write("api/environment/loader.py", loader)
+        self.write("api/config.py", config)
+        if routers is not None:
+            self.write("myapp/__init__.py", "")
+            self.write("myapp/routers.py", routers)
+        self.write("settings.py", SETTINGS_MODULE)
+        self.forget()
+        sys.path.insert(0, str(self.root))
+        importlib.invalidate_caches()
+        try:
+            module = importlib.import_module("settings")
+        finally:
+            sys.path.remove(str(self.root))
+        return {name: value for name, value in vars(module).items() if name.isupper()}
+
+    def forget(self) -> None:
+        for name in list(sys.modules):
+            if name.partition(".")[0] in self.modules:
+                del sys.modules[name]
