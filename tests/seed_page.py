@@ -83,8 +83,8 @@ class SeedProject:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
 
-    def settings(self, loader: str, config: str, routers: str | None = None) -> dict[str, Any]:
-        """Write the project and import its settings.py; returns the module's settings."""
+    def write_project(self, loader: str, config: str, routers: str | None = None) -> None:
+        """Write api/, myapp/ and settings.py from the page's blocks."""
         if "import" not in loader:
             loader = LOADER_IMPORTS + loader
         if "from django_cfg import" not in config:
@@ -99,6 +99,10 @@ class SeedProject:
             self.write("myapp/__init__.py", "")
             self.write("myapp/routers.py", routers)
         self.write("settings.py", SETTINGS_MODULE)
+
+    def settings(self, loader: str, config: str, routers: str | None = None) -> dict[str, Any]:
+        """Write the project and import its settings.py; returns the module's settings."""
+        self.write_project(loader, config, routers)
         self.forget()
         sys.path.insert(0, str(self.root))
         importlib.invalidate_caches()

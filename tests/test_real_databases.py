@@ -1,0 +1,151 @@
+"""The settings DjangoConfig renders connect for real: SQLite, PostgreSQL 5432, MariaDB 3306."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from django_cfg import DatabaseConfig
+from tests.seed_page import SeedProject, block
+from tests.services import MARIADB_URL, POSTGRES_URL
+from tests.testapp.models import Note
+
+ROUND_TRIPS = [
+    pytest.param("default", "sqlite", id="sqlite"),
+    pytest.param("postgres", "postgresql", marks=pytest.mark.postgres, id="postgresql"),
+    pytest.param("mariadb", "mysql", marks=pytest.mark.mariadb, id="mariadb"),
+]
+
+
+@pytest.mark.parametrize(("alias", "vendor"), ROUND_TRIPS)
+@pytest.mark.django_db(databases=["default", "postgres", "mariadb"])
+def test_model_round_trip_lands_in_the_configured_database(alias: str, vendor: str) -> None:
+    text = f"round trip {uuid.uuid4()}"
+    created = Note.objects.using(alias).create(text=text)
+
+    assert connections[alias].vendor == vendor
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT text FROM testapp_note WHERE id = %s", [created.pk])
+        assert cursor.fetchone() == (text,)
+    assert Note.objects.using(alias).get(pk=created.pk).text == text
+    others = [a for a in ("default", "postgres", "mariadb") if a != alias]
+    for other in others:
+        assert not Note.objects.using(other).filter(text=text).exists()
+
+
+# --- the seed's own project, run as a user would: manage.py migrate, then a row ------------------
+
+MANAGE_PY = """\
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+from django.core.management import execute_from_command_line
+execute_from_command_line(sys.argv)
+"""
+
+
+def seed_project(root: Path) -> Path:
+    project = SeedProject(root / "project")
+    project.write("manage.py", MANAGE_PY)
+    project.write_project(
+        block("python", "Multi-Database Setup (Advanced)", "# api/environment/loader.py"),
+        block("python", "Multi-Database Setup (Advanced)", "# api/config.py"),
+    )
+    return project.root
+
+
+def manage(project: Path, *args: str, database_url: str | None, cwd: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
+    if database_url:
+        env["DATABASE__URL"] = database_url
+    run = subprocess.run(
+        [sys.executable, str(project / "manage.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+CREATE_JOHN = (
+    "from django.contrib.auth import get_user_model; "
+    "get_user_model().objects.create_user(username='john', email='john@example.com')"
+)
+
+
+def test_seed_project_on_sqlite_writes_the_file_under_the_project_not_the_cwd(tmp_path) -> None:
+    project = seed_project(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    manage(project, "migrate", "--noinput", database_url=None, cwd=elsewhere)
+    manage(project, "shell", "-c", CREATE_JOHN, database_url=None, cwd=elsewhere)
+    database_file = project / "db" / "default.sqlite3"
+    with closing(sqlite3.connect(database_file)) as connection:
+        assert connection.execute("SELECT username FROM auth_user").fetchall() == [("john",)]
+    assert not (elsewhere / "db").exists()
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[str]:
+    import psycopg
+
+    server = DatabaseConfig.from_url(POSTGRES_URL)
+    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
+    admin = f"host={server.host} port={server.port} user={server.user} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_mariadb() -> Iterator[str]:
+    import MySQLdb
+
+    server = DatabaseConfig.from_url(MARIADB_URL)
+    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
+    connection = MySQLdb.connect(host=server.host, port=server.port or 3306, user=server.user)
+    try:
+        connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield f"mysql://{server.user}@{server.host}:{server.port}/{name}?charset=utf8mb4"
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_seed_project_on_postgresql_from_database_url(tmp_path, scratch_postgres) -> None:
+    import psycopg
+
+    project = seed_project(tmp_path)
+    manage(project, "migrate", "--noinput", database_url=scratch_postgres, cwd=project)
+    manage(project, "shell", "-c", CREATE_JOHN, database_url=scratch_postgres, cwd=project)
+    with psycopg.connect(scratch_postgres) as connection:
+        rows = connection.execute("SELECT username, email FROM auth_user").fetchall()
+    assert rows == [("john", "john@example.com")]
+    assert not (project / "db").exists()  # nothing fell back to SQLite
+
+
+@pytest.mark.mariadb
+def test_seed_project_on_mariadb_from_database_url(tmp_path, scratch_mariadb) -> None:
+    import MySQLdb
+
+    project = seed_project(tmp_path)
+    manage(project, "migrate", "--noinput", database_url=scratch_mariadb, cwd=project)
+    manage(project, "shell", "-c", CREATE_JOHN, database_url=scratch_mariadb, cwd=project)
+    settings = DatabaseConfig.from_url(scratch_mariadb)
+    connection = MySQLdb.connect(
+        host=settings.host, port=settings.port or 3306, user=settings.user, database=settings.name
+    )
+    with closing(connection):
+        cursor = connection.cursor()
+        cursor.execute("SELECT username, email FROM auth_user")
+        assert cursor.fetchall() == (("john", "john@example.com"),)
