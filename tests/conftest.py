@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
-from tests.services import SERVICES, unreachable
+from django_cfg import DatabaseConfig
+from tests.services import MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _left_out: list[str] = []
@@ -35,3 +38,32 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"NOT RUN (service missing, allowed outside CI only): {reason}", red=True, bold=True
         )
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[str]:
+    import psycopg
+
+    server = DatabaseConfig.from_url(POSTGRES_URL)
+    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
+    admin = f"host={server.host} port={server.port} user={server.user} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_mariadb() -> Iterator[str]:
+    import MySQLdb
+
+    server = DatabaseConfig.from_url(MARIADB_URL)
+    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
+    connection = MySQLdb.connect(host=server.host, port=server.port or 3306, user=server.user)
+    try:
+        connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield f"mysql://{server.user}@{server.host}:{server.port}/{name}?charset=utf8mb4"
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        connection.close()

@@ -1,4 +1,4 @@
-"""The seed page's code blocks, read from tests/seed/multi-database.md, and a project to run them in.
+"""The seed page's code blocks (tests/seed/multi-database.md) and a project to run them in.
 
 Blocks run verbatim. Fragments that the page shows without their imports (later examples reuse
 the first example's imports) get exactly those imports prepended; nothing else is added to them.
@@ -18,8 +18,12 @@ from dotenv import dotenv_values
 
 SEED = Path(__file__).parent / "seed" / "multi-database.md"
 
-LOADER_IMPORTS = "from pydantic import Field\nfrom pydantic_settings import BaseSettings, SettingsConfigDict\n\n"
-CONFIG_IMPORTS = "from django_cfg import DjangoConfig, DatabaseConfig\nfrom .environment import env\n\n"
+LOADER_IMPORTS = (
+    "from pydantic import Field\nfrom pydantic_settings import BaseSettings, SettingsConfigDict\n\n"
+)
+CONFIG_IMPORTS = (
+    "from django_cfg import DjangoConfig, DatabaseConfig\nfrom .environment import env\n\n"
+)
 
 # The user's glue, which the page implies (`from .environment import env`, `env.database.url`).
 ENVIRONMENT_PACKAGE = """\
@@ -47,7 +51,9 @@ class Block:
 
 def blocks() -> list[Block]:
     found, section = [], ""
-    for match in re.finditer(r"^(#{2,4}) ([^\n]+)$|^```(\w+)\n(.*?)^```$", SEED.read_text(), re.M | re.S):
+    for match in re.finditer(
+        r"^(#{2,4}) ([^\n]+)$|^```(\w+)\n(.*?)^```$", SEED.read_text(), re.M | re.S
+    ):
         if match.group(1):
             section = match.group(2).strip()
         else:
@@ -56,12 +62,15 @@ def blocks() -> list[Block]:
 
 
 def block(language: str, section: str, first_line: str) -> str:
-    """The one block of ``language`` under heading ``section`` whose first line is ``first_line``."""
+    """The one ``language`` block under heading ``section`` starting with ``first_line``."""
     matches = [
-        b.text for b in blocks()
+        b.text
+        for b in blocks()
         if b.language == language and b.section == section and b.text.startswith(first_line)
     ]
-    assert len(matches) == 1, f"{len(matches)} {language} blocks in {section!r} start {first_line!r}"
+    assert len(matches) == 1, (
+        f"{len(matches)} {language} blocks in {section!r} start {first_line!r}"
+    )
     return matches[0]
 
 

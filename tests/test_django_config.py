@@ -31,7 +31,7 @@ def test_fields_may_be_overridden_without_annotations_even_inside_an_if() -> Non
 
 def test_annotated_overrides_keep_working() -> None:
     class Config(DjangoConfig):
-        databases: dict[str, DatabaseConfig] = {"default": SQLITE}  # noqa: RUF012
+        databases: dict[str, DatabaseConfig] = {"default": SQLITE}
         project_name: str = "annotated"
 
     assert Config().project_name == "annotated"
@@ -94,24 +94,37 @@ def test_default_database_is_required() -> None:
     class Config(DjangoConfig):
         databases = {"main": SQLITE}
 
-    with pytest.raises(ValidationError, match="databases must contain 'default'.*got 'main'"):
+    with pytest.raises(ValidationError, match=r"databases must contain 'default'.*got 'main'"):
         Config()
 
 
 @pytest.mark.parametrize(
     ("databases", "message"),
     [
-        ({"default": SQLITE, "r": DatabaseConfig.from_url("sqlite://", replica_of="nope")},
-         r"databases\['r'\]: replica_of='nope' is not another configured alias"),
-        ({"default": SQLITE, "r": DatabaseConfig.from_url("sqlite://", replica_of="r")},
-         r"replica_of='r' is not another configured alias"),
-        ({"default": SQLITE,
-          "r1": DatabaseConfig.from_url("sqlite://", replica_of="default"),
-          "r2": DatabaseConfig.from_url("sqlite://", replica_of="r1")},
-         r"databases\['r2'\]: replica_of='r1' is itself a replica"),
-        ({"default": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
-          "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"])},
-         r"app 'blog' is listed in apps of both databases\['default'\] and databases\['blog_db'\]"),
+        (
+            {"default": SQLITE, "r": DatabaseConfig.from_url("sqlite://", replica_of="nope")},
+            r"databases\['r'\]: replica_of='nope' is not another configured alias",
+        ),
+        (
+            {"default": SQLITE, "r": DatabaseConfig.from_url("sqlite://", replica_of="r")},
+            r"replica_of='r' is not another configured alias",
+        ),
+        (
+            {
+                "default": SQLITE,
+                "r1": DatabaseConfig.from_url("sqlite://", replica_of="default"),
+                "r2": DatabaseConfig.from_url("sqlite://", replica_of="r1"),
+            },
+            r"databases\['r2'\]: replica_of='r1' is itself a replica",
+        ),
+        (
+            {
+                "default": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
+                "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
+            },
+            r"app 'blog' is listed in apps of both databases\['default'\] and "
+            r"databases\['blog_db'\]",
+        ),
     ],
 )
 def test_routing_fields_are_validated_with_the_alias_named(databases, message) -> None:
@@ -130,31 +143,44 @@ def test_misspelt_field_is_rejected() -> None:
 
 
 def test_installed_apps_order_contrib_then_django_cfg_then_project_apps() -> None:
-    settings = DjangoConfig(databases={"default": SQLITE}, project_apps=["apps.blog"]).get_all_settings()
+    settings = DjangoConfig(
+        databases={"default": SQLITE}, project_apps=["apps.blog"]
+    ).get_all_settings()
     apps = settings["INSTALLED_APPS"]
     assert apps[:6] == [
-        "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
-        "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
+        "django.contrib.admin",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django.contrib.staticfiles",
     ]
     assert apps[6:] == ["django_cfg", "apps.blog"]
 
 
 def test_apps_on_databases_become_routing_rules() -> None:
-    config = DjangoConfig(databases={
-        "default": SQLITE,
-        "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
-        "shop_db": DatabaseConfig.from_url("sqlite://", apps=["shop", "billing"]),
-    })
+    config = DjangoConfig(
+        databases={
+            "default": SQLITE,
+            "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
+            "shop_db": DatabaseConfig.from_url("sqlite://", apps=["shop", "billing"]),
+        }
+    )
     assert config.get_all_settings()["DATABASE_ROUTING_RULES"] == {
-        "blog": "blog_db", "shop": "shop_db", "billing": "shop_db",
+        "blog": "blog_db",
+        "shop": "shop_db",
+        "billing": "shop_db",
     }
 
 
 def test_rendered_settings_are_complete_for_a_django_project(tmp_path: Path) -> None:
     config = DjangoConfig(
         databases={"default": DatabaseConfig.from_url("sqlite:///db/default.sqlite3")},
-        base_dir=tmp_path, root_urlconf="api.urls", static_root=tmp_path / "static",
-        time_zone="Europe/Paris", allowed_hosts=["example.com"],
+        base_dir=tmp_path,
+        root_urlconf="api.urls",
+        static_root=tmp_path / "static",
+        time_zone="Europe/Paris",
+        allowed_hosts=["example.com"],
     )
     settings = config.get_all_settings()
     assert settings["DATABASES"]["default"]["NAME"] == str(tmp_path / "db" / "default.sqlite3")
@@ -179,8 +205,10 @@ def test_base_dir_defaults_to_the_folder_holding_the_config_package() -> None:
 def test_extra_settings_add_and_override_last() -> None:
     config = DjangoConfig(
         databases={"default": SQLITE},
-        extra_settings={"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-                        "TIME_ZONE": "Asia/Tokyo"},
+        extra_settings={
+            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            "TIME_ZONE": "Asia/Tokyo",
+        },
     )
     settings = config.get_all_settings()
     assert settings["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"

@@ -1,4 +1,4 @@
-"""EnvSettings: os.environ > .env.<env> > .env > config.<env>.yaml > defaults; both URL spellings."""
+"""EnvSettings: environ > .env.<env> > .env > config.<env>.yaml > defaults; both URL spellings."""
 
 from __future__ import annotations
 
@@ -15,8 +15,16 @@ from django_cfg import DatabaseURLs, EnvSettings, alias_for_url_key, databases_f
 
 @pytest.fixture
 def clean_env(monkeypatch) -> pytest.MonkeyPatch:
-    for name in ("DJANGO_ENV", "DATABASE__URL", "DATABASE_URL", "DATABASE__URL_BLOG",
-                 "DATABASE_URL_BLOG", "DATABASE_URL_SHOP", "SECRET_KEY", "DEBUG"):
+    for name in (
+        "DJANGO_ENV",
+        "DATABASE__URL",
+        "DATABASE_URL",
+        "DATABASE__URL_BLOG",
+        "DATABASE_URL_BLOG",
+        "DATABASE_URL_SHOP",
+        "SECRET_KEY",
+        "DEBUG",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -43,7 +51,8 @@ def test_defaults_apply_when_nothing_is_set(tmp_path, clean_env) -> None:
 
 def test_precedence_environ_then_env_file_for_environment_then_env_then_yaml(tmp_path, clean_env):
     clean_env.setenv("DJANGO_ENV", "prod")
-    (tmp_path / "config.prod.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "config.prod.yaml").write_text(
+        textwrap.dedent("""\
         debug: true
         secret_key: from-yaml
         database:
@@ -51,7 +60,8 @@ def test_precedence_environ_then_env_file_for_environment_then_env_then_yaml(tmp
           url_blog: "postgresql://yaml/blog"
           url_shop: "postgresql://yaml/shop"
           url_audit: "postgresql://yaml/audit"
-        """))
+        """)
+    )
     (tmp_path / ".env").write_text(
         'DATABASE__URL_BLOG="postgresql://dotenv/blog"\n'
         'DATABASE__URL_SHOP="postgresql://dotenv/shop"\nSECRET_KEY=from-dotenv\n'
@@ -64,7 +74,7 @@ def test_precedence_environ_then_env_file_for_environment_then_env_then_yaml(tmp
     assert url(env.database.url_blog) == "postgresql://dotenv/blog"
     assert url(env.database.url_shop) == "postgresql://dotenv-prod/shop"
     assert url(env.database.url_audit) == "postgresql://yaml/audit"
-    assert env.secret_key is not None and env.secret_key.get_secret_value() == "from-dotenv"
+    assert url(env.secret_key) == "from-dotenv"
     assert env.debug is True  # only the YAML file says so
 
 

@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from django.db import connections
 
 from django_cfg import DatabaseConfig
 from tests.seed_page import SeedProject, block
-from tests.services import MARIADB_URL, POSTGRES_URL
 from tests.testapp.models import Note
 
 ROUND_TRIPS = [
@@ -68,7 +66,11 @@ def manage(project: Path, *args: str, database_url: str | None, cwd: Path) -> st
         env["DATABASE__URL"] = database_url
     run = subprocess.run(
         [sys.executable, str(project / "manage.py"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
@@ -90,35 +92,6 @@ def test_seed_project_on_sqlite_writes_the_file_under_the_project_not_the_cwd(tm
     with closing(sqlite3.connect(database_file)) as connection:
         assert connection.execute("SELECT username FROM auth_user").fetchall() == [("john",)]
     assert not (elsewhere / "db").exists()
-
-
-@pytest.fixture
-def scratch_postgres() -> Iterator[str]:
-    import psycopg
-
-    server = DatabaseConfig.from_url(POSTGRES_URL)
-    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
-    admin = f"host={server.host} port={server.port} user={server.user} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def scratch_mariadb() -> Iterator[str]:
-    import MySQLdb
-
-    server = DatabaseConfig.from_url(MARIADB_URL)
-    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
-    connection = MySQLdb.connect(host=server.host, port=server.port or 3306, user=server.user)
-    try:
-        connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        yield f"mysql://{server.user}@{server.host}:{server.port}/{name}?charset=utf8mb4"
-        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        connection.close()
 
 
 @pytest.mark.postgres

@@ -29,15 +29,22 @@ def test_password_is_absent_from_every_rendering_of_the_configs(password: str) -
     config = DjangoConfig(databases=databases)
     shown = [repr(env), str(env), env.model_dump_json(), str(env.model_dump())]
     for database in databases.values():
-        shown += [repr(database), str(database), database.redacted_url,
-                  database.model_dump_json(), str(database.model_dump())]
+        shown += [
+            repr(database),
+            str(database),
+            database.redacted_url,
+            database.model_dump_json(),
+            str(database.model_dump()),
+        ]
     shown += [repr(config), str(config), config.model_dump_json(), str(config.model_dump())]
     for text in shown:
         assert password not in text
         assert quote(password, safe="") not in text
     # ...and Django still gets the real one
     assert config.get_all_settings()["DATABASES"]["default"]["PASSWORD"] == password
-    assert config.get_all_settings()["DATABASES"]["replica_db"]["OPTIONS"]["sslpassword"] == password
+    assert (
+        config.get_all_settings()["DATABASES"]["replica_db"]["OPTIONS"]["sslpassword"] == password
+    )
 
 
 @pytest.mark.parametrize("password", PASSWORDS)
@@ -48,9 +55,14 @@ def test_password_is_absent_from_errors_of_configs_built_from_urls(password: str
         lambda: DatabaseConfig.from_url(urls["url"], port=99999),
         lambda: DatabaseConfig.from_url(urls["url"], pool=True, conn_max_age=10),
         lambda: DjangoConfig(databases={"main": DatabaseConfig.from_url(urls["url"])}),
-        lambda: DjangoConfig(databases={"default": DatabaseConfig.from_url(urls["url"])}, debug="x"),
-        lambda: DjangoConfig(databases={"default": DatabaseConfig.from_url(urls["url"])},
-                             debug=False, secret_key="short"),
+        lambda: DjangoConfig(
+            databases={"default": DatabaseConfig.from_url(urls["url"])}, debug="x"
+        ),
+        lambda: DjangoConfig(
+            databases={"default": DatabaseConfig.from_url(urls["url"])},
+            debug=False,
+            secret_key="short",
+        ),
         lambda: databases_from_urls(DatabaseURLs(**urls, **{"not_a_url": urls["url"]})),
     ]
     for fail in failures:

@@ -14,7 +14,9 @@ from tests.seed_page import SEED, SeedProject, block, variables
 PG = "django.db.backends.postgresql"
 SQLITE = "django.db.backends.sqlite3"
 
-SINGLE_LOADER = block("python", "Single Database Setup (Recommended)", "# api/environment/loader.py")
+SINGLE_LOADER = block(
+    "python", "Single Database Setup (Recommended)", "# api/environment/loader.py"
+)
 SINGLE_CONFIG = block("python", "Single Database Setup (Recommended)", "# api/config.py")
 SINGLE_ENV = block("bash", "Single Database Setup (Recommended)", "# .env")
 MULTI_LOADER = block("python", "Multi-Database Setup (Advanced)", "# api/environment/loader.py")
@@ -48,9 +50,13 @@ def test_single_database_without_environment_is_sqlite_under_the_project(project
     settings = project.settings(SINGLE_LOADER, SINGLE_CONFIG)
     default = settings["DATABASES"]["default"]
     assert list(settings["DATABASES"]) == ["default"]
-    assert (default["ENGINE"], default["NAME"]) == (SQLITE, str(project.root / "db" / "default.sqlite3"))
+    assert (default["ENGINE"], default["NAME"]) == (
+        SQLITE,
+        str(project.root / "db" / "default.sqlite3"),
+    )
     assert (project.root / "db").is_dir()
-    assert settings["DEBUG"] is True and settings["SECRET_KEY"]
+    assert settings["DEBUG"] is True
+    assert settings["SECRET_KEY"]
 
 
 def test_single_database_env_block_selects_postgresql(project, monkeypatch) -> None:
@@ -69,8 +75,10 @@ def test_multi_database_env_block_adds_replica_and_analytics(project, monkeypatc
     set_variables(monkeypatch, MULTI_ENV)
     databases = project.settings(MULTI_LOADER, MULTI_CONFIG)["DATABASES"]
     assert list(databases) == ["default", "replica", "analytics"]
-    shown = {alias: (d["ENGINE"], d["USER"], d["PASSWORD"], d["HOST"], d["NAME"])
-             for alias, d in databases.items()}
+    shown = {
+        alias: (d["ENGINE"], d["USER"], d["PASSWORD"], d["HOST"], d["NAME"])
+        for alias, d in databases.items()
+    }
     assert shown == {
         "default": (PG, "user", "pass", "db-primary.example.com", "mydb"),
         "replica": (PG, "readonly", "pass", "db-replica.example.com", "mydb"),
@@ -87,7 +95,9 @@ def test_each_optional_database_is_added_only_when_its_variable_is_set(project, 
 
 def test_example_1_production_url_with_interpolated_password_and_options(project, monkeypatch):
     monkeypatch.setenv("DB_PASSWORD", "from-the-orchestrator")
-    set_variables(monkeypatch, block("bash", "Example 1: Single Database (Most Common)", "# Production"))
+    set_variables(
+        monkeypatch, block("bash", "Example 1: Single Database (Most Common)", "# Production")
+    )
     config = block("python", "Example 1: Single Database (Most Common)", "# api/config.py")
     default = project.settings(SINGLE_LOADER, config)["DATABASES"]["default"]
     assert default["PASSWORD"] == "from-the-orchestrator"
@@ -110,7 +120,9 @@ def test_example_2_replica_and_its_router_come_from_the_class_body_if(project, m
     assert settings["DATABASE_ROUTERS"][0] == "myapp.routers.ReadReplicaRouter"
     replica = settings["DATABASES"]["replica"]
     assert (replica["USER"], replica["PASSWORD"], replica["HOST"]) == (
-        "readonly", "replica-pw", "db-replica.example.com"
+        "readonly",
+        "replica-pw",
+        "db-replica.example.com",
     )
     assert replica["OPTIONS"] == {"sslmode": "require"}
 
@@ -140,7 +152,8 @@ def test_example_3_analytics_warehouse_only_when_configured(project, monkeypatch
     assert ("analytics" in databases) is with_analytics
     if with_analytics:
         assert (databases["analytics"]["HOST"], databases["analytics"]["PASSWORD"]) == (
-            "warehouse.example.com", "warehouse-pw"
+            "warehouse.example.com",
+            "warehouse-pw",
         )
 
 
@@ -159,13 +172,15 @@ def test_production_postgresql_block(project, monkeypatch) -> None:
     set_variables(monkeypatch, block("bash", "Production (PostgreSQL)", "# System ENV"))
     default = project.settings(SINGLE_LOADER, SINGLE_CONFIG)["DATABASES"]["default"]
     assert (default["ENGINE"], default["PASSWORD"], default["OPTIONS"]) == (
-        PG, "prod-pw", {"sslmode": "require"}
+        PG,
+        "prod-pw",
+        {"sslmode": "require"},
     )
 
 
 def test_best_practice_naming_block_runs() -> None:
     code = block("python", "1. Consistent Naming", "url: str")
-    exec(compile(code, "seed:consistent-naming", "exec"), {})  # noqa: S102: the page's own code
+    exec(compile(code, "seed:consistent-naming", "exec"), {})  # the page's own code
 
 
 def environment(folder: Path) -> EnvSettings:
@@ -182,7 +197,9 @@ def test_best_practice_single_underscore_env_file_maps_to_aliases(tmp_path, monk
     (tmp_path / ".env").write_text(block("bash", "2. Environment Variables", "# .env"))
     databases = databases_from_urls(environment(tmp_path).database)  # type: ignore[attr-defined]
     assert {alias: d.name for alias, d in databases.items()} == {
-        "default": "main", "blog_db": "blog", "shop_db": "shop"
+        "default": "main",
+        "blog_db": "blog",
+        "shop_db": "shop",
     }
 
 

@@ -14,9 +14,22 @@ CLOSED_PORT_URL = "mysql://root@127.0.0.1:9/django_cfg"  # the discard port: not
 def run_mariadb_tests(ci: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CI": ci, "DJANGO_CFG_TEST_MARIADB_URL": CLOSED_PORT_URL}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_real_databases.py", "-k", "mariadb"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_real_databases.py",
+            "-k",
+            "mariadb",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -28,5 +41,7 @@ def test_missing_server_fails_the_run_in_ci() -> None:
 
 def test_missing_server_is_reported_loudly_outside_ci() -> None:
     run = run_mariadb_tests(ci="")
-    assert "NOT RUN (service missing, allowed outside CI only): mysql://root@127.0.0.1:9" in run.stdout
+    assert (
+        "NOT RUN (service missing, allowed outside CI only): mysql://root@127.0.0.1:9" in run.stdout
+    )
     assert run.returncode == 5  # pytest's "no tests ran": both MariaDB tests were left out

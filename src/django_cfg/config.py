@@ -122,7 +122,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         description="dev, test, staging, prod, ...: from DJANGO_ENV by default",
     )
     debug: bool = Field(
-        default_factory=_default_debug, description="Defaults to True in the dev and test environments"
+        default_factory=_default_debug,
+        description="Defaults to True in the dev and test environments",
     )
     secret_key: SecretStr | None = Field(
         default_factory=_development_secret_key,
@@ -171,12 +172,15 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         if not value:
             raise ValueError(
                 "secret_key is required when debug is False (environment "
-                f"{info.data.get('environment')!r}). Set it from the environment, e.g. secret_key = "
-                "env.secret_key; make one with: python -c 'from django.core.management.utils "
-                "import get_random_secret_key; print(get_random_secret_key())'"
+                f"{info.data.get('environment')!r}). Set it from the environment, e.g. "
+                "secret_key = env.secret_key; make one with: python -c 'from "
+                "django.core.management.utils import get_random_secret_key; "
+                "print(get_random_secret_key())'"
             )
         if value.startswith(DEVELOPMENT_KEY_PREFIX):
-            raise ValueError("secret_key is the development key, which must not be used with debug=False.")
+            raise ValueError(
+                "secret_key is the development key, which must not be used with debug=False."
+            )
         if len(value) < MIN_SECRET_KEY_LENGTH:
             raise ValueError(
                 f"secret_key has {len(value)} characters; at least {MIN_SECRET_KEY_LENGTH} are "
@@ -231,7 +235,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     @property
     def installed_apps(self) -> list[str]:
-        """Django's contrib apps, then ``django_cfg``, then ``project_apps`` (duplicates dropped)."""
+        """Django's contrib apps, then ``django_cfg``, then ``project_apps``, without repeats."""
         return list(dict.fromkeys([*self.contrib_apps, "django_cfg", *self.project_apps]))
 
     @property

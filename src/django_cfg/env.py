@@ -1,4 +1,4 @@
-"""Ready-made environment loading: os.environ > .env.<environment> > .env > config.<environment>.yaml.
+"""Ready-made environment loading: os.environ > .env.<env> > .env > config.<env>.yaml > defaults.
 
     # api/environment/loader.py
     from django_cfg import DatabaseURLs, EnvSettings

@@ -30,7 +30,9 @@ class DatabaseConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    engine: str = Field(min_length=1, description="Django ENGINE, e.g. django.db.backends.postgresql")
+    engine: str = Field(
+        min_length=1, description="Django ENGINE, e.g. django.db.backends.postgresql"
+    )
     name: str = Field(description="Database name, or the SQLite file path / ':memory:'")
     user: str = ""
     password: SecretStr | None = None
@@ -102,13 +104,19 @@ class DatabaseConfig(BaseModel):
     @property
     def scheme(self) -> str:
         """The URL scheme of this engine (the ENGINE itself for unregistered engines)."""
-        return next((scheme for scheme, engine in ENGINES.items() if engine == self.engine), self.engine)
+        return next(
+            (scheme for scheme, engine in ENGINES.items() if engine == self.engine), self.engine
+        )
 
     @property
     def redacted_url(self) -> str:
         """This database as a URL with the password replaced by ``***``: safe to print or log."""
         if self.family == "sqlite":
-            return f"{self.scheme}://" if self.name == _SQLITE_MEMORY else f"{self.scheme}:///{self.name}"
+            return (
+                f"{self.scheme}://"
+                if self.name == _SQLITE_MEMORY
+                else f"{self.scheme}:///{self.name}"
+            )
         return redacted_url(
             self.scheme, self.user, self.password is not None, self.host, self.port, self.name
         )
@@ -130,7 +138,9 @@ class DatabaseConfig(BaseModel):
             options["pool"] = self.pool
         if self.read_only and self.family == "postgresql":
             read_only = "-c default_transaction_read_only=on"
-            options["options"] = f"{options['options']} {read_only}" if options.get("options") else read_only
+            options["options"] = (
+                f"{options['options']} {read_only}" if options.get("options") else read_only
+            )
         test = dict(self.test)
         if self.replica_of is not None:
             test.setdefault("MIRROR", self.replica_of)

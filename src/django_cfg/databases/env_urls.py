@@ -1,14 +1,14 @@
 """Database URLs named by the seed's convention, and the ``databases`` dict they describe.
 
-    DATABASE__URL=postgresql://app@db/main          -> databases["default"]
-    DATABASE__URL_BLOG=postgresql://app@db/blog     -> databases["blog_db"]
-    DATABASE_URL_SHOP=postgresql://app@db/shop      -> databases["shop_db"]   (single '_' works too)
+DATABASE__URL=postgresql://app@db/main          -> databases["default"]
+DATABASE__URL_BLOG=postgresql://app@db/blog     -> databases["blog_db"]
+DATABASE_URL_SHOP=postgresql://app@db/shop      -> databases["shop_db"]   (single '_' works too)
 
-    class Environment(EnvSettings):
-        database: DatabaseURLs = DatabaseURLs()
+class Environment(EnvSettings):
+    database: DatabaseURLs = DatabaseURLs()
 
-    env = Environment()
-    databases = databases_from_urls(env.database, blog_db={"apps": ["blog"]})
+env = Environment()
+databases = databases_from_urls(env.database, blog_db={"apps": ["blog"]})
 """
 
 from __future__ import annotations
@@ -62,12 +62,11 @@ def databases_from_urls(
 ) -> dict[str, DatabaseConfig]:
     """``{alias: DatabaseConfig}`` from URLs named ``url`` / ``url_<name>``; unset ones are skipped.
 
-    Keyword arguments add fields per alias: ``databases_from_urls(urls, blog_db={"apps": ["blog"]})``.
+    Keyword arguments add fields per alias:
+    ``databases_from_urls(urls, blog_db={"apps": ["blog"]})``.
     """
     named = urls.urls() if isinstance(urls, DatabaseURLs) else dict(urls)
-    databases = {
-        alias_for_url_key(key.lower()): value for key, value in named.items() if value
-    }
+    databases = {alias_for_url_key(key.lower()): value for key, value in named.items() if value}
     unknown = sorted(set(fields_by_alias) - set(databases))
     if unknown:
         raise ValueError(

@@ -73,7 +73,7 @@ class DatabaseURLError(ValueError):
 
 
 def register_scheme(scheme: str, engine: str) -> None:
-    """Map a URL scheme to a Django ENGINE, e.g. ``register_scheme("cockroach", "django_cockroachdb")``."""
+    """Map a URL scheme to an ENGINE: ``register_scheme("cockroach", "django_cockroachdb")``."""
     if not scheme or not scheme.replace("+", "").replace("-", "").isalnum():
         raise ValueError(f"URL scheme {scheme!r} must be letters, digits, '+' or '-'.")
     if not engine:

@@ -1,0 +1,21 @@
+# api/config.py
+from django_cfg import DjangoConfig, DatabaseConfig
+from .environment import env
+
+class MyDjangoConfig(DjangoConfig):
+    databases = {
+        "default": DatabaseConfig.from_url(url=env.database.url),
+    }
+
+    # Add replica if configured
+    if env.database.url_replica:
+        databases["replica"] = DatabaseConfig.from_url(url=env.database.url_replica)
+
+    # Add analytics if configured
+    if env.database.url_analytics:
+        databases["analytics"] = DatabaseConfig.from_url(url=env.database.url_analytics)
+
+    # Optional: Configure routing rules
+    # database_routers = ["myapp.routers.ReadReplicaRouter"]
+
+config = MyDjangoConfig()

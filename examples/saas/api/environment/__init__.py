@@ -1,0 +1,3 @@
+from .loader import env
+
+__all__ = ["env"]

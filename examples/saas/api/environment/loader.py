@@ -1,0 +1,28 @@
+# api/environment/loader.py
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+class DatabaseConfig(BaseSettings):
+    """Multi-database configuration."""
+    # Primary database
+    url: str = Field(default="sqlite:///db/default.sqlite3")
+
+    # Read replica (optional)
+    url_replica: str | None = Field(default=None)
+
+    # Analytics warehouse (optional)
+    url_analytics: str | None = Field(default=None)
+
+    model_config = SettingsConfigDict(
+        env_prefix="DATABASE__",
+        env_nested_delimiter="__",
+    )
+
+
+class EnvironmentConfig(BaseSettings):
+    """The project's environment: env.database.url, env.database.url_replica, ..."""
+
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+
+
+env = EnvironmentConfig()

@@ -1,0 +1,52 @@
+"""The README's main job: the example project runs on SQLite, and on PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "saas"
+
+
+def run_example(folder: Path, database_url: str | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
+    if database_url:
+        env["DATABASE__URL"] = database_url
+    output = ""
+    for command in (["manage.py", "migrate", "--noinput"], ["demo.py"]):
+        run = subprocess.run(
+            [sys.executable, *command],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        output += run.stdout
+    return output
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLE, tmp_path / "saas", ignore=shutil.ignore_patterns("db", "__pycache__"))
+    return tmp_path / "saas"
+
+
+def test_example_runs_on_its_sqlite_default(example: Path) -> None:
+    output = run_example(example)
+    assert f"NAME={example / 'db' / 'default.sqlite3'}" in output
+    assert "user 'john' created in 'default' (sqlite); rows with that name there: 1" in output
+    assert (example / "db" / "default.sqlite3").is_file()
+
+
+@pytest.mark.postgres
+def test_example_runs_on_postgresql_from_database_url(example: Path, scratch_postgres: str) -> None:
+    output = run_example(example, scratch_postgres)
+    assert "user 'john' created in 'default' (postgresql); rows with that name there: 1" in output
+    assert not (example / "db").exists()
