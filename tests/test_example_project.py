@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.seed_page import SETTINGS_MODULE, block
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "saas"
 
 
@@ -50,3 +52,13 @@ def test_example_runs_on_postgresql_from_database_url(example: Path, scratch_pos
     output = run_example(example, scratch_postgres)
     assert "user 'john' created in 'default' (postgresql); rows with that name there: 1" in output
     assert not (example / "db").exists()
+
+
+def test_example_keeps_the_seed_files_verbatim() -> None:
+    section = "Multi-Database Setup (Advanced)"
+    config = (EXAMPLE / "api" / "config.py").read_text()
+    loader = (EXAMPLE / "api" / "environment" / "loader.py").read_text()
+    assert config == block("python", section, "# api/config.py")
+    assert loader.startswith(block("python", section, "# api/environment/loader.py"))
+    settings = (EXAMPLE / "api" / "settings.py").read_text()
+    assert settings.startswith(SETTINGS_MODULE.join(["# settings.py\n", ""]))
