@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,3 +127,19 @@ class SeedProject:
         for name in list(sys.modules):
             if name.partition(".")[0] in self.modules:
                 del sys.modules[name]
+
+
+def run_python(*args: str, cwd: Path, database_url: str | None = None) -> str:
+    """Run ``python *args`` in ``cwd`` as a user would, with only ``DATABASE__URL`` set (if given).
+
+    The test process's own DATABASE*/DJANGO_* variables are not passed on. Returns stdout;
+    a non-zero exit fails the test with the output.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
+    if database_url:
+        env["DATABASE__URL"] = database_url
+    run = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.seed_page import SETTINGS_MODULE, block
+from tests.seed_page import SETTINGS_MODULE, block, run_python
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "saas"
 
 
 def run_example(folder: Path, database_url: str | None = None) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
-    if database_url:
-        env["DATABASE__URL"] = database_url
-    output = ""
-    for command in (["manage.py", "migrate", "--noinput"], ["demo.py"]):
-        run = subprocess.run(
-            [sys.executable, *command],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
-        output += run.stdout
-    return output
+    migrate = run_python("manage.py", "migrate", "--noinput", cwd=folder, database_url=database_url)
+    return migrate + run_python("demo.py", cwd=folder, database_url=database_url)
 
 
 @pytest.fixture

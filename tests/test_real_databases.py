@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -14,7 +11,7 @@ import pytest
 from django.db import connections
 
 from django_cfg import DatabaseConfig
-from tests.seed_page import SeedProject, block
+from tests.seed_page import SeedProject, block, run_python
 from tests.testapp.models import Note
 
 ROUND_TRIPS = [
@@ -61,19 +58,7 @@ def seed_project(root: Path) -> Path:
 
 
 def manage(project: Path, *args: str, database_url: str | None, cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
-    if database_url:
-        env["DATABASE__URL"] = database_url
-    run = subprocess.run(
-        [sys.executable, str(project / "manage.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
+    return run_python(str(project / "manage.py"), *args, cwd=cwd, database_url=database_url)
 
 
 CREATE_JOHN = (
