@@ -199,7 +199,8 @@ def test_base_dir_defaults_to_the_folder_holding_the_config_package() -> None:
         databases = {"default": SQLITE}
 
     # defined in tests/test_django_config.py -> top-level package 'tests' -> the repository root
-    assert Config().base_dir == Path(__file__).resolve().parent.parent
+    assert Config().project_dir == Path(__file__).resolve().parent.parent
+    assert Config(base_dir=Path("/srv/app")).project_dir == Path("/srv/app")
 
 
 def test_extra_settings_add_and_override_last() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -30,7 +30,6 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic._internal._model_construction import ModelMetaclass
 
@@ -227,11 +226,10 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             raise ValueError(f"{', '.join(lower)} must be upper case, as Django settings are.")
         return extra
 
-    @model_validator(mode="after")
-    def _find_base_dir(self) -> Self:
-        if self.base_dir is None:
-            self.base_dir = project_base_dir(type(self))
-        return self
+    @property
+    def project_dir(self) -> Path:
+        """``base_dir``, or else the folder holding the package that defines this config class."""
+        return self.base_dir if self.base_dir is not None else project_base_dir(type(self))
 
     @property
     def installed_apps(self) -> list[str]:
@@ -253,7 +251,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     def get_all_settings(self) -> dict[str, Any]:
         """Every Django setting this configuration defines, by its Django name."""
-        base_dir = self.base_dir if self.base_dir is not None else project_base_dir(type(self))
+        base_dir = self.project_dir
         settings: dict[str, Any] = {
             "BASE_DIR": base_dir,
             "DEBUG": self.debug,
