@@ -227,3 +227,22 @@ def test_subclasses_add_typed_settings_by_extending_get_all_settings() -> None:
             return {**super().get_all_settings(), "SESSION_COOKIE_AGE": self.session_cookie_age}
 
     assert Config(session_cookie_age=60).get_all_settings()["SESSION_COOKIE_AGE"] == 60
+
+
+def test_a_replica_is_the_test_mirror_of_its_primary() -> None:
+    config = DjangoConfig(
+        databases={
+            "default": DatabaseConfig.from_url("postgresql://primary/app"),
+            "replica": DatabaseConfig.from_url("postgresql://standby/app", replica_of="default"),
+        }
+    )
+    assert config.get_all_settings()["DATABASES"]["replica"]["TEST"] == {"MIRROR": "default"}
+
+
+def test_a_read_only_postgresql_database_opens_read_only_transactions() -> None:
+    warehouse = DatabaseConfig.from_url(
+        "postgresql://wh/analytics?options=-c%20statement_timeout%3D5000", read_only=True
+    )
+    assert warehouse.to_django()["OPTIONS"]["options"] == (
+        "-c statement_timeout=5000 -c default_transaction_read_only=on"
+    )
