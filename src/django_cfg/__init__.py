@@ -1,11 +1,13 @@
 """Typed, validated Django configuration with first-class multi-database support.
 
-from django_cfg import DjangoConfig, DatabaseConfig
+    from django_cfg import DjangoConfig, DatabaseConfig
 
-class MyDjangoConfig(DjangoConfig):
-    databases = {"default": DatabaseConfig.from_url(url=env.database.url)}
+    class MyDjangoConfig(DjangoConfig):
+        databases = {"default": DatabaseConfig.from_url(url=env.database.url)}
 
-config = MyDjangoConfig()
+    config = MyDjangoConfig()
+
+This module holds the public API only; docs/configuration.md describes every field.
 """
 
 from .config import DjangoConfig

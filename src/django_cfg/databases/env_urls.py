@@ -1,14 +1,16 @@
 """Database URLs named by the seed's convention, and the ``databases`` dict they describe.
 
-DATABASE__URL=postgresql://app@db/main          -> databases["default"]
-DATABASE__URL_BLOG=postgresql://app@db/blog     -> databases["blog_db"]
-DATABASE_URL_SHOP=postgresql://app@db/shop      -> databases["shop_db"]   (single '_' works too)
+    DATABASE__URL=postgresql://app@db/main          -> databases["default"]
+    DATABASE__URL_BLOG=postgresql://app@db/blog     -> databases["blog_db"]
+    DATABASE_URL_SHOP=postgresql://app@db/shop      -> databases["shop_db"]   (single '_' too)
 
-class Environment(EnvSettings):
-    database: DatabaseURLs = DatabaseURLs()
+    class Environment(EnvSettings):
+        database: DatabaseURLs = DatabaseURLs()
 
-env = Environment()
-databases = databases_from_urls(env.database, blog_db={"apps": ["blog"]})
+    env = Environment()
+    databases = databases_from_urls(env.database, blog_db={"apps": ["blog"]})
+
+``url`` is ``default``; ``url_<name>`` is ``<name>_db``. Every URL is held as a ``SecretStr``.
 """
 
 from __future__ import annotations
