@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The main job: the example project on its SQLite default (no services needed).
-# Installs django-cfg into .venv, migrates examples/saas/db/default.sqlite3, runs the demo.
+# The main job: the example SaaS project on its SQLite files (no services needed).
+# Installs django-cfg into .venv, migrates default, blog_db and shop_db (examples/saas/db/),
+# runs the demo (a user, a post and a product, each on its own database), then db_status.
+# VENV picks the virtual environment (default .venv), EXAMPLE_DIR the project (examples/saas).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 scripts/bootstrap.sh
-cd examples/saas
-"../../$VENV/bin/python" manage.py migrate --noinput
-"../../$VENV/bin/python" manage.py check
-"../../$VENV/bin/python" demo.py
+python="$(cd "$VENV/bin" && pwd)/python"
+cd "${EXAMPLE_DIR:-examples/saas}"
+"$python" manage.py migrate_all --noinput
+"$python" manage.py check
+"$python" demo.py
+"$python" manage.py db_status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -41,29 +41,55 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-def scratch_postgres() -> Iterator[str]:
+def new_postgres_database() -> Iterator[Callable[[], str]]:
+    """Creates empty PostgreSQL databases (a URL each), dropped after the test."""
     import psycopg
 
     server = DatabaseConfig.from_url(POSTGRES_URL)
-    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
     admin = f"host={server.host} port={server.port} user={server.user} dbname=postgres"
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"django_cfg_scratch_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
+
+    yield create
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in created:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-def scratch_mariadb() -> Iterator[str]:
+def scratch_postgres(new_postgres_database: Callable[[], str]) -> str:
+    return new_postgres_database()
+
+
+@pytest.fixture
+def new_mariadb_database() -> Iterator[Callable[[], str]]:
+    """Creates empty MariaDB databases (a URL each), dropped after the test."""
     import MySQLdb
 
     server = DatabaseConfig.from_url(MARIADB_URL)
-    name = f"django_cfg_seed_{uuid.uuid4().hex[:8]}"
     connection = MySQLdb.connect(host=server.host, port=server.port or 3306, user=server.user)
-    try:
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"django_cfg_scratch_{uuid.uuid4().hex[:8]}"
         connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        yield f"mysql://{server.user}@{server.host}:{server.port}/{name}?charset=utf8mb4"
-        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        created.append(name)
+        return f"mysql://{server.user}@{server.host}:{server.port}/{name}?charset=utf8mb4"
+
+    try:
+        yield create
+        for name in created:
+            connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         connection.close()
+
+
+@pytest.fixture
+def scratch_mariadb(new_mariadb_database: Callable[[], str]) -> str:
+    return new_mariadb_database()

@@ -129,17 +129,42 @@ class SeedProject:
                 del sys.modules[name]
 
 
-def run_python(*args: str, cwd: Path, database_url: str | None = None) -> str:
+def run_python(
+    *args: str,
+    cwd: Path,
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    stdin: str | None = None,
+) -> str:
     """Run ``python *args`` in ``cwd`` as a user would, with only ``DATABASE__URL`` set (if given).
 
-    The test process's own DATABASE*/DJANGO_* variables are not passed on. Returns stdout;
-    a non-zero exit fails the test with the output.
+    The test process's own DATABASE*/DJANGO_* variables are not passed on; ``env`` adds some.
+    Returns stdout (plus stderr when ``check`` is False); with ``check``, a non-zero exit fails
+    the test with the output.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
-    if database_url:
-        env["DATABASE__URL"] = database_url
-    run = subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    run = run_process(
+        [sys.executable, *args], cwd=cwd, database_url=database_url, env=env, stdin=stdin
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
+    if check:
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run.stdout
+    return run.stdout + run.stderr
+
+
+def run_process(
+    command: list[str],
+    cwd: Path,
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with the user's environment only (no DATABASE*/DJANGO_* of this process)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
+    if database_url:
+        environ["DATABASE__URL"] = database_url
+    environ.update(env or {})
+    return subprocess.run(
+        command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, input=stdin
+    )

@@ -18,6 +18,12 @@ MARIADB_URL = os.environ.get(
     "DJANGO_CFG_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/django_cfg?charset=utf8mb4"
 )
 
+def sibling_url(url: str, suffix: str) -> str:
+    """The same server, database name + ``suffix``: ``.../django_cfg`` -> ``.../django_cfg_blog``."""
+    base, _, query = url.partition("?")
+    return f"{base}{suffix}" + (f"?{query}" if query else "")
+
+
 SERVICES = {"postgres": POSTGRES_URL, "replica": REPLICA_URL, "mariadb": MARIADB_URL}
 """pytest marker -> the URL of the server its tests need."""
 

@@ -1,22 +1,42 @@
 """Settings of the test suite, built by DjangoConfig itself.
 
-Each real server has its own alias; tests that need one are marked (``postgres``, ``mariadb``,
-``replica``) and ask for the alias with ``django_db(databases=[...])``. Point the suite at other
-servers with DJANGO_CFG_TEST_POSTGRES_URL / DJANGO_CFG_TEST_MARIADB_URL.
+Each engine has two databases and a pair of apps routed to them (``tests/crossdb``): people on
+the first, their posts on the second, so cross-database relations run on every engine:
+
+    default      SQLite (memory)   testapp, lite_people, Django's apps
+    sqlite_blog  SQLite (memory)   lite_posts
+    postgres     PostgreSQL        pg_people           postgres_blog  PostgreSQL  pg_posts
+    mariadb      MariaDB           maria_people        mariadb_blog   MariaDB     maria_posts
+
+Tests that need a server are marked (``postgres``, ``mariadb``, ``replica``) and name their
+aliases in ``django_db(databases=[...])``. Point the suite at other servers with
+DJANGO_CFG_TEST_POSTGRES_URL / DJANGO_CFG_TEST_MARIADB_URL.
 """
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from tests.services import MARIADB_URL, POSTGRES_URL
+from tests.services import MARIADB_URL, POSTGRES_URL, sibling_url
+
+ENGINE_APPS = ["lite", "pg", "maria"]
 
 
 class TestSuiteConfig(DjangoConfig):
     # Annotated overrides (un-annotated ones work too, but the pydantic mypy plugin flags them).
     project_name: str = "django-cfg tests"
-    project_apps: list[str] = ["tests.testapp"]
+    project_apps: list[str] = [
+        "tests.testapp",
+        *(f"tests.crossdb.{engine}_{role}" for engine in ENGINE_APPS for role in ("people", "posts")),
+    ]
     databases: dict[str, DatabaseConfig] = {
         "default": DatabaseConfig.from_url("sqlite://"),
-        "postgres": DatabaseConfig.from_url(POSTGRES_URL),
-        "mariadb": DatabaseConfig.from_url(MARIADB_URL),
+        "sqlite_blog": DatabaseConfig.from_url("sqlite://", apps=["lite_posts"]),
+        "postgres": DatabaseConfig.from_url(POSTGRES_URL, apps=["pg_people"]),
+        "postgres_blog": DatabaseConfig.from_url(
+            sibling_url(POSTGRES_URL, "_blog"), apps=["pg_posts"]
+        ),
+        "mariadb": DatabaseConfig.from_url(MARIADB_URL, apps=["maria_people"]),
+        "mariadb_blog": DatabaseConfig.from_url(
+            sibling_url(MARIADB_URL, "_blog"), apps=["maria_posts"]
+        ),
     }
 
 

@@ -26,7 +26,10 @@ def test_fields_may_be_overridden_without_annotations_even_inside_an_if() -> Non
     settings = Config().get_all_settings()
     assert list(settings["DATABASES"]) == ["default", "replica"]
     assert settings["DATABASES"]["replica"]["HOST"] == "replica-host"
-    assert settings["DATABASE_ROUTERS"] == ["myapp.routers.ReadReplicaRouter"]
+    assert settings["DATABASE_ROUTERS"] == [
+        "myapp.routers.ReadReplicaRouter",  # the user's router first
+        "django_cfg.databases.router.DatabaseRouter",
+    ]
 
 
 def test_annotated_overrides_keep_working() -> None:
@@ -171,6 +174,36 @@ def test_apps_on_databases_become_routing_rules() -> None:
         "shop": "shop_db",
         "billing": "shop_db",
     }
+
+
+def test_router_is_installed_with_a_second_database_only() -> None:
+    router = "django_cfg.databases.router.DatabaseRouter"
+    single = DjangoConfig(databases={"default": SQLITE}).get_all_settings()
+    assert single["DATABASE_ROUTERS"] == []
+    assert "DATABASE_ROLES" not in single
+    double = DjangoConfig(
+        databases={"default": SQLITE, "blog_db": DatabaseConfig.from_url("sqlite://")}
+    ).get_all_settings()
+    assert double["DATABASE_ROUTERS"] == [router]
+
+
+def test_roles_are_rendered_for_the_router() -> None:
+    config = DjangoConfig(
+        databases={
+            "default": SQLITE,
+            "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
+            "replica": DatabaseConfig.from_url("sqlite://", replica_of="default", read_weight=4),
+            "analytics": DatabaseConfig.from_url("sqlite://", read_only=True),
+        },
+        cross_database_relations=False,
+    )
+    settings = config.get_all_settings()
+    assert settings["DATABASE_ROLES"] == {
+        "blog_db": {"apps": ["blog"]},
+        "replica": {"replica_of": "default", "read_weight": 4.0},
+        "analytics": {"read_only": True},
+    }
+    assert settings["DATABASE_CROSS_RELATIONS"] is False
 
 
 def test_rendered_settings_are_complete_for_a_django_project(tmp_path: Path) -> None:

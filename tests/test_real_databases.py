@@ -8,33 +8,37 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.db import connections
 
 from django_cfg import DatabaseConfig
 from tests.seed_page import SeedProject, block, run_python
-from tests.testapp.models import Note
 
+ALIASES = ["default", "postgres", "mariadb"]
 ROUND_TRIPS = [
-    pytest.param("default", "sqlite", id="sqlite"),
-    pytest.param("postgres", "postgresql", marks=pytest.mark.postgres, id="postgresql"),
-    pytest.param("mariadb", "mysql", marks=pytest.mark.mariadb, id="mariadb"),
+    pytest.param("lite_people", "default", "sqlite", id="sqlite"),
+    pytest.param("pg_people", "postgres", "postgresql", marks=pytest.mark.postgres, id="postgresql"),
+    pytest.param("maria_people", "mariadb", "mysql", marks=pytest.mark.mariadb, id="mariadb"),
 ]
 
 
-@pytest.mark.parametrize(("alias", "vendor"), ROUND_TRIPS)
-@pytest.mark.django_db(databases=["default", "postgres", "mariadb"])
-def test_model_round_trip_lands_in_the_configured_database(alias: str, vendor: str) -> None:
-    text = f"round trip {uuid.uuid4()}"
-    created = Note.objects.using(alias).create(text=text)
+@pytest.mark.parametrize(("app", "alias", "vendor"), ROUND_TRIPS)
+@pytest.mark.django_db(databases=ALIASES)
+def test_model_round_trip_lands_in_the_routed_database(app: str, alias: str, vendor: str) -> None:
+    person_model = apps.get_model(app, "Person")
+    name = f"round trip {uuid.uuid4().hex[:12]}"
+    created = person_model.objects.create(name=name)  # no .using(): the router decides
 
+    assert created._state.db == alias
     assert connections[alias].vendor == vendor
     with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT text FROM testapp_note WHERE id = %s", [created.pk])
-        assert cursor.fetchone() == (text,)
-    assert Note.objects.using(alias).get(pk=created.pk).text == text
-    others = [a for a in ("default", "postgres", "mariadb") if a != alias]
-    for other in others:
-        assert not Note.objects.using(other).filter(text=text).exists()
+        cursor.execute(f"SELECT name FROM {app}_person WHERE id = %s", [created.pk])
+        assert cursor.fetchone() == (name,)
+    assert person_model.objects.get(pk=created.pk).name == name
+    for other in (a for a in ALIASES if a != alias):
+        with connections[other].cursor() as cursor:
+            tables = connections[other].introspection.table_names(cursor)
+        assert f"{app}_person" not in tables  # its table exists on its home only
 
 
 # --- the seed's own project, run as a user would: manage.py migrate, then a row ------------------

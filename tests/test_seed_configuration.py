@@ -117,7 +117,10 @@ def test_example_2_replica_and_its_router_come_from_the_class_body_if(project, m
         block("python", EXAMPLE_2, "# api/config.py"),
         routers=block("python", EXAMPLE_2, "# myapp/routers.py"),
     )
-    assert settings["DATABASE_ROUTERS"][0] == "myapp.routers.ReadReplicaRouter"
+    assert settings["DATABASE_ROUTERS"] == [
+        "myapp.routers.ReadReplicaRouter",
+        "django_cfg.databases.router.DatabaseRouter",
+    ]
     replica = settings["DATABASES"]["replica"]
     assert (replica["USER"], replica["PASSWORD"], replica["HOST"]) == (
         "readonly",

@@ -1,4 +1,8 @@
-"""The ``django_cfg`` Django app: management commands and system checks."""
+"""The ``django_cfg`` Django app: management commands, system checks, cross-database relations."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from django.apps import AppConfig
 
@@ -6,3 +10,34 @@ from django.apps import AppConfig
 class DjangoCfgConfig(AppConfig):
     name = "django_cfg"
     verbose_name = "django-cfg"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.core.signals import setting_changed
+        from django.db.backends.signals import connection_created
+
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .databases import relations
+        from .databases.topology import router_installed
+
+        setting_changed.connect(_rebuild_routing, dispatch_uid="django_cfg.rebuild_routing")
+        if not router_installed(settings.DATABASE_ROUTERS):
+            return
+        if relations.cross_database_relations():
+            relations.drop_cross_database_constraints()
+            relations.install_cross_database_deletion()
+            connection_created.connect(
+                relations.guard_cross_database_joins, dispatch_uid="django_cfg.guard_joins"
+            )
+
+
+def _rebuild_routing(*, setting: str, **kwargs: Any) -> None:
+    """Tests that override a routing setting get a router compiled from the new values."""
+    from django.db import router
+    from django.db.utils import ConnectionRouter
+
+    from .databases.topology import TOPOLOGY_SETTINGS, reset_topology
+
+    if setting in TOPOLOGY_SETTINGS:
+        reset_topology(setting)
+        router.routers = ConnectionRouter().routers

@@ -35,6 +35,7 @@ from pydantic._internal._model_construction import ModelMetaclass
 
 from .base_dir import project_base_dir
 from .databases.config import DatabaseConfig
+from .databases.topology import ROUTER_PATH
 from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
 
 __all__ = ["DjangoConfig"]
@@ -135,6 +136,10 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     databases: dict[str, DatabaseConfig]
     database_routers: list[str] = Field(default_factory=list)
+    cross_database_relations: bool = Field(
+        default=True,
+        description="Allow ForeignKeys between models on different primaries (no DB constraint)",
+    )
 
     base_dir: Path | None = Field(
         default=None, description="Project base directory; found from the subclass's package"
@@ -241,13 +246,27 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         """``{app label: alias}`` from the ``apps`` of each database."""
         return {app: alias for alias, db in self.databases.items() for app in db.apps}
 
-    def get_database_routers(self) -> list[str]:
-        """The user's ``database_routers`` first, then the package's own router."""
-        return [*self.database_routers, *self._package_routers()]
+    @property
+    def database_roles(self) -> dict[str, dict[str, Any]]:
+        """DATABASE_ROLES: each alias's apps, primary (for replicas), weight and read-only flag."""
+        roles: dict[str, dict[str, Any]] = {}
+        for alias, database in self.databases.items():
+            role: dict[str, Any] = {}
+            if database.apps:
+                role["apps"] = list(database.apps)
+            if database.replica_of is not None:
+                role["replica_of"] = database.replica_of
+                role["read_weight"] = database.read_weight
+            if database.read_only:
+                role["read_only"] = True
+            if role:
+                roles[alias] = role
+        return roles
 
-    def _package_routers(self) -> list[str]:
-        """The package's app-label router, installed with the routing feature."""
-        return []
+    def get_database_routers(self) -> list[str]:
+        """The user's ``database_routers`` first, then the package's router (2+ databases)."""
+        package = [ROUTER_PATH] if len(self.databases) > 1 else []
+        return [*self.database_routers, *(p for p in package if p not in self.database_routers)]
 
     def get_all_settings(self) -> dict[str, Any]:
         """Every Django setting this configuration defines, by its Django name."""
@@ -283,5 +302,9 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         settings.update({name: value for name, value in optional.items() if value is not None})
         if self.routing_rules:
             settings["DATABASE_ROUTING_RULES"] = self.routing_rules
+        if self.database_roles:
+            settings["DATABASE_ROLES"] = self.database_roles
+        if not self.cross_database_relations:
+            settings["DATABASE_CROSS_RELATIONS"] = False
         settings.update(self.extra_settings)
         return settings

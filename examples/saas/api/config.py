@@ -3,8 +3,12 @@ from django_cfg import DjangoConfig, DatabaseConfig
 from .environment import env
 
 class MyDjangoConfig(DjangoConfig):
+    project_apps = ["apps.accounts", "apps.blog", "apps.shop"]
+
     databases = {
         "default": DatabaseConfig.from_url(url=env.database.url),
+        "blog_db": DatabaseConfig.from_url(url=env.database.url_blog),
+        "shop_db": DatabaseConfig.from_url(url=env.database.url_shop),
     }
 
     # Add replica if configured

@@ -3,3 +3,10 @@ from api.config import config
 globals().update(config.get_all_settings())
 
 ROOT_URLCONF = "api.urls"
+AUTH_USER_MODEL = "accounts.User"
+
+DATABASE_ROUTING_RULES = {
+    'blog': 'blog_db',    # All blog app models → blog_db
+    'shop': 'shop_db',    # All shop app models → shop_db
+    # Apps not listed → default database
+}

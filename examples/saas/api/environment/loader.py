@@ -7,6 +7,10 @@ class DatabaseConfig(BaseSettings):
     # Primary database
     url: str = Field(default="sqlite:///db/default.sqlite3")
 
+    # Blog and shop databases (Best Practices: url_blog -> 'blog_db', url_shop -> 'shop_db')
+    url_blog: str = Field(default="sqlite:///db/blog.sqlite3")
+    url_shop: str = Field(default="sqlite:///db/shop.sqlite3")
+
     # Read replica (optional)
     url_replica: str | None = Field(default=None)
 
@@ -20,7 +24,7 @@ class DatabaseConfig(BaseSettings):
 
 
 class EnvironmentConfig(BaseSettings):
-    """The project's environment: env.database.url, env.database.url_replica, ..."""
+    """The project's environment: env.database.url, env.database.url_blog, ..."""
 
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
 

@@ -1,0 +1,57 @@
+"""``manage.py db_status``: every database's role, apps, reachability, latency, pending migrations.
+
+    python manage.py db_status
+    python manage.py db_status --json       # for monitoring; same fields
+
+Exits with status 1 when a primary database cannot be reached. Passwords are never shown.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_cfg.databases.status import DatabaseStatus, database_statuses
+
+
+class Command(BaseCommand):
+    help = "Shows each database: role, routed apps, reachability, latency, pending migrations."
+    requires_system_checks = ()  # a diagnosis must run on a broken configuration too
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print the statuses as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        statuses = database_statuses()
+        if options["json"]:
+            self.stdout.write(json.dumps([s.as_dict() for s in statuses], indent=2))
+        else:
+            for status in statuses:
+                self._write(status, options["verbosity"])
+        down = [s.alias for s in statuses if s.is_primary and not s.reachable]
+        if down:
+            raise CommandError(f"primary database unreachable: {', '.join(down)}")
+
+    def _write(self, status: DatabaseStatus, verbosity: int) -> None:
+        where = status.name if not status.host else f"{status.host}:{status.port}/{status.name}"
+        self.stdout.write(self.style.MIGRATE_HEADING(f"{status.alias}"), ending="")
+        self.stdout.write(f"  {status.engine.rsplit('.', 1)[-1]}  {where}")
+        self.stdout.write(f"  role: {status.role}")
+        self.stdout.write(f"  apps: {', '.join(status.apps) or '(none)'}")
+        if status.reachable:
+            self.stdout.write(
+                f"  reachable: {self.style.SUCCESS('yes')} ({status.latency_ms:.2f} ms round trip)"
+            )
+        else:
+            self.stdout.write(f"  reachable: {self.style.ERROR('no')}  {status.error}")
+        if status.pending is not None:
+            if not status.pending:
+                self.stdout.write("  migrations: up to date")
+            else:
+                shown = ", ".join(status.pending) if verbosity >= 2 else ""
+                self.stdout.write(
+                    self.style.WARNING(f"  migrations: {len(status.pending)} unapplied")
+                    + (f": {shown}" if shown else " (run manage.py migrate_all)")
+                )

@@ -1,0 +1,162 @@
+"""``manage.py migrate_all``: migrate every database that takes migrations, ``default`` first.
+
+    python manage.py migrate_all                    # all of them
+    python manage.py migrate_all --database blog_db --database shop_db
+    python manage.py migrate_all --check            # exit 1 if anything is unapplied
+    python manage.py migrate_all --plan             # show what would run, apply nothing
+
+Each database gets only the apps routed to it (the router's ``allow_migrate``); replicas and
+read-only databases get nothing. Runs on one database at a time hold that database's migration
+lock, so two concurrent runs never migrate the same database at once. makemigrations is never
+run implicitly.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_cfg.databases.migration_lock import migration_lock
+from django_cfg.databases.migration_state import pending_migrations
+from django_cfg.databases.topology import Topology, get_topology
+
+
+def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
+    """The aliases to migrate, in order; refuses aliases that take no migrations."""
+    targets = list(topology.migration_targets)
+    if not requested:
+        return targets
+    for alias in requested:
+        if alias not in topology.roles:
+            raise CommandError(
+                f"No database {alias!r} in DATABASES; migrate_all migrates: {', '.join(targets)}."
+            )
+        if alias not in targets:
+            role = topology.roles[alias]
+            why = (
+                f"is a {role.describe()}: its primary's changes reach it by replication"
+                if role.replica_of
+                else "is read-only"
+                if role.read_only
+                else "has no apps routed to it"
+            )
+            raise CommandError(f"Database {alias!r} {why}; it takes no migrations.")
+    return [alias for alias in targets if alias in requested]
+
+
+class Command(BaseCommand):
+    help = "Migrates every database that takes migrations (default first), each with its apps."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            metavar="ALIAS",
+            help="Only this database (repeatable). Default: every database that takes migrations.",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            dest="check_unapplied",
+            help="Exit with status 1 if any database has unapplied migrations; apply nothing.",
+        )
+        parser.add_argument(
+            "--plan", action="store_true", help="Show the migrations each database would run."
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not prompt the user for input of any kind.",
+        )
+
+    def get_check_kwargs(self, options: dict[str, Any]) -> Any:
+        """Also run the database checks (as migrate does) for the databases to migrate."""
+        kwargs: dict[Any, Any] = dict(super().get_check_kwargs(options))
+        return {**kwargs, "databases": migration_targets(options["databases"], get_topology())}
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        topology = get_topology()
+        targets = migration_targets(options["databases"], topology)
+        verbosity: int = options["verbosity"]
+        if options["check_unapplied"]:
+            self._check(targets, topology, verbosity)
+        elif options["plan"]:
+            for alias in targets:
+                self.stdout.write(self.style.MIGRATE_HEADING(f"Planned operations on {alias}:"))
+                call_command(
+                    "migrate",
+                    database=alias,
+                    plan=True,
+                    skip_checks=True,
+                    verbosity=max(verbosity, 1),
+                    stdout=self.stdout,
+                )
+        else:
+            for alias in targets:
+                self._migrate(alias, topology, options)
+
+    def _check(self, targets: list[str], topology: Topology, verbosity: int) -> None:
+        unapplied = {alias: pending_migrations(alias) for alias in targets}
+        for alias, pending in unapplied.items():
+            if verbosity >= 1:
+                self.stdout.write(f"{alias}: {_summary(pending, alias, topology, 'unapplied')}")
+        if any(unapplied.values()):
+            sys.exit(1)
+
+    def _migrate(self, alias: str, topology: Topology, options: dict[str, Any]) -> None:
+        verbosity: int = options["verbosity"]
+
+        def waiting() -> None:
+            if verbosity >= 1:
+                self.stdout.write(f"{alias}: waiting for another migrate_all to finish...")
+
+        started = time.perf_counter()
+        with migration_lock(alias, wait=waiting):
+            pending = pending_migrations(alias)
+            output = self.stdout if verbosity >= 2 else io.StringIO()
+            if verbosity >= 2:
+                self.stdout.write(self.style.MIGRATE_HEADING(f"Migrating {alias}:"))
+            try:
+                call_command(
+                    "migrate",
+                    database=alias,
+                    interactive=options["interactive"],
+                    skip_checks=True,
+                    verbosity=max(verbosity - 1, 0),
+                    stdout=output,
+                )
+            except Exception as error:
+                raise CommandError(
+                    f"{alias}: migrate failed after {time.perf_counter() - started:.2f}s: {error}"
+                ) from error
+        if verbosity >= 1:
+            summary = _summary(pending, alias, topology, "applied")
+            took = f"({time.perf_counter() - started:.2f}s)"
+            style = self.style.SUCCESS if pending else self.style.NOTICE
+            self.stdout.write(f"{style(alias)}: {summary} {took}")
+
+
+def _summary(pending: list[tuple[str, str]], alias: str, topology: Topology, verb: str) -> str:
+    """``2 applied: blog.0001_initial, blog.0002_x (+21 recorded for apps that live elsewhere)``."""
+    if not pending:
+        return "up to date"
+    here = [(app, name) for app, name in pending if topology.home(app) == alias]
+    elsewhere = len(pending) - len(here)
+    if len(here) <= 3:
+        listed = ", ".join(f"{app}.{name}" for app, name in here)
+    else:
+        per_app = Counter(app for app, _name in here)
+        listed = ", ".join(f"{app} ({count})" for app, count in sorted(per_app.items()))
+    text = f"{len(here)} {verb}" + (f": {listed}" if listed else "")
+    if elsewhere:
+        text += f" (+{elsewhere} recorded for apps that live on other databases)"
+    return text
