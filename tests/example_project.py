@@ -1,8 +1,8 @@
 """A throw-away copy of the example SaaS project, on SQLite files, PostgreSQL or MariaDB.
 
-    project = ExampleProject.copy(tmp_path, urls={"default": ..., "blog_db": ..., "shop_db": ...})
-    project.manage("migrate_all")
-    project.tables("blog_db")          # what the database itself says, read without Django
+project = ExampleProject.copy(tmp_path, urls={"default": ..., "blog_db": ..., "shop_db": ...})
+project.manage("migrate_all")
+project.tables("blog_db")          # what the database itself says, read without Django
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ class ExampleProject:
         import MySQLdb
 
         connection = MySQLdb.connect(
-            host=database.host, port=database.port or 3306, user=database.user, database=database.name
+            host=database.host,
+            port=database.port or 3306,
+            user=database.user,
+            database=database.name,
         )
         with closing(connection):
             cursor = connection.cursor()

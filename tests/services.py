@@ -18,6 +18,7 @@ MARIADB_URL = os.environ.get(
     "DJANGO_CFG_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/django_cfg?charset=utf8mb4"
 )
 
+
 def sibling_url(url: str, suffix: str) -> str:
     """The same server, database name + ``suffix``: ``.../django_cfg`` -> ``.../django_cfg_blog``."""
     base, _, query = url.partition("?")

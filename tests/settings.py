@@ -24,7 +24,11 @@ class TestSuiteConfig(DjangoConfig):
     project_name: str = "django-cfg tests"
     project_apps: list[str] = [
         "tests.testapp",
-        *(f"tests.crossdb.{engine}_{role}" for engine in ENGINE_APPS for role in ("people", "posts")),
+        *(
+            f"tests.crossdb.{engine}_{role}"
+            for engine in ENGINE_APPS
+            for role in ("people", "posts")
+        ),
     ]
     databases: dict[str, DatabaseConfig] = {
         "default": DatabaseConfig.from_url("sqlite://"),

@@ -17,7 +17,9 @@ from tests.seed_page import SeedProject, block, run_python
 ALIASES = ["default", "postgres", "mariadb"]
 ROUND_TRIPS = [
     pytest.param("lite_people", "default", "sqlite", id="sqlite"),
-    pytest.param("pg_people", "postgres", "postgresql", marks=pytest.mark.postgres, id="postgresql"),
+    pytest.param(
+        "pg_people", "postgres", "postgresql", marks=pytest.mark.postgres, id="postgresql"
+    ),
     pytest.param("maria_people", "mariadb", "mysql", marks=pytest.mark.mariadb, id="mariadb"),
 ]
 
