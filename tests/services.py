@@ -20,7 +20,7 @@ MARIADB_URL = os.environ.get(
 
 
 def sibling_url(url: str, suffix: str) -> str:
-    """The same server, database name + ``suffix``: ``.../django_cfg`` -> ``.../django_cfg_blog``."""
+    """The same server, database name + ``suffix``: ``.../django_cfg`` -> ``..._blog``."""
     base, _, query = url.partition("?")
     return f"{base}{suffix}" + (f"?{query}" if query else "")
 

@@ -163,11 +163,9 @@ def test_protect_and_restrict_refuse_before_anything_is_deleted(
     fields = {"Invoice": {"customer": ada}, "Badge": {"holder": ada, "label": "b"}}[model]
     pair.model(model).objects.create(**fields)
 
+    target = ada if delete == "instance" else pair.model("Person").objects.filter(pk=ada.pk)
     with pytest.raises(error, match=model):
-        if delete == "instance":
-            ada.delete()
-        else:
-            pair.model("Person").objects.filter(pk=ada.pk).delete()
+        target.delete()
 
     assert pair.count(pair.people, "Person") == 1
     assert pair.count(pair.posts, "Post") == 1
