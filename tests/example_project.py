@@ -23,6 +23,8 @@ URL_VARIABLES = {
     "default": "DATABASE__URL",
     "blog_db": "DATABASE__URL_BLOG",
     "shop_db": "DATABASE__URL_SHOP",
+    "replica": "DATABASE__URL_REPLICA",
+    "analytics": "DATABASE__URL_ANALYTICS",
 }
 
 

@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_cfg.databases.migration_lock import migration_lock
 from django_cfg.databases.migration_state import pending_migrations
 from django_cfg.databases.topology import Topology, get_topology
+from django_cfg.management.output import PassThrough
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -98,7 +99,7 @@ class Command(BaseCommand):
                     plan=True,
                     skip_checks=True,
                     verbosity=max(verbosity, 1),
-                    stdout=self.stdout,
+                    stdout=PassThrough(self.stdout),
                 )
         else:
             for alias in targets:
@@ -122,7 +123,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with migration_lock(alias, wait=waiting):
             pending = pending_migrations(alias)
-            output = self.stdout if verbosity >= 2 else io.StringIO()
+            output = PassThrough(self.stdout) if verbosity >= 2 else io.StringIO()
             if verbosity >= 2:
                 self.stdout.write(self.style.MIGRATE_HEADING(f"Migrating {alias}:"))
             try:

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_cfg.databases.migration_state import pending_migrations, unmigrated_changes
 from django_cfg.databases.topology import get_topology
+from django_cfg.management.output import PassThrough
 
 CHOICES = {
     "1": "makemigrations, then migrate_all",
@@ -51,10 +52,17 @@ class Command(BaseCommand):
         if options["dry_run"]:
             if changes:
                 call_command(
-                    "makemigrations", dry_run=True, verbosity=verbosity, stdout=self.stdout
+                    "makemigrations",
+                    dry_run=True,
+                    verbosity=verbosity,
+                    stdout=PassThrough(self.stdout),
                 )
             call_command(
-                "migrate_all", plan=True, verbosity=verbosity, stdout=self.stdout, skip_checks=True
+                "migrate_all",
+                plan=True,
+                verbosity=verbosity,
+                stdout=PassThrough(self.stdout),
+                skip_checks=True,
             )
             return
         if options["auto"]:
@@ -103,8 +111,16 @@ class Command(BaseCommand):
         try:
             if make:
                 call_command(
-                    "makemigrations", interactive=False, verbosity=verbosity, stdout=self.stdout
+                    "makemigrations",
+                    interactive=False,
+                    verbosity=verbosity,
+                    stdout=PassThrough(self.stdout),
                 )
-            call_command("migrate_all", interactive=False, verbosity=verbosity, stdout=self.stdout)
+            call_command(
+                "migrate_all",
+                interactive=False,
+                verbosity=verbosity,
+                stdout=PassThrough(self.stdout),
+            )
         except SystemExit as exit_:
             raise CommandError(f"stopped with exit status {exit_.code}") from exit_
