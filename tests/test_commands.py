@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ def test_migrate_all_migrates_each_database_with_its_apps_default_first(project)
     assert lines[1].startswith("blog_db: 1 applied: blog.0001_initial (+")
     assert "recorded for apps that live on other databases" in lines[1]
     assert lines[1].endswith("s)")  # how long it took
-    assert BLOG_TABLES <= project.tables("blog_db")
+    assert project.tables("blog_db") >= BLOG_TABLES
     assert not BLOG_TABLES & project.tables("default")
     assert "accounts_user" not in project.tables("blog_db")
 
@@ -131,8 +132,6 @@ def test_concurrent_migrate_all_on_postgresql_waits_for_the_lock(
     holder = _hold_advisory_lock(project.urls["default"])
     env = {**project.env, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "manage.py", "migrate_all", "--noinput"]
-    import os
-
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
     waiting = subprocess.Popen(
         command, cwd=project.root, env={**environ, **env}, stdout=subprocess.PIPE, text=True
@@ -173,10 +172,10 @@ def test_two_concurrent_runs_on_postgresql_both_succeed_once(
     for alias in ALIASES:
         rows = project.query(
             alias,
-            "SELECT app, name, COUNT(*) FROM django_migrations GROUP BY app, name HAVING COUNT(*) > 1",
+            "SELECT app, name FROM django_migrations GROUP BY app, name HAVING COUNT(*) > 1",
         )
         assert rows == [], f"migrations recorded twice on {alias}"
-    assert BLOG_TABLES <= project.tables("blog_db")
+    assert project.tables("blog_db") >= BLOG_TABLES
 
 
 # migrator -------------------------------------------------------------------------------------
@@ -218,7 +217,7 @@ def test_migrator_shows_every_database_and_asks(project) -> None:
     assert "blog: 0001_initial" in output
     assert "[2] migrate_all only" in output
     assert "blog_db: 1 applied" in output  # the answer ran migrate_all
-    assert BLOG_TABLES <= project.tables("blog_db")
+    assert project.tables("blog_db") >= BLOG_TABLES
 
 
 def test_migrator_noinput_only_shows_the_state(project) -> None:
