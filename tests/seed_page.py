@@ -161,10 +161,15 @@ def run_process(
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` with the user's environment only (no DATABASE*/DJANGO_* of this process)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
+    environ = user_environment(env)
     if database_url:
         environ["DATABASE__URL"] = database_url
-    environ.update(env or {})
     return subprocess.run(
         command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, input=stdin
     )
+
+
+def user_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its DATABASE*/DJANGO_* variables, plus ``extra``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
+    return {**environ, **(extra or {})}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 
 from django_cfg import DatabaseConfig
 from tests.example_project import ALIASES, ExampleProject
-from tests.seed_page import run_process
+from tests.seed_page import run_process, user_environment
 
 BLOG_TABLES = {"blog_post", "blog_comment"}
 
@@ -130,11 +129,12 @@ def test_concurrent_migrate_all_on_postgresql_waits_for_the_lock(
 ) -> None:
     project = ExampleProject.copy(tmp_path, {a: new_postgres_database() for a in ALIASES})
     holder = _hold_advisory_lock(project.urls["default"])
-    env = {**project.env, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "manage.py", "migrate_all", "--noinput"]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
     waiting = subprocess.Popen(
-        command, cwd=project.root, env={**environ, **env}, stdout=subprocess.PIPE, text=True
+        [sys.executable, "manage.py", "migrate_all", "--noinput"],
+        cwd=project.root,
+        env=user_environment({**project.env, "PYTHONUNBUFFERED": "1"}),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert waiting.stdout is not None
     first_line = waiting.stdout.readline()
@@ -152,15 +152,12 @@ def test_concurrent_migrate_all_on_postgresql_waits_for_the_lock(
 def test_two_concurrent_runs_on_postgresql_both_succeed_once(
     tmp_path: Path, new_postgres_database
 ) -> None:
-    import os
-
     project = ExampleProject.copy(tmp_path, {a: new_postgres_database() for a in ALIASES})
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO_"))}
     runs = [
         subprocess.Popen(
             [sys.executable, "manage.py", "migrate_all", "--noinput"],
             cwd=project.root,
-            env={**environ, **project.env},
+            env=user_environment(project.env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
