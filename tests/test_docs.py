@@ -1,0 +1,20 @@
+"""The docs' ```pycon examples run, as doctests, against the example project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.example_project import ExampleProject
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["routing.md", "migrations.md", "cross-database-relations.md"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_documented_examples_run(tmp_path: Path, page: str) -> None:
+    project = ExampleProject.copy(tmp_path)
+    project.manage("migrate_all", "--verbosity", "0")
+    output = project.python(str(ROOT / "tests" / "docs_doctest.py"), str(ROOT / "docs" / page))
+    assert output.rstrip().endswith("examples, 0 failed")
