@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,46 +106,79 @@ def test_verbosity_0_is_silent_and_2_shows_djangos_own_output(project) -> None:
     assert "Applying blog.0001_initial... OK" in output
 
 
-# Two runs at once on PostgreSQL: the second waits for the first's lock on each database.
+# Two runs at once: the second waits for the first's lock on each database.
 
 
-def _hold_advisory_lock(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
+@contextmanager
+def migration_lock_held(project: ExampleProject, engine: str) -> Iterator[None]:
+    """Hold default's migration lock from this process, as another migrate_all would."""
+    from django_cfg.databases.migration_lock import _PG_KEY, LOCK_NAME
 
-    from django_cfg.databases.migration_lock import _PG_KEY
+    if engine == "sqlite":
+        with (project.root / "db" / "default.sqlite3.migrate-lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    database = DatabaseConfig.from_url(project.urls["default"])
+    if engine == "postgresql":
+        import psycopg
 
-    database = DatabaseConfig.from_url(url)
-    connection = psycopg.connect(
-        host=database.host,
-        port=database.port,
-        user=database.user,
-        dbname=database.name,
-        autocommit=True,
+        with psycopg.connect(
+            host=database.host, port=database.port, user=database.user, dbname=database.name
+        ) as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", [_PG_KEY])
+            yield
+        return
+    import MySQLdb
+
+    connection = MySQLdb.connect(
+        host=database.host, port=database.port or 3306, user=database.user, database=database.name
     )
-    connection.execute("SELECT pg_advisory_lock(%s)", [_PG_KEY])
-    return connection
+    with closing(connection):
+        connection.cursor().execute(
+            "SELECT GET_LOCK(%s, 10)", [f"{LOCK_NAME}.{database.name}"[:64]]
+        )
+        yield
 
 
-@pytest.mark.postgres
-def test_concurrent_migrate_all_on_postgresql_waits_for_the_lock(
-    tmp_path: Path, new_postgres_database
-) -> None:
-    project = ExampleProject.copy(tmp_path, {a: new_postgres_database() for a in ALIASES})
-    holder = _hold_advisory_lock(project.urls["default"])
-    waiting = subprocess.Popen(
-        [sys.executable, "manage.py", "migrate_all", "--noinput"],
-        cwd=project.root,
-        env=user_environment({**project.env, "PYTHONUNBUFFERED": "1"}),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert waiting.stdout is not None
-    first_line = waiting.stdout.readline()
-    assert first_line.startswith("default: waiting for another migrate_all")
-    time.sleep(0.5)  # it really waits: nothing is created meanwhile
-    assert "accounts_user" not in project.tables("default")
-    holder.close()  # releases the lock
-    rest = waiting.stdout.read()
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def any_engine_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[ExampleProject, str]:
+    if request.param == "sqlite":
+        project = ExampleProject.copy(tmp_path)
+        (project.root / "db").mkdir()
+    else:
+        fixture = (
+            "new_postgres_database" if request.param == "postgresql" else "new_mariadb_database"
+        )
+        create = request.getfixturevalue(fixture)
+        project = ExampleProject.copy(tmp_path, {alias: create() for alias in ALIASES})
+    return project, request.param
+
+
+def test_migrate_all_waits_for_a_run_that_holds_the_lock(any_engine_project) -> None:
+    project, engine = any_engine_project
+    with migration_lock_held(project, engine):
+        waiting = subprocess.Popen(
+            [sys.executable, "manage.py", "migrate_all", "--noinput"],
+            cwd=project.root,
+            env=user_environment({**project.env, "PYTHONUNBUFFERED": "1"}),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert waiting.stdout is not None
+        first_line = waiting.stdout.readline()
+        assert first_line.startswith("default: waiting for another migrate_all")
+        time.sleep(0.5)  # it really waits: nothing is created meanwhile
+        assert "accounts_user" not in project.tables("default")
+    rest = waiting.stdout.read()  # the lock is released: it goes on
     assert waiting.wait(timeout=120) == 0
     assert "default: 19 applied" in rest
     assert "accounts_user" in project.tables("default")
