@@ -33,29 +33,22 @@ class DatabaseRouter:
         self._cross_relations = topology.cross_database_relations
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
-        instance = hints.get("instance")
-        if instance is not None:
-            # Rows of the same home live together: a relative of an instance loaded from another
-            # copy (a replica, or .using("archive")) is read from that copy.
-            db = instance._state.db
-            if (
-                db is not None
-                and db != home
-                and self._homes.get(instance._meta.app_label, DEFAULT_DB_ALIAS) == home
-            ):
-                return str(db)
-        return home
+        return self._route(model, hints.get("instance"), write=False)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
+        return self._route(model, hints.get("instance"), write=True)
+
+    def _route(self, model: type[Model], instance: Model | None, write: bool) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
-        instance = hints.get("instance")
         if instance is not None:
+            # Rows of one home live together: a relative of a row loaded from another copy
+            # (.using("archive"), or a replica for reads) is on that copy. Writes never go to a
+            # replica or a read-only database.
             db = instance._state.db
             if (
                 db is not None
                 and db != home
-                and db in self._primaries
+                and (not write or db in self._primaries)
                 and self._homes.get(instance._meta.app_label, DEFAULT_DB_ALIAS) == home
             ):
                 return str(db)

@@ -49,24 +49,8 @@ class Command(BaseCommand):
         pending = {alias: pending_migrations(alias) for alias in get_topology().migration_targets}
         if verbosity >= 1:
             self._show(changes, pending)
-        if options["dry_run"]:
-            if changes:
-                call_command(
-                    "makemigrations",
-                    dry_run=True,
-                    verbosity=verbosity,
-                    stdout=PassThrough(self.stdout),
-                )
-            call_command(
-                "migrate_all",
-                plan=True,
-                verbosity=verbosity,
-                stdout=PassThrough(self.stdout),
-                skip_checks=True,
-            )
-            return
-        if options["auto"]:
-            self._run(make=True, verbosity=verbosity)
+        if options["dry_run"] or options["auto"]:
+            self._run(make=bool(changes), verbosity=verbosity, dry_run=options["dry_run"])
             return
         if not changes and not any(pending.values()):
             return
@@ -107,20 +91,12 @@ class Command(BaseCommand):
                 return answer
             self.stdout.write(f"Please answer one of: {', '.join(options)}.")
 
-    def _run(self, make: bool, verbosity: int) -> None:
+    def _run(self, make: bool, verbosity: int, dry_run: bool = False) -> None:
+        """makemigrations (if ``make``), then migrate_all; with ``dry_run``, only show both."""
+        output = {"verbosity": verbosity, "stdout": PassThrough(self.stdout)}
         try:
             if make:
-                call_command(
-                    "makemigrations",
-                    interactive=False,
-                    verbosity=verbosity,
-                    stdout=PassThrough(self.stdout),
-                )
-            call_command(
-                "migrate_all",
-                interactive=False,
-                verbosity=verbosity,
-                stdout=PassThrough(self.stdout),
-            )
+                call_command("makemigrations", interactive=False, dry_run=dry_run, **output)
+            call_command("migrate_all", interactive=False, plan=dry_run, **output)
         except SystemExit as exit_:
             raise CommandError(f"stopped with exit status {exit_.code}") from exit_
