@@ -6,6 +6,8 @@ the first, their posts on the second, so cross-database relations run on every e
     default      SQLite (memory)   testapp, lite_people, Django's apps
     sqlite_blog  SQLite (memory)   lite_posts
     postgres     PostgreSQL        pg_people           postgres_blog  PostgreSQL  pg_posts
+    replica      the streaming replica of postgres (port 5433)
+    analytics    read-only view of postgres (a warehouse)
     mariadb      MariaDB           maria_people        mariadb_blog   MariaDB     maria_posts
 
 Tests that need a server are marked (``postgres``, ``mariadb``, ``replica``) and name their
@@ -14,7 +16,7 @@ DJANGO_CFG_TEST_POSTGRES_URL / DJANGO_CFG_TEST_MARIADB_URL.
 """
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from tests.services import MARIADB_URL, POSTGRES_URL, sibling_url
+from tests.services import MARIADB_URL, POSTGRES_URL, REPLICA_URL, sibling_url
 
 ENGINE_APPS = ["lite", "pg", "maria"]
 
@@ -36,6 +38,12 @@ class TestSuiteConfig(DjangoConfig):
         "postgres": DatabaseConfig.from_url(POSTGRES_URL, apps=["pg_people"]),
         "postgres_blog": DatabaseConfig.from_url(
             sibling_url(POSTGRES_URL, "_blog"), apps=["pg_posts"]
+        ),
+        # The streaming replica of the PostgreSQL server (in tests: a mirror of "postgres").
+        "replica": DatabaseConfig.from_url(REPLICA_URL, replica_of="postgres"),
+        # A read-only warehouse; in tests it reads the "postgres" test database, read-only.
+        "analytics": DatabaseConfig.from_url(
+            POSTGRES_URL, read_only=True, test={"MIRROR": "postgres"}
         ),
         "mariadb": DatabaseConfig.from_url(MARIADB_URL, apps=["maria_people"]),
         "mariadb_blog": DatabaseConfig.from_url(

@@ -28,6 +28,7 @@ SEED_TOPOLOGY = topology(
     replica={"replica_of": "default", "read_weight": 4},
     analytics={"read_only": True},
 )
+WITHOUT_REPLICAS = topology({"blog": "blog_db", "shop": "shop_db"}, analytics={"read_only": True})
 
 
 def model(app_label: str) -> Any:
@@ -73,7 +74,8 @@ def test_roles_and_migration_targets() -> None:
     assert topology().migration_targets == ("default",)
 
 
-ROUTER = DatabaseRouter(SEED_TOPOLOGY)
+ROUTER = DatabaseRouter(WITHOUT_REPLICAS)
+REPLICATED = DatabaseRouter(SEED_TOPOLOGY)
 
 
 @pytest.mark.parametrize(
@@ -92,18 +94,19 @@ def test_an_instance_on_another_copy_of_the_same_home_keeps_its_database() -> No
     post_from_archive = instance("blog", "archive")  # loaded with .using("archive")
     assert ROUTER.db_for_read(model("blog"), instance=post_from_archive) == "archive"
     user_from_replica = instance("auth", "replica")
-    assert ROUTER.db_for_read(model("auth"), instance=user_from_replica) == "replica"
+    assert REPLICATED.db_for_read(model("auth"), instance=user_from_replica) == "replica"
     # ...but writes never go to a replica or a read-only database.
-    assert ROUTER.db_for_write(model("auth"), instance=user_from_replica) == "default"
+    assert REPLICATED.db_for_write(model("auth"), instance=user_from_replica) == "default"
     assert ROUTER.db_for_write(model("auth"), instance=instance("auth", "analytics")) == "default"
     assert ROUTER.db_for_write(model("blog"), instance=instance("blog", "blog_db")) == "blog_db"
 
 
 def test_relations_between_primaries_and_within_one_primary_are_allowed() -> None:
-    assert ROUTER.allow_relation(instance("blog", "blog_db"), instance("auth", "default"))
-    assert ROUTER.allow_relation(instance("auth", "replica"), instance("auth", "default"))
-    assert ROUTER.allow_relation(instance("blog", "blog_db"), instance("auth", "replica"))
-    assert not ROUTER.allow_relation(instance("x", "analytics"), instance("auth", "default"))
+    router = REPLICATED
+    assert router.allow_relation(instance("blog", "blog_db"), instance("auth", "default"))
+    assert router.allow_relation(instance("auth", "replica"), instance("auth", "default"))
+    assert router.allow_relation(instance("blog", "blog_db"), instance("auth", "replica"))
+    assert not router.allow_relation(instance("x", "analytics"), instance("auth", "default"))
     strict = DatabaseRouter(
         Topology.from_settings(
             SimpleNamespace(DATABASES=DATABASES, DATABASE_CROSS_RELATIONS=False), app_labels={}
@@ -127,7 +130,7 @@ def test_relations_between_primaries_and_within_one_primary_are_allowed() -> Non
     ],
 )
 def test_tables_are_created_on_the_home_primary_only(db: str, app: str, allowed: bool) -> None:
-    assert ROUTER.allow_migrate(db, app) is allowed
+    assert REPLICATED.allow_migrate(db, app) is allowed
 
 
 def test_installed_router_follows_overridden_routing_settings() -> None:

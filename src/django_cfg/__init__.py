@@ -17,6 +17,16 @@ from .databases.url import DatabaseURLError, register_scheme
 from .env import EnvSettings
 from .environment import ENVIRONMENT_VARIABLE, current_environment
 
+
+def __getattr__(name: str) -> object:
+    """``use_primary`` is imported on first use (it imports Django's request machinery)."""
+    if name == "use_primary":
+        from .databases.pinning import use_primary
+
+        return use_primary
+    raise AttributeError(f"module 'django_cfg' has no attribute {name!r}")
+
+
 __all__ = [
     "ENVIRONMENT_VARIABLE",
     "DatabaseConfig",
@@ -28,4 +38,5 @@ __all__ = [
     "current_environment",
     "databases_from_urls",
     "register_scheme",
+    "use_primary",
 ]

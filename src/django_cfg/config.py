@@ -41,6 +41,7 @@ from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
 __all__ = ["DjangoConfig"]
 
 DEVELOPMENT_KEY_PREFIX = "django-insecure-development-key-"
+PINNING_MIDDLEWARE = "django_cfg.databases.pinning.ReadYourWritesMiddleware"
 MIN_SECRET_KEY_LENGTH = 50
 
 CONTRIB_APPS = [
@@ -139,6 +140,18 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     cross_database_relations: bool = Field(
         default=True,
         description="Allow ForeignKeys between models on different primaries (no DB constraint)",
+    )
+    replica_probe_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between replica lag probes (never per query)"
+    )
+    replica_retry_interval: float = Field(
+        default=30.0, gt=0, description="Longest wait before retrying a replica that failed"
+    )
+    read_your_writes_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a write pins reads to the primary where the engine cannot tell "
+        "when a replica has it (and the cookie's lifetime)",
     )
 
     base_dir: Path | None = Field(
@@ -257,11 +270,27 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             if database.replica_of is not None:
                 role["replica_of"] = database.replica_of
                 role["read_weight"] = database.read_weight
+                if database.max_lag_seconds is not None:
+                    role["max_lag_seconds"] = database.max_lag_seconds
+                if database.max_lag_bytes is not None:
+                    role["max_lag_bytes"] = database.max_lag_bytes
             if database.read_only:
                 role["read_only"] = True
             if role:
                 roles[alias] = role
         return roles
+
+    @property
+    def has_replicas(self) -> bool:
+        return any(database.replica_of for database in self.databases.values())
+
+    def get_middleware(self) -> list[str]:
+        """``middleware``, plus the read-your-writes middleware when a replica is configured."""
+        middleware = list(self.middleware)
+        if self.has_replicas and PINNING_MIDDLEWARE not in middleware:
+            after_security = int(bool(middleware) and middleware[0].endswith("SecurityMiddleware"))
+            middleware.insert(after_security, PINNING_MIDDLEWARE)
+        return middleware
 
     def get_database_routers(self) -> list[str]:
         """The user's ``database_routers`` first, then the package's router (2+ databases)."""
@@ -277,7 +306,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             "SECRET_KEY": self.secret_key.get_secret_value() if self.secret_key else "",
             "ALLOWED_HOSTS": list(self.allowed_hosts),
             "INSTALLED_APPS": self.installed_apps,
-            "MIDDLEWARE": list(self.middleware),
+            "MIDDLEWARE": self.get_middleware(),
             "TEMPLATES": [dict(template) for template in self.templates],
             "DATABASES": {
                 alias: database.to_django(base_dir=base_dir)
@@ -306,5 +335,11 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             settings["DATABASE_ROLES"] = self.database_roles
         if not self.cross_database_relations:
             settings["DATABASE_CROSS_RELATIONS"] = False
+        if self.has_replicas:
+            settings["DATABASE_REPLICA_OPTIONS"] = {
+                "probe_interval": self.replica_probe_interval,
+                "retry_interval": self.replica_retry_interval,
+                "pin_seconds": self.read_your_writes_seconds,
+            }
         settings.update(self.extra_settings)
         return settings

@@ -18,11 +18,29 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from .url import ENGINES, engine_family, parse_database_url, redacted_url
+from .url import ENGINES, engine_family, parse_database_url, redacted_url, replica_engine
 
 __all__ = ["DatabaseConfig"]
 
 _SQLITE_MEMORY = ":memory:"
+REPLICA_CONNECT_TIMEOUT = 2
+"""Seconds a replica connection may take before its reads fail over (unless set in the URL)."""
+
+_READ_ONLY_STATEMENTS = {
+    "mysql": "SET SESSION TRANSACTION READ ONLY",
+    "sqlite": "PRAGMA query_only = ON",
+}
+
+
+def _make_read_only(options: dict[str, Any], family: str | None) -> None:
+    """Make every session of this database refuse writes, at the database itself."""
+    if family == "postgresql":
+        flag = "-c default_transaction_read_only=on"
+        options["options"] = f"{options['options']} {flag}" if options.get("options") else flag
+    elif family in _READ_ONLY_STATEMENTS:
+        statement = _READ_ONLY_STATEMENTS[family]
+        existing = options.get("init_command")
+        options["init_command"] = f"{existing}; {statement}" if existing else statement
 
 
 class DatabaseConfig(BaseModel):
@@ -53,7 +71,15 @@ class DatabaseConfig(BaseModel):
 
     apps: tuple[str, ...] = Field(default=(), description="App labels whose home is this database")
     replica_of: str | None = Field(default=None, description="Alias of the primary it replicates")
-    read_weight: float = Field(default=1.0, ge=0, description="Share of reads among replicas")
+    read_weight: float = Field(
+        default=1.0, ge=0, description="Share of the primary's reads (the rest stay on it)"
+    )
+    max_lag_seconds: float | None = Field(
+        default=None, gt=0, description="Skip this replica while it is further behind (PostgreSQL)"
+    )
+    max_lag_bytes: int | None = Field(
+        default=None, gt=0, description="Skip this replica while it is more WAL bytes behind"
+    )
     read_only: bool = Field(default=False, description="No writes or migrations (a warehouse)")
 
     @classmethod
@@ -79,6 +105,24 @@ class DatabaseConfig(BaseModel):
             raise ValueError(
                 f"{self.redacted_url}: a replica serves the apps of its primary "
                 f"{self.replica_of!r}; remove apps={list(self.apps)!r} from the replica."
+            )
+        replica_only = {
+            name: value
+            for name, value in (
+                ("read_weight", self.read_weight != 1.0),
+                ("max_lag_seconds", self.max_lag_seconds is not None),
+                ("max_lag_bytes", self.max_lag_bytes is not None),
+            )
+            if value
+        }
+        if self.replica_of is None and replica_only:
+            raise ValueError(
+                f"{self.redacted_url}: {', '.join(replica_only)} only apply to a replica; "
+                "add replica_of='<primary alias>'."
+            )
+        if self.replica_of is not None and self.read_only:
+            raise ValueError(
+                f"{self.redacted_url}: a replica is read-only by nature; remove read_only=True."
             )
         return self
 
@@ -136,16 +180,17 @@ class DatabaseConfig(BaseModel):
         }
         if self.pool is not False:
             options["pool"] = self.pool
-        if self.read_only and self.family == "postgresql":
-            read_only = "-c default_transaction_read_only=on"
-            options["options"] = (
-                f"{options['options']} {read_only}" if options.get("options") else read_only
-            )
+        if self.read_only:
+            _make_read_only(options, self.family)
         test = dict(self.test)
+        engine = self.engine
         if self.replica_of is not None:
             test.setdefault("MIRROR", self.replica_of)
+            engine = replica_engine(self.engine)
+            if self.family in {"postgresql", "mysql"}:
+                options.setdefault("connect_timeout", REPLICA_CONNECT_TIMEOUT)
         settings: dict[str, Any] = {
-            "ENGINE": self.engine,
+            "ENGINE": engine,
             "NAME": self._resolved_name(base_dir),
             "USER": self.user,
             "PASSWORD": self.password.get_secret_value() if self.password is not None else "",

@@ -1,4 +1,4 @@
-"""The Django router that sends each app's models to their home database.
+"""The Django router that sends each app's models to their home database, and reads to replicas.
 
 ``DjangoConfig`` installs it (after the user's own ``database_routers``) whenever more than one
 database is configured; with hand-written settings, add it yourself:
@@ -7,51 +7,133 @@ database is configured; with hand-written settings, add it yourself:
     DATABASE_ROUTING_RULES = {"blog": "blog_db", "shop": "shop_db"}
 
 It answers from plain dicts built once from the ``Topology``; it never reads settings per call.
+Reads of a primary that has replicas go to a replica (docs/replicas.md) unless the code is in
+``use_primary()``, in ``transaction.atomic()`` on that primary, or this context wrote to it and
+no replica has that write yet.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
+from . import pinning
+from .replicas import ReplicaMonitor, ReplicaOptions, install_monitor, primary_wal_lsn
 from .topology import Topology, get_topology
+from .url import base_engine
 
 __all__ = ["DatabaseRouter"]
 
+logger = logging.getLogger("django_cfg.router")
+
 
 class DatabaseRouter:
-    """Home database per app label; replicas and read-only databases get no writes or tables."""
+    """Home database per app label; replicas for reads; no writes or tables on replicas."""
 
     def __init__(self, topology: Topology | None = None) -> None:
+        """Django builds it without arguments (from settings); tests may pass a ``topology``."""
+        from django.conf import settings
+
+        installed = topology is None
         topology = topology or get_topology()
         self._homes: dict[str, str] = dict(topology.homes)
         self._primary_of: dict[str, str] = {a: topology.primary_of(a) for a in topology.aliases}
         self._primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
         self._migration_targets = frozenset(topology.migration_targets)
         self._cross_relations = topology.cross_database_relations
+        self._monitor: ReplicaMonitor | None = None
+        self._replicated: frozenset[str] = frozenset()
+        self._lsn_primaries: frozenset[str] = frozenset()
+        if any(role.replica_of for role in topology.roles.values()):
+            self._monitor = ReplicaMonitor(topology, ReplicaOptions.from_settings(settings))
+            self._replicated = frozenset(self._monitor.replicas)
+            databases = getattr(settings, "DATABASES", {})
+            self._lsn_primaries = frozenset(
+                primary
+                for primary in self._replicated
+                if base_engine(databases.get(primary, {}).get("ENGINE", ""))
+                == "django.db.backends.postgresql"
+            )
+            if installed:
+                install_monitor(self._monitor)
+        self.counters = self._monitor.counters if self._monitor else None
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        return self._route(model, hints.get("instance"), write=False)
+        home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+        instance = hints.get("instance")
+        if instance is not None:
+            db = self._same_home_copy(home, instance, write=False)
+            if db is not None:
+                return db
+        if home in self._replicated:
+            return self._read_replicated(home)
+        return home
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
-        return self._route(model, hints.get("instance"), write=True)
-
-    def _route(self, model: type[Model], instance: Model | None, write: bool) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+        instance = hints.get("instance")
         if instance is not None:
-            # Rows of one home live together: a relative of a row loaded from another copy
-            # (.using("archive"), or a replica for reads) is on that copy. Writes never go to a
-            # replica or a read-only database.
-            db = instance._state.db
-            if (
-                db is not None
-                and db != home
-                and (not write or db in self._primaries)
-                and self._homes.get(instance._meta.app_label, DEFAULT_DB_ALIAS) == home
-            ):
-                return str(db)
+            db = self._same_home_copy(home, instance, write=True)
+            if db is not None:
+                return db
+        if home in self._replicated:
+            pinning.note_write(home)
+        return home
+
+    def _same_home_copy(self, home: str, instance: Model, write: bool) -> str | None:
+        """Rows of one home live together: a relative of a row loaded from another copy
+        (``.using("archive")``, or a replica for reads) is on that copy. Writes never go to a
+        replica or a read-only database."""
+        db = instance._state.db
+        if (
+            db is not None
+            and db != home
+            and (not write or db in self._primaries)
+            and self._homes.get(instance._meta.app_label, DEFAULT_DB_ALIAS) == home
+        ):
+            return str(db)
+        return None
+
+    def _read_replicated(self, home: str) -> str:
+        monitor = self._monitor
+        assert monitor is not None
+        pins = pinning.current_pins()
+        if pins.forced:
+            return self._primary(home, "use_primary")
+        if connections[home].in_atomic_block:
+            return self._primary(home, "atomic")
+        write = pins.writes.get(home)
+        after_lsn = None
+        if write is not None:
+            if home in self._lsn_primaries:
+                after_lsn = write.lsn if write.lsn is not None else self._write_position(home)
+            elif time.time() - write.at < monitor.options.pin_seconds:
+                return self._primary(home, "read_your_writes")
+            else:
+                pinning.set_write(home, None)
+        replica = monitor.choose(home, after_lsn)
+        if replica is None:
+            return self._primary(home, "read_your_writes" if after_lsn else "no_replica")
+        if after_lsn is not None and all(
+            monitor.replayed(r.alias, home, after_lsn) for r in monitor.replicas[home]
+        ):
+            pinning.set_write(home, None)  # every replica has the write: the pin is done
+        monitor.counters["replica"] += 1
+        return replica
+
+    def _write_position(self, home: str) -> int | None:
+        lsn = primary_wal_lsn(home)
+        pinning.set_write(home, pinning.Write(lsn, time.time()))
+        return lsn
+
+    def _primary(self, home: str, reason: str) -> str:
+        assert self._monitor is not None
+        self._monitor.counters[f"primary:{reason}"] += 1
+        logger.debug("read of %s data from the primary (%s)", home, reason)
         return home
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:

@@ -5,7 +5,8 @@ hand) and read by the router, the system checks and the commands alike:
 
     DATABASES = {"default": {...}, "blog_db": {...}, "replica": {...}, "analytics": {...}}
     DATABASE_ROUTING_RULES = {"blog": "blog_db"}                 # app label -> alias
-    DATABASE_ROLES = {"replica": {"replica_of": "default", "read_weight": 4},
+    DATABASE_ROLES = {"replica": {"replica_of": "default", "read_weight": 0.8,
+                                  "max_lag_seconds": 5},
                       "analytics": {"read_only": True},
                       "blog_db": {"apps": ["blog"]}}
 
@@ -35,7 +36,13 @@ ROUTER_PATH = "django_cfg.databases.router.DatabaseRouter"
 """What ``DjangoConfig`` puts in DATABASE_ROUTERS when more than one database is configured."""
 
 TOPOLOGY_SETTINGS = frozenset(
-    {"DATABASES", "DATABASE_ROUTING_RULES", "DATABASE_ROLES", "DATABASE_CROSS_RELATIONS"}
+    {
+        "DATABASES",
+        "DATABASE_ROUTING_RULES",
+        "DATABASE_ROLES",
+        "DATABASE_CROSS_RELATIONS",
+        "DATABASE_REPLICA_OPTIONS",
+    }
 )
 
 
@@ -47,6 +54,8 @@ class DatabaseRole:
     replica_of: str | None = None
     read_weight: float = 1.0
     read_only: bool = False
+    max_lag_seconds: float | None = None
+    max_lag_bytes: int | None = None
 
     @property
     def is_primary(self) -> bool:
@@ -95,15 +104,7 @@ class Topology:
         labels = dict(app_labels) if app_labels is not None else _installed_app_labels()
 
         aliases = tuple(databases) or (DEFAULT_DB_ALIAS,)
-        roles = {
-            alias: DatabaseRole(
-                alias=alias,
-                replica_of=roles_setting.get(alias, {}).get("replica_of"),
-                read_weight=float(roles_setting.get(alias, {}).get("read_weight", 1.0)),
-                read_only=bool(roles_setting.get(alias, {}).get("read_only", False)),
-            )
-            for alias in aliases
-        }
+        roles = {alias: _role(alias, roles_setting.get(alias, {})) for alias in aliases}
         rules = [
             RoutingRule(app, _label(app, labels), alias, "DATABASE_ROUTING_RULES")
             for app, alias in routing_rules.items()
@@ -159,6 +160,18 @@ class Topology:
         """The aliases ``migrate_all`` migrates: ``default`` first, then DATABASES order."""
         ordered = sorted(self.aliases, key=lambda alias: alias != DEFAULT_DB_ALIAS)
         return tuple(alias for alias in ordered if self.takes_migrations(alias))
+
+
+def _role(alias: str, declared: Mapping[str, Any]) -> DatabaseRole:
+    seconds, size = declared.get("max_lag_seconds"), declared.get("max_lag_bytes")
+    return DatabaseRole(
+        alias=alias,
+        replica_of=declared.get("replica_of"),
+        read_weight=float(declared.get("read_weight", 1.0)),
+        read_only=bool(declared.get("read_only", False)),
+        max_lag_seconds=float(seconds) if seconds is not None else None,
+        max_lag_bytes=int(size) if size is not None else None,
+    )
 
 
 def _label(app: str, labels: Mapping[str, str]) -> str:

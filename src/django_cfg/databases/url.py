@@ -81,6 +81,20 @@ def register_scheme(scheme: str, engine: str) -> None:
     ENGINES[scheme.lower()] = engine
 
 
+REPLICA_ENGINES = {"django.db.backends.postgresql": "django_cfg.backends.replica_postgresql"}
+"""Backends that add failover (to the primary) to a replica's connection."""
+
+
+def replica_engine(engine: str) -> str:
+    """The failover backend for a replica of this ENGINE (the ENGINE itself if there is none)."""
+    return REPLICA_ENGINES.get(engine, engine)
+
+
+def base_engine(engine: str) -> str:
+    """The ENGINE a failover backend extends (any other ENGINE unchanged)."""
+    return next((base for base, ours in REPLICA_ENGINES.items() if ours == engine), engine)
+
+
 def engine_family(engine: str) -> str | None:
     """'postgresql', 'mysql', 'sqlite', 'oracle' for Django's backends (GIS included), else None."""
     if not engine.startswith("django."):

@@ -1,0 +1,1 @@
+"""Database backends of django-cfg (used through ENGINE, never imported directly)."""

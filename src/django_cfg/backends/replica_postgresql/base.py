@@ -1,0 +1,9 @@
+"""PostgreSQL for replica aliases: Django's backend plus failover to the primary."""
+
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLDatabaseWrapper
+
+from django_cfg.databases.failover import ReplicaFailoverMixin
+
+
+class DatabaseWrapper(ReplicaFailoverMixin, PostgreSQLDatabaseWrapper):
+    pass

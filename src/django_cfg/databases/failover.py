@@ -1,0 +1,105 @@
+"""A replica connection that never fails a read because the replica is down.
+
+Used through the replica's ENGINE (``django_cfg.backends.replica_postgresql``, set by
+``DatabaseConfig.to_django()`` for every PostgreSQL replica):
+
+- connecting: if the replica cannot be reached (or its breaker is open), the connection is made
+  to its primary instead, and the monitor takes the replica out of rotation;
+- executing: if the connection dies mid-query outside a transaction (the replica was stopped),
+  the statement is run again on the primary and its rows are read from there;
+- once the replica's retry time has come, the next use reconnects to the replica.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+from .replicas import current_monitor
+
+__all__ = ["ReplicaFailoverMixin"]
+
+
+class ReplicaFailoverMixin:
+    """Mixed into a backend's DatabaseWrapper for aliases that are replicas."""
+
+    alias: str
+    connection: Any
+    settings_dict: dict[str, Any]
+    in_atomic_block: bool
+    execute_wrappers: list[Any]
+    failover_enabled = True
+    close: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serving_primary = False
+        self.execute_wrappers.insert(0, _rerun_on_primary)
+
+    @property
+    def primary_alias(self) -> str:
+        return str(self.settings_dict.get("TEST", {}).get("MIRROR") or _replica_of(self.alias))
+
+    def ensure_connection(self) -> None:
+        monitor = current_monitor()
+        if (
+            self.serving_primary
+            and self.connection is not None
+            and not self.in_atomic_block
+            and monitor is not None
+            and not monitor.is_unavailable(self.alias)
+        ):
+            self.close()  # the replica's retry time has come: reconnect to it
+        super().ensure_connection()  # type: ignore[misc]
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        monitor = current_monitor()
+        self.serving_primary = False
+        if self.failover_enabled and monitor is not None and monitor.is_unavailable(self.alias):
+            return self._connect_to_primary()
+        try:
+            connection = super().get_new_connection(conn_params)  # type: ignore[misc]
+        except Exception as error:
+            if not self.failover_enabled:
+                raise
+            if monitor is not None:
+                monitor.record_failure(self.alias, error)
+            return self._connect_to_primary()
+        if monitor is not None:
+            monitor.record_success(self.alias)
+        return connection
+
+    def _connect_to_primary(self) -> Any:
+        primary = connections[self.primary_alias]
+        self.serving_primary = True
+        if monitor := current_monitor():
+            monitor.counters["served_by_primary"] += 1
+        return super().get_new_connection(primary.get_connection_params())  # type: ignore[misc]
+
+
+def _replica_of(alias: str) -> str:
+    from .topology import get_topology
+
+    return get_topology().primary_of(alias)
+
+
+def _rerun_on_primary(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    try:
+        return execute(sql, params, many, context)
+    except Exception as error:
+        connection = context["connection"]
+        raw = connection.connection
+        lost = raw is None or raw.closed or getattr(raw, "broken", False)
+        if not lost or connection.in_atomic_block or not connection.failover_enabled:
+            raise
+        monitor = current_monitor()
+        if monitor is not None:
+            monitor.record_failure(connection.alias, error)
+            monitor.counters["rerun_on_primary"] += 1
+        connection.close()
+        connection.ensure_connection()  # the breaker is open: this connects to the primary
+        context["cursor"].cursor = connection.create_cursor()
+        return execute(sql, params, many, context)

@@ -1,0 +1,213 @@
+"""When a read must come from the primary: ``use_primary()`` and read-your-writes.
+
+    with use_primary():                 # or @use_primary, or async with use_primary():
+        order = Order.objects.get(pk=pk)
+
+Read-your-writes needs nothing from you: a write through the ORM marks its primary in this
+context (request, asyncio task, thread), and later reads of that primary's data in the same
+context stay on the primary until a replica has replayed the write (PostgreSQL: its WAL
+position; other engines: for ``pin_seconds``). ``ReadYourWritesMiddleware`` (installed by
+``DjangoConfig`` with the first replica) gives every request its own state and carries the
+marker to the user's next requests in a signed cookie, so a POST is followed by GETs that see it.
+
+The state lives in a ``ContextVar`` and is never mutated in place: two asyncio tasks never
+share a pin, and ``sync_to_async`` code sees (and returns) the pins of its caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from types import MappingProxyType, TracebackType
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.signing import BadSignature
+from django.http import HttpRequest, HttpResponseBase
+
+__all__ = [
+    "COOKIE_NAME",
+    "PinState",
+    "ReadYourWritesMiddleware",
+    "Write",
+    "current_pins",
+    "use_primary",
+]
+
+COOKIE_NAME = "django_cfg_pins"
+_COOKIE_SALT = "django_cfg.pinning"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A write to a primary: its WAL position once known (PostgreSQL), and when (epoch s)."""
+
+    lsn: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PinState:
+    forced: int = 0
+    writes: Mapping[str, Write] = field(default_factory=lambda: MappingProxyType({}))
+
+    def with_write(self, primary: str, write: Write | None) -> PinState:
+        writes = dict(self.writes)
+        if write is None:
+            writes.pop(primary, None)
+        else:
+            writes[primary] = write
+        return replace(self, writes=MappingProxyType(writes))
+
+
+_EMPTY = PinState()
+_state: ContextVar[PinState] = ContextVar("django_cfg_read_pins", default=_EMPTY)
+
+
+def current_pins() -> PinState:
+    """This context's pins: ``forced`` (use_primary depth) and the primaries it wrote to."""
+    return _state.get()
+
+
+def note_write(primary: str) -> None:
+    """The router calls this for every write routed to ``primary`` (one that has replicas)."""
+    _state.set(_state.get().with_write(primary, Write(None, time.time())))
+
+
+def set_write(primary: str, write: Write | None) -> None:
+    _state.set(_state.get().with_write(primary, write))
+
+
+class use_primary:
+    """Send every read in this block (or call) to the primary; nests; sync and async."""
+
+    def __enter__(self) -> None:
+        _state.set(replace(_state.get(), forced=_state.get().forced + 1))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Not ContextVar.reset(): writes made inside the block must stay remembered after it.
+        _state.set(replace(_state.get(), forced=max(0, _state.get().forced - 1)))
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.__exit__(*exc_info)
+
+    def __call__(self, function: F) -> F:
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with use_primary():
+                    return await function(*args, **kwargs)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with use_primary():
+                return function(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+
+# Across requests ---------------------------------------------------------------------------------
+
+
+def _parse_cookie(value: str) -> PinState:
+    writes: dict[str, Write] = {}
+    for item in filter(None, value.split(",")):
+        alias, lsn, at = item.split(":")
+        writes[alias] = Write(int(lsn) if lsn else None, float(at))
+    return PinState(writes=MappingProxyType(writes))
+
+
+def _cookie_value(state: PinState) -> str:
+    return ",".join(
+        f"{alias}:{'' if w.lsn is None else w.lsn}:{w.at:.3f}" for alias, w in state.writes.items()
+    )
+
+
+class ReadYourWritesMiddleware:
+    """Gives each request its own pin state, and carries write markers to the next requests."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        token = _state.set(self._incoming(request))
+        try:
+            response = self.get_response(request)
+            self._outgoing(request, response)
+        finally:
+            _state.reset(token)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        token = _state.set(self._incoming(request))
+        try:
+            response = await self.get_response(request)
+            await sync_to_async(self._outgoing)(request, response)
+        finally:
+            _state.reset(token)
+        return response
+
+    @staticmethod
+    def _incoming(request: HttpRequest) -> PinState:
+        from .replicas import replica_options
+
+        raw = request.COOKIES.get(COOKIE_NAME)
+        if not raw:
+            return _EMPTY
+        try:
+            value = request.get_signed_cookie(
+                COOKIE_NAME,
+                salt=_COOKIE_SALT,
+                max_age=timedelta(seconds=replica_options().pin_seconds),
+            )
+            return _parse_cookie(value or "")
+        except (BadSignature, ValueError):
+            return _EMPTY
+
+    @staticmethod
+    def _outgoing(request: HttpRequest, response: HttpResponseBase) -> None:
+        from .replicas import primary_wal_lsn, replica_options
+
+        state = _state.get()
+        for primary, write in state.writes.items():
+            if write.lsn is None:
+                lsn = primary_wal_lsn(primary)
+                if lsn is not None:
+                    state = state.with_write(primary, Write(lsn, write.at))
+        if state.writes:
+            response.set_signed_cookie(
+                COOKIE_NAME,
+                _cookie_value(state),
+                salt=_COOKIE_SALT,
+                max_age=int(replica_options().pin_seconds) or 1,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+        elif COOKIE_NAME in request.COOKIES:
+            response.delete_cookie(COOKIE_NAME, samesite="Lax")
