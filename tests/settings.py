@@ -24,6 +24,7 @@ ENGINE_APPS = ["lite", "pg", "maria"]
 class TestSuiteConfig(DjangoConfig):
     # Annotated overrides (un-annotated ones work too, but the pydantic mypy plugin flags them).
     project_name: str = "django-cfg tests"
+    root_urlconf: str | None = "tests.urls"
     project_apps: list[str] = [
         "tests.testapp",
         *(

@@ -18,11 +18,13 @@ class DjangoCfgConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .databases import relations
+        from .databases.read_only import guard_read_only
         from .databases.topology import router_installed
 
         setting_changed.connect(_rebuild_routing, dispatch_uid="django_cfg.rebuild_routing")
         if not router_installed(settings.DATABASE_ROUTERS):
             return
+        connection_created.connect(guard_read_only, dispatch_uid="django_cfg.guard_read_only")
         if relations.cross_database_relations():
             relations.drop_cross_database_constraints()
             relations.install_cross_database_deletion()

@@ -300,6 +300,12 @@ class CrossDatabaseJoinError(NotSupportedError):
 
 
 _QUOTED_NAME = re.compile(r"[\"`]([^\"`]+)[\"`]")
+# What each engine says when a query names a table this database does not have.
+_MISSING_TABLE_MESSAGES = (
+    "no such table",  # SQLite
+    "does not exist",  # PostgreSQL: relation "x" does not exist
+    "doesn't exist",  # MySQL, MariaDB (1146)
+)
 
 
 def _tables_elsewhere(alias: str, topology: Topology) -> dict[str, str]:
@@ -353,6 +359,8 @@ def _explain_failures(
     try:
         return execute(sql, params, many, context)
     except DatabaseError as error:
+        if not any(message in str(error) for message in _MISSING_TABLE_MESSAGES):
+            raise
         explanation = explain_cross_database_join(context["connection"].alias, sql)
         if explanation is None:
             raise

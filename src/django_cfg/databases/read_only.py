@@ -1,0 +1,55 @@
+"""A write sent to a read-only database fails with an error that says so.
+
+The database itself refuses the write (``DatabaseConfig(read_only=True)`` makes every session
+read-only: PostgreSQL ``default_transaction_read_only``, MySQL ``SET SESSION TRANSACTION READ
+ONLY``, SQLite ``PRAGMA query_only``); this turns its message into one that names the alias:
+
+    >>> Report(total=1).save(using="analytics")
+    ReadOnlyDatabaseError: database 'analytics' is read-only (DatabaseConfig(read_only=True)) ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import DatabaseError, InternalError
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+__all__ = ["ReadOnlyDatabaseError", "guard_read_only"]
+
+# What each engine says when a read-only session is asked to write.
+_READ_ONLY_MESSAGES = (
+    "read-only transaction",
+    "READ ONLY transaction",
+    "attempt to write a readonly",
+)
+
+
+class ReadOnlyDatabaseError(InternalError):
+    """A write was sent to a database configured with ``read_only=True``."""
+
+
+def _explain_writes(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    try:
+        return execute(sql, params, many, context)
+    except DatabaseError as error:
+        if not any(message in str(error) for message in _READ_ONLY_MESSAGES):
+            raise
+        alias = context["connection"].alias
+        statement = sql.split(None, 1)[0].upper() if sql.strip() else "the statement"
+        raise ReadOnlyDatabaseError(
+            f"database {alias!r} is read-only (DatabaseConfig(read_only=True)): {statement} "
+            f"refused. Writes go to a primary; the router never sends them to {alias!r}, so "
+            "this one was sent there explicitly (.using(), save(using=...), a raw cursor)."
+        ) from error
+
+
+def guard_read_only(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
+    """``connection_created`` receiver: name the alias when a read-only database refuses."""
+    from .topology import get_topology
+
+    role = get_topology().roles.get(connection.alias)
+    if role is not None and role.read_only and _explain_writes not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _explain_writes)

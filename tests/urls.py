@@ -1,0 +1,23 @@
+"""Two views for the read-your-writes middleware tests: create a person, read one back."""
+
+from django.apps import apps
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+
+
+def create_person(request: HttpRequest) -> HttpResponse:
+    person = apps.get_model("pg_people", "Person").objects.create(name=request.POST["name"])
+    return JsonResponse({"pk": person.pk})
+
+
+def read_person(request: HttpRequest, pk: int) -> HttpResponse:
+    found = apps.get_model("pg_people", "Person").objects.filter(pk=pk).first()
+    if found is None:
+        return HttpResponse(status=404)
+    return JsonResponse({"name": found.name, "database": found._state.db})
+
+
+urlpatterns = [
+    path("people/", create_person),
+    path("people/<int:pk>/", read_person),
+]
