@@ -40,6 +40,14 @@ class Environment(BaseModel):
 env = Environment()
 """
 
+# A manage.py for a project whose settings module is settings.py at its root.
+MANAGE_PY = """\
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+from django.core.management import execute_from_command_line
+execute_from_command_line(sys.argv)
+"""
+
 # settings.py exactly as the foundation issue and README show it.
 SETTINGS_MODULE = "from api.config import config\nglobals().update(config.get_all_settings())\n"
 

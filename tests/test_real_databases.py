@@ -12,7 +12,7 @@ from django.apps import apps
 from django.db import connections
 
 from django_cfg import DatabaseConfig
-from tests.seed_page import SeedProject, block, run_python
+from tests.seed_page import MANAGE_PY, SeedProject, block, run_python
 
 ALIASES = ["default", "postgres", "mariadb"]
 ROUND_TRIPS = [
@@ -44,13 +44,6 @@ def test_model_round_trip_lands_in_the_routed_database(app: str, alias: str, ven
 
 
 # --- the seed's own project, run as a user would: manage.py migrate, then a row ------------------
-
-MANAGE_PY = """\
-import os, sys
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
-from django.core.management import execute_from_command_line
-execute_from_command_line(sys.argv)
-"""
 
 
 def seed_project(root: Path) -> Path:
