@@ -27,6 +27,8 @@ from django.test import Client, override_settings
 from django_cfg import use_primary
 from django_cfg.databases.read_only import ReadOnlyDatabaseError
 from django_cfg.databases.replicas import current_monitor
+from django_cfg.databases.status import probe
+from django_cfg.databases.topology import get_topology
 from tests.replica_tools import replay_paused, start_replica, stop_replica, wait_for_replica
 
 pytestmark = [
@@ -329,3 +331,24 @@ def test_explicit_write_to_the_read_only_warehouse_fails_clearly(replicated: Non
     assert "database 'analytics' is read-only" in str(raised.value)
     assert "INSERT refused" in str(raised.value)
     assert router.db_for_write(Person) == "postgres"
+
+
+def test_db_status_shows_the_replica_and_its_lag(replicated: None) -> None:
+    topology = get_topology()
+    wait_for_replica()
+    replica = probe("replica", topology).as_dict()
+    assert (replica["role"], replica["reachable"], replica["port"]) == (
+        "replica of postgres",
+        True,
+        "5433",
+    )
+    assert replica["lag_bytes"] is not None
+    assert replica["pending"] is None  # a replica takes no migrations
+    assert probe("analytics", topology).role == "read-only"
+    stop_replica()
+    try:
+        down = probe("replica", topology)
+    finally:
+        start_replica()
+    assert down.reachable is False  # reported as down: a status never fails over
+    assert "5433" in str(down.error)

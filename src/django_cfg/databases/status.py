@@ -21,7 +21,9 @@ from django.db import connections
 from django.db.utils import load_backend
 
 from .migration_state import pending_migrations
+from .replicas import parse_lsn
 from .topology import Topology, get_topology
+from .url import base_engine
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DatabaseStatus", "database_statuses", "probe"]
 
@@ -41,6 +43,8 @@ class DatabaseStatus:
     error: str | None = None
     latency_ms: float | None = None
     pending: list[str] | None = field(default=None)
+    lag_bytes: int | None = None
+    """Replicas (PostgreSQL): WAL bytes the replica has yet to replay."""
 
     @property
     def is_primary(self) -> bool:
@@ -69,9 +73,7 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         apps=_apps_on(alias, topology),
     )
     password = settings_dict.get("PASSWORD") or ""
-    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
-        _with_connect_timeout(settings_dict), alias
-    )
+    wrapper = _probe_wrapper(alias, settings_dict)
     try:
         _check_sqlite_file(wrapper)
         wrapper.ensure_connection()
@@ -83,12 +85,36 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         status.reachable = True
         if topology.takes_migrations(alias):
             status.pending = [f"{app}.{name}" for app, name in pending_migrations(wrapper)]
+        if role.replica_of is not None and wrapper.vendor == "postgresql":
+            status.lag_bytes = _replica_lag_bytes(wrapper, role.replica_of)
     except Exception as error:  # any driver error: report it, never raise
         message = " ".join(f"{type(error).__name__}: {error}".split())
         status.error = message.replace(password, "***") if password else message
     finally:
         wrapper.close()
     return status
+
+
+def _probe_wrapper(alias: str, settings_dict: dict[str, Any]) -> Any:
+    """A connection of its own, to the server itself (never a replica's failover)."""
+    settings_dict["ENGINE"] = base_engine(settings_dict["ENGINE"])
+    return load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
+        _with_connect_timeout(settings_dict), alias
+    )
+
+
+def _replica_lag_bytes(replica: Any, primary_alias: str) -> int | None:
+    primary = _probe_wrapper(primary_alias, copy.deepcopy(connections.settings[primary_alias]))
+    try:
+        with primary.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()::text")
+            primary_lsn = parse_lsn(cursor.fetchone()[0])
+    finally:
+        primary.close()
+    with replica.cursor() as cursor:
+        cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
+        replayed = cursor.fetchone()[0]
+    return max(0, primary_lsn - parse_lsn(replayed)) if replayed else None
 
 
 def _apps_on(alias: str, topology: Topology) -> list[str]:

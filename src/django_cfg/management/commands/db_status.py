@@ -1,4 +1,4 @@
-"""``manage.py db_status``: every database's role, apps, reachability, latency, pending migrations.
+"""``manage.py db_status``: each database's role, apps, reachability, latency, migrations, lag.
 
     python manage.py db_status
     python manage.py db_status --json       # for monitoring; same fields
@@ -46,6 +46,8 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"  reachable: {self.style.ERROR('no')}  {status.error}")
+        if status.lag_bytes is not None:
+            self.stdout.write(f"  replication lag: {status.lag_bytes} bytes of WAL to replay")
         if status.pending is not None:
             if not status.pending:
                 self.stdout.write("  migrations: up to date")
