@@ -146,3 +146,34 @@ def test_replicas_bring_the_middleware_and_options() -> None:
     plain = DjangoConfig(databases={"default": DatabaseConfig.from_url(PG)}).get_all_settings()
     assert "django_cfg.databases.pinning.ReadYourWritesMiddleware" not in plain["MIDDLEWARE"]
     assert "DATABASE_REPLICA_OPTIONS" not in plain
+
+
+def test_each_primary_reads_from_its_own_replicas() -> None:
+    import contextvars
+
+    from django_cfg.databases.router import DatabaseRouter
+
+    topology = Topology.from_settings(
+        SimpleNamespace(
+            DATABASES={"default": {}, "sqlite_blog": {}, "main_copy": {}, "blog_copy": {}},
+            DATABASE_ROUTING_RULES={"lite_posts": "sqlite_blog"},
+            DATABASE_ROLES={
+                "main_copy": {"replica_of": "default"},
+                "blog_copy": {"replica_of": "sqlite_blog"},
+            },
+        ),
+        app_labels={},
+    )
+    router = DatabaseRouter(topology)
+    people = SimpleNamespace(_meta=SimpleNamespace(app_label="lite_people"))
+    posts = SimpleNamespace(_meta=SimpleNamespace(app_label="lite_posts"))
+
+    def reads() -> tuple[str, str, str, str]:
+        return (
+            router.db_for_read(people),
+            router.db_for_read(posts),
+            router.db_for_write(people),
+            router.db_for_write(posts),
+        )
+
+    assert contextvars.Context().run(reads) == ("main_copy", "blog_copy", "default", "sqlite_blog")
