@@ -64,21 +64,29 @@ class PinState:
             writes.pop(primary, None)
         else:
             writes[primary] = write
-        return replace(self, writes=MappingProxyType(writes))
+        return PinState(self.forced, MappingProxyType(writes))
 
 
 _EMPTY = PinState()
 _state: ContextVar[PinState] = ContextVar("django_cfg_read_pins", default=_EMPTY)
 
 
-def current_pins() -> PinState:
-    """This context's pins: ``forced`` (use_primary depth) and the primaries it wrote to."""
-    return _state.get()
+current_pins = _state.get
+"""This context's ``PinState``: ``forced`` (use_primary depth) and the primaries it wrote to."""
+
+
+_NOTE_AGAIN_AFTER = 0.05
+"""Seconds: a burst of writes refreshes its pending marker at most this often."""
 
 
 def note_write(primary: str) -> None:
     """The router calls this for every write routed to ``primary`` (one that has replicas)."""
-    _state.set(_state.get().with_write(primary, Write(None, time.time())))
+    state = _state.get()
+    now = time.time()
+    pending = state.writes.get(primary)
+    if pending is not None and pending.lsn is None and now - pending.at < _NOTE_AGAIN_AFTER:
+        return  # already marked: its WAL position is read at the next read
+    _state.set(state.with_write(primary, Write(None, now)))
 
 
 def set_write(primary: str, write: Write | None) -> None:

@@ -113,6 +113,14 @@ class ReplicaMonitor:
             if any(r.max_lag_seconds is not None or r.max_lag_bytes is not None for r in replicas)
         }
         self._wal = {primary: _PrimaryWal() for primary in self.replicas}
+        self.single_replicas: dict[str, tuple[str, ReplicaHealth]] = {
+            primary: (replicas[0].alias, self.health[replicas[0].alias])
+            for primary, replicas in self.replicas.items()
+            if len(replicas) == 1
+            and self._primary_share[primary] == 0
+            and primary not in self._bounded
+            and replicas[0].read_weight > 0
+        }
         self._probe_lock = threading.Lock()  # one probing thread at a time; others use what we know
         self._health_lock = threading.Lock()
         self._probes: dict[str, Any] = {}
@@ -125,6 +133,11 @@ class ReplicaMonitor:
 
         ``after_lsn``: only replicas that have replayed this WAL position (read-your-writes).
         """
+        single = self.single_replicas.get(primary)
+        if single is not None and after_lsn is None:
+            alias, health = single  # the common case: one replica, all reads, no lag bound
+            if not health.retry_at or health.retry_at <= time.monotonic():
+                return alias
         if primary in self._bounded:
             self._refresh(primary, self.options.probe_interval)
         now = time.monotonic()

@@ -15,6 +15,7 @@ no replica has that write yet.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -46,11 +47,15 @@ class DatabaseRouter:
         self._migration_targets = frozenset(topology.migration_targets)
         self._cross_relations = topology.cross_database_relations
         self._monitor: ReplicaMonitor | None = None
+        self._wrappers = threading.local()
+        self._pins = pinning.current_pins
+        self._single: dict[str, tuple[str, Any]] = {}
         self._replicated: frozenset[str] = frozenset()
         self._lsn_primaries: frozenset[str] = frozenset()
         if any(role.replica_of for role in topology.roles.values()):
             self._monitor = ReplicaMonitor(topology, ReplicaOptions.from_settings(settings))
             self._replicated = frozenset(self._monitor.replicas)
+            self._single = self._monitor.single_replicas
             databases = getattr(settings, "DATABASES", {})
             self._lsn_primaries = frozenset(
                 primary
@@ -64,11 +69,12 @@ class DatabaseRouter:
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
-        instance = hints.get("instance")
-        if instance is not None:
-            db = self._same_home_copy(home, instance, write=False)
-            if db is not None:
-                return db
+        if hints:
+            instance = hints.get("instance")
+            if instance is not None:
+                db = self._same_home_copy(home, instance, write=False)
+                if db is not None:
+                    return db
         if home in self._replicated:
             return self._read_replicated(home)
         return home
@@ -81,7 +87,12 @@ class DatabaseRouter:
             if db is not None:
                 return db
         if home in self._replicated:
-            pinning.note_write(home)
+            pins = self._pins()
+            pending = pins.writes.get(home) if pins.writes else None
+            # A PostgreSQL primary already marked as written needs nothing more: its WAL
+            # position is read at the next read. Elsewhere the marker's time is refreshed.
+            if pending is None or pending.lsn is not None or home not in self._lsn_primaries:
+                pinning.note_write(home)
         return home
 
     def _same_home_copy(self, home: str, instance: Model, write: bool) -> str | None:
@@ -99,14 +110,28 @@ class DatabaseRouter:
         return None
 
     def _read_replicated(self, home: str) -> str:
-        monitor = self._monitor
-        assert monitor is not None
-        pins = pinning.current_pins()
+        # The hot path of every read of replicated data: plain lookups first, calls later.
+        pins = self._pins()
         if pins.forced:
             return self._primary(home, "use_primary")
-        if connections[home].in_atomic_block:
+        wrappers = self._wrappers.__dict__  # this thread's wrappers: connections[...] is slow
+        wrapper = wrappers.get(home)
+        if wrapper is None:
+            wrapper = wrappers[home] = connections[home]
+        if wrapper.in_atomic_block:
             return self._primary(home, "atomic")
-        write = pins.writes.get(home)
+        write = pins.writes.get(home) if pins.writes else None
+        if write is None:
+            single = self._single.get(home)
+            if single is not None:
+                alias, health = single  # one replica taking every read, no lag bound
+                if not health.retry_at or health.retry_at <= time.monotonic():
+                    return alias
+        return self._choose(home, write)
+
+    def _choose(self, home: str, write: pinning.Write | None) -> str:
+        monitor = self._monitor
+        assert monitor is not None
         after_lsn = None
         if write is not None:
             if home in self._lsn_primaries:
@@ -122,7 +147,6 @@ class DatabaseRouter:
             monitor.replayed(r.alias, home, after_lsn) for r in monitor.replicas[home]
         ):
             pinning.set_write(home, None)  # every replica has the write: the pin is done
-        monitor.counters["replica"] += 1
         return replica
 
     def _write_position(self, home: str) -> int | None:
