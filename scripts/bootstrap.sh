@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
 extras=${1:-}
 
-if [[ "$extras" == dev ]] && ! pkg-config --exists libmariadb 2>/dev/null; then
+if [[ ",$extras," == *,dev,* ]] && ! pkg-config --exists libmariadb 2>/dev/null; then
   echo "bootstrap: installing the MariaDB client headers that mysqlclient builds against"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libmariadb-dev >/dev/null

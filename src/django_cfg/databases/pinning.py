@@ -75,7 +75,7 @@ current_pins = _state.get
 """This context's ``PinState``: ``forced`` (use_primary depth) and the primaries it wrote to."""
 
 
-_NOTE_AGAIN_AFTER = 0.05
+NOTE_AGAIN_AFTER = 0.05
 """Seconds: a burst of writes refreshes its pending marker at most this often."""
 
 
@@ -84,7 +84,7 @@ def note_write(primary: str) -> None:
     state = _state.get()
     now = time.time()
     pending = state.writes.get(primary)
-    if pending is not None and pending.lsn is None and now - pending.at < _NOTE_AGAIN_AFTER:
+    if pending is not None and pending.lsn is None and now - pending.at < NOTE_AGAIN_AFTER:
         return  # already marked: its WAL position is read at the next read
     _state.set(state.with_write(primary, Write(None, now)))
 

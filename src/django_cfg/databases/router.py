@@ -75,23 +75,41 @@ class DatabaseRouter:
                 db = self._same_home_copy(home, instance, write=False)
                 if db is not None:
                     return db
-        if home in self._replicated:
-            return self._read_replicated(home)
-        return home
+        if home not in self._replicated:
+            return home
+        # Replicated data (inlined: this runs on every such read): plain lookups first.
+        pins = self._pins()
+        if not pins.forced and not pins.writes:
+            wrapper = self._wrappers.__dict__.get(home)
+            if wrapper is not None and not wrapper.in_atomic_block:
+                single = self._single.get(home)
+                if single is not None:
+                    alias, health = single  # one replica taking every read, no lag bound
+                    if not health.retry_at or health.retry_at <= time.monotonic():
+                        return alias
+        return self._read_replicated(home)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
-        instance = hints.get("instance")
-        if instance is not None:
-            db = self._same_home_copy(home, instance, write=True)
-            if db is not None:
-                return db
+        if hints:
+            instance = hints.get("instance")
+            if instance is not None:
+                db = self._same_home_copy(home, instance, write=True)
+                if db is not None:
+                    return db
         if home in self._replicated:
             pins = self._pins()
             pending = pins.writes.get(home) if pins.writes else None
             # A PostgreSQL primary already marked as written needs nothing more: its WAL
             # position is read at the next read. Elsewhere the marker's time is refreshed.
-            if pending is None or pending.lsn is not None or home not in self._lsn_primaries:
+            if (
+                pending is None
+                or pending.lsn is not None
+                or (
+                    home not in self._lsn_primaries
+                    and time.time() - pending.at >= pinning.NOTE_AGAIN_AFTER
+                )
+            ):
                 pinning.note_write(home)
         return home
 
