@@ -307,3 +307,27 @@ def test_makemigrations_says_which_foreign_keys_cross_databases(project) -> None
     assert "Cross-database ForeignKeys (no database constraint):" in output
     assert "blog.Post.author (blog_db) -> accounts.User (default): db_constraint=False" in output
     assert "No changes detected" in output
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        pytest.param(None, id="sqlite"),
+        pytest.param("new_postgres_database", marks=pytest.mark.postgres, id="postgresql"),
+    ],
+)
+def test_parallel_migrates_default_first_then_the_others_at_once(
+    tmp_path: Path, fixture: str | None, request: pytest.FixtureRequest
+) -> None:
+    create = request.getfixturevalue(fixture) if fixture else None
+    project = ExampleProject.copy(tmp_path, {a: create() for a in ALIASES} if create else None)
+    output = project.manage("migrate_all", "--parallel", "3")
+    lines = [line for line in output.splitlines() if line]
+    assert lines[0].startswith("default: 19 applied")
+    assert sorted(line.split(":")[0] for line in lines[1:]) == ["blog_db", "shop_db"]
+    for alias, tables in {
+        "blog_db": BLOG_TABLES,
+        "shop_db": {"shop_product", "shop_order"},
+    }.items():
+        assert project.tables(alias) >= tables
+    assert exit_code(project, "migrate_all", "--check")[0] == 0

@@ -4,6 +4,7 @@
     python manage.py migrate_all --database blog_db --database shop_db
     python manage.py migrate_all --check            # exit 1 if anything is unapplied
     python manage.py migrate_all --plan             # show what would run, apply nothing
+    python manage.py migrate_all --parallel 4       # default, then the others at once
 
 Each database gets only the apps routed to it (the router's ``allow_migrate``); replicas and
 read-only databases get nothing. Runs on one database at a time hold that database's migration
@@ -17,10 +18,12 @@ import io
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from django_cfg.databases.migration_lock import migration_lock
 from django_cfg.databases.migration_state import pending_migrations
@@ -72,6 +75,14 @@ class Command(BaseCommand):
             "--plan", action="store_true", help="Show the migrations each database would run."
         )
         parser.add_argument(
+            "--parallel",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Migrate up to N databases at once, after default (each with its own "
+            "connection and lock). Default: 1, one after another.",
+        )
+        parser.add_argument(
             "--noinput",
             "--no-input",
             action="store_false",
@@ -101,9 +112,25 @@ class Command(BaseCommand):
                     verbosity=max(verbosity, 1),
                     stdout=PassThrough(self.stdout),
                 )
+        elif options["parallel"] > 1 and len(targets) > 2:
+            # default first (the others' rows reference its tables), then the rest at once.
+            first, *rest = targets
+            self._migrate(first, topology, options)
+            with ThreadPoolExecutor(max_workers=options["parallel"]) as pool:
+                runs = [pool.submit(self._migrate_in_thread, a, topology, options) for a in rest]
+                errors = [run.exception() for run in runs if run.exception() is not None]
+            if errors:
+                raise errors[0]  # type: ignore[misc]
         else:
             for alias in targets:
                 self._migrate(alias, topology, options)
+
+    def _migrate_in_thread(self, alias: str, topology: Topology, options: dict[str, Any]) -> None:
+        try:
+            # Django's own per-database output would interleave: it is kept to ours.
+            self._migrate(alias, topology, {**options, "verbosity": min(options["verbosity"], 1)})
+        finally:
+            connections.close_all()
 
     def _check(self, targets: list[str], topology: Topology, verbosity: int) -> None:
         unapplied = {alias: pending_migrations(alias) for alias in targets}
