@@ -10,20 +10,33 @@
 This module holds the public API only; docs/configuration.md describes every field.
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from .config import DjangoConfig
 from .databases.config import DatabaseConfig
-from .databases.env_urls import DatabaseURLs, alias_for_url_key, databases_from_urls
 from .databases.url import DatabaseURLError, register_scheme
-from .env import EnvSettings
 from .environment import ENVIRONMENT_VARIABLE, current_environment
+
+if TYPE_CHECKING:
+    from .databases.env_urls import DatabaseURLs, alias_for_url_key, databases_from_urls
+    from .databases.pinning import use_primary
+    from .env import EnvSettings
+
+# Imported on first use, so that a settings module that does not use them (most) does not pay
+# for building their models at every startup.
+_LAZY = {
+    "DatabaseURLs": ".databases.env_urls",
+    "alias_for_url_key": ".databases.env_urls",
+    "databases_from_urls": ".databases.env_urls",
+    "EnvSettings": ".env",
+    "use_primary": ".databases.pinning",
+}
 
 
 def __getattr__(name: str) -> object:
-    """``use_primary`` is imported on first use (it imports Django's request machinery)."""
-    if name == "use_primary":
-        from .databases.pinning import use_primary
-
-        return use_primary
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'django_cfg' has no attribute {name!r}")
 
 

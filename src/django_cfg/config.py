@@ -115,7 +115,12 @@ def _development_secret_key(data: dict[str, Any]) -> SecretStr | None:
 class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     """A Django project's settings as typed fields; ``get_all_settings()`` renders them."""
 
-    model_config = ConfigDict(validate_default=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        validate_default=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        defer_build=True,  # built once, for the project's subclass, not also for this base
+    )
 
     project_name: str = "Django project"
     environment: str = Field(

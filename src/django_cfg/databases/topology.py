@@ -211,6 +211,7 @@ def reset_topology(setting: str | None = None, **_: Any) -> None:
 
 def router_installed(routers: Iterable[Any]) -> bool:
     """Whether DATABASE_ROUTERS holds the package's router (as a path or an instance)."""
-    from .router import DatabaseRouter
-
-    return any(r == ROUTER_PATH or isinstance(r, DatabaseRouter) for r in routers)
+    return any(
+        r == ROUTER_PATH or f"{type(r).__module__}.{type(r).__qualname__}" == ROUTER_PATH
+        for r in routers
+    )
