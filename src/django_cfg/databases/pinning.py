@@ -64,11 +64,14 @@ class PinState:
             writes.pop(primary, None)
         else:
             writes[primary] = write
+        if not writes and not self.forced:
+            return EMPTY
         return PinState(self.forced, MappingProxyType(writes))
 
 
-_EMPTY = PinState()
-_state: ContextVar[PinState] = ContextVar("django_cfg_read_pins", default=_EMPTY)
+EMPTY = PinState()
+"""The state of a context with no pins: always this object, so a check is one identity test."""
+_state: ContextVar[PinState] = ContextVar("django_cfg_read_pins", default=EMPTY)
 
 
 current_pins = _state.get
@@ -106,7 +109,11 @@ class use_primary:
         traceback: TracebackType | None,
     ) -> None:
         # Not ContextVar.reset(): writes made inside the block must stay remembered after it.
-        _state.set(replace(_state.get(), forced=max(0, _state.get().forced - 1)))
+        state = _state.get()
+        if state.forced <= 1 and not state.writes:
+            _state.set(EMPTY)  # the router's fast path recognises this one object
+        else:
+            _state.set(replace(state, forced=max(0, state.forced - 1)))
 
     async def __aenter__(self) -> None:
         self.__enter__()
@@ -186,7 +193,7 @@ class ReadYourWritesMiddleware:
 
         raw = request.COOKIES.get(COOKIE_NAME)
         if not raw:
-            return _EMPTY
+            return EMPTY
         try:
             value = request.get_signed_cookie(
                 COOKIE_NAME,
@@ -195,7 +202,7 @@ class ReadYourWritesMiddleware:
             )
             return _parse_cookie(value or "")
         except (BadSignature, ValueError):
-            return _EMPTY
+            return EMPTY
 
     @staticmethod
     def _outgoing(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 from . import pinning
+from .pinning import EMPTY
 from .replicas import ReplicaMonitor, ReplicaOptions, install_monitor, primary_wal_lsn
 from .topology import Topology, get_topology
 from .url import base_engine
@@ -78,8 +79,7 @@ class DatabaseRouter:
         if home not in self._replicated:
             return home
         # Replicated data (inlined: this runs on every such read): plain lookups first.
-        pins = self._pins()
-        if not pins.forced and not pins.writes:
+        if self._pins() is EMPTY:  # no use_primary(), no write marker in this context
             wrapper = self._wrappers.__dict__.get(home)
             if wrapper is not None and not wrapper.in_atomic_block:
                 single = self._single.get(home)
