@@ -177,3 +177,28 @@ def test_each_primary_reads_from_its_own_replicas() -> None:
         )
 
     assert contextvars.Context().run(reads) == ("main_copy", "blog_copy", "default", "sqlite_blog")
+
+
+def test_write_markers_from_the_cookie_expire_pin_seconds_after_the_write() -> None:
+    from django.core import signing
+    from django.test import RequestFactory
+
+    from django_cfg.databases.pinning import (
+        _COOKIE_SALT,
+        COOKIE_NAME,
+        EMPTY,
+        ReadYourWritesMiddleware,
+    )
+
+    def request_with(value: str) -> object:
+        request = RequestFactory().get("/")
+        request.COOKIES[COOKIE_NAME] = signing.get_cookie_signer(
+            salt=COOKIE_NAME + _COOKIE_SALT
+        ).sign(value)
+        return request
+
+    fresh = ReadYourWritesMiddleware._incoming(request_with(f"postgres:123:{time.time():.3f}"))
+    assert fresh.writes["postgres"].lsn == 123
+    stale = ReadYourWritesMiddleware._incoming(request_with(f"postgres:123:{time.time() - 60:.3f}"))
+    assert stale is EMPTY  # older than pin_seconds (5 s): no longer pins reads
+    assert ReadYourWritesMiddleware._incoming(request_with("not a marker")) is EMPTY

@@ -194,15 +194,19 @@ class ReadYourWritesMiddleware:
         raw = request.COOKIES.get(COOKIE_NAME)
         if not raw:
             return EMPTY
+        lifetime = replica_options().pin_seconds
         try:
             value = request.get_signed_cookie(
-                COOKIE_NAME,
-                salt=_COOKIE_SALT,
-                max_age=timedelta(seconds=replica_options().pin_seconds),
+                COOKIE_NAME, salt=_COOKIE_SALT, max_age=timedelta(seconds=lifetime)
             )
-            return _parse_cookie(value or "")
+            state = _parse_cookie(value or "")
         except (BadSignature, ValueError):
             return EMPTY
+        # A marker lives pin_seconds from its write, however often the cookie is sent back.
+        for primary, write in state.writes.items():
+            if time.time() - write.at > lifetime:
+                state = state.with_write(primary, None)
+        return state
 
     @staticmethod
     def _outgoing(request: HttpRequest, response: HttpResponseBase) -> None:
