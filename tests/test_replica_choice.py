@@ -180,7 +180,7 @@ def test_each_primary_reads_from_its_own_replicas() -> None:
 
 
 def test_write_markers_from_the_cookie_expire_pin_seconds_after_the_write() -> None:
-    from django.core import signing
+    from django.http import HttpResponse
     from django.test import RequestFactory
 
     from django_cfg.databases.pinning import (
@@ -191,10 +191,10 @@ def test_write_markers_from_the_cookie_expire_pin_seconds_after_the_write() -> N
     )
 
     def request_with(value: str) -> object:
+        response = HttpResponse()  # signed exactly as the middleware signs it
+        response.set_signed_cookie(COOKIE_NAME, value, salt=_COOKIE_SALT)
         request = RequestFactory().get("/")
-        request.COOKIES[COOKIE_NAME] = signing.get_cookie_signer(
-            salt=COOKIE_NAME + _COOKIE_SALT
-        ).sign(value)
+        request.COOKIES[COOKIE_NAME] = response.cookies[COOKIE_NAME].value
         return request
 
     fresh = ReadYourWritesMiddleware._incoming(request_with(f"postgres:123:{time.time():.3f}"))
