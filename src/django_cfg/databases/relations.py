@@ -308,14 +308,26 @@ _MISSING_TABLE_MESSAGES = (
 )
 
 
+_elsewhere: tuple[Topology, dict[str, dict[str, str]]] | None = None
+
+
 def _tables_elsewhere(alias: str, topology: Topology) -> dict[str, str]:
-    """``{db_table: its home}`` for every model table that does not live on ``alias``."""
-    here = topology.primary_of(alias)
-    return {
-        model._meta.db_table: home
-        for model in apps.get_models(include_auto_created=True)
-        if (home := topology.home(model._meta.app_label)) != here
-    }
+    """``{db_table: its home}`` for every model table that does not live on ``alias``.
+
+    Computed once per alias and topology: it is asked at every new connection.
+    """
+    global _elsewhere  # noqa: PLW0603 (recomputed when the topology is rebuilt)
+    if _elsewhere is None or _elsewhere[0] is not topology:
+        _elsewhere = (topology, {})
+    tables = _elsewhere[1].get(alias)
+    if tables is None:
+        here = topology.primary_of(alias)
+        tables = _elsewhere[1][alias] = {
+            model._meta.db_table: home
+            for model in apps.get_models(include_auto_created=True)
+            if (home := topology.home(model._meta.app_label)) != here
+        }
+    return tables
 
 
 def _table(model: Any) -> str:
