@@ -16,7 +16,6 @@ is skipped until it catches up.
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 import threading
@@ -27,11 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections
-from django.db.utils import load_backend
 from django.dispatch import Signal
 
+from .own_connection import own_connection
 from .topology import DatabaseRole, Topology
-from .url import base_engine
 
 __all__ = [
     "ReplicaMonitor",
@@ -277,13 +275,7 @@ class ReplicaMonitor:
     def _probe_connection(self, alias: str) -> Any:
         probe = self._probes.get(alias)
         if probe is None:
-            settings_dict = copy.deepcopy(connections.settings[alias])
-            settings_dict["ENGINE"] = base_engine(settings_dict["ENGINE"])
-            options = settings_dict.setdefault("OPTIONS", {})
-            options.pop("pool", None)
-            options.setdefault("connect_timeout", self.options.connect_timeout)
-            settings_dict["CONN_MAX_AGE"] = None
-            probe = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
+            probe = own_connection(alias, self.options.connect_timeout)
             probe.inc_thread_sharing()  # used by whichever thread holds the monitor's lock
             self._probes[alias] = probe
         return probe

@@ -66,7 +66,6 @@ class DatabaseRouter:
             )
             if installed:
                 install_monitor(self._monitor)
-        self.counters = self._monitor.counters if self._monitor else None
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
@@ -128,7 +127,8 @@ class DatabaseRouter:
         return None
 
     def _read_replicated(self, home: str) -> str:
-        # The hot path of every read of replicated data: plain lookups first, calls later.
+        # Every read that db_for_read's fast path did not answer (first read in this thread,
+        # pins, atomic blocks, several replicas, lag bounds).
         pins = self._pins()
         if pins.forced:
             return self._primary(home, "use_primary")
@@ -138,14 +138,7 @@ class DatabaseRouter:
             wrapper = wrappers[home] = connections[home]
         if wrapper.in_atomic_block:
             return self._primary(home, "atomic")
-        write = pins.writes.get(home) if pins.writes else None
-        if write is None:
-            single = self._single.get(home)
-            if single is not None:
-                alias, health = single  # one replica taking every read, no lag bound
-                if not health.retry_at or health.retry_at <= time.monotonic():
-                    return alias
-        return self._choose(home, write)
+        return self._choose(home, pins.writes.get(home) if pins.writes else None)
 
     def _choose(self, home: str, write: pinning.Write | None) -> str:
         monitor = self._monitor

@@ -10,7 +10,6 @@ a status, including driver error messages.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,12 +17,11 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections
-from django.db.utils import load_backend
 
 from .migration_state import pending_migrations
+from .own_connection import own_connection
 from .replicas import parse_lsn
 from .topology import Topology, get_topology
-from .url import base_engine
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DatabaseStatus", "database_statuses", "probe"]
 
@@ -61,7 +59,7 @@ def database_statuses(topology: Topology | None = None) -> list[DatabaseStatus]:
 
 
 def probe(alias: str, topology: Topology) -> DatabaseStatus:
-    settings_dict = copy.deepcopy(connections.settings[alias])
+    settings_dict = connections.settings[alias]
     role = topology.roles[alias]
     status = DatabaseStatus(
         alias=alias,
@@ -73,7 +71,7 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         apps=_apps_on(alias, topology),
     )
     password = settings_dict.get("PASSWORD") or ""
-    wrapper = _probe_wrapper(alias, settings_dict)
+    wrapper = own_connection(alias, CONNECT_TIMEOUT_SECONDS)
     try:
         _check_sqlite_file(wrapper)
         wrapper.ensure_connection()
@@ -95,16 +93,8 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
     return status
 
 
-def _probe_wrapper(alias: str, settings_dict: dict[str, Any]) -> Any:
-    """A connection of its own, to the server itself (never a replica's failover)."""
-    settings_dict["ENGINE"] = base_engine(settings_dict["ENGINE"])
-    return load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
-        _with_connect_timeout(settings_dict), alias
-    )
-
-
 def _replica_lag_bytes(replica: Any, primary_alias: str) -> int | None:
-    primary = _probe_wrapper(primary_alias, copy.deepcopy(connections.settings[primary_alias]))
+    primary = own_connection(primary_alias, CONNECT_TIMEOUT_SECONDS)
     try:
         with primary.cursor() as cursor:
             cursor.execute("SELECT pg_current_wal_lsn()::text")
@@ -125,15 +115,6 @@ def _apps_on(alias: str, topology: Topology) -> list[str]:
         for config in apps.get_app_configs()
         if topology.home(config.label) == home and next(iter(config.get_models()), None)
     )
-
-
-def _with_connect_timeout(settings_dict: dict[str, Any]) -> dict[str, Any]:
-    options = settings_dict.setdefault("OPTIONS", {})
-    engine = settings_dict["ENGINE"]
-    if "postgresql" in engine or "mysql" in engine:
-        options.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-    options.pop("pool", None)  # a probe is one connection, never a pool
-    return settings_dict
 
 
 def _check_sqlite_file(wrapper: Any) -> None:

@@ -1,0 +1,30 @@
+"""A connection of its own to one configured database, for probes (lag, ``db_status``).
+
+    probe = own_connection("replica", connect_timeout=2)
+
+It leaves the project's connections alone, connects to the server itself (never a replica's
+failover to its primary), is one connection (never a pool), and gives up after
+``connect_timeout`` seconds on PostgreSQL and MySQL.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.db import connections
+from django.db.utils import load_backend
+
+from .url import base_engine, engine_family
+
+__all__ = ["own_connection"]
+
+
+def own_connection(alias: str, connect_timeout: int) -> Any:
+    settings_dict = copy.deepcopy(connections.settings[alias])
+    settings_dict["ENGINE"] = base_engine(settings_dict["ENGINE"])
+    options = settings_dict.setdefault("OPTIONS", {})
+    options.pop("pool", None)
+    if engine_family(settings_dict["ENGINE"]) in {"postgresql", "mysql"}:
+        options.setdefault("connect_timeout", connect_timeout)
+    return load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
