@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -32,9 +32,9 @@ def main() -> None:
     command = sys.argv[split + 1 :]
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "stacks.txt"
+        spy = [str(PY_SPY), "record", "--rate", str(args.rate), "--format", "raw"]
         subprocess.run(
-            [str(PY_SPY), "record", "--rate", str(args.rate), "--format", "raw"]
-            + ["--output", str(raw), "--", *command],
+            [*spy, "--output", str(raw), "--", *command],
             check=True,
             capture_output=True,
         )
@@ -66,7 +66,7 @@ def render(name: str, command: list[str], focus: str, stacks: Counter[tuple[str,
     lines = [
         f"# Profile: {name}",
         "",
-        f"`{shown}` under py-spy, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC;"
+        f"`{shown}` under py-spy, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC;"
         f" {total} samples" + (f" whose stack has `{focus}`" if focus else "") + ".",
         "",
         "| self % | source line |",

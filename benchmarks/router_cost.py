@@ -1,15 +1,20 @@
 """Nanoseconds per routing decision through Django's ``router``, one variant per process.
 
-    python benchmarks/router_cost.py django|rules|replicas|pinned|multidb
+    python benchmarks/router_cost.py django|rules|replicas|pinned|multidb [idle|read|write N]
 
-Prints one JSON line: median ns per ``router.db_for_read(Model)`` and ``db_for_write(Model)``
-over 7 repeats of 200,000 calls, with the alias each call returned.
+Prints one JSON line: ns per ``router.db_for_read(Model)`` and ``db_for_write(Model)``, the best
+of 7 repeats of 200,000 calls (timeit's advice: slower repeats are other processes' doing, not
+the code's), with the alias each call returned. Reads are timed first, so a write's
+read-your-writes marker never pins them (except in ``pinned``, which sets one on purpose).
+
+With ``idle|read|write N`` it only makes N such calls (none for ``idle``) and prints nothing:
+``run.py`` runs that under ``valgrind --tool=callgrind``, and (read - idle) / N is the number of
+instructions per call, a count this machine's noise cannot move.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import timeit
 
@@ -59,20 +64,20 @@ if VARIANT == "pinned":
 CALLS = 200_000
 router.db_for_read(User)  # builds the routers outside the timing (a write would pin reads)
 
+if len(sys.argv) == 4:
+    call = {"idle": None, "read": router.db_for_read, "write": router.db_for_write}[sys.argv[2]]
+    for _ in range(int(sys.argv[3]) if call else 0):
+        call(User)  # type: ignore[misc]
+    sys.exit()
+
 
 def per_call(statement: str) -> float:
     timer = timeit.Timer(statement, globals={"router": router, "User": User})
-    return statistics.median(timer.repeat(repeat=7, number=CALLS)) / CALLS * 1e9
+    return min(timer.repeat(repeat=7, number=CALLS)) / CALLS * 1e9
 
 
-print(
-    json.dumps(
-        {
-            "variant": VARIANT,
-            "read_ns": round(per_call("router.db_for_read(User)"), 1),
-            "write_ns": round(per_call("router.db_for_write(User)"), 1),
-            "read_alias": router.db_for_read(User),
-            "write_alias": router.db_for_write(User),
-        }
-    )
-)
+result = {"variant": VARIANT, "read_alias": router.db_for_read(User)}
+result["read_ns"] = round(per_call("router.db_for_read(User)"), 1)
+result["write_alias"] = router.db_for_write(User)
+result["write_ns"] = round(per_call("router.db_for_write(User)"), 1)
+print(json.dumps(result))

@@ -10,7 +10,7 @@ from django.db import router
 from django.test import override_settings
 
 from django_cfg.databases.router import DatabaseRouter
-from django_cfg.databases.topology import Topology
+from django_cfg.databases.topology import ROUTER_PATH, Topology
 from tests.testapp.models import Note
 
 DATABASES = {name: {} for name in ("default", "blog_db", "shop_db", "replica", "analytics")}
@@ -139,3 +139,30 @@ def test_installed_router_follows_overridden_routing_settings() -> None:
         assert router.db_for_write(Note) == "sqlite_blog"
         assert router.allow_migrate("sqlite_blog", "testapp")
     assert router.db_for_write(Note) == "default"
+
+
+class SendEverythingToBlog:
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        return "sqlite_blog"
+
+    db_for_write = db_for_read
+
+
+def test_as_the_only_router_django_calls_it_directly() -> None:
+    assert router.db_for_read(Note) == "default"  # Django builds its routers at first use
+    assert [type(r) for r in router.routers] == [DatabaseRouter]
+    assert isinstance(router.db_for_read.__self__, DatabaseRouter)
+    assert isinstance(router.db_for_write.__self__, DatabaseRouter)
+
+
+def test_behind_another_router_djangos_loop_runs_and_comes_back_after() -> None:
+    router.db_for_read(Note)
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.SendEverythingToBlog", ROUTER_PATH]):
+        assert router.db_for_read(Note) == "sqlite_blog"  # the first router answers
+        assert router.db_for_write(Note) == "sqlite_blog"
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.SendEverythingToBlog"]):
+        assert router.db_for_write(Note) == "sqlite_blog"  # without django_cfg's router
+    with override_settings(DATABASE_ROUTERS=[]):
+        assert router.db_for_write(Note) == "default"  # Django's own fallback
+    assert router.db_for_read(Note) == "default"
+    assert isinstance(router.db_for_read.__self__, DatabaseRouter)

@@ -43,3 +43,8 @@ def _rebuild_routing(*, setting: str, **kwargs: Any) -> None:
     if setting in TOPOLOGY_SETTINGS:
         reset_topology(setting)
         router.routers = ConnectionRouter().routers
+    elif setting == "DATABASE_ROUTERS":
+        from .databases.router import route_directly, sole_router
+
+        if not sole_router(kwargs["value"] or ()):
+            route_directly(None)  # Django rebuilds the routers; its loop must run again

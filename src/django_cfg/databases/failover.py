@@ -74,7 +74,7 @@ class ReplicaFailoverMixin:
         primary = connections[self.primary_alias]
         self.serving_primary = True
         if monitor := current_monitor():
-            monitor.counters["served_by_primary"] += 1
+            monitor.counts["served_by_primary"] += 1
         return super().get_new_connection(primary.get_connection_params())  # type: ignore[misc]
 
 
@@ -98,7 +98,7 @@ def _rerun_on_primary(
         monitor = current_monitor()
         if monitor is not None:
             monitor.record_failure(connection.alias, error)
-            monitor.counters["rerun_on_primary"] += 1
+            monitor.counts["rerun_on_primary"] += 1
         connection.close()
         connection.ensure_connection()  # the breaker is open: this connects to the primary
         context["cursor"].cursor = connection.create_cursor()

@@ -46,6 +46,18 @@ replica_state_changed = Signal()
 
 FIRST_RETRY_SECONDS = 1.0
 
+COUNTERS = (
+    "primary:use_primary",  # reads of replicated data sent to the primary, and why
+    "primary:atomic",
+    "primary:read_your_writes",
+    "primary:no_replica",
+    "skip:unavailable",  # a replica passed over
+    "skip:lag",
+    "failover",  # a replica refused a connection or died mid-query
+    "served_by_primary",
+    "rerun_on_primary",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ReplicaOptions:
@@ -122,7 +134,12 @@ class ReplicaMonitor:
         self._probe_lock = threading.Lock()  # one probing thread at a time; others use what we know
         self._health_lock = threading.Lock()
         self._probes: dict[str, Any] = {}
-        self.counters: Counter[str] = Counter()
+        self.counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    @property
+    def counters(self) -> Counter[str]:
+        """What happened so far in this process, e.g. ``Counter({'primary:atomic': 311})``."""
+        return Counter({name: count for name, count in self.counts.items() if count})
 
     # --- choice -------------------------------------------------------------------------------
 
@@ -143,10 +160,10 @@ class ReplicaMonitor:
         for role in self.replicas[primary]:
             health = self.health[role.alias]
             if health.retry_at > now:
-                self.counters["skip:unavailable"] += 1
+                self.counts["skip:unavailable"] += 1
                 continue
             if not self._within_bounds(role, health):
-                self.counters["skip:lag"] += 1
+                self.counts["skip:lag"] += 1
                 logger.debug("read of %s: replica %s skipped (lag)", primary, role.alias)
                 continue
             if after_lsn is not None and not self.replayed(role.alias, primary, after_lsn):
@@ -187,7 +204,7 @@ class ReplicaMonitor:
             )
             health.retry_at = time.monotonic() + wait
             health.last_error = " ".join(f"{type(error).__name__}: {error}".split())
-        self.counters["failover"] += 1
+        self.counts["failover"] += 1
         logger.warning(
             "replica %s is unavailable (%s); its reads go elsewhere for %.1f s",
             alias,

@@ -7,6 +7,9 @@ database is configured; with hand-written settings, add it yourself:
     DATABASE_ROUTING_RULES = {"blog": "blog_db", "shop": "shop_db"}
 
 It answers from plain dicts built once from the ``Topology``; it never reads settings per call.
+When it is the only router (what ``DjangoConfig`` writes unless you add routers of your own),
+``django.db.router.db_for_read`` / ``db_for_write`` call it directly instead of looping over a
+one-element list: the same answers, since it never returns None, at about half the cost.
 Reads of a primary that has replicas go to a replica (docs/replicas.md) unless the code is in
 ``use_primary()``, in ``transaction.atomic()`` on that primary, or this context wrote to it and
 no replica has that write yet.
@@ -14,7 +17,6 @@ no replica has that write yet.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any
@@ -25,12 +27,10 @@ from django.db.models import Model
 from . import pinning
 from .pinning import EMPTY
 from .replicas import ReplicaMonitor, ReplicaOptions, install_monitor, primary_wal_lsn
-from .topology import Topology, get_topology
+from .topology import ROUTER_PATH, Topology, get_topology
 from .url import base_engine
 
-__all__ = ["DatabaseRouter"]
-
-logger = logging.getLogger("django_cfg.router")
+__all__ = ["DatabaseRouter", "route_directly", "sole_router"]
 
 
 class DatabaseRouter:
@@ -53,10 +53,14 @@ class DatabaseRouter:
         self._single: dict[str, tuple[str, Any]] = {}
         self._replicated: frozenset[str] = frozenset()
         self._lsn_primaries: frozenset[str] = frozenset()
+        self._pin_seconds = 0.0
+        self._counts: dict[str, int] = {}
         if any(role.replica_of for role in topology.roles.values()):
             self._monitor = ReplicaMonitor(topology, ReplicaOptions.from_settings(settings))
             self._replicated = frozenset(self._monitor.replicas)
             self._single = self._monitor.single_replicas
+            self._pin_seconds = self._monitor.options.pin_seconds
+            self._counts = self._monitor.counts
             databases = getattr(settings, "DATABASES", {})
             self._lsn_primaries = frozenset(
                 primary
@@ -66,6 +70,8 @@ class DatabaseRouter:
             )
             if installed:
                 install_monitor(self._monitor)
+        if installed:
+            route_directly(self if sole_router(settings.DATABASE_ROUTERS) else None)
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
@@ -97,8 +103,7 @@ class DatabaseRouter:
                 if db is not None:
                     return db
         if home in self._replicated:
-            pins = self._pins()
-            pending = pins.writes.get(home) if pins.writes else None
+            pending = self._pins().writes.get(home)
             # A PostgreSQL primary already marked as written needs nothing more: its WAL
             # position is read at the next read. Elsewhere the marker's time is refreshed.
             if (
@@ -131,29 +136,31 @@ class DatabaseRouter:
         # pins, atomic blocks, several replicas, lag bounds).
         pins = self._pins()
         if pins.forced:
-            return self._primary(home, "use_primary")
+            return self._primary(home, "primary:use_primary")
         wrappers = self._wrappers.__dict__  # this thread's wrappers: connections[...] is slow
         wrapper = wrappers.get(home)
         if wrapper is None:
             wrapper = wrappers[home] = connections[home]
         if wrapper.in_atomic_block:
-            return self._primary(home, "atomic")
-        return self._choose(home, pins.writes.get(home) if pins.writes else None)
-
-    def _choose(self, home: str, write: pinning.Write | None) -> str:
-        monitor = self._monitor
-        assert monitor is not None
+            return self._primary(home, "primary:atomic")
+        write = pins.writes.get(home)
         after_lsn = None
         if write is not None:
             if home in self._lsn_primaries:
                 after_lsn = write.lsn if write.lsn is not None else self._write_position(home)
-            elif time.time() - write.at < monitor.options.pin_seconds:
-                return self._primary(home, "read_your_writes")
+            elif time.time() - write.at < self._pin_seconds:
+                return self._primary(home, "primary:read_your_writes")
             else:
                 pinning.set_write(home, None)
+        return self._choose(home, after_lsn)
+
+    def _choose(self, home: str, after_lsn: int | None) -> str:
+        monitor = self._monitor
+        assert monitor is not None
         replica = monitor.choose(home, after_lsn)
         if replica is None:
-            return self._primary(home, "read_your_writes" if after_lsn else "no_replica")
+            reason = "primary:read_your_writes" if after_lsn else "primary:no_replica"
+            return self._primary(home, reason)
         if after_lsn is not None and all(
             monitor.replayed(r.alias, home, after_lsn) for r in monitor.replicas[home]
         ):
@@ -165,10 +172,8 @@ class DatabaseRouter:
         pinning.set_write(home, pinning.Write(lsn, time.time()))
         return lsn
 
-    def _primary(self, home: str, reason: str) -> str:
-        assert self._monitor is not None
-        self._monitor.counters[f"primary:{reason}"] += 1
-        logger.debug("read of %s data from the primary (%s)", home, reason)
+    def _primary(self, home: str, counter: str) -> str:
+        self._counts[counter] += 1  # counted, not logged: a log call costs more than the read
         return home
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
@@ -185,3 +190,23 @@ class DatabaseRouter:
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool:
         return db in self._migration_targets and self._homes.get(app_label, DEFAULT_DB_ALIAS) == db
+
+
+_DIRECT_CALLS = ("db_for_read", "db_for_write")
+
+
+def sole_router(routers: Any) -> bool:
+    """Whether DATABASE_ROUTERS is exactly this package's router (not a subclass: a subclass
+    may return None, and then Django's fallback must run)."""
+    return list(routers) in ([ROUTER_PATH], [DatabaseRouter])
+
+
+def route_directly(database_router: DatabaseRouter | None) -> None:
+    """Make ``django.db.router`` call ``database_router`` without its loop (None: stop)."""
+    from django.db import router
+
+    for name in _DIRECT_CALLS:
+        if database_router is None:
+            router.__dict__.pop(name, None)
+        else:
+            setattr(router, name, getattr(database_router, name))
