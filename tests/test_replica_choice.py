@@ -54,16 +54,43 @@ def test_a_failed_replica_leaves_rotation_until_its_retry_time() -> None:
     chooser.record_failure("a", ConnectionError("refused"))
     assert shares(chooser) == {"b": 1.0}  # a's share goes to the others
     assert chooser.status()["a"]["error"] == "ConnectionError: refused"
-    waits = []
-    for _ in range(5):
-        before = time.monotonic()
-        chooser.record_failure("a", ConnectionError("refused"))
-        waits.append(round(chooser.health["a"].retry_at - before))
-    assert waits == [2, 4, 4, 4, 4]  # 1 s doubling, capped by retry_interval
+    assert not chooser.may_connect("a") and chooser.is_unavailable("a")
     chooser.record_success("a")
-    assert not chooser.is_unavailable("a")
+    assert not chooser.is_unavailable("a") and chooser.may_connect("a")
     assert set(shares(chooser)) == {"a", "b"}
-    assert chooser.counters["failover"] == 6
+
+
+def retry_waits(chooser: ReplicaMonitor, attempt_seconds: float, attempts: int) -> list[int]:
+    """Fail ``attempts`` times in a row, each time as the one connection allowed to try again."""
+    waits = []
+    for _ in range(attempts):
+        chooser.health["a"].retry_at = 0.0  # its retry time has come
+        assert chooser.may_connect("a")  # this caller tries the replica again...
+        assert not chooser.may_connect("a")  # ...and nobody else meanwhile
+        before = time.monotonic()
+        chooser.record_failure("a", ConnectionError("down"), attempt_seconds)
+        waits.append(round(chooser.health["a"].retry_at - before))
+    return waits
+
+
+def test_refused_connections_are_retried_every_second_timeouts_back_off() -> None:
+    chooser = monitor(retry_interval=4.0, a={})
+    chooser.record_failure("a", ConnectionError("refused"))
+    assert retry_waits(chooser, attempt_seconds=0.01, attempts=3) == [1, 1, 1]
+    assert retry_waits(chooser, attempt_seconds=2.0, attempts=4) == [2, 4, 4, 4]  # capped
+    assert retry_waits(chooser, attempt_seconds=0.01, attempts=1) == [1]
+    assert chooser.counters["failover"] == 9
+
+
+def test_failures_of_other_connections_during_an_outage_do_not_extend_it() -> None:
+    chooser = monitor(a={})
+    chooser.record_failure("a", ConnectionError("refused"), attempt_seconds=2.0)
+    retry_at = chooser.health["a"].retry_at
+    for _ in range(3):  # the other threads' connections die at the same time
+        chooser.record_failure("a", ConnectionError("closed"))
+    assert chooser.health["a"].retry_at == retry_at
+    assert chooser.health["a"].failures == 1
+    assert chooser.counters["failover"] == 4
 
 
 def test_lag_bounds_skip_a_replica_until_it_is_measured_within_them() -> None:

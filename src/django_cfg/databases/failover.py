@@ -7,11 +7,13 @@ Used through the replica's ENGINE (``django_cfg.backends.replica_postgresql``, s
   to its primary instead, and the monitor takes the replica out of rotation;
 - executing: if the connection dies mid-query outside a transaction (the replica was stopped),
   the statement is run again on the primary and its rows are read from there;
-- once the replica's retry time has come, the next use reconnects to the replica.
+- once the replica's retry time has come, one connection tries the replica again; the others
+  keep serving from the primary until it answers.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import connections
@@ -48,7 +50,7 @@ class ReplicaFailoverMixin:
             and self.connection is not None
             and not self.in_atomic_block
             and monitor is not None
-            and not monitor.is_unavailable(self.alias)
+            and monitor.retry_due(self.alias)
         ):
             self.close()  # the replica's retry time has come: reconnect to it
         super().ensure_connection()  # type: ignore[misc]
@@ -56,15 +58,16 @@ class ReplicaFailoverMixin:
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         monitor = current_monitor()
         self.serving_primary = False
-        if self.failover_enabled and monitor is not None and monitor.is_unavailable(self.alias):
+        if self.failover_enabled and monitor is not None and not monitor.may_connect(self.alias):
             return self._connect_to_primary()
+        started = time.monotonic()
         try:
             connection = super().get_new_connection(conn_params)  # type: ignore[misc]
         except Exception as error:
             if not self.failover_enabled:
                 raise
             if monitor is not None:
-                monitor.record_failure(self.alias, error)
+                monitor.record_failure(self.alias, error, time.monotonic() - started)
             return self._connect_to_primary()
         if monitor is not None:
             monitor.record_success(self.alias)

@@ -7,8 +7,10 @@
 replicas add up to less than 1 the primary serves the rest; at 1 or more (the default, 1.0 for
 one replica) every read goes to replicas, in proportion to their weights.
 
-A replica that cannot be reached is out of rotation until its retry time (1 s, then doubling up
-to ``retry_interval``); its share goes to the other replicas and the primary. On PostgreSQL, the
+A replica that cannot be reached is out of rotation until its retry time; its share goes to the
+other replicas and the primary. Then one connection at a time tries it again while the others
+stay where they are. A refused connection costs nothing, so it is retried every second; an
+attempt that timed out doubles the wait, up to ``retry_interval``. On PostgreSQL, the
 replay position of each replica is compared with its primary's WAL position at most once per
 ``probe_interval`` (never per query); a replica beyond ``max_lag_seconds`` / ``max_lag_bytes``
 is skipped until it catches up.
@@ -45,6 +47,8 @@ replica_state_changed = Signal()
 """Sent with ``alias``, ``available`` (bool) and ``error`` when a replica leaves or rejoins."""
 
 FIRST_RETRY_SECONDS = 1.0
+SLOW_FAILURE_SECONDS = 0.5
+"""A failed attempt that took this long (a timeout, not a refusal) doubles the next wait."""
 
 COUNTERS = (
     "primary:use_primary",  # reads of replicated data sent to the primary, and why
@@ -89,6 +93,8 @@ class ReplicaHealth:
 
     failures: int = 0
     retry_at: float = 0.0
+    wait: float = 0.0
+    probing: bool = False  # one connection is trying the replica again
     last_error: str | None = None
     replay_lsn: int | None = None
     replay_checked_at: float = 0.0
@@ -193,34 +199,65 @@ class ReplicaMonitor:
         health = self.health.get(alias)
         return health is not None and health.retry_at > time.monotonic()
 
-    def record_failure(self, alias: str, error: BaseException) -> None:
+    def retry_due(self, alias: str) -> bool:
+        """Whether ``alias`` is out of rotation and its retry time has come."""
+        health = self.health.get(alias)
+        return health is not None and health.failures > 0 and health.retry_at <= time.monotonic()
+
+    def may_connect(self, alias: str) -> bool:
+        """Whether a new connection may go to ``alias``: yes while it is in rotation; after a
+        failure, yes for one caller once its retry time has come (the others keep the primary
+        until that attempt has answered)."""
+        health = self.health.get(alias)
+        if health is None or not health.failures:
+            return True
+        with self._health_lock:
+            now = time.monotonic()
+            if health.failures and health.retry_at > now:
+                return False
+            health.probing = bool(health.failures)
+            health.retry_at = now + self.options.connect_timeout + FIRST_RETRY_SECONDS
+            return True
+
+    def record_failure(
+        self, alias: str, error: BaseException, attempt_seconds: float = 0.0
+    ) -> None:
+        """``attempt_seconds``: how long the failed attempt took (timeouts back off longer)."""
         health = self.health.get(alias)
         if health is None:
             return
         with self._health_lock:
+            self.counts["failover"] += 1
+            now = time.monotonic()
+            if health.failures and not health.probing and health.retry_at > now:
+                return  # another connection already reported this outage
+            first = not health.failures
             health.failures += 1
-            wait = min(
-                FIRST_RETRY_SECONDS * 2 ** (health.failures - 1), self.options.retry_interval
-            )
-            health.retry_at = time.monotonic() + wait
+            health.probing = False
+            slow = attempt_seconds >= SLOW_FAILURE_SECONDS
+            doubled = max(FIRST_RETRY_SECONDS, health.wait * 2)
+            health.wait = min(doubled, self.options.retry_interval) if slow else FIRST_RETRY_SECONDS
+            health.retry_at = now + health.wait
             health.last_error = " ".join(f"{type(error).__name__}: {error}".split())
-        self.counts["failover"] += 1
-        logger.warning(
-            "replica %s is unavailable (%s); its reads go elsewhere for %.1f s",
+        log = logger.warning if first else logger.debug
+        log(
+            "replica %s is unavailable (%s); its reads go elsewhere, next try in %.1f s",
             alias,
             health.last_error,
-            wait,
+            health.wait,
         )
-        replica_state_changed.send(
-            sender=type(self), alias=alias, available=False, error=health.last_error
-        )
+        if first:
+            replica_state_changed.send(
+                sender=type(self), alias=alias, available=False, error=health.last_error
+            )
 
     def record_success(self, alias: str) -> None:
         health = self.health.get(alias)
         if health is None or not health.failures:
             return
         with self._health_lock:
-            health.failures, health.retry_at, health.last_error = 0, 0.0, None
+            health.failures, health.retry_at, health.wait, health.probing = 0, 0.0, 0.0, False
+            health.last_error = None
         logger.warning("replica %s is available again", alias)
         replica_state_changed.send(sender=type(self), alias=alias, available=True, error=None)
 
@@ -275,6 +312,7 @@ class ReplicaMonitor:
 
     def _query_lsn(self, alias: str, sql: str) -> int | None:
         """Run ``sql`` on this monitor's own connection to ``alias``; None if it cannot answer."""
+        started = time.monotonic()
         try:
             probe = self._probe_connection(alias)
             if probe.vendor != "postgresql":
@@ -284,7 +322,7 @@ class ReplicaMonitor:
                 row = cursor.fetchone()
         except Exception as error:  # an unreachable server: the breaker takes it out
             self._probes.pop(alias, None)
-            self.record_failure(alias, error)
+            self.record_failure(alias, error, time.monotonic() - started)
             return None
         self.record_success(alias)
         return parse_lsn(row[0]) if row and row[0] else None

@@ -1,0 +1,191 @@
+"""How reads behave on the real streaming replica (5433), django_cfg's router vs the seed's router.
+
+    python benchmarks/replica_behaviour.py stale|outage ours|seed
+
+``ours``: ``replica_of="default", read_weight=0.8``. ``seed``: the seed page's Example 2 router,
+which sends 80% of reads to ``replica`` at random. Each read asks the server itself whether it is
+the standby (``pg_is_in_recovery()``), so "served by" is what happened, not what a router said.
+
+- ``stale``: replay paused on the replica, 200 rounds of "write a row, read it back" (each round
+  a new request context); counts the reads that did not find their row, and where a context
+  that wrote nothing read a row from before the pause.
+- ``outage``: 4 reader threads; the replica is stopped (``pg_ctl stop -m fast``) for 3 s, then
+  started again; counts failed reads, how long reads took to move to the primary, and how long
+  they took to come back to the standby after the restart.
+
+Prints one JSON line. Uses DJANGO_CFG_BENCH_POSTGRES_URL (a django_cfg_bench database on 5432);
+the replica is the same database on 5433.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import django
+from django.conf import settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.replica_tools
+
+MODE, ROUTER = sys.argv[1], sys.argv[2]
+POSTGRES_URL = os.environ.get(
+    "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
+)
+REPLICA_URL = POSTGRES_URL.replace(":5432/", ":5433/")
+ROUNDS, READERS, OUTAGE_SECONDS = 200, 4, 3.0
+
+
+class SeedReadReplicaRouter:
+    """The seed page's ReadReplicaRouter (Example 2)."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        return "replica" if random.random() < 0.8 else "default"
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return "default"
+
+
+def configure() -> None:
+    from django_cfg import DatabaseConfig, DjangoConfig
+
+    if ROUTER == "ours":
+        replica = DatabaseConfig.from_url(REPLICA_URL, replica_of="default", read_weight=0.8)
+        routers: list[str] = []
+    else:
+        replica = DatabaseConfig.from_url(REPLICA_URL)
+        routers = ["__main__.SeedReadReplicaRouter"]
+    config = DjangoConfig(
+        databases={"default": DatabaseConfig.from_url(POSTGRES_URL), "replica": replica},
+        database_routers=routers,
+        contrib_apps=["django.contrib.contenttypes", "django.contrib.sessions"],
+    )
+    settings.configure(**config.get_all_settings())
+
+
+configure()
+django.setup()
+
+from django.contrib.sessions.models import Session  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from tests.replica_tools import (  # noqa: E402
+    replay_paused,
+    start_replica,
+    stop_replica,
+    wait_for_replica,
+)
+
+
+def new_row() -> str:
+    key = uuid.uuid4().hex
+    Session.objects.create(session_key=key, session_data="x", expire_date=timezone.now())
+    return key
+
+
+def read(key: str) -> str | None:
+    """'standby' or 'primary' (who answered), None when the row was not there."""
+    answer = list(
+        Session.objects.filter(pk=key)
+        .extra(select={"standby": "pg_is_in_recovery()"})
+        .values_list("standby", flat=True)
+    )
+    return ("standby" if answer[0] else "primary") if answer else None
+
+
+def in_new_context(function: Any, *args: Any) -> Any:
+    """One request, task or thread: its own read-your-writes state."""
+    return contextvars.Context().run(function, *args)
+
+
+def stale() -> dict[str, Any]:
+    old = new_row()  # replicated before the pause: any context may read it from the standby
+    wait_for_replica()
+    served = {"standby": 0, "primary": 0, None: 0}
+    old_on_standby = 0
+    with replay_paused():
+        for _ in range(ROUNDS):
+            served[in_new_context(lambda: read(new_row()))] += 1
+            old_on_standby += in_new_context(read, old) == "standby"
+    wait_for_replica()
+    return {
+        "rounds": ROUNDS,
+        "stale": served[None],
+        "standby": served["standby"],
+        "primary": served["primary"],
+        "old_row_on_standby": old_on_standby,
+    }
+
+
+def outage() -> dict[str, Any]:
+    key = new_row()
+    wait_for_replica()
+    stop = threading.Event()
+    log: list[tuple[float, float, str | None]] = []  # started, finished, who (None: failed)
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    who = read(key)
+                except Exception:  # a failed read, as the user's code would see it
+                    who = None
+                log.append((started, time.monotonic(), who))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=in_new_context, args=(reader,)) for _ in range(READERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        stopping = time.monotonic()
+        stop_replica()
+        stopped = time.monotonic()
+        time.sleep(OUTAGE_SECONDS)
+        start_replica()
+        restarted = time.monotonic()
+        deadline = restarted + 60
+        while time.monotonic() < deadline and not any(
+            s > restarted and who == "standby" for s, _, who in list(log)
+        ):
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        start_replica()
+    during = [entry for entry in log if stopping <= entry[0] < restarted]
+    first_on_primary = min(
+        (f for s, f, who in log if s >= stopping and who == "primary"), default=None
+    )
+    back = min((f for s, f, who in log if s >= restarted and who == "standby"), default=None)
+    return {
+        "reads": len(log),
+        "reads_during_outage": len(during),
+        "failed_during_outage": sum(who is None for _, _, who in during),
+        "failed_total": sum(who is None for _, _, who in log),
+        "stop_seconds": round(stopped - stopping, 3),
+        "to_primary_seconds": None
+        if first_on_primary is None
+        else round(first_on_primary - stopping, 3),
+        "back_to_standby_seconds": None if back is None else round(back - restarted, 3),
+        "slowest_read_seconds": round(max(f - s for s, f, _ in log), 3),
+    }
+
+
+with connection.schema_editor() as editor:
+    if Session._meta.db_table not in connection.introspection.table_names():
+        editor.create_model(Session)
+wait_for_replica()
+print(json.dumps({"mode": MODE, "router": ROUTER, **{"stale": stale, "outage": outage}[MODE]()}))
