@@ -9,9 +9,11 @@ the standby (``pg_is_in_recovery()``), so "served by" is what happened, not what
 - ``stale``: replay paused on the replica, 200 rounds of "write a row, read it back" (each round
   a new request context); counts the reads that did not find their row, and where a context
   that wrote nothing read a row from before the pause.
-- ``outage``: 4 reader threads; the replica is stopped (``pg_ctl stop -m fast``) for 3 s, then
-  started again; counts failed reads, how long reads took to move to the primary, and how long
-  they took to come back to the standby after the restart.
+- ``outage``: 4 reader threads, each read one "request" (Django's request_started/finished
+  handling of connections around it, persistent connections); the replica is stopped
+  (``pg_ctl stop -m fast``) for 3 s, then started again; counts failed reads, how long reads
+  took to move to the primary, and how long they took to come back to the standby after the
+  restart.
 
 Prints one JSON line. Uses DJANGO_CFG_BENCH_POSTGRES_URL (a django_cfg_bench database on 5432);
 the replica is the same database on 5433.
@@ -57,13 +59,16 @@ def configure() -> None:
     from django_cfg import DatabaseConfig, DjangoConfig
 
     if ROUTER == "ours":
-        replica = DatabaseConfig.from_url(REPLICA_URL, replica_of="default", read_weight=0.8)
+        replica = DatabaseConfig.from_url(
+            REPLICA_URL, replica_of="default", read_weight=0.8, conn_max_age=60
+        )
         routers: list[str] = []
     else:
-        replica = DatabaseConfig.from_url(REPLICA_URL)
+        replica = DatabaseConfig.from_url(REPLICA_URL, conn_max_age=60)
         routers = ["__main__.SeedReadReplicaRouter"]
+    primary = DatabaseConfig.from_url(POSTGRES_URL, conn_max_age=60)
     config = DjangoConfig(
-        databases={"default": DatabaseConfig.from_url(POSTGRES_URL), "replica": replica},
+        databases={"default": primary, "replica": replica},
         database_routers=routers,
         contrib_apps=["django.contrib.contenttypes", "django.contrib.sessions"],
     )
@@ -74,9 +79,8 @@ configure()
 django.setup()
 
 from django.contrib.sessions.models import Session  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import close_old_connections, connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
-
 from tests.replica_tools import (  # noqa: E402
     replay_paused,
     start_replica,
@@ -135,10 +139,12 @@ def outage() -> dict[str, Any]:
         try:
             while not stop.is_set():
                 started = time.monotonic()
+                close_old_connections()  # a request starts
                 try:
                     who = read(key)
                 except Exception:  # a failed read, as the user's code would see it
                     who = None
+                close_old_connections()  # the request ends
                 log.append((started, time.monotonic(), who))
         finally:
             connections.close_all()

@@ -1,6 +1,9 @@
 """Nanoseconds per routing decision through Django's ``router``, one variant per process.
 
-    python benchmarks/router_cost.py django|rules|replicas|pinned|multidb [idle|read|write N]
+    python benchmarks/router_cost.py django|rules|replicas|pinned|loop|multidb [idle|read|write N]
+
+``loop`` is ``replicas`` with Django's router loop left in place (as before django_cfg's router
+was called directly), to show what that costs.
 
 Prints one JSON line: ns per ``router.db_for_read(Model)`` and ``db_for_write(Model)``, the best
 of 7 repeats of 200,000 calls (timeit's advice: slower repeats are other processes' doing, not
@@ -43,7 +46,7 @@ def configure() -> None:
         "blog_db": DatabaseConfig.from_url("sqlite://", apps=["sessions"]),
         "shop_db": DatabaseConfig.from_url("sqlite://", apps=["shop"]),
     }
-    if VARIANT in {"replicas", "pinned"}:
+    if VARIANT in {"replicas", "pinned", "loop"}:
         databases["replica"] = DatabaseConfig.from_url("sqlite://", replica_of="default")
     rendered = DjangoConfig(databases=databases, contrib_apps=APPS).get_all_settings()
     rendered["DATABASE_ROUTING_RULES"] = {"sessions": "blog_db", "shop": "shop_db"}
@@ -63,6 +66,10 @@ if VARIANT == "pinned":
 
 CALLS = 200_000
 router.db_for_read(User)  # builds the routers outside the timing (a write would pin reads)
+if VARIANT == "loop":
+    from django_cfg.databases.router import route_directly
+
+    route_directly(None)
 
 if len(sys.argv) == 4:
     call = {"idle": None, "read": router.db_for_read, "write": router.db_for_write}[sys.argv[2]]

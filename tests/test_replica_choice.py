@@ -54,9 +54,11 @@ def test_a_failed_replica_leaves_rotation_until_its_retry_time() -> None:
     chooser.record_failure("a", ConnectionError("refused"))
     assert shares(chooser) == {"b": 1.0}  # a's share goes to the others
     assert chooser.status()["a"]["error"] == "ConnectionError: refused"
-    assert not chooser.may_connect("a") and chooser.is_unavailable("a")
+    assert not chooser.may_connect("a")
+    assert chooser.is_unavailable("a")
     chooser.record_success("a")
-    assert not chooser.is_unavailable("a") and chooser.may_connect("a")
+    assert not chooser.is_unavailable("a")
+    assert chooser.may_connect("a")
     assert set(shares(chooser)) == {"a", "b"}
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -56,7 +56,7 @@ class Write:
 @dataclass(frozen=True, slots=True)
 class PinState:
     forced: int = 0
-    writes: Mapping[str, Write] = field(default_factory=lambda: MappingProxyType({}))
+    writes: dict[str, Write] = field(default_factory=dict)  # replaced, never changed in place
 
     def with_write(self, primary: str, write: Write | None) -> PinState:
         writes = dict(self.writes)
@@ -66,7 +66,7 @@ class PinState:
             writes[primary] = write
         if not writes and not self.forced:
             return EMPTY
-        return PinState(self.forced, MappingProxyType(writes))
+        return PinState(self.forced, writes)
 
 
 EMPTY = PinState()
@@ -147,7 +147,7 @@ def _parse_cookie(value: str) -> PinState:
     for item in filter(None, value.split(",")):
         alias, lsn, at = item.split(":")
         writes[alias] = Write(int(lsn) if lsn else None, float(at))
-    return PinState(writes=MappingProxyType(writes))
+    return PinState(writes=writes)
 
 
 def _cookie_value(state: PinState) -> str:

@@ -83,15 +83,22 @@ class DatabaseRouter:
                     return db
         if home not in self._replicated:
             return home
-        # Replicated data (inlined: this runs on every such read): plain lookups first.
-        if self._pins() is EMPTY:  # no use_primary(), no write marker in this context
-            wrapper = self._wrappers.__dict__.get(home)
-            if wrapper is not None and not wrapper.in_atomic_block:
+        # Replicated data. Inlined, as this runs on every such read: a thread's first read, an
+        # atomic block, use_primary() and PostgreSQL pins take _read_replicated().
+        wrapper = self._wrappers.__dict__.get(home)
+        if wrapper is not None and not wrapper.in_atomic_block:
+            pins = self._pins()
+            if pins is EMPTY:  # no use_primary(), no write marker in this context
                 single = self._single.get(home)
                 if single is not None:
                     alias, health = single  # one replica taking every read, no lag bound
                     if not health.retry_at or health.retry_at <= time.monotonic():
                         return alias
+            elif not pins.forced and home not in self._lsn_primaries:
+                write = pins.writes.get(home)
+                if write is not None and time.time() - write.at < self._pin_seconds:
+                    self._counts["primary:read_your_writes"] += 1  # a time-window pin
+                    return home
         return self._read_replicated(home)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
