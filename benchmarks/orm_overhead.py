@@ -1,8 +1,12 @@
-"""Microseconds per ORM query, with django_cfg's router or with no router, one case per process.
+"""Microseconds per ORM query with django_cfg's router and with no router, side by side.
 
-    python benchmarks/orm_overhead.py sqlite|postgres router|none
+    python benchmarks/orm_overhead.py sqlite|postgres [count none|router pk_lookup|list_100 N]
 
-Prints one JSON line: median us of a primary-key lookup and of a 100-row list (7 repeats).
+One process, one connection, one table: the two cases alternate over 10 rounds (each going
+first in half of them), so the machine's load falls on both alike. Prints one JSON line: for a
+primary-key lookup and a 100-row list, each case's median round (us per query) and the ratio
+of each round. With ``count ...`` it makes N queries and prints nothing: run.py counts their
+instructions with valgrind, which this machine's noise cannot move.
 PostgreSQL uses DJANGO_CFG_BENCH_POSTGRES_URL (default: a django_cfg_bench database on 5432).
 """
 
@@ -17,7 +21,7 @@ import timeit
 import django
 from django.conf import settings
 
-ENGINE, ROUTER = sys.argv[1], sys.argv[2]
+ENGINE = sys.argv[1]
 POSTGRES_URL = os.environ.get(
     "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
 )
@@ -29,14 +33,14 @@ databases = {"default": main, "blog_db": DatabaseConfig.from_url("sqlite://", ap
 rendered = DjangoConfig(
     databases=databases, contrib_apps=["django.contrib.sessions"]
 ).get_all_settings()
-if ROUTER == "none":
-    rendered["DATABASE_ROUTERS"] = []
 settings.configure(**rendered)
 django.setup()
 
 from django.contrib.sessions.models import Session  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, router  # noqa: E402
 from django.utils import timezone  # noqa: E402
+
+from django_cfg.databases.router import DatabaseRouter, route_directly  # noqa: E402
 
 with connection.schema_editor() as editor:
     if Session._meta.db_table in connection.introspection.table_names():
@@ -47,19 +51,58 @@ Session.objects.bulk_create(
     Session(session_key=f"key{i:04d}", session_data="x" * 40, expire_date=expires)
     for i in range(100)
 )
+ours = router.routers[0]
+assert isinstance(ours, DatabaseRouter)
 
 
-def median_us(statement: str, number: int) -> float:
-    timer = timeit.Timer(statement, globals={"Session": Session})
-    return statistics.median(timer.repeat(repeat=7, number=number)) / number * 1e6
+def use_router(on: bool) -> None:
+    router.routers = [ours] if on else []
+    route_directly(ours if on else None)
 
 
-result = {
-    "engine": ENGINE,
-    "router": ROUTER,
-    "pk_lookup_us": round(median_us("Session.objects.get(pk='key0042')", 2000), 2),
-    "list_100_us": round(median_us("list(Session.objects.all()[:100])", 300), 2),
+QUERIES = {
+    "pk_lookup": ("Session.objects.get(pk='key0042')", 2000),
+    "list_100": ("list(Session.objects.all()[:100])", 300),
 }
-with connection.schema_editor() as editor:
-    editor.delete_model(Session)
-print(json.dumps(result))
+
+
+def count_mode() -> None:
+    """``count CASE QUERY N``: only N such queries (run under valgrind by run.py)."""
+    case, name, calls = sys.argv[3], sys.argv[4], int(sys.argv[5])
+    use_router(case == "router")
+    statement = QUERIES[name][0]
+    exec(
+        compile(f"for _ in range({calls}):\n    {statement}", "<count>", "exec"),
+        {"Session": Session},
+    )
+
+
+def timed() -> dict[str, object]:
+    took: dict[str, dict[str, list[float]]] = {n: {"none": [], "router": []} for n in QUERIES}
+    for round_number in range(10):
+        for case in ("none", "router") if round_number % 2 else ("router", "none"):
+            use_router(case == "router")
+            for name, (statement, number) in QUERIES.items():
+                timer = timeit.Timer(statement, globals={"Session": Session})
+                took[name][case].append(timer.timeit(number) / number * 1e6)
+    return {
+        name: {
+            "none_us": round(statistics.median(cases["none"]), 2),
+            "router_us": round(statistics.median(cases["router"]), 2),
+            "ratios": [
+                round(r / n, 4) for r, n in zip(cases["router"], cases["none"], strict=True)
+            ],
+        }
+        for name, cases in took.items()
+    }
+
+
+try:
+    if sys.argv[2:3] == ["count"]:
+        count_mode()
+    else:
+        print(json.dumps({"engine": ENGINE, **timed()}))
+finally:
+    use_router(True)
+    with connection.schema_editor() as editor:
+        editor.delete_model(Session)
