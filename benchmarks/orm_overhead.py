@@ -42,9 +42,8 @@ from django.utils import timezone  # noqa: E402
 
 from django_cfg.databases.router import DatabaseRouter, route_directly  # noqa: E402
 
+Session._meta.db_table = f"bench_session_{os.getpid()}"  # processes may run side by side
 with connection.schema_editor() as editor:
-    if Session._meta.db_table in connection.introspection.table_names():
-        editor.delete_model(Session)
     editor.create_model(Session)
 expires = timezone.now()
 Session.objects.bulk_create(
