@@ -1,9 +1,12 @@
 """Nanoseconds per routing decision through Django's ``router``, one variant per process.
 
-    python benchmarks/router_cost.py django|rules|replicas|pinned|loop|multidb [idle|read|write N]
+    python benchmarks/router_cost.py VARIANT [idle|read|write N]
 
-``loop`` is ``replicas`` with Django's router loop left in place (as before django_cfg's router
-was called directly), to show what that costs.
+VARIANT: ``django`` (no routers), ``rules`` (django_cfg, app rules), ``replicas`` (+ a replica;
+SQLite, so read-your-writes markers are time windows), ``postgres`` (the same on PostgreSQL, whose
+markers wait for a WAL position), ``pinned`` (``replicas`` after a write: reads stay on the
+primary), ``loop`` (``replicas`` through Django's router loop, as before django_cfg's router was
+called directly) or ``multidb`` (django-multidb-router's PinningReplicaRouter).
 
 Prints one JSON line: ns per ``router.db_for_read(Model)`` and ``db_for_write(Model)``, the best
 of 7 repeats of 200,000 calls (timeit's advice: slower repeats are other processes' doing, not
@@ -48,6 +51,11 @@ def configure() -> None:
     }
     if VARIANT in {"replicas", "pinned", "loop"}:
         databases["replica"] = DatabaseConfig.from_url("sqlite://", replica_of="default")
+    if VARIANT == "postgres":  # routing never connects here: no server is needed
+        databases["default"] = DatabaseConfig.from_url("postgresql://u@127.0.0.1:5432/bench")
+        databases["replica"] = DatabaseConfig.from_url(
+            "postgresql://u@127.0.0.1:5433/bench", replica_of="default"
+        )
     rendered = DjangoConfig(databases=databases, contrib_apps=APPS).get_all_settings()
     rendered["DATABASE_ROUTING_RULES"] = {"sessions": "blog_db", "shop": "shop_db"}
     settings.configure(**rendered)

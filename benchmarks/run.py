@@ -67,6 +67,7 @@ ROUTER_VARIANTS = {
     "django": "Django, no routers",
     "rules": "django_cfg, app rules",
     "replicas": "django_cfg, app rules + a replica (read -> replica)",
+    "postgres": "django_cfg, the same on PostgreSQL (WAL-position pins)",
     "pinned": "django_cfg, replica + read-your-writes pin (read -> primary)",
     "loop": "django_cfg, replica, through Django's router loop",
     "multidb": "django-multidb-router PinningReplicaRouter",
@@ -282,7 +283,8 @@ def routing_section(routing: dict, counted: dict[str, dict[str, int]]) -> list[s
             f"| {c.get('read', '-')} | {c.get('write', '-')} |"
         )
     lines.append("")
-    for variant, label in (("replicas", "replica (read -> replica)"), ("pinned", "pinned")):
+    targets = {"replicas": "replica", "postgres": "PostgreSQL replica", "pinned": "pinned"}
+    for variant, label in targets.items():
         r = routing[variant]
         read, write = r["read_ns"]["median"], r["write_ns"]["median"]
         lines.append(
@@ -291,18 +293,21 @@ def routing_section(routing: dict, counted: dict[str, dict[str, int]]) -> list[s
             f"({verdict(read <= budget['read_ns'])}), write {write:.0f} ns "
             f"({verdict(write <= budget['write_ns'])})."
         )
-    full, multidb = routing["replicas"], routing["multidb"]
-    by_time = {k: full[k]["median"] / multidb[k]["median"] for k in ("read_ns", "write_ns")}
-    lines.append(
-        f"- Against django-multidb-router (median ns): read {by_time['read_ns']:.2f}x, "
-        f"write {by_time['write_ns']:.2f}x of its cost."
-    )
-    if "multidb" in counted:
-        ours, theirs = counted["replicas"], counted["multidb"]
-        lines.append(
-            f"- Against django-multidb-router (instructions): read "
-            f"{ours['read'] / theirs['read']:.2f}x, write {ours['write'] / theirs['write']:.2f}x."
+    multidb = routing["multidb"]
+    for variant in ("replicas", "postgres"):
+        full = routing[variant]
+        by_time = {k: full[k]["median"] / multidb[k]["median"] for k in ("read_ns", "write_ns")}
+        line = (
+            f"- {targets[variant]} against django-multidb-router: read {by_time['read_ns']:.2f}x,"
+            f" write {by_time['write_ns']:.2f}x of its median time"
         )
+        if "multidb" in counted:
+            ours, theirs = counted[variant], counted["multidb"]
+            line += (
+                f"; read {ours['read'] / theirs['read']:.2f}x, "
+                f"write {ours['write'] / theirs['write']:.2f}x of its instructions"
+            )
+        lines.append(line + ".")
     if "replicas@before" in counted:
         lines += [
             "",
