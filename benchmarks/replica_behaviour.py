@@ -13,7 +13,7 @@ the standby (``pg_is_in_recovery()``), so "served by" is what happened, not what
   handling of connections around it, persistent connections); the replica is stopped
   (``pg_ctl stop -m fast``) for 3 s, then started again; counts failed reads, how long reads
   took to move to the primary, and how long they took to come back to the standby after the
-  restart.
+  restart (the first reader, and all of them).
 
 Prints one JSON line. Uses DJANGO_CFG_BENCH_POSTGRES_URL (a django_cfg_bench database on 5432);
 the replica is the same database on 5433.
@@ -133,9 +133,9 @@ def outage() -> dict[str, Any]:
     key = new_row()
     wait_for_replica()
     stop = threading.Event()
-    log: list[tuple[float, float, str | None]] = []  # started, finished, who (None: failed)
+    log: list[tuple[float, float, str | None, int]] = []  # started, finished, who, reader
 
-    def reader() -> None:
+    def reader(number: int) -> None:
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -145,11 +145,19 @@ def outage() -> dict[str, Any]:
                 except Exception:  # a failed read, as the user's code would see it
                     who = None
                 close_old_connections()  # the request ends
-                log.append((started, time.monotonic(), who))
+                log.append((started, time.monotonic(), who, number))
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=in_new_context, args=(reader,)) for _ in range(READERS)]
+    def back_on_standby(after: float) -> dict[int, float]:
+        """Reader -> when its first read from the standby after ``after`` finished."""
+        back: dict[int, float] = {}
+        for started, finished, who, number in list(log):
+            if started > after and who == "standby":
+                back[number] = min(back.get(number, finished), finished)
+        return back
+
+    threads = [threading.Thread(target=in_new_context, args=(reader, n)) for n in range(READERS)]
     for thread in threads:
         thread.start()
     try:
@@ -161,11 +169,8 @@ def outage() -> dict[str, Any]:
         start_replica()
         restarted = time.monotonic()
         deadline = restarted + 60
-        while time.monotonic() < deadline and not any(
-            s > restarted and who == "standby" for s, _, who in list(log)
-        ):
+        while time.monotonic() < deadline and len(back_on_standby(restarted)) < READERS:
             time.sleep(0.05)
-        time.sleep(0.5)
     finally:
         stop.set()
         for thread in threads:
@@ -173,20 +178,23 @@ def outage() -> dict[str, Any]:
         start_replica()
     during = [entry for entry in log if stopping <= entry[0] < restarted]
     first_on_primary = min(
-        (f for s, f, who in log if s >= stopping and who == "primary"), default=None
+        (f for s, f, who, _ in log if s >= stopping and who == "primary"), default=None
     )
-    back = min((f for s, f, who in log if s >= restarted and who == "standby"), default=None)
+    back = back_on_standby(restarted)
     return {
         "reads": len(log),
         "reads_during_outage": len(during),
-        "failed_during_outage": sum(who is None for _, _, who in during),
-        "failed_total": sum(who is None for _, _, who in log),
+        "failed_during_outage": sum(who is None for _, _, who, _ in during),
+        "failed_total": sum(who is None for _, _, who, _ in log),
         "stop_seconds": round(stopped - stopping, 3),
         "to_primary_seconds": None
         if first_on_primary is None
         else round(first_on_primary - stopping, 3),
-        "back_to_standby_seconds": None if back is None else round(back - restarted, 3),
-        "slowest_read_seconds": round(max(f - s for s, f, _ in log), 3),
+        "first_back_seconds": round(min(back.values()) - restarted, 3) if back else None,
+        "all_back_seconds": round(max(back.values()) - restarted, 3)
+        if len(back) == READERS
+        else None,
+        "slowest_read_seconds": round(max(f - s for s, f, _, _ in log), 3),
     }
 
 

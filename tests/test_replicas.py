@@ -274,15 +274,15 @@ def test_lagging_replica_is_skipped_within_a_probe_interval_and_returns(
     assert monitor is not None
 
 
-def test_replica_outage_fails_no_read_and_the_replica_comes_back(replicated: None) -> None:
+def test_replica_outage_fails_no_read_and_every_reader_comes_back(replicated: None) -> None:
     Person = person_model()
     person = in_new_context(Person.objects.create, name="outage")
     wait_for_replica()
     stop = threading.Event()
-    log: list[tuple[float, str, float]] = []
+    log: list[tuple[float, str, float, int]] = []  # started, served by, took, reader
     errors: list[BaseException] = []
 
-    def reader() -> None:
+    def reader(number: int) -> None:
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -291,11 +291,15 @@ def test_replica_outage_fails_no_read_and_the_replica_comes_back(replicated: Non
                 except BaseException as error:  # every failed read is counted
                     errors.append(error)
                     continue
-                log.append((started, served_by(row), time.monotonic() - started))
+                log.append((started, served_by(row), time.monotonic() - started, number))
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=in_new_context, args=(reader,)) for _ in range(4)]
+    def back_on_standby(after: float) -> set[int]:
+        return {n for t, s, _, n in list(log) if t > after and s == "standby"}
+
+    readers = range(4)
+    threads = [threading.Thread(target=in_new_context, args=(reader, n)) for n in readers]
     for thread in threads:
         thread.start()
     try:
@@ -306,9 +310,7 @@ def test_replica_outage_fails_no_read_and_the_replica_comes_back(replicated: Non
         restarted_at = time.monotonic()
         start_replica()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-            t > restarted_at and s == "standby" for t, s, _ in list(log)
-        ):
+        while time.monotonic() < deadline and back_on_standby(restarted_at) != set(readers):
             time.sleep(0.05)
     finally:
         stop.set()
@@ -317,10 +319,11 @@ def test_replica_outage_fails_no_read_and_the_replica_comes_back(replicated: Non
         start_replica()
 
     assert errors == []
-    assert any(t < stopped_at and s == "standby" for t, s, _ in log)
-    assert any(stopped_at < t < restarted_at and s == "primary" for t, s, _ in log)
-    assert any(t > restarted_at and s == "standby" for t, s, _ in log)
-    assert max(took for _, _, took in log) < 10  # no read hangs (connect timeout: 2 s)
+    assert any(t < stopped_at and s == "standby" for t, s, _, _ in log)
+    assert any(stopped_at < t < restarted_at and s == "primary" for t, s, _, _ in log)
+    # Every reader, including those whose replica connection was serving the primary:
+    assert back_on_standby(restarted_at) == set(readers)
+    assert max(took for _, _, took, _ in log) < 10  # no read hangs (connect timeout: 2 s)
 
 
 def test_explicit_write_to_the_read_only_warehouse_fails_clearly(replicated: None) -> None:

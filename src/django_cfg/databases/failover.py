@@ -50,9 +50,9 @@ class ReplicaFailoverMixin:
             and self.connection is not None
             and not self.in_atomic_block
             and monitor is not None
-            and monitor.retry_due(self.alias)
+            and not monitor.is_unavailable(self.alias)
         ):
-            self.close()  # the replica's retry time has come: reconnect to it
+            self.close()  # the replica is back, or its retry time has come: reconnect to it
         super().ensure_connection()  # type: ignore[misc]
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:

@@ -199,11 +199,6 @@ class ReplicaMonitor:
         health = self.health.get(alias)
         return health is not None and health.retry_at > time.monotonic()
 
-    def retry_due(self, alias: str) -> bool:
-        """Whether ``alias`` is out of rotation and its retry time has come."""
-        health = self.health.get(alias)
-        return health is not None and health.failures > 0 and health.retry_at <= time.monotonic()
-
     def may_connect(self, alias: str) -> bool:
         """Whether a new connection may go to ``alias``: yes while it is in rotation; after a
         failure, yes for one caller once its retry time has come (the others keep the primary
