@@ -76,11 +76,9 @@ class DatabaseRouter:
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
         if hints:
-            instance = hints.get("instance")
-            if instance is not None:
-                db = self._same_home_copy(home, instance, write=False)
-                if db is not None:
-                    return db
+            db = self._same_home_copy(home, hints, write=False)
+            if db is not None:
+                return db
         if home not in self._replicated:
             return home
         # Replicated data. Inlined, as this runs on every such read: a thread's first read, an
@@ -104,11 +102,9 @@ class DatabaseRouter:
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         home = self._homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
         if hints:
-            instance = hints.get("instance")
-            if instance is not None:
-                db = self._same_home_copy(home, instance, write=True)
-                if db is not None:
-                    return db
+            db = self._same_home_copy(home, hints, write=True)
+            if db is not None:
+                return db
         if home in self._replicated:
             pending = self._pins().writes.get(home)
             # A PostgreSQL primary already marked as written needs nothing more: its WAL
@@ -124,10 +120,13 @@ class DatabaseRouter:
                 pinning.note_write(home)
         return home
 
-    def _same_home_copy(self, home: str, instance: Model, write: bool) -> str | None:
-        """Rows of one home live together: a relative of a row loaded from another copy
-        (``.using("archive")``, or a replica for reads) is on that copy. Writes never go to a
-        replica or a read-only database."""
+    def _same_home_copy(self, home: str, hints: dict[str, Any], write: bool) -> str | None:
+        """Rows of one home live together: a relative of a row (``hints["instance"]``) loaded
+        from another copy (``.using("archive")``, or a replica for reads) is on that copy.
+        Writes never go to a replica or a read-only database."""
+        instance = hints.get("instance")
+        if instance is None:
+            return None
         db = instance._state.db
         if (
             db is not None
