@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig
 from django_cfg.databases.replicas import (
+    ReplicaHealth,
     ReplicaMonitor,
     ReplicaOptions,
     _seconds_behind,
@@ -231,3 +232,24 @@ def test_write_markers_from_the_cookie_expire_pin_seconds_after_the_write() -> N
     stale = ReadYourWritesMiddleware._incoming(request_with(f"postgres:123:{time.time() - 60:.3f}"))
     assert stale is EMPTY  # older than pin_seconds (5 s): no longer pins reads
     assert ReadYourWritesMiddleware._incoming(request_with("not a marker")) is EMPTY
+
+
+def test_a_retry_that_finds_the_replica_recovered_meanwhile_leaves_it_in_rotation() -> None:
+    class RecoveredWhileWaitingForTheLock(ReplicaHealth):
+        """``failures`` reads 1 before the monitor's lock is taken, 0 after."""
+
+        reads = 0
+
+        @property
+        def failures(self) -> int:
+            self.reads += 1
+            return 1 if self.reads == 1 else 0
+
+        @failures.setter
+        def failures(self, value: int) -> None:
+            pass
+
+    chooser = monitor(a={})
+    chooser.health["a"] = RecoveredWhileWaitingForTheLock()
+    assert chooser.may_connect("a")
+    assert not chooser.is_unavailable("a")  # no retry window was opened on a healthy replica

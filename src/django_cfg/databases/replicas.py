@@ -207,10 +207,12 @@ class ReplicaMonitor:
         if health is None or not health.failures:
             return True
         with self._health_lock:
+            if not health.failures:
+                return True  # another connection's attempt has just succeeded
             now = time.monotonic()
-            if health.failures and health.retry_at > now:
+            if health.retry_at > now:
                 return False
-            health.probing = bool(health.failures)
+            health.probing = True
             health.retry_at = now + self.options.connect_timeout + FIRST_RETRY_SECONDS
             return True
 
