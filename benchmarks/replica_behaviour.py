@@ -26,8 +26,6 @@ import json
 import os
 import random
 import sys
-import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -79,12 +77,11 @@ configure()
 django.setup()
 
 from django.contrib.sessions.models import Session  # noqa: E402
-from django.db import close_old_connections, connection, connections  # noqa: E402
+from django.db import close_old_connections, connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from tests.replica_tools import (  # noqa: E402
+    read_through_outage,
     replay_paused,
-    start_replica,
-    stop_replica,
     wait_for_replica,
 )
 
@@ -132,69 +129,35 @@ def stale() -> dict[str, Any]:
 def outage() -> dict[str, Any]:
     key = new_row()
     wait_for_replica()
-    stop = threading.Event()
-    log: list[tuple[float, float, str | None, int]] = []  # started, finished, who, reader
 
-    def reader(number: int) -> None:
+    def request() -> str | None:
+        close_old_connections()  # a request starts
         try:
-            while not stop.is_set():
-                started = time.monotonic()
-                close_old_connections()  # a request starts
-                try:
-                    who = read(key)
-                except Exception:  # a failed read, as the user's code would see it
-                    who = None
-                close_old_connections()  # the request ends
-                log.append((started, time.monotonic(), who, number))
+            return read(key)
         finally:
-            connections.close_all()
+            close_old_connections()  # the request ends
 
-    def back_on_standby(after: float) -> dict[int, float]:
-        """Reader -> when its first read from the standby after ``after`` finished."""
-        back: dict[int, float] = {}
-        for started, finished, who, number in list(log):
-            if started > after and who == "standby":
-                back[number] = min(back.get(number, finished), finished)
-        return back
-
-    threads = [threading.Thread(target=in_new_context, args=(reader, n)) for n in range(READERS)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(1.0)
-        stopping = time.monotonic()
-        stop_replica()
-        stopped = time.monotonic()
-        time.sleep(OUTAGE_SECONDS)
-        start_replica()
-        restarted = time.monotonic()
-        deadline = restarted + 60
-        while time.monotonic() < deadline and len(back_on_standby(restarted)) < READERS:
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
-        start_replica()
-    during = [entry for entry in log if stopping <= entry[0] < restarted]
+    run = read_through_outage(request, READERS, before=1.0, outage=OUTAGE_SECONDS)
+    during = [r for r in run.reads if run.stopping <= r.started < run.restarted]
     first_on_primary = min(
-        (f for s, f, who, _ in log if s >= stopping and who == "primary"), default=None
+        (r.finished for r in run.reads if r.started >= run.stopping and r.served_by == "primary"),
+        default=None,
     )
-    back = back_on_standby(restarted)
+    back = run.back_on_standby()
     return {
-        "reads": len(log),
+        "reads": len(run.reads),
         "reads_during_outage": len(during),
-        "failed_during_outage": sum(who is None for _, _, who, _ in during),
-        "failed_total": sum(who is None for _, _, who, _ in log),
-        "stop_seconds": round(stopped - stopping, 3),
+        "failed_during_outage": sum(r.served_by is None for r in during),
+        "failed_total": len(run.errors),
+        "stop_seconds": round(run.stopped - run.stopping, 3),
         "to_primary_seconds": None
         if first_on_primary is None
-        else round(first_on_primary - stopping, 3),
-        "first_back_seconds": round(min(back.values()) - restarted, 3) if back else None,
-        "all_back_seconds": round(max(back.values()) - restarted, 3)
+        else round(first_on_primary - run.stopping, 3),
+        "first_back_seconds": round(min(back.values()) - run.restarted, 3) if back else None,
+        "all_back_seconds": round(max(back.values()) - run.restarted, 3)
         if len(back) == READERS
         else None,
-        "slowest_read_seconds": round(max(f - s for s, f, _, _ in log), 3),
+        "slowest_read_seconds": round(max(r.finished - r.started for r in run.reads), 3),
     }
 
 

@@ -5,10 +5,13 @@ Waiting for replication compares WAL positions; nothing here sleeps a fixed time
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -92,3 +95,79 @@ def start_replica() -> None:
     ):
         return
     _pg_ctl("start", "-w", "-t", "30", "-l", REPLICA_LOG, "-o", f"-c config_file={REPLICA_CONFIG}")
+
+
+@dataclass
+class Read:
+    started: float
+    finished: float
+    served_by: str | None  # "standby", "primary", or None: the read failed
+    reader: int
+
+
+@dataclass
+class OutageRun:
+    """What reader threads saw while the replica was stopped and started again."""
+
+    stopping: float = 0.0  # monotonic times
+    stopped: float = 0.0
+    restarted: float = 0.0
+    reads: list[Read] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def back_on_standby(self) -> dict[int, float]:
+        """Reader -> when its first read from the standby after the restart finished."""
+        back: dict[int, float] = {}
+        for read in list(self.reads):
+            if read.started > self.restarted and read.served_by == "standby":
+                back[read.reader] = min(back.get(read.reader, read.finished), read.finished)
+        return back
+
+
+def read_through_outage(
+    read: Callable[[], str | None], readers: int, before: float, outage: float
+) -> OutageRun:
+    """``readers`` threads call ``read`` (each in a context of its own) in a loop; after
+    ``before`` seconds the replica is stopped for ``outage`` seconds, then started, and the
+    threads go on until every one of them has read from the standby again (60 s at most).
+    ``read`` returns who served it; an exception it raises is a failed read."""
+    from django.db import connections
+
+    run = OutageRun()
+    stop = threading.Event()
+
+    def reader(number: int) -> None:
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    served_by = read()
+                except BaseException as error:  # every failed read is counted
+                    run.errors.append(error)
+                    served_by = None
+                run.reads.append(Read(started, time.monotonic(), served_by, number))
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=contextvars.Context().run, args=(reader, n)) for n in range(readers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(before)
+        run.stopping = time.monotonic()
+        stop_replica()
+        run.stopped = time.monotonic()
+        time.sleep(outage)
+        start_replica()
+        run.restarted = time.monotonic()
+        deadline = run.restarted + 60
+        while time.monotonic() < deadline and len(run.back_on_standby()) < readers:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        start_replica()
+    return run

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
 import time
 import uuid
 from collections import Counter
@@ -29,7 +28,13 @@ from django_cfg.databases.read_only import ReadOnlyDatabaseError
 from django_cfg.databases.replicas import current_monitor
 from django_cfg.databases.status import probe
 from django_cfg.databases.topology import get_topology
-from tests.replica_tools import replay_paused, start_replica, stop_replica, wait_for_replica
+from tests.replica_tools import (
+    read_through_outage,
+    replay_paused,
+    start_replica,
+    stop_replica,
+    wait_for_replica,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -278,52 +283,19 @@ def test_replica_outage_fails_no_read_and_every_reader_comes_back(replicated: No
     Person = person_model()
     person = in_new_context(Person.objects.create, name="outage")
     wait_for_replica()
-    stop = threading.Event()
-    log: list[tuple[float, str, float, int]] = []  # started, served by, took, reader
-    errors: list[BaseException] = []
 
-    def reader(number: int) -> None:
-        try:
-            while not stop.is_set():
-                started = time.monotonic()
-                try:
-                    row = Person.objects.get(pk=person.pk)
-                except BaseException as error:  # every failed read is counted
-                    errors.append(error)
-                    continue
-                log.append((started, served_by(row), time.monotonic() - started, number))
-        finally:
-            connections.close_all()
+    run = read_through_outage(
+        lambda: served_by(Person.objects.get(pk=person.pk)), readers=4, before=0.3, outage=1.0
+    )
 
-    def back_on_standby(after: float) -> set[int]:
-        return {n for t, s, _, n in list(log) if t > after and s == "standby"}
-
-    readers = range(4)
-    threads = [threading.Thread(target=in_new_context, args=(reader, n)) for n in readers]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(0.3)
-        stopped_at = time.monotonic()
-        stop_replica()
-        time.sleep(1.0)
-        restarted_at = time.monotonic()
-        start_replica()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and back_on_standby(restarted_at) != set(readers):
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
-        start_replica()
-
-    assert errors == []
-    assert any(t < stopped_at and s == "standby" for t, s, _, _ in log)
-    assert any(stopped_at < t < restarted_at and s == "primary" for t, s, _, _ in log)
+    assert run.errors == []
+    assert any(r.started < run.stopping and r.served_by == "standby" for r in run.reads)
+    assert any(
+        run.stopping < r.started < run.restarted and r.served_by == "primary" for r in run.reads
+    )
     # Every reader, including those whose replica connection was serving the primary:
-    assert back_on_standby(restarted_at) == set(readers)
-    assert max(took for _, _, took, _ in log) < 10  # no read hangs (connect timeout: 2 s)
+    assert set(run.back_on_standby()) == set(range(4))
+    assert max(r.finished - r.started for r in run.reads) < 10  # no read hangs (timeout 2 s)
 
 
 def test_explicit_write_to_the_read_only_warehouse_fails_clearly(replicated: None) -> None:
