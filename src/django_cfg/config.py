@@ -38,7 +38,7 @@ from .databases.config import DatabaseConfig
 from .databases.topology import ROUTER_PATH
 from .development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
 from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
-from .production_settings import fallback_database_problems
+from .production_settings import fallback_database_problem
 
 __all__ = ["DjangoConfig"]
 
@@ -263,9 +263,9 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     def _refuse_fallback_databases(
         cls, databases: dict[str, DatabaseConfig], info: ValidationInfo
     ) -> dict[str, DatabaseConfig]:
-        problems = fallback_database_problems(databases, info.data.get("environment", "dev"))
-        if problems:
-            raise ValueError(" ".join(problems))
+        problem = fallback_database_problem(databases, info.data.get("environment", "dev"))
+        if problem:
+            raise ValueError(problem)
         return databases
 
     @model_validator(mode="after")

@@ -33,7 +33,7 @@ from .environment import DEVELOPMENT_ENVIRONMENTS, ENVIRONMENT_VARIABLE
 __all__ = [
     "ProductionSettingsError",
     "SettingsFile",
-    "fallback_database_problems",
+    "fallback_database_problem",
     "is_development",
     "unset_environment_settings",
 ]
@@ -155,25 +155,30 @@ def _spec_default_name(alias: str) -> str:
     return _SPEC_DEFAULT_FOLDER + ("default" if alias == "default" else alias[:-3]) + ".sqlite3"
 
 
-def fallback_database_problems(
+def fallback_database_problem(
     databases: Mapping[str, Any], environment: str, variables: Mapping[str, str] | None = None
-) -> list[str]:
-    """Messages for databases that are the specification loader's SQLite fallback."""
+) -> str | None:
+    """What is wrong when databases are the specification loader's SQLite fallbacks, or None."""
     if is_development(environment):
-        return []
+        return None
     present = {name.upper() for name in (os.environ if variables is None else variables)}
-    problems = []
+    found = []
     for alias, database in databases.items():
         names = _variables_for(alias)
         if names is None or database.engine != "django.db.backends.sqlite3":
             continue
         if database.name != _spec_default_name(alias) or present.intersection(names):
             continue
-        problems.append(
-            f"databases[{alias!r}] is sqlite:///{database.name}, the built-in default of the "
-            f"specification's loader, and {names[0]} is not set in the process environment "
-            f"(environment {environment!r}): it did not arrive (forgotten, or skipped as a "
-            "malformed line of an env file). Set it; to run on this SQLite file on purpose, set "
-            f"{names[0]}=sqlite:///{database.name} explicitly."
-        )
-    return problems
+        found.append((alias, f"sqlite:///{database.name}", names[0]))
+    if not found:
+        return None
+    listed = "; ".join(
+        f"databases[{alias!r}] is {url} and {variable} is not set" for alias, url, variable in found
+    )
+    _, url, variable = found[0]
+    return (
+        f"{listed} in the process environment (environment {environment!r}). These are the "
+        "built-in defaults of the specification's loader: the variable did not arrive "
+        "(forgotten, or skipped as a malformed line of an env file). Set it; to run on such a "
+        f"SQLite file on purpose, set it explicitly ({variable}={url})."
+    )
