@@ -99,7 +99,9 @@ def test_threads_creating_the_key_at_once_agree(tmp_path) -> None:
         barrier = threading.Barrier(threads)
         keys: list[str] = []
 
-        def create(folder: Path = folder, barrier: threading.Barrier = barrier) -> None:
+        def create(
+            folder: Path = folder, barrier: threading.Barrier = barrier, keys: list[str] = keys
+        ) -> None:
             barrier.wait()
             keys.append(development_secret_key(folder))
 

@@ -99,9 +99,9 @@ class _PlainOverridesMetaclass(ModelMetaclass):
         annotations: dict[str, Any] = namespace.setdefault("__annotations__", {})
         for base in bases:
             for field_name, field in getattr(base, "__pydantic_fields__", {}).items():
-                if field_name in namespace and field_name not in annotations:
-                    annotations[field_name] = field.annotation
-                elif field_name in annotations and _is_secret(field.annotation):
+                unannotated = field_name in namespace and field_name not in annotations
+                secret = field_name in annotations and _is_secret(field.annotation)
+                if unannotated or secret:
                     annotations[field_name] = field.annotation
         return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
 

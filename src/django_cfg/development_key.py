@@ -36,13 +36,13 @@ __all__ = [
 ]
 
 DEVELOPMENT_KEY_PREFIX = "django-insecure-development-key-"
-"""Every development key starts with this; Django's ``check --deploy`` flags ``django-insecure-``."""
+"""Prefix of every development key; Django's ``check --deploy`` flags ``django-insecure-``."""
 
 DEVELOPMENT_KEY_FILE = ".django-cfg-development-key"
 
 _RANDOM_PART = re.compile(r"^[!-~]{50,}$")  # printable ASCII, no spaces, as get_random_secret_key
 _lock = threading.Lock()
-_process_key: str | None = None
+_process_key: list[str] = []  # the per-process key, once made
 
 
 class DevelopmentKeyError(ValueError):
@@ -87,11 +87,10 @@ def _new_key() -> str:
 
 
 def _per_process_key() -> str:
-    global _process_key
     with _lock:
-        if _process_key is None:
-            _process_key = _new_key()
-        return _process_key
+        if not _process_key:
+            _process_key.append(_new_key())
+        return _process_key[0]
 
 
 def _read_or_create(path: Path) -> str:
