@@ -146,7 +146,7 @@ def test_a_folder_that_cannot_hold_the_file_gives_a_per_process_key(tmp_path) ->
     assert key.startswith(DEVELOPMENT_KEY_PREFIX)
     assert development_secret_key(missing) == key
     assert not missing.exists()
-    assert key not in {key_of(tmp_path)}
+    assert key != key_of(tmp_path)
 
 
 def test_a_damaged_key_file_is_reported_not_used_nor_echoed(tmp_path) -> None:
@@ -366,3 +366,21 @@ def test_the_example_project_in_production_names_each_missing_variable(tmp_path)
     assert "DATABASE__URL is not set" not in output
     assert "secret_key is required when debug is False" in output  # the spec's config sets none
     assert not (project.root / "db").exists()
+
+
+def test_an_optional_database_group_without_a_default_is_no_fallback(tmp_path, clean_env) -> None:
+    class OptionalURLs(DatabaseURLs):
+        url: SecretStr | None = None
+
+    class Environment(EnvSettings):
+        config_dir = tmp_path
+        database: DatabaseURLs = DatabaseURLs()
+        archive: OptionalURLs = OptionalURLs()
+
+    clean_env.setenv("DJANGO_ENV", "prod")
+    with pytest.raises(ProductionSettingsError) as raised:
+        Environment()
+    assert "DATABASE__URL" in str(raised.value)
+    assert "ARCHIVE" not in str(raised.value)
+    clean_env.setenv("DATABASE__URL", "postgresql://app@db.example.com/main")
+    assert Environment().archive.url is None  # type: ignore[attr-defined]

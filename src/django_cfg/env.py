@@ -34,7 +34,7 @@ from pydantic_settings import (
 from .base_dir import project_base_dir
 from .databases.env_urls import DatabaseURLs
 from .environment import current_environment
-from .production_settings import SettingsFile, unset_environment_settings
+from .production_settings import SettingsFile, refuse_unset_in_production
 
 __all__ = ["EnvSettings"]
 
@@ -79,7 +79,7 @@ class EnvSettings(BaseSettings):
         super().__init__(**values)
         # Outside dev/test, a database URL or secret_key that no source set is refused here,
         # naming the variable and the files read (see django_cfg.production_settings).
-        unset_environment_settings(self, current_environment(), self._settings_files())
+        refuse_unset_in_production(self, current_environment(), self._settings_files())
 
     @classmethod
     def _settings_files(cls) -> list[SettingsFile]:

@@ -35,7 +35,7 @@ __all__ = [
     "SettingsFile",
     "fallback_database_problem",
     "is_development",
-    "unset_environment_settings",
+    "refuse_unset_in_production",
 ]
 
 _BUILT_IN_URL = "sqlite:///db/default.sqlite3"  # DatabaseURLs.url's default
@@ -82,7 +82,7 @@ class SettingsFile:
         return found
 
 
-def unset_environment_settings(
+def refuse_unset_in_production(
     settings: Any, environment: str, files: Iterable[SettingsFile]
 ) -> None:
     """Raise ``ProductionSettingsError`` for URLs/keys of an ``EnvSettings`` no source set."""
@@ -94,7 +94,11 @@ def unset_environment_settings(
     missing: list[str] = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if isinstance(value, DatabaseURLs) and "url" not in value.model_fields_set:
+        if (
+            isinstance(value, DatabaseURLs)
+            and value.url is not None  # a default of None configures no database: no fallback
+            and "url" not in value.model_fields_set
+        ):
             default = _BUILT_IN_URL if value.url == SecretStr(_BUILT_IN_URL) else "(not shown)"
             double, single = f"{prefix}{name}__url".upper(), f"{prefix}{name}_url".upper()
             missing.append(
