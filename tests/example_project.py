@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django_cfg import DatabaseConfig
+from django_cfg.development_key import DEVELOPMENT_KEY_FILE
 from tests.seed_page import run_python
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "saas"
@@ -37,7 +38,9 @@ class ExampleProject:
     @classmethod
     def copy(cls, tmp_path: Path, urls: dict[str, str] | None = None) -> ExampleProject:
         root = tmp_path / "saas"
-        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("db", "__pycache__"))
+        # a copy is another checkout: it makes its own development key
+        ignore = shutil.ignore_patterns("db", "__pycache__", DEVELOPMENT_KEY_FILE)
+        shutil.copytree(EXAMPLE, root, ignore=ignore)
         return cls(root, dict(urls or {}))
 
     @property

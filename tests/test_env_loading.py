@@ -83,6 +83,7 @@ def test_environment_variable_selects_the_yaml_file(tmp_path, clean_env) -> None
     (tmp_path / "config.prod.yaml").write_text('database:\n  url: "postgresql://db/main"\n')
     assert url(environment_in(tmp_path)().database.url) == "sqlite:///db/dev.sqlite3"
     clean_env.setenv("DJANGO_ENV", "production")  # long names are accepted
+    clean_env.setenv("SECRET_KEY", "k" * 50)  # required outside dev/test (test_safe_defaults.py)
     assert url(environment_in(tmp_path)().database.url) == "postgresql://db/main"
 
 

@@ -14,11 +14,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["project_base_dir"]
+__all__ = ["found_base_dir", "project_base_dir"]
 
 
 def project_base_dir(cls: type) -> Path:
     """The folder holding the top-level package (or lone module) that defines ``cls``."""
+    return found_base_dir(cls) or Path.cwd()  # cwd: a class typed into an interactive session
+
+
+def found_base_dir(cls: type) -> Path | None:
+    """``project_base_dir(cls)``, or None when no file or package defines ``cls``."""
     top = sys.modules.get(cls.__module__.partition(".")[0])
     file = getattr(top, "__file__", None)
     if file is not None:
@@ -27,4 +32,4 @@ def project_base_dir(cls: type) -> Path:
     locations = list(getattr(top, "__path__", []))  # a namespace package
     if locations:
         return Path(locations[0]).resolve().parent
-    return Path.cwd()  # a class typed into an interactive session
+    return None

@@ -10,6 +10,7 @@
     django_cfg.E008  a ManyToManyField or parent link crosses databases (always needs a JOIN)
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
+    django_cfg.W020  (check --deploy) SECRET_KEY is the development key
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
@@ -27,6 +28,27 @@ from .databases.relations import cross_database_relations, joined_cross_database
 from .databases.topology import ROUTER_PATH, Topology, get_topology, router_installed
 
 TAG = "django_cfg"
+
+
+@register(Tags.security, TAG, deploy=True)
+def check_development_key(**_: Any) -> list[CheckMessage]:
+    from .development_key import development_key_origin, is_development_key
+
+    key = getattr(settings, "SECRET_KEY", "")
+    if not (isinstance(key, str) and is_development_key(key)):
+        return []
+    return [
+        Warning(
+            f"SECRET_KEY is django_cfg's development key ({development_key_origin(key)}), used "
+            "because secret_key is not set and the environment is a development one "
+            "(DJANGO_ENV unset, dev or test). Anyone who can read that file can sign sessions "
+            "and cookies.",
+            hint="For a deployment set DJANGO_ENV=prod (or staging, ...) and a SECRET_KEY of 50+ "
+            "random characters (secret_key = env.secret_key); django_cfg then refuses to start "
+            "without it.",
+            id="django_cfg.W020",
+        )
+    ]
 
 
 def _routing_in_use() -> bool:

@@ -19,9 +19,8 @@ rejects that); the override is validated against the inherited field's type.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -30,17 +29,19 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic._internal._model_construction import ModelMetaclass
 
-from .base_dir import project_base_dir
+from .base_dir import found_base_dir, project_base_dir
 from .databases.config import DatabaseConfig
 from .databases.topology import ROUTER_PATH
+from .development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
 from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
+from .production_settings import fallback_database_problem
 
 __all__ = ["DjangoConfig"]
 
-DEVELOPMENT_KEY_PREFIX = "django-insecure-development-key-"
 PINNING_MIDDLEWARE = "django_cfg.databases.pinning.ReadYourWritesMiddleware"
 MIN_SECRET_KEY_LENGTH = 50
 
@@ -84,6 +85,8 @@ class _PlainOverridesMetaclass(ModelMetaclass):
 
     Pydantic requires every field override to carry an annotation; this metaclass supplies the
     inherited field's annotation for un-annotated overrides before pydantic builds the class.
+    A secret field keeps its inherited annotation (``SecretStr | None``) even when the override
+    annotates ``str``: the value is then validated into a ``SecretStr``, never shown.
     """
 
     def __new__(
@@ -96,7 +99,9 @@ class _PlainOverridesMetaclass(ModelMetaclass):
         annotations: dict[str, Any] = namespace.setdefault("__annotations__", {})
         for base in bases:
             for field_name, field in getattr(base, "__pydantic_fields__", {}).items():
-                if field_name in namespace and field_name not in annotations:
+                unannotated = field_name in namespace and field_name not in annotations
+                secret = field_name in annotations and _is_secret(field.annotation)
+                if unannotated or secret:
                     annotations[field_name] = field.annotation
         return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
 
@@ -105,11 +110,14 @@ def _default_debug(data: dict[str, Any]) -> bool:
     return data.get("environment") in DEVELOPMENT_ENVIRONMENTS
 
 
-def _development_secret_key(data: dict[str, Any]) -> SecretStr | None:
-    if not data.get("debug"):
-        return None
-    digest = hashlib.sha256(f"django-cfg:{data.get('project_name')}".encode()).hexdigest()
-    return SecretStr(DEVELOPMENT_KEY_PREFIX + digest[:40])
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_is_secret(arg) for arg in get_args(annotation))
+
+
+def _development_key_allowed(data: dict[str, Any]) -> bool:
+    return bool(data.get("debug", True)) and (
+        data.get("environment", "dev") in DEVELOPMENT_ENVIRONMENTS
+    )
 
 
 class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
@@ -132,8 +140,9 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         description="Defaults to True in the dev and test environments",
     )
     secret_key: SecretStr | None = Field(
-        default_factory=_development_secret_key,
-        description="Required (>= 50 characters) when debug is False",
+        default=None,
+        description="None: the checkout's development key in development, an error otherwise; "
+        "required (>= 50 characters) when debug is False",
     )
     allowed_hosts: list[str] = Field(default_factory=list)
 
@@ -185,17 +194,25 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     # Checks are field validators, so that an error's input is that field alone and never
     # includes other fields' secrets.
 
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, key: Any) -> Any:
+        text = key.get_secret_value() if isinstance(key, SecretStr) else key
+        return None if text == "" else key
+
     @field_validator("secret_key")
     @classmethod
     def _check_secret_key(cls, key: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if info.data.get("debug", True):
-            return key
+        if _development_key_allowed(info.data):
+            return key  # None: the development key, set by _use_development_key
         value = key.get_secret_value() if key is not None else ""
         if not value:
+            debug, environment = info.data.get("debug"), info.data.get("environment")
+            where = "debug is False" if not debug else "outside the dev and test environments"
             raise ValueError(
-                "secret_key is required when debug is False (environment "
-                f"{info.data.get('environment')!r}). Set it from the environment, e.g. "
-                "secret_key = env.secret_key; make one with: python -c 'from "
+                f"secret_key is required when {where} (environment {environment!r}, "
+                f"debug={debug}). Set it from the environment, e.g. SECRET_KEY read by your "
+                "loader and secret_key = env.secret_key; make one with: python -c 'from "
                 "django.core.management.utils import get_random_secret_key; "
                 "print(get_random_secret_key())'"
             )
@@ -240,6 +257,30 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                     )
                 homes[app] = alias
         return databases
+
+    @field_validator("databases")
+    @classmethod
+    def _refuse_fallback_databases(
+        cls, databases: dict[str, DatabaseConfig], info: ValidationInfo
+    ) -> dict[str, DatabaseConfig]:
+        problem = fallback_database_problem(databases, info.data.get("environment", "dev"))
+        if problem:
+            raise ValueError(problem)
+        return databases
+
+    @model_validator(mode="after")
+    def _use_development_key(self) -> Self:
+        """An unset key in development: the checkout's key (see ``django_cfg.development_key``)."""
+        if self.secret_key is None:
+            self.secret_key = SecretStr(development_secret_key(self._development_key_folder()))
+        return self
+
+    def _development_key_folder(self) -> Path | None:
+        if self.base_dir is not None:
+            return self.base_dir
+        if type(self).__module__.partition(".")[0] == __name__.partition(".")[0]:
+            return None  # DjangoConfig itself: no project folder, a per-process key
+        return found_base_dir(type(self))
 
     @field_validator("extra_settings")
     @classmethod

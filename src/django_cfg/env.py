@@ -34,6 +34,7 @@ from pydantic_settings import (
 from .base_dir import project_base_dir
 from .databases.env_urls import DatabaseURLs
 from .environment import current_environment
+from .production_settings import SettingsFile, refuse_unset_in_production
 
 __all__ = ["EnvSettings"]
 
@@ -73,6 +74,22 @@ class EnvSettings(BaseSettings):
 
     config_dir: ClassVar[Path | None] = None
     """Folder holding .env and config.<environment>.yaml; default: the project's base directory."""
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        # Outside dev/test, a database URL or secret_key that no source set is refused here,
+        # naming the variable and the files read (see django_cfg.production_settings).
+        refuse_unset_in_production(self, current_environment(), self._settings_files())
+
+    @classmethod
+    def _settings_files(cls) -> list[SettingsFile]:
+        folder = cls.config_dir if cls.config_dir is not None else project_base_dir(cls)
+        environment = current_environment()
+        return [
+            SettingsFile(folder / ".env", dotenv=True),
+            SettingsFile(folder / f".env.{environment}", dotenv=True),
+            SettingsFile(folder / f"config.{environment}.yaml"),
+        ]
 
     @classmethod
     def settings_customise_sources(

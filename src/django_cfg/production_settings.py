@@ -1,0 +1,188 @@
+"""What a non-development environment must set explicitly: its database URLs and its secret key.
+
+A loader's built-in default (``sqlite:///db/default.sqlite3``) is right on a laptop and wrong in
+production, where it means that a variable did not arrive: forgotten, or on a line of ``.env.prod``
+that python-dotenv could not parse (an unterminated quote), which it skips with nothing but a log
+record. Outside the ``dev`` and ``test`` environments such a fallback stops the process at startup:
+
+- ``EnvSettings`` (``django_cfg.env``) knows which values no source set (pydantic's
+  ``model_fields_set``) and which files it read. It refuses a ``DatabaseURLs`` field whose ``url``
+  no source set, and a declared ``secret_key`` field that is unset or empty, naming the variable,
+  each file it read (or looked for) and every line of those files that could not be parsed
+  (by line number and variable name, never the value).
+- ``DjangoConfig`` refuses a database that is the specification's hand-written loader's default
+  (``databases["default"]`` at ``sqlite:///db/default.sqlite3``, ``databases["<name>_db"]`` at
+  ``sqlite:///db/<name>.sqlite3``) while its variable (``DATABASE__URL``, ``DATABASE__URL_<NAME>``,
+  or the single-underscore form) is absent from the process environment, which is all such a
+  loader reads. Running production on that SQLite file on purpose: set the variable explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from .environment import DEVELOPMENT_ENVIRONMENTS, ENVIRONMENT_VARIABLE
+
+__all__ = [
+    "ProductionSettingsError",
+    "SettingsFile",
+    "fallback_database_problem",
+    "is_development",
+    "refuse_unset_in_production",
+]
+
+_BUILT_IN_URL = "sqlite:///db/default.sqlite3"  # DatabaseURLs.url's default
+_SPEC_DEFAULT_FOLDER = "db/"
+_VARIABLE_AT_LINE_START = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
+
+
+class ProductionSettingsError(ValueError):
+    """A non-development environment would start on a built-in default (database URL, key)."""
+
+
+def is_development(environment: str) -> bool:
+    return environment in DEVELOPMENT_ENVIRONMENTS
+
+
+@dataclass(frozen=True)
+class SettingsFile:
+    """A file a settings loader looks for; ``dotenv`` ones are scanned for unparsable lines."""
+
+    path: Path
+    dotenv: bool = False
+
+    def describe(self, short: bool = False) -> str:
+        name = self.path.name if short else str(self.path)
+        return f"{name} ({'read' if self.path.is_file() else 'not found'})"
+
+    def unparsable_lines(self) -> list[str]:
+        """``line 3 (sets DATABASE__URL)`` for each line python-dotenv skips; never a value."""
+        if not (self.dotenv and self.path.is_file()):
+            return []
+        from dotenv.parser import parse_stream
+
+        found = []
+        with self.path.open(encoding="utf-8", errors="replace") as stream:
+            for binding in parse_stream(stream):
+                if not binding.error:
+                    continue
+                original = binding.original
+                last = original.line + max(original.string.rstrip("\n").count("\n"), 0)
+                lines = f"line {original.line}" + (f"-{last}" if last > original.line else "")
+                variable = _VARIABLE_AT_LINE_START.match(original.string)
+                named = f" (sets {variable.group(1)})" if variable else ""
+                found.append(f"{self.path}, {lines}{named}")
+        return found
+
+
+def refuse_unset_in_production(
+    settings: Any, environment: str, files: Iterable[SettingsFile]
+) -> None:
+    """Raise ``ProductionSettingsError`` for URLs/keys of an ``EnvSettings`` no source set."""
+    if is_development(environment):
+        return
+    from .databases.env_urls import DatabaseURLs
+
+    prefix = str(type(settings).model_config.get("env_prefix") or "")
+    missing: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if (
+            isinstance(value, DatabaseURLs)
+            and value.url is not None  # a default of None configures no database: no fallback
+            and "url" not in value.model_fields_set
+        ):
+            default = _BUILT_IN_URL if value.url == SecretStr(_BUILT_IN_URL) else "(not shown)"
+            double, single = f"{prefix}{name}__url".upper(), f"{prefix}{name}_url".upper()
+            missing.append(
+                f"{double} (or {single}): not set, so the database would be the built-in "
+                f"default {default}"
+            )
+        elif name == "secret_key" and not _secret_text(value):
+            missing.append(f"{prefix}{name}".upper() + ": not set or empty")
+    if not missing:
+        return
+    files = list(files)
+    unparsable = [line for file in files for line in file.unparsable_lines()]
+    message = [
+        f"{type(settings).__name__}: in the {environment!r} environment ({ENVIRONMENT_VARIABLE}) "
+        "these must be set explicitly:",
+        *(f"  - {item}" for item in missing),
+        _describe_sources(files),
+    ]
+    if unparsable:
+        message += [
+            "python-dotenv could not parse, and skipped, these lines (check their quotes):",
+            *(f"  - {line}" for line in unparsable),
+        ]
+    message.append(
+        "Set each variable in the process environment or one of these files. "
+        f"{ENVIRONMENT_VARIABLE}=dev (or test) allows the development defaults."
+    )
+    raise ProductionSettingsError("\n".join(message))
+
+
+def _describe_sources(files: list[SettingsFile]) -> str:
+    folders = {file.path.parent for file in files}
+    if len(folders) == 1:
+        listed = ", ".join(file.describe(short=True) for file in files)
+        return f"Read: the process environment and, in {folders.pop()}: {listed}."
+    return f"Read: the process environment, {', '.join(file.describe() for file in files)}."
+
+
+def _secret_text(value: Any) -> str:
+    if value is None:
+        return ""
+    getter = getattr(value, "get_secret_value", None)
+    text = getter() if callable(getter) else value
+    return text if isinstance(text, str) else str(text)
+
+
+def _variables_for(alias: str) -> list[str] | None:
+    """``DATABASE__URL`` (+ the ``_`` form) for ``default``, ``..._URL_BLOG`` for ``blog_db``."""
+    if alias == "default":
+        return ["DATABASE__URL", "DATABASE_URL"]
+    if alias.endswith("_db") and len(alias) > 3:
+        suffix = alias[:-3].upper()
+        return [f"DATABASE__URL_{suffix}", f"DATABASE_URL_{suffix}"]
+    return None
+
+
+def _spec_default_name(alias: str) -> str:
+    return _SPEC_DEFAULT_FOLDER + ("default" if alias == "default" else alias[:-3]) + ".sqlite3"
+
+
+def fallback_database_problem(
+    databases: Mapping[str, Any], environment: str, variables: Mapping[str, str] | None = None
+) -> str | None:
+    """What is wrong when databases are the specification loader's SQLite fallbacks, or None."""
+    if is_development(environment):
+        return None
+    present = {name.upper() for name in (os.environ if variables is None else variables)}
+    found = []
+    for alias, database in databases.items():
+        names = _variables_for(alias)
+        if names is None or database.engine != "django.db.backends.sqlite3":
+            continue
+        if database.name != _spec_default_name(alias) or present.intersection(names):
+            continue
+        found.append((alias, f"sqlite:///{database.name}", names[0]))
+    if not found:
+        return None
+    listed = "; ".join(
+        f"databases[{alias!r}] is {url} and {variable} is not set" for alias, url, variable in found
+    )
+    _, url, variable = found[0]
+    return (
+        f"{listed} in the process environment (environment {environment!r}). These are the "
+        "built-in defaults of the specification's loader: the variable did not arrive "
+        "(forgotten, or skipped as a malformed line of an env file). Set it; to run on such a "
+        f"SQLite file on purpose, set it explicitly ({variable}={url})."
+    )
