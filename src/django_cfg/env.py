@@ -34,6 +34,7 @@ from pydantic_settings import (
 from .base_dir import project_base_dir
 from .databases.env_urls import DatabaseURLs
 from .environment import current_environment
+from .hidden_input import hidden_input_validator
 
 __all__ = ["EnvSettings"]
 
@@ -69,7 +70,10 @@ class _SingleUnderscoreDatabaseURLs(PydanticBaseSettingsSource):
 class EnvSettings(BaseSettings):
     """Base class for a project's environment settings, read from variables, .env and YAML."""
 
-    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+    )
+    _hide_input = hidden_input_validator()  # no value read from a file or variable in errors
 
     config_dir: ClassVar[Path | None] = None
     """Folder holding .env and config.<environment>.yaml; default: the project's base directory."""
