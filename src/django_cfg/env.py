@@ -36,7 +36,36 @@ from .databases.env_urls import DatabaseURLs
 from .environment import current_environment
 from .hidden_input import hidden_input_validator
 
-__all__ = ["EnvSettings"]
+__all__ = ["ConfigFileError", "EnvSettings"]
+
+
+class ConfigFileError(ValueError):
+    """A settings file that cannot be read. The message never quotes the file's content."""
+
+
+def _yaml_source(settings_cls: type[BaseSettings], yaml_file: Path) -> YamlConfigSettingsSource:
+    import yaml
+
+    try:
+        return YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)
+    except yaml.YAMLError as error:
+        # Position and the kind of problem only: pyyaml's messages may quote a token, and the
+        # line may hold a password.
+        details = [
+            f"{_unquoted(getattr(error, text, None) or '')} at line {mark.line + 1}, "
+            f"column {mark.column + 1}"
+            for text, mark_name in (("context", "context_mark"), ("problem", "problem_mark"))
+            if (mark := getattr(error, mark_name, None)) is not None
+        ]
+        raise ConfigFileError(
+            f"{yaml_file} is not valid YAML ({'; '.join(details) or 'unreadable'}). Check the "
+            "quoting there: a value holding ':', '#', quotes, or starting with '@', '%' or '*' "
+            "needs quotes."
+        ) from None
+
+
+def _unquoted(text: str) -> str:
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", text).strip()
 
 
 class _SingleUnderscoreDatabaseURLs(PydanticBaseSettingsSource):
@@ -98,6 +127,6 @@ class EnvSettings(BaseSettings):
         sources += [dotenv, _SingleUnderscoreDatabaseURLs(settings_cls, dotenv)]
         yaml_file = folder / f"config.{environment}.yaml"
         if yaml_file.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+            sources.append(_yaml_source(settings_cls, yaml_file))
         sources.append(file_secret_settings)
         return tuple(sources)

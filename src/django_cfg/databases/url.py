@@ -288,6 +288,7 @@ def redacted_url(
     return f"{scheme}://{credentials}{shown_host}{shown_port}/{quoted_for_message(name, '/:')}"
 
 
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,29}")
 _MAX_PATH_COMPONENT_BYTES = 255  # NAME_MAX on Linux, macOS and Windows file systems
 _MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
@@ -317,16 +318,15 @@ def parse_database_url(url: str) -> dict[str, Any]:
 
 def _check_characters(url: str) -> None:
     # Named by position only: the character may sit in the password.
-    for index, character in enumerate(url):
-        if character == "\x00":
-            kind = "a NUL character"
-        elif "\ud800" <= character <= "\udfff":
-            kind = (
-                "a lone surrogate (text decoded from bytes that are not UTF-8, e.g. a variable "
-                "set with another encoding)"
-            )
-        else:
-            continue
+    found = _UNSENDABLE.search(url)
+    if found:
+        index = found.start()
+        kind = (
+            "a NUL character"
+            if found.group() == "\x00"
+            else "a lone surrogate (text decoded from bytes that are not UTF-8, e.g. a variable "
+            "set with another encoding)"
+        )
         raise DatabaseURLError(
             f"the database URL contains {kind} at character {index + 1}, which no database "
             "driver accepts; percent-encode the intended bytes (e.g. %C3%A9 for 'é')."
