@@ -126,10 +126,30 @@ def test_direct_fields_with_surrogates_still_render() -> None:
 
 
 def test_url_errors_name_the_url_key_and_alias() -> None:
-    with pytest.raises(
-        DatabaseURLError, match=r"url_blog \(databases\['blog_db'\].*DATABASE__URL_B"
-    ):
+    expected = (
+        r"^databases\['blog_db'\]: database URL url_blog \(e\.g\. variable DATABASE__URL_BLOG\): "
+        r"postgresql://\*\*\*@db/blog: ambiguous URL"
+    )
+    with pytest.raises(DatabaseURLError, match=expected):
         databases_from_urls({"url": "sqlite://", "url_blog": "postgresql://app:a/b@db/blog"})
+
+
+def test_a_url_read_by_env_settings_names_its_variable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE__URL_BLOG", "postgresql://app:2024/Summer?!@db/blog")
+
+    class Environment(EnvSettings):
+        config_dir = tmp_path
+        database: DatabaseURLs = DatabaseURLs()
+
+    env = Environment()
+    with pytest.raises(DatabaseURLError) as raised:
+        DatabaseConfig.from_url(env.database.url_blog)
+    assert str(raised.value).startswith(
+        "database URL url_blog (e.g. variable DATABASE__URL_BLOG): postgresql://***@db/blog: "
+        "ambiguous URL"
+    )
+    assert "Summer" not in str(raised.value)
+    assert env.database.url_blog == SecretStr("postgresql://app:2024/Summer?!@db/blog")
 
 
 def test_field_errors_from_databases_from_urls_name_the_alias_and_hide_the_value() -> None:

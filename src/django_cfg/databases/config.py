@@ -22,6 +22,7 @@ from ..hidden_input import hidden_input_validator
 from .url import (
     ENGINES,
     DatabaseURLError,
+    NamedDatabaseURL,
     engine_family,
     parse_database_url,
     quoted_for_message,
@@ -100,7 +101,14 @@ class DatabaseConfig(BaseModel):
         raises ``DatabaseURLError`` (a ``ValueError``); the URL is parsed before validation so that
         no raw URL, and so no password, is ever part of a ``ValidationError``'s input.
         """
-        parsed = parse_database_url(url.get_secret_value() if isinstance(url, SecretStr) else url)
+        try:
+            parsed = parse_database_url(
+                url.get_secret_value() if isinstance(url, SecretStr) else url
+            )
+        except DatabaseURLError as error:
+            if not isinstance(url, NamedDatabaseURL):
+                raise
+            raise DatabaseURLError(f"{url.described}: {error}") from None
         options = {**parsed.pop("options", {}), **(fields.pop("options", None) or {})}
         return cls.model_validate({**parsed, **fields, "options": options})
 

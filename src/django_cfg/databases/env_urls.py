@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from ..hidden_input import hidden_input_validator, hide_inputs
 from .config import DatabaseConfig
-from .url import DatabaseURLError
+from .url import DatabaseURLError, NamedDatabaseURL
 
 __all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls"]
 
@@ -57,6 +57,17 @@ class DatabaseURLs(BaseModel):
             return data
         return {str(key).lower(): value if value != "" else None for key, value in data.items()}
 
+    @model_validator(mode="after")
+    def _remember_names(self) -> Self:
+        # So that DatabaseConfig.from_url(env.database.url_blog) can name the URL in its errors.
+        if self.url is not None:
+            self.url = NamedDatabaseURL(self.url.get_secret_value(), "url")
+        extra = self.__pydantic_extra__ or {}
+        for key, value in extra.items():
+            if value is not None:
+                extra[key] = NamedDatabaseURL(value.get_secret_value(), key)
+        return self
+
     def urls(self) -> dict[str, SecretStr]:
         """Every URL that is set, by its name (``url``, ``url_blog``, ...)."""
         named = {"url": self.url, **(self.__pydantic_extra__ or {})}
@@ -83,13 +94,12 @@ def databases_from_urls(
     keys = {alias_for_url_key(key.lower()): key.lower() for key in named}
     configs: dict[str, DatabaseConfig] = {}
     for alias, url in databases.items():
+        secret = url.get_secret_value() if isinstance(url, SecretStr) else url
+        named_url = NamedDatabaseURL(secret, keys[alias])
         try:
-            configs[alias] = DatabaseConfig.from_url(url, **fields_by_alias.get(alias, {}))
+            configs[alias] = DatabaseConfig.from_url(named_url, **fields_by_alias.get(alias, {}))
         except DatabaseURLError as error:
-            raise DatabaseURLError(
-                f"database URL {keys[alias]} (databases[{alias!r}]; e.g. variable DATABASE__"
-                f"{keys[alias].upper()}): {error}"
-            ) from None
+            raise DatabaseURLError(f"databases[{alias!r}]: {error}") from None
         except ValidationError as error:
             raise hide_inputs(error, loc_prefix=(alias,)) from None
     return configs

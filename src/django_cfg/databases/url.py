@@ -43,6 +43,7 @@ __all__ = [
     "DRIVER_OPTIONS",
     "ENGINES",
     "DatabaseURLError",
+    "NamedDatabaseURL",
     "engine_family",
     "parse_database_url",
     "redacted_url",
@@ -78,6 +79,29 @@ _FAMILIES = {
 
 class DatabaseURLError(ValueError):
     """A database URL that cannot be read. The message never contains the password."""
+
+
+class NamedDatabaseURL(SecretStr):
+    """A database URL, kept secret, that knows the name it was read under (``url_blog``).
+
+    ``DatabaseURLs`` holds its URLs as these, so that
+    ``DatabaseConfig.from_url(env.database.url_blog)`` can say which URL (and so which variable) a
+    ``DatabaseURLError`` is about.
+    """
+
+    def __init__(self, secret_value: str, key: str) -> None:
+        super().__init__(secret_value)
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:  # equal to a plain SecretStr of the same URL
+        return isinstance(other, SecretStr) and self.get_secret_value() == other.get_secret_value()
+
+    __hash__ = SecretStr.__hash__
+
+    @property
+    def described(self) -> str:
+        """``database URL url_blog (e.g. variable DATABASE__URL_BLOG)``: for messages."""
+        return f"database URL {self.key} (e.g. variable DATABASE__{self.key.upper()})"
 
 
 def register_scheme(scheme: str, engine: str) -> None:
