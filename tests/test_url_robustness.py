@@ -7,6 +7,7 @@ the URL; only ASCII digits make a port; errors name the URL key, alias or file t
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,22 @@ def test_a_numeric_secret_key_in_yaml_is_refused_without_its_digits(tmp_path, mo
     assert raised.value.errors()[0]["loc"] == ("secret_key",)
     assert raised.value.errors()[0]["input"] == "<hidden int>"
     assert not any(key[i : i + 3] in text for i in range(len(key) - 2)), text
+
+
+@pytest.mark.parametrize("file_name", ["config.prod.yaml", ".env", ".env.prod"])
+def test_a_settings_file_that_is_not_utf8_is_a_config_file_error_without_its_content(
+    tmp_path, monkeypatch, file_name: str
+) -> None:
+    monkeypatch.setenv("DJANGO_ENV", "prod")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    (tmp_path / file_name).write_bytes(b"SECRET_KEY=Hunter2-\xff\xfe-Secret\n")
+
+    class Environment(EnvSettings):
+        config_dir = tmp_path
+        secret_key: SecretStr | None = None
+
+    with pytest.raises(ConfigFileError, match=rf"{re.escape(file_name)} is not UTF-8") as raised:
+        Environment()
+    assert "Hunter2" not in str(raised.value) + repr(raised.value)
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__

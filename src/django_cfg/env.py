@@ -62,6 +62,34 @@ def _yaml_source(settings_cls: type[BaseSettings], yaml_file: Path) -> YamlConfi
             "quoting there: a value holding ':', '#', quotes, or starting with '@', '%' or '*' "
             "needs quotes."
         ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise _unreadable(yaml_file, error) from None
+
+
+def _dotenv_source(settings_cls: type[BaseSettings], files: list[Path]) -> DotEnvSettingsSource:
+    try:
+        return DotEnvSettingsSource(settings_cls, env_file=files)
+    except (OSError, UnicodeDecodeError) as error:
+        unreadable = next((file for file in files if not _readable(file)), files[0])
+        raise _unreadable(unreadable, error) from None
+
+
+def _readable(file: Path) -> bool:
+    try:
+        if file.exists():
+            file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _unreadable(file: Path, error: OSError | UnicodeDecodeError) -> ConfigFileError:
+    # Never the error itself: a UnicodeDecodeError carries the file's whole content.
+    if isinstance(error, UnicodeDecodeError):
+        return ConfigFileError(
+            f"{file} is not UTF-8 text (an invalid byte at offset {error.start}); save it as UTF-8."
+        )
+    return ConfigFileError(f"{file} cannot be read ({error.strerror}).")
 
 
 def _unquoted(text: str) -> str:
@@ -118,9 +146,7 @@ class EnvSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         folder = cls.config_dir if cls.config_dir is not None else project_base_dir(cls)
         environment = current_environment()
-        dotenv = DotEnvSettingsSource(
-            settings_cls, env_file=[folder / ".env", folder / f".env.{environment}"]
-        )
+        dotenv = _dotenv_source(settings_cls, [folder / ".env", folder / f".env.{environment}"])
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if isinstance(env_settings, EnvSettingsSource):
             sources.append(_SingleUnderscoreDatabaseURLs(settings_cls, env_settings))
