@@ -9,7 +9,7 @@ import pytest
 from tests.example_project import ExampleProject
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["routing.md", "migrations.md", "cross-database-relations.md", "replicas.md"]
+PAGES = ["routing.md", "migrations.md", "cross-database-relations.md", "replicas.md", "security.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -81,3 +81,26 @@ def test_logging_a_database_config_shows_the_masked_url(caplog) -> None:
         logging.getLogger("test").info("connecting to %s (%r)", database, database)
     assert "Zx9-only-here" not in caplog.text
     assert "postgresql://app:***@db/main" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql://app:Xq7/Vb9?!Kz@db/main", "Xq7/Vb9?!Kz"),
+        ("postgresql://app:5432?sslmode=Wx4Yv8Qj@db/main", "Wx4Yv8Qj"),
+        ("postgresql:/app:Jx5://Kq2Zv@db/main", "Jx5://Kq2Zv"),
+    ],
+)
+def test_manage_py_check_with_a_malformed_url_fails_without_the_password(
+    tmp_path, url: str, password: str
+) -> None:
+    from tests.example_project import ExampleProject
+
+    project = ExampleProject.copy(tmp_path, urls={"blog_db": url})
+    output = project.manage("check", check=False)
+    assert "DatabaseURLError" in output
+    assert "url_blog" in output  # the traceback shows the line that reads it
+    # password: the random part of it, whose 3-character runs appear nowhere else (the
+    # traceback's own text has words such as "module" and line numbers such as "543").
+    runs = [password[i : i + 3] for i in range(len(password) - 2)]
+    assert not [run for run in runs if run in output and any(c.isalnum() for c in run)], output

@@ -166,7 +166,8 @@ BAD_URLS: list[tuple[str, str]] = [
     (f"postgresql://u:{SECRET}@h:70000/d", "port 70000 is out of range"),
     (f"postgresql://u:{SECRET}@h:5432", "missing database name"),
     (f"postgresql://u:{SECRET}@h/", "missing database name"),
-    (f"postgresql://u:{SECRET}#x@h/d", "percent-encode it as %23"),
+    (f"postgresql://u:{SECRET}#x@h/d", "ambiguous URL"),
+    (f"postgresql://u:{SECRET}@h/d#x", "percent-encode it as %23"),
     (f"postgresql://u:{SECRET}@x@h/d", "percent-encode '@' in the user or password as %40"),
     (f"postgresql://u:{SECRET}/x@h/d", "%2F"),
     (f"postgresql://u:{SECRET}?x@h/d", "%3F"),
@@ -212,7 +213,11 @@ def test_errors_show_the_url_with_the_password_masked() -> None:
 
 # --- property: whatever the credentials, encode -> parse gives them back unchanged ------------
 
-text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+# Every character but a NUL, which no driver accepts (and from_url rejects, even as %00).
+text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+    max_size=20,
+)
 hosts = st.one_of(
     st.from_regex(
         r"[A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?(\.[A-Za-z0-9]{1,10}){0,3}", fullmatch=True

@@ -36,8 +36,10 @@ from pydantic._internal._model_construction import ModelMetaclass
 from .base_dir import found_base_dir, project_base_dir
 from .databases.config import DatabaseConfig
 from .databases.topology import ROUTER_PATH
+from .databases.url import DatabaseURLError
 from .development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
 from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
+from .hidden_input import hidden_input_validator
 from .production_settings import fallback_database_problem
 
 __all__ = ["DjangoConfig"]
@@ -129,6 +131,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         hide_input_in_errors=True,
         defer_build=True,  # built once, for the project's subclass, not also for this base
     )
+    _hide_input = hidden_input_validator()  # errors() and json() hold no input either
 
     project_name: str = "Django project"
     environment: str = Field(
@@ -343,6 +346,15 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         package = [ROUTER_PATH] if len(self.databases) > 1 else []
         return [*self.database_routers, *(p for p in package if p not in self.database_routers)]
 
+    def _django_databases(self, base_dir: Path) -> dict[str, dict[str, Any]]:
+        databases: dict[str, dict[str, Any]] = {}
+        for alias, database in self.databases.items():
+            try:
+                databases[alias] = database.to_django(base_dir=base_dir)
+            except DatabaseURLError as error:  # e.g. a SQLite folder that cannot be created
+                raise DatabaseURLError(f"databases[{alias!r}]: {error}") from error.__cause__
+        return databases
+
     def get_all_settings(self) -> dict[str, Any]:
         """Every Django setting this configuration defines, by its Django name."""
         base_dir = self.project_dir
@@ -354,10 +366,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             "INSTALLED_APPS": self.installed_apps,
             "MIDDLEWARE": self.get_middleware(),
             "TEMPLATES": [dict(template) for template in self.templates],
-            "DATABASES": {
-                alias: database.to_django(base_dir=base_dir)
-                for alias, database in self.databases.items()
-            },
+            "DATABASES": self._django_databases(base_dir),
             "DATABASE_ROUTERS": self.get_database_routers(),
             "LANGUAGE_CODE": self.language_code,
             "TIME_ZONE": self.time_zone,

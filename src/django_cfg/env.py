@@ -34,9 +34,67 @@ from pydantic_settings import (
 from .base_dir import project_base_dir
 from .databases.env_urls import DatabaseURLs
 from .environment import current_environment
+from .hidden_input import hidden_input_validator
 from .production_settings import SettingsFile, refuse_unset_in_production
 
-__all__ = ["EnvSettings"]
+__all__ = ["ConfigFileError", "EnvSettings"]
+
+
+class ConfigFileError(ValueError):
+    """A settings file that cannot be read. The message never quotes the file's content."""
+
+
+def _yaml_source(settings_cls: type[BaseSettings], yaml_file: Path) -> YamlConfigSettingsSource:
+    import yaml
+
+    try:
+        return YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)
+    except yaml.YAMLError as error:
+        # Position and the kind of problem only: pyyaml's messages may quote a token, and the
+        # line may hold a password.
+        details = [
+            f"{_unquoted(getattr(error, text, None) or '')} at line {mark.line + 1}, "
+            f"column {mark.column + 1}"
+            for text, mark_name in (("context", "context_mark"), ("problem", "problem_mark"))
+            if (mark := getattr(error, mark_name, None)) is not None
+        ]
+        raise ConfigFileError(
+            f"{yaml_file} is not valid YAML ({'; '.join(details) or 'unreadable'}). Check the "
+            "quoting there: a value holding ':', '#', quotes, or starting with '@', '%' or '*' "
+            "needs quotes."
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise _unreadable(yaml_file, error) from None
+
+
+def _dotenv_source(settings_cls: type[BaseSettings], files: list[Path]) -> DotEnvSettingsSource:
+    try:
+        return DotEnvSettingsSource(settings_cls, env_file=files)
+    except (OSError, UnicodeDecodeError) as error:
+        unreadable = next((file for file in files if not _readable(file)), files[0])
+        raise _unreadable(unreadable, error) from None
+
+
+def _readable(file: Path) -> bool:
+    try:
+        if file.exists():
+            file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _unreadable(file: Path, error: OSError | UnicodeDecodeError) -> ConfigFileError:
+    # Never the error itself: a UnicodeDecodeError carries the file's whole content.
+    if isinstance(error, UnicodeDecodeError):
+        return ConfigFileError(
+            f"{file} is not UTF-8 text (an invalid byte at offset {error.start}); save it as UTF-8."
+        )
+    return ConfigFileError(f"{file} cannot be read ({error.strerror}).")
+
+
+def _unquoted(text: str) -> str:
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", text).strip()
 
 
 class _SingleUnderscoreDatabaseURLs(PydanticBaseSettingsSource):
@@ -70,7 +128,10 @@ class _SingleUnderscoreDatabaseURLs(PydanticBaseSettingsSource):
 class EnvSettings(BaseSettings):
     """Base class for a project's environment settings, read from variables, .env and YAML."""
 
-    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+    )
+    _hide_input = hidden_input_validator()  # no value read from a file or variable in errors
 
     config_dir: ClassVar[Path | None] = None
     """Folder holding .env and config.<environment>.yaml; default: the project's base directory."""
@@ -102,15 +163,13 @@ class EnvSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         folder = cls.config_dir if cls.config_dir is not None else project_base_dir(cls)
         environment = current_environment()
-        dotenv = DotEnvSettingsSource(
-            settings_cls, env_file=[folder / ".env", folder / f".env.{environment}"]
-        )
+        dotenv = _dotenv_source(settings_cls, [folder / ".env", folder / f".env.{environment}"])
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if isinstance(env_settings, EnvSettingsSource):
             sources.append(_SingleUnderscoreDatabaseURLs(settings_cls, env_settings))
         sources += [dotenv, _SingleUnderscoreDatabaseURLs(settings_cls, dotenv)]
         yaml_file = folder / f"config.{environment}.yaml"
         if yaml_file.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+            sources.append(_yaml_source(settings_cls, yaml_file))
         sources.append(file_secret_settings)
         return tuple(sources)

@@ -18,7 +18,17 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from .url import ENGINES, engine_family, parse_database_url, redacted_url, replica_engine
+from ..hidden_input import hidden_input_validator
+from .url import (
+    ENGINES,
+    DatabaseURLError,
+    NamedDatabaseURL,
+    engine_family,
+    parse_database_url,
+    quoted_for_message,
+    redacted_url,
+    replica_engine,
+)
 
 __all__ = ["DatabaseConfig"]
 
@@ -47,6 +57,7 @@ class DatabaseConfig(BaseModel):
     """A database connection plus its role in routing (home of ``apps``, replica, read-only)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    _hide_input = hidden_input_validator()  # errors() and json() hold no input either
 
     engine: str = Field(
         min_length=1, description="Django ENGINE, e.g. django.db.backends.postgresql"
@@ -90,9 +101,26 @@ class DatabaseConfig(BaseModel):
         raises ``DatabaseURLError`` (a ``ValueError``); the URL is parsed before validation so that
         no raw URL, and so no password, is ever part of a ``ValidationError``'s input.
         """
-        parsed = parse_database_url(url.get_secret_value() if isinstance(url, SecretStr) else url)
+        try:
+            parsed = parse_database_url(
+                url.get_secret_value() if isinstance(url, SecretStr) else url
+            )
+        except DatabaseURLError as error:
+            if not isinstance(url, NamedDatabaseURL):
+                raise
+            raise DatabaseURLError(f"{url.described}: {error}") from None
         options = {**parsed.pop("options", {}), **(fields.pop("options", None) or {})}
         return cls.model_validate({**parsed, **fields, "options": options})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_url_text(cls, data: Any) -> Any:
+        if isinstance(data, str | SecretStr):
+            raise ValueError(
+                "a database URL is not a DatabaseConfig: write DatabaseConfig.from_url(url) "
+                "(or databases_from_urls(env.database) for all of them)."
+            )
+        return data
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
@@ -159,7 +187,7 @@ class DatabaseConfig(BaseModel):
             return (
                 f"{self.scheme}://"
                 if self.name == _SQLITE_MEMORY
-                else f"{self.scheme}:///{self.name}"
+                else f"{self.scheme}:///{quoted_for_message(self.name, '/:~')}"
             )
         return redacted_url(
             self.scheme, self.user, self.password is not None, self.host, self.port, self.name
@@ -211,8 +239,20 @@ class DatabaseConfig(BaseModel):
     def _resolved_name(self, base_dir: Path | str | None) -> str:
         if self.family != "sqlite" or self.name == _SQLITE_MEMORY or self.name.startswith("file:"):
             return self.name
-        path = Path(self.name).expanduser()
+        try:
+            path = Path(self.name).expanduser()
+        except RuntimeError:  # '~user' naming no user, or no home directory known
+            raise DatabaseURLError(
+                f"{self.redacted_url}: the file path starts with '~' but that home directory is "
+                "unknown; write the path without '~'."
+            ) from None
         if not path.is_absolute():
             path = Path(base_dir if base_dir is not None else Path.cwd()) / path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (OSError, ValueError, RecursionError) as error:  # RecursionError: 1000+ folders deep
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise DatabaseURLError(
+                f"{self.redacted_url}: cannot create the folder of the SQLite file ({reason})."
+            ) from error
         return str(path)

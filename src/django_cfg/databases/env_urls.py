@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from ..hidden_input import hidden_input_validator, hide_inputs
 from .config import DatabaseConfig
+from .url import DatabaseURLError, NamedDatabaseURL
 
 __all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls"]
 
@@ -31,7 +33,9 @@ _URL_KEY = re.compile(r"^url(_[a-z][a-z0-9_]*)?$")
 def alias_for_url_key(key: str) -> str:
     """``url`` -> ``default``; ``url_blog`` -> ``blog_db``."""
     if not _URL_KEY.match(key):
-        raise ValueError(f"{key!r} is not a database URL name: expected 'url' or 'url_<name>'.")
+        raise DatabaseURLError(
+            f"{key!r} is not a database URL name: expected 'url' or 'url_<name>'."
+        )
     return "default" if key == "url" else f"{key[4:]}_db"
 
 
@@ -39,6 +43,7 @@ class DatabaseURLs(BaseModel):
     """``url`` plus any number of ``url_<name>`` entries; every value is kept secret."""
 
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+    _hide_input = hidden_input_validator()  # errors() and json() hold no URL either
 
     url: SecretStr | None = Field(default=SecretStr("sqlite:///db/default.sqlite3"))
     __pydantic_extra__: dict[str, SecretStr | None] = Field(init=False)
@@ -51,6 +56,19 @@ class DatabaseURLs(BaseModel):
         if not isinstance(data, Mapping):
             return data
         return {str(key).lower(): value if value != "" else None for key, value in data.items()}
+
+    @model_validator(mode="after")
+    def _remember_names(self) -> Self:
+        # So that DatabaseConfig.from_url(env.database.url_blog) can name the URL in its errors.
+        # Written to __dict__: an assignment would add "url" to model_fields_set, which tells
+        # whether a source set the URL (production refuses the built-in default).
+        if self.url is not None:
+            self.__dict__["url"] = NamedDatabaseURL(self.url.get_secret_value(), "url")
+        extra = self.__pydantic_extra__ or {}
+        for key, value in extra.items():
+            if value is not None:
+                extra[key] = NamedDatabaseURL(value.get_secret_value(), key)
+        return self
 
     def urls(self) -> dict[str, SecretStr]:
         """Every URL that is set, by its name (``url``, ``url_blog``, ...)."""
@@ -71,11 +89,19 @@ def databases_from_urls(
     databases = {alias_for_url_key(key.lower()): value for key, value in named.items() if value}
     unknown = sorted(set(fields_by_alias) - set(databases))
     if unknown:
-        raise ValueError(
+        raise DatabaseURLError(
             f"fields given for {', '.join(map(repr, unknown))}, which no URL configures; "
             f"configured aliases: {', '.join(map(repr, databases))}."
         )
-    return {
-        alias: DatabaseConfig.from_url(url, **fields_by_alias.get(alias, {}))
-        for alias, url in databases.items()
-    }
+    keys = {alias_for_url_key(key.lower()): key.lower() for key in named}
+    configs: dict[str, DatabaseConfig] = {}
+    for alias, url in databases.items():
+        secret = url.get_secret_value() if isinstance(url, SecretStr) else url
+        named_url = NamedDatabaseURL(secret, keys[alias])
+        try:
+            configs[alias] = DatabaseConfig.from_url(named_url, **fields_by_alias.get(alias, {}))
+        except DatabaseURLError as error:
+            raise DatabaseURLError(f"databases[{alias!r}]: {error}") from None
+        except ValidationError as error:
+            raise hide_inputs(error, loc_prefix=(alias,)) from None
+    return configs

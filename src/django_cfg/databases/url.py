@@ -9,7 +9,9 @@ Rules, in the order they are applied:
 
 - ``scheme://user:password@host:port/name?key=value``; user, password, host and name are
   percent-decoded, so a password ``p@ss#1`` is written ``p%40ss%231``. An unencoded ``@``, ``#``,
-  ``/`` or ``?`` in the credentials is rejected with that hint instead of being guessed at.
+  ``/`` or ``?`` in the credentials is rejected with that hint instead of being guessed at: any
+  ``@`` after the first ``/``, ``?`` or ``#`` makes the URL ambiguous. Only ASCII digits make a
+  port.
 - Hosts keep their case; ``[::1]`` is an IPv6 host; ``%2Fvar%2Frun%2Fpostgresql`` (or
   ``?host=/var/run/postgresql`` on PostgreSQL) is a unix-socket directory.
 - Query keys that Django reads itself (``conn_max_age``, ``conn_health_checks``,
@@ -19,12 +21,18 @@ Rules, in the order they are applied:
   known engine is an error (a typo would otherwise surface only at the first connection); pass
   unusual options as ``DatabaseConfig.from_url(url, options={...})``.
 
-No error raised here ever contains the password: messages name the part of the URL at fault and,
-once the host part has been read safely, show the URL with the password replaced by ``***``.
+No error raised here ever contains the password, whatever the URL: messages name the part at fault
+by its position and kind. Once the credentials are known to end at the last ``@``, they show the
+URL with the password replaced by ``***``; when that split is ambiguous, they say so and show only
+what follows the last ``@`` (``postgresql://***@db/main``). A value in the query is echoed only
+when the query has no ``password``/``sslpassword`` key (an unencoded ``&`` in one would spill it
+into the next parameter). Every failure is a ``DatabaseURLError`` (a ``ValueError``).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
@@ -35,6 +43,7 @@ __all__ = [
     "DRIVER_OPTIONS",
     "ENGINES",
     "DatabaseURLError",
+    "NamedDatabaseURL",
     "engine_family",
     "parse_database_url",
     "redacted_url",
@@ -70,6 +79,29 @@ _FAMILIES = {
 
 class DatabaseURLError(ValueError):
     """A database URL that cannot be read. The message never contains the password."""
+
+
+class NamedDatabaseURL(SecretStr):
+    """A database URL, kept secret, that knows the name it was read under (``url_blog``).
+
+    ``DatabaseURLs`` holds its URLs as these, so that
+    ``DatabaseConfig.from_url(env.database.url_blog)`` can say which URL (and so which variable) a
+    ``DatabaseURLError`` is about.
+    """
+
+    def __init__(self, secret_value: str, key: str) -> None:
+        super().__init__(secret_value)
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:  # equal to a plain SecretStr of the same URL
+        return isinstance(other, SecretStr) and self.get_secret_value() == other.get_secret_value()
+
+    __hash__ = SecretStr.__hash__
+
+    @property
+    def described(self) -> str:
+        """``database URL url_blog (e.g. variable DATABASE__URL_BLOG)``: for messages."""
+        return f"database URL {self.key} (e.g. variable DATABASE__{self.key.upper()})"
 
 
 def register_scheme(scheme: str, engine: str) -> None:
@@ -111,14 +143,14 @@ def _int(key: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise DatabaseURLError(f"option {key!r} must be a whole number, got {raw!r}.") from None
+        raise DatabaseURLError(f"option {key!r} must be a whole number") from None
 
 
 def _float(key: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise DatabaseURLError(f"option {key!r} must be a number, got {raw!r}.") from None
+        raise DatabaseURLError(f"option {key!r} must be a number") from None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -131,7 +163,7 @@ def _bool(key: str, raw: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise DatabaseURLError(f"option {key!r} must be true or false, got {raw!r}.")
+    raise DatabaseURLError(f"option {key!r} must be true or false")
 
 
 def _str(key: str, raw: str) -> str:
@@ -145,9 +177,7 @@ def _secret(key: str, raw: str) -> SecretStr:
 def _choice(*choices: str, case: Callable[[str], str] = str.lower) -> Converter:
     def convert(key: str, raw: str) -> str:
         if case(raw) not in choices:
-            raise DatabaseURLError(
-                f"option {key!r} must be one of {', '.join(choices)}; got {raw!r}."
-            )
+            raise DatabaseURLError(f"option {key!r} must be one of {', '.join(choices)}")
         return case(raw)
 
     return convert
@@ -158,7 +188,7 @@ def _pg_isolation_level(key: str, raw: str) -> int:
     levels = {"read uncommitted": 1, "read committed": 2, "repeatable read": 3, "serializable": 4}
     name = raw.strip().lower().replace("_", " ")
     if name not in levels:
-        raise DatabaseURLError(f"option {key!r} must be one of {', '.join(levels)}; got {raw!r}.")
+        raise DatabaseURLError(f"option {key!r} must be one of {', '.join(levels)}")
     return levels[name]
 
 
@@ -233,7 +263,7 @@ def _conn_max_age(key: str, raw: str) -> int | None:
         return None
     value = _int(key, raw)
     if value < 0:
-        raise DatabaseURLError(f"option {key!r} must be 0 or more seconds, or 'none' (unlimited).")
+        raise DatabaseURLError(f"option {key!r} must be 0 or more seconds, or 'none' (unlimited)")
     return value
 
 
@@ -263,40 +293,83 @@ POOL_OPTIONS: dict[str, Converter] = {
 # --- parsing ----------------------------------------------------------------------------------
 
 
+def quoted_for_message(text: str, safe: str = "") -> str:
+    """``text`` percent-encoded for a message; never fails, whatever the characters."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe=safe)
+
+
 def redacted_url(
     scheme: str, user: str, has_password: bool, host: str, port: int | None, name: str
 ) -> str:
     """The URL for messages and status output, with the password shown as ``***``."""
-    credentials = quote(user, safe="")
+    credentials = quoted_for_message(user)
     if has_password:
         credentials += ":***"
     if credentials:
         credentials += "@"
-    shown_host = f"[{host}]" if ":" in host else quote(host, safe="")
+    shown_host = f"[{quoted_for_message(host, ':')}]" if ":" in host else quoted_for_message(host)
     shown_port = f":{port}" if port is not None else ""
-    return f"{scheme}://{credentials}{shown_host}{shown_port}/{quote(name, safe='/:')}"
+    return f"{scheme}://{credentials}{shown_host}{shown_port}/{quoted_for_message(name, '/:')}"
+
+
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,29}")
+_MAX_PATH_COMPONENT_BYTES = 255  # NAME_MAX on Linux, macOS and Windows file systems
+_MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
     """Read ``url`` into ``DatabaseConfig`` field values (engine, name, user, password, ...)."""
+    if not isinstance(url, str):
+        raise DatabaseURLError(f"a database URL must be text, not {type(url).__name__}.")
     url = url.strip()
+    _check_characters(url)
     scheme, separator, rest = url.partition("://")
     if not separator:
         raise DatabaseURLError(
             "not a database URL: expected '<scheme>://...', "
             "e.g. 'postgresql://user:password@host:5432/name' or 'sqlite:///db/default.sqlite3'."
         )
+    if scheme.lower() not in ENGINES:
+        raise DatabaseURLError(_unknown_scheme(scheme))
     scheme = scheme.lower()
-    if scheme not in ENGINES:
-        raise DatabaseURLError(
-            f"unknown database URL scheme {scheme!r}; known schemes: {', '.join(sorted(ENGINES))}. "
-            "Register another with django_cfg.register_scheme(scheme, engine)."
-        )
     engine = ENGINES[scheme]
     family = engine_family(engine)
     if family == "sqlite":
         return _parse_sqlite(scheme, engine, rest)
     return _parse_server(scheme, engine, family, rest)
+
+
+def _check_characters(url: str) -> None:
+    # Named by position only: the character may sit in the password.
+    found = _UNSENDABLE.search(url)
+    if found:
+        index = found.start()
+        kind = (
+            "a NUL character"
+            if found.group() == "\x00"
+            else "a lone surrogate (text decoded from bytes that are not UTF-8, e.g. a variable "
+            "set with another encoding)"
+        )
+        raise DatabaseURLError(
+            f"the database URL contains {kind} at character {index + 1}, which no database "
+            "driver accepts; percent-encode the intended bytes (e.g. %C3%A9 for 'é')."
+        )
+
+
+def _unknown_scheme(scheme: str) -> str:
+    known = ", ".join(sorted(ENGINES))
+    hint = "Register another with django_cfg.register_scheme(scheme, engine)."
+    if not _SCHEME.fullmatch(scheme):
+        # Not echoed: the text before the first '://' may be anything, a password included.
+        return (
+            f"the database URL does not start with a known scheme: its first {len(scheme)} "
+            "characters, before '://', are not letters, digits, '+', '-' or '.'. Write it as "
+            f"'<scheme>://...' with one of: {known}."
+        )
+    close = difflib.get_close_matches(scheme.lower(), ENGINES, n=1)
+    suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown database URL scheme {scheme!r}{suggestion}; known schemes: {known}. {hint}"
 
 
 def _parse_sqlite(scheme: str, engine: str, rest: str) -> dict[str, Any]:
@@ -317,35 +390,79 @@ def _parse_sqlite(scheme: str, engine: str, rest: str) -> dict[str, Any]:
         )
     else:
         name = unquote(path[1:])
+        _check_path_length(scheme, name)
     fields: dict[str, Any] = {"engine": engine, "name": name}
-    fields.update(_parse_query(query, "sqlite", where=f"{scheme}:///{name}"))
+    where = f"{scheme}:///{quoted_for_message(name, '/:~')}"
+    fields.update(_parse_query(query, "sqlite", where=where))
     return fields
 
 
+def _check_path_length(scheme: str, name: str) -> None:
+    if "\x00" in name:
+        raise DatabaseURLError(f"{scheme} URL: the file path contains a NUL character (%00).")
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) > _MAX_PATH_BYTES:
+        raise DatabaseURLError(
+            f"{scheme} URL: the file path is {len(encoded)} bytes long; file systems allow at "
+            f"most {_MAX_PATH_BYTES}."
+        )
+    for number, component in enumerate(encoded.split(b"/"), start=1):
+        if len(component) > _MAX_PATH_COMPONENT_BYTES:
+            raise DatabaseURLError(
+                f"{scheme} URL: part {number} of the file path is {len(component)} bytes long; "
+                f"file systems allow at most {_MAX_PATH_COMPONENT_BYTES} per folder or file name."
+            )
+
+
+_PERCENT_ENCODE_HINT = (
+    "percent-encode '@', '/', '?', '#' in the user or password (%40, %2F, %3F, %23); "
+    "an '@' in the database name or an option is written %40."
+)
+
+
 def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> dict[str, Any]:
+    # Where the credentials end is known for sure only when every '@' comes before the first '/',
+    # '?' and '#'. Until that is established, no part of the URL is echoed; after it, the host,
+    # port, name and query are known not to hold the password, and the URL is shown as
+    # redacted_url() renders it.
+    last_at = rest.rfind("@")
+    # What follows the last '@' cannot hold the password, whatever the password contains.
+    after = quoted_for_message(rest[last_at + 1 :], _VISIBLE)
+    shown = f"{scheme}://***@{after}" if last_at >= 0 else ""
+    unsure = f"{shown}: " if shown else f"{scheme} URL: "
+    cut = min(
+        (i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest)
+    )
+    if last_at > cut:
+        raise DatabaseURLError(
+            f"{unsure}ambiguous URL: an '@' comes after a '/', '?' or '#' (character "
+            f"{len(scheme) + 4 + cut}), so where the user and password end cannot be told; "
+            + _PERCENT_ENCODE_HINT
+        )
     if "#" in rest:
         raise DatabaseURLError(
-            f"{scheme} URL contains '#': if it is part of the password or user, "
-            "percent-encode it as %23."
+            f"{unsure}the URL contains '#' (character {len(scheme) + 4 + rest.find('#')}): if it "
+            "is part of the password or user, percent-encode it as %23; URLs of databases have "
+            "no '#fragment'."
         )
-    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     authority, tail = rest[:cut], rest[cut:]
     path, _, query = tail.partition("?")
-    if "@" in path:
-        raise DatabaseURLError(
-            f"{scheme} URL has '@' after the host: if the password or user contains '/' or '?', "
-            "percent-encode them as %2F and %3F."
-        )
     userinfo, at, hostport = authority.rpartition("@")
     if at and "@" in userinfo:
         raise DatabaseURLError(
-            f"{scheme} URL has more than one '@': percent-encode '@' in the user or "
-            "password as %40."
+            f"{unsure}ambiguous URL: more than one '@' before the host; percent-encode '@' in "
+            "the user or password as %40."
         )
     raw_user, colon, raw_password = userinfo.partition(":")
     user, password = unquote(raw_user), unquote(raw_password)
-    host, port = _parse_hostport(scheme, hostport)
+    host, port = _parse_hostport(unsure, hostport)
     name = unquote(path[1:]) if path.startswith("/") else ""
+    for part, value in (("user", user), ("password", password), ("host", host), ("name", name)):
+        if "\x00" in value:
+            raise DatabaseURLError(
+                f"{unsure}the {part} contains a NUL character (%00), which no database driver "
+                "accepts."
+            )
     where = redacted_url(scheme, user, bool(colon), host, port, name)
 
     fields: dict[str, Any] = {"engine": engine, "name": name, "user": user, "host": host}
@@ -365,29 +482,34 @@ def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> di
     return fields
 
 
-def _parse_hostport(scheme: str, hostport: str) -> tuple[str, int | None]:
+_VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
+"""Characters shown as they are in messages (every other one is percent-encoded)."""
+
+
+def _parse_hostport(unsure: str, hostport: str) -> tuple[str, int | None]:
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
-            raise DatabaseURLError(f"{scheme} URL: IPv6 host is missing its closing ']'.")
+            raise DatabaseURLError(f"{unsure}the IPv6 host is missing its closing ']'.")
         host, port_text = unquote(hostport[1:end]), hostport[end + 1 :]
         if port_text and not port_text.startswith(":"):
-            raise DatabaseURLError(f"{scheme} URL: expected ':<port>' after the IPv6 host.")
+            raise DatabaseURLError(f"{unsure}expected ':<port>' after the IPv6 host.")
         port_text = port_text[1:]
     else:
         raw_host, _, port_text = hostport.partition(":")
         host = unquote(raw_host)
     if not port_text:
         return host, None
-    if not port_text.isdigit():
-        # Not echoed: with an unencoded '/' in a password, this "port" is a piece of it.
+    # Only ASCII digits: str.isdigit() also accepts '²' and full-width digits, which int() reads.
+    if not (port_text.isascii() and port_text.isdigit()):
+        # Not echoed: without an '@', a password may stand where the port is read.
         raise DatabaseURLError(
-            f"{scheme} URL: the port after the host is not a number. If the password contains "
-            "'/', '?' or '#', percent-encode them (%2F, %3F, %23)."
+            f"{unsure}the port after the host is not a number (ASCII digits 0-9). If the password "
+            "contains '/', '?' or '#', percent-encode them (%2F, %3F, %23)."
         )
     port = int(port_text)
     if not 1 <= port <= 65535:
-        raise DatabaseURLError(f"{scheme} URL: port {port} is out of range (1-65535).")
+        raise DatabaseURLError(f"{unsure}port {port} is out of range (1-65535).")
     return host, port
 
 
@@ -400,24 +522,28 @@ def _parse_query(query: str, family: str | None, *, where: str) -> dict[str, Any
     options: dict[str, Any] = {}
     pool: dict[str, Any] = {}
     known = DRIVER_OPTIONS.get(family or "")
-    for piece in query.split("&"):
+    # A password given in the query (password=, sslpassword=) with an unencoded '&' spills into
+    # the following parameters: then keys and values are named by position, never echoed.
+    echo = "password" not in unquote_plus(query).lower()
+    for number, piece in enumerate(query.split("&"), start=1):
         if not piece:
             continue
         raw_key, equals, raw_value = piece.partition("=")
         if not equals:
-            # Not echoed: with an unencoded '?' in a password, this piece is part of it.
             raise DatabaseURLError(
-                f"{where}: a query parameter has no '=value'. If the password contains '?', "
-                "percent-encode it as %3F."
+                f"{where}: query parameter {number} has no '=value'. If a password contains '&', "
+                "percent-encode it as %26."
             )
         key, value = unquote_plus(raw_key).lower(), unquote_plus(raw_value)
+        shown_key = repr(key) if echo else f"number {number}"
         if key in seen:
-            raise DatabaseURLError(f"{where}: query parameter {key!r} is given twice.")
+            raise DatabaseURLError(f"{where}: query parameter {shown_key} is given twice.")
         seen.add(key)
         try:
-            _place_option(key, value, family, known, fields, options, pool)
+            _place_option(key, value, family, known, fields, options, pool, shown_key)
         except DatabaseURLError as error:
-            raise DatabaseURLError(f"{where}: {error}") from None
+            got = f"; got {quoted_for_message(value, _VISIBLE)!r}" if echo else ""
+            raise DatabaseURLError(f"{where}: {str(error).rstrip('.')}{got}.") from None
     if pool:
         if fields.get("pool") is False:
             raise DatabaseURLError(f"{where}: pool_* options are given together with pool=false.")
@@ -435,6 +561,7 @@ def _place_option(
     fields: dict[str, Any],
     options: dict[str, Any],
     pool: dict[str, Any],
+    shown_key: str,
 ) -> None:
     if key in DJANGO_OPTIONS:
         fields[key] = DJANGO_OPTIONS[key](key, value)
@@ -456,7 +583,7 @@ def _place_option(
         options[key] = known[key](key, value)
     else:
         raise DatabaseURLError(
-            f"unknown option {key!r} for a {family} database. Known options: "
+            f"unknown option {shown_key} for a {family} database. Known options: "
             f"{', '.join(sorted([*DJANGO_OPTIONS, 'pool', *known]))}. "
             "Pass anything else as DatabaseConfig.from_url(url, options={...})."
         )
