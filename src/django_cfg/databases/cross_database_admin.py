@@ -110,14 +110,14 @@ class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
 
     def nested(self, format_callback: Any = None) -> list[Any]:
         for parent, update in self._field_updates_across():
-            self.add_edge(parent, update)
+            self.add_edge(parent, update)  # type: ignore[arg-type]
 
         def callback(obj: Any) -> Any:
             if isinstance(obj, FieldUpdate):
                 return str(obj)
             return format_callback(obj) if format_callback else obj
 
-        return super().nested(callback)  # type: ignore[no-any-return]
+        return super().nested(callback)
 
     def _field_updates_across(self) -> Iterator[tuple[Model | None, FieldUpdate]]:
         """Rows on other databases that the delete updates, each with the row it points to."""
@@ -166,7 +166,8 @@ def follow_within_databases(queryset: QuerySet[Any], list_display: Iterable[Any]
     if queryset.query.select_related is not True:
         return queryset
     model = queryset.model
-    local, across = [], []
+    local: list[str] = []
+    across: list[str] = []
     for path, crosses in _non_null_paths(model):
         (across if crosses else local).append(path)
     for name in list_display:
@@ -307,8 +308,9 @@ def admin_lookup_errors(site: Any) -> list[CheckMessage]:
                         f"{name}.list_filter uses RelatedOnlyFieldListFilter on {lookup!r}, a "
                         f"ForeignKey to {field.related_model._meta.label} on another database: "
                         "its choices come from a subquery across databases.",
-                        hint=f"Use list_filter = [{lookup!r}] (every {field.related_model._meta.label}"
-                        " is offered), or a SimpleListFilter that reads the used ids first.",
+                        hint=f"Use list_filter = [{lookup!r}] (every "
+                        f"{field.related_model._meta.label} is offered), or a SimpleListFilter "
+                        "that reads the used ids first.",
                         obj=type(model_admin),
                         id="django_cfg.E031",
                     )
