@@ -9,7 +9,13 @@ import pytest
 from tests.example_project import ExampleProject
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["routing.md", "migrations.md", "cross-database-relations.md", "replicas.md"]
+PAGES = [
+    "routing.md",
+    "migrations.md",
+    "cross-database-relations.md",
+    "replicas.md",
+    "admin.md",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

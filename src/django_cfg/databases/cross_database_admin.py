@@ -267,7 +267,7 @@ def admin_lookup_errors(site: Any) -> list[CheckMessage]:
     """E030/E031 for every ModelAdmin registered on ``site``."""
     messages: list[CheckMessage] = []
     for model, model_admin in site._registry.items():
-        name = f"{type(model_admin).__module__}.{type(model_admin).__qualname__}"
+        name = type(model_admin).__qualname__  # the check's obj shows its module
         for option, lookup in _lookups(model_admin):
             crossing = crossing_in_lookup(model, lookup, joined=option == "list_select_related")
             if crossing is None:
