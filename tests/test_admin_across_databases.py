@@ -1,8 +1,9 @@
 """The Django admin over ForeignKeys that cross databases (Django's test client; fast).
 
 Pages of tests/admin_across_databases_site.py on SQLite (default + sqlite_blog) and PostgreSQL
-(MariaDB runs the same collector in tests/test_cross_database_relations.py): delete confirmation (single, bulk, the POST that deletes), changelists, change forms,
-autocomplete, raw id, filters; then the system checks on ModelAdmins that ask for JOINs across.
+(MariaDB runs the same collector in tests/test_cross_database_relations.py): delete
+confirmation (single, bulk, the POST that deletes), changelists, change forms, autocomplete,
+raw id, filters; then the system checks on ModelAdmins that ask for JOINs across.
 Where rows are is read with raw SQL on each database.
 """
 

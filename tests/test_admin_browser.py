@@ -105,163 +105,197 @@ def server(project: ExampleProject, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+class Admin:
+    """The admin in the browser: open a page, read it, submit, pick in an autocomplete."""
+
+    def __init__(self, driver: Any, server: str) -> None:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.server = driver, server
+        self.wait = WebDriverWait(driver, 15, poll_frequency=0.05)
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.server + path)
+        self.loaded()
+
+    def loaded(self) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        self.wait.until(ec.presence_of_element_located((By.ID, "footer")))
+
+    def text(self) -> str:
+        from selenium.webdriver.common.by import By
+
+        return str(self.driver.find_element(By.TAG_NAME, "body").text)
+
+    def css(self, selector: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def select(self, selector: str) -> Any:
+        from selenium.webdriver.support.ui import Select
+
+        return Select(self.css(selector))
+
+    def submit(self, selector: str) -> None:
+        from selenium.webdriver.support import expected_conditions as ec
+
+        button = self.css(selector)
+        self.driver.execute_script("arguments[0].scrollIntoView();", button)
+        button.click()
+        self.wait.until(ec.staleness_of(button))
+        self.loaded()
+
+    def autocomplete(self, field: str, term: str, choice: str) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        self.css(f".field-{field} .select2-selection").click()
+        search = self.wait.until(
+            ec.visibility_of_element_located(
+                (By.CSS_SELECTOR, ".select2-container--open .select2-search__field")
+            )
+        )
+        search.send_keys(term)
+        option = (
+            By.XPATH,
+            f"//li[contains(@class, 'select2-results__option') and normalize-space()='{choice}']",
+        )
+        self.wait.until(ec.element_to_be_clickable(option)).click()
+
+
 def test_example_admin_in_chromium(
     project: ExampleProject, server: str, request: pytest.FixtureRequest
 ) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
     ids: dict[str, int] = json.loads(project.python("-c", SEED))
+    with chromium(request.node.name) as driver:
+        admin = Admin(driver, server)
+        admin.open("/admin/login/?next=/admin/")
+        admin.css("#id_username").send_keys("admin")
+        admin.css("#id_password").send_keys(PASSWORD)
+        admin.submit("input[type=submit]")
+        assert "Site administration" in admin.text()
+        post_id = add_and_edit(admin, project, ids)
+        filter_by_author(admin, ids)
+        delete_users(admin, project, ids, post_id)
 
-    def rows(alias: str, sql: str) -> set[tuple[Any, ...]]:
-        return set(project.query(alias, sql))
 
-    with chromium(request.node.name) as browser:
-        wait = WebDriverWait(browser, 15)
+def rows(project: ExampleProject, alias: str, sql: str) -> set[tuple[Any, ...]]:
+    return set(project.query(alias, sql))
 
-        def open_page(path: str) -> None:
-            browser.get(server + path)
-            wait.until(ec.presence_of_element_located((By.ID, "footer")))
 
-        def page() -> str:
-            return str(browser.find_element(By.TAG_NAME, "body").text)
+def add_and_edit(admin: Admin, project: ExampleProject, ids: dict[str, int]) -> int:
+    """Add a post (author by autocomplete), edit it (author again, a comment's author by raw id),
+    follow "View on site", add an order (customer in a <select>). Returns the post's id."""
+    admin.open("/admin/blog/post/add/")
+    admin.css("#id_title").send_keys("Written in Chromium")
+    admin.autocomplete("author", "mar", "mary")
+    admin.submit("input[name=_save]")
+    assert "was added successfully" in admin.text()
+    [(post_id, author_id)] = rows(
+        project,
+        "blog_db",
+        "SELECT id, author_id FROM blog_post WHERE title = 'Written in Chromium'",
+    )
+    assert author_id == ids["mary"]
+    assert "blog_post" not in project.tables("default")
 
-        def submit(selector: str) -> None:
-            button = browser.find_element(By.CSS_SELECTOR, selector)
-            browser.execute_script("arguments[0].scrollIntoView();", button)
-            button.click()
-            wait.until(ec.staleness_of(button))
-            wait.until(ec.presence_of_element_located((By.ID, "footer")))
+    admin.open(f"/admin/blog/post/{post_id}/change/")
+    assert "mary" in admin.css(".field-author").text
+    admin.autocomplete("author", "jo", "john")
+    admin.css("#comments-group .add-row a").click()
+    admin.css("[name=comments-0-text]").send_keys("Commented in Chromium")
+    admin.css("[name=comments-0-author]").send_keys(str(ids["mary"]))  # raw id
+    admin.submit("input[name=_save]")
+    assert "was changed successfully" in admin.text()
+    assert rows(project, "blog_db", f"SELECT author_id FROM blog_post WHERE id = {post_id}") == {
+        (ids["john"],)
+    }
+    sql = "SELECT post_id, author_id FROM blog_comment WHERE text LIKE 'Commented%'"
+    assert rows(project, "blog_db", sql) == {(post_id, ids["mary"])}
 
-        def autocomplete(field: str, term: str, choice: str) -> None:
-            browser.find_element(By.CSS_SELECTOR, f".field-{field} .select2-selection").click()
-            search = wait.until(
-                ec.visibility_of_element_located(
-                    (By.CSS_SELECTOR, ".select2-container--open .select2-search__field")
-                )
-            )
-            search.send_keys(term)
-            option = wait.until(
-                ec.element_to_be_clickable(
-                    (
-                        By.XPATH,
-                        "//li[contains(@class, 'select2-results__option') and "
-                        f"normalize-space()='{choice}']",
-                    )
-                )
-            )
-            option.click()
+    admin.open(f"/admin/blog/post/{post_id}/change/")
+    admin.css("a.viewsitelink").click()
+    admin.wait.until(lambda driver: f"/posts/{post_id}/" in driver.current_url)
+    assert "Written in Chromium" in admin.text()
 
-        # Log in.
-        open_page("/admin/login/?next=/admin/")
-        browser.find_element(By.ID, "id_username").send_keys("admin")
-        browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-        submit("input[type=submit]")
-        assert "Site administration" in page()
+    admin.open("/admin/shop/order/add/")
+    admin.select("#id_customer").select_by_visible_text("mary")
+    admin.select("#id_product").select_by_visible_text("Book")
+    admin.submit("input[name=_save]")
+    assert rows(project, "shop_db", "SELECT customer_id FROM shop_order") == {
+        (ids["carl"],),
+        (ids["mary"],),
+    }
+    return int(post_id)
 
-        # Add a post; its author (a user on default) chosen by autocomplete.
-        open_page("/admin/blog/post/add/")
-        browser.find_element(By.ID, "id_title").send_keys("Written in Chromium")
-        autocomplete("author", "mar", "mary")
-        submit("input[name=_save]")
-        assert "was added successfully" in page()
-        [(post_id, author_id)] = rows(
-            "blog_db", "SELECT id, author_id FROM blog_post WHERE title = 'Written in Chromium'"
-        )
-        assert author_id == ids["mary"]
-        assert "blog_post" not in project.tables("default")
 
-        # Edit it: another author (autocomplete), and an inline comment whose author is a raw id.
-        open_page(f"/admin/blog/post/{post_id}/change/")
-        assert "mary" in browser.find_element(By.CSS_SELECTOR, ".field-author").text
-        autocomplete("author", "jo", "john")
-        browser.find_element(By.CSS_SELECTOR, "#comments-group .add-row a").click()
-        browser.find_element(By.NAME, "comments-0-text").send_keys("Commented in Chromium")
-        browser.find_element(By.NAME, "comments-0-author").send_keys(str(ids["mary"]))
-        submit("input[name=_save]")
-        assert "was changed successfully" in page()
-        assert rows("blog_db", f"SELECT author_id FROM blog_post WHERE id = {post_id}") == {
-            (ids["john"],)
-        }
-        assert rows(
-            "blog_db", "SELECT post_id, author_id FROM blog_comment WHERE text LIKE 'Commented%'"
-        ) == {(post_id, ids["mary"])}
+def filter_by_author(admin: Admin, ids: dict[str, int]) -> None:
+    """The post changelist shows authors (read on default) and filters by author."""
+    admin.open("/admin/blog/post/")
+    assert "Mary writes" in admin.text()
+    assert "Hello World" in admin.text()
+    filters = admin.css("#changelist-filter")
+    filters.find_element("link text", "john").click()
+    admin.wait.until(lambda driver: f"author__id__exact={ids['john']}" in driver.current_url)
+    admin.loaded()
+    titles = {
+        cell.text
+        for cell in admin.driver.find_elements("css selector", "#result_list .field-title")
+    }
+    assert titles == {"Hello World", "Written in Chromium"}
 
-        # "View on site" leads to the post's page.
-        open_page(f"/admin/blog/post/{post_id}/change/")
-        browser.find_element(By.CSS_SELECTOR, "a.viewsitelink").click()
-        wait.until(ec.url_contains(f"/posts/{post_id}/"))
-        assert "Written in Chromium" in page()
 
-        # An order: its customer (a user on default) chosen in a <select>.
-        open_page("/admin/shop/order/add/")
-        Select(browser.find_element(By.ID, "id_customer")).select_by_visible_text("mary")
-        Select(browser.find_element(By.ID, "id_product")).select_by_visible_text("Book")
-        submit("input[name=_save]")
-        assert rows("shop_db", "SELECT customer_id FROM shop_order") == {
-            (ids["carl"],),
-            (ids["mary"],),
-        }
+def delete_users(admin: Admin, project: ExampleProject, ids: dict[str, int], post_id: int) -> None:
+    """PROTECT refuses; deleting john lists and applies on_delete on blog_db; then a bulk delete."""
+    admin.open(f"/admin/accounts/user/{ids['carl']}/delete/")
+    assert "would require deleting the following protected related objects" in admin.text()
+    assert "Order: 1 x Book" in admin.text()
 
-        # The post changelist shows authors (read on default) and filters by author.
-        open_page("/admin/blog/post/")
-        assert "Mary writes" in page() and "Hello World" in page()
-        filters = browser.find_element(By.ID, "changelist-filter")
-        filters.find_element(By.LINK_TEXT, "john").click()
-        wait.until(ec.url_contains(f"author__id__exact={ids['john']}"))
-        titles = {e.text for e in browser.find_elements(By.CSS_SELECTOR, "#result_list .field-title")}
-        assert titles == {"Hello World", "Written in Chromium"}
+    admin.open(f"/admin/accounts/user/{ids['john']}/delete/")
+    text = admin.text()
+    assert "Comment: John was here" in text  # CASCADE, on blog_db
+    for title in ("Hello World", "Written in Chromium"):  # SET_NULL, on blog_db
+        assert f"Post: {title} (author will be set to NULL, on database 'blog_db')" in text
+    admin.submit("input[type=submit]")
+    assert "was deleted successfully" in admin.text()
+    assert (
+        rows(project, "default", f"SELECT id FROM accounts_user WHERE id = {ids['john']}") == set()
+    )
+    assert rows(project, "blog_db", "SELECT title, author_id FROM blog_post") == {
+        ("Ann writes", ids["ann"]),
+        ("Hello World", None),
+        ("Mary writes", ids["mary"]),
+        ("Written in Chromium", None),
+    }
+    assert rows(project, "blog_db", "SELECT text FROM blog_comment") == {
+        ("Bob was here",),
+        ("Commented in Chromium",),
+    }
 
-        # A user with an order (PROTECT) cannot be deleted: Django's message, nothing deleted.
-        open_page(f"/admin/accounts/user/{ids['carl']}/delete/")
-        assert "would require deleting the following protected related objects" in page()
-        assert "Order: 1 x Book" in page()
-
-        # Delete john: the page lists his rows on blog_db; confirming applies on_delete there.
-        open_page(f"/admin/accounts/user/{ids['john']}/delete/")
-        text = page()
-        assert "Comment: John was here" in text  # CASCADE, on blog_db
-        for title in ("Hello World", "Written in Chromium"):  # SET_NULL, on blog_db
-            assert f"Post: {title} (author will be set to NULL, on database 'blog_db')" in text
-        submit("input[type=submit]")
-        assert "was deleted successfully" in page()
-        assert rows("default", f"SELECT id FROM accounts_user WHERE id = {ids['john']}") == set()
-        assert rows("blog_db", "SELECT title, author_id FROM blog_post") == {
-            ("Ann writes", ids["ann"]),
-            ("Hello World", None),
-            ("Mary writes", ids["mary"]),
-            ("Written in Chromium", None),
-        }
-        assert rows("blog_db", "SELECT text FROM blog_comment") == {
-            ("Bob was here",),
-            ("Commented in Chromium",),
-        }
-
-        # Bulk-delete ann and bob with the "delete selected" action.
-        open_page("/admin/accounts/user/")
-        for name in ("ann", "bob"):
-            browser.find_element(
-                By.CSS_SELECTOR, f"input[name=_selected_action][value='{ids[name]}']"
-            ).click()
-        Select(browser.find_element(By.NAME, "action")).select_by_value("delete_selected")
-        submit("button[name=index]")
-        text = page()
-        assert "Are you sure you want to delete the selected users?" in text
-        assert "Post: Ann writes (author will be set to NULL, on database 'blog_db')" in text
-        assert "Comment: Bob was here" in text
-        submit("input[type=submit]")
-        assert "Successfully deleted 2 users" in page()
-        assert rows("default", "SELECT username FROM accounts_user") == {
-            ("admin",),
-            ("carl",),
-            ("mary",),
-        }
-        assert rows("blog_db", "SELECT title, author_id FROM blog_post") == {
-            ("Ann writes", None),
-            ("Hello World", None),
-            ("Mary writes", ids["mary"]),
-            ("Written in Chromium", None),
-        }
-        assert rows("blog_db", "SELECT text FROM blog_comment") == {("Commented in Chromium",)}
-        assert rows("shop_db", "SELECT COUNT(*) FROM shop_order") == {(2,)}
+    admin.open("/admin/accounts/user/")
+    for name in ("ann", "bob"):
+        admin.css(f"input[name=_selected_action][value='{ids[name]}']").click()
+    admin.select("[name=action]").select_by_value("delete_selected")
+    admin.submit("button[name=index]")
+    text = admin.text()
+    assert "Are you sure you want to delete the selected users?" in text
+    assert "Post: Ann writes (author will be set to NULL, on database 'blog_db')" in text
+    assert "Comment: Bob was here" in text
+    admin.submit("input[type=submit]")
+    assert "Successfully deleted 2 users" in admin.text()
+    assert rows(project, "default", "SELECT username FROM accounts_user") == {
+        ("admin",),
+        ("carl",),
+        ("mary",),
+    }
+    assert rows(project, "blog_db", "SELECT title, author_id FROM blog_post") == {
+        ("Ann writes", None),
+        ("Hello World", None),
+        ("Mary writes", ids["mary"]),
+        ("Written in Chromium", None),
+    }
+    assert rows(project, "blog_db", "SELECT text FROM blog_comment") == {("Commented in Chromium",)}
+    assert rows(project, "shop_db", "SELECT COUNT(*) FROM shop_order") == {(2,)}

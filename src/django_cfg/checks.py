@@ -10,6 +10,8 @@
     django_cfg.E008  a ManyToManyField or parent link crosses databases (always needs a JOIN)
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
+    django_cfg.E030  an admin option needs a JOIN across databases (cross_database_admin.py)
+    django_cfg.E031  RelatedOnlyFieldListFilter on a ForeignKey to another database (same module)
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
