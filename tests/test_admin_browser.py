@@ -36,7 +36,7 @@ from django.contrib.auth import get_user_model
 from apps.blog.models import Comment, Post
 from apps.shop.models import Order, Product
 User = get_user_model()
-users = {name: User.objects.create_user(name, f"{name}@example.org", "x")
+users = {name: User.objects.create_user(name, f"{name}@example.org")  # no password: no hashing
          for name in ("john", "mary", "ann", "bob", "carl")}
 hello = Post.objects.create(title="Hello World", author=users["john"])
 marys = Post.objects.create(title="Mary writes", author=users["mary"])
