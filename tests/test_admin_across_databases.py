@@ -301,6 +301,7 @@ def checks_for(pair: Pair, model: str, **options: Any) -> list[Any]:
         ("ordering", ["-author__name"], "author__name"),
         ("list_display", ["title", "author__name"], "author__name"),
         ("list_select_related", ["author"], "author"),
+        ("date_hierarchy", "author__name", "author__name"),
     ],
 )
 def test_check_refuses_admin_lookups_across_databases(option: str, value: Any, named: str) -> None:
