@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from django_cfg import DatabaseConfig
+from tests.browser import browser_missing
 from tests.services import MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -19,6 +20,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, dropped = [], []
     for item in items:
         reasons = [unreachable(m) for m in SERVICES if item.get_closest_marker(m)]
+        if item.get_closest_marker("browser"):
+            reasons.append(browser_missing())
         reasons = [reason for reason in reasons if reason]
         if not reasons:
             kept.append(item)

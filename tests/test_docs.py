@@ -9,7 +9,14 @@ import pytest
 from tests.example_project import ExampleProject
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["routing.md", "migrations.md", "cross-database-relations.md", "replicas.md", "security.md"]
+PAGES = [
+    "routing.md",
+    "migrations.md",
+    "cross-database-relations.md",
+    "replicas.md",
+    "security.md",
+    "admin.md",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DjangoCfgConfig(AppConfig):
@@ -28,6 +28,10 @@ class DjangoCfgConfig(AppConfig):
         if relations.cross_database_relations():
             relations.drop_cross_database_constraints()
             relations.install_cross_database_deletion()
+            if apps.is_installed("django.contrib.admin"):
+                from .databases.cross_database_admin import install_cross_database_admin
+
+                install_cross_database_admin()
             connection_created.connect(
                 relations.guard_cross_database_joins, dispatch_uid="django_cfg.guard_joins"
             )

@@ -11,6 +11,8 @@
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
     django_cfg.W020  (check --deploy) SECRET_KEY is the development key
+    django_cfg.E030  an admin option needs a JOIN across databases (cross_database_admin.py)
+    django_cfg.E031  RelatedOnlyFieldListFilter on a ForeignKey to another database (same module)
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
