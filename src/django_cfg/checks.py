@@ -10,6 +10,8 @@
     django_cfg.E008  a ManyToManyField or parent link crosses databases (always needs a JOIN)
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
+    django_cfg.W020  an alias is named like a replica (``replica``, ``<alias>_replica``) but has no role
+    django_cfg.E021  a database-level on_delete (Django 6.1 DB_CASCADE, ...) on a cross-database FK
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
@@ -24,6 +26,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .databases.relations import cross_database_relations, joined_cross_database_relations
+from .databases.replica_names import implied_primaries, primary_by_name
 from .databases.topology import ROUTER_PATH, Topology, get_topology, router_installed
 
 TAG = "django_cfg"
@@ -184,4 +187,42 @@ def check_cross_database_constraints(
                     id="django_cfg.E006",
                 )
             )
+    return messages
+
+
+@register(TAG)
+def check_replica_names(**_: Any) -> list[CheckMessage]:
+    """Aliases named like a replica that nothing declares a replica (hand-written settings)."""
+    if not _routing_in_use():
+        return []
+    return replica_name_warnings(get_topology(), getattr(settings, "DATABASE_ROLES", {}) or {})
+
+
+def replica_name_warnings(topology: Topology, declared: dict[str, Any]) -> list[CheckMessage]:
+    """W020 for each alias of ``topology`` named like a replica with no role in ``declared``."""
+    messages: list[CheckMessage] = []
+    for alias in topology.aliases:
+        role = declared.get(alias, {})
+        names = implied_primaries(alias)
+        if not names or "replica_of" in role or role.get("read_only") or topology.apps_on(alias):
+            continue
+        primary = primary_by_name(alias, topology.aliases)
+        if primary is None:
+            problem = f"its primary {names[0]!r} is not in DATABASES"
+            declare = "replica_of='<primary alias>'"
+        else:
+            problem = "nothing declares it a replica"
+            declare = f"replica_of={primary!r}"
+        messages.append(
+            Warning(
+                f"Database {alias!r} is named like a read replica, but {problem}: it is used as "
+                "an independent primary, so no reads go to it and Django's test runner would "
+                "create a test database on it.",
+                hint=f"Declare its role: DatabaseConfig.from_url(url, {declare}) (or "
+                f"DATABASE_ROLES = {{{alias!r}: {{'replica_of': ...}}}} in settings written by "
+                "hand). To keep it an independent primary, say so with replica_of=None "
+                f"(DATABASE_ROLES[{alias!r}] = {{'replica_of': None}}).",
+                id="django_cfg.W020",
+            )
+        )
     return messages
