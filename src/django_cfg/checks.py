@@ -226,3 +226,39 @@ def replica_name_warnings(topology: Topology, declared: dict[str, Any]) -> list[
             )
         )
     return messages
+
+
+@register(Tags.models, TAG)
+def check_database_on_delete(**_: Any) -> list[CheckMessage]:
+    """Django 6.1's DB_CASCADE / DB_SET_NULL / DB_SET_DEFAULT on a ForeignKey across databases.
+
+    They are carried out by the foreign key constraint (``ON DELETE CASCADE``), which cannot
+    exist across databases (the package drops it): deleting the target would do nothing.
+    """
+    try:
+        from django.db.models.deletion import DatabaseOnDelete  # type: ignore[attr-defined]
+    except ImportError:  # Django < 6.1 has no database-level on_delete
+        return []
+    if not _routing_in_use():
+        return []
+    messages: list[CheckMessage] = []
+    for relation in cross_database_relations():
+        on_delete = getattr(relation.field.remote_field, "on_delete", None)
+        if not isinstance(on_delete, DatabaseOnDelete):
+            continue
+        name = str(on_delete)
+        target = relation.target_label
+        messages.append(
+            Error(
+                f"{relation.describe()}: on_delete={name} is carried out by the database's "
+                f"foreign key constraint, which cannot exist across databases: deleting a row "
+                f"of {target} on {relation.target_database!r} would leave the rows of "
+                f"{relation.field.model._meta.label} on {relation.database!r} untouched.",
+                hint=f"Use on_delete=models.{name.removeprefix('DB_')}: django_cfg runs it on "
+                f"{relation.database!r} whenever a row of {target} is deleted (obj.delete(), "
+                "QuerySet.delete(), the admin).",
+                obj=relation.field,
+                id="django_cfg.E021",
+            )
+        )
+    return messages
