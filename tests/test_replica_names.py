@@ -11,11 +11,10 @@ import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-
-import pytest
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from django.core.checks import Warning
 
 from django_cfg import DatabaseConfig, DjangoConfig
@@ -65,7 +64,7 @@ def test_an_alias_named_like_a_replica_becomes_a_replica_of_its_primary(alias, p
 
 def test_the_inferred_replica_renders_like_a_declared_one() -> None:
     class Config(DjangoConfig):
-        databases = {  # noqa: RUF012
+        databases = {
             "default": DatabaseConfig.from_url("postgresql://app@primary/main"),
             "replica": DatabaseConfig.from_url("postgresql://ro@standby/main"),
         }
@@ -98,7 +97,9 @@ def test_other_names_and_missing_primaries_are_not_guessed() -> None:
 
 def check_hand_written(aliases: list[str], roles: dict[str, Any] | None = None) -> list[Any]:
     """What check W020 says of DATABASES with these aliases and this DATABASE_ROLES."""
-    settings = SimpleNamespace(DATABASES=dict.fromkeys(aliases, {}), DATABASE_ROLES=roles or {})
+    settings = SimpleNamespace(
+        DATABASES={alias: {} for alias in aliases}, DATABASE_ROLES=roles or {}
+    )
     return replica_name_warnings(Topology.from_settings(settings, {}), roles or {})
 
 

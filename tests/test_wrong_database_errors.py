@@ -61,7 +61,7 @@ def test_a_real_join_across_databases_is_still_a_join_error(pair: Pair) -> None:
     assert "a JOIN cannot cross databases" in str(raised.value)
 
 
-# --- as a user meets it: manage.py in the example project ------------------------------------------
+# --- as a user meets it: manage.py in the example project ---------------------------------------
 
 
 @pytest.fixture(

@@ -10,8 +10,8 @@
     django_cfg.E008  a ManyToManyField or parent link crosses databases (always needs a JOIN)
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
-    django_cfg.W020  an alias is named like a replica (``replica``, ``<alias>_replica``) but has no role
-    django_cfg.E021  a database-level on_delete (Django 6.1 DB_CASCADE, ...) on a cross-database FK
+    django_cfg.W020  an alias named like a replica (``replica``, ``<x>_replica``) has no role
+    django_cfg.E021  Django 6.1's DB_CASCADE / DB_SET_NULL on a cross-database ForeignKey
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
@@ -236,7 +236,7 @@ def check_database_on_delete(**_: Any) -> list[CheckMessage]:
     exist across databases (the package drops it): deleting the target would do nothing.
     """
     try:
-        from django.db.models.deletion import DatabaseOnDelete  # type: ignore[attr-defined]
+        from django.db.models.deletion import DatabaseOnDelete
     except ImportError:  # Django < 6.1 has no database-level on_delete
         return []
     if not _routing_in_use():

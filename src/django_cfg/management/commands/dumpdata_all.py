@@ -1,9 +1,9 @@
 """``manage.py dumpdata_all``: Django's ``dumpdata`` for every database, one fixture each.
 
-    python manage.py dumpdata_all -o backup/                    # backup/default.json, backup/blog_db.json, ...
-    python manage.py dumpdata_all -o backup/ --format jsonl --indent 2 -e contenttypes -e auth.Permission
+    python manage.py dumpdata_all -o backup/        # backup/default.json, backup/blog_db.json, ...
+    python manage.py dumpdata_all -o backup/ --format jsonl -e contenttypes -e auth.Permission
     python manage.py dumpdata_all -o backup/ --database blog_db
-    python manage.py loaddata_all backup/                       # each file back on its database
+    python manage.py loaddata_all backup/           # each file back on its database
 
 ``dumpdata`` reads one database and only the models whose tables live there; this runs it once per
 database that holds tables (``default`` first: the databases ``migrate_all`` migrates) and writes

@@ -1,6 +1,6 @@
 """``manage.py loaddata_all``: Django's ``loaddata`` on every database, each row on its own.
 
-    python manage.py loaddata_all backup/           # backup/<alias>.* (from dumpdata_all) on <alias>
+    python manage.py loaddata_all backup/           # backup/<alias>.* (dumpdata_all) on <alias>
     python manage.py loaddata_all all.json          # one fixture of every database's rows
     python manage.py loaddata_all backup/ --database blog_db
 
@@ -108,7 +108,7 @@ class Command(BaseCommand):
 
     def _load(self, alias: str, fixtures: list[str], options: dict[str, Any]) -> tuple[int, int]:
         """Load ``fixtures`` into ``alias``: (objects installed, objects in the fixtures)."""
-        command = loaddata.Command(stdout=self.stdout, stderr=self.stderr)
+        command = loaddata.Command()
         try:
             with warnings.catch_warnings():
                 # An empty dump (a database with no rows) is not a problem here.
