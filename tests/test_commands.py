@@ -88,10 +88,15 @@ def test_database_option_is_repeatable_and_limits_the_run(project) -> None:
 
 @pytest.mark.parametrize(
     ("alias", "reason"),
-    [("nope", "No database 'nope' in DATABASES"), ("replica", "has no apps routed to it")],
+    [
+        ("nope", "No database 'nope' in DATABASES"),
+        ("replica", "is a replica of default"),  # the seed's databases["replica"], by its name
+        ("analytics", "has no apps routed to it"),
+    ],
 )
 def test_database_option_refuses_databases_that_take_no_migrations(project, alias, reason) -> None:
     project.urls["replica"] = "sqlite:///db/replica.sqlite3"
+    project.urls["analytics"] = "sqlite:///db/analytics.sqlite3"
     code, output = exit_code(project, "migrate_all", "--database", alias)
     assert code == 1
     assert "CommandError" in output

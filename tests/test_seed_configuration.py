@@ -13,6 +13,7 @@ from tests.conftest import IN_CI
 from tests.seed_page import SEED, SeedProject, block, variables
 
 PG = "django.db.backends.postgresql"
+REPLICA_PG = "django_cfg.backends.replica_postgresql"
 SQLITE = "django.db.backends.sqlite3"
 
 SINGLE_LOADER = block(
@@ -84,7 +85,8 @@ def test_multi_database_env_block_adds_replica_and_analytics(project, monkeypatc
     }
     assert shown == {
         "default": (PG, "user", "pass", "db-primary.example.com", "mydb"),
-        "replica": (PG, "readonly", "pass", "db-replica.example.com", "mydb"),
+        # A replica by its name (docs/replicas.md): Django's backend plus failover.
+        "replica": (REPLICA_PG, "readonly", "pass", "db-replica.example.com", "mydb"),
         "analytics": (PG, "analytics", "pass", "warehouse.example.com", "analytics"),
     }
 
@@ -130,7 +132,9 @@ def test_example_2_replica_and_its_router_come_from_the_class_body_if(project, m
         "replica-pw",
         "db-replica.example.com",
     )
-    assert replica["OPTIONS"] == {"sslmode": "require"}
+    # A replica by its name: a bounded connect timeout for failover, the primary's test database.
+    assert replica["OPTIONS"] == {"sslmode": "require", "connect_timeout": 2}
+    assert replica["TEST"] == {"MIRROR": "default"}
 
 
 def test_example_2_without_a_replica_has_no_router(project) -> None:

@@ -25,6 +25,11 @@ class DjangoCfgConfig(AppConfig):
         if not router_installed(settings.DATABASE_ROUTERS):
             return
         connection_created.connect(guard_read_only, dispatch_uid="django_cfg.guard_read_only")
+        # Explains a query that needs a table of another database (a JOIN across databases, or
+        # a query sent to the wrong database), on connections to databases that lack some table.
+        connection_created.connect(
+            relations.guard_cross_database_joins, dispatch_uid="django_cfg.guard_joins"
+        )
         if relations.cross_database_relations():
             relations.drop_cross_database_constraints()
             relations.install_cross_database_deletion()
@@ -32,9 +37,6 @@ class DjangoCfgConfig(AppConfig):
                 from .databases.cross_database_admin import install_cross_database_admin
 
                 install_cross_database_admin()
-            connection_created.connect(
-                relations.guard_cross_database_joins, dispatch_uid="django_cfg.guard_joins"
-            )
 
 
 def _rebuild_routing(*, setting: str, **kwargs: Any) -> None:

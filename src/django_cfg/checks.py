@@ -13,6 +13,8 @@
     django_cfg.W020  (check --deploy) SECRET_KEY is the development key
     django_cfg.E030  an admin option needs a JOIN across databases (cross_database_admin.py)
     django_cfg.E031  RelatedOnlyFieldListFilter on a ForeignKey to another database (same module)
+    django_cfg.W040  an alias named like a replica (``replica``, ``<x>_replica``) has no role
+    django_cfg.E041  Django 6.1's DB_CASCADE / DB_SET_NULL on a cross-database ForeignKey
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
@@ -27,6 +29,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .databases.relations import cross_database_relations, joined_cross_database_relations
+from .databases.replica_names import implied_primaries, primary_by_name
 from .databases.topology import ROUTER_PATH, Topology, get_topology, router_installed
 
 TAG = "django_cfg"
@@ -208,4 +211,78 @@ def check_cross_database_constraints(
                     id="django_cfg.E006",
                 )
             )
+    return messages
+
+
+@register(TAG)
+def check_replica_names(**_: Any) -> list[CheckMessage]:
+    """Aliases named like a replica that nothing declares a replica (hand-written settings)."""
+    if not _routing_in_use():
+        return []
+    return replica_name_warnings(get_topology(), getattr(settings, "DATABASE_ROLES", {}) or {})
+
+
+def replica_name_warnings(topology: Topology, declared: dict[str, Any]) -> list[CheckMessage]:
+    """W040 for each alias of ``topology`` named like a replica with no role in ``declared``."""
+    messages: list[CheckMessage] = []
+    for alias in topology.aliases:
+        role = declared.get(alias, {})
+        names = implied_primaries(alias)
+        if not names or "replica_of" in role or role.get("read_only") or topology.apps_on(alias):
+            continue
+        primary = primary_by_name(alias, topology.aliases)
+        if primary is None:
+            problem = f"its primary {names[0]!r} is not in DATABASES"
+            declare = "replica_of='<primary alias>'"
+        else:
+            problem = "nothing declares it a replica"
+            declare = f"replica_of={primary!r}"
+        messages.append(
+            Warning(
+                f"Database {alias!r} is named like a read replica, but {problem}: it is used as "
+                "an independent primary, so no reads go to it and Django's test runner would "
+                "create a test database on it.",
+                hint=f"Declare its role: DatabaseConfig.from_url(url, {declare}) (or "
+                f"DATABASE_ROLES = {{{alias!r}: {{'replica_of': ...}}}} in settings written by "
+                "hand). To keep it an independent primary, say so with replica_of=None "
+                f"(DATABASE_ROLES[{alias!r}] = {{'replica_of': None}}).",
+                id="django_cfg.W040",
+            )
+        )
+    return messages
+
+
+@register(Tags.models, TAG)
+def check_database_on_delete(**_: Any) -> list[CheckMessage]:
+    """Django 6.1's DB_CASCADE / DB_SET_NULL / DB_SET_DEFAULT on a ForeignKey across databases.
+
+    They are carried out by the foreign key constraint (``ON DELETE CASCADE``), which cannot
+    exist across databases (the package drops it): deleting the target would do nothing.
+    """
+    try:
+        from django.db.models.deletion import DatabaseOnDelete
+    except ImportError:  # Django < 6.1 has no database-level on_delete
+        return []
+    if not _routing_in_use():
+        return []
+    messages: list[CheckMessage] = []
+    for relation in cross_database_relations():
+        on_delete = getattr(relation.field.remote_field, "on_delete", None)
+        if not isinstance(on_delete, DatabaseOnDelete):
+            continue
+        name = str(on_delete)
+        target = relation.target_label
+        messages.append(
+            Error(
+                f"{relation.describe()}: on_delete={name} is carried out by the database's "
+                f"foreign key constraint, which cannot exist across databases: deleting a row "
+                f"of {target} on {relation.target_database!r} would leave the rows of "
+                f"{relation.field.model._meta.label} on {relation.database!r} untouched.",
+                hint=f"Use on_delete=models.{name.removeprefix('DB_')}: django_cfg runs it on "
+                f"{relation.database!r} whenever a row of {target} is deleted (obj.delete(), "
+                "QuerySet.delete(), the admin).",
+                obj=relation.field,
+                id="django_cfg.E041",
+            )
+        )
     return messages

@@ -35,6 +35,7 @@ from pydantic._internal._model_construction import ModelMetaclass
 
 from .base_dir import found_base_dir, project_base_dir
 from .databases.config import DatabaseConfig
+from .databases.replica_names import with_replicas_by_name
 from .databases.topology import ROUTER_PATH
 from .databases.url import DatabaseURLError
 from .development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
@@ -238,6 +239,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                 "databases must contain 'default' (Django's main alias); got "
                 f"{', '.join(map(repr, databases)) or 'none'}."
             )
+        # The specification's databases["replica"] declares no role: its name is the role.
+        databases = with_replicas_by_name(databases)
         homes: dict[str, str] = {}
         for alias, database in databases.items():
             primary = database.replica_of
@@ -325,6 +328,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                     role["max_lag_bytes"] = database.max_lag_bytes
             if database.read_only:
                 role["read_only"] = True
+            elif database.replica_of is None and "replica_of" in database.model_fields_set:
+                role["replica_of"] = None  # declared a primary (a replica's name is not a role)
             if role:
                 roles[alias] = role
         return roles

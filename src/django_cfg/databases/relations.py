@@ -29,7 +29,7 @@ from itertools import chain
 from typing import Any
 
 from django.apps import apps
-from django.db import DatabaseError, NotSupportedError, transaction
+from django.db import DatabaseError, NotSupportedError, ProgrammingError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
@@ -40,6 +40,7 @@ __all__ = [
     "CrossDatabaseCollector",
     "CrossDatabaseJoinError",
     "CrossDatabaseRelation",
+    "TableNotOnDatabaseError",
     "cross_database_relations",
     "dropped_constraints",
     "joined_cross_database_relations",
@@ -299,6 +300,11 @@ class CrossDatabaseJoinError(NotSupportedError):
     """A query on one database needs a table that lives on another database."""
 
 
+class TableNotOnDatabaseError(ProgrammingError):
+    """A query went to a database that does not hold its model's table (no JOIN involved):
+    ``User.objects.using("blog_db")``, ``createsuperuser --database blog_db``."""
+
+
 _QUOTED_NAME = re.compile(r"[\"`]([^\"`]+)[\"`]")
 # What each engine says when a query names a table this database does not have.
 _MISSING_TABLE_MESSAGES = (
@@ -365,6 +371,37 @@ def explain_cross_database_join(alias: str, sql: str) -> str | None:
     )
 
 
+def explain_table_not_on_database(alias: str, sql: str) -> str | None:
+    """Why ``sql`` cannot run on ``alias`` when every table it names lives on one other database:
+    the query was sent to the wrong database. None when it also names a table of ``alias`` (a
+    JOIN across databases) or its tables live on several databases."""
+    topology = get_topology()
+    elsewhere = _tables_elsewhere(alias, topology)
+    named = list(dict.fromkeys(_QUOTED_NAME.findall(sql)))
+    missing = [name for name in named if name in elsewhere]
+    homes = {elsewhere[name] for name in missing}
+    here = topology.primary_of(alias)
+    tables_here = {
+        _table(model)
+        for model in apps.get_models(include_auto_created=True)
+        if topology.home(model._meta.app_label) == here
+    }
+    if len(homes) != 1 or tables_here.intersection(named):
+        return None
+    home = homes.pop()
+    models = {_table(m): m._meta.label for m in apps.get_models(include_auto_created=True)}
+    needed = ", ".join(f"{models.get(table, table)} (table {table})" for table in missing)
+    where = alias if here == alias else f"{alias} (a replica of {here!r})"
+    return (
+        f"{needed} lives on database {home!r}, but this query was sent to {where!r}, which does "
+        f"not hold that table. No JOIN is involved: the query went to the wrong database.\n"
+        f"Send it to {home!r}: drop .using({alias!r}) and let the router choose (it sends "
+        f"{models.get(missing[0], missing[0])} to {home!r}), or write .using({home!r}); in "
+        f"management commands, pass --database {home} (createsuperuser, changepassword, "
+        "dumpdata, loaddata) or use dumpdata_all / loaddata_all for every database."
+    )
+
+
 def _explain_failures(
     execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
@@ -373,7 +410,11 @@ def _explain_failures(
     except DatabaseError as error:
         if not any(message in str(error) for message in _MISSING_TABLE_MESSAGES):
             raise
-        explanation = explain_cross_database_join(context["connection"].alias, sql)
+        alias = context["connection"].alias
+        wrong_database = explain_table_not_on_database(alias, sql)
+        if wrong_database is not None:
+            raise TableNotOnDatabaseError(wrong_database) from error
+        explanation = explain_cross_database_join(alias, sql)
         if explanation is None:
             raise
         raise CrossDatabaseJoinError(explanation) from error

@@ -1,0 +1,119 @@
+"""``manage.py dumpdata_all``: Django's ``dumpdata`` for every database, one fixture each.
+
+    python manage.py dumpdata_all -o backup/        # backup/default.json, backup/blog_db.json, ...
+    python manage.py dumpdata_all -o backup/ --format jsonl -e contenttypes -e auth.Permission
+    python manage.py dumpdata_all -o backup/ --database blog_db
+    python manage.py loaddata_all backup/           # each file back on its database
+
+``dumpdata`` reads one database and only the models whose tables live there; this runs it once per
+database that holds tables (``default`` first: the databases ``migrate_all`` migrates) and writes
+``<output>/<alias>.<format>``. The options are dumpdata's own, passed on unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_cfg.management.fixture_databases import data_databases, natural_keys_across
+
+
+class Command(BaseCommand):
+    help = (
+        "Dumps every database that holds tables into <output>/<alias>.<format>, with Django's "
+        "dumpdata (each database's own models); loaddata_all loads them back."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "args",
+            metavar="app_label[.ModelName]",
+            nargs="*",
+            help="Restricts the dump to these apps or models (on whichever database holds them).",
+        )
+        parser.add_argument(
+            "-o",
+            "--output",
+            required=True,
+            metavar="DIRECTORY",
+            help="Directory for the fixtures, one per database: <alias>.<format>.",
+        )
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            metavar="ALIAS",
+            help="Only this database (repeatable). Default: every database that holds tables.",
+        )
+        parser.add_argument("--format", default="json", help="Serialization format (json).")
+        parser.add_argument("--indent", type=int, help="Indentation of the output.")
+        parser.add_argument(
+            "-e",
+            "--exclude",
+            action="append",
+            default=[],
+            help="An app_label or app_label.ModelName to exclude (repeatable).",
+        )
+        parser.add_argument(
+            "--natural-foreign",
+            action="store_true",
+            dest="use_natural_foreign_keys",
+            help="Use natural foreign keys (not across databases: see docs/migrations.md).",
+        )
+        parser.add_argument(
+            "--natural-primary",
+            action="store_true",
+            dest="use_natural_primary_keys",
+            help="Use natural primary keys.",
+        )
+        parser.add_argument(
+            "-a",
+            "--all",
+            action="store_true",
+            dest="use_base_manager",
+            help="Use Django's base manager (rows a custom manager would filter out too).",
+        )
+
+    def handle(self, *app_labels: str, **options: Any) -> None:
+        databases = data_databases(options["databases"])
+        if options["use_natural_foreign_keys"]:
+            self._refuse_natural_keys_across(app_labels, options["exclude"])
+        directory = Path(options["output"])
+        directory.mkdir(parents=True, exist_ok=True)
+        verbosity: int = options["verbosity"]
+        for alias in databases:
+            path = directory / f"{alias}.{options['format']}"
+            try:
+                call_command(
+                    "dumpdata",
+                    *app_labels,
+                    database=alias,
+                    output=str(path),
+                    format=options["format"],
+                    indent=options["indent"],
+                    exclude=options["exclude"],
+                    use_natural_foreign_keys=options["use_natural_foreign_keys"],
+                    use_natural_primary_keys=options["use_natural_primary_keys"],
+                    use_base_manager=options["use_base_manager"],
+                    verbosity=0,
+                    skip_checks=True,
+                )
+            except CommandError as error:
+                raise CommandError(f"{alias}: {error}") from error
+            if verbosity >= 1:
+                self.stdout.write(f"{alias}: {self.style.SUCCESS('dumped')} to {path}")
+
+    @staticmethod
+    def _refuse_natural_keys_across(app_labels: tuple[str, ...], excludes: list[str]) -> None:
+        across = natural_keys_across(app_labels, excludes)
+        if across:
+            relations = "".join(f"\n  {relation.describe()}" for relation in across)
+            raise CommandError(
+                "--natural-foreign would write these cross-database ForeignKeys as natural keys, "
+                "which loaddata looks up on the database it loads into, where the target's table "
+                f"does not exist:{relations}\nDump without --natural-foreign, or exclude these "
+                "models (-e app_label.ModelName) and dump them separately."
+            )
