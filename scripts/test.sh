@@ -8,3 +8,5 @@ VENV=${VENV:-.venv}
 scripts/bootstrap.sh dev
 scripts/services.sh
 "$VENV/bin/python" -m pytest "$@"
+# Django's own multiple_database tests with the package's router (a few seconds once cached).
+scripts/django_suite.sh
