@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
     sys.path[:0] = [str(tests_dir), str(ROOT / "src"), str(ROOT)]
     sys.argv = [str(runtests), *argv[2:]]
     code = compile(source, str(runtests), "exec")
-    exec(code, {"__name__": "__main__", "__file__": str(runtests)})  # noqa: S102
+    exec(code, {"__name__": "__main__", "__file__": str(runtests)})
 
 
 if __name__ == "__main__":
