@@ -18,7 +18,14 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from .url import ENGINES, engine_family, parse_database_url, redacted_url, replica_engine
+from .url import (
+    DRIVER_DEFAULTS,
+    ENGINES,
+    engine_family,
+    parse_database_url,
+    redacted_url,
+    replica_engine,
+)
 
 __all__ = ["DatabaseConfig"]
 
@@ -191,6 +198,9 @@ class DatabaseConfig(BaseModel):
             options["pool"] = self.pool
         if self.read_only:
             _make_read_only(options, self.family)
+        else:  # a read-only database takes no write lock (IMMEDIATE would take one per atomic())
+            for key, value in DRIVER_DEFAULTS.get(self.family or "", {}).items():
+                options.setdefault(key, value)
         test = dict(self.test)
         engine = self.engine
         if self.replica_of is not None:

@@ -223,6 +223,14 @@ DRIVER_OPTIONS: dict[str, dict[str, Converter]] = {
 }
 """Known driver options per engine family and the type each is converted to."""
 
+DRIVER_DEFAULTS: dict[str, dict[str, Any]] = {
+    # BEGIN IMMEDIATE (Django >= 5.1): atomic() takes SQLite's write lock when it starts, so
+    # concurrent writers queue for up to "timeout" instead of deadlocking on a read lock's
+    # upgrade, which SQLite answers at once with "database is locked" (docs/configuration.md).
+    "sqlite": {"transaction_mode": "IMMEDIATE"},
+}
+"""Driver options a writable database gets unless its URL or ``options`` set them."""
+
 _MYSQL_SSL_KEYS = {"ssl_ca": "ca", "ssl_cert": "cert", "ssl_key": "key", "ssl_capath": "capath"}
 
 _CONN_MAX_AGE_UNLIMITED = {"none", "unlimited", "persistent"}
