@@ -196,11 +196,11 @@ class DatabaseConfig(BaseModel):
         }
         if self.pool is not False:
             options["pool"] = self.pool
+        for key, value in DRIVER_DEFAULTS.get(self.family or "", {}).items():
+            if not (self.read_only and key == "transaction_mode"):  # no write lock to take
+                options.setdefault(key, value)
         if self.read_only:
             _make_read_only(options, self.family)
-        else:  # a read-only database takes no write lock (IMMEDIATE would take one per atomic())
-            for key, value in DRIVER_DEFAULTS.get(self.family or "", {}).items():
-                options.setdefault(key, value)
         test = dict(self.test)
         engine = self.engine
         if self.replica_of is not None:
