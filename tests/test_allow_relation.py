@@ -149,9 +149,13 @@ def test_a_many_to_many_link_across_databases_is_refused_by_django() -> None:
     group = Group.objects.create(name="editors")
     stray = Group(pk=group.pk, name="editors")
     stray._state.db, stray._state.adding = "sqlite_blog", False
-    with pytest.raises(
-        ValueError, match='instance is on database "default", value is on database "sqlite_blog"'
-    ), transaction.atomic():  # add() fails inside its own atomic block
+    with (
+        pytest.raises(
+            ValueError,
+            match='instance is on database "default", value is on database "sqlite_blog"',
+        ),
+        transaction.atomic(),
+    ):  # add() fails inside its own atomic block
         user.groups.add(stray)
     assert list(user.groups.all()) == []
     user.groups.add(group)
@@ -207,3 +211,12 @@ def test_a_hand_written_copy_of_an_unknown_database_is_a_check_error() -> None:
         found = [m for m in checks.run_checks(tags=["django_cfg"]) if m.id == "django_cfg.E007"]
     assert len(found) == 1
     assert "'postgres_blog' is a copy of 'blgo'" in found[0].msg
+
+
+def test_the_settings_of_djangos_own_suite_install_the_router_with_other_a_copy() -> None:
+    """scripts/django_suite.sh runs Django's multiple_database tests with these settings."""
+    from tests.django_suite import settings as suite
+
+    assert suite.DATABASE_ROUTERS == ["django_cfg.databases.router.DatabaseRouter"]
+    assert suite.DATABASE_ROLES == {"other": {"copy_of": "default"}}
+    assert set(suite.DATABASES) == {"default", "other"}
