@@ -10,3 +10,5 @@ scripts/bootstrap.sh dev
 scripts/services.sh
 scripts/browser.sh
 "$VENV/bin/python" -m pytest "$@"
+# Django's own multiple_database tests with the package's router (a few seconds once cached).
+scripts/django_suite.sh

@@ -6,7 +6,7 @@
     django_cfg.E004  a routing rule targets a replica
     django_cfg.W005  a routing rule targets a read-only database
     django_cfg.E006  a migration gives a cross-database ForeignKey a database constraint
-    django_cfg.E007  a replica's primary is not configured
+    django_cfg.E007  a replica's primary, or a copy's original primary, is not configured
     django_cfg.E008  a ManyToManyField or parent link crosses databases (always needs a JOIN)
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
@@ -138,7 +138,7 @@ def _check_rule(
 @register(TAG)
 def check_replicas(**_: Any) -> list[CheckMessage]:
     topology = get_topology()
-    return [
+    messages: list[CheckMessage] = [
         Error(
             f"Database {role.alias!r} is a replica of {role.replica_of!r}, which is not in "
             "DATABASES.",
@@ -148,6 +148,23 @@ def check_replicas(**_: Any) -> list[CheckMessage]:
         )
         for role in topology.roles.values()
         if role.replica_of is not None and role.replica_of not in topology.roles
+    ]
+    return messages + [
+        Error(
+            f"Database {role.alias!r} is a copy of {role.copy_of!r}, which is not a primary in "
+            "DATABASES (a copy needs a database that takes migrations: not a replica, not "
+            "another copy).",
+            hint=f"Fix copy_of of {role.alias!r}; configured: {', '.join(topology.aliases)}.",
+            id="django_cfg.E007",
+        )
+        for role in topology.roles.values()
+        if role.copy_of is not None
+        and not (
+            role.copy_of in topology.roles
+            and role.copy_of != role.alias
+            and topology.roles[role.copy_of].copy_of is None
+            and topology.roles[role.copy_of].replica_of is None
+        )
     ]
 
 

@@ -255,6 +255,23 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                         f"databases[{alias!r}]: replica_of={primary!r} is itself a replica; "
                         "point replicas at the primary."
                     )
+            original = database.copy_of
+            if original is not None and (
+                original not in databases
+                or original == alias
+                or databases[original].replica_of is not None
+                or databases[original].copy_of is not None
+            ):
+                primaries = [
+                    repr(other)
+                    for other, db in databases.items()
+                    if other != alias and db.replica_of is None and db.copy_of is None
+                ]
+                raise ValueError(
+                    f"databases[{alias!r}]: copy_of={original!r} is not another configured "
+                    f"primary (a replica or a copy cannot be copied); choose one of "
+                    f"{', '.join(primaries)}."
+                )
             for app in database.apps:
                 if app in homes:
                     raise ValueError(
@@ -330,6 +347,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                 role["read_only"] = True
             elif database.replica_of is None and "replica_of" in database.model_fields_set:
                 role["replica_of"] = None  # declared a primary (a replica's name is not a role)
+            if database.copy_of is not None:
+                role["copy_of"] = database.copy_of
             if role:
                 roles[alias] = role
         return roles

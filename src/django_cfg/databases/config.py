@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ..hidden_input import hidden_input_validator
 from .url import (
+    DRIVER_DEFAULTS,
     ENGINES,
     DatabaseURLError,
     NamedDatabaseURL,
@@ -92,6 +93,9 @@ class DatabaseConfig(BaseModel):
         default=None, gt=0, description="Skip this replica while it is more WAL bytes behind"
     )
     read_only: bool = Field(default=False, description="No writes or migrations (a warehouse)")
+    copy_of: str | None = Field(
+        default=None, description="Alias of the primary whose tables this database also holds"
+    )
 
     @classmethod
     def from_url(cls, url: str | SecretStr, **fields: Any) -> Self:
@@ -147,6 +151,12 @@ class DatabaseConfig(BaseModel):
             raise ValueError(
                 f"{self.redacted_url}: {', '.join(replica_only)} only apply to a replica; "
                 "add replica_of='<primary alias>'."
+            )
+        if self.copy_of is not None and (self.replica_of is not None or self.apps):
+            raise ValueError(
+                f"{self.redacted_url}: a copy holds the apps of {self.copy_of!r}; remove "
+                + ("replica_of" if self.replica_of is not None else f"apps={list(self.apps)!r}")
+                + " from it."
             )
         if self.replica_of is not None and self.read_only:
             raise ValueError(
@@ -208,6 +218,9 @@ class DatabaseConfig(BaseModel):
         }
         if self.pool is not False:
             options["pool"] = self.pool
+        for key, value in DRIVER_DEFAULTS.get(self.family or "", {}).items():
+            if not (self.read_only and key == "transaction_mode"):  # no write lock to take
+                options.setdefault(key, value)
         if self.read_only:
             _make_read_only(options, self.family)
         test = dict(self.test)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -142,12 +143,34 @@ class use_primary:
 # Across requests ---------------------------------------------------------------------------------
 
 
-def _parse_cookie(value: str) -> PinState:
+def _parse_cookie(value: str, primaries: frozenset[str], now: float, lifetime: float) -> PinState:
+    """The markers of a cookie this middleware signed; ValueError for anything else.
+
+    The signature proves the server wrote it, not that it still makes sense: a deploy may have
+    removed or renamed the alias, made it a replica or taken its replicas away, and a cookie
+    signed by an older release (or with a leaked key) may hold anything. A marker counts only
+    for a primary that has replicas now, with an ASCII-digit WAL position and a finite write
+    time no later than ``lifetime`` from now; any other content makes the whole cookie ignored.
+    """
     writes: dict[str, Write] = {}
     for item in filter(None, value.split(",")):
         alias, lsn, at = item.split(":")
-        writes[alias] = Write(int(lsn) if lsn else None, float(at))
-    return PinState(writes=writes)
+        written = float(at)
+        if not (lsn == "" or (lsn.isascii() and lsn.isdigit())):
+            raise ValueError("WAL position is not ASCII digits")
+        if not math.isfinite(written) or written > now + lifetime:
+            raise ValueError("write time is not a time of this pin's lifetime")
+        if alias in primaries:  # a removed alias pins nothing: dropped, the rest kept
+            writes[alias] = Write(int(lsn) if lsn else None, written)
+    return PinState(writes=writes) if writes else EMPTY
+
+
+def _pinned_primaries() -> frozenset[str]:
+    """The primaries that have replicas in this deploy: the only aliases a marker may name."""
+    from .topology import get_topology
+
+    roles = get_topology().roles.values()
+    return frozenset(role.replica_of for role in roles if role.replica_of is not None)
 
 
 def _cookie_value(state: PinState) -> str:
@@ -199,9 +222,9 @@ class ReadYourWritesMiddleware:
             value = request.get_signed_cookie(
                 COOKIE_NAME, salt=_COOKIE_SALT, max_age=timedelta(seconds=lifetime)
             )
-            state = _parse_cookie(value or "")
-        except (BadSignature, ValueError):
-            return EMPTY
+            state = _parse_cookie(value or "", _pinned_primaries(), time.time(), lifetime)
+        except (BadSignature, ValueError, OverflowError):
+            return EMPTY  # not this deploy's cookie: ignored, and deleted with the response
         # A marker lives pin_seconds from its write, however often the cookie is sent back.
         for primary, write in state.writes.items():
             if time.time() - write.at > lifetime:

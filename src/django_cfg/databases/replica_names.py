@@ -12,10 +12,10 @@ reads the name as the role, exactly as if ``replica_of`` had been written:
     <alias>_replica                  -> replica_of="<alias>"       (orders_replica -> orders)
     <name>_replica, <name>_replica_db -> replica_of="<name>_db"     (url_blog_replica -> blog_db)
 
-It does so only for a database that declares no role of its own (no ``replica_of``, ``apps`` or
-``read_only``) and whose primary is configured. ``replica_of=None``, written out, keeps such an
-alias an independent primary. Settings written by hand (no ``DjangoConfig``) are not changed:
-the ``django_cfg.W040`` check names such an alias and the fix.
+It does so only for a database that declares no role of its own (no ``replica_of``, ``apps``,
+``read_only`` or ``copy_of``) and whose primary is configured. ``replica_of=None``, written out,
+keeps such an alias an independent primary. Settings written by hand (no ``DjangoConfig``) are
+not changed: the ``django_cfg.W040`` check names such an alias and the fix.
 """
 
 from __future__ import annotations
@@ -45,8 +45,13 @@ def primary_by_name(alias: str, aliases: Collection[str]) -> str | None:
 
 
 def declares_role(database: DatabaseConfig) -> bool:
-    """Whether the database says what it is: replica_of (even None), apps or read_only."""
-    return "replica_of" in database.model_fields_set or bool(database.apps) or database.read_only
+    """Whether the database says what it is: replica_of (even None), apps, read_only or copy_of."""
+    return (
+        "replica_of" in database.model_fields_set
+        or bool(database.apps)
+        or database.read_only
+        or database.copy_of is not None
+    )
 
 
 def with_replicas_by_name(databases: Mapping[str, DatabaseConfig]) -> dict[str, DatabaseConfig]:

@@ -47,6 +47,8 @@ class DatabaseRouter:
         self._primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
         self._migration_targets = frozenset(topology.migration_targets)
         self._cross_relations = topology.cross_database_relations
+        self._copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
+        self._pointers: dict[tuple[type[Model], type[Model]], bool] = {}
         self._monitor: ReplicaMonitor | None = None
         self._wrappers = threading.local()
         self._pins = pinning.current_pins
@@ -183,19 +185,74 @@ class DatabaseRouter:
         return home
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
+        """Same data, or a cross-database relation of the two models; else refused.
+
+        ``True`` when both rows are on one database or on a primary and its replica. Rows on
+        two databases are related only by a relation that crosses databases by design: the two
+        models have different homes, each row is on its model's home (or a replica of it), and
+        a row on a copy of its home (``copy_of``) holds the relation while the other row is on
+        its home, since a ForeignKey followed from a copy reads the other model's home. Anything
+        else (a row of the same home on another copy, a row on a database that holds no copy of
+        its tables) is refused, and Django raises "the current database router prevents this
+        relation", as it does without routers for any two databases.
+        """
         db1, db2 = obj1._state.db, obj2._state.db
         if db1 is None or db2 is None:
-            return None
-        primary1 = self._primary_of.get(db1, db1)
-        primary2 = self._primary_of.get(db2, db2)
-        if primary1 == primary2:
+            return None  # unsaved: Django's own answer (the same database, or not)
+        if db1 == db2 or self._primary_of.get(db1, db1) == self._primary_of.get(db2, db2):
             return True
-        return self._cross_relations and primary1 in self._primaries and primary2 in self._primaries
+        return self._cross_relations and self._declared_crossing(obj1, db1, obj2, db2)
+
+    def _declared_crossing(self, obj1: Model, db1: str, obj2: Model, db2: str) -> bool:
+        home1 = self._homes.get(obj1._meta.app_label, DEFAULT_DB_ALIAS)
+        home2 = self._homes.get(obj2._meta.app_label, DEFAULT_DB_ALIAS)
+        if home1 == home2:
+            return False  # one home's rows on two databases: the pk names another row there
+        on_copy1 = self._on_copy(db1, home1)
+        on_copy2 = self._on_copy(db2, home2)
+        if on_copy1 is None or on_copy2 is None:
+            return False
+        if not on_copy1 and not on_copy2:
+            return True
+        if on_copy1 and on_copy2:
+            return False  # the relation would be read from the other model's home, not its copy
+        holder, target = (type(obj1), type(obj2)) if on_copy1 else (type(obj2), type(obj1))
+        return self._points_to(holder, target) and not self._points_to(target, holder)
+
+    def _on_copy(self, db: str, home: str) -> bool | None:
+        """False: ``db`` is ``home`` or its replica; True: a copy of ``home``; None: neither."""
+        primary = self._primary_of.get(db, db)
+        if primary == home:
+            return False
+        if self._copy_of.get(primary) == home:
+            return True
+        return None
+
+    def _points_to(self, holder: type[Model], target: type[Model]) -> bool:
+        """Whether ``holder`` has a ForeignKey / OneToOneField that a ``target`` row can fill."""
+        key = (holder, target)
+        found = self._pointers.get(key)
+        if found is None:
+            targets = (
+                field.related_model._meta.concrete_model
+                for field in holder._meta.get_fields()
+                if (field.many_to_one or field.one_to_one)
+                and field.concrete
+                and isinstance(field.related_model, type)
+            )
+            found = self._pointers[key] = any(
+                concrete is not None and issubclass(target, concrete) for concrete in targets
+            )
+        return found
 
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool:
-        return db in self._migration_targets and self._homes.get(app_label, DEFAULT_DB_ALIAS) == db
+        """Tables go to the app's home primary, and to each copy (``copy_of``) of that home."""
+        if db not in self._migration_targets:
+            return False
+        home = self._homes.get(app_label, DEFAULT_DB_ALIAS)
+        return home == db or home == self._copy_of.get(db)
 
 
 _DIRECT_CALLS = ("db_for_read", "db_for_write")

@@ -8,8 +8,12 @@ hand) and read by the router, the system checks and the commands alike:
     DATABASE_ROLES = {"replica": {"replica_of": "default", "read_weight": 0.8,
                                   "max_lag_seconds": 5},
                       "analytics": {"read_only": True},
+                      "archive": {"copy_of": "blog_db"},
                       "blog_db": {"apps": ["blog"]}}
 
+A copy (``copy_of``) holds its own copy of another primary's tables, reached with
+``.using("archive")``: it is migrated with that primary's apps, and its rows relate only to rows
+of the same copy or, across databases, to the related model's home (docs/routing.md).
 Apps that no rule names live on ``default``. Rules may name an app by its dotted path
 (``"apps.blog"``); it is normalised to the app's label.
 """
@@ -56,6 +60,7 @@ class DatabaseRole:
     read_only: bool = False
     max_lag_seconds: float | None = None
     max_lag_bytes: int | None = None
+    copy_of: str | None = None
 
     @property
     def is_primary(self) -> bool:
@@ -65,6 +70,8 @@ class DatabaseRole:
     def describe(self) -> str:
         if self.replica_of is not None:
             return f"replica of {self.replica_of}"
+        if self.copy_of is not None:
+            return f"copy of {self.copy_of}" + (", read-only" if self.read_only else "")
         return "read-only" if self.read_only else "primary"
 
 
@@ -141,6 +148,11 @@ class Topology:
         role = self.roles.get(alias)
         return role.replica_of if role is not None and role.replica_of is not None else alias
 
+    def copy_of(self, alias: str) -> str | None:
+        """The primary whose tables ``alias`` (or the primary it replicates) holds a copy of."""
+        role = self.roles.get(self.primary_of(alias))
+        return role.copy_of if role is not None else None
+
     def apps_on(self, alias: str) -> tuple[str, ...]:
         """The app labels routed to ``alias`` by a rule (``default`` also holds all others)."""
         return tuple(sorted(label for label, home in self.homes.items() if home == alias))
@@ -153,6 +165,13 @@ class Topology:
         role = self.roles.get(alias)
         if role is None or not role.is_primary:
             return False
+        if role.copy_of is not None:  # a copy of a copy is refused by the checks (E007)
+            original = self.roles.get(role.copy_of)
+            return (
+                original is not None
+                and original.copy_of is None
+                and self.takes_migrations(role.copy_of)
+            )
         return alias == DEFAULT_DB_ALIAS or alias in self.homes.values()
 
     @property
@@ -171,6 +190,7 @@ def _role(alias: str, declared: Mapping[str, Any]) -> DatabaseRole:
         read_only=bool(declared.get("read_only", False)),
         max_lag_seconds=float(seconds) if seconds is not None else None,
         max_lag_bytes=int(size) if size is not None else None,
+        copy_of=declared.get("copy_of"),
     )
 
 

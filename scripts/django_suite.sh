@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Django's own multiple_database tests, run with django_cfg's app and router installed
+# (settings: tests/django_suite/settings.py, launcher: tests/django_suite/run.py).
+# Django's tests are not in its wheel: the sdist of the installed Django version is downloaded
+# from PyPI once and cached under .cache/django-suite/ (git-ignored). Extra arguments go to
+# Django's runtests.py. Runs in about 2 seconds once the download is cached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+PY=${PY:-${VENV:-.venv}/bin/python}
+version=$("$PY" -c "import django; print(django.__version__)")
+cache=.cache/django-suite
+src="$cache/django-$version"
+if [[ ! -f "$src/tests/runtests.py" ]]; then
+  mkdir -p "$cache/download-$version"
+  "$PY" -m pip download --quiet --no-binary :all: --no-deps "django==$version" \
+    -d "$cache/download-$version"
+  archive=$(ls "$cache/download-$version"/[Dd]jango-"$version".tar.gz)
+  rm -rf "$src.partial" && mkdir -p "$src.partial"
+  tar -xzf "$archive" -C "$src.partial" --strip-components=1 --wildcards '*/tests/*'
+  mv "$src.partial" "$src"
+  rm -rf "$cache/download-$version"
+fi
+echo "Django $version: tests/runtests.py multiple_database with django_cfg's router"
+"$PY" "$root/tests/django_suite/run.py" "$src/tests" multiple_database \
+  --settings=tests.django_suite.settings --parallel=1 --noinput "$@"

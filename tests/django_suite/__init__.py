@@ -1,0 +1,1 @@
+"""Django's own ``multiple_database`` test module, run with this package's router (``run.py``)."""
