@@ -195,6 +195,9 @@ class DatabaseRouter:
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool:
+        if app_label == "django_cfg" and model_name == "deleteintent":
+            # Every database a delete may change holds its own intents (delete_intents.py).
+            return db in self._migration_targets
         return db in self._migration_targets and self._homes.get(app_label, DEFAULT_DB_ALIAS) == db
 
 
