@@ -27,6 +27,7 @@ Prints one JSON object: counts of each state, undetected half-done states, repai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -48,6 +49,7 @@ def configure(people: str, posts: str, base_dir: Path) -> None:
 
     class CrashConfig(DjangoConfig):
         project_name: str = "delete crashes"
+        contrib_apps: list[str] = []  # nothing to migrate but the django_cfg intents table
         project_apps: list[str] = ["tests.crossdb.lite_people", "tests.crossdb.lite_posts"]
         databases: dict[str, DatabaseConfig] = {
             "default": DatabaseConfig.from_url(people, apps=["lite_people"]),
@@ -116,7 +118,11 @@ def state(pk: int, bob: int, n_posts: int, n_drafts: int) -> str:
     person, post, comment, draft = models()
     alive = count("default", person, f"id = {pk}")
     posts = count("posts", post, f"author_id = {pk}")
-    comments = count("posts", comment) - count("posts", comment, f"post_id IN (SELECT id FROM {post._meta.db_table} WHERE author_id = {bob})")
+    comments = count("posts", comment) - count(
+        "posts",
+        comment,
+        f"post_id IN (SELECT id FROM {post._meta.db_table} WHERE author_id = {bob})",
+    )
     drafts = count("posts", draft, f"editor_id = {pk}")
     all_drafts = count("posts", draft)
     bystander = (
@@ -144,22 +150,24 @@ def repair(*args: str) -> tuple[int, str]:
     return 0, out.getvalue()
 
 
-def instrument(kill_at: int | None) -> list[str]:
-    """Count events (SQL statements, commits) on every connection; SIGKILL at event ``kill_at``."""
+def instrument(kill_at: str | None) -> list[str]:
+    """Record events (SQL statements, commits) on every connection; SIGKILL at ``kill_at``
+    (an event's name and occurrence: ``posts: after COMMIT #1``)."""
     from django.db import connections
 
     events: list[str] = []
 
     def event(what: str) -> None:
         events.append(what)
-        if kill_at is not None and len(events) == kill_at:
+        numbered = f"{what} #{sum(e == what for e in events)}"
+        if numbered == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
     for alias in ("default", "posts"):
         connection = connections[alias]
 
         def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any, a=alias) -> Any:
-            event(f"{a}: {sql.split()[0]}")
+            event(f"{a}: {sql.split(maxsplit=1)[0]}")
             return execute(sql, params, many, context)
 
         connection.execute_wrappers.append(wrapper)
@@ -174,7 +182,7 @@ def instrument(kill_at: int | None) -> list[str]:
     return events
 
 
-def delete_in_child(pk: int, kill_at: int | None, ready: int) -> None:
+def delete_in_child(pk: int, kill_at: str | None, ready: int) -> None:
     """In the forked child: delete the person; never returns."""
     person = models()[0]
     try:
@@ -191,7 +199,7 @@ def delete_in_child(pk: int, kill_at: int | None, ready: int) -> None:
         os._exit(3)
 
 
-def run_round(pk: int, kill_at: int | None, delay: float | None) -> tuple[str, list[str]]:
+def run_round(pk: int, kill_at: str | None, delay: float | None) -> tuple[str, list[str]]:
     """Fork a child deleting ``pk``; returns how it ended and its events (when it finished)."""
     from django.db import connections
 
@@ -206,10 +214,8 @@ def run_round(pk: int, kill_at: int | None, delay: float | None) -> tuple[str, l
         pipe.read(1)  # the child is about to delete
         if delay is not None:
             time.sleep(delay)
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it finished first
                 os.kill(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         rest = pipe.read()
     _, status = os.waitpid(child, 0)
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
@@ -223,22 +229,24 @@ def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
     from django_cfg.databases.delete_intents import pending_deletes
 
     rng = random.Random(args.seed)
+    pending_deletes()  # reads the intents table: the children inherit that it exists
     pk, bob = reset(args.posts, args.drafts)
     started = time.perf_counter()
     ended, events = run_round(pk, None, None)  # a full delete: how many points, how long
     duration = time.perf_counter() - started
     assert ended == "finished", ended
     # The points around COMMITs first (where the databases part ways), then the rest shuffled.
-    points = list(range(1, len(events) + 1))
+    points = [f"{e} #{events[: i + 1].count(e)}" for i, e in enumerate(events)]
     rng.shuffle(points)
-    points.sort(key=lambda point: "COMMIT" not in events[point - 1])
+    points.sort(key=lambda point: "COMMIT" not in point)
     result: dict[str, Any] = {
-        "kill_points": len(events),
-        "events": events,
+        "kill_points": len(points),
+        "points": points,
         "rounds": 0,
         "killed": 0,
         "states": Counter(),
         "detected": Counter(),
+        "seen": [],
         "undetected_half_done": 0,
         "repair_failures": [],
     }
@@ -248,8 +256,8 @@ def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
             ended, _ = run_round(pk, None, rng.uniform(0, duration))
             how = "timer"
         else:
-            ended, _ = run_round(pk, points[(round_ - round_ // 3) % len(points)], None)
-            how = "point"
+            how = points[(round_ - round_ // 3) % len(points)]
+            ended, _ = run_round(pk, how, None)
         result["rounds"] += 1
         result["killed"] += ended == "killed"
         before = state(pk, bob, args.posts, args.drafts)
@@ -257,6 +265,9 @@ def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
         dry_code, _ = repair("--dry-run")
         detected = bool(pending) or dry_code == 1
         result["states"][before] += 1
+        result["seen"].append(
+            f"{how}: {ended}, {before}, {len(pending)} pending, dry-run {dry_code}"
+        )
         result["detected"][f"{before}, {'detected' if detected else 'not detected'}"] += 1
         if before not in {"intact", "deleted"} and not detected:
             result["undetected_half_done"] += 1
@@ -266,8 +277,15 @@ def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
         clean = repair("--dry-run")[0] == 0 and not pending_deletes()
         if code != 0 or after != expected or not clean:
             result["repair_failures"].append(
-                {"round": round_, "how": how, "before": before, "after": after,
-                 "pending": len(pending), "code": code, "output": output[-2000:]}
+                {
+                    "round": round_,
+                    "how": how,
+                    "before": before,
+                    "after": after,
+                    "pending": len(pending),
+                    "code": code,
+                    "output": output[-2000:],
+                }
             )
     return result
 
@@ -286,7 +304,8 @@ def race_trials(args: argparse.Namespace) -> dict[str, Any]:
         collector.collect([target])
         inserted: list[int] = []
 
-        def insert() -> None:  # another connection: what a concurrent request does
+        def insert(pk: int = pk, inserted: list[int] = inserted) -> None:
+            # On another connection (another thread): what a concurrent request does.
             new = post.objects.create(title="late", author_id=pk)
             comment.objects.create(text="on late", post=new)
             inserted.append(new.pk)

@@ -282,5 +282,5 @@ def finish_pending_delete(pending: PendingDelete) -> FinishedDelete:
             for name, count in repair.changed.items():
                 result.repaired[name] = result.repaired.get(name, 0) + count
             result.left += repair.left
-    remove_intent(pending.token, [db for db in intent_databases() if _has_table(db)])
+    remove_intent(pending.token, pending.found_on)  # copies elsewhere: found there later
     return result

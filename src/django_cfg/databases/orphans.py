@@ -30,13 +30,14 @@ __all__ = [
     "Repair",
     "find_orphans",
     "on_delete_action",
+    "on_delete_of",
     "repair_orphans",
     "repair_references",
 ]
 
 DEFAULT_BATCH_SIZE = 1000
 
-_LEFT = {
+_LEFT: dict[Any, str] = {
     models.PROTECT: "PROTECT: the target should not have been deleted while this row referenced "
     "it; restore the target or change or delete the row yourself",
     models.RESTRICT: "RESTRICT: the target should not have been deleted while this row "
@@ -45,9 +46,14 @@ _LEFT = {
 }
 
 
+def on_delete_of(relation: CrossDatabaseRelation) -> Any:
+    """The field's ``on_delete`` (``models.CASCADE``, ...)."""
+    return getattr(relation.field.remote_field, "on_delete", None)
+
+
 def on_delete_action(relation: CrossDatabaseRelation) -> str:
     """What repairing an orphan of ``relation`` does: delete, set null, set default, set, leave."""
-    on_delete = relation.field.remote_field.on_delete
+    on_delete = on_delete_of(relation)
     if on_delete is models.CASCADE:
         return "delete"
     if on_delete is models.SET_NULL:
@@ -60,7 +66,8 @@ def on_delete_action(relation: CrossDatabaseRelation) -> str:
 
 
 def why_left(relation: CrossDatabaseRelation) -> str:
-    on_delete = relation.field.remote_field.on_delete
+    """Why the orphans of ``relation`` are left as they are."""
+    on_delete = on_delete_of(relation)
     return _LEFT.get(
         on_delete,
         f"on_delete={getattr(on_delete, '__name__', on_delete)!s} is not one this command applies",
@@ -110,7 +117,7 @@ def find_orphans(
     ForeignKeys), ``batch_size`` at a time, and asks the target's database which exist: two
     queries per batch of values, plus one per batch of orphan rows.
     """
-    attname = relation.field.attname  # type: ignore[attr-defined]
+    attname = relation.field.attname
     values_query = _rows(relation).filter(**{f"{attname}__isnull": False}).order_by(attname)
     last: Any = None
     while True:
@@ -130,7 +137,7 @@ def find_orphans(
 def _orphan_rows(
     relation: CrossDatabaseRelation, missing: Sequence[Any], batch_size: int
 ) -> Iterator[OrphanBatch]:
-    attname = relation.field.attname  # type: ignore[attr-defined]
+    attname = relation.field.attname
     rows = _rows(relation).filter(**{f"{attname}__in": missing}).order_by("pk")
     last_pk: Any = None
     while True:
@@ -153,7 +160,7 @@ def repair_orphans(batch: OrphanBatch) -> Repair:
     missing = [value for value in values if value not in existing]
     if not missing:
         return repair
-    attname = relation.field.attname  # type: ignore[attr-defined]
+    attname = relation.field.attname
     orphans = _rows(relation).filter(
         pk__in=[pk for pk, _value in batch.rows], **{f"{attname}__in": missing}
     )
@@ -170,7 +177,7 @@ def repair_orphans(batch: OrphanBatch) -> Repair:
             collector.collect(orphans)
         else:
             count = orphans.count()
-            relation.field.remote_field.on_delete(collector, relation.field, orphans, orphans.db)
+            on_delete_of(relation)(collector, relation.field, orphans, orphans.db)
             repair.changed[label] += count
         repair.changed.update(collector.delete()[1])
     except (ProtectedError, RestrictedError) as error:
@@ -186,10 +193,11 @@ def repair_references(
     repair = Repair()
     concrete = model._meta.concrete_model
     for relation in cross_database_relations():
-        target = relation.field.related_model
-        if getattr(target, "_meta", None) is None or target._meta.concrete_model is not concrete:  # type: ignore[union-attr]
+        target: Any = relation.field.related_model
+        if target._meta.concrete_model is not concrete:
             continue
-        if relation.field.target_field.attname != model._meta.pk.attname:  # type: ignore[attr-defined, union-attr]
+        target_field: Any = relation.field.target_field  # type: ignore[attr-defined]
+        if target_field.attname != model._meta.pk.attname:
             continue  # a to_field relation: find_orphans covers it
         for start in range(0, len(pks), batch_size):
             for batch in _orphan_rows(relation, pks[start : start + batch_size], batch_size):

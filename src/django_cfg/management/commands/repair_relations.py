@@ -37,6 +37,7 @@ from django_cfg.databases.orphans import (
     Repair,
     find_orphans,
     on_delete_action,
+    on_delete_of,
     repair_orphans,
     why_left,
 )
@@ -130,9 +131,7 @@ class Command(BaseCommand):
                 count += len(batch.rows)
                 self._list(batch, action)
             if count:
-                needs_repair = needs_repair or relation.field.remote_field.on_delete is not (
-                    DO_NOTHING
-                )
+                needs_repair = needs_repair or on_delete_of(relation) is not (DO_NOTHING)
                 self._summary(relation, count, action)
         if not needs_repair:
             self._line(self.style.SUCCESS("No unfinished deletes, no orphans to repair."))
@@ -168,7 +167,10 @@ class Command(BaseCommand):
             except Exception as error:  # reported; the intent stays for the next run
                 problems.append(f"could not finish {delete.describe()}: {error}")
                 continue
-            done = {**finished.deleted, **{f"{k} (updated)": v for k, v in finished.repaired.items()}}
+            done = {
+                **finished.deleted,
+                **{f"{k} (updated)": v for k, v in finished.repaired.items()},
+            }
             self._line(
                 self.style.SUCCESS(f"Finished {delete.describe()}")
                 + (f"; {_counts(done)}" if done else "")
@@ -193,7 +195,7 @@ class Command(BaseCommand):
                     )
                 )
             for why in total.left:
-                if relation.field.remote_field.on_delete is DO_NOTHING:
+                if on_delete_of(relation) is DO_NOTHING:
                     self._line(self.style.WARNING(why))
                 else:
                     problems.append(why)
