@@ -284,3 +284,34 @@ def test_the_intents_table_is_on_every_database_that_takes_migrations() -> None:
     assert router.allow_migrate_model("postgres_blog", model)
     assert not router.allow_migrate_model("replica", model)
     assert not router.allow_migrate_model("analytics", model)
+
+
+@pytest.mark.django_db(databases=["default", "sqlite_blog"], transaction=True)
+def test_a_database_without_the_intents_table_refuses_the_delete_before_any_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django_cfg.databases import delete_intents
+
+    pair = Pair("lite", "default", "sqlite_blog")
+    ada, post, _comment, draft = make(pair, "ada")
+    table = "django_cfg_deleteintent"
+    with connections["sqlite_blog"].cursor() as cursor:  # kept, then put back
+        cursor.execute(f"ALTER TABLE {table} RENAME TO kept_{table}")
+    monkeypatch.setattr(delete_intents, "_table_seen", set())
+    try:
+        refused_without_change(pair, ada, post, draft)
+    finally:
+        with connections["sqlite_blog"].cursor() as cursor:
+            cursor.execute(f"ALTER TABLE kept_{table} RENAME TO {table}")
+
+
+def refused_without_change(pair: Pair, ada: Any, post: Any, draft: Any) -> None:
+    from django_cfg.databases.delete_intents import DeleteIntentTableMissing
+
+    with pytest.raises(DeleteIntentTableMissing, match="'sqlite_blog' has no table") as raised:
+        ada.delete()
+
+    assert "manage.py migrate_all" in str(raised.value)
+    assert pair.count(pair.people, "Person", f"id = {ada.pk}") == 1
+    assert pair.count(pair.posts, "Post", f"id = {post.pk}") == 1
+    assert pair.count(pair.posts, "Draft", f"id = {draft.pk} AND editor_id = {ada.pk}") == 1

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -56,9 +57,12 @@ __all__ = [
 
 logger = logging.getLogger("django_cfg.deletes")
 
-# Set while a cross-database delete runs in this context: the collectors it hands rows to run
-# their own delete() inside it and record nothing more.
-_recording: ContextVar[bool] = ContextVar("django_cfg_delete_recording", default=False)
+# While a cross-database delete runs in this context: the collectors it handed rows to (their
+# delete() runs inside it and records nothing more). Any other delete (a signal receiver's)
+# records its own intent.
+_recording: ContextVar[frozenset[int]] = ContextVar(
+    "django_cfg_delete_recording", default=frozenset()
+)
 
 # Aliases known to hold the intents table (checked once per process; a missing table is
 # checked again at every delete, so migrating fixes it without a restart).
@@ -79,6 +83,12 @@ def _has_table(alias: str) -> bool:
     key = (alias, str(connection.settings_dict.get("NAME")))
     if key in _table_seen:
         return True
+    if (
+        connection.vendor == "sqlite"
+        and not connection.is_in_memory_db()  # type: ignore[attr-defined]
+        and not Path(str(connection.settings_dict["NAME"])).exists()
+    ):
+        return False  # connecting would create the file: no file, no table
     with connection.cursor() as cursor:
         present = table in connection.introspection.table_names(cursor)
     if present:
@@ -154,9 +164,9 @@ def record_delete(collector: CrossDatabaseCollector, databases: Sequence[str]) -
     """Write the intent of ``collector``'s delete on each of ``databases`` that takes migrations.
 
     Called inside the transaction of every database in ``databases``, before any row changes.
-    Inside another cross-database delete (the collectors it hands rows to) it records nothing.
+    The collectors a recorded delete handed rows to record nothing: their rows are in its intent.
     """
-    if _recording.get():
+    if id(collector) in _recording.get():
         return RecordedDelete("", [], [], active=False)
     stores = intent_databases(databases)
     missing = [db for db in stores if not _has_table(db)]
@@ -172,9 +182,10 @@ def record_delete(collector: CrossDatabaseCollector, databases: Sequence[str]) -
         )
     token = uuid.uuid4().hex
     now = timezone.now()
+    foreign = collector._foreign_collectors()
     parts = [
         (part.using, label, [_encode(obj.pk) for obj in instances])
-        for part in (collector, *collector._foreign_collectors())
+        for part in (collector, *foreign)
         for label, instances in sorted(
             (m._meta.label, objs) for m, objs in part.data.items() if objs
         )
@@ -187,7 +198,7 @@ def record_delete(collector: CrossDatabaseCollector, databases: Sequence[str]) -
             ]
         )
     recorded = RecordedDelete(token, list(databases), stores)
-    recorded._reset = _recording.set(True)
+    recorded._reset = _recording.set(_recording.get() | {id(c) for c in foreign})
     return recorded
 
 
