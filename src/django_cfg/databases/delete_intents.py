@@ -149,7 +149,8 @@ def remove_intent(token: str, stores: Sequence[str]) -> None:
     model = _intent_model()
     for db in stores:
         try:
-            model._base_manager.using(db).filter(token=token)._raw_delete(db)
+            with transaction.atomic(using=db):  # inside someone's transaction: a savepoint
+                model._base_manager.using(db).filter(token=token)._raw_delete(db)
         except DatabaseError as error:
             logger.warning(
                 "Could not remove the record of finished cross-database delete %s on %r (%s); "
