@@ -15,6 +15,7 @@
     django_cfg.E031  RelatedOnlyFieldListFilter on a ForeignKey to another database (same module)
     django_cfg.W040  an alias named like a replica (``replica``, ``<x>_replica``) has no role
     django_cfg.E041  Django 6.1's DB_CASCADE / DB_SET_NULL on a cross-database ForeignKey
+    django_cfg.W050  a cross-database delete did not finish (a crash): repair_relations
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
@@ -303,3 +304,33 @@ def check_database_on_delete(**_: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register(Tags.database, TAG)
+def check_unfinished_deletes(
+    app_configs: Any = None, databases: Sequence[str] | None = None, **_: Any
+) -> list[CheckMessage]:
+    """Cross-database deletes a crash interrupted (``migrate``, ``check --database``)."""
+    if databases is None or not _routing_in_use() or not cross_database_relations():
+        return []
+    from datetime import timedelta
+
+    from django.db import DatabaseError
+
+    from .databases.delete_intents import pending_deletes
+
+    try:  # a minute old at least: younger ones may still be committing
+        pending = pending_deletes(databases, older_than=timedelta(minutes=1))
+    except DatabaseError:
+        return []  # unreachable or not migrated yet: db_status and migrate say so
+    return [
+        Warning(
+            f"Unfinished cross-database {delete.describe()} (recorded on "
+            f"{', '.join(map(repr, delete.found_on))}): rows on some databases may be deleted "
+            "or updated and not on others.",
+            hint="Run 'manage.py repair_relations' to finish it (it deletes what is left and "
+            "applies on_delete to what still references deleted rows); --dry-run lists it.",
+            id="django_cfg.W050",
+        )
+        for delete in pending
+    ]

@@ -34,6 +34,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
+from . import delete_intents
 from .topology import Topology, get_topology
 
 __all__ = [
@@ -157,7 +158,8 @@ class CrossDatabaseCollector(Collector):
 
     Objects on another database are handed to a collector for that database; all checks
     (PROTECT, RESTRICT) run before anything is deleted; deletes then run inside one transaction
-    per database, the other databases' rows first.
+    per database, the other databases' rows first, with the delete's intent recorded in each
+    of them so that a crash between the commits is found and finished (``delete_intents``).
     """
 
     def __init__(self, using: str, origin: Any = None) -> None:
@@ -278,9 +280,13 @@ class CrossDatabaseCollector(Collector):
         with ExitStack() as stack:
             for db in databases:
                 stack.enter_context(transaction.atomic(using=db, savepoint=False))
+            # Crash safety: record what is deleted, in each database's transaction, first.
+            intent = delete_intents.record_delete(self, list(databases))
+            stack.callback(intent.close)
             for foreign in self._foreign.values():
                 counts.update(foreign.delete()[1])
             counts.update(super().delete()[1])
+        intent.finish()  # every database committed: forget the intent
         return sum(counts.values()), dict(counts)
 
 

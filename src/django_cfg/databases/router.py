@@ -251,6 +251,8 @@ class DatabaseRouter:
         """Tables go to the app's home primary, and to each copy (``copy_of``) of that home."""
         if db not in self._migration_targets:
             return False
+        if app_label == "django_cfg" and model_name == "deleteintent":
+            return True  # every database a delete may change holds its own intents
         home = self._homes.get(app_label, DEFAULT_DB_ALIAS)
         return home == db or home == self._copy_of.get(db)
 

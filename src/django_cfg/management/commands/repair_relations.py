@@ -1,0 +1,222 @@
+"""``manage.py repair_relations``: finish interrupted cross-database deletes, repair orphans.
+
+    python manage.py repair_relations --dry-run     # list; exit 1 if anything needs repair
+    python manage.py repair_relations --noinput     # repair (deploy step, cron)
+
+1. Deletes that a crash interrupted (their intent is still recorded, docs/cross-database-
+   relations.md) are finished: objects still there are deleted, references to objects already
+   gone get their ``on_delete``.
+2. Every cross-database ForeignKey is scanned, in batches, for rows whose value names a row that
+   does not exist on the target's database. CASCADE deletes them (and what cascades from them),
+   SET_NULL, SET_DEFAULT and SET(...) update them; PROTECT, RESTRICT and DO_NOTHING rows are
+   listed and left.
+
+Exit status: 0 when nothing needs repair (or everything was repaired); 1 with ``--dry-run`` when
+something would be repaired, and without it when something was left (an unfinishable delete, a
+PROTECT or RESTRICT orphan). DO_NOTHING orphans are listed but do not change the status.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+from django.db.models import DO_NOTHING
+
+from django_cfg.databases.delete_intents import (
+    PendingDelete,
+    finish_pending_delete,
+    pending_deletes,
+)
+from django_cfg.databases.orphans import (
+    DEFAULT_BATCH_SIZE,
+    OrphanBatch,
+    Repair,
+    find_orphans,
+    on_delete_action,
+    on_delete_of,
+    repair_orphans,
+    why_left,
+)
+from django_cfg.databases.relations import CrossDatabaseRelation, cross_database_relations
+
+
+class Command(BaseCommand):
+    help = (
+        "Finishes cross-database deletes a crash interrupted and repairs orphans of "
+        "cross-database ForeignKeys (rows naming a row that does not exist) by their on_delete."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="List what would be repaired, change nothing; exit 1 if anything would be.",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Repair without asking for confirmation.",
+        )
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            metavar="ALIAS",
+            help="Only relations whose rows live on this database, and deletes recorded there "
+            "(repeatable; default: all).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help=f"Values and rows per query (default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="Only deletes recorded at least this long ago (a delete still committing "
+            "elsewhere is finished twice otherwise, which is harmless). Default 0.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = int(options["verbosity"])
+        dry_run = bool(options["dry_run"])
+        batch_size = int(options["batch_size"])
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        databases = options["databases"]
+        relations = [
+            r for r in cross_database_relations() if not databases or r.database in databases
+        ]
+        older_than = timedelta(seconds=float(options["older_than"]))
+        try:
+            pending = pending_deletes(databases, older_than)
+        except DatabaseError as error:
+            raise CommandError(f"Could not read the unfinished deletes: {error}") from error
+
+        if dry_run or (options["interactive"] and sys.stdin.isatty()):
+            found = self._survey(pending, relations, batch_size)
+            if dry_run:
+                if found:
+                    sys.exit(1)
+                return
+            if not found:
+                return
+            answer = input("Repair these? Type 'yes' to continue: ")
+            if answer.strip().lower() != "yes":
+                raise CommandError("Repair cancelled; nothing was changed.")
+        self._repair(pending, relations, batch_size)
+
+    # --dry-run: what would be done ------------------------------------------------------------
+
+    def _survey(
+        self, pending: list[PendingDelete], relations: list[CrossDatabaseRelation], size: int
+    ) -> bool:
+        """List everything; True when something needs repair."""
+        for delete in pending:
+            self._line(self.style.WARNING(f"Unfinished {delete.describe()}"))
+        needs_repair = bool(pending)
+        for relation in relations:
+            action = on_delete_action(relation)
+            count = 0
+            for batch in self._find(relation, size):
+                count += len(batch.rows)
+                self._list(batch, action)
+            if count:
+                needs_repair = needs_repair or on_delete_of(relation) is not (DO_NOTHING)
+                self._summary(relation, count, action)
+        if not needs_repair:
+            self._line(self.style.SUCCESS("No unfinished deletes, no orphans to repair."))
+        return needs_repair
+
+    def _list(self, batch: OrphanBatch, action: str) -> None:
+        if self.verbosity < 1:
+            return
+        relation = batch.relation
+        model = relation.field.model._meta.label
+        for pk, value in batch.rows:
+            self.stdout.write(
+                f"{model} pk={pk}: {relation.field.name}={value!r} names no "
+                f"{relation.target_label} on {relation.target_database!r} -> {action}"
+            )
+
+    def _summary(self, relation: CrossDatabaseRelation, count: int, action: str) -> None:
+        where = f"{relation.describe()}: {count} orphan(s)"
+        if action == "leave":
+            self._line(self.style.WARNING(f"{where}, left: {why_left(relation)}"))
+        else:
+            self._line(self.style.WARNING(f"{where}, on_delete: {action}"))
+
+    # repair -----------------------------------------------------------------------------------
+
+    def _repair(
+        self, pending: list[PendingDelete], relations: list[CrossDatabaseRelation], size: int
+    ) -> None:
+        problems: list[str] = []
+        for delete in pending:
+            try:
+                finished = finish_pending_delete(delete)
+            except Exception as error:  # reported; the intent stays for the next run
+                problems.append(f"could not finish {delete.describe()}: {error}")
+                continue
+            done = {
+                **finished.deleted,
+                **{f"{k} (updated)": v for k, v in finished.repaired.items()},
+            }
+            self._line(
+                self.style.SUCCESS(f"Finished {delete.describe()}")
+                + (f"; {_counts(done)}" if done else "")
+            )
+            problems += finished.left
+        for relation in relations:
+            total = Repair()
+            found = 0
+            for batch in self._find(relation, size):
+                found += len(batch.rows)
+                try:
+                    total.add(repair_orphans(batch))
+                except DatabaseError as error:
+                    total.left.append(f"{relation.label}: repair failed: {error}")
+            if not found:
+                continue
+            if total.changed:
+                self._line(
+                    self.style.SUCCESS(
+                        f"{relation.describe()}: {found} orphan(s) repaired "
+                        f"({on_delete_action(relation)}): {_counts(total.changed)}"
+                    )
+                )
+            for why in total.left:
+                if on_delete_of(relation) is DO_NOTHING:
+                    self._line(self.style.WARNING(why))
+                else:
+                    problems.append(why)
+        if problems:
+            raise CommandError(
+                "Left unrepaired (see above):\n  "
+                + "\n  ".join(problems)
+                + "\nRun 'manage.py repair_relations --dry-run' to list the rows."
+            )
+        self._line(self.style.SUCCESS("Nothing left to repair."))
+
+    def _find(self, relation: CrossDatabaseRelation, size: int) -> Any:
+        try:
+            yield from find_orphans(relation, size)
+        except DatabaseError as error:
+            raise CommandError(f"Could not scan {relation.describe()}: {error}") from error
+
+    def _line(self, text: str) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(text)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {label}" for label, count in sorted(counts.items()))

@@ -1,0 +1,31 @@
+"""The ``django_cfg`` app's one model: ``DeleteIntent`` (docs/cross-database-relations.md).
+
+A cross-database delete writes one ``DeleteIntent`` row per (database, model) of the objects it
+deletes, on every database it changes, inside that database's transaction; the rows are removed
+once every database has committed. A row that outlives its delete (a crash, a lost connection)
+says which objects were being deleted, and ``manage.py repair_relations`` finishes that delete.
+The table exists on every database that takes migrations (the router's ``allow_migrate``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class DeleteIntent(models.Model):
+    """``pks`` of ``model`` on ``database`` were being deleted by the delete ``token``."""
+
+    id = models.BigAutoField(primary_key=True)
+    token = models.CharField(max_length=32, db_index=True)
+    database = models.CharField(max_length=100)
+    model = models.CharField(max_length=200)  # "app_label.ModelName"
+    pks = models.TextField()  # a JSON list
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "django_cfg"
+        verbose_name = "unfinished cross-database delete"
+
+    def __str__(self) -> str:
+        return f"delete {self.token}: {self.model} on {self.database!r}"
