@@ -10,3 +10,12 @@ DATABASE_ROUTING_RULES = {
     'shop': 'shop_db',    # All shop app models → shop_db
     # Apps not listed → default database
 }
+
+# With a cache_db (DATABASE__URL_CACHE), sessions and Django's database cache live there.
+if "cache_db" in config.databases:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
