@@ -269,3 +269,22 @@ def test_default_failing_does_not_stop_blog_db_and_shop_db_on_sqlite(tmp_path: P
     assert "1 of 3 databases failed to migrate; migrated: blog_db, shop_db." in output
     assert "  default: migrate failed after " in output
     assert "blog_post" in project.tables("blog_db")
+
+
+@pytest.mark.mariadb
+def test_an_unreachable_mariadb_database_does_not_stop_the_others(
+    tmp_path: Path, new_mariadb_database
+) -> None:
+    # MySQL's database checks connect: the unreachable database must not stop them either.
+    urls = {alias: new_mariadb_database() for alias in ALIASES}
+    urls["shop_db"] = urls["shop_db"].rsplit("/", 1)[0] + "/django_cfg_missing?charset=utf8mb4"
+    project = ExampleProject.copy(tmp_path, urls)
+    run = run_process(
+        [sys.executable, "manage.py", "migrate_all", "--noinput"], cwd=project.root, env=project.env
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert "1 of 3 databases failed to migrate; migrated: default, blog_db." in output
+    assert "  shop_db: migrate failed after " in output
+    assert "Unknown database 'django_cfg_missing'" in output
+    assert "blog_post" in project.tables("blog_db")
