@@ -7,9 +7,12 @@
     python manage.py migrate_all --parallel 4       # default, then the others at once
 
 Each database gets only the apps routed to it (the router's ``allow_migrate``); replicas and
-read-only databases get nothing. Runs on one database at a time hold that database's migration
-lock, so two concurrent runs never migrate the same database at once. makemigrations is never
-run implicitly.
+read-only databases get nothing; the tables of Django's database cache are created on the
+database that owns them (``createcachetable``). Runs on one database at a time hold that
+database's migration lock, so two concurrent runs never migrate the same database at once.
+A run killed half way is finished by the next one (``migration_recovery``), and a database that
+fails does not stop the others: they are migrated, then a CommandError names each failure.
+makemigrations is never run implicitly.
 """
 
 from __future__ import annotations
