@@ -78,15 +78,40 @@ def soft_applied_later(alias: str) -> list[Recovered]:
     """Initial migrations of the plan whose tables exist (Django's ``detect_soft_applied``)."""
     connection = connections[alias]
     executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if not plan:
+        return []
+    with connection.cursor() as cursor:
+        tables = {name.casefold() for name in connection.introspection.table_names(cursor)}
     found = []
-    for migration, backwards in executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        if backwards or not _is_initial(migration):
+    for migration, backwards in plan:
+        if backwards or not _is_initial(migration) or not _may_exist(migration, tables):
             continue
         applied, _state = executor.detect_soft_applied(None, migration)
         if applied:
-            tables = [t for t, _ in _created_objects(executor, alias, migration) if t]
-            found.append(Recovered(alias, _name(migration), sorted(set(tables)), recorded=False))
+            names = [t for t, _ in _created_objects(executor, alias, migration) if t]
+            found.append(Recovered(alias, _name(migration), sorted(set(names)), recorded=False))
     return found
+
+
+def _may_exist(migration: Migration, tables: set[str]) -> bool:
+    """A cheap first look (no model rendering): does a table the migration names exist?"""
+    from django.db.backends.utils import truncate_name
+
+    for operation in migration.operations:
+        if isinstance(operation, CreateModel):
+            name, table = operation.name_lower, operation.options.get("db_table")
+        elif isinstance(operation, AddField):
+            name, table = operation.model_name_lower, None
+        else:
+            continue
+        default = f"{migration.app_label}_{name}"
+        candidates = {default, *(truncate_name(default, size) for size in (30, 63, 64))}
+        if table:
+            candidates.add(str(table))
+        if {c.casefold() for c in candidates} & tables:
+            return True
+    return False
 
 
 def _name(migration: Migration) -> str:
