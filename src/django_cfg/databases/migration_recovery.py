@@ -202,10 +202,16 @@ def _recover_one(executor: MigrationExecutor, alias: str, migration: Migration) 
         for label, what in missing:
             if isinstance(what, tuple):
                 editor.add_field(*what)
-            else:
-                editor.create_model(what)
+            elif what._meta.db_table.casefold() not in _table_names(connection):
+                # Not an auto-created many-to-many table made with its model just now.
+                editor.create_model(what)  # with its auto-created many-to-many tables
             recovered.created.append(label)
     return _record(executor, migration, recovered)
+
+
+def _table_names(connection: Any) -> set[str]:
+    with connection.cursor() as cursor:
+        return {name.casefold() for name in connection.introspection.table_names(cursor)}
 
 
 def _tables(present: list[tuple[str, Any]]) -> list[str]:

@@ -253,7 +253,9 @@ class Command(BaseCommand):
         created = finish_faked(alias, later)
         if verbosity >= 1 and created:
             self.stdout.write(
-                self.style.WARNING(f"{alias}: created what faked migrations lacked: {created}")
+                self.style.WARNING(
+                    f"{alias}: created what faked migrations lacked: {', '.join(created)}"
+                )
             )
         missing = missing_cache_tables(alias)
         if missing:
