@@ -6,6 +6,7 @@ request's session and a cache entry are rows on cache_db, not on default."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from django.core import checks
 from django.test import override_settings
 
 from tests.example_project import ExampleProject
+from tests.seed_page import run_process
 
 DATABASE_CACHE = {
     "default": {
@@ -126,6 +128,16 @@ def test_plan_lists_the_cache_table_until_it_exists(tmp_path: Path) -> None:
         "createcachetable",
         "    Create cache table django_cache",
     ]
+    check = run_process(
+        [sys.executable, "manage.py", "migrate_all", "--check", "--database", "cache_db"],
+        cwd=project.root,
+        env=project.env,
+    )
+    assert check.returncode == 1
+    assert check.stdout == (
+        "cache_db: 1 unapplied: sessions.0001_initial (+20 recorded for apps that live on other "
+        "databases); cache table missing: django_cache\n"
+    )
     project.manage("migrate_all", "--noinput")
     plan = project.manage("migrate_all", "--plan", "--database", "cache_db")
     assert plan.splitlines() == [

@@ -19,7 +19,8 @@ constraints the migration declares), records it as applied, and says so. That is
 ``--fake-initial`` rule (``MigrationExecutor.detect_soft_applied``), completed where a crash
 leaves more than Django expects. ``soft_applied_later(alias)`` lists the initial migrations
 further on whose tables exist (tables made outside migrations): ``migrate --fake-initial``
-fakes exactly those.
+fakes exactly those, and ``finish_faked(alias, found)`` then creates the indexes and
+constraints they declare that the database lacks.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django.db.migrations import AddField, CreateModel
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 
-__all__ = ["Recovered", "recover", "soft_applied_later"]
+__all__ = ["Recovered", "finish_faked", "recover", "soft_applied_later"]
 
 
 @dataclass
