@@ -9,7 +9,7 @@ The example project (default, blog_db, shop_db) on SQLite files, PostgreSQL and 
 - one database that cannot be migrated does not stop the others; the summary names it, without
   its password, and the exit status is 1.
 
-Rounds per engine: DJANGO_CFG_KILL_ROUNDS (default 3; docs/security.md gives a longer run).
+Rounds per engine: DJANGO_CFG_KILL_ROUNDS (default 2; docs/security.md gives a longer run).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from django_cfg import DatabaseConfig
 from tests.example_project import ALIASES, ExampleProject
 from tests.seed_page import run_process, user_environment
 
-ROUNDS = int(os.environ.get("DJANGO_CFG_KILL_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("DJANGO_CFG_KILL_ROUNDS", "2"))
 ENGINES = [
     pytest.param("sqlite"),
     pytest.param("postgresql", marks=pytest.mark.postgres),
