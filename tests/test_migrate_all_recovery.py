@@ -269,13 +269,18 @@ def test_a_database_that_fails_does_not_stop_the_others(
     assert "shop_product" in project.tables("shop_db")
 
 
-def test_default_failing_does_not_stop_blog_db_and_shop_db_on_sqlite(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [[], ["--parallel", "3"]], ids=["serial", "parallel"])
+def test_default_failing_does_not_stop_blog_db_and_shop_db_on_sqlite(
+    tmp_path: Path, parallel: list[str]
+) -> None:
     blocked = tmp_path / "a-directory.sqlite3"
     blocked.mkdir()  # where the file should be: SQLite cannot open it
     project = ExampleProject.copy(tmp_path)
     project.urls["default"] = f"sqlite:///{blocked}"
     run = run_process(
-        [sys.executable, "manage.py", "migrate_all", "--noinput"], cwd=project.root, env=project.env
+        [sys.executable, "manage.py", "migrate_all", "--noinput", *parallel],
+        cwd=project.root,
+        env=project.env,
     )
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
