@@ -26,6 +26,7 @@ URL_VARIABLES = {
     "shop_db": "DATABASE__URL_SHOP",
     "replica": "DATABASE__URL_REPLICA",
     "analytics": "DATABASE__URL_ANALYTICS",
+    "cache_db": "DATABASE__URL_CACHE",
 }
 
 
@@ -56,11 +57,12 @@ class ExampleProject:
     def query(self, alias: str, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` on the database behind ``alias`` with the bare driver."""
         url = self.urls.get(alias)
-        if url is None:
+        database = DatabaseConfig.from_url(url) if url is not None else None
+        if database is None or database.family == "sqlite":
             name = "default" if alias == "default" else alias.removesuffix("_db")
-            with closing(sqlite3.connect(self.root / "db" / f"{name}.sqlite3")) as connection:
+            path = self.root / (database.name if database else f"db/{name}.sqlite3")
+            with closing(sqlite3.connect(path)) as connection:
                 return connection.execute(sql).fetchall()
-        database = DatabaseConfig.from_url(url)
         if database.family == "postgresql":
             import psycopg
 

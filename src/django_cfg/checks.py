@@ -1,7 +1,8 @@
 """System checks for every database misconfiguration visible at startup (``manage.py check``).
 
     django_cfg.E001  a routing rule names an alias that is not in DATABASES
-    django_cfg.E002  a routing rule names an app that is not installed
+    django_cfg.E002  a routing rule names an app that is not installed (``django_cache``, the
+                     label of Django's DatabaseCache, is accepted when CACHES uses it)
     django_cfg.E003  one app is routed to two databases
     django_cfg.E004  a routing rule targets a replica
     django_cfg.W005  a routing rule targets a read-only database
@@ -29,6 +30,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from .databases.cache_tables import CACHE_APP_LABEL, database_caches_configured
 from .databases.relations import cross_database_relations, joined_cross_database_relations
 from .databases.replica_names import implied_primaries, primary_by_name
 from .databases.topology import ROUTER_PATH, Topology, get_topology, router_installed
@@ -105,7 +107,17 @@ def _check_rule(
             )
         ]
     messages: list[CheckMessage] = []
-    if label not in labels:
+    if label == CACHE_APP_LABEL and not database_caches_configured():
+        # Django's DatabaseCache model has this label: routable, though no app is installed.
+        messages.append(
+            Error(
+                f"{where} routes Django's database cache ({CACHE_APP_LABEL!r}), but no cache in "
+                "CACHES uses django.core.cache.backends.db.DatabaseCache.",
+                hint="Configure CACHES with that backend, or remove the rule.",
+                id="django_cfg.E002",
+            )
+        )
+    elif label not in labels and label != CACHE_APP_LABEL:
         messages.append(
             Error(
                 f"{where} names app {label!r}, which is not an installed app label.",

@@ -19,6 +19,12 @@ class MyDjangoConfig(DjangoConfig):
     if env.database.url_analytics:
         databases["analytics"] = DatabaseConfig.from_url(url=env.database.url_analytics)
 
+    # Add a sessions/cache database if configured (settings.py points CACHES at it)
+    if env.database.url_cache:
+        databases["cache_db"] = DatabaseConfig.from_url(
+            url=env.database.url_cache, apps=["sessions", "django_cache"]
+        )
+
     # Optional: Configure routing rules
     # database_routers = ["myapp.routers.ReadReplicaRouter"]
 

@@ -2,17 +2,21 @@
 
 pending_migrations("blog_db")   # [('blog', '0002_post_slug'), ...] in the order migrate applies
 unmigrated_changes()            # {'blog': ['0003_comment_text']}: makemigrations would write
+redact("blog_db", str(error))    # an error message without blog_db's password
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.apps import apps
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["pending_migrations", "unmigrated_changes"]
+__all__ = ["pending_migrations", "redact", "unmigrated_changes"]
+
+_URL_PASSWORD = re.compile(r"(://[^/@\s:]*:)[^@\s]*@")
 
 
 def pending_migrations(connection: str | BaseDatabaseWrapper) -> list[tuple[str, str]]:
@@ -40,3 +44,11 @@ def unmigrated_changes() -> dict[str, list[str]]:
     )
     changes: dict[str, Any] = autodetector.changes(graph=loader.graph)
     return {label: [m.name for m in migrations] for label, migrations in sorted(changes.items())}
+
+
+def redact(alias: str, text: str) -> str:
+    """``text`` with the password of database ``alias`` (and any in a URL) replaced by ``***``."""
+    password = str(connections.settings.get(alias, {}).get("PASSWORD") or "")
+    if password:
+        text = text.replace(password, "***")
+    return _URL_PASSWORD.sub(r"\1***@", text)

@@ -17,6 +17,9 @@ class DatabaseConfig(BaseSettings):
     # Analytics warehouse (optional)
     url_analytics: str | None = Field(default=None)
 
+    # Sessions and Django's database cache (optional): url_cache -> 'cache_db'
+    url_cache: str | None = Field(default=None)
+
     model_config = SettingsConfigDict(
         env_prefix="DATABASE__",
         env_nested_delimiter="__",

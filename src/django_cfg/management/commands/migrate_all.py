@@ -7,9 +7,12 @@
     python manage.py migrate_all --parallel 4       # default, then the others at once
 
 Each database gets only the apps routed to it (the router's ``allow_migrate``); replicas and
-read-only databases get nothing. Runs on one database at a time hold that database's migration
-lock, so two concurrent runs never migrate the same database at once. makemigrations is never
-run implicitly.
+read-only databases get nothing; the tables of Django's database cache are created on the
+database that owns them (``createcachetable``). Runs on one database at a time hold that
+database's migration lock, so two concurrent runs never migrate the same database at once.
+A run killed half way is finished by the next one (``migration_recovery``), and a database that
+fails does not stop the others: they are migrated, then a CommandError names each failure.
+makemigrations is never run implicitly.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import DatabaseError, connections, router
 
+from django_cfg.databases.cache_tables import missing_cache_tables
 from django_cfg.databases.migration_lock import migration_lock
-from django_cfg.databases.migration_state import pending_migrations
+from django_cfg.databases.migration_recovery import finish_faked, recover, soft_applied_later
+from django_cfg.databases.migration_state import pending_migrations, redact
 from django_cfg.databases.topology import Topology, get_topology
 from django_cfg.management.output import PassThrough
 
@@ -95,52 +100,106 @@ class Command(BaseCommand):
         kwargs: dict[Any, Any] = dict(super().get_check_kwargs(options))
         return {**kwargs, "databases": migration_targets(options["databases"], get_topology())}
 
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """A database that cannot be reached fails its own migration, not everyone's checks."""
+        try:
+            super().check(*args, **kwargs)
+        except DatabaseError:
+            # A database check connects (MySQL's sql_mode check): the databases that answer
+            # are checked; the others are reported by their migration.
+            kwargs["databases"] = [a for a in kwargs.get("databases") or [] if _answers(a)]
+            super().check(*args, **kwargs)
+
     def handle(self, *args: Any, **options: Any) -> None:
         topology = get_topology()
         targets = migration_targets(options["databases"], topology)
         verbosity: int = options["verbosity"]
         if options["check_unapplied"]:
             self._check(targets, topology, verbosity)
-        elif options["plan"]:
+            return
+        if options["plan"]:
             for alias in targets:
-                self.stdout.write(self.style.MIGRATE_HEADING(f"Planned operations on {alias}:"))
-                call_command(
-                    "migrate",
-                    database=alias,
-                    plan=True,
-                    skip_checks=True,
-                    verbosity=max(verbosity, 1),
-                    stdout=PassThrough(self.stdout),
-                )
-        elif options["parallel"] > 1 and len(targets) > 2:
+                self._plan(alias)
+            return
+        failures: dict[str, str] = {}
+        if options["parallel"] > 1 and len(targets) > 2:
             # default first (the others' rows reference its tables), then the rest at once.
             first, *rest = targets
-            self._migrate(first, topology, options)
+            self._migrate(first, topology, options, failures)
             with ThreadPoolExecutor(max_workers=options["parallel"]) as pool:
-                runs = [pool.submit(self._migrate_in_thread, a, topology, options) for a in rest]
-                errors = [run.exception() for run in runs if run.exception() is not None]
-            if errors:
-                raise errors[0]  # type: ignore[misc]
+                for run in [
+                    pool.submit(self._migrate_in_thread, a, topology, options, failures)
+                    for a in rest
+                ]:
+                    run.result()
         else:
             for alias in targets:
-                self._migrate(alias, topology, options)
+                self._migrate(alias, topology, options, failures)
+        if failures:
+            # One database's failure does not stop the others; the exit status says it.
+            migrated = [alias for alias in targets if alias not in failures]
+            lines = [
+                f"{len(failures)} of {len(targets)} databases failed to migrate"
+                + (f"; migrated: {', '.join(migrated)}." if migrated else "."),
+                *(f"  {alias}: {failures[alias]}" for alias in targets if alias in failures),
+            ]
+            raise CommandError("\n".join(lines))
 
-    def _migrate_in_thread(self, alias: str, topology: Topology, options: dict[str, Any]) -> None:
+    def _migrate_in_thread(
+        self, alias: str, topology: Topology, options: dict[str, Any], failures: dict[str, str]
+    ) -> None:
         try:
             # Django's own per-database output would interleave: it is kept to ours.
-            self._migrate(alias, topology, {**options, "verbosity": min(options["verbosity"], 1)})
+            options = {**options, "verbosity": min(options["verbosity"], 1)}
+            self._migrate(alias, topology, options, failures)
         finally:
             connections.close_all()
 
     def _check(self, targets: list[str], topology: Topology, verbosity: int) -> None:
         unapplied = {alias: pending_migrations(alias) for alias in targets}
+        no_cache_table = {alias: missing_cache_tables(alias) for alias in targets}
         for alias, pending in unapplied.items():
             if verbosity >= 1:
-                self.stdout.write(f"{alias}: {_summary(pending, alias, topology, 'unapplied')}")
-        if any(unapplied.values()):
+                line = f"{alias}: {_summary(pending, alias, topology, 'unapplied')}"
+                if no_cache_table[alias]:
+                    line += f"; cache table missing: {', '.join(no_cache_table[alias])}"
+                self.stdout.write(line)
+        if any(unapplied.values()) or any(no_cache_table.values()):
             sys.exit(1)
 
-    def _migrate(self, alias: str, topology: Topology, options: dict[str, Any]) -> None:
+    def _plan(self, alias: str) -> None:
+        """What will run on ``alias``: the migrations of the apps that live there, one header."""
+        from django.core.management.commands.migrate import Command as Migrate
+        from django.db.migrations.executor import MigrationExecutor
+
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Planned operations on {alias}:"))
+        executor = MigrationExecutor(connections[alias])
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        faked = {found.migration for found in soft_applied_later(alias)}
+        shown = 0
+        for migration, backwards in plan:
+            if not router.allow_migrate(alias, migration.app_label):
+                continue  # recorded there, but its tables live on another database
+            name = f"{migration.app_label}.{migration.name}"
+            self.stdout.write(self.style.MIGRATE_LABEL(name))
+            if name in faked:
+                self.stdout.write("    Record as applied: its tables already exist")
+                shown += 1
+                continue
+            for operation in migration.operations:
+                message, is_error = Migrate.describe_operation(operation, backwards)
+                self.stdout.write("    " + message, self.style.WARNING if is_error else None)
+            shown += 1
+        for table in missing_cache_tables(alias):
+            self.stdout.write(self.style.MIGRATE_LABEL("createcachetable"))
+            self.stdout.write(f"    Create cache table {table}")
+            shown += 1
+        if not shown:
+            self.stdout.write("  No planned migration operations.")
+
+    def _migrate(
+        self, alias: str, topology: Topology, options: dict[str, Any], failures: dict[str, str]
+    ) -> None:
         verbosity: int = options["verbosity"]
 
         def waiting() -> None:
@@ -148,29 +207,70 @@ class Command(BaseCommand):
                 self.stdout.write(f"{alias}: waiting for another migrate_all to finish...")
 
         started = time.perf_counter()
-        with migration_lock(alias, wait=waiting):
-            pending = pending_migrations(alias)
-            output = PassThrough(self.stdout) if verbosity >= 2 else io.StringIO()
-            if verbosity >= 2:
-                self.stdout.write(self.style.MIGRATE_HEADING(f"Migrating {alias}:"))
-            try:
-                call_command(
-                    "migrate",
-                    database=alias,
-                    interactive=options["interactive"],
-                    skip_checks=True,
-                    verbosity=max(verbosity - 1, 0),
-                    stdout=output,
-                )
-            except Exception as error:
-                raise CommandError(
-                    f"{alias}: migrate failed after {time.perf_counter() - started:.2f}s: {error}"
-                ) from error
+        try:
+            with migration_lock(alias, wait=waiting):
+                done = self._migrate_locked(alias, options)
+        except Exception as error:
+            failed_after = time.perf_counter() - started
+            failures[alias] = redact(
+                alias, f"migrate failed after {failed_after:.2f}s: {type(error).__name__}: {error}"
+            )
+            if verbosity >= 1:
+                self.stderr.write(f"{alias}: {failures[alias]}")
+            return
         if verbosity >= 1:
+            pending, cache_created = done
             summary = _summary(pending, alias, topology, "applied")
+            if cache_created:
+                summary += f"; cache table created: {', '.join(cache_created)}"
             took = f"({time.perf_counter() - started:.2f}s)"
-            style = self.style.SUCCESS if pending else self.style.NOTICE
+            style = self.style.SUCCESS if pending or cache_created else self.style.NOTICE
             self.stdout.write(f"{style(alias)}: {summary} {took}")
+
+    def _migrate_locked(
+        self, alias: str, options: dict[str, Any]
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        verbosity: int = options["verbosity"]
+        pending = pending_migrations(alias)
+        # What a run killed half way left (applied, not recorded) is finished first.
+        recovered = recover(alias)
+        later = soft_applied_later(alias)
+        if verbosity >= 1:
+            for found in [*recovered, *later]:
+                self.stdout.write(self.style.WARNING(found.describe()))
+        output = PassThrough(self.stdout) if verbosity >= 2 else io.StringIO()
+        if verbosity >= 2:
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Migrating {alias}:"))
+        call_command(
+            "migrate",
+            database=alias,
+            interactive=options["interactive"],
+            fake_initial=bool(later),
+            skip_checks=True,
+            verbosity=max(verbosity - 1, 0),
+            stdout=output,
+        )
+        created = finish_faked(alias, later)
+        if verbosity >= 1 and created:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{alias}: created what faked migrations lacked: {', '.join(created)}"
+                )
+            )
+        missing = missing_cache_tables(alias)
+        if missing:
+            call_command(
+                "createcachetable", database=alias, verbosity=max(verbosity - 1, 0), stdout=output
+            )
+        return pending, missing
+
+
+def _answers(alias: str) -> bool:
+    try:
+        connections[alias].ensure_connection()
+    except DatabaseError:
+        return False
+    return True
 
 
 def _summary(pending: list[tuple[str, str]], alias: str, topology: Topology, verb: str) -> str:
