@@ -31,8 +31,12 @@ def test_each_database_lists_only_its_own_apps_migrations(tmp_path: Path) -> Non
         "blog.0001_initial",
         "    Create model Post",
         "    Create model Comment",
+        "django_cfg.0001_delete_intents",  # the delete intents of django_cfg live everywhere
+        "    Create model DeleteIntent",
     ]
     assert plan["Planned operations on shop_db:"] == [
+        "django_cfg.0001_delete_intents",
+        "    Create model DeleteIntent",
         "shop.0001_initial",
         "    Create model Product",
         "    Create model Order",
@@ -44,9 +48,10 @@ def test_each_database_lists_only_its_own_apps_migrations(tmp_path: Path) -> Non
         "admin",
         "auth",
         "contenttypes",
+        "django_cfg",
         "sessions",
     }
-    assert len(migrations) == 19
+    assert len(migrations) == 20
     assert all(line.startswith("    ") for line in on_default if line not in migrations)
     assert "Create model Post" not in "\n".join(on_default)
     assert project.tables("blog_db") == set()  # --plan applies nothing

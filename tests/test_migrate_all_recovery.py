@@ -284,8 +284,8 @@ def test_default_failing_does_not_stop_blog_db_and_shop_db_on_sqlite(
     )
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
-    assert "blog_db: 1 applied: blog.0001_initial" in output
-    assert "shop_db: 1 applied: shop.0001_initial" in output
+    assert "blog_db: 2 applied: blog.0001_initial, django_cfg.0001_delete_intents" in output
+    assert "shop_db: 2 applied: django_cfg.0001_delete_intents, shop.0001_initial" in output
     assert "1 of 3 databases failed to migrate; migrated: blog_db, shop_db." in output
     assert "  default: migrate failed after " in output
     assert "blog_post" in project.tables("blog_db")

@@ -82,7 +82,7 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
             status.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         status.reachable = True
         if topology.takes_migrations(alias):
-            status.pending = [f"{app}.{name}" for app, name in pending_migrations(wrapper)]
+            status.pending = [f"{m.app_label}.{m.name}" for m in pending_migrations(wrapper)]
         if role.replica_of is not None and wrapper.vendor == "postgresql":
             status.lag_bytes = _replica_lag_bytes(wrapper, role.replica_of)
     except Exception as error:  # any driver error: report it, never raise

@@ -26,12 +26,17 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connections, router
+from django.db import DatabaseError, connections
 
 from django_cfg.databases.cache_tables import missing_cache_tables
 from django_cfg.databases.migration_lock import migration_lock
 from django_cfg.databases.migration_recovery import finish_faked, recover, soft_applied_later
-from django_cfg.databases.migration_state import pending_migrations, redact
+from django_cfg.databases.migration_state import (
+    PendingMigration,
+    pending_migrations,
+    redact,
+    runs_on,
+)
 from django_cfg.databases.topology import Topology, get_topology
 from django_cfg.management.output import PassThrough
 
@@ -160,7 +165,7 @@ class Command(BaseCommand):
         no_cache_table = {alias: missing_cache_tables(alias) for alias in targets}
         for alias, pending in unapplied.items():
             if verbosity >= 1:
-                line = f"{alias}: {_summary(pending, alias, topology, 'unapplied')}"
+                line = f"{alias}: {_summary(pending, 'unapplied')}"
                 if no_cache_table[alias]:
                     line += f"; cache table missing: {', '.join(no_cache_table[alias])}"
                 self.stdout.write(line)
@@ -178,7 +183,7 @@ class Command(BaseCommand):
         faked = {found.migration for found in soft_applied_later(alias)}
         shown = 0
         for migration, backwards in plan:
-            if not router.allow_migrate(alias, migration.app_label):
+            if not runs_on(alias, migration):
                 continue  # recorded there, but its tables live on another database
             name = f"{migration.app_label}.{migration.name}"
             self.stdout.write(self.style.MIGRATE_LABEL(name))
@@ -220,7 +225,7 @@ class Command(BaseCommand):
             return
         if verbosity >= 1:
             pending, cache_created = done
-            summary = _summary(pending, alias, topology, "applied")
+            summary = _summary(pending, "applied")
             if cache_created:
                 summary += f"; cache table created: {', '.join(cache_created)}"
             took = f"({time.perf_counter() - started:.2f}s)"
@@ -229,7 +234,7 @@ class Command(BaseCommand):
 
     def _migrate_locked(
         self, alias: str, options: dict[str, Any]
-    ) -> tuple[list[tuple[str, str]], list[str]]:
+    ) -> tuple[list[PendingMigration], list[str]]:
         verbosity: int = options["verbosity"]
         pending = pending_migrations(alias)
         # What a run killed half way left (applied, not recorded) is finished first.
@@ -273,11 +278,11 @@ def _answers(alias: str) -> bool:
     return True
 
 
-def _summary(pending: list[tuple[str, str]], alias: str, topology: Topology, verb: str) -> str:
+def _summary(pending: list[PendingMigration], verb: str) -> str:
     """``2 applied: blog.0001_initial, blog.0002_x (+21 recorded for apps that live elsewhere)``."""
     if not pending:
         return "up to date"
-    here = [(app, name) for app, name in pending if topology.home(app) == alias]
+    here = [(app, name) for app, name, runs_here in pending if runs_here]
     elsewhere = len(pending) - len(here)
     if len(here) <= 3:
         listed = ", ".join(f"{app}.{name}" for app, name in here)

@@ -12,7 +12,11 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_cfg.databases.migration_state import pending_migrations, unmigrated_changes
+from django_cfg.databases.migration_state import (
+    PendingMigration,
+    pending_migrations,
+    unmigrated_changes,
+)
 from django_cfg.databases.topology import get_topology
 from django_cfg.management.output import PassThrough
 
@@ -61,7 +65,7 @@ class Command(BaseCommand):
             self._run(make=choice == "1", verbosity=verbosity)
 
     def _show(
-        self, changes: dict[str, list[str]], pending: dict[str, list[tuple[str, str]]]
+        self, changes: dict[str, list[str]], pending: dict[str, list[PendingMigration]]
     ) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Model changes without a migration:"))
         if changes:
@@ -75,7 +79,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {alias}: up to date")
                 continue
             per_app: dict[str, list[str]] = {}
-            for app, name in migrations:
+            for app, name, _runs_here in migrations:
                 per_app.setdefault(app, []).append(name)
             apps_text = "; ".join(f"{app}: {', '.join(names)}" for app, names in per_app.items())
             self.stdout.write(f"  {alias}: {len(migrations)} unapplied ({apps_text})")
