@@ -163,7 +163,7 @@ BAD_URLS: list[tuple[str, str]] = [
     (f"postgres-ql://u:{SECRET}@h/d", "unknown database URL scheme 'postgres-ql'"),
     (f"u:{SECRET}@h/d", "not a database URL"),
     (f"postgresql://u:{SECRET}@h:54x32/d", "port after the host is not a number"),
-    (f"postgresql://u:{SECRET}@h:70000/d", "port 70000 is out of range"),
+    (f"postgresql://u:{SECRET}@h:70000/d", "the port after the host is out of range"),
     (f"postgresql://u:{SECRET}@h:5432", "missing database name"),
     (f"postgresql://u:{SECRET}@h/", "missing database name"),
     (f"postgresql://u:{SECRET}#x@h/d", "ambiguous URL"),

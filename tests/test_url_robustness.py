@@ -89,6 +89,14 @@ def test_only_ascii_digits_make_a_port() -> None:
         assert DatabaseConfig.from_url(f"postgresql://app@db:{port}/main").port == port
 
 
+def test_an_all_digit_password_read_as_an_out_of_range_port_is_not_echoed() -> None:
+    # No '@': the password stands where the port is read (postgresql://app:<password>/main).
+    with pytest.raises(DatabaseURLError) as raised:
+        DatabaseConfig.from_url("postgresql://app:987654/main")
+    assert "out of range" in str(raised.value)
+    assert "987" not in str(raised.value)
+
+
 # fmt: off
 FRAGMENTS = [
     "postgresql://", "mysql://", "sqlite:///", "oracle://", "postgrsql://", "://", ":", "@", "/",

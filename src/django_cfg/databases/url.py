@@ -520,7 +520,8 @@ def _parse_hostport(unsure: str, hostport: str) -> tuple[str, int | None]:
         )
     port = int(port_text)
     if not 1 <= port <= 65535:
-        raise DatabaseURLError(f"{unsure}port {port} is out of range (1-65535).")
+        # Not echoed either: an all-digit password may stand there (postgresql://app:987654/db).
+        raise DatabaseURLError(f"{unsure}the port after the host is out of range (1-65535).")
     return host, port
 
 
