@@ -202,3 +202,18 @@ def test_example_project_dump_and_load_every_database(tmp_path: Path) -> None:
     assert target.query("blog_db", "SELECT text, author_id FROM blog_comment") == [("first", ada)]
     assert target.query("shop_db", "SELECT customer_id FROM shop_order") == [(ada,)]
     assert "accounts_user" not in target.tables("blog_db")
+
+
+def test_copies_are_dumped_and_loaded_only_when_named() -> None:
+    # A copy's rows are copies of its original's: visiting it by default would load them twice.
+    from django.conf import settings
+    from django.test import override_settings
+
+    from django_cfg.management.fixture_databases import data_databases
+
+    databases = {**settings.DATABASES, "archive": dict(settings.DATABASES["sqlite_blog"])}
+    roles = {**settings.DATABASE_ROLES, "archive": {"copy_of": "sqlite_blog"}}
+    with override_settings(DATABASES=databases, DATABASE_ROLES=roles):
+        assert "sqlite_blog" in data_databases(None)
+        assert "archive" not in data_databases(None)
+        assert data_databases(["archive"]) == ["archive"]

@@ -20,9 +20,16 @@ __all__ = ["data_databases", "natural_keys_across"]
 
 
 def data_databases(requested: Sequence[str] | None) -> list[str]:
-    """The aliases that hold tables, ``default`` first; ``requested`` narrows them."""
+    """The aliases that hold tables, ``default`` first; ``requested`` narrows them.
+
+    Copies (``copy_of``) are visited only when ``requested`` names them: their rows are copies of
+    another database's, so dumping them too would load every such row twice, and loading a
+    fixture into them would write each object on its model's home and on the copy.
+    """
     topology = get_topology()
     targets = list(topology.migration_targets)
+    if not requested:
+        targets = [alias for alias in targets if topology.copy_of(alias) is None]
     for alias in requested or ():
         if alias not in topology.roles:
             raise CommandError(

@@ -76,7 +76,7 @@ class Command(BaseCommand):
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
         plan = (
-            self._files_per_database(Path(directories[0]), databases)
+            self._files_per_database(Path(directories[0]), options["databases"])
             if directories
             else {alias: list(labels) for alias in databases}
         )
@@ -88,8 +88,14 @@ class Command(BaseCommand):
             }
         self._report(plan, loaded, directory=bool(directories), verbosity=options["verbosity"])
 
-    def _files_per_database(self, directory: Path, databases: list[str]) -> dict[str, list[str]]:
-        """``{alias: [directory/<alias>.<format>]}``; a file for no such database is an error."""
+    def _files_per_database(
+        self, directory: Path, requested: list[str] | None
+    ) -> dict[str, list[str]]:
+        """``{alias: [directory/<alias>.<format>]}``; a file for no such database is an error.
+
+        Every file is loaded (a copy's too: ``dumpdata_all --database archive`` wrote it) unless
+        ``--database`` narrows them.
+        """
         files: dict[str, list[str]] = {}
         for path in sorted(p for p in directory.iterdir() if p.is_file()):
             alias = path.name.split(".", 1)[0]
@@ -99,12 +105,10 @@ class Command(BaseCommand):
                     "after its database); rename or remove it."
                 )
             files.setdefault(alias, []).append(str(path))
-        unusable = sorted(set(files) - set(data_databases(None)))
-        if unusable:
-            data_databases(unusable)  # raises: names why that database holds no tables
         if not files:
             raise CommandError(f"{directory}: no fixture files (expected <alias>.<format>).")
-        return {alias: files[alias] for alias in databases if alias in files}
+        found = data_databases(sorted(files))  # raises for a database that holds no tables
+        return {alias: files[alias] for alias in data_databases(requested or found) if alias in files}
 
     def _load(self, alias: str, fixtures: list[str], options: dict[str, Any]) -> tuple[int, int]:
         """Load ``fixtures`` into ``alias``: (objects installed, objects in the fixtures)."""
