@@ -22,7 +22,7 @@ import pytest
 from django.test import override_settings
 from pydantic import SecretStr, ValidationError
 
-from django_cfg import DatabaseConfig, DatabaseURLs, DjangoConfig, EnvSettings
+from django_cfg import DatabaseConfig, DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
 from django_cfg.checks import check_development_key
 from django_cfg.development_key import (
     DEVELOPMENT_KEY_FILE,
@@ -292,6 +292,26 @@ def test_production_env_settings_with_everything_set_load(tmp_path, clean_env) -
     )
     env = environment_class(tmp_path)()  # SQLite on purpose: set explicitly, so allowed
     assert env.database.url == SecretStr("sqlite:///db/default.sqlite3")  # type: ignore[attr-defined]
+
+
+def test_production_django_config_accepts_sqlite_set_in_env_prod(tmp_path, clean_env) -> None:
+    # The variable is in .env.prod, not the process environment: EnvSettings read it, so the
+    # specification loader's name rule (which sees only os.environ) must not refuse it.
+    clean_env.setenv("DJANGO_ENV", "prod")
+    (tmp_path / ".env.prod").write_text(
+        f'SECRET_KEY="{PRODUCTION_KEY}"\nDATABASE__URL="sqlite:///db/default.sqlite3"\n'
+    )
+    env = environment_class(tmp_path)()
+    config = DjangoConfig(
+        secret_key=env.secret_key,
+        databases=databases_from_urls(env.database),  # type: ignore[attr-defined]
+    )
+    assert config.databases["default"].name == "db/default.sqlite3"
+    with pytest.raises(ValidationError, match="DATABASE__URL is not set"):
+        DjangoConfig(  # the same URL as a plain string: the name rule applies
+            secret_key=env.secret_key,
+            databases={"default": DatabaseConfig.from_url("sqlite:///db/default.sqlite3")},
+        )
 
 
 ENV_PROJECT_ENVIRONMENT = """\

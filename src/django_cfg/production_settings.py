@@ -171,6 +171,8 @@ def fallback_database_problem(
         names = _variables_for(alias)
         if names is None or database.engine != "django.db.backends.sqlite3":
             continue
+        if getattr(database, "_url_set_explicitly", False):
+            continue  # set by a variable, .env or YAML file that EnvSettings read
         if database.name != _spec_default_name(alias) or present.intersection(names):
             continue
         found.append((alias, f"sqlite:///{database.name}", names[0]))

@@ -16,7 +16,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..hidden_input import hidden_input_validator
 from .url import (
@@ -59,6 +59,9 @@ class DatabaseConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     _hide_input = hidden_input_validator()  # errors() and json() hold no input either
+    # True when built from a URL that a source of EnvSettings set (a variable, .env, YAML): never
+    # a loader's fallback default, which production refuses (production_settings.py).
+    _url_set_explicitly: bool = PrivateAttr(default=False)
 
     engine: str = Field(
         min_length=1, description="Django ENGINE, e.g. django.db.backends.postgresql"
@@ -114,7 +117,9 @@ class DatabaseConfig(BaseModel):
                 raise
             raise DatabaseURLError(f"{url.described}: {error}") from None
         options = {**parsed.pop("options", {}), **(fields.pop("options", None) or {})}
-        return cls.model_validate({**parsed, **fields, "options": options})
+        config = cls.model_validate({**parsed, **fields, "options": options})
+        config._url_set_explicitly = isinstance(url, NamedDatabaseURL) and url.explicit
+        return config
 
     @model_validator(mode="before")
     @classmethod

@@ -63,7 +63,8 @@ class DatabaseURLs(BaseModel):
         # Written to __dict__: an assignment would add "url" to model_fields_set, which tells
         # whether a source set the URL (production refuses the built-in default).
         if self.url is not None:
-            self.__dict__["url"] = NamedDatabaseURL(self.url.get_secret_value(), "url")
+            explicit = "url" in self.model_fields_set
+            self.__dict__["url"] = NamedDatabaseURL(self.url.get_secret_value(), "url", explicit)
         extra = self.__pydantic_extra__ or {}
         for key, value in extra.items():
             if value is not None:
@@ -97,7 +98,8 @@ def databases_from_urls(
     configs: dict[str, DatabaseConfig] = {}
     for alias, url in databases.items():
         secret = url.get_secret_value() if isinstance(url, SecretStr) else url
-        named_url = NamedDatabaseURL(secret, keys[alias])
+        explicit = url.explicit if isinstance(url, NamedDatabaseURL) else False
+        named_url = NamedDatabaseURL(secret, keys[alias], explicit)
         try:
             configs[alias] = DatabaseConfig.from_url(named_url, **fields_by_alias.get(alias, {}))
         except DatabaseURLError as error:

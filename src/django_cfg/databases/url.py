@@ -89,9 +89,11 @@ class NamedDatabaseURL(SecretStr):
     ``DatabaseURLError`` is about.
     """
 
-    def __init__(self, secret_value: str, key: str) -> None:
+    def __init__(self, secret_value: str, key: str, explicit: bool = True) -> None:
         super().__init__(secret_value)
         self.key = key
+        self.explicit = explicit
+        """False for a default no source set (production refuses those: production_settings)."""
 
     def __eq__(self, other: object) -> bool:  # equal to a plain SecretStr of the same URL
         return isinstance(other, SecretStr) and self.get_secret_value() == other.get_secret_value()
