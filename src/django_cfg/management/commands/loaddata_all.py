@@ -108,7 +108,9 @@ class Command(BaseCommand):
         if not files:
             raise CommandError(f"{directory}: no fixture files (expected <alias>.<format>).")
         found = data_databases(sorted(files))  # raises for a database that holds no tables
-        return {alias: files[alias] for alias in data_databases(requested or found) if alias in files}
+        return {
+            alias: files[alias] for alias in data_databases(requested or found) if alias in files
+        }
 
     def _load(self, alias: str, fixtures: list[str], options: dict[str, Any]) -> tuple[int, int]:
         """Load ``fixtures`` into ``alias``: (objects installed, objects in the fixtures)."""
