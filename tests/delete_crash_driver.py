@@ -144,7 +144,7 @@ def repair(*args: str) -> tuple[int, str]:
 
     out = io.StringIO()
     try:
-        call_command("repair_relations", *args, stdout=out, stderr=out)
+        call_command("repair_relations", "--grace", "0", *args, stdout=out, stderr=out)
     except SystemExit as exit_:
         return int(exit_.code or 0), out.getvalue()
     return 0, out.getvalue()

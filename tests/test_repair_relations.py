@@ -44,7 +44,7 @@ def repair(pair: Pair, *args: str) -> tuple[int, str]:
             TestCase.captureOnCommitCallbacks(using=pair.people, execute=True),
             TestCase.captureOnCommitCallbacks(using=pair.posts, execute=True),
         ):
-            call_command("repair_relations", *args, *only, stdout=out, stderr=out)
+            call_command("repair_relations", "--grace", "0", *args, *only, stdout=out, stderr=out)
     except SystemExit as exit_:
         return int(exit_.code or 0), out.getvalue()
     except CommandError as error:
@@ -113,6 +113,43 @@ def test_repair_applies_on_delete_and_leaves_protect_and_restrict(pair: Pair) ->
     assert "Post pk=" not in output
     assert "Draft pk=" not in output
     assert "Invoice pk=" in output
+
+
+def test_a_target_committed_during_the_grace_period_is_no_orphan(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A post whose author's transaction had not committed yet when the scan ran: the author
+    # "commits" while the command waits (--grace), so the post is left alone.
+    from django_cfg.management.commands import repair_relations
+
+    ada, post, _comment, draft = make(pair, "ada")
+    vanish(pair, ada)
+    waited: list[float] = []
+
+    def commit_the_author_meanwhile(seconds: float) -> None:
+        waited.append(seconds)
+        pair.model("Person").objects.create(pk=ada.pk, name="ada")
+
+    monkeypatch.setattr(repair_relations.time, "sleep", commit_the_author_meanwhile)
+    out = io.StringIO()
+    only = ("--database", pair.people, "--database", pair.posts)
+    call_command("repair_relations", "--noinput", "--grace", "5", *only, stdout=out, stderr=out)
+
+    assert waited == [5.0]
+    assert "checking them again in 5s" in out.getvalue()
+    assert pair.count(pair.posts, "Post", f"id = {post.pk} AND author_id = {ada.pk}") == 1
+    assert pair.count(pair.posts, "Draft", f"id = {draft.pk} AND editor_id = {ada.pk}") == 1
+
+
+def test_repair_without_a_terminal_needs_noinput(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada, post, *_ = make(pair, "ada")
+    vanish(pair, ada)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a TTY, as under cron or a pipe
+    with pytest.raises(CommandError, match="pass --noinput"):
+        call_command("repair_relations", "--database", pair.people, "--database", pair.posts)
+    assert pair.count(pair.posts, "Post", f"id = {post.pk}") == 1  # nothing changed
 
 
 def test_repair_exits_0_when_everything_was_repaired_and_then_finds_nothing(pair: Pair) -> None:

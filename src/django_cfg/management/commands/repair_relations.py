@@ -19,6 +19,7 @@ PROTECT or RESTRICT orphan). DO_NOTHING orphans are listed but do not change the
 from __future__ import annotations
 
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,8 @@ from django_cfg.databases.orphans import (
 )
 from django_cfg.databases.relations import CrossDatabaseRelation, cross_database_relations
 
+DEFAULT_GRACE_SECONDS = 60.0
+"""How long an orphan must stay one before it is repaired (``--grace``)."""
 
 class Command(BaseCommand):
     help = (
@@ -78,6 +81,16 @@ class Command(BaseCommand):
             help=f"Values and rows per query (default {DEFAULT_BATCH_SIZE}).",
         )
         parser.add_argument(
+            "--grace",
+            type=float,
+            default=DEFAULT_GRACE_SECONDS,
+            metavar="SECONDS",
+            help="Repair an orphan only if its target is still missing this long after it was "
+            "found: a target row inside a transaction not yet committed on its database is not "
+            f"visible yet (default {DEFAULT_GRACE_SECONDS:g}; longer than your longest "
+            "transaction).",
+        )
+        parser.add_argument(
             "--older-than",
             type=float,
             default=0.0,
@@ -102,7 +115,15 @@ class Command(BaseCommand):
         except DatabaseError as error:
             raise CommandError(f"Could not read the unfinished deletes: {error}") from error
 
-        if dry_run or (options["interactive"] and sys.stdin.isatty()):
+        if not dry_run and options["interactive"] and not sys.stdin.isatty():
+            raise CommandError(
+                "repair_relations changes rows and asks first, but standard input is not a "
+                "terminal: pass --noinput to repair without asking (or --dry-run to list)."
+            )
+        grace = float(options["grace"])
+        if grace < 0:
+            raise CommandError("--grace must be 0 or more seconds.")
+        if dry_run or options["interactive"]:
             found = self._survey(pending, relations, batch_size)
             if dry_run:
                 if found:
@@ -113,7 +134,7 @@ class Command(BaseCommand):
             answer = input("Repair these? Type 'yes' to continue: ")
             if answer.strip().lower() != "yes":
                 raise CommandError("Repair cancelled; nothing was changed.")
-        self._repair(pending, relations, batch_size)
+        self._repair(pending, relations, batch_size, grace)
 
     # --dry-run: what would be done ------------------------------------------------------------
 
@@ -158,7 +179,11 @@ class Command(BaseCommand):
     # repair -----------------------------------------------------------------------------------
 
     def _repair(
-        self, pending: list[PendingDelete], relations: list[CrossDatabaseRelation], size: int
+        self,
+        pending: list[PendingDelete],
+        relations: list[CrossDatabaseRelation],
+        size: int,
+        grace: float,
     ) -> None:
         problems: list[str] = []
         for delete in pending:
@@ -176,10 +201,16 @@ class Command(BaseCommand):
                 + (f"; {_counts(done)}" if done else "")
             )
             problems += finished.left
-        for relation in relations:
+        # Found first, repaired after the grace period: repair_orphans checks again that each
+        # target is still missing (a row committed meanwhile on its database is no orphan).
+        found_batches = {relation: list(self._find(relation, size)) for relation in relations}
+        if grace and any(found_batches.values()):
+            self._line(f"Orphans found; checking them again in {grace:g}s (--grace).")
+            time.sleep(grace)
+        for relation, batches in found_batches.items():
             total = Repair()
             found = 0
-            for batch in self._find(relation, size):
+            for batch in batches:
                 found += len(batch.rows)
                 try:
                     total.add(repair_orphans(batch))
