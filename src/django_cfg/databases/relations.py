@@ -333,13 +333,19 @@ def _tables_elsewhere(alias: str, topology: Topology) -> dict[str, str]:
         _elsewhere = (topology, {})
     tables = _elsewhere[1].get(alias)
     if tables is None:
-        here = topology.primary_of(alias)
+        here = _homes_held(alias, topology)
         tables = _elsewhere[1][alias] = {
             model._meta.db_table: home
             for model in apps.get_models(include_auto_created=True)
-            if (home := topology.home(model._meta.app_label)) != here
+            if (home := topology.home(model._meta.app_label)) not in here
         }
     return tables
+
+
+def _homes_held(alias: str, topology: Topology) -> set[str]:
+    """The homes whose tables ``alias`` holds: its primary's, and its original's for a copy."""
+    original = topology.copy_of(alias)
+    return {topology.primary_of(alias), *([original] if original else [])}
 
 
 def _table(model: Any) -> str:
@@ -387,10 +393,11 @@ def explain_table_not_on_database(alias: str, sql: str) -> str | None:
     missing = [name for name in named if name in elsewhere]
     homes = {elsewhere[name] for name in missing}
     here = topology.primary_of(alias)
+    held = _homes_held(alias, topology)
     tables_here = {
         _table(model)
         for model in apps.get_models(include_auto_created=True)
-        if topology.home(model._meta.app_label) == here
+        if topology.home(model._meta.app_label) in held
     }
     if len(homes) != 1 or tables_here.intersection(named):
         return None
