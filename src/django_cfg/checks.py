@@ -318,7 +318,10 @@ def check_database_on_delete(**_: Any) -> list[CheckMessage]:
     return messages
 
 
-@register(Tags.database, TAG)
+# Tagged "database" only: Django runs those checks only when databases are named (migrate,
+# check --database); a "django_cfg" tag would run its queries in every run_checks(tags=[TAG])
+# (Django 6.1 passes every alias as ``databases`` there, where 5.2 passed None).
+@register(Tags.database)
 def check_unfinished_deletes(
     app_configs: Any = None, databases: Sequence[str] | None = None, **_: Any
 ) -> list[CheckMessage]:

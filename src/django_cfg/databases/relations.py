@@ -162,8 +162,10 @@ class CrossDatabaseCollector(Collector):
     of them so that a crash between the commits is found and finished (``delete_intents``).
     """
 
-    def __init__(self, using: str, origin: Any = None) -> None:
-        super().__init__(using, origin)
+    def __init__(self, using: str, origin: Any = None, **options: Any) -> None:
+        # options: Django 6.1's force_collection (the admin's NestedObjects passes it).
+        super().__init__(using, origin, **options)
+        self._options = options
         self._foreign: dict[str, CrossDatabaseCollector] = {}
 
     def _collector_for(self, objs: Any) -> CrossDatabaseCollector:
@@ -172,7 +174,7 @@ class CrossDatabaseCollector(Collector):
         if db is None or topology.primary_of(db) == topology.primary_of(self.using):
             return self
         if db not in self._foreign:
-            self._foreign[db] = type(self)(using=db, origin=self.origin)
+            self._foreign[db] = type(self)(using=db, origin=self.origin, **self._options)
         return self._foreign[db]
 
     def related_objects(self, related_model: Any, related_fields: Any, objs: Any) -> Any:
