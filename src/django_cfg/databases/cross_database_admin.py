@@ -162,12 +162,25 @@ def _non_null_paths(model: Any, prefix: str = "", depth: int = 5) -> Iterator[tu
 
 
 def follow_within_databases(queryset: QuerySet[Any], list_display: Iterable[Any]) -> QuerySet[Any]:
-    """A bare ``select_related()`` split: JOINs within the database, prefetch across."""
-    if queryset.query.select_related is not True:
+    """The admin's ``select_related()`` split: JOINs within the database, prefetch across.
+
+    Django 5.2 selects everything (``select_related()``) when ``list_display`` shows a
+    ForeignKey; Django 6.1 names those ForeignKeys (``select_related("author")``): both are split.
+    """
+    selected = queryset.query.select_related
+    if selected is False:
         return queryset
     model = queryset.model
     local: list[str] = []
     across: list[str] = []
+    if selected is not True:
+        for path in _named_paths(selected):
+            crosses = crossing_in_lookup(model, path, joined=True) is not None
+            (across if crosses else local).append(path)
+        queryset = queryset.select_related(None)
+        if local:
+            queryset = queryset.select_related(*local)
+        return queryset.prefetch_related(*dict.fromkeys(across)) if across else queryset
     for path, crosses in _non_null_paths(model):
         (across if crosses else local).append(path)
     for name in list_display:
@@ -181,6 +194,16 @@ def follow_within_databases(queryset: QuerySet[Any], list_display: Iterable[Any]
     if local:
         queryset = queryset.select_related(*local)
     return queryset.prefetch_related(*dict.fromkeys(across)) if across else queryset
+
+
+def _named_paths(selected: dict[str, Any], prefix: str = "") -> Iterable[str]:
+    """``{"post": {"author": {}}}`` (a query's ``select_related``) -> ``post__author``."""
+    for name, nested in selected.items():
+        path = f"{prefix}{name}"
+        if nested:
+            yield from _named_paths(nested, f"{path}{LOOKUP_SEP}")
+        else:
+            yield path
 
 
 class CrossDatabaseChangeList(ChangeList):
