@@ -161,15 +161,16 @@ class EnvSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        folder = cls.config_dir if cls.config_dir is not None else project_base_dir(cls)
-        environment = current_environment()
-        dotenv = _dotenv_source(settings_cls, [folder / ".env", folder / f".env.{environment}"])
+        # The same files the production refusal names (_settings_files), read in that order.
+        files = cls._settings_files()
+        dotenv_files = [file.path for file in files if file.dotenv]
+        dotenv = _dotenv_source(settings_cls, dotenv_files)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if isinstance(env_settings, EnvSettingsSource):
             sources.append(_SingleUnderscoreDatabaseURLs(settings_cls, env_settings))
         sources += [dotenv, _SingleUnderscoreDatabaseURLs(settings_cls, dotenv)]
-        yaml_file = folder / f"config.{environment}.yaml"
-        if yaml_file.is_file():
-            sources.append(_yaml_source(settings_cls, yaml_file))
+        for file in files:
+            if not file.dotenv and file.path.is_file():
+                sources.append(_yaml_source(settings_cls, file.path))
         sources.append(file_secret_settings)
         return tuple(sources)
