@@ -147,12 +147,10 @@ def _secret_text(value: Any) -> str:
 
 def _variables_for(alias: str) -> list[str] | None:
     """``DATABASE__URL`` (+ the ``_`` form) for ``default``, ``..._URL_BLOG`` for ``blog_db``."""
-    if alias == "default":
-        return ["DATABASE__URL", "DATABASE_URL"]
-    if alias.endswith("_db") and len(alias) > 3:
-        suffix = alias[:-3].upper()
-        return [f"DATABASE__URL_{suffix}", f"DATABASE_URL_{suffix}"]
-    return None
+    from .databases.env_urls import url_key_for_alias
+
+    key = url_key_for_alias(alias)
+    return None if key is None else [f"DATABASE__{key.upper()}", f"DATABASE_{key.upper()}"]
 
 
 def _spec_default_name(alias: str) -> str:

@@ -25,7 +25,7 @@ from ..hidden_input import hidden_input_validator, hide_inputs
 from .config import DatabaseConfig
 from .url import DatabaseURLError, NamedDatabaseURL
 
-__all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls"]
+__all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls", "url_key_for_alias"]
 
 _URL_KEY = re.compile(r"^url(_[a-z][a-z0-9_]*)?$")
 
@@ -37,6 +37,16 @@ def alias_for_url_key(key: str) -> str:
             f"{key!r} is not a database URL name: expected 'url' or 'url_<name>'."
         )
     return "default" if key == "url" else f"{key[4:]}_db"
+
+
+def url_key_for_alias(alias: str) -> str | None:
+    """The inverse of ``alias_for_url_key``: ``default`` -> ``url``; ``blog_db`` -> ``url_blog``;
+    None for an alias the naming convention does not produce."""
+    if alias == "default":
+        return "url"
+    if alias.endswith("_db") and len(alias) > 3:
+        return f"url_{alias[:-3]}"
+    return None
 
 
 class DatabaseURLs(BaseModel):

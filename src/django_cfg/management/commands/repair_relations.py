@@ -47,6 +47,7 @@ from django_cfg.databases.relations import CrossDatabaseRelation, cross_database
 DEFAULT_GRACE_SECONDS = 60.0
 """How long an orphan must stay one before it is repaired (``--grace``)."""
 
+
 class Command(BaseCommand):
     help = (
         "Finishes cross-database deletes a crash interrupted and repairs orphans of "
