@@ -193,8 +193,6 @@ def _recover_one(executor: MigrationExecutor, alias: str, migration: Migration) 
     if soft_applied and not missing:
         return _record(executor, migration, Recovered(alias, _name(migration), _tables(present)))
     if missing and connection.features.can_rollback_ddl:
-        # One transaction creates all of it on this engine: a part was made by someone else.
-        # Django's migrate stops with "already exists", naming the table.
         # One transaction creates all of it on this engine: a part of it was made by someone
         # else. Django's migrate stops with "already exists", naming the table.
         return None
