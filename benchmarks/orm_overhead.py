@@ -40,7 +40,7 @@ from django.contrib.sessions.models import Session  # noqa: E402
 from django.db import connection, router  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from django_cfg.databases.router import DatabaseRouter, route_directly  # noqa: E402
+from django_cfg.routing.router import DatabaseRouter, route_directly  # noqa: E402
 
 Session._meta.db_table = f"bench_session_{os.getpid()}"  # processes may run side by side
 with connection.schema_editor() as editor:

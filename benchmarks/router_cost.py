@@ -68,14 +68,14 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.db import router  # noqa: E402
 
 if VARIANT == "pinned":
-    from django_cfg.databases import pinning
+    from django_cfg.replicas import pinning
 
     pinning.note_write("default")  # read-your-writes state: this context wrote to default
 
 CALLS = 200_000
 router.db_for_read(User)  # builds the routers outside the timing (a write would pin reads)
 if VARIANT == "loop":
-    from django_cfg.databases.router import route_directly
+    from django_cfg.routing.router import route_directly
 
     route_directly(None)
 

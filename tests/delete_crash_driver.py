@@ -226,7 +226,7 @@ def run_round(pk: int, kill_at: str | None, delay: float | None) -> tuple[str, l
 
 
 def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
-    from django_cfg.databases.delete_intents import pending_deletes
+    from django_cfg.relations.delete_intents import pending_deletes
 
     rng = random.Random(args.seed)
     pending_deletes()  # reads the intents table: the children inherit that it exists
@@ -293,7 +293,7 @@ def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
 def race_trials(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connections
 
-    from django_cfg.databases.relations import CrossDatabaseCollector
+    from django_cfg.relations.crossing import CrossDatabaseCollector
 
     person, post, comment, _draft = models()
     result: dict[str, Any] = {"trials": 0, "orphans": 0, "listed": 0, "repaired": 0}
@@ -346,7 +346,7 @@ def main() -> None:
     configure(args.people, args.posts_url, Path(args.dir))
     migrate()
     if args.without_intents:  # the control: the protocol off, to show what the rounds catch
-        from django_cfg.databases import delete_intents
+        from django_cfg.relations import delete_intents
 
         inactive = delete_intents.RecordedDelete("", [], [], active=False)
         delete_intents.record_delete = lambda *args: inactive  # type: ignore[assignment]

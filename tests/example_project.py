@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django_cfg import DatabaseConfig
-from django_cfg.development_key import DEVELOPMENT_KEY_FILE
+from django_cfg.settings.development_key import DEVELOPMENT_KEY_FILE
 from tests.seed_page import run_python
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "saas"

@@ -18,7 +18,7 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from django_cfg.databases.cross_database_admin import (
+from django_cfg.admin.cross_database import (
     CrossDatabaseChangeList,
     CrossDatabaseNestedObjects,
     admin_lookup_errors,

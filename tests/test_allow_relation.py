@@ -21,8 +21,8 @@ from django.db import transaction
 from django.test import override_settings
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.databases.router import DatabaseRouter
-from django_cfg.databases.topology import Topology
+from django_cfg.routing.router import DatabaseRouter
+from django_cfg.routing.topology import Topology
 
 Person = apps.get_model("lite_people", "Person")  # home: default
 Post = apps.get_model("lite_posts", "Post")  # home: sqlite_blog; Post.author -> Person
@@ -217,6 +217,6 @@ def test_the_settings_of_djangos_own_suite_install_the_router_with_other_a_copy(
     """scripts/django_suite.sh runs Django's multiple_database tests with these settings."""
     from tests.django_suite import settings as suite
 
-    assert suite.DATABASE_ROUTERS == ["django_cfg.databases.router.DatabaseRouter"]
+    assert suite.DATABASE_ROUTERS == ["django_cfg.routing.router.DatabaseRouter"]
     assert suite.DATABASE_ROLES == {"other": {"copy_of": "default"}}
     assert set(suite.DATABASES) == {"default", "other"}

@@ -86,7 +86,7 @@ def test_cross_database_foreign_keys_when_cross_relations_are_disabled() -> None
 def test_routing_rules_without_the_router() -> None:
     found = messages(DATABASE_ROUTERS=[])
     assert list(found) == ["django_cfg.W010"]
-    assert "django_cfg.databases.router.DatabaseRouter" in found["django_cfg.W010"]
+    assert "django_cfg.routing.router.DatabaseRouter" in found["django_cfg.W010"]
 
 
 # Checks that need a project of their own (their models or migrations would break the suite's).

@@ -117,7 +117,7 @@ def test_verbosity_0_is_silent_and_2_shows_djangos_own_output(project) -> None:
 @contextmanager
 def migration_lock_held(project: ExampleProject, engine: str) -> Iterator[None]:
     """Hold default's migration lock from this process, as another migrate_all would."""
-    from django_cfg.databases.migration_lock import _PG_KEY, LOCK_NAME
+    from django_cfg.schema.lock import _PG_KEY, LOCK_NAME
 
     if engine == "sqlite":
         with (project.root / "db" / "default.sqlite3.migrate-lock").open("a") as handle:

@@ -16,7 +16,7 @@ from django.db import connections, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.test.utils import CaptureQueriesContext
 
-from django_cfg.databases.relations import CrossDatabaseJoinError
+from django_cfg.relations.crossing import CrossDatabaseJoinError
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.config import DEVELOPMENT_KEY_PREFIX
+from django_cfg.settings.django_config import DEVELOPMENT_KEY_PREFIX
 
 SQLITE = DatabaseConfig.from_url("sqlite://")
 PRODUCTION_KEY = "k" * 60
@@ -28,7 +28,7 @@ def test_fields_may_be_overridden_without_annotations_even_inside_an_if() -> Non
     assert settings["DATABASES"]["replica"]["HOST"] == "replica-host"
     assert settings["DATABASE_ROUTERS"] == [
         "myapp.routers.ReadReplicaRouter",  # the user's router first
-        "django_cfg.databases.router.DatabaseRouter",
+        "django_cfg.routing.router.DatabaseRouter",
     ]
 
 
@@ -177,7 +177,7 @@ def test_apps_on_databases_become_routing_rules() -> None:
 
 
 def test_router_is_installed_with_a_second_database_only() -> None:
-    router = "django_cfg.databases.router.DatabaseRouter"
+    router = "django_cfg.routing.router.DatabaseRouter"
     single = DjangoConfig(databases={"default": SQLITE}).get_all_settings()
     assert single["DATABASE_ROUTERS"] == []
     assert "DATABASE_ROLES" not in single

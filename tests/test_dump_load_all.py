@@ -209,7 +209,7 @@ def test_copies_are_dumped_and_loaded_only_when_named() -> None:
     from django.conf import settings
     from django.test import override_settings
 
-    from django_cfg.management.fixture_databases import data_databases
+    from django_cfg.schema.fixtures import data_databases
 
     databases = {**settings.DATABASES, "archive": dict(settings.DATABASES["sqlite_blog"])}
     roles = {**settings.DATABASE_ROLES, "archive": {"copy_of": "sqlite_blog"}}

@@ -19,7 +19,7 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
 from django_cfg.checks import check_unfinished_deletes
-from django_cfg.databases.delete_intents import pending_deletes
+from django_cfg.relations.delete_intents import pending_deletes
 from tests.test_cross_database_relations import PAIRS, Pair
 
 
@@ -327,7 +327,7 @@ def test_the_intents_table_is_on_every_database_that_takes_migrations() -> None:
 def test_a_database_without_the_intents_table_refuses_the_delete_before_any_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django_cfg.databases import delete_intents
+    from django_cfg.relations import delete_intents
 
     pair = Pair("lite", "default", "sqlite_blog")
     ada, post, _comment, draft = make(pair, "ada")
@@ -343,7 +343,7 @@ def test_a_database_without_the_intents_table_refuses_the_delete_before_any_chan
 
 
 def refused_without_change(pair: Pair, ada: Any, post: Any, draft: Any) -> None:
-    from django_cfg.databases.delete_intents import DeleteIntentTableMissing
+    from django_cfg.relations.delete_intents import DeleteIntentTableMissing
 
     with pytest.raises(DeleteIntentTableMissing, match="'sqlite_blog' has no table") as raised:
         ada.delete()

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.databases.replicas import (
+from django_cfg.replicas.monitor import (
     ReplicaHealth,
     ReplicaMonitor,
     ReplicaOptions,
@@ -19,7 +19,7 @@ from django_cfg.databases.replicas import (
     format_lsn,
     parse_lsn,
 )
-from django_cfg.databases.topology import Topology
+from django_cfg.routing.topology import Topology
 
 PG = "postgresql://app@db/main"
 REPLICA = "postgresql://app@replica/main"
@@ -161,7 +161,7 @@ def test_replicas_bring_the_middleware_and_options() -> None:
     settings = config.get_all_settings()
     assert settings["MIDDLEWARE"][:2] == [
         "django.middleware.security.SecurityMiddleware",
-        "django_cfg.databases.pinning.ReadYourWritesMiddleware",
+        "django_cfg.replicas.pinning.ReadYourWritesMiddleware",
     ]
     assert settings["DATABASE_ROLES"]["replica"] == {
         "replica_of": "default",
@@ -174,14 +174,14 @@ def test_replicas_bring_the_middleware_and_options() -> None:
         "pin_seconds": 5.0,
     }
     plain = DjangoConfig(databases={"default": DatabaseConfig.from_url(PG)}).get_all_settings()
-    assert "django_cfg.databases.pinning.ReadYourWritesMiddleware" not in plain["MIDDLEWARE"]
+    assert "django_cfg.replicas.pinning.ReadYourWritesMiddleware" not in plain["MIDDLEWARE"]
     assert "DATABASE_REPLICA_OPTIONS" not in plain
 
 
 def test_each_primary_reads_from_its_own_replicas() -> None:
     import contextvars
 
-    from django_cfg.databases.router import DatabaseRouter
+    from django_cfg.routing.router import DatabaseRouter
 
     topology = Topology.from_settings(
         SimpleNamespace(
@@ -213,7 +213,7 @@ def test_write_markers_from_the_cookie_expire_pin_seconds_after_the_write() -> N
     from django.http import HttpResponse
     from django.test import RequestFactory
 
-    from django_cfg.databases.pinning import (
+    from django_cfg.replicas.pinning import (
         _COOKIE_SALT,
         COOKIE_NAME,
         EMPTY,

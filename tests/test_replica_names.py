@@ -19,7 +19,7 @@ from django.core.checks import Warning
 
 from django_cfg import DatabaseConfig, DjangoConfig
 from django_cfg.checks import replica_name_warnings
-from django_cfg.databases.topology import Topology
+from django_cfg.routing.topology import Topology
 from tests.seed_page import MANAGE_PY, SeedProject, block, run_python
 
 MULTI = "Multi-Database Setup (Advanced)"
@@ -72,7 +72,7 @@ def test_the_inferred_replica_renders_like_a_declared_one() -> None:
     settings = Config().get_all_settings()
     assert settings["DATABASES"]["replica"]["TEST"] == {"MIRROR": "default"}
     assert settings["DATABASES"]["replica"]["ENGINE"] == "django_cfg.backends.replica_postgresql"
-    assert "django_cfg.databases.pinning.ReadYourWritesMiddleware" in settings["MIDDLEWARE"]
+    assert "django_cfg.replicas.pinning.ReadYourWritesMiddleware" in settings["MIDDLEWARE"]
 
 
 @pytest.mark.parametrize(

@@ -24,10 +24,10 @@ from django.db import connections, router, transaction
 from django.test import Client, override_settings
 
 from django_cfg import use_primary
-from django_cfg.databases.read_only import ReadOnlyDatabaseError
-from django_cfg.databases.replicas import current_monitor
-from django_cfg.databases.status import probe
-from django_cfg.databases.topology import get_topology
+from django_cfg.replicas.monitor import current_monitor
+from django_cfg.routing.read_only import ReadOnlyDatabaseError
+from django_cfg.routing.topology import get_topology
+from django_cfg.schema.status import probe
 from tests.replica_tools import (
     read_through_outage,
     replay_paused,

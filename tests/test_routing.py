@@ -9,8 +9,8 @@ import pytest
 from django.db import router
 from django.test import override_settings
 
-from django_cfg.databases.router import DatabaseRouter
-from django_cfg.databases.topology import ROUTER_PATH, Topology
+from django_cfg.routing.router import DatabaseRouter
+from django_cfg.routing.topology import ROUTER_PATH, Topology
 from tests.testapp.models import Note
 
 DATABASES = {name: {} for name in ("default", "blog_db", "shop_db", "replica", "analytics")}

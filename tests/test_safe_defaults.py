@@ -24,13 +24,13 @@ from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
 from django_cfg.checks import check_development_key
-from django_cfg.development_key import (
+from django_cfg.settings.development_key import (
     DEVELOPMENT_KEY_FILE,
     DEVELOPMENT_KEY_PREFIX,
     DevelopmentKeyError,
     development_secret_key,
 )
-from django_cfg.production_settings import ProductionSettingsError
+from django_cfg.settings.production import ProductionSettingsError
 from tests.example_project import ExampleProject
 from tests.seed_page import MANAGE_PY, SETTINGS_MODULE, run_python
 

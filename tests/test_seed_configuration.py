@@ -124,7 +124,7 @@ def test_example_2_replica_and_its_router_come_from_the_class_body_if(project, m
     )
     assert settings["DATABASE_ROUTERS"] == [
         "myapp.routers.ReadReplicaRouter",
-        "django_cfg.databases.router.DatabaseRouter",
+        "django_cfg.routing.router.DatabaseRouter",
     ]
     replica = settings["DATABASES"]["replica"]
     assert (replica["USER"], replica["PASSWORD"], replica["HOST"]) == (

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.development_key import DEVELOPMENT_KEY_PREFIX
+from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX
 
 KEY = "typed-override-key-" + "k" * 40
 DATABASES = {
@@ -47,7 +47,7 @@ def annotation_text(field_name: str) -> str:
         .replace("pathlib.", "")
         .replace("pydantic.types.", "")
         .replace("typing.", "")
-        .replace("django_cfg.databases.config.", "")
+        .replace("django_cfg.settings.database_config.", "")
     )
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from django_cfg import DatabaseConfig, register_scheme
-from django_cfg.databases.url import ENGINES
+from django_cfg.settings.url import ENGINES
 
 PG = "django.db.backends.postgresql"
 MYSQL = "django.db.backends.mysql"
@@ -144,7 +144,7 @@ def test_keyword_fields_override_the_url_and_options_merge() -> None:
 
 
 def test_registered_scheme_maps_to_a_third_party_engine(monkeypatch) -> None:
-    monkeypatch.setattr("django_cfg.databases.url.ENGINES", dict(ENGINES))  # undone after the test
+    monkeypatch.setattr("django_cfg.settings.url.ENGINES", dict(ENGINES))  # undone after the test
     register_scheme("cockroach", "django_cockroachdb")
     settings = DatabaseConfig.from_url(
         "cockroach://root@crdb:26257/app?sslmode=disable"

@@ -22,8 +22,8 @@ from django_cfg import (
     EnvSettings,
     databases_from_urls,
 )
-from django_cfg.env import ConfigFileError
-from django_cfg.hidden_input import hidden_input_validator
+from django_cfg.settings.env_settings import ConfigFileError
+from django_cfg.settings.hidden_input import hidden_input_validator
 
 ROBUSTNESS_ROUNDS = 5_000
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from django_cfg.databases.relations import CrossDatabaseJoinError, TableNotOnDatabaseError
+from django_cfg.relations.crossing import CrossDatabaseJoinError, TableNotOnDatabaseError
 from tests.example_project import ALIASES, ExampleProject
 from tests.test_cross_database_relations import PAIRS, Pair, make_author
 

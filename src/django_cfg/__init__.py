@@ -13,30 +13,34 @@ This module holds the public API only; docs/configuration.md describes every fie
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .config import DjangoConfig
-from .databases.config import DatabaseConfig
-from .databases.url import DatabaseURLError, register_scheme
-from .environment import ENVIRONMENT_VARIABLE, current_environment
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.django_config import DjangoConfig
+from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
+from django_cfg.settings.url import DatabaseURLError, register_scheme
 
 if TYPE_CHECKING:
-    from .databases.env_urls import DatabaseURLs, alias_for_url_key, databases_from_urls
-    from .databases.pinning import use_primary
-    from .env import EnvSettings
+    from django_cfg.replicas.pinning import use_primary
+    from django_cfg.settings.database_urls import (
+        DatabaseURLs,
+        alias_for_url_key,
+        databases_from_urls,
+    )
+    from django_cfg.settings.env_settings import EnvSettings
 
 # Imported on first use, so that a settings module that does not use them (most) does not pay
 # for building their models at every startup.
 _LAZY = {
-    "DatabaseURLs": ".databases.env_urls",
-    "alias_for_url_key": ".databases.env_urls",
-    "databases_from_urls": ".databases.env_urls",
-    "EnvSettings": ".env",
-    "use_primary": ".databases.pinning",
+    "DatabaseURLs": "django_cfg.settings.database_urls",
+    "alias_for_url_key": "django_cfg.settings.database_urls",
+    "databases_from_urls": "django_cfg.settings.database_urls",
+    "EnvSettings": "django_cfg.settings.env_settings",
+    "use_primary": "django_cfg.replicas.pinning",
 }
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'django_cfg' has no attribute {name!r}")
 
 

@@ -16,10 +16,10 @@ class DjangoCfgConfig(AppConfig):
         from django.core.signals import setting_changed
         from django.db.backends.signals import connection_created
 
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .databases import relations
-        from .databases.read_only import guard_read_only
-        from .databases.topology import router_installed
+        from django_cfg import checks  # noqa: F401  (registers the system checks)
+        from django_cfg.relations import crossing as relations
+        from django_cfg.routing.read_only import guard_read_only
+        from django_cfg.routing.topology import router_installed
 
         setting_changed.connect(_rebuild_routing, dispatch_uid="django_cfg.rebuild_routing")
         if not router_installed(settings.DATABASE_ROUTERS):
@@ -34,7 +34,7 @@ class DjangoCfgConfig(AppConfig):
             relations.drop_cross_database_constraints()
             relations.install_cross_database_deletion()
             if apps.is_installed("django.contrib.admin"):
-                from .databases.cross_database_admin import install_cross_database_admin
+                from django_cfg.admin.cross_database import install_cross_database_admin
 
                 install_cross_database_admin()
 
@@ -44,13 +44,13 @@ def _rebuild_routing(*, setting: str, **kwargs: Any) -> None:
     from django.db import router
     from django.db.utils import ConnectionRouter
 
-    from .databases.topology import TOPOLOGY_SETTINGS, reset_topology
+    from django_cfg.routing.topology import TOPOLOGY_SETTINGS, reset_topology
 
     if setting in TOPOLOGY_SETTINGS:
         reset_topology(setting)
         router.routers = ConnectionRouter().routers
     elif setting == "DATABASE_ROUTERS":
-        from .databases.router import route_directly, sole_router
+        from django_cfg.routing.router import route_directly, sole_router
 
         if not sole_router(kwargs["value"] or ()):
             route_directly(None)  # Django rebuilds the routers; its loop must run again

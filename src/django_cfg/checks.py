@@ -30,17 +30,17 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .databases.cache_tables import CACHE_APP_LABEL, database_caches_configured
-from .databases.relations import cross_database_relations, joined_cross_database_relations
-from .databases.replica_names import implied_primaries, primary_by_name
-from .databases.topology import ROUTER_PATH, Topology, get_topology, router_installed
+from django_cfg.relations.crossing import cross_database_relations, joined_cross_database_relations
+from django_cfg.routing.topology import ROUTER_PATH, Topology, get_topology, router_installed
+from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
+from django_cfg.settings.replica_names import implied_primaries, primary_by_name
 
 TAG = "django_cfg"
 
 
 @register(Tags.security, TAG, deploy=True)
 def check_development_key(**_: Any) -> list[CheckMessage]:
-    from .development_key import development_key_origin, is_development_key
+    from django_cfg.settings.development_key import development_key_origin, is_development_key
 
     key = getattr(settings, "SECRET_KEY", "")
     if not (isinstance(key, str) and is_development_key(key)):
@@ -332,7 +332,7 @@ def check_unfinished_deletes(
 
     from django.db import DatabaseError
 
-    from .databases.delete_intents import pending_deletes
+    from django_cfg.relations.delete_intents import pending_deletes
 
     try:  # a minute old at least: younger ones may still be committing
         pending = pending_deletes(databases, older_than=timedelta(minutes=1))

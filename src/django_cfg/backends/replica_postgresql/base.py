@@ -2,7 +2,7 @@
 
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLDatabaseWrapper
 
-from django_cfg.databases.failover import ReplicaFailoverMixin
+from django_cfg.replicas.failover import ReplicaFailoverMixin
 
 
 class DatabaseWrapper(ReplicaFailoverMixin, PostgreSQLDatabaseWrapper):

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_cfg.databases.status import DatabaseStatus, database_statuses
+from django_cfg.schema.status import DatabaseStatus, database_statuses
 
 
 class Command(BaseCommand):

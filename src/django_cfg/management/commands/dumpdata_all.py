@@ -18,7 +18,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_cfg.management.fixture_databases import data_databases, natural_keys_across
+from django_cfg.schema.fixtures import data_databases, natural_keys_across
 
 
 class Command(BaseCommand):

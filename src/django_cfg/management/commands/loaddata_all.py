@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands import loaddata
 from django.db import connections, transaction
 
-from django_cfg.management.fixture_databases import data_databases
+from django_cfg.schema.fixtures import data_databases
 
 
 class Command(BaseCommand):

@@ -28,17 +28,17 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
-from django_cfg.databases.cache_tables import missing_cache_tables
-from django_cfg.databases.migration_lock import migration_lock
-from django_cfg.databases.migration_recovery import finish_faked, recover, soft_applied_later
-from django_cfg.databases.migration_state import (
+from django_cfg.management.output import PassThrough
+from django_cfg.routing.topology import Topology, get_topology
+from django_cfg.schema.cache_tables import missing_cache_tables
+from django_cfg.schema.lock import migration_lock
+from django_cfg.schema.recovery import finish_faked, recover, soft_applied_later
+from django_cfg.schema.state import (
     PendingMigration,
     pending_migrations,
     redact,
     runs_on,
 )
-from django_cfg.databases.topology import Topology, get_topology
-from django_cfg.management.output import PassThrough
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:

@@ -12,13 +12,13 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_cfg.databases.migration_state import (
+from django_cfg.management.output import PassThrough
+from django_cfg.routing.topology import get_topology
+from django_cfg.schema.state import (
     PendingMigration,
     pending_migrations,
     unmigrated_changes,
 )
-from django_cfg.databases.topology import get_topology
-from django_cfg.management.output import PassThrough
 
 CHOICES = {
     "1": "makemigrations, then migrate_all",

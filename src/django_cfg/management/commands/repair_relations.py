@@ -27,12 +27,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.db.models import DO_NOTHING
 
-from django_cfg.databases.delete_intents import (
+from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
+from django_cfg.relations.delete_intents import (
     PendingDelete,
     finish_pending_delete,
     pending_deletes,
 )
-from django_cfg.databases.orphans import (
+from django_cfg.relations.orphans import (
     DEFAULT_BATCH_SIZE,
     OrphanBatch,
     Repair,
@@ -42,7 +43,6 @@ from django_cfg.databases.orphans import (
     repair_orphans,
     why_left,
 )
-from django_cfg.databases.relations import CrossDatabaseRelation, cross_database_relations
 
 DEFAULT_GRACE_SECONDS = 60.0
 """How long an orphan must stay one before it is repaired (``--grace``)."""

@@ -48,7 +48,7 @@ def _explain_writes(
 
 def guard_read_only(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
     """``connection_created`` receiver: name the alias when a read-only database refuses."""
-    from .topology import get_topology
+    from django_cfg.routing.topology import get_topology
 
     role = get_topology().roles.get(connection.alias)
     if role is not None and role.read_only and _explain_writes not in connection.execute_wrappers:

@@ -23,7 +23,11 @@ from typing import Any
 from django.db import models
 from django.db.models.deletion import ProtectedError, RestrictedError
 
-from .relations import CrossDatabaseCollector, CrossDatabaseRelation, cross_database_relations
+from django_cfg.relations.crossing import (
+    CrossDatabaseCollector,
+    CrossDatabaseRelation,
+    cross_database_relations,
+)
 
 __all__ = [
     "OrphanBatch",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from .config import DatabaseConfig
+from django_cfg.settings.database_config import DatabaseConfig
 
 __all__ = ["implied_primaries", "primary_by_name", "with_replicas_by_name"]
 

@@ -18,8 +18,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from ..hidden_input import hidden_input_validator
-from .url import (
+from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
     ENGINES,
     DatabaseURLError,

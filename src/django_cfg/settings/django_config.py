@@ -33,19 +33,19 @@ from pydantic import (
 )
 from pydantic._internal._model_construction import ModelMetaclass
 
-from .base_dir import found_base_dir, project_base_dir
-from .databases.config import DatabaseConfig
-from .databases.replica_names import with_replicas_by_name
-from .databases.topology import ROUTER_PATH
-from .databases.url import DatabaseURLError
-from .development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
-from .environment import DEVELOPMENT_ENVIRONMENTS, current_environment
-from .hidden_input import hidden_input_validator
-from .production_settings import fallback_database_problem
+from django_cfg.routing.topology import ROUTER_PATH
+from django_cfg.settings.base_dir import found_base_dir, project_base_dir
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
+from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, current_environment
+from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.production import fallback_database_problem
+from django_cfg.settings.replica_names import with_replicas_by_name
+from django_cfg.settings.url import DatabaseURLError
 
 __all__ = ["DjangoConfig"]
 
-PINNING_MIDDLEWARE = "django_cfg.databases.pinning.ReadYourWritesMiddleware"
+PINNING_MIDDLEWARE = "django_cfg.replicas.pinning.ReadYourWritesMiddleware"
 MIN_SECRET_KEY_LENGTH = 50
 
 CONTRIB_APPS = [
@@ -293,7 +293,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     @model_validator(mode="after")
     def _use_development_key(self) -> Self:
-        """An unset key in development: the checkout's key (see ``django_cfg.development_key``)."""
+        """An unset key in development: the checkout's key (see ``settings.development_key``)."""
         if self.secret_key is None:
             self.secret_key = SecretStr(development_secret_key(self._development_key_folder()))
         return self

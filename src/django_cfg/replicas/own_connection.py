@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connections
 from django.db.utils import load_backend
 
-from .url import base_engine, engine_family
+from django_cfg.settings.url import base_engine, engine_family
 
 __all__ = ["own_connection"]
 

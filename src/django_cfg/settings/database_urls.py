@@ -21,9 +21,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from ..hidden_input import hidden_input_validator, hide_inputs
-from .config import DatabaseConfig
-from .url import DatabaseURLError, NamedDatabaseURL
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.hidden_input import hidden_input_validator, hide_inputs
+from django_cfg.settings.url import DatabaseURLError, NamedDatabaseURL
 
 __all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls", "url_key_for_alias"]
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from django.core.management.base import CommandError
 from django.core.management.utils import parse_apps_and_model_labels
 
-from django_cfg.databases.relations import CrossDatabaseRelation, cross_database_relations
-from django_cfg.databases.topology import get_topology
+from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
+from django_cfg.routing.topology import get_topology
 
 __all__ = ["data_databases", "natural_keys_across"]
 

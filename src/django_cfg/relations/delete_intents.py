@@ -40,10 +40,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from .topology import get_topology
+from django_cfg.routing.topology import get_topology
 
 if TYPE_CHECKING:
-    from .relations import CrossDatabaseCollector
+    from django_cfg.relations.crossing import CrossDatabaseCollector
 
 __all__ = [
     "DeleteIntentTableMissing",
@@ -264,8 +264,8 @@ def finish_pending_delete(pending: PendingDelete) -> FinishedDelete:
     Raises (and keeps the intent) when the delete cannot finish: a model that no longer exists,
     a database that cannot be reached, or a PROTECT/RESTRICT reference added since.
     """
-    from .orphans import repair_references
-    from .relations import CrossDatabaseCollector
+    from django_cfg.relations.crossing import CrossDatabaseCollector
+    from django_cfg.relations.orphans import repair_references
 
     result = FinishedDelete(pending)
     for db, label, encoded in pending.parts:

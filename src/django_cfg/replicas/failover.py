@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connections
 
-from .replicas import current_monitor
+from django_cfg.replicas.monitor import current_monitor
 
 __all__ = ["ReplicaFailoverMixin"]
 
@@ -82,7 +82,7 @@ class ReplicaFailoverMixin:
 
 
 def _replica_of(alias: str) -> str:
-    from .topology import get_topology
+    from django_cfg.routing.topology import get_topology
 
     return get_topology().primary_of(alias)
 

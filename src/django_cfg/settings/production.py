@@ -5,7 +5,7 @@ production, where it means that a variable did not arrive: forgotten, or on a li
 that python-dotenv could not parse (an unterminated quote), which it skips with nothing but a log
 record. Outside the ``dev`` and ``test`` environments such a fallback stops the process at startup:
 
-- ``EnvSettings`` (``django_cfg.env``) knows which values no source set (pydantic's
+- ``EnvSettings`` (``settings.env_settings``) knows which values no source set (pydantic's
   ``model_fields_set``) and which files it read. It refuses a ``DatabaseURLs`` field whose ``url``
   no source set, and a declared ``secret_key`` field that is unset or empty, naming the variable,
   each file it read (or looked for) and every line of those files that could not be parsed
@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .environment import DEVELOPMENT_ENVIRONMENTS, ENVIRONMENT_VARIABLE
+from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, ENVIRONMENT_VARIABLE
 
 __all__ = [
     "ProductionSettingsError",
@@ -88,7 +88,7 @@ def refuse_unset_in_production(
     """Raise ``ProductionSettingsError`` for URLs/keys of an ``EnvSettings`` no source set."""
     if is_development(environment):
         return
-    from .databases.env_urls import DatabaseURLs
+    from django_cfg.settings.database_urls import DatabaseURLs
 
     prefix = str(type(settings).model_config.get("env_prefix") or "")
     missing: list[str] = []
@@ -147,7 +147,7 @@ def _secret_text(value: Any) -> str:
 
 def _variables_for(alias: str) -> list[str] | None:
     """``DATABASE__URL`` (+ the ``_`` form) for ``default``, ``..._URL_BLOG`` for ``blog_db``."""
-    from .databases.env_urls import url_key_for_alias
+    from django_cfg.settings.database_urls import url_key_for_alias
 
     key = url_key_for_alias(alias)
     return None if key is None else [f"DATABASE__{key.upper()}", f"DATABASE_{key.upper()}"]

@@ -18,10 +18,10 @@ from typing import Any
 from django.apps import apps
 from django.db import connections
 
-from .migration_state import pending_migrations
-from .own_connection import own_connection
-from .replicas import parse_lsn
-from .topology import Topology, get_topology
+from django_cfg.replicas.monitor import parse_lsn
+from django_cfg.replicas.own_connection import own_connection
+from django_cfg.routing.topology import Topology, get_topology
+from django_cfg.schema.state import pending_migrations
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DatabaseStatus", "database_statuses", "probe"]
 

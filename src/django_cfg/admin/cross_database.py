@@ -1,0 +1,375 @@
+"""The Django admin on models whose ForeignKeys cross databases.
+
+Installed by the app's ``ready()`` when ``django.contrib.admin`` is installed and some relation
+crosses databases; a user's ``ModelAdmin`` needs no code of its own:
+
+- delete confirmation pages (the delete view, the "delete selected" action, and the POST that
+  deletes) collect related rows on every database they live on (``CrossDatabaseNestedObjects``):
+  rows to delete, PROTECT/RESTRICT with Django's usual message, and rows on another database
+  whose ForeignKey will be set (SET_NULL, SET_DEFAULT, SET(...)) listed under their parent;
+  the delete itself is ``obj.delete()`` / ``queryset.delete()``, i.e. ``CrossDatabaseCollector``;
+- changelists (``CrossDatabaseChangeList``): the automatic ``select_related()`` (a ForeignKey in
+  ``list_display``, ``list_select_related = True``) JOINs only within one database; ForeignKeys
+  to another database are loaded with one query per database (``prefetch_related``);
+- system check ``django_cfg.E030``: an admin option that names a lookup through a relation to
+  another database (``search_fields = ["author__username"]``, ``list_filter``, ``ordering``,
+  ``list_display``, ``date_hierarchy``, ``list_select_related``) would JOIN across databases at
+  request time; ``django_cfg.E031``: ``RelatedOnlyFieldListFilter`` on such a ForeignKey (its
+  subquery would cross databases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.utils import NestedObjects
+from django.contrib.admin.views.main import ChangeList
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import ForeignKey, Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
+from django.utils.text import capfirst
+
+from django_cfg.relations.crossing import CrossDatabaseCollector, _crossing_fields
+from django_cfg.routing.topology import get_topology
+
+__all__ = [
+    "CrossDatabaseChangeList",
+    "CrossDatabaseNestedObjects",
+    "check_admin_lookups",
+    "install_cross_database_admin",
+]
+
+
+# Delete confirmation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldUpdate:
+    """A row on another database whose ForeignKey the delete will set (SET_NULL, ...)."""
+
+    obj: Model
+    field: Any
+    value: Any
+
+    def __str__(self) -> str:
+        value = "NULL" if self.value is None else repr(self.value)
+        return (
+            f"{capfirst(self.obj._meta.verbose_name)}: {self.obj} "
+            f"({self.field.name} will be set to {value}, on database {self.obj._state.db!r})"
+        )
+
+
+class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
+    """The admin's ``NestedObjects`` over ``CrossDatabaseCollector``.
+
+    One collector per database, as for ``obj.delete()``; they share the display state
+    (``edges``, ``protected``, ``model_objs``) so the confirmation page shows one tree.
+    """
+
+    def _collector_for(self, objs: Any) -> CrossDatabaseCollector:
+        collector = super()._collector_for(objs)
+        if isinstance(collector, CrossDatabaseNestedObjects) and collector is not self:
+            collector.edges = self.edges
+            collector.protected = self.protected
+            collector.model_objs = self.model_objs
+        return collector
+
+    def collect(self, objs: Any, source: Any = None, source_attr: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        collector = self._collector_for(objs)
+        if collector is not self:
+            # Rows of another database: its collector records them (edges, protected), as
+            # CrossDatabaseCollector.collect() does, but with ``source``: NestedObjects needs it
+            # to name the edge; RESTRICT is checked once, by the first collector.
+            kwargs["fail_on_restricted"] = False
+            return collector.collect(objs, source=source, source_attr=source_attr, **kwargs)
+        return super().collect(objs, source=source, source_attr=source_attr, **kwargs)
+
+    def related_objects(self, related_model: Any, related_fields: Any, objs: Any) -> Any:
+        crossing = _crossing_fields()
+        if not any(field in crossing for field in related_fields):
+            return super().related_objects(related_model, related_fields, objs)
+        # NestedObjects would select_related() the ForeignKey back to the deleted rows: a JOIN
+        # across databases. Same-database ones are still joined, the others prefetched.
+        queryset = CrossDatabaseCollector.related_objects(self, related_model, related_fields, objs)
+        local = [field.name for field in related_fields if field not in crossing]
+        if local:
+            queryset = queryset.select_related(*local)
+        return queryset.prefetch_related(*(f.name for f in related_fields if f in crossing))
+
+    def _has_signal_listeners(self, model: Any) -> bool:
+        # Collector.collect() defers every column of related rows unless they are
+        # select_related() or have signal listeners; the page shows str(row) and prefetches the
+        # ForeignKey, so deferred columns would cost one query per row. Only read by collect()
+        # and can_fast_delete() (always False in NestedObjects). Django 5.2 checked;
+        # tests/test_admin_across_databases.py counts the queries.
+        return True
+
+    def nested(self, format_callback: Any = None) -> list[Any]:
+        for parent, update in self._field_updates_across():
+            self.add_edge(parent, update)  # type: ignore[arg-type]
+
+        def callback(obj: Any) -> Any:
+            if isinstance(obj, FieldUpdate):
+                return str(obj)
+            return format_callback(obj) if format_callback else obj
+
+        return super().nested(callback)
+
+    def _field_updates_across(self) -> Iterator[tuple[Model | None, FieldUpdate]]:
+        """Rows on other databases that the delete updates, each with the row it points to."""
+        crossing = _crossing_fields()
+        for collector in [self, *self._foreign_collectors()]:
+            field_updates: dict[tuple[Any, Any], list[Any]] = collector.field_updates
+            for (field, value), batches in field_updates.items():
+                if field not in crossing:
+                    continue
+                target = field.target_field.attname
+                parents = {getattr(p, target): p for p in self.model_objs[field.related_model]}
+                for batch in batches:
+                    for row in batch:
+                        parent = parents.get(getattr(row, field.attname))
+                        yield parent, FieldUpdate(row, field, value)
+
+
+# Changelists -----------------------------------------------------------------------------------
+
+
+def _home(model: Any) -> str:
+    return get_topology().home(model._meta.app_label)
+
+
+def _non_null_paths(model: Any, prefix: str = "", depth: int = 5) -> Iterator[tuple[str, bool]]:
+    """What a bare ``select_related()`` follows: non-null ForeignKeys, recursively (max 5).
+
+    Yields ``(path, crosses)``; a crossing path is not followed further.
+    """
+    if depth == 0:
+        return
+    for field in model._meta.fields:
+        if not isinstance(field, ForeignKey) or field.null:
+            continue
+        path = f"{prefix}{field.name}"
+        target = field.related_model
+        if _home(target) != _home(field.model):
+            yield path, True
+        else:
+            yield path, False
+            yield from _non_null_paths(target, f"{path}{LOOKUP_SEP}", depth - 1)
+
+
+def follow_within_databases(queryset: QuerySet[Any], list_display: Iterable[Any]) -> QuerySet[Any]:
+    """The admin's ``select_related()`` split: JOINs within the database, prefetch across.
+
+    Django 5.2 selects everything (``select_related()``) when ``list_display`` shows a
+    ForeignKey; Django 6.1 names those ForeignKeys (``select_related("author")``): both are split.
+    """
+    selected = queryset.query.select_related
+    if selected is False:
+        return queryset
+    model = queryset.model
+    local: list[str] = []
+    across: list[str] = []
+    if selected is not True:
+        for path in _named_paths(selected):
+            crosses = crossing_in_lookup(model, path, joined=True) is not None
+            (across if crosses else local).append(path)
+        queryset = queryset.select_related(None)
+        if local:
+            queryset = queryset.select_related(*local)
+        return queryset.prefetch_related(*dict.fromkeys(across)) if across else queryset
+    for path, crosses in _non_null_paths(model):
+        (across if crosses else local).append(path)
+    for name in list_display:
+        try:
+            field = model._meta.get_field(name) if isinstance(name, str) else None
+        except FieldDoesNotExist:
+            continue
+        if field in _crossing_fields() and name != getattr(field, "attname", None):
+            across.append(name)
+    queryset = queryset.select_related(None)
+    if local:
+        queryset = queryset.select_related(*local)
+    return queryset.prefetch_related(*dict.fromkeys(across)) if across else queryset
+
+
+def _named_paths(selected: dict[str, Any], prefix: str = "") -> Iterable[str]:
+    """``{"post": {"author": {}}}`` (a query's ``select_related``) -> ``post__author``."""
+    for name, nested in selected.items():
+        path = f"{prefix}{name}"
+        if nested:
+            yield from _named_paths(nested, f"{path}{LOOKUP_SEP}")
+        else:
+            yield path
+
+
+class CrossDatabaseChangeList(ChangeList):
+    """The admin's ``ChangeList``; its automatic ``select_related()`` stays in one database."""
+
+    def apply_select_related(self, qs: QuerySet[Any]) -> QuerySet[Any]:
+        return follow_within_databases(super().apply_select_related(qs), self.list_display)
+
+
+# System checks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Crossing:
+    field: Any
+    model: Any
+    target: Any
+
+
+def crossing_in_lookup(model: Any, lookup: str, joined: bool = False) -> _Crossing | None:
+    """The relation that ``lookup`` (``author__username``) follows onto another database.
+
+    None when the lookup stays on one database, including the ForeignKey column itself
+    (``author``, ``author_id``, ``author__pk``, ``author__id``: no JOIN), unless ``joined``
+    (``select_related`` JOINs the ForeignKey itself).
+    """
+    parts = lookup.split(LOOKUP_SEP)
+    current = model
+    for index, part in enumerate(parts):
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None  # a transform, a lookup, or a typo (Django's own checks report those)
+        target = field.related_model if field.is_relation else None
+        if target is None or isinstance(target, str):
+            return None
+        if _home(target) != _home(current):
+            rest = parts[index + 1 :]
+            target_field = getattr(field, "target_field", None)
+            column = {"pk", getattr(target_field, "name", "pk")}
+            if not joined and (not rest or (isinstance(field, ForeignKey) and rest[0] in column)):
+                return None
+            return _Crossing(field, current, target)
+        current = target
+    return None
+
+
+def _lookups(model_admin: Any) -> Iterator[tuple[str, str]]:
+    """``(option, lookup)`` for every admin option that the admin turns into a query."""
+    for entry in model_admin.search_fields or ():
+        yield "search_fields", str(entry).lstrip("^=@")
+    for entry in model_admin.list_filter or ():
+        name = entry[0] if isinstance(entry, (tuple, list)) else entry
+        if isinstance(name, str):
+            yield "list_filter", name
+    for entry in model_admin.ordering or ():
+        if isinstance(entry, str):
+            yield "ordering", entry.lstrip("-")
+    for entry in model_admin.list_display or ():
+        if isinstance(entry, str) and LOOKUP_SEP in entry:
+            yield "list_display", entry
+    if model_admin.date_hierarchy:
+        yield "date_hierarchy", model_admin.date_hierarchy
+    if isinstance(model_admin.list_select_related, (tuple, list)):
+        for entry in model_admin.list_select_related:
+            yield "list_select_related", entry
+
+
+_FIXES = {
+    "search_fields": "Search fields of {model} itself, or override get_search_results() to search "
+    "{target} first and filter {field}__in=list(<their primary keys>).",
+    "list_filter": "Filter on the ForeignKey itself (list_filter = [{field!r}]): its choices are "
+    "read from {target}'s database and the filter compares the column.",
+    "ordering": "Order by a column of {model} (e.g. {field!r}, the ForeignKey column).",
+    "list_display": "Show a method that reads obj.{field} instead: the changelist loads "
+    "{field!r} with one query per database.",
+    "date_hierarchy": "Use a date field of {model} itself.",
+    "list_select_related": "Remove {field!r} from list_select_related: the admin loads "
+    "ForeignKeys to other databases with one query per database (prefetch_related).",
+}
+
+
+def admin_lookup_errors(site: Any) -> list[CheckMessage]:
+    """E030/E031 for every ModelAdmin registered on ``site``."""
+    messages: list[CheckMessage] = []
+    for model, model_admin in site._registry.items():
+        name = type(model_admin).__qualname__  # the check's obj shows its module
+        for option, lookup in _lookups(model_admin):
+            crossing = crossing_in_lookup(model, lookup, joined=option == "list_select_related")
+            if crossing is None:
+                continue
+            fix = _FIXES[option].format(
+                model=model._meta.label,
+                target=crossing.target._meta.label,
+                field=crossing.field.name,
+            )
+            messages.append(
+                Error(
+                    f"{name}.{option} names {lookup!r}, which follows "
+                    f"{crossing.model._meta.label}.{crossing.field.name} from database "
+                    f"{_home(crossing.model)!r} to {crossing.target._meta.label} on "
+                    f"{_home(crossing.target)!r}: a JOIN across databases, which no database "
+                    "can run (every request using it would fail).",
+                    hint=fix,
+                    obj=type(model_admin),
+                    id="django_cfg.E030",
+                )
+            )
+        for entry in model_admin.list_filter or ():
+            if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+                continue
+            lookup, filter_class = entry
+            if not (
+                isinstance(filter_class, type)
+                and issubclass(filter_class, admin.RelatedOnlyFieldListFilter)
+            ):
+                continue
+            try:
+                field = model._meta.get_field(lookup)
+            except FieldDoesNotExist:
+                continue
+            if field in _crossing_fields():
+                messages.append(
+                    Error(
+                        f"{name}.list_filter uses RelatedOnlyFieldListFilter on {lookup!r}, a "
+                        f"ForeignKey to {field.related_model._meta.label} on another database: "
+                        "its choices come from a subquery across databases.",
+                        hint=f"Use list_filter = [{lookup!r}] (every "
+                        f"{field.related_model._meta.label} is offered), or a SimpleListFilter "
+                        "that reads the used ids first.",
+                        obj=type(model_admin),
+                        id="django_cfg.E031",
+                    )
+                )
+    return messages
+
+
+def check_admin_lookups(**_: Any) -> list[CheckMessage]:
+    """``manage.py check``: admin options that would JOIN across databases (every admin site)."""
+    from django.contrib.admin.sites import all_sites
+
+    if not _crossing_fields():
+        return []
+    messages: list[CheckMessage] = []
+    for site in all_sites:
+        messages += admin_lookup_errors(site)
+    return messages
+
+
+# Installation: the one place where Django's admin is changed -----------------------------------
+
+
+def install_cross_database_admin() -> None:
+    """Rebind two names in Django's admin modules to the subclasses above (idempotent).
+
+    Why: the admin builds its delete confirmation with ``get_deleted_objects()``, which
+    instantiates ``django.contrib.admin.utils.NestedObjects`` by name (``ModelAdmin``'s public
+    ``get_deleted_objects()`` hook would need code in every user's ModelAdmin), and picks its
+    changelist class with ``ModelAdmin.get_changelist()``, which imports
+    ``django.contrib.admin.views.main.ChangeList`` at call time. Rebinding those two module
+    attributes changes no Django class. Django 5.2 checked; tests/test_admin_across_databases.py
+    fails if either name stops being the one the admin uses.
+    """
+    import django.contrib.admin.utils
+    import django.contrib.admin.views.main
+
+    setattr(django.contrib.admin.utils, "NestedObjects", CrossDatabaseNestedObjects)  # noqa: B010
+    setattr(django.contrib.admin.views.main, "ChangeList", CrossDatabaseChangeList)  # noqa: B010
+    register(Tags.admin, "django_cfg")(check_admin_lookups)

@@ -1,0 +1,393 @@
+"""Which replica serves a read: weights, a circuit breaker per replica, lag from WAL positions.
+
+    databases["replica"] = DatabaseConfig.from_url(url, replica_of="default", read_weight=0.8)
+    # 80% of default's reads go to the replica, 20% to default (the seed's split)
+
+``read_weight`` is a replica's share of its primary's reads. When the weights of a primary's
+replicas add up to less than 1 the primary serves the rest; at 1 or more (the default, 1.0 for
+one replica) every read goes to replicas, in proportion to their weights.
+
+A replica that cannot be reached is out of rotation until its retry time; its share goes to the
+other replicas and the primary. Then one connection at a time tries it again while the others
+stay where they are. A refused connection costs nothing, so it is retried every second; an
+attempt that timed out doubles the wait, up to ``retry_interval``. On PostgreSQL, the
+replay position of each replica is compared with its primary's WAL position at most once per
+``probe_interval`` (never per query); a replica beyond ``max_lag_seconds`` / ``max_lag_bytes``
+is skipped until it catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections
+from django.dispatch import Signal
+
+from django_cfg.replicas.own_connection import own_connection
+from django_cfg.routing.topology import DatabaseRole, Topology
+
+__all__ = [
+    "ReplicaMonitor",
+    "ReplicaOptions",
+    "format_lsn",
+    "parse_lsn",
+    "replica_state_changed",
+]
+
+logger = logging.getLogger("django_cfg.replicas")
+
+replica_state_changed = Signal()
+"""Sent with ``alias``, ``available`` (bool) and ``error`` when a replica leaves or rejoins."""
+
+FIRST_RETRY_SECONDS = 1.0
+SLOW_FAILURE_SECONDS = 0.5
+"""A failed attempt that took this long (a timeout, not a refusal) doubles the next wait."""
+
+COUNTERS = (
+    "primary:use_primary",  # reads of replicated data sent to the primary, and why
+    "primary:atomic",
+    "primary:read_your_writes",
+    "primary:no_replica",
+    "skip:unavailable",  # a replica passed over
+    "skip:lag",
+    "failover",  # a replica refused a connection or died mid-query
+    "served_by_primary",
+    "rerun_on_primary",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaOptions:
+    """DATABASE_REPLICA_OPTIONS: how often to probe, how long to wait, how long to pin."""
+
+    probe_interval: float = 1.0
+    retry_interval: float = 30.0
+    pin_seconds: float = 5.0
+    connect_timeout: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ReplicaOptions:
+        return cls(**(getattr(settings, "DATABASE_REPLICA_OPTIONS", None) or {}))
+
+
+def parse_lsn(text: str) -> int:
+    """PostgreSQL's ``16/B374D848`` as one integer."""
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def format_lsn(value: int) -> str:
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+@dataclass
+class ReplicaHealth:
+    """What this process knows about one replica (mutated under the monitor's lock)."""
+
+    failures: int = 0
+    retry_at: float = 0.0
+    wait: float = 0.0
+    probing: bool = False  # one connection is trying the replica again
+    last_error: str | None = None
+    replay_lsn: int | None = None
+    replay_checked_at: float = 0.0
+    lag_bytes: int | None = None
+    lag_seconds: float | None = None
+
+
+@dataclass
+class _PrimaryWal:
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=512))
+    probed_at: float = 0.0
+
+
+class ReplicaMonitor:
+    """Per process: replica choice, breakers, lag probes and counters, for one Topology."""
+
+    def __init__(self, topology: Topology, options: ReplicaOptions | None = None) -> None:
+        self.options = options or ReplicaOptions()
+        self.replicas: dict[str, tuple[DatabaseRole, ...]] = {}
+        for role in topology.roles.values():
+            if role.replica_of is not None:
+                self.replicas.setdefault(role.replica_of, ())
+                self.replicas[role.replica_of] += (role,)
+        self.health = {r.alias: ReplicaHealth() for rs in self.replicas.values() for r in rs}
+        self._primary_share = {
+            primary: max(0.0, 1.0 - sum(r.read_weight for r in replicas))
+            for primary, replicas in self.replicas.items()
+        }
+        self._bounded = {
+            primary
+            for primary, replicas in self.replicas.items()
+            if any(r.max_lag_seconds is not None or r.max_lag_bytes is not None for r in replicas)
+        }
+        self._wal = {primary: _PrimaryWal() for primary in self.replicas}
+        self.single_replicas: dict[str, tuple[str, ReplicaHealth]] = {
+            primary: (replicas[0].alias, self.health[replicas[0].alias])
+            for primary, replicas in self.replicas.items()
+            if len(replicas) == 1
+            and self._primary_share[primary] == 0
+            and primary not in self._bounded
+            and replicas[0].read_weight > 0
+        }
+        self._probe_lock = threading.Lock()  # one probing thread at a time; others use what we know
+        self._health_lock = threading.Lock()
+        self._probes: dict[str, Any] = {}
+        self.counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    @property
+    def counters(self) -> Counter[str]:
+        """What happened so far in this process, e.g. ``Counter({'primary:atomic': 311})``."""
+        return Counter({name: count for name, count in self.counts.items() if count})
+
+    # --- choice -------------------------------------------------------------------------------
+
+    def choose(self, primary: str, after_lsn: int | None = None) -> str | None:
+        """A replica for one read of ``primary``'s data, or None to read from the primary.
+
+        ``after_lsn``: only replicas that have replayed this WAL position (read-your-writes).
+        """
+        single = self.single_replicas.get(primary)
+        if single is not None and after_lsn is None:
+            alias, health = single  # the common case: one replica, all reads, no lag bound
+            if not health.retry_at or health.retry_at <= time.monotonic():
+                return alias
+        if primary in self._bounded:
+            self._refresh(primary, self.options.probe_interval)
+        now = time.monotonic()
+        candidates = []
+        for role in self.replicas[primary]:
+            health = self.health[role.alias]
+            if health.retry_at > now:
+                self.counts["skip:unavailable"] += 1
+                continue
+            if not self._within_bounds(role, health):
+                self.counts["skip:lag"] += 1
+                logger.debug("read of %s: replica %s skipped (lag)", primary, role.alias)
+                continue
+            if after_lsn is not None and not self.replayed(role.alias, primary, after_lsn):
+                continue
+            candidates.append(role)
+        total = sum(role.read_weight for role in candidates) + self._primary_share[primary]
+        point = random.random() * total
+        for role in candidates:
+            point -= role.read_weight
+            if point < 0:
+                return role.alias
+        return None
+
+    @staticmethod
+    def _within_bounds(role: DatabaseRole, health: ReplicaHealth) -> bool:
+        if role.max_lag_bytes is not None and (
+            health.lag_bytes is None or health.lag_bytes > role.max_lag_bytes
+        ):
+            return False
+        return role.max_lag_seconds is None or (
+            health.lag_seconds is not None and health.lag_seconds <= role.max_lag_seconds
+        )
+
+    # --- breaker ------------------------------------------------------------------------------
+
+    def is_unavailable(self, alias: str) -> bool:
+        health = self.health.get(alias)
+        return health is not None and health.retry_at > time.monotonic()
+
+    def may_connect(self, alias: str) -> bool:
+        """Whether a new connection may go to ``alias``: yes while it is in rotation; after a
+        failure, yes for one caller once its retry time has come (the others keep the primary
+        until that attempt has answered)."""
+        health = self.health.get(alias)
+        if health is None or not health.failures:
+            return True
+        with self._health_lock:
+            if not health.failures:
+                return True  # another connection's attempt has just succeeded
+            now = time.monotonic()
+            if health.retry_at > now:
+                return False
+            health.probing = True
+            health.retry_at = now + self.options.connect_timeout + FIRST_RETRY_SECONDS
+            return True
+
+    def record_failure(
+        self, alias: str, error: BaseException, attempt_seconds: float = 0.0
+    ) -> None:
+        """``attempt_seconds``: how long the failed attempt took (timeouts back off longer)."""
+        health = self.health.get(alias)
+        if health is None:
+            return
+        with self._health_lock:
+            self.counts["failover"] += 1
+            now = time.monotonic()
+            if health.failures and not health.probing and health.retry_at > now:
+                return  # another connection already reported this outage
+            first = not health.failures
+            health.failures += 1
+            health.probing = False
+            slow = attempt_seconds >= SLOW_FAILURE_SECONDS
+            doubled = max(FIRST_RETRY_SECONDS, health.wait * 2)
+            health.wait = min(doubled, self.options.retry_interval) if slow else FIRST_RETRY_SECONDS
+            health.retry_at = now + health.wait
+            health.last_error = " ".join(f"{type(error).__name__}: {error}".split())
+        log = logger.warning if first else logger.debug
+        log(
+            "replica %s is unavailable (%s); its reads go elsewhere, next try in %.1f s",
+            alias,
+            health.last_error,
+            health.wait,
+        )
+        if first:
+            replica_state_changed.send(
+                sender=type(self), alias=alias, available=False, error=health.last_error
+            )
+
+    def record_success(self, alias: str) -> None:
+        health = self.health.get(alias)
+        if health is None or not health.failures:
+            return
+        with self._health_lock:
+            health.failures, health.retry_at, health.wait, health.probing = 0, 0.0, 0.0, False
+            health.last_error = None
+        logger.warning("replica %s is available again", alias)
+        replica_state_changed.send(sender=type(self), alias=alias, available=True, error=None)
+
+    # --- WAL positions (PostgreSQL) -------------------------------------------------------------
+
+    def replayed(self, alias: str, primary: str, lsn: int) -> bool:
+        """Whether replica ``alias`` has replayed WAL position ``lsn`` (checked at most every
+        tenth of ``probe_interval``)."""
+        health = self.health[alias]
+        if health.replay_lsn is not None and health.replay_lsn >= lsn:
+            return True
+        if time.monotonic() - health.replay_checked_at >= self.options.probe_interval / 10:
+            self._probe_replica(alias, primary)
+        return health.replay_lsn is not None and health.replay_lsn >= lsn
+
+    def _refresh(self, primary: str, max_age: float) -> None:
+        wal = self._wal[primary]
+        if time.monotonic() - wal.probed_at < max_age or not self._probe_lock.acquire(
+            blocking=False
+        ):
+            return  # fresh enough, or another thread is probing: use what we know
+        try:
+            wal.probed_at = time.monotonic()
+            primary_lsn = self._query_lsn(primary, "SELECT pg_current_wal_lsn()::text")
+            if primary_lsn is None:
+                return
+            now = time.monotonic()
+            wal.samples.append((now, primary_lsn))
+            for role in self.replicas[primary]:
+                self._probe_replica(role.alias, primary, locked=True)
+                health = self.health[role.alias]
+                if health.replay_lsn is None:
+                    health.lag_bytes = health.lag_seconds = None
+                    continue
+                health.lag_bytes = max(0, primary_lsn - health.replay_lsn)
+                health.lag_seconds = _seconds_behind(wal.samples, health.replay_lsn, now)
+        finally:
+            self._probe_lock.release()
+
+    def _probe_replica(self, alias: str, primary: str, locked: bool = False) -> None:
+        if not locked and not self._probe_lock.acquire(blocking=False):
+            return
+        try:
+            health = self.health[alias]
+            health.replay_checked_at = time.monotonic()
+            lsn = self._query_lsn(alias, "SELECT pg_last_wal_replay_lsn()::text")
+            if lsn is not None:
+                health.replay_lsn = lsn
+        finally:
+            if not locked:
+                self._probe_lock.release()
+
+    def _query_lsn(self, alias: str, sql: str) -> int | None:
+        """Run ``sql`` on this monitor's own connection to ``alias``; None if it cannot answer."""
+        started = time.monotonic()
+        try:
+            probe = self._probe_connection(alias)
+            if probe.vendor != "postgresql":
+                return None
+            with probe.cursor() as cursor:
+                cursor.execute(sql)
+                row = cursor.fetchone()
+        except Exception as error:  # an unreachable server: the breaker takes it out
+            self._probes.pop(alias, None)
+            self.record_failure(alias, error, time.monotonic() - started)
+            return None
+        self.record_success(alias)
+        return parse_lsn(row[0]) if row and row[0] else None
+
+    def _probe_connection(self, alias: str) -> Any:
+        probe = self._probes.get(alias)
+        if probe is None:
+            probe = own_connection(alias, self.options.connect_timeout)
+            probe.inc_thread_sharing()  # used by whichever thread holds the monitor's lock
+            self._probes[alias] = probe
+        return probe
+
+    def close(self) -> None:
+        with self._probe_lock:
+            for probe in self._probes.values():
+                probe.close()
+            self._probes.clear()
+
+    def status(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per replica: unavailable or not, the last error, lag (bytes, seconds), for db_status."""
+        now = time.monotonic()
+        return {
+            alias: {
+                "available": health.retry_at <= now,
+                "error": health.last_error,
+                "lag_bytes": health.lag_bytes,
+                "lag_seconds": health.lag_seconds,
+            }
+            for alias, health in self.health.items()
+        }
+
+
+def _seconds_behind(samples: deque[tuple[float, int]], replay_lsn: int, now: float) -> float:
+    """How long ago the primary was where the replica is now (0 when it is caught up)."""
+    if samples and replay_lsn >= samples[-1][1]:
+        return 0.0
+    reached = [t for t, lsn in samples if lsn <= replay_lsn]
+    return now - (reached[-1] if reached else samples[0][0])
+
+
+def primary_wal_lsn(alias: str) -> int | None:
+    """The primary's current WAL position, on this context's own connection (None if not PG)."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return parse_lsn(cursor.fetchone()[0])
+
+
+_monitor: ReplicaMonitor | None = None
+
+
+def current_monitor() -> ReplicaMonitor | None:
+    """The installed router's monitor (None without replicas or without the router)."""
+    return _monitor
+
+
+def install_monitor(monitor: ReplicaMonitor | None) -> None:
+    global _monitor  # noqa: PLW0603 (one per process: the router's)
+    if _monitor is not None and _monitor is not monitor:
+        _monitor.close()
+    _monitor = monitor
+
+
+def replica_options() -> ReplicaOptions:
+    if _monitor is not None:
+        return _monitor.options
+    from django.conf import settings
+
+    return ReplicaOptions.from_settings(settings)

@@ -1,0 +1,255 @@
+"""When a read must come from the primary: ``use_primary()`` and read-your-writes.
+
+    with use_primary():                 # or @use_primary, or async with use_primary():
+        order = Order.objects.get(pk=pk)
+
+Read-your-writes needs nothing from you: a write through the ORM marks its primary in this
+context (request, asyncio task, thread), and later reads of that primary's data in the same
+context stay on the primary until a replica has replayed the write (PostgreSQL: its WAL
+position; other engines: for ``pin_seconds``). ``ReadYourWritesMiddleware`` (installed by
+``DjangoConfig`` with the first replica) gives every request its own state and carries the
+marker to the user's next requests in a signed cookie, so a POST is followed by GETs that see it.
+
+The state lives in a ``ContextVar`` and is never mutated in place: two asyncio tasks never
+share a pin, and ``sync_to_async`` code sees (and returns) the pins of its caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.signing import BadSignature
+from django.http import HttpRequest, HttpResponseBase
+
+__all__ = [
+    "COOKIE_NAME",
+    "PinState",
+    "ReadYourWritesMiddleware",
+    "Write",
+    "current_pins",
+    "use_primary",
+]
+
+COOKIE_NAME = "django_cfg_pins"
+_COOKIE_SALT = "django_cfg.pinning"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A write to a primary: its WAL position once known (PostgreSQL), and when (epoch s)."""
+
+    lsn: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PinState:
+    forced: int = 0
+    writes: dict[str, Write] = field(default_factory=dict)  # replaced, never changed in place
+
+    def with_write(self, primary: str, write: Write | None) -> PinState:
+        writes = dict(self.writes)
+        if write is None:
+            writes.pop(primary, None)
+        else:
+            writes[primary] = write
+        if not writes and not self.forced:
+            return EMPTY
+        return PinState(self.forced, writes)
+
+
+EMPTY = PinState()
+"""The state of a context with no pins: always this object, so a check is one identity test."""
+_state: ContextVar[PinState] = ContextVar("django_cfg_read_pins", default=EMPTY)
+
+
+current_pins = _state.get
+"""This context's ``PinState``: ``forced`` (use_primary depth) and the primaries it wrote to."""
+
+
+NOTE_AGAIN_AFTER = 0.05
+"""Seconds: a burst of writes refreshes its pending marker at most this often."""
+
+
+def note_write(primary: str) -> None:
+    """The router calls this for every write routed to ``primary`` (one that has replicas)."""
+    state = _state.get()
+    now = time.time()
+    pending = state.writes.get(primary)
+    if pending is not None and pending.lsn is None and now - pending.at < NOTE_AGAIN_AFTER:
+        return  # already marked: its WAL position is read at the next read
+    _state.set(state.with_write(primary, Write(None, now)))
+
+
+def set_write(primary: str, write: Write | None) -> None:
+    _state.set(_state.get().with_write(primary, write))
+
+
+class use_primary:
+    """Send every read in this block (or call) to the primary; nests; sync and async."""
+
+    def __enter__(self) -> None:
+        _state.set(replace(_state.get(), forced=_state.get().forced + 1))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Not ContextVar.reset(): writes made inside the block must stay remembered after it.
+        state = _state.get()
+        if state.forced <= 1 and not state.writes:
+            _state.set(EMPTY)  # the router's fast path recognises this one object
+        else:
+            _state.set(replace(state, forced=max(0, state.forced - 1)))
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.__exit__(*exc_info)
+
+    def __call__(self, function: F) -> F:
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with use_primary():
+                    return await function(*args, **kwargs)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with use_primary():
+                return function(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+
+# Across requests ---------------------------------------------------------------------------------
+
+
+def _parse_cookie(value: str, primaries: frozenset[str], now: float, lifetime: float) -> PinState:
+    """The markers of a cookie this middleware signed; ValueError for anything else.
+
+    The signature proves the server wrote it, not that it still makes sense: a deploy may have
+    removed or renamed the alias, made it a replica or taken its replicas away, and a cookie
+    signed by an older release (or with a leaked key) may hold anything. A marker counts only
+    for a primary that has replicas now, with an ASCII-digit WAL position and a finite write
+    time no later than ``lifetime`` from now; any other content makes the whole cookie ignored.
+    """
+    writes: dict[str, Write] = {}
+    for item in filter(None, value.split(",")):
+        alias, lsn, at = item.split(":")
+        written = float(at)
+        if not (lsn == "" or (lsn.isascii() and lsn.isdigit())):
+            raise ValueError("WAL position is not ASCII digits")
+        if not math.isfinite(written) or written > now + lifetime:
+            raise ValueError("write time is not a time of this pin's lifetime")
+        if alias in primaries:  # a removed alias pins nothing: dropped, the rest kept
+            writes[alias] = Write(int(lsn) if lsn else None, written)
+    return PinState(writes=writes) if writes else EMPTY
+
+
+def _pinned_primaries() -> frozenset[str]:
+    """The primaries that have replicas in this deploy: the only aliases a marker may name."""
+    from django_cfg.routing.topology import get_topology
+
+    roles = get_topology().roles.values()
+    return frozenset(role.replica_of for role in roles if role.replica_of is not None)
+
+
+def _cookie_value(state: PinState) -> str:
+    return ",".join(
+        f"{alias}:{'' if w.lsn is None else w.lsn}:{w.at:.3f}" for alias, w in state.writes.items()
+    )
+
+
+class ReadYourWritesMiddleware:
+    """Gives each request its own pin state, and carries write markers to the next requests."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        token = _state.set(self._incoming(request))
+        try:
+            response = self.get_response(request)
+            self._outgoing(request, response)
+        finally:
+            _state.reset(token)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        token = _state.set(self._incoming(request))
+        try:
+            response = await self.get_response(request)
+            await sync_to_async(self._outgoing)(request, response)
+        finally:
+            _state.reset(token)
+        return response
+
+    @staticmethod
+    def _incoming(request: HttpRequest) -> PinState:
+        from django_cfg.replicas.monitor import replica_options
+
+        raw = request.COOKIES.get(COOKIE_NAME)
+        if not raw:
+            return EMPTY
+        lifetime = replica_options().pin_seconds
+        try:
+            value = request.get_signed_cookie(
+                COOKIE_NAME, salt=_COOKIE_SALT, max_age=timedelta(seconds=lifetime)
+            )
+            state = _parse_cookie(value or "", _pinned_primaries(), time.time(), lifetime)
+        except (BadSignature, ValueError, OverflowError):
+            return EMPTY  # not this deploy's cookie: ignored, and deleted with the response
+        # A marker lives pin_seconds from its write, however often the cookie is sent back.
+        for primary, write in state.writes.items():
+            if time.time() - write.at > lifetime:
+                state = state.with_write(primary, None)
+        return state
+
+    @staticmethod
+    def _outgoing(request: HttpRequest, response: HttpResponseBase) -> None:
+        from django_cfg.replicas.monitor import primary_wal_lsn, replica_options
+
+        state = _state.get()
+        for primary, write in state.writes.items():
+            if write.lsn is None:
+                lsn = primary_wal_lsn(primary)
+                if lsn is not None:
+                    state = state.with_write(primary, Write(lsn, write.at))
+        if state.writes:
+            response.set_signed_cookie(
+                COOKIE_NAME,
+                _cookie_value(state),
+                salt=_COOKIE_SALT,
+                max_age=int(replica_options().pin_seconds) or 1,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+        elif COOKIE_NAME in request.COOKIES:
+            response.delete_cookie(COOKIE_NAME, samesite="Lax")
