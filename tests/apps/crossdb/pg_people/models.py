@@ -1,3 +1,7 @@
-from tests.crossdb.factory import define_people
+"""People on the PostgreSQL people database: the target of the posts' cross-database ForeignKeys."""
 
-globals().update(define_people("pg_people", __name__))
+from django.db import models
+
+
+class Person(models.Model):
+    name = models.CharField(max_length=50)
