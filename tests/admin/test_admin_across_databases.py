@@ -1,9 +1,9 @@
 """The Django admin over ForeignKeys that cross databases (Django's test client; fast).
 
-Pages of tests/admin_across_databases_site.py on SQLite (default + sqlite_blog) and PostgreSQL
-(MariaDB runs the same collector in tests/test_cross_database_relations.py): delete
-confirmation (single, bulk, the POST that deletes), changelists, change forms, autocomplete,
-raw id, filters; then the system checks on ModelAdmins that ask for JOINs across.
+Pages of tests/support/admin_across_databases_site.py on SQLite (default + sqlite_blog) and
+PostgreSQL (MariaDB runs the same collector in tests/relations/test_cross_database_relations.py):
+delete confirmation (single, bulk, the POST that deletes), changelists, change forms,
+autocomplete, raw id, filters; then the system checks on ModelAdmins that ask for JOINs across.
 Where rows are is read with raw SQL on each database.
 """
 
@@ -23,9 +23,9 @@ from django_cfg.admin.cross_database import (
     CrossDatabaseNestedObjects,
     admin_lookup_errors,
 )
-from tests.test_cross_database_relations import Pair
+from tests.support.engine_pairs import Pair
 
-ADMIN = "tests.admin_across_databases_site"
+ADMIN = "tests.support.admin_across_databases_site"
 
 PAIRS = [
     pytest.param(
@@ -346,7 +346,7 @@ def test_check_accepts_what_runs_on_one_database() -> None:
 
 def test_manage_py_check_names_the_model_admin_the_field_and_the_fix(tmp_path: Any) -> None:
     """On the example project: a day-one search across databases fails the check, not a page."""
-    from tests.example_project import ExampleProject
+    from tests.support.example_project import ExampleProject
 
     project = ExampleProject.copy(tmp_path)
     assert "no issues" in project.manage("check")

@@ -21,14 +21,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium
-from tests.example_project import ALIASES, ExampleProject
-from tests.seed_page import run_python, user_environment
+from tests.support.browser import chromium
+from tests.support.example_project import ALIASES, ExampleProject
+from tests.support.spec_page import run_python, user_environment
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-test-password"
-SEED = """
+CREATE_ROWS = """
 import json, os, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 django.setup()
@@ -169,7 +169,7 @@ class Admin:
 def test_example_admin_in_chromium(
     project: ExampleProject, server: str, request: pytest.FixtureRequest
 ) -> None:
-    ids: dict[str, int] = json.loads(project.python("-c", SEED))
+    ids: dict[str, int] = json.loads(project.python("-c", CREATE_ROWS))
     with chromium(request.node.name) as driver:
         admin = Admin(driver, server)
         admin.open("/admin/login/?next=/admin/")

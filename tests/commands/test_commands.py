@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from django_cfg import DatabaseConfig
-from tests.example_project import ALIASES, ExampleProject
-from tests.seed_page import run_process, user_environment
+from tests.support.example_project import ALIASES, ExampleProject
+from tests.support.spec_page import run_process, user_environment
 
 BLOG_TABLES = {"blog_post", "blog_comment"}
 
@@ -90,7 +90,7 @@ def test_database_option_is_repeatable_and_limits_the_run(project) -> None:
     ("alias", "reason"),
     [
         ("nope", "No database 'nope' in DATABASES"),
-        ("replica", "is a replica of default"),  # the seed's databases["replica"], by its name
+        ("replica", "is a replica of default"),  # the spec's databases["replica"], by its name
         ("analytics", "has no apps routed to it"),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.example_project import ExampleProject
+from tests.support.example_project import ExampleProject
 
 HEADERS = [f"Planned operations on {alias}:" for alias in ("default", "blog_db", "shop_db")]
 

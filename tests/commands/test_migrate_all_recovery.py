@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from django_cfg import DatabaseConfig
-from tests.example_project import ALIASES, ExampleProject
-from tests.seed_page import run_process, user_environment
+from tests.support.example_project import ALIASES, ExampleProject
+from tests.support.spec_page import run_process, user_environment
 
 ROUNDS = int(os.environ.get("DJANGO_CFG_KILL_ROUNDS", "2"))
 ENGINES = [

@@ -13,8 +13,8 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from tests.example_project import ExampleProject
-from tests.seed_page import run_process
+from tests.support.example_project import ExampleProject
+from tests.support.spec_page import run_process
 
 DATABASE_CACHE = {
     "default": {

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.example_project import ExampleProject
+from tests.support.example_project import ExampleProject
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [
     "routing.md",
     "migrations.md",
@@ -23,5 +23,7 @@ PAGES = [
 def test_documented_examples_run(tmp_path: Path, page: str) -> None:
     project = ExampleProject.copy(tmp_path)
     project.manage("migrate_all", "--verbosity", "0")
-    output = project.python(str(ROOT / "tests" / "docs_doctest.py"), str(ROOT / "docs" / page))
+    output = project.python(
+        str(ROOT / "tests" / "support" / "docs_doctest.py"), str(ROOT / "docs" / page)
+    )
     assert output.rstrip().endswith("examples, 0 failed")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.example_project import ALIASES, EXAMPLE, ExampleProject
-from tests.seed_page import block, run_process
+from tests.support.example_project import ALIASES, EXAMPLE, ExampleProject
+from tests.support.spec_page import block, run_process
 
 ROOT = EXAMPLE.parent.parent
 ADVANCED = "Multi-Database Setup (Advanced)"
@@ -100,7 +100,7 @@ def lines_in_order(needle: str, haystack: str) -> bool:
     return True
 
 
-def test_example_files_follow_the_seed() -> None:
+def test_example_files_follow_the_spec() -> None:
     loader = (EXAMPLE / "api" / "environment" / "loader.py").read_text()
     config = (EXAMPLE / "api" / "config.py").read_text()
     settings = (EXAMPLE / "api" / "settings.py").read_text()
@@ -112,7 +112,7 @@ def test_example_files_follow_the_seed() -> None:
     assert lines_in_order(block("bash", ADVANCED, "# .env or system ENV"), "\n" + env_example)
 
 
-def test_seed_best_practice_names_give_the_example_its_aliases() -> None:
+def test_spec_best_practice_names_give_the_example_its_aliases() -> None:
     block_text = block("python", "1. Consistent Naming", "url: str")
     assert "'blog_db'" in block_text
     assert "'shop_db'" in block_text

@@ -1,70 +1,26 @@
 """ForeignKeys across databases on every engine: people on one database, their posts on another.
 
-The apps come in pairs (tests/crossdb): ``<engine>_people`` holds Person, ``<engine>_posts``
-holds models pointing at Person with each on_delete mode. Every assertion reads the databases
-themselves (raw SQL) to say where rows are.
+The apps come in pairs (tests/apps/crossdb, tests/support/engine_pairs.py): ``<engine>_people``
+holds Person, ``<engine>_posts`` holds models pointing at Person with each on_delete mode. Every
+assertion reads the databases themselves (raw SQL) to say where rows are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.test.utils import CaptureQueriesContext
 
 from django_cfg.relations.crossing import CrossDatabaseJoinError
-
-
-@dataclass
-class Pair:
-    engine: str
-    people: str  # alias of Person's database
-    posts: str  # alias of the posts' database
-
-    def model(self, name: str) -> Any:
-        app = f"{self.engine}_people" if name == "Person" else f"{self.engine}_posts"
-        return apps.get_model(app, name)
-
-    def count(self, alias: str, model: str, where: str = "1 = 1") -> int:
-        table = self.model(model)._meta.db_table
-        with connections[alias].cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}")
-            return int(cursor.fetchone()[0])
-
-
-PAIRS = [
-    pytest.param(
-        Pair("lite", "default", "sqlite_blog"),
-        marks=pytest.mark.django_db(databases=["default", "sqlite_blog"]),
-        id="sqlite",
-    ),
-    pytest.param(
-        Pair("pg", "postgres", "postgres_blog"),
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.django_db(databases=["postgres", "postgres_blog"]),
-        ],
-        id="postgresql",
-    ),
-    pytest.param(
-        Pair("maria", "mariadb", "mariadb_blog"),
-        marks=[pytest.mark.mariadb, pytest.mark.django_db(databases=["mariadb", "mariadb_blog"])],
-        id="mariadb",
-    ),
-]
+from tests.support.engine_pairs import PAIRS, Pair, make_author
 
 
 @pytest.fixture(params=PAIRS)
 def pair(request: pytest.FixtureRequest) -> Pair:
     return request.param  # type: ignore[no-any-return]
-
-
-def make_author(pair: Pair, name: str = "ada") -> Any:
-    return pair.model("Person").objects.create(name=name)
 
 
 def test_rows_land_on_their_app_database_and_relations_resolve_across(pair: Pair) -> None:

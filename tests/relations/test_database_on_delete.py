@@ -14,7 +14,7 @@ from pathlib import Path
 import django
 import pytest
 
-from tests.seed_page import MANAGE_PY, run_python
+from tests.support.spec_page import MANAGE_PY, run_python
 
 needs_django_61 = pytest.mark.skipif(
     django.VERSION < (6, 1),

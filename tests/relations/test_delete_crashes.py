@@ -1,9 +1,9 @@
 """kill -9 during cross-database deletes, on SQLite files, PostgreSQL and MariaDB.
 
 Each engine gets two fresh databases (people on one, posts on the other) and a driver process
-(tests/delete_crash_driver.py) that kills ``person.delete()`` with SIGKILL at instrumented points
-(the points around each COMMIT first) and after random delays, runs ``repair_relations`` after
-each kill, and reports every state it saw. Bounded by rounds, not time.
+(tests/support/delete_crash_driver.py) that kills ``person.delete()`` with SIGKILL at
+instrumented points (the points around each COMMIT first) and after random delays, runs
+``repair_relations`` after each kill, and reports every state it saw. Bounded by rounds, not time.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 ROUNDS = 27  # 18 at instrumented points (each point once), 9 after random delays
 POSTS = 200
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def drive(people: str, posts: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def drive(people: str, posts: str, tmp_path: Path, *extra: str) -> dict[str, Any
         [
             sys.executable,
             "-m",
-            "tests.delete_crash_driver",
+            "tests.support.delete_crash_driver",
             "--people",
             people,
             "--posts-url",

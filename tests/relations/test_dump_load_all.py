@@ -1,8 +1,8 @@
 """``dumpdata_all`` / ``loaddata_all``: every database dumped and loaded back, each row on its own.
 
-On each engine's pair of databases (tests/crossdb: people on one, their posts on the other, with
-ForeignKeys across), then once through ``manage.py`` in the example project. The databases
-themselves (raw SQL) say which one holds each row after the load.
+On each engine's pair of databases (tests/apps/crossdb: people on one, their posts on the
+other, with ForeignKeys across), then once through ``manage.py`` in the example project. The
+databases themselves (raw SQL) say which one holds each row after the load.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.example_project import ALIASES, ExampleProject
-from tests.test_cross_database_relations import PAIRS, Pair
+from tests.support.engine_pairs import PAIRS, Pair
+from tests.support.example_project import ALIASES, ExampleProject
 
 
 @pytest.fixture(params=PAIRS)

@@ -1,4 +1,4 @@
-"""``manage.py repair_relations`` and the delete intents, on every engine (tests/crossdb pairs).
+"""``manage.py repair_relations`` and the delete intents, on every engine (tests/apps/crossdb).
 
 Orphans are made as a crash, a restore or raw SQL makes them: the Person row is deleted with
 raw SQL on its database, so nothing on the posts database hears of it.
@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from django_cfg.checks import check_unfinished_deletes
 from django_cfg.relations.delete_intents import pending_deletes
-from tests.test_cross_database_relations import PAIRS, Pair
+from tests.support.engine_pairs import PAIRS, Pair
 
 
 @pytest.fixture(params=PAIRS)

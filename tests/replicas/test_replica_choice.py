@@ -40,7 +40,7 @@ def shares(chooser: ReplicaMonitor, reads: int = 20000) -> dict[str | None, floa
     return {alias: round(count / reads, 2) for alias, count in counts.items()}
 
 
-def test_the_seeds_80_20_split_is_one_line() -> None:
+def test_the_specs_80_20_split_is_one_line() -> None:
     assert shares(monitor(replica={"read_weight": 0.8})) == {"replica": 0.8, None: 0.2}
 
 

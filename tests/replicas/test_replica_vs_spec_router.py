@@ -1,6 +1,6 @@
-"""Side by side, with replay paused on the real replica: the seed's hand-written 80/20 random
+"""Side by side, with replay paused on the real replica: the spec's hand-written 80/20 random
 router (Example 2, verbatim) returns stale reads; the same split declared on DatabaseConfig
-returns none. The seed's router also shows that user routers keep working as written."""
+returns none. The spec's router also shows that user routers keep working as written."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.replica_tools import replay_paused, wait_for_replica
-from tests.seed_page import MANAGE_PY, SeedProject, block, run_python
+from tests.support.replica_tools import replay_paused, wait_for_replica
+from tests.support.spec_page import MANAGE_PY, SpecProject, block, run_python
 
 EXAMPLE_2 = "Example 2: Primary + Read Replica (Performance Scaling)"
-PROBE = Path(__file__).parent / "staleness_probe.py"
-SEED_REPLICA_LINE = (
+PROBE = Path(__file__).resolve().parents[1] / "support" / "staleness_probe.py"
+SPEC_REPLICA_LINE = (
     '        databases["replica"] = DatabaseConfig.from_url(url=env.database.url_replica)\n'
 )
 OUR_REPLICA_LINE = (
@@ -27,13 +27,13 @@ ROUNDS = 200
 def project(root: Path, ours: bool) -> Path:
     config = block("python", EXAMPLE_2, "# api/config.py")
     if ours:
-        assert SEED_REPLICA_LINE in config
-        config = config.replace(SEED_REPLICA_LINE, OUR_REPLICA_LINE).replace(
+        assert SPEC_REPLICA_LINE in config
+        config = config.replace(SPEC_REPLICA_LINE, OUR_REPLICA_LINE).replace(
             '        database_routers = ["myapp.routers.ReadReplicaRouter"]\n', ""
         )
-    seed = SeedProject(root)
-    seed.write("manage.py", MANAGE_PY)
-    seed.write_project(
+    spec = SpecProject(root)
+    spec.write("manage.py", MANAGE_PY)
+    spec.write_project(
         block("python", EXAMPLE_2, "# api/environment/loader.py"),
         config,
         routers=block("python", EXAMPLE_2, "# myapp/routers.py"),
@@ -55,13 +55,13 @@ def test_random_router_reads_stale_rows_ours_reads_none(
 ) -> None:
     url = new_postgres_database()
     env = {"DATABASE__URL": url, "DATABASE__URL_REPLICA": url.replace(":5432/", ":5433/")}
-    seeds = project(tmp_path / "seed", ours=False)
+    specs = project(tmp_path / "spec", ours=False)
     ours = project(tmp_path / "ours", ours=True)
-    run_python("manage.py", "migrate", "--noinput", cwd=seeds, env=env)
+    run_python("manage.py", "migrate", "--noinput", cwd=specs, env=env)
     wait_for_replica()
     with replay_paused():
-        seed_stale = stale_reads(seeds, env)
+        spec_stale = stale_reads(specs, env)
         our_stale = stale_reads(ours, env)
     assert our_stale == 0
-    # The seed's router sends 80% of reads to the paused replica: those reads miss their row.
-    assert 0.7 * ROUNDS <= seed_stale <= 0.9 * ROUNDS
+    # The spec's router sends 80% of reads to the paused replica: those reads miss their row.
+    assert 0.7 * ROUNDS <= spec_stale <= 0.9 * ROUNDS

@@ -28,7 +28,7 @@ from django_cfg.replicas.monitor import current_monitor
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
 from django_cfg.routing.topology import get_topology
 from django_cfg.schema.status import probe
-from tests.replica_tools import (
+from tests.support.replica_tools import (
     read_through_outage,
     replay_paused,
     start_replica,

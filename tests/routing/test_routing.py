@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from django_cfg.routing.router import DatabaseRouter
 from django_cfg.routing.topology import ROUTER_PATH, Topology
-from tests.testapp.models import Note
+from tests.apps.testapp.models import Note
 
 DATABASES = {name: {} for name in ("default", "blog_db", "shop_db", "replica", "analytics")}
 
@@ -23,7 +23,7 @@ def topology(rules: dict[str, str] | None = None, **roles: dict[str, Any]) -> To
     return Topology.from_settings(settings, app_labels={"apps.blog": "blog", "apps.shop": "shop"})
 
 
-SEED_TOPOLOGY = topology(
+SPEC_TOPOLOGY = topology(
     {"blog": "blog_db", "shop": "shop_db"},
     replica={"replica_of": "default", "read_weight": 4},
     analytics={"read_only": True},
@@ -42,10 +42,10 @@ def instance(app_label: str, db: str | None) -> Any:
 
 
 def test_rules_give_each_app_a_home_and_unlisted_apps_live_on_default() -> None:
-    assert SEED_TOPOLOGY.home("blog") == "blog_db"
-    assert SEED_TOPOLOGY.home("shop") == "shop_db"
-    assert SEED_TOPOLOGY.home("auth") == "default"
-    assert SEED_TOPOLOGY.apps_on("blog_db") == ("blog",)
+    assert SPEC_TOPOLOGY.home("blog") == "blog_db"
+    assert SPEC_TOPOLOGY.home("shop") == "shop_db"
+    assert SPEC_TOPOLOGY.home("auth") == "default"
+    assert SPEC_TOPOLOGY.apps_on("blog_db") == ("blog",)
 
 
 def test_dotted_app_paths_are_normalised_to_labels() -> None:
@@ -63,19 +63,19 @@ def test_rules_from_settings_and_from_database_apps_merge_and_conflicts_are_kept
 
 
 def test_roles_and_migration_targets() -> None:
-    roles = SEED_TOPOLOGY.roles
+    roles = SPEC_TOPOLOGY.roles
     assert roles["replica"].describe() == "replica of default"
     assert roles["replica"].read_weight == 4.0
     assert roles["analytics"].describe() == "read-only"
-    assert SEED_TOPOLOGY.primary_of("replica") == "default"
-    assert [r.alias for r in SEED_TOPOLOGY.replicas_of("default")] == ["replica"]
-    assert SEED_TOPOLOGY.migration_targets == ("default", "blog_db", "shop_db")
-    # An alias that is no replica but has no apps either (the seed's plain "replica") gets none.
+    assert SPEC_TOPOLOGY.primary_of("replica") == "default"
+    assert [r.alias for r in SPEC_TOPOLOGY.replicas_of("default")] == ["replica"]
+    assert SPEC_TOPOLOGY.migration_targets == ("default", "blog_db", "shop_db")
+    # An alias that is no replica but has no apps either (the spec's plain "replica") gets none.
     assert topology().migration_targets == ("default",)
 
 
 ROUTER = DatabaseRouter(WITHOUT_REPLICAS)
-REPLICATED = DatabaseRouter(SEED_TOPOLOGY)
+REPLICATED = DatabaseRouter(SPEC_TOPOLOGY)
 
 
 @pytest.mark.parametrize(

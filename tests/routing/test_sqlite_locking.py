@@ -3,7 +3,7 @@
 With SQLite's default (DEFERRED) transactions, ``atomic()`` that reads and then writes holds a
 read lock it must upgrade; two of them deadlock and SQLite answers "database is locked" at
 once, whatever the timeout. ``BEGIN IMMEDIATE`` takes the write lock at the start of the block,
-so writers queue instead. The load runs in its own process (tests/sqlite_load.py), with
+so writers queue instead. The load runs in its own process (tests/support/sqlite_load.py), with
 settings built by ``DatabaseConfig`` from a URL exactly as a project's are.
 """
 
@@ -20,7 +20,7 @@ import pytest
 
 from django_cfg import DatabaseConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 THREADS = 8
 PER_THREAD = 200  # 1,600 operations: about 15 s on a disk, 4 s on a tmpfs
 
@@ -48,7 +48,7 @@ def test_sqlite_defaults_to_immediate_transactions_and_it_can_be_overridden() ->
 
 def run_load(url: str, per_thread: int = PER_THREAD) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.sqlite_load", url, str(THREADS), str(per_thread)],
+        [sys.executable, "-m", "tests.support.sqlite_load", url, str(THREADS), str(per_thread)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
         capture_output=True,

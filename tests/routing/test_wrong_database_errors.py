@@ -2,8 +2,8 @@
 
 ``User.objects.using("blog_db").count()`` involves no JOIN: the error says which model, which
 database holds it, where the query went and how to send it there; a real JOIN across databases
-still raises ``CrossDatabaseJoinError``. On SQLite, PostgreSQL and MariaDB (tests/crossdb pairs),
-and through ``manage.py`` in the example project.
+still raises ``CrossDatabaseJoinError``. On SQLite, PostgreSQL and MariaDB (tests/apps/crossdb
+pairs), and through ``manage.py`` in the example project.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from django.db import transaction
 
 from django_cfg.relations.crossing import CrossDatabaseJoinError, TableNotOnDatabaseError
-from tests.example_project import ALIASES, ExampleProject
-from tests.test_cross_database_relations import PAIRS, Pair, make_author
+from tests.support.engine_pairs import PAIRS, Pair, make_author
+from tests.support.example_project import ALIASES, ExampleProject
 
 
 @pytest.fixture(params=PAIRS)

@@ -8,7 +8,7 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from tests.example_project import ExampleProject
+from tests.support.example_project import ExampleProject
 
 ROLES = {"sqlite_blog": {"apps": ["lite_posts"]}}
 
@@ -48,7 +48,8 @@ def test_one_app_routed_to_two_databases() -> None:
 
 
 def test_dotted_path_and_label_for_the_same_app_conflict() -> None:
-    found = messages(DATABASE_ROUTING_RULES={"tests.testapp": "default", "testapp": "sqlite_blog"})
+    rules = {"tests.apps.testapp": "default", "testapp": "sqlite_blog"}
+    found = messages(DATABASE_ROUTING_RULES=rules)
     assert "django_cfg.E003" in found
 
 

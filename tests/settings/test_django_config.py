@@ -231,8 +231,8 @@ def test_base_dir_defaults_to_the_folder_holding_the_config_package() -> None:
     class Config(DjangoConfig):
         databases = {"default": SQLITE}
 
-    # defined in tests/test_django_config.py -> top-level package 'tests' -> the repository root
-    assert Config().project_dir == Path(__file__).resolve().parent.parent
+    # defined in tests/settings/test_django_config.py -> top-level package 'tests' -> repo root
+    assert Config().project_dir == Path(__file__).resolve().parents[2]
     assert Config(base_dir=Path("/srv/app")).project_dir == Path("/srv/app")
 
 

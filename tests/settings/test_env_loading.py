@@ -114,7 +114,7 @@ def test_files_are_read_from_the_config_dir_not_the_current_directory(
     assert url(environment_in(tmp_path / "project")().database.url) == "postgresql://project/main"
 
 
-def test_url_names_map_to_aliases_by_the_seed_convention() -> None:
+def test_url_names_map_to_aliases_by_the_spec_convention() -> None:
     assert alias_for_url_key("url") == "default"
     assert alias_for_url_key("url_blog") == "blog_db"
     with pytest.raises(ValueError, match="'blog' is not a database URL name"):

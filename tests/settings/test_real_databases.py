@@ -12,7 +12,7 @@ from django.apps import apps
 from django.db import connections
 
 from django_cfg import DatabaseConfig
-from tests.seed_page import MANAGE_PY, SeedProject, block, run_python
+from tests.support.spec_page import MANAGE_PY, SpecProject, block, run_python
 
 ALIASES = ["default", "postgres", "mariadb"]
 ROUND_TRIPS = [
@@ -43,11 +43,11 @@ def test_model_round_trip_lands_in_the_routed_database(app: str, alias: str, ven
         assert f"{app}_person" not in tables  # its table exists on its home only
 
 
-# --- the seed's own project, run as a user would: manage.py migrate, then a row ------------------
+# --- the spec's own project, run as a user would: manage.py migrate, then a row ------------------
 
 
-def seed_project(root: Path) -> Path:
-    project = SeedProject(root / "project")
+def spec_project(root: Path) -> Path:
+    project = SpecProject(root / "project")
     project.write("manage.py", MANAGE_PY)
     project.write_project(
         block("python", "Multi-Database Setup (Advanced)", "# api/environment/loader.py"),
@@ -66,8 +66,8 @@ CREATE_JOHN = (
 )
 
 
-def test_seed_project_on_sqlite_writes_the_file_under_the_project_not_the_cwd(tmp_path) -> None:
-    project = seed_project(tmp_path)
+def test_spec_project_on_sqlite_writes_the_file_under_the_project_not_the_cwd(tmp_path) -> None:
+    project = spec_project(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     manage(project, "migrate", "--noinput", database_url=None, cwd=elsewhere)
@@ -79,10 +79,10 @@ def test_seed_project_on_sqlite_writes_the_file_under_the_project_not_the_cwd(tm
 
 
 @pytest.mark.postgres
-def test_seed_project_on_postgresql_from_database_url(tmp_path, scratch_postgres) -> None:
+def test_spec_project_on_postgresql_from_database_url(tmp_path, scratch_postgres) -> None:
     import psycopg
 
-    project = seed_project(tmp_path)
+    project = spec_project(tmp_path)
     manage(project, "migrate", "--noinput", database_url=scratch_postgres, cwd=project)
     manage(project, "shell", "-c", CREATE_JOHN, database_url=scratch_postgres, cwd=project)
     with psycopg.connect(scratch_postgres) as connection:
@@ -92,10 +92,10 @@ def test_seed_project_on_postgresql_from_database_url(tmp_path, scratch_postgres
 
 
 @pytest.mark.mariadb
-def test_seed_project_on_mariadb_from_database_url(tmp_path, scratch_mariadb) -> None:
+def test_spec_project_on_mariadb_from_database_url(tmp_path, scratch_mariadb) -> None:
     import MySQLdb
 
-    project = seed_project(tmp_path)
+    project = spec_project(tmp_path)
     manage(project, "migrate", "--noinput", database_url=scratch_mariadb, cwd=project)
     manage(project, "shell", "-c", CREATE_JOHN, database_url=scratch_mariadb, cwd=project)
     settings = DatabaseConfig.from_url(scratch_mariadb)

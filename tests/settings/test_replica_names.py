@@ -1,6 +1,6 @@
 """The specification's ``databases["replica"]`` (no ``replica_of``) is a replica of ``default``.
 
-The seed's advanced config adds ``databases["replica"] = DatabaseConfig.from_url(url=...)`` when
+The spec's advanced config adds ``databases["replica"] = DatabaseConfig.from_url(url=...)`` when
 ``DATABASE__URL_REPLICA`` is set. It is run verbatim here; which database serves a read, where a
 write lands, what ``db_status`` and ``check`` say are read from the files and the commands.
 """
@@ -20,7 +20,7 @@ from django.core.checks import Warning
 from django_cfg import DatabaseConfig, DjangoConfig
 from django_cfg.checks import replica_name_warnings
 from django_cfg.routing.topology import Topology
-from tests.seed_page import MANAGE_PY, SeedProject, block, run_python
+from tests.support.spec_page import MANAGE_PY, SpecProject, block, run_python
 
 MULTI = "Multi-Database Setup (Advanced)"
 LOADER = block("python", MULTI, "# api/environment/loader.py")
@@ -136,7 +136,7 @@ def test_the_check_runs_with_the_project_checks() -> None:
 
 
 def spec_project(root: Path) -> Path:
-    project = SeedProject(root)
+    project = SpecProject(root)
     project.write("manage.py", MANAGE_PY)
     project.write_project(LOADER, CONFIG)
     return root
@@ -197,7 +197,7 @@ def test_spec_config_without_url_replica_has_one_database(tmp_path: Path) -> Non
 @pytest.mark.postgres
 @pytest.mark.replica
 def test_spec_config_reads_from_the_real_streaming_replica(tmp_path: Path, scratch_postgres):
-    from tests.replica_tools import wait_for_replica
+    from tests.support.replica_tools import wait_for_replica
 
     root = spec_project(tmp_path / "project")
     env = {

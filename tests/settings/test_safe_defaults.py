@@ -31,8 +31,8 @@ from django_cfg.settings.development_key import (
     development_secret_key,
 )
 from django_cfg.settings.production import ProductionSettingsError
-from tests.example_project import ExampleProject
-from tests.seed_page import MANAGE_PY, SETTINGS_MODULE, run_python
+from tests.support.example_project import ExampleProject
+from tests.support.spec_page import MANAGE_PY, SETTINGS_MODULE, run_python
 
 SQLITE = DatabaseConfig.from_url("sqlite://")
 PRODUCTION_KEY = "p" * 30 + "-production-key-" + "q" * 20

@@ -94,7 +94,7 @@ def test_logging_a_database_config_shows_the_masked_url(caplog) -> None:
 def test_manage_py_check_with_a_malformed_url_fails_without_the_password(
     tmp_path, url: str, password: str
 ) -> None:
-    from tests.example_project import ExampleProject
+    from tests.support.example_project import ExampleProject
 
     project = ExampleProject.copy(tmp_path, urls={"blog_db": url})
     output = project.manage("check", check=False)

@@ -1,4 +1,4 @@
-"""The seed page's configuration blocks, verbatim, produce the DATABASES they promise."""
+"""The spec page's configuration blocks, verbatim, produce the DATABASES they promise."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from django_cfg import DatabaseURLs, EnvSettings, databases_from_urls
-from tests.conftest import IN_CI
-from tests.seed_page import SEED, SeedProject, block, variables
+from tests.support.services import IN_CI
+from tests.support.spec_page import SPEC, SpecProject, block, variables
 
 PG = "django.db.backends.postgresql"
 REPLICA_PG = "django_cfg.backends.replica_postgresql"
@@ -27,13 +27,13 @@ MULTI_ENV = block("bash", "Multi-Database Setup (Advanced)", "# .env or system E
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeedProject]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SpecProject]:
     for name in list(os.environ):
         if name.startswith(("DATABASE", "DJANGO_ENV")):
             monkeypatch.delenv(name)
-    seed_project = SeedProject(tmp_path)
-    yield seed_project
-    seed_project.forget()
+    spec_project = SpecProject(tmp_path)
+    yield spec_project
+    spec_project.forget()
 
 
 def set_variables(monkeypatch: pytest.MonkeyPatch, env_block: str) -> None:
@@ -41,13 +41,13 @@ def set_variables(monkeypatch: pytest.MonkeyPatch, env_block: str) -> None:
         monkeypatch.setenv(name, value)
 
 
-def test_the_seed_copy_is_the_shared_page() -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "spec" / "multi-database.md"
+def test_the_spec_copy_is_the_shared_page() -> None:
+    shared = Path(__file__).resolve().parents[3] / "shared" / "spec" / "multi-database.md"
     if not shared.exists():
         if IN_CI:
             pytest.fail(f"{shared} is not beside this checkout (CI clones main with shared/)")
         pytest.skip(f"{shared} is not beside this checkout")
-    assert SEED.read_text() == shared.read_text()
+    assert SPEC.read_text() == shared.read_text()
 
 
 def test_single_database_without_environment_is_sqlite_under_the_project(project) -> None:
@@ -190,7 +190,7 @@ def test_production_postgresql_block(project, monkeypatch) -> None:
 
 def test_best_practice_naming_block_runs() -> None:
     code = block("python", "1. Consistent Naming", "url: str")
-    exec(compile(code, "seed:consistent-naming", "exec"), {})  # the page's own code
+    exec(compile(code, "spec:consistent-naming", "exec"), {})  # the page's own code
 
 
 def environment(folder: Path) -> EnvSettings:

@@ -1,4 +1,4 @@
-"""The seed page's routing blocks, run verbatim in the example project: SQLite and PostgreSQL.
+"""The spec page's routing blocks, run verbatim in the example project: SQLite and PostgreSQL.
 
 "Testing Setup" (its bash commands, then its shell session fed to ``manage.py shell``) and the
 "Automatic Routing" usage example; the databases themselves say where each row went.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.example_project import ALIASES, ExampleProject
-from tests.seed_page import block
+from tests.support.example_project import ALIASES, ExampleProject
+from tests.support.spec_page import block
 
 SHELL_SESSION = block("python", "Testing Setup", "# Shell - test automatic routing")
 USAGE_EXAMPLE = block("python", "Usage Example", "# Blog operations automatically use blog_db")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLOSED_PORT_URL = "mysql://root@127.0.0.1:9/django_cfg"  # the discard port: nothing listens
 
 
@@ -21,7 +21,7 @@ def run_mariadb_tests(ci: str) -> subprocess.CompletedProcess[str]:
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/test_real_databases.py",
+            "tests/settings/test_real_databases.py",
             "-k",
             "mariadb",
         ],

@@ -1,4 +1,4 @@
-"""An admin site over the cross-database test apps (tests/crossdb), one set of pages per engine.
+"""An admin site over the cross-database test apps (tests/apps/crossdb), pages for each engine.
 
 Person lives on the engine's people database; Post, Comment, Draft, Invoice and Badge on its
 posts database, pointing at Person with CASCADE, SET_NULL, PROTECT and RESTRICT. The ModelAdmins

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "browser-failures"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "browser-failures"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 

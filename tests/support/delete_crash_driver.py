@@ -1,9 +1,10 @@
-"""kill -9 during cross-database deletes, then recovery: run by tests/test_delete_crashes.py.
+"""kill -9 in cross-database deletes, then recovery: run by tests/relations/test_delete_crashes.py.
 
-    python -m tests.delete_crash_driver --people URL --posts URL --rounds 24 --seed 1 [--race 3]
+    python -m tests.support.delete_crash_driver --people URL --posts URL --rounds 24 --seed 1 \
+        [--race 3]
 
 Sets up Django on two databases (people on one, their posts on the other: the
-``tests.crossdb.lite_*`` apps), then each round:
+``tests.apps.crossdb.lite_*`` apps), then each round:
 
 1. writes a person with ``--posts`` posts (CASCADE), a comment on each (cascades from the post,
    on the posts database), ``--drafts`` drafts (SET_NULL), and a bystander with their own posts;
@@ -50,7 +51,10 @@ def configure(people: str, posts: str, base_dir: Path) -> None:
     class CrashConfig(DjangoConfig):
         project_name: str = "delete crashes"
         contrib_apps: list[str] = []  # nothing to migrate but the django_cfg intents table
-        project_apps: list[str] = ["tests.crossdb.lite_people", "tests.crossdb.lite_posts"]
+        project_apps: list[str] = [
+            "tests.apps.crossdb.lite_people",
+            "tests.apps.crossdb.lite_posts",
+        ]
         databases: dict[str, DatabaseConfig] = {
             "default": DatabaseConfig.from_url(people, apps=["lite_people"]),
             "posts": DatabaseConfig.from_url(posts, apps=["lite_posts"]),

@@ -1,6 +1,6 @@
 """Runs the ```pycon examples of a Markdown page as doctests inside the Django project in cwd.
 
-    cd examples/saas && python ../../tests/docs_doctest.py ../../docs/routing.md
+    cd examples/saas && python ../../tests/support/docs_doctest.py ../../docs/routing.md
 
 Exits 1 when an example fails or the page has none.
 """

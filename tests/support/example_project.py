@@ -16,9 +16,9 @@ from typing import Any
 
 from django_cfg import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_FILE
-from tests.seed_page import run_python
+from tests.support.spec_page import run_python
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "saas"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "saas"
 ALIASES = ("default", "blog_db", "shop_db")
 URL_VARIABLES = {
     "default": "DATABASE__URL",

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 
 from django_cfg import DatabaseConfig
-from tests.services import POSTGRES_URL, REPLICA_URL
+from tests.support.services import POSTGRES_URL, REPLICA_URL
 
 PG_VERSION = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
 PG_CTL = f"/usr/lib/postgresql/{PG_VERSION}/bin/pg_ctl"

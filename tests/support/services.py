@@ -1,4 +1,4 @@
-"""Where the suite finds its real database servers, and whether they answer."""
+"""Where the suite finds its real database servers, whether they answer, and whether CI runs it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import socket
 from functools import cache
 
 from django_cfg import DatabaseConfig
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+"""CI=true: a test whose server is missing fails the run instead of being left out."""
 
 POSTGRES_URL = os.environ.get(
     "DJANGO_CFG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg"

@@ -1,7 +1,7 @@
 """Settings of the test suite, built by DjangoConfig itself.
 
-Each engine has two databases and a pair of apps routed to them (``tests/crossdb``): people on
-the first, their posts on the second, so cross-database relations run on every engine:
+Each engine has two databases and a pair of apps routed to them (``tests/apps/crossdb``): people
+on the first, their posts on the second, so cross-database relations run on every engine:
 
     default      SQLite (memory)   testapp, lite_people, Django's apps
     sqlite_blog  SQLite (memory)   lite_posts
@@ -16,7 +16,7 @@ DJANGO_CFG_TEST_POSTGRES_URL / DJANGO_CFG_TEST_MARIADB_URL.
 """
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from tests.services import MARIADB_URL, POSTGRES_URL, REPLICA_URL, sibling_url
+from tests.support.services import MARIADB_URL, POSTGRES_URL, REPLICA_URL, sibling_url
 
 ENGINE_APPS = ["lite", "pg", "maria"]
 
@@ -24,11 +24,11 @@ ENGINE_APPS = ["lite", "pg", "maria"]
 class TestSuiteConfig(DjangoConfig):
     # Annotated overrides (un-annotated ones work too, but the pydantic mypy plugin flags them).
     project_name: str = "django-cfg tests"
-    root_urlconf: str | None = "tests.urls"
+    root_urlconf: str | None = "tests.support.urls"
     project_apps: list[str] = [
-        "tests.testapp",
+        "tests.apps.testapp",
         *(
-            f"tests.crossdb.{engine}_{role}"
+            f"tests.apps.crossdb.{engine}_{role}"
             for engine in ENGINE_APPS
             for role in ("people", "posts")
         ),

@@ -1,4 +1,4 @@
-"""The seed page's code blocks (tests/seed/multi-database.md) and a project to run them in.
+"""The specification page's code blocks (tests/spec/multi-database.md), a project to run them in.
 
 Blocks run verbatim. Fragments that the page shows without their imports (later examples reuse
 the first example's imports) get exactly those imports prepended; nothing else is added to them.
@@ -18,7 +18,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-SEED = Path(__file__).parent / "seed" / "multi-database.md"
+SPEC = Path(__file__).resolve().parents[1] / "spec" / "multi-database.md"
 
 LOADER_IMPORTS = (
     "from pydantic import Field\nfrom pydantic_settings import BaseSettings, SettingsConfigDict\n\n"
@@ -62,7 +62,7 @@ class Block:
 def blocks() -> list[Block]:
     found, section = [], ""
     for match in re.finditer(
-        r"^(#{2,4}) ([^\n]+)$|^```(\w+)\n(.*?)^```$", SEED.read_text(), re.M | re.S
+        r"^(#{2,4}) ([^\n]+)$|^```(\w+)\n(.*?)^```$", SPEC.read_text(), re.M | re.S
     ):
         if match.group(1):
             section = match.group(2).strip()
@@ -89,8 +89,8 @@ def variables(env_block: str) -> dict[str, str]:
     return {key: value or "" for key, value in dotenv_values(stream=io.StringIO(env_block)).items()}
 
 
-class SeedProject:
-    """A throw-away project directory holding the seed's files, imported in this process."""
+class SpecProject:
+    """A throw-away project directory holding the spec's files, imported in this process."""
 
     modules = ("api", "myapp", "settings")
 

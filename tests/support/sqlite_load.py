@@ -1,9 +1,9 @@
 """A mixed write load on one SQLite file from several threads; prints what failed, as JSON.
 
-    python -m tests.sqlite_load <sqlite URL> <threads> <operations per thread>
+    python -m tests.support.sqlite_load <sqlite URL> <threads> <operations per thread>
 
-Run in its own process (tests/test_sqlite_locking.py does), with settings built from the URL by
-``DatabaseConfig``, so the database gets exactly the options a project would. Each thread
+Run in its own process (tests/routing/test_sqlite_locking.py does), with settings built from the
+URL by ``DatabaseConfig``, so the database gets exactly the options a project would. Each thread
 cycles through three operations, each a transaction as an application writes them:
 
 - ``atomic()`` that reads a row and then updates it (the read takes SQLite's shared lock, the
