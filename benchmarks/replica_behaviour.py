@@ -1,8 +1,8 @@
-"""How reads behave on the real streaming replica (5433), django_cfg's router vs the seed's router.
+"""How reads behave on the real streaming replica (5433), django_cfg's router vs the spec's router.
 
-    python benchmarks/replica_behaviour.py stale|outage ours|seed
+    python benchmarks/replica_behaviour.py stale|outage ours|spec
 
-``ours``: ``replica_of="default", read_weight=0.8``. ``seed``: the seed page's Example 2 router,
+``ours``: ``replica_of="default", read_weight=0.8``. ``spec``: the spec page's Example 2 router,
 which sends 80% of reads to ``replica`` at random. Each read asks the server itself whether it is
 the standby (``pg_is_in_recovery()``), so "served by" is what happened, not what a router said.
 
@@ -33,7 +33,7 @@ from typing import Any
 import django
 from django.conf import settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.replica_tools
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support.replica_tools
 
 MODE, ROUTER = sys.argv[1], sys.argv[2]
 POSTGRES_URL = os.environ.get(
@@ -43,8 +43,8 @@ REPLICA_URL = POSTGRES_URL.replace(":5432/", ":5433/")
 ROUNDS, READERS, OUTAGE_SECONDS = 200, 4, 3.0
 
 
-class SeedReadReplicaRouter:
-    """The seed page's ReadReplicaRouter (Example 2)."""
+class SpecReadReplicaRouter:
+    """The specification page's ReadReplicaRouter (Example 2)."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str:
         return "replica" if random.random() < 0.8 else "default"
@@ -63,7 +63,7 @@ def configure() -> None:
         routers: list[str] = []
     else:
         replica = DatabaseConfig.from_url(REPLICA_URL, conn_max_age=60)
-        routers = ["__main__.SeedReadReplicaRouter"]
+        routers = ["__main__.SpecReadReplicaRouter"]
     primary = DatabaseConfig.from_url(POSTGRES_URL, conn_max_age=60)
     config = DjangoConfig(
         databases={"default": primary, "replica": replica},
@@ -79,7 +79,7 @@ django.setup()
 from django.contrib.sessions.models import Session  # noqa: E402
 from django.db import close_old_connections, connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from tests.replica_tools import (  # noqa: E402
+from tests.support.replica_tools import (  # noqa: E402
     read_through_outage,
     replay_paused,
     wait_for_replica,

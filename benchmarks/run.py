@@ -229,7 +229,7 @@ def migrate_all() -> dict[str, float]:
 def replica_behaviour() -> dict[str, dict[str, dict[str, Any]]]:
     results: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for mode in ("stale", "outage"):
-        for router in ("ours", "seed"):
+        for router in ("ours", "spec"):
             results[mode][router] = run_json([str(BENCH / "replica_behaviour.py"), mode, router])
     return results
 
@@ -418,15 +418,15 @@ def replica_section(behaviour: dict) -> list[str]:
         "## 5. Replica behaviour on the real streaming replica (5432 -> 5433)",
         "",
         '`benchmarks/replica_behaviour.py`. Ours: `replica_of="default", read_weight=0.8`.',
-        "Seed: the seed page's `ReadReplicaRouter` (80% of reads to `replica` at random). Who",
-        "served a read is asked of the server (`pg_is_in_recovery()`).",
+        "Spec: the specification page's `ReadReplicaRouter` (80% of reads to `replica` at random).",
+        "Who served a read is asked of the server (`pg_is_in_recovery()`).",
         "",
         f"Replay paused, {stale['ours']['rounds']} rounds of write-then-read (a new context each):",
         "",
         "| router | stale reads | own row read from primary | an older row read from the standby |",
         "|---|---|---|---|",
     ]
-    for router in ("ours", "seed"):
+    for router in ("ours", "spec"):
         r = stale[router]
         lines.append(
             f"| {router} | {r['stale']} of {r['rounds']} | {r['primary']} "
@@ -440,7 +440,7 @@ def replica_section(behaviour: dict) -> list[str]:
         "| back on the standby after the restart, first / all readers (s) | slowest read (s) |",
         "|---|---|---|---|---|---|",
     ]
-    for router in ("ours", "seed"):
+    for router in ("ours", "spec"):
         r = outage[router]
         lines.append(
             f"| {router} | {r['reads']} | {r['failed_total']} ({r['failed_during_outage']} of "
@@ -450,7 +450,7 @@ def replica_section(behaviour: dict) -> list[str]:
         )
     lines += [
         "",
-        "The seed's router keeps sending 80% of reads to the stopped replica: they fail until it",
+        "The spec's router keeps sending 80% of reads to the stopped replica: they fail until it",
         "is back. Ours moves them to the primary on the first failed connection and returns",
         "to the standby once one connection's retry (every second after a refusal) succeeds.",
     ]

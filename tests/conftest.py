@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from django_cfg import DatabaseConfig
-from tests.browser import browser_missing
-from tests.services import MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
+from tests.support.browser import browser_missing
+from tests.support.services import IN_CI, MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _left_out: list[str] = []
 
 

@@ -1,7 +1,7 @@
 """Which replica serves a read: weights, a circuit breaker per replica, lag from WAL positions.
 
     databases["replica"] = DatabaseConfig.from_url(url, replica_of="default", read_weight=0.8)
-    # 80% of default's reads go to the replica, 20% to default (the seed's split)
+    # 80% of default's reads go to the replica, 20% to default (the specification's split)
 
 ``read_weight`` is a replica's share of its primary's reads. When the weights of a primary's
 replicas add up to less than 1 the primary serves the rest; at 1 or more (the default, 1.0 for

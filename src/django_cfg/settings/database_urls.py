@@ -1,4 +1,4 @@
-"""Database URLs named by the seed's convention, and the ``databases`` dict they describe.
+"""Database URLs named by the specification's convention, and the ``databases`` dict they describe.
 
     DATABASE__URL=postgresql://app@db/main          -> databases["default"]
     DATABASE__URL_BLOG=postgresql://app@db/blog     -> databases["blog_db"]

@@ -1,0 +1,7 @@
+"""People on the MariaDB people database: the target of the posts' cross-database ForeignKeys."""
+
+from django.db import models
+
+
+class Person(models.Model):
+    name = models.CharField(max_length=50)

@@ -1,0 +1,94 @@
+"""A throw-away copy of the example SaaS project, on SQLite files, PostgreSQL or MariaDB.
+
+project = ExampleProject.copy(tmp_path, urls={"default": ..., "blog_db": ..., "shop_db": ...})
+project.manage("migrate_all")
+project.tables("blog_db")          # what the database itself says, read without Django
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django_cfg import DatabaseConfig
+from django_cfg.settings.development_key import DEVELOPMENT_KEY_FILE
+from tests.support.spec_page import run_python
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "saas"
+ALIASES = ("default", "blog_db", "shop_db")
+URL_VARIABLES = {
+    "default": "DATABASE__URL",
+    "blog_db": "DATABASE__URL_BLOG",
+    "shop_db": "DATABASE__URL_SHOP",
+    "replica": "DATABASE__URL_REPLICA",
+    "analytics": "DATABASE__URL_ANALYTICS",
+    "cache_db": "DATABASE__URL_CACHE",
+}
+
+
+@dataclass
+class ExampleProject:
+    root: Path
+    urls: dict[str, str] = field(default_factory=dict)
+    """alias -> URL; empty means the example's own SQLite files under db/."""
+
+    @classmethod
+    def copy(cls, tmp_path: Path, urls: dict[str, str] | None = None) -> ExampleProject:
+        root = tmp_path / "saas"
+        # a copy is another checkout: it makes its own development key
+        ignore = shutil.ignore_patterns("db", "__pycache__", DEVELOPMENT_KEY_FILE)
+        shutil.copytree(EXAMPLE, root, ignore=ignore)
+        return cls(root, dict(urls or {}))
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {URL_VARIABLES[alias]: url for alias, url in self.urls.items()}
+
+    def python(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+        return run_python(*args, cwd=self.root, env=self.env, check=check, stdin=stdin)
+
+    def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+        return self.python("manage.py", *args, check=check, stdin=stdin)
+
+    def query(self, alias: str, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql`` on the database behind ``alias`` with the bare driver."""
+        url = self.urls.get(alias)
+        database = DatabaseConfig.from_url(url) if url is not None else None
+        if database is None or database.family == "sqlite":
+            name = "default" if alias == "default" else alias.removesuffix("_db")
+            path = self.root / (database.name if database else f"db/{name}.sqlite3")
+            with closing(sqlite3.connect(path)) as connection:
+                return connection.execute(sql).fetchall()
+        if database.family == "postgresql":
+            import psycopg
+
+            with psycopg.connect(
+                host=database.host, port=database.port, user=database.user, dbname=database.name
+            ) as connection:
+                return connection.execute(sql).fetchall()
+        import MySQLdb
+
+        connection = MySQLdb.connect(
+            host=database.host,
+            port=database.port or 3306,
+            user=database.user,
+            database=database.name,
+        )
+        with closing(connection):
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+    def tables(self, alias: str) -> set[str]:
+        url = self.urls.get(alias, "sqlite://")
+        family = DatabaseConfig.from_url(url).family if alias in self.urls else "sqlite"
+        sql = {
+            "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+            "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+            "mysql": "SHOW TABLES",
+        }[family or "sqlite"]
+        return {row[0] for row in self.query(alias, sql)} - {"sqlite_sequence"}
