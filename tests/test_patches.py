@@ -44,7 +44,7 @@ from django_cfg.backends.replica_postgresql.base import (
     FailoverCursorWrapper,
 )
 from django_cfg.relations.crossing import CrossDatabaseCollector
-from django_cfg.routing.topology import get_topology
+from django_cfg.routing.topology import DatabaseRole, Topology, get_topology
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "django_cfg"
 # Django's own classes (the names in their modules are rebound while patched):
@@ -64,6 +64,7 @@ OURS = {
     "django.contrib.admin.utils.NestedObjects": CrossDatabaseNestedObjects,
     "django.contrib.admin.views.main.ChangeList": CrossDatabaseChangeList,
 }
+WRAPS_CONNECTIONS = "django.db.backends.signals.connection_created"
 
 
 def current(name: str) -> Any:
@@ -89,7 +90,7 @@ def restored() -> Iterator[None]:
 
 
 def test_the_suite_crosses_databases_so_every_patch_is_installed() -> None:
-    assert patches.installed() == OURS
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}
     assert {current(name) for name in OURS} == set(OURS.values())
     assert author_field().db_constraint is False
     assert author_field() in [r.field for r in patches.dropped_constraints()]
@@ -102,11 +103,11 @@ def test_nothing_is_patched_when_no_relation_crosses_databases(restored: None) -
     }
     with override_settings(DATABASE_ROLES=roles, DATABASE_ROUTING_RULES={}):
         assert get_topology().homes == {}  # every app on default: nothing crosses
-        assert patches.installed() == {}
+        assert patches.installed().keys() == {WRAPS_CONNECTIONS}  # several databases
         assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
         assert author_field().db_constraint is True  # the user's field as written
         assert patches.dropped_constraints() == ()
-    assert patches.installed() == OURS  # the suite's settings again: patched again
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}  # patched again
     assert author_field().db_constraint is False
 
 
@@ -114,7 +115,24 @@ def test_nothing_is_patched_without_the_router(restored: None) -> None:
     with override_settings(DATABASE_ROUTERS=[]):
         assert patches.installed() == {}
         assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
-    assert patches.installed() == OURS
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}
+
+
+@pytest.mark.django_db
+def test_one_writable_database_gets_no_patch_at_all(restored: None) -> None:
+    def wrappers_of_a_new_connection() -> list[Any]:
+        connection = connections["default"].copy()
+        try:
+            connection.ensure_connection()
+            return list(connection.execute_wrappers)
+        finally:
+            connection.close()
+
+    assert [w.__name__ for w in wrappers_of_a_new_connection()] == ["_explain_failures"]
+    one = Topology(aliases=("default",), roles={"default": DatabaseRole("default")}, homes={})
+    patches.install(one)
+    assert patches.installed() == {}
+    assert wrappers_of_a_new_connection() == []
 
 
 def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(
@@ -122,7 +140,7 @@ def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(
 ) -> None:
     patches.install(get_topology())
     patches.install(get_topology())
-    assert patches.installed() == OURS
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}
     patches.uninstall()
     patches.uninstall()
     assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES

@@ -120,8 +120,14 @@ def uninstall() -> None:
 
 
 def installed() -> dict[str, Any]:
-    """``{"django.db.models.base.Collector": CrossDatabaseCollector, ...}``: what is rebound now."""
-    return {f"{module.__name__}.{name}": getattr(module, name) for module, name in _applied.names}
+    """What is changed now: ``{"django.db.models.base.Collector": CrossDatabaseCollector, ...}``,
+    and ``"django.db.backends.signals.connection_created"`` when new connections get wrappers."""
+    changed = {
+        f"{module.__name__}.{name}": getattr(module, name) for module, name in _applied.names
+    }
+    if _applied.wraps_connections:
+        changed["django.db.backends.signals.connection_created"] = _wrap_new_connection
+    return changed
 
 
 def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
