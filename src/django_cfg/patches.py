@@ -45,8 +45,8 @@ Not patches (public hooks, or classes the package owns):
   ``DatabaseWrapper`` subclass; it makes cursors of its own class (``make_cursor``,
   ``make_debug_cursor``), which rerun a statement on the primary when the replica connection dies.
 - ``DjangoConfig``'s metaclass subclasses ``type(BaseModel)``, pydantic's model metaclass reached
-  through the public ``BaseModel`` (nothing imported from ``pydantic._internal``); pydantic has no
-  option for un-annotated field overrides.
+  through the public ``BaseModel`` (``pydantic._internal`` is imported for type checkers only);
+  pydantic has no option for un-annotated field overrides.
 - The router is an ordinary entry of ``DATABASE_ROUTERS``, called by Django's router loop.
 """
 
