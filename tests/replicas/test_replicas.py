@@ -9,6 +9,7 @@ connection is really to the standby.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
 import uuid
@@ -22,6 +23,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from django_cfg import use_primary
 from django_cfg.replicas.monitor import current_monitor
@@ -33,6 +35,7 @@ from tests.support.replica_tools import (
     replay_paused,
     start_replica,
     stop_replica,
+    terminate_on_replica,
     wait_for_replica,
 )
 
@@ -302,6 +305,31 @@ def test_replica_outage_fails_no_read_and_every_reader_comes_back(replicated: No
     # Every reader, including those whose replica connection was serving the primary:
     assert set(run.back_on_standby()) == set(range(4))
     assert max(r.finished - r.started for r in run.reads) < 10  # no read hangs (timeout 2 s)
+
+
+@pytest.mark.parametrize("logged", [False, True], ids=["cursor", "debug_cursor"])
+def test_a_read_whose_replica_connection_dies_is_run_again_on_the_primary(
+    replicated: None, logged: bool
+) -> None:
+    Person = person_model()
+    person = in_new_context(Person.objects.create, name="cut off")
+    wait_for_replica()
+    replica = connections["replica"]
+    replica.ensure_connection()
+    assert not replica.serving_primary
+    monitor = current_monitor()
+    assert monitor is not None
+    reruns = monitor.counts["rerun_on_primary"]
+    terminate_on_replica(replica.connection.info.backend_pid)
+
+    with CaptureQueriesContext(replica) if logged else contextlib.nullcontext() as queries:
+        row = Person.objects.using("replica").get(pk=person.pk)
+
+    assert row.name == "cut off"
+    assert replica.serving_primary  # the statement ran again, on the primary
+    assert monitor.counts["rerun_on_primary"] == reruns + 1
+    if queries is not None:
+        assert len(queries) == 1  # the debug cursor logs it once
 
 
 def test_explicit_write_to_the_read_only_warehouse_fails_clearly(replicated: None) -> None:

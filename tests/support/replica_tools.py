@@ -59,6 +59,12 @@ def wait_for_replica(timeout: float = 30) -> None:
             replica.execute("SELECT pg_sleep(0.005)")
 
 
+def terminate_on_replica(pid: int) -> None:
+    """End one session of the replica server, as a crash or a restart would for its client."""
+    with _connect(REPLICA_URL) as replica:
+        replica.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
 @contextmanager
 def replay_paused() -> Iterator[None]:
     """The replica receives WAL but does not apply it: its data stays as it is."""

@@ -1,7 +1,7 @@
 """The Django admin on models whose ForeignKeys cross databases.
 
-Installed by the app's ``ready()`` when ``django.contrib.admin`` is installed and some relation
-crosses databases; a user's ``ModelAdmin`` needs no code of its own:
+Used when ``django.contrib.admin`` is installed and some relation crosses databases
+(``django_cfg.patches`` rebinds the admin's two names); a user's ``ModelAdmin`` needs no code:
 
 - delete confirmation pages (the delete view, the "delete selected" action, and the POST that
   deletes) collect related rows on every database they live on (``CrossDatabaseNestedObjects``):
@@ -27,7 +27,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.utils import NestedObjects
 from django.contrib.admin.views.main import ChangeList
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import ForeignKey, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
@@ -40,7 +40,6 @@ __all__ = [
     "CrossDatabaseChangeList",
     "CrossDatabaseNestedObjects",
     "check_admin_lookups",
-    "install_cross_database_admin",
 ]
 
 
@@ -351,25 +350,3 @@ def check_admin_lookups(**_: Any) -> list[CheckMessage]:
     for site in all_sites:
         messages += admin_lookup_errors(site)
     return messages
-
-
-# Installation: the one place where Django's admin is changed -----------------------------------
-
-
-def install_cross_database_admin() -> None:
-    """Rebind two names in Django's admin modules to the subclasses above (idempotent).
-
-    Why: the admin builds its delete confirmation with ``get_deleted_objects()``, which
-    instantiates ``django.contrib.admin.utils.NestedObjects`` by name (``ModelAdmin``'s public
-    ``get_deleted_objects()`` hook would need code in every user's ModelAdmin), and picks its
-    changelist class with ``ModelAdmin.get_changelist()``, which imports
-    ``django.contrib.admin.views.main.ChangeList`` at call time. Rebinding those two module
-    attributes changes no Django class. Django 5.2 checked; tests/test_admin_across_databases.py
-    fails if either name stops being the one the admin uses.
-    """
-    import django.contrib.admin.utils
-    import django.contrib.admin.views.main
-
-    setattr(django.contrib.admin.utils, "NestedObjects", CrossDatabaseNestedObjects)  # noqa: B010
-    setattr(django.contrib.admin.views.main, "ChangeList", CrossDatabaseChangeList)  # noqa: B010
-    register(Tags.admin, "django_cfg")(check_admin_lookups)

@@ -5,7 +5,8 @@
             settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
             related_name="blog_posts")
 
-For such a relation the package, once the app registry is ready:
+For such a relation the package, once the app registry is ready (applied by
+``django_cfg.patches``, the one module that changes Django's objects):
 
 - drops the database constraint (``db_constraint=False``): no database can hold a constraint on
   a table that lives elsewhere, so makemigrations writes the field without one;
@@ -30,8 +31,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError, NotSupportedError, ProgrammingError, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, ForeignKey, Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
 from django_cfg.relations import delete_intents
@@ -43,7 +43,7 @@ __all__ = [
     "CrossDatabaseRelation",
     "TableNotOnDatabaseError",
     "cross_database_relations",
-    "dropped_constraints",
+    "join_error_wrapper",
     "joined_cross_database_relations",
 ]
 
@@ -112,23 +112,6 @@ def joined_cross_database_relations(
             _crossing(model, chain(model._meta.local_many_to_many, parent_links), topology)
         )
     return tuple(found)
-
-
-_dropped: list[CrossDatabaseRelation] = []
-
-
-def drop_cross_database_constraints(topology: Topology | None = None) -> None:
-    """Set ``db_constraint=False`` on every crossing ForeignKey (idempotent)."""
-    for relation in cross_database_relations(topology):
-        field = relation.field
-        if isinstance(field, ForeignKey) and getattr(field, "db_constraint", False):
-            field.db_constraint = False  # type: ignore[attr-defined]
-            _dropped.append(relation)
-
-
-def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
-    """The relations whose database constraint the package dropped in this process."""
-    return tuple(_dropped)
 
 
 # Deletion --------------------------------------------------------------------------------------
@@ -292,15 +275,6 @@ class CrossDatabaseCollector(Collector):
         return sum(counts.values()), dict(counts)
 
 
-def install_cross_database_deletion() -> None:
-    """Make ``Model.delete()`` and ``QuerySet.delete()`` use ``CrossDatabaseCollector``."""
-    import django.db.models.base
-    import django.db.models.query
-
-    setattr(django.db.models.base, "Collector", CrossDatabaseCollector)  # noqa: B010
-    setattr(django.db.models.query, "Collector", CrossDatabaseCollector)  # noqa: B010
-
-
 # Queries that would JOIN across databases -------------------------------------------------------
 
 
@@ -435,10 +409,10 @@ def _explain_failures(
         raise CrossDatabaseJoinError(explanation) from error
 
 
-def guard_cross_database_joins(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
-    """``connection_created`` receiver: explain JOINs across databases on this connection."""
-    if _explain_failures not in connection.execute_wrappers and _tables_elsewhere(
-        connection.alias, get_topology()
-    ):
-        # First in the list: Django's execute_wrapper() context manager pops the last one.
-        connection.execute_wrappers.insert(0, _explain_failures)
+def join_error_wrapper(alias: str) -> Callable[..., Any] | None:
+    """The execute wrapper that explains a table missing on ``alias`` (a JOIN across databases,
+    or a query sent to the wrong database); None when ``alias`` holds every model's table.
+
+    ``django_cfg.patches`` installs it on each new connection.
+    """
+    return _explain_failures if _tables_elsewhere(alias, get_topology()) else None

@@ -6,7 +6,8 @@ Used through the replica's ENGINE (``django_cfg.backends.replica_postgresql``, s
 - connecting: if the replica cannot be reached (or its breaker is open), the connection is made
   to its primary instead, and the monitor takes the replica out of rotation;
 - executing: if the connection dies mid-query outside a transaction (the replica was stopped),
-  the statement is run again on the primary and its rows are read from there;
+  the statement is run again on the primary and its rows are read from there (the backend's
+  own cursor class, ``FailoverCursorMixin``);
 - once the replica's retry time has come, one connection tries the replica again; the others
   keep serving from the primary until it answers.
 """
@@ -20,7 +21,7 @@ from django.db import connections
 
 from django_cfg.replicas.monitor import current_monitor
 
-__all__ = ["ReplicaFailoverMixin"]
+__all__ = ["FailoverCursorMixin", "ReplicaFailoverMixin"]
 
 
 class ReplicaFailoverMixin:
@@ -30,14 +31,12 @@ class ReplicaFailoverMixin:
     connection: Any
     settings_dict: dict[str, Any]
     in_atomic_block: bool
-    execute_wrappers: list[Any]
     failover_enabled = True
     close: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.serving_primary = False
-        self.execute_wrappers.insert(0, _rerun_on_primary)
 
     @property
     def primary_alias(self) -> str:
@@ -80,6 +79,21 @@ class ReplicaFailoverMixin:
             monitor.counts["served_by_primary"] += 1
         return super().get_new_connection(primary.get_connection_params())  # type: ignore[misc]
 
+    def reconnected_after(self, error: Exception) -> bool:
+        """Whether a statement that raised ``error`` may run again: the connection died outside
+        a transaction, and this wrapper is now connected to the primary."""
+        raw = self.connection
+        lost = raw is None or raw.closed or getattr(raw, "broken", False)
+        if not lost or self.in_atomic_block or not self.failover_enabled:
+            return False
+        monitor = current_monitor()
+        if monitor is not None:
+            monitor.record_failure(self.alias, error)
+            monitor.counts["rerun_on_primary"] += 1
+        self.close()
+        self.ensure_connection()  # the breaker is open: this connects to the primary
+        return True
+
 
 def _replica_of(alias: str) -> str:
     from django_cfg.routing.topology import get_topology
@@ -87,22 +101,28 @@ def _replica_of(alias: str) -> str:
     return get_topology().primary_of(alias)
 
 
-def _rerun_on_primary(
-    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
-) -> Any:
-    try:
-        return execute(sql, params, many, context)
-    except Exception as error:
-        connection = context["connection"]
-        raw = connection.connection
-        lost = raw is None or raw.closed or getattr(raw, "broken", False)
-        if not lost or connection.in_atomic_block or not connection.failover_enabled:
-            raise
-        monitor = current_monitor()
-        if monitor is not None:
-            monitor.record_failure(connection.alias, error)
-            monitor.counts["rerun_on_primary"] += 1
-        connection.close()
-        connection.ensure_connection()  # the breaker is open: this connects to the primary
-        context["cursor"].cursor = connection.create_cursor()
-        return execute(sql, params, many, context)
+class FailoverCursorMixin:
+    """Mixed into the replica backend's cursor classes (the package's own, made by its
+    ``make_cursor``/``make_debug_cursor``): a statement whose replica connection died is run
+    again on the primary, outside every execute wrapper (they see the statement again)."""
+
+    db: Any
+    cursor: Any
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        try:
+            return super().execute(sql, params)  # type: ignore[misc]
+        except Exception as error:
+            if not self.db.reconnected_after(error):
+                raise
+        self.cursor = self.db.create_cursor()
+        return super().execute(sql, params)  # type: ignore[misc]
+
+    def executemany(self, sql: Any, param_list: Any) -> Any:
+        try:
+            return super().executemany(sql, param_list)  # type: ignore[misc]
+        except Exception as error:
+            if not self.db.reconnected_after(error):
+                raise
+        self.cursor = self.db.create_cursor()
+        return super().executemany(sql, param_list)  # type: ignore[misc]

@@ -10,12 +10,12 @@ ONLY``, SQLite ``PRAGMA query_only``); this turns its message into one that name
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError, InternalError
-from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["ReadOnlyDatabaseError", "guard_read_only"]
+__all__ = ["ReadOnlyDatabaseError", "read_only_wrapper"]
 
 # What each engine says when a read-only session is asked to write.
 _READ_ONLY_MESSAGES = (
@@ -46,10 +46,12 @@ def _explain_writes(
         ) from error
 
 
-def guard_read_only(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
-    """``connection_created`` receiver: name the alias when a read-only database refuses."""
+def read_only_wrapper(alias: str) -> Callable[..., Any] | None:
+    """The execute wrapper that names ``alias`` when it refuses a write; None if it takes writes.
+
+    ``django_cfg.patches`` installs it on each new connection to a read-only database.
+    """
     from django_cfg.routing.topology import get_topology
 
-    role = get_topology().roles.get(connection.alias)
-    if role is not None and role.read_only and _explain_writes not in connection.execute_wrappers:
-        connection.execute_wrappers.insert(0, _explain_writes)
+    role = get_topology().roles.get(alias)
+    return _explain_writes if role is not None and role.read_only else None

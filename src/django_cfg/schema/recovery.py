@@ -238,14 +238,16 @@ def _create_missing_constraints(executor: MigrationExecutor, migration: Migratio
     connection = executor.connection
     before = executor.loader.project_state((migration.app_label, migration.name), at_end=False)
     statements: list[Any] = []
-    with connection.schema_editor(collect_sql=True, atomic=False) as collector:
-        execute = collector.execute
 
-        def capture(sql: Any, params: Any = ()) -> None:
+    class Capturing(connection.SchemaEditorClass):  # type: ignore[name-defined,misc]
+        """The backend's schema editor, keeping each statement object (with its ``parts``)."""
+
+        def execute(self, sql: Any, params: Any = ()) -> None:
             statements.append(sql)
-            execute(sql, params)
+            super().execute(sql, params)
 
-        collector.execute = capture  # type: ignore[method-assign]  # this instance only
+    # What connection.schema_editor() does, with the subclass.
+    with Capturing(connection, collect_sql=True, atomic=False) as collector:
         migration.apply(before, collector, collect_sql=True)
         statements += collector.deferred_sql
         collector.deferred_sql = []

@@ -20,7 +20,7 @@ rejects that); the override is validated against the inherited field's type.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self, get_args
+from typing import TYPE_CHECKING, Any, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,7 +31,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic._internal._model_construction import ModelMetaclass
 
 from django_cfg.routing.topology import ROUTER_PATH
 from django_cfg.settings.base_dir import found_base_dir, project_base_dir
@@ -81,6 +80,12 @@ TEMPLATES: list[dict[str, Any]] = [
         },
     }
 ]
+
+
+if TYPE_CHECKING:  # the name type checkers know pydantic's metaclass by
+    from pydantic._internal._model_construction import ModelMetaclass
+else:  # at run time, reached through the public BaseModel: no import of pydantic's internals
+    ModelMetaclass = type(BaseModel)
 
 
 class _PlainOverridesMetaclass(ModelMetaclass):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.commands.makemigrations import Command as MakeMigrationsCommand
 
-from django_cfg.relations.crossing import dropped_constraints
+from django_cfg.patches import dropped_constraints
 
 
 class Command(MakeMigrationsCommand):

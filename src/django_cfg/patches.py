@@ -1,0 +1,194 @@
+"""Every change django_cfg makes to Django's own objects, in one place.
+
+    # django_cfg/apps.py (the package does this; a project writes nothing)
+    patches.install(topology)   # in AppConfig.ready() and when a routing setting changes
+    patches.uninstall()         # Django's objects as they were
+
+Patches of Django
+-----------------
+Each is applied by ``install()`` only when the project needs it, and only here;
+``uninstall()`` restores Django's objects, and ``install()`` may run again (tests that override
+settings). ``tests/test_patches.py`` fails when a Django release changes an internal a patch
+relies on, and when a module other than this one assigns to an attribute of Django's objects.
+Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
+
+1. ``Collector`` in ``django.db.models.base`` and ``django.db.models.query`` is rebound to
+   ``CrossDatabaseCollector``. Needed when: a ForeignKey crosses databases. Why no public hook:
+   ``Model.delete()`` and ``QuerySet.delete()`` instantiate the module-level name ``Collector``;
+   Django has no setting, signal or method to choose the deletion collector, and ``on_delete``
+   must run on the related model's database (a ``pre_delete`` receiver sees rows one by one,
+   after PROTECT/RESTRICT were checked on one database only).
+2. ``ForeignKey.db_constraint`` is set to False on each crossing ForeignKey (the user's field
+   objects; restored by ``uninstall()``). Needed when: a ForeignKey crosses databases. Why: no
+   database can hold a constraint on a table that lives on another one; Django reads the
+   attribute from the field when it writes migrations and schema, and offers no hook to supply
+   it per field. ``dropped_constraints()`` lists them (``makemigrations`` prints it).
+3. ``NestedObjects`` in ``django.contrib.admin.utils`` is rebound to
+   ``CrossDatabaseNestedObjects``. Needed when: the admin is installed and a ForeignKey crosses.
+   Why: ``get_deleted_objects()`` (the delete view and the "delete selected" action) instantiates
+   the module-level name; the public ``ModelAdmin.get_deleted_objects()`` would need code in
+   every user's ``ModelAdmin``.
+4. ``ChangeList`` in ``django.contrib.admin.views.main`` is rebound to
+   ``CrossDatabaseChangeList``. Needed when: as 3. Why: ``ModelAdmin.get_changelist()`` imports
+   that name at call time; overriding it would again need every user's ``ModelAdmin``.
+5. Error-explaining execute wrappers are put first in ``connection.execute_wrappers`` of each
+   new connection (``connection_created``) to a read-only database or to a database that lacks
+   some model's table. Needed when: a database is read-only, or there is more than one. Why:
+   Django's public ``connection.execute_wrapper()`` is a context manager that appends a wrapper
+   and pops the last one on exit; a wrapper for the connection's lifetime has no public API.
+   Put first (outermost), it leaves the user's ``with execute_wrapper()`` blocks popping their
+   own wrappers. Nothing of Django is replaced: only the list is extended.
+
+Not patches (public hooks, or classes the package owns):
+
+- Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
+  ``DatabaseWrapper`` subclass; it makes cursors of its own class (``make_cursor``,
+  ``make_debug_cursor``), which rerun a statement on the primary when the replica connection dies.
+- ``DjangoConfig``'s metaclass subclasses ``type(BaseModel)``, pydantic's model metaclass reached
+  through the public ``BaseModel`` (``pydantic._internal`` is imported for type checkers only);
+  pydantic has no option for un-annotated field overrides.
+- The router is an ordinary entry of ``DATABASE_ROUTERS``, called by Django's router loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from django.apps import apps
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.db.models import ForeignKey
+
+from django_cfg.relations.crossing import (
+    CrossDatabaseCollector,
+    CrossDatabaseRelation,
+    cross_database_relations,
+    join_error_wrapper,
+)
+from django_cfg.routing.read_only import read_only_wrapper
+from django_cfg.routing.topology import Topology
+
+__all__ = ["dropped_constraints", "install", "installed", "uninstall"]
+
+_WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
+
+
+@dataclass
+class _Applied:
+    """What ``install()`` changed, so that ``uninstall()`` can put it back."""
+
+    names: dict[tuple[ModuleType, str], Any] = field(default_factory=dict)  # -> Django's value
+    constraints: list[CrossDatabaseRelation] = field(default_factory=list)
+    wraps_connections: bool = False
+
+
+_applied = _Applied()
+
+
+def install(topology: Topology) -> None:
+    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent)."""
+    uninstall()
+    relations = cross_database_relations(topology)
+    if relations:
+        _drop_constraints(relations)
+        _install_cross_database_deletion()
+        if apps.is_installed("django.contrib.admin"):
+            _install_cross_database_admin()
+    if len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values()):
+        connection_created.connect(_wrap_new_connection, dispatch_uid=_WRAP_CONNECTIONS)
+        _applied.wraps_connections = True
+
+
+def uninstall() -> None:
+    """Give Django its objects back (idempotent).
+
+    Connections opened while installed keep their error-explaining wrappers: they only reword
+    errors, and other threads' connections are not reachable from here.
+    """
+    for (module, name), original in _applied.names.items():
+        setattr(module, name, original)
+    for relation in _applied.constraints:
+        relation.field.db_constraint = True  # type: ignore[attr-defined]
+    if _applied.wraps_connections:
+        connection_created.disconnect(dispatch_uid=_WRAP_CONNECTIONS)
+    _applied.names.clear()
+    _applied.constraints.clear()
+    _applied.wraps_connections = False
+
+
+def installed() -> dict[str, Any]:
+    """What is changed now: ``{"django.db.models.base.Collector": CrossDatabaseCollector, ...}``,
+    and ``"django.db.backends.signals.connection_created"`` when new connections get wrappers."""
+    changed = {
+        f"{module.__name__}.{name}": getattr(module, name) for module, name in _applied.names
+    }
+    if _applied.wraps_connections:
+        changed["django.db.backends.signals.connection_created"] = _wrap_new_connection
+    return changed
+
+
+def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
+    """The crossing ForeignKeys whose database constraint ``install()`` dropped (patch 2)."""
+    return tuple(_applied.constraints)
+
+
+def _rebind(module: ModuleType, name: str, replacement: Any) -> None:
+    _applied.names.setdefault((module, name), getattr(module, name))
+    setattr(module, name, replacement)
+
+
+# 1. Deletion across databases ------------------------------------------------------------------
+
+
+def _install_cross_database_deletion() -> None:
+    """``Model.delete()`` and ``QuerySet.delete()`` build a ``CrossDatabaseCollector``."""
+    import django.db.models.base
+    import django.db.models.query
+
+    _rebind(django.db.models.base, "Collector", CrossDatabaseCollector)
+    _rebind(django.db.models.query, "Collector", CrossDatabaseCollector)
+
+
+# 2. No database constraint across databases ----------------------------------------------------
+
+
+def _drop_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
+    for relation in relations:
+        fk = relation.field
+        if isinstance(fk, ForeignKey) and getattr(fk, "db_constraint", False):
+            fk.db_constraint = False  # type: ignore[attr-defined]
+            _applied.constraints.append(relation)
+
+
+# 3, 4. The admin -------------------------------------------------------------------------------
+
+
+def _install_cross_database_admin() -> None:
+    """The admin's delete pages and changelists use the cross-database subclasses."""
+    import django.contrib.admin.utils
+    import django.contrib.admin.views.main
+
+    from django_cfg.admin.cross_database import (
+        CrossDatabaseChangeList,
+        CrossDatabaseNestedObjects,
+    )
+
+    _rebind(django.contrib.admin.utils, "NestedObjects", CrossDatabaseNestedObjects)
+    _rebind(django.contrib.admin.views.main, "ChangeList", CrossDatabaseChangeList)
+
+
+# 5. Execute wrappers for a connection's lifetime -----------------------------------------------
+
+
+def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
+    """``connection_created``: reword a read-only refusal and a table missing on this database."""
+    wrappers: list[Callable[..., Any] | None] = [
+        read_only_wrapper(connection.alias),
+        join_error_wrapper(connection.alias),
+    ]
+    for wrapper in wrappers:
+        if wrapper is not None and wrapper not in connection.execute_wrappers:
+            connection.execute_wrappers.insert(0, wrapper)  # outermost; see patch 5
