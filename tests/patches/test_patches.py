@@ -46,7 +46,8 @@ from django_cfg.backends.replica_postgresql.base import (
 from django_cfg.relations.crossing import CrossDatabaseCollector
 from django_cfg.routing.topology import DatabaseRole, Topology, get_topology
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "django_cfg"
+SRC = Path(__file__).resolve().parents[2] / "src" / "django_cfg"
+assert SRC.is_dir(), SRC  # a scan of nothing would find nothing
 # Django's own classes (the names in their modules are rebound while patched):
 NestedObjects = CrossDatabaseNestedObjects.__bases__[0]
 ChangeList = CrossDatabaseChangeList.__bases__[0]
