@@ -104,7 +104,7 @@ class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
         # select_related() or have signal listeners; the page shows str(row) and prefetches the
         # ForeignKey, so deferred columns would cost one query per row. Only read by collect()
         # and can_fast_delete() (always False in NestedObjects). Django 5.2 checked;
-        # tests/test_admin_across_databases.py counts the queries.
+        # tests/admin/test_admin_across_databases.py counts the queries.
         return True
 
     def nested(self, format_callback: Any = None) -> list[Any]:
