@@ -8,8 +8,8 @@ Patches of Django
 -----------------
 Each is applied by ``install()`` only when the project needs it, and only here;
 ``uninstall()`` restores Django's objects, and ``install()`` may run again (tests that override
-settings). ``tests/patches/test_patches.py`` fails when a Django release changes an internal a patch
-relies on, and when a module other than this one assigns to an attribute of Django's objects.
+settings). ``tests/patches/test_patches.py`` fails when a Django release changes an internal a
+patch relies on, and when a module other than this one assigns to an attribute of Django's objects.
 Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
 
 1. ``Collector`` in ``django.db.models.base`` and ``django.db.models.query`` is rebound to

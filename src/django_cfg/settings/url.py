@@ -260,7 +260,8 @@ DRIVER_DEFAULTS: dict[str, dict[str, Any]] = {
     # concurrent writers queue for up to "timeout" instead of deadlocking on a read lock's
     # upgrade, which SQLite answers at once with "database is locked". Queued writers poll the
     # lock, so one can lose for longer than Python's default 5 s under load: 20 s gave 0 errors
-    # where 5 s gave up to 5 in 1,600 operations (docs/configuration.md, tests/support/sqlite_load.py).
+    # where 5 s gave up to 5 in 1,600 operations (docs/configuration.md,
+    # tests/support/sqlite_load.py).
     "sqlite": {"transaction_mode": "IMMEDIATE", "timeout": 20.0},
 }
 """Driver options a database gets unless its URL or ``options`` set them (``transaction_mode``
