@@ -13,15 +13,20 @@ class DjangoCfgConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
-        from django.core.signals import setting_changed
+        from django.core.signals import request_finished, setting_changed
         from django.db.backends.signals import connection_created
 
         from django_cfg import checks  # noqa: F401  (registers the system checks)
         from django_cfg.relations import crossing as relations
         from django_cfg.routing.read_only import guard_read_only
+        from django_cfg.routing.runtime import close_removed_connections, rebuild_runtime
         from django_cfg.routing.topology import router_installed
 
-        setting_changed.connect(_rebuild_routing, dispatch_uid="django_cfg.rebuild_routing")
+        rebuild_runtime()  # the database runtime everything at request time reads
+        setting_changed.connect(_rebuild_runtime, dispatch_uid="django_cfg.rebuild_runtime")
+        request_finished.connect(
+            close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
+        )
         if not router_installed(settings.DATABASE_ROUTERS):
             return
         connection_created.connect(guard_read_only, dispatch_uid="django_cfg.guard_read_only")
@@ -39,18 +44,12 @@ class DjangoCfgConfig(AppConfig):
                 install_cross_database_admin()
 
 
-def _rebuild_routing(*, setting: str, **kwargs: Any) -> None:
-    """Tests that override a routing setting get a router compiled from the new values."""
-    from django.db import router
-    from django.db.utils import ConnectionRouter
-
-    from django_cfg.routing.topology import TOPOLOGY_SETTINGS, reset_topology
+def _rebuild_runtime(*, setting: str, **_: Any) -> None:
+    """The one ``setting_changed`` receiver: a routing setting changed (``override_settings``),
+    so the database runtime is compiled again; the router re-fetches it at its next call.
+    DATABASE_ROUTERS needs nothing here: Django rebuilds its own router list."""
+    from django_cfg.routing.runtime import rebuild_runtime
+    from django_cfg.routing.topology import TOPOLOGY_SETTINGS
 
     if setting in TOPOLOGY_SETTINGS:
-        reset_topology(setting)
-        router.routers = ConnectionRouter().routers
-    elif setting == "DATABASE_ROUTERS":
-        from django_cfg.routing.router import route_directly, sole_router
-
-        if not sole_router(kwargs["value"] or ()):
-            route_directly(None)  # Django rebuilds the routers; its loop must run again
+        rebuild_runtime()

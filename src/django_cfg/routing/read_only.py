@@ -48,8 +48,8 @@ def _explain_writes(
 
 def guard_read_only(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
     """``connection_created`` receiver: name the alias when a read-only database refuses."""
-    from django_cfg.routing.topology import get_topology
+    from django_cfg.routing.runtime import current_runtime
 
-    role = get_topology().roles.get(connection.alias)
+    role = current_runtime().topology.roles.get(connection.alias)
     if role is not None and role.read_only and _explain_writes not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, _explain_writes)

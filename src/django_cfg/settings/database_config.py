@@ -19,6 +19,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.replica_options import REPLICA_DEFAULTS
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
     ENGINES,
@@ -34,8 +35,6 @@ from django_cfg.settings.url import (
 __all__ = ["DatabaseConfig"]
 
 _SQLITE_MEMORY = ":memory:"
-REPLICA_CONNECT_TIMEOUT = 2
-"""Seconds a replica connection may take before its reads fail over (unless set in the URL)."""
 
 _READ_ONLY_STATEMENTS = {
     "mysql": "SET SESSION TRANSACTION READ ONLY",
@@ -234,7 +233,7 @@ class DatabaseConfig(BaseModel):
             test.setdefault("MIRROR", self.replica_of)
             engine = replica_engine(self.engine)
             if self.family in {"postgresql", "mysql"}:
-                options.setdefault("connect_timeout", REPLICA_CONNECT_TIMEOUT)
+                options.setdefault("connect_timeout", REPLICA_DEFAULTS.connect_timeout)
         settings: dict[str, Any] = {
             "ENGINE": engine,
             "NAME": self._resolved_name(base_dir),

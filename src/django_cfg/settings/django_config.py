@@ -41,6 +41,7 @@ from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, current_env
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.production import fallback_database_problem
 from django_cfg.settings.replica_names import with_replicas_by_name
+from django_cfg.settings.replica_options import REPLICA_DEFAULTS
 from django_cfg.settings.url import DatabaseURLError
 
 __all__ = ["DjangoConfig"]
@@ -160,13 +161,17 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         description="Allow ForeignKeys between models on different primaries (no DB constraint)",
     )
     replica_probe_interval: float = Field(
-        default=1.0, gt=0, description="Seconds between replica lag probes (never per query)"
+        default=REPLICA_DEFAULTS.probe_interval,
+        gt=0,
+        description="Seconds between replica lag probes (never per query)",
     )
     replica_retry_interval: float = Field(
-        default=30.0, gt=0, description="Longest wait before retrying a replica that failed"
+        default=REPLICA_DEFAULTS.retry_interval,
+        gt=0,
+        description="Longest wait before retrying a replica that failed",
     )
     read_your_writes_seconds: float = Field(
-        default=5.0,
+        default=REPLICA_DEFAULTS.pin_seconds,
         gt=0,
         description="How long a write pins reads to the primary where the engine cannot tell "
         "when a replica has it (and the cookie's lifetime)",
