@@ -155,7 +155,8 @@ def test_as_the_only_router_django_calls_it_through_its_own_loop() -> None:
     # django.db.router keeps Django's own methods: nothing replaced them.
     assert router.db_for_read.__func__ is ConnectionRouter.db_for_read
     assert router.db_for_write.__func__ is ConnectionRouter.db_for_write
-    assert "db_for_read" not in vars(router) and "db_for_write" not in vars(router)
+    assert "db_for_read" not in vars(router)
+    assert "db_for_write" not in vars(router)
 
 
 def test_behind_another_router_djangos_loop_runs_and_comes_back_after() -> None:
