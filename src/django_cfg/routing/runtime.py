@@ -258,15 +258,7 @@ def add_database(
     role: dict[str, Any] = {}
     if isinstance(config, DatabaseConfig):
         settings_dict = config.to_django(getattr(settings, "BASE_DIR", None))
-        role = {
-            "apps": list(config.apps),
-            "replica_of": config.replica_of,
-            "read_only": config.read_only,
-            "copy_of": config.copy_of,
-            "read_weight": config.read_weight,
-            "max_lag_seconds": config.max_lag_seconds,
-            "max_lag_bytes": config.max_lag_bytes,
-        }
+        role = config.role_setting()  # what DjangoConfig writes into DATABASE_ROLES
     else:
         settings_dict = dict(config)
     overrides = {

@@ -336,27 +336,11 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     @property
     def database_roles(self) -> dict[str, dict[str, Any]]:
         """DATABASE_ROLES: each alias's apps, primary (for replicas), weight and read-only flag."""
-        roles: dict[str, dict[str, Any]] = {}
-        for alias, database in self.databases.items():
-            role: dict[str, Any] = {}
-            if database.apps:
-                role["apps"] = list(database.apps)
-            if database.replica_of is not None:
-                role["replica_of"] = database.replica_of
-                role["read_weight"] = database.read_weight
-                if database.max_lag_seconds is not None:
-                    role["max_lag_seconds"] = database.max_lag_seconds
-                if database.max_lag_bytes is not None:
-                    role["max_lag_bytes"] = database.max_lag_bytes
-            if database.read_only:
-                role["read_only"] = True
-            elif database.replica_of is None and "replica_of" in database.model_fields_set:
-                role["replica_of"] = None  # declared a primary (a replica's name is not a role)
-            if database.copy_of is not None:
-                role["copy_of"] = database.copy_of
-            if role:
-                roles[alias] = role
-        return roles
+        return {
+            alias: role
+            for alias, database in self.databases.items()
+            if (role := database.role_setting())
+        }
 
     @property
     def has_replicas(self) -> bool:
