@@ -59,6 +59,7 @@ from django.utils import timezone  # noqa: E402
 from django_cfg.replicas.pinning import set_write  # noqa: E402
 from django_cfg.replicas.wal import replayed_position, written_position  # noqa: E402
 from django_cfg.routing.router import DatabaseRouter  # noqa: E402
+from django_cfg.routing.topology import ROUTER_PATH  # noqa: E402
 
 Session._meta.db_table = f"bench_session_{os.getpid()}"  # processes may run side by side
 with connection.schema_editor() as editor:
@@ -74,18 +75,25 @@ if ENGINE == "postgres":  # the replica has the table and its rows before any re
         written = written_position(primary)
         while (replayed_position(replica) or 0) < (written or 0):
             time.sleep(0.01)
-set_write("default", None)  # the setup's writes pin nothing: the timed reads are a new request
+if not os.environ.get("BENCH_KEEP_PIN"):  # BENCH_KEEP_PIN=1: reads stay pinned by the writes
+    set_write("default", None)  # the setup's writes pin nothing: the timed reads are a new request
 assert Session.objects.count() == 100  # through the router: from the replica
 assert router.db_for_read(Session) == "replica"
-WITHOUT_ROUTERS = override_settings(DATABASE_ROUTERS=[])
-_routed = [True]
+ROUTERS = {
+    True: override_settings(DATABASE_ROUTERS=[ROUTER_PATH]),
+    False: override_settings(DATABASE_ROUTERS=[]),
+}
+_routed: list[bool] = []
 
 
 def use_router(on: bool) -> None:
-    """Django's own switch: override_settings, whose setting_changed rebuilds its routers."""
-    if on != _routed[0]:
-        (WITHOUT_ROUTERS.disable if on else WITHOUT_ROUTERS.enable)()
-        _routed[0] = on
+    """Django's own switch: override_settings (both cases, so both read settings through the
+    same override), whose setting_changed rebuilds Django's router list."""
+    if _routed != [on]:
+        if _routed:
+            ROUTERS[_routed.pop()].disable()
+        ROUTERS[on].enable()
+        _routed.append(on)
 
 
 QUERIES = {
@@ -99,6 +107,10 @@ def count_mode() -> None:
     case, name, calls = sys.argv[3], sys.argv[4], int(sys.argv[5])
     use_router(case == "router")
     statement = QUERIES[name][0]
+    if os.environ.get("BENCH_USING"):  # e.g. replica: no router, the replica alias named
+        statement = statement.replace(
+            ".objects.", f".objects.using({os.environ['BENCH_USING']!r})."
+        )
     exec(
         compile(f"for _ in range({calls}):\n    {statement}", "<count>", "exec"),
         {"Session": Session},
@@ -131,6 +143,7 @@ try:
     else:
         print(json.dumps({"engine": ENGINE, **timed()}))
 finally:
-    use_router(True)
+    if _routed:
+        ROUTERS[_routed.pop()].disable()
     with connection.schema_editor() as editor:
         editor.delete_model(Session)

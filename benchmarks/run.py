@@ -355,7 +355,8 @@ def orm_section(orm: dict, counted: dict[tuple[str, str], dict[str, int]]) -> li
             )
     lines += [
         "",
-        f"Target: <= 1.005 (0.5%): worst instruction ratio {worst:.4f} ({verdict(worst <= 1.005)}).",
+        f"Target: <= 1.005 (0.5%): worst instruction ratio {worst:.4f} "
+        f"({verdict(worst <= 1.005)}).",
         "The time ratios agree within this machine's noise (their ranges).",
     ]
     return lines

@@ -85,8 +85,9 @@ class DatabaseRouter:
             db = self._same_home_copy(runtime, home, hints, write=True)
             if db is not None:
                 return db
-        if home in runtime.replicated:
-            runtime.pins.note_write(home, home in runtime.lsn_primaries)
+        by_position = runtime.write_marks.get(home)
+        if by_position is not None:  # a primary with replicas: reads after this write see it
+            runtime.pins.note_write(home, by_position)
         return home
 
     @staticmethod

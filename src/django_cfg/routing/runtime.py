@@ -103,6 +103,8 @@ class DatabaseRuntime:
             for primary in self.replicated
             if base_engine(engines.get(primary, "")) == _POSTGRESQL
         )
+        self.write_marks = {primary: primary in self.lsn_primaries for primary in self.replicated}
+        """Primaries whose writes mark this context: True if by WAL position, False by time."""
 
         # Caches, filled on first use by the code that owns each computation.
         self.wrappers = threading.local()
