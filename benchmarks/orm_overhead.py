@@ -2,11 +2,14 @@
 
     python benchmarks/orm_overhead.py sqlite|postgres [count none|router pk_lookup|list_100 N]
 
-One process, one connection, one table: the two cases alternate over 10 rounds (each going
-first in half of them), so the machine's load falls on both alike. Prints one JSON line: for a
-primary-key lookup and a 100-row list, each case's median round (us per query) and the ratio
-of each round. With ``count ...`` it makes N queries and prints nothing: run.py counts their
-instructions with valgrind, which this machine's noise cannot move.
+One process, one table, a replica configured (SQLite: a second connection to the same file;
+PostgreSQL: the streaming replica on 5433, DJANGO_CFG_BENCH_REPLICA_URL): with the router, reads
+go to the replica alias, as they do in a project with a replica. The two cases alternate over
+10 rounds (each going first in half of them), so the machine's load falls on both alike; the
+router is switched on and off with ``override_settings(DATABASE_ROUTERS=...)``. Prints one
+JSON line: for a primary-key lookup and a 100-row list, each case's median round (us per
+query) and the ratio of each round. With ``count ...`` it makes N queries and prints nothing:
+run.py counts their instructions with valgrind, which this machine's noise cannot move.
 PostgreSQL uses DJANGO_CFG_BENCH_POSTGRES_URL (default: a django_cfg_bench database on 5432).
 """
 
@@ -16,6 +19,8 @@ import json
 import os
 import statistics
 import sys
+import tempfile
+import time
 import timeit
 
 import django
@@ -26,10 +31,20 @@ POSTGRES_URL = os.environ.get(
     "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
 )
 
+REPLICA_URL = os.environ.get(
+    "DJANGO_CFG_BENCH_REPLICA_URL", "postgresql://postgres@127.0.0.1:5433/django_cfg_bench"
+)
+SQLITE_FILE = os.path.join(tempfile.mkdtemp(), "bench.sqlite3")
+
 from django_cfg import DatabaseConfig, DjangoConfig  # noqa: E402
 
-main = DatabaseConfig.from_url("sqlite://" if ENGINE == "sqlite" else POSTGRES_URL)
-databases = {"default": main, "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"])}
+main_url = f"sqlite:///{SQLITE_FILE}" if ENGINE == "sqlite" else POSTGRES_URL
+replica_url = f"sqlite:///{SQLITE_FILE}" if ENGINE == "sqlite" else REPLICA_URL
+databases = {
+    "default": DatabaseConfig.from_url(main_url),
+    "replica": DatabaseConfig.from_url(replica_url, replica_of="default"),
+    "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
+}
 rendered = DjangoConfig(
     databases=databases, contrib_apps=["django.contrib.sessions"]
 ).get_all_settings()
@@ -37,10 +52,14 @@ settings.configure(**rendered)
 django.setup()
 
 from django.contrib.sessions.models import Session  # noqa: E402
-from django.db import connection, router  # noqa: E402
+from django.db import connection, connections, router  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from django_cfg.routing.router import DatabaseRouter, route_directly  # noqa: E402
+from django_cfg.replicas.pinning import set_write  # noqa: E402
+from django_cfg.replicas.wal import replayed_position, written_position  # noqa: E402
+from django_cfg.routing.router import DatabaseRouter  # noqa: E402
+from django_cfg.routing.topology import ROUTER_PATH  # noqa: E402
 
 Session._meta.db_table = f"bench_session_{os.getpid()}"  # processes may run side by side
 with connection.schema_editor() as editor:
@@ -50,13 +69,31 @@ Session.objects.bulk_create(
     Session(session_key=f"key{i:04d}", session_data="x" * 40, expire_date=expires)
     for i in range(100)
 )
-ours = router.routers[0]
-assert isinstance(ours, DatabaseRouter)
+assert [type(r) for r in router.routers] == [DatabaseRouter]
+if ENGINE == "postgres":  # the replica has the table and its rows before any read
+    with connection.cursor() as primary, connections["replica"].cursor() as replica:
+        written = written_position(primary)
+        while (replayed_position(replica) or 0) < (written or 0):
+            time.sleep(0.01)
+if not os.environ.get("BENCH_KEEP_PIN"):  # BENCH_KEEP_PIN=1: reads stay pinned by the writes
+    set_write("default", None)  # the setup's writes pin nothing: the timed reads are a new request
+assert Session.objects.count() == 100  # through the router: from the replica
+assert router.db_for_read(Session) == "replica"
+ROUTERS = {
+    True: override_settings(DATABASE_ROUTERS=[ROUTER_PATH]),
+    False: override_settings(DATABASE_ROUTERS=[]),
+}
+_routed: list[bool] = []
 
 
 def use_router(on: bool) -> None:
-    router.routers = [ours] if on else []
-    route_directly(ours if on else None)
+    """Django's own switch: override_settings (both cases, so both read settings through the
+    same override), whose setting_changed rebuilds Django's router list."""
+    if _routed != [on]:
+        if _routed:
+            ROUTERS[_routed.pop()].disable()
+        ROUTERS[on].enable()
+        _routed.append(on)
 
 
 QUERIES = {
@@ -70,6 +107,10 @@ def count_mode() -> None:
     case, name, calls = sys.argv[3], sys.argv[4], int(sys.argv[5])
     use_router(case == "router")
     statement = QUERIES[name][0]
+    if os.environ.get("BENCH_USING"):  # e.g. replica: no router, the replica alias named
+        statement = statement.replace(
+            ".objects.", f".objects.using({os.environ['BENCH_USING']!r})."
+        )
     exec(
         compile(f"for _ in range({calls}):\n    {statement}", "<count>", "exec"),
         {"Session": Session},
@@ -102,6 +143,7 @@ try:
     else:
         print(json.dumps({"engine": ENGINE, **timed()}))
 finally:
-    use_router(True)
+    if _routed:
+        ROUTERS[_routed.pop()].disable()
     with connection.schema_editor() as editor:
         editor.delete_model(Session)

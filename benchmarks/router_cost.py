@@ -5,8 +5,8 @@
 VARIANT: ``django`` (no routers), ``rules`` (django_cfg, app rules), ``replicas`` (+ a replica;
 SQLite, so read-your-writes markers are time windows), ``postgres`` (the same on PostgreSQL, whose
 markers wait for a WAL position), ``pinned`` (``replicas`` after a write: reads stay on the
-primary), ``loop`` (``replicas`` through Django's router loop, as before django_cfg's router was
-called directly) or ``multidb`` (django-multidb-router's PinningReplicaRouter).
+primary) or ``multidb`` (django-multidb-router's PinningReplicaRouter). Every variant goes
+through Django's own router loop (django_cfg's router is an ordinary router).
 
 Prints one JSON line: ns per ``router.db_for_read(Model)`` and ``db_for_write(Model)``, the best
 of 7 repeats of 200,000 calls (timeit's advice: slower repeats are other processes' doing, not
@@ -49,7 +49,7 @@ def configure() -> None:
         "blog_db": DatabaseConfig.from_url("sqlite://", apps=["sessions"]),
         "shop_db": DatabaseConfig.from_url("sqlite://", apps=["shop"]),
     }
-    if VARIANT in {"replicas", "pinned", "loop"}:
+    if VARIANT in {"replicas", "pinned"}:
         databases["replica"] = DatabaseConfig.from_url("sqlite://", replica_of="default")
     if VARIANT == "postgres":  # routing never connects here: no server is needed
         databases["default"] = DatabaseConfig.from_url("postgresql://u@127.0.0.1:5432/bench")
@@ -68,16 +68,10 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.db import router  # noqa: E402
 
 if VARIANT == "pinned":
-    from django_cfg.replicas import pinning
-
-    pinning.note_write("default")  # read-your-writes state: this context wrote to default
+    router.db_for_write(User)  # read-your-writes state: this context wrote to default
 
 CALLS = 200_000
 router.db_for_read(User)  # builds the routers outside the timing (a write would pin reads)
-if VARIANT == "loop":
-    from django_cfg.routing.router import route_directly
-
-    route_directly(None)
 
 if len(sys.argv) == 4:
     call = {"idle": None, "read": router.db_for_read, "write": router.db_for_write}[sys.argv[2]]

@@ -38,6 +38,12 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    and pops the last one on exit; a wrapper for the connection's lifetime has no public API.
    Put first (outermost), it leaves the user's ``with execute_wrapper()`` blocks popping their
    own wrappers. Nothing of Django is replaced: only the list is extended.
+6. ``connections.settings`` gains or loses an entry when a database is added or removed at run
+   time (``routing.runtime.add_database`` / ``remove_database``: ``add_connection`` and
+   ``remove_connection`` here). Needed when: the project calls them (tenants, tests). Why no
+   public hook: Django reads ``DATABASES`` once into ``ConnectionHandler.settings`` and has no
+   call to add an alias; the entry gets Django's defaults from its own ``configure_settings``,
+   as at startup, and goes into the same dict (``settings.DATABASES``) the handler reads.
 
 Not patches (public hooks, or classes the package owns):
 
@@ -71,7 +77,14 @@ from django_cfg.relations.crossing import (
 from django_cfg.routing.read_only import read_only_wrapper
 from django_cfg.routing.topology import Topology
 
-__all__ = ["dropped_constraints", "install", "installed", "uninstall"]
+__all__ = [
+    "add_connection",
+    "dropped_constraints",
+    "install",
+    "installed",
+    "remove_connection",
+    "uninstall",
+]
 
 _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
 
@@ -192,3 +205,20 @@ def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any)
     for wrapper in wrappers:
         if wrapper is not None and wrapper not in connection.execute_wrappers:
             connection.execute_wrappers.insert(0, wrapper)  # outermost; see patch 5
+
+
+def add_connection(alias: str, settings_dict: dict[str, Any]) -> None:
+    """Make ``alias`` a database of ``django.db.connections``, with Django's defaults (patch 6)."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    configured = connections.configure_settings(
+        {DEFAULT_DB_ALIAS: connections.settings[DEFAULT_DB_ALIAS], alias: settings_dict}
+    )[alias]
+    connections.settings[alias] = configured
+
+
+def remove_connection(alias: str) -> None:
+    """Forget ``alias``'s settings (patch 6); the caller closes its connections first."""
+    from django.db import connections
+
+    connections.settings.pop(alias, None)

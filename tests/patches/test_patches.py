@@ -538,15 +538,6 @@ def test_the_scan_finds_each_kind_of_write_to_djangos_objects(tmp_path: Path) ->
     assert found == [11, 12, 13, 14, 15, 17, 21, 24, 26]
 
 
-# Django's router patched by route_directly() and rebuilt on setting changes: removed by the runtime
-# change of issue 12 (the router becomes an ordinary router). Empty this set when it lands.
-AWAITING_RUNTIME = {
-    ("django_cfg/apps.py", "router.routers = ConnectionRouter().routers"),
-    ("django_cfg/routing/router.py", "router.__dict__.pop(name, None)"),
-    ("django_cfg/routing/router.py", "setattr(router, name, getattr(database_router, name))"),
-}
-
-
 def test_no_module_but_patches_writes_to_djangos_or_pydantics_objects() -> None:
     findings = [
         finding
@@ -554,8 +545,6 @@ def test_no_module_but_patches_writes_to_djangos_or_pydantics_objects() -> None:
         if path.name != "patches.py" or path.parent != SRC
         for finding in foreign_state_writes(path)
     ]
-    unexpected = [f for f in findings if (f.path, f.code) not in AWAITING_RUNTIME]
-    assert not unexpected, "Patches of Django outside django_cfg/patches.py:\n" + "\n".join(
-        map(str, unexpected)
+    assert not findings, "Patches of Django outside django_cfg/patches.py:\n" + "\n".join(
+        map(str, findings)
     )
-    assert {(f.path, f.code) for f in findings} == AWAITING_RUNTIME  # gone: empty the set

@@ -327,14 +327,14 @@ def test_the_intents_table_is_on_every_database_that_takes_migrations() -> None:
 def test_a_database_without_the_intents_table_refuses_the_delete_before_any_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django_cfg.relations import delete_intents
+    from django_cfg.routing.runtime import current_runtime
 
     pair = Pair("lite", "default", "sqlite_blog")
     ada, post, _comment, draft = make(pair, "ada")
     table = "django_cfg_deleteintent"
     with connections["sqlite_blog"].cursor() as cursor:  # kept, then put back
         cursor.execute(f"ALTER TABLE {table} RENAME TO kept_{table}")
-    monkeypatch.setattr(delete_intents, "_table_seen", set())
+    monkeypatch.setattr(current_runtime(), "intent_tables", set())
     try:
         refused_without_change(pair, ada, post, draft)
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from django_cfg import DatabaseConfig
+from django_cfg.replicas.wal import format_lsn, replayed_position, written_position
 from tests.support.services import POSTGRES_URL, REPLICA_URL
 
 PG_VERSION = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
@@ -38,9 +39,11 @@ def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     )
 
 
-def primary_lsn() -> str:
+def primary_lsn() -> int:
     with _connect(POSTGRES_URL) as connection:
-        return str(connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+        written = written_position(connection.cursor())
+        assert written is not None
+        return written
 
 
 def wait_for_replica(timeout: float = 30) -> None:
@@ -49,13 +52,10 @@ def wait_for_replica(timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     with _connect(REPLICA_URL) as replica:
         while True:
-            caught_up = replica.execute(
-                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
-            ).fetchone()[0]  # type: ignore[index]
-            if caught_up:
+            if (replayed_position(replica.cursor()) or 0) >= target:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the replica did not reach {target} in {timeout} s")
+                raise TimeoutError(f"the replica did not reach {format_lsn(target)} in {timeout} s")
             replica.execute("SELECT pg_sleep(0.005)")
 
 

@@ -35,6 +35,7 @@ from django.db.models import Field, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
 from django_cfg.relations import delete_intents
+from django_cfg.routing.runtime import current_runtime
 from django_cfg.routing.topology import Topology, get_topology
 
 __all__ = [
@@ -116,16 +117,14 @@ def joined_cross_database_relations(
 
 # Deletion --------------------------------------------------------------------------------------
 
-_crossing_cache: tuple[Topology, frozenset[Field[Any, Any]]] | None = None
-
 
 def _crossing_fields() -> frozenset[Field[Any, Any]]:
-    global _crossing_cache  # noqa: PLW0603 (recomputed when the topology is rebuilt)
-    topology = get_topology()
-    if _crossing_cache is None or _crossing_cache[0] is not topology:
-        fields = frozenset(r.field for r in cross_database_relations(topology))
-        _crossing_cache = (topology, fields)
-    return _crossing_cache[1]
+    runtime = current_runtime()  # its cache: recomputed when an app changes its home
+    fields = runtime.crossing_fields
+    if fields is None:
+        fields = frozenset(r.field for r in cross_database_relations(runtime.topology))
+        runtime.crossing_fields = fields
+    return fields
 
 
 def _database_of(objs: Any) -> str | None:
@@ -296,21 +295,18 @@ _MISSING_TABLE_MESSAGES = (
 )
 
 
-_elsewhere: tuple[Topology, dict[str, dict[str, str]]] | None = None
-
-
 def _tables_elsewhere(alias: str, topology: Topology) -> dict[str, str]:
     """``{db_table: its home}`` for every model table that does not live on ``alias``.
 
-    Computed once per alias and topology: it is asked at every new connection.
+    Computed once per alias and runtime (kept by a rebuild that moves no app): it is asked at
+    every new connection.
     """
-    global _elsewhere  # noqa: PLW0603 (recomputed when the topology is rebuilt)
-    if _elsewhere is None or _elsewhere[0] is not topology:
-        _elsewhere = (topology, {})
-    tables = _elsewhere[1].get(alias)
+    runtime = current_runtime()
+    cache = runtime.tables_elsewhere if runtime.topology is topology else {}
+    tables = cache.get(alias)
     if tables is None:
         here = _homes_held(alias, topology)
-        tables = _elsewhere[1][alias] = {
+        tables = cache[alias] = {
             model._meta.db_table: home
             for model in apps.get_models(include_auto_created=True)
             if (home := topology.home(model._meta.app_label)) not in here

@@ -40,6 +40,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from django_cfg.routing.runtime import current_runtime
 from django_cfg.routing.topology import get_topology
 
 if TYPE_CHECKING:
@@ -64,10 +65,6 @@ _recording: ContextVar[frozenset[int]] = ContextVar(
     "django_cfg_delete_recording", default=frozenset()
 )
 
-# Aliases known to hold the intents table (checked once per process; a missing table is
-# checked again at every delete, so migrating fixes it without a restart).
-_table_seen: set[tuple[str, str]] = set()
-
 
 class DeleteIntentTableMissing(ImproperlyConfigured):
     """A database a cross-database delete would change has no ``django_cfg_deleteintent``."""
@@ -81,7 +78,10 @@ def _has_table(alias: str) -> bool:
     table = _intent_model()._meta.db_table
     connection = connections[alias]
     key = (alias, str(connection.settings_dict.get("NAME")))
-    if key in _table_seen:
+    # Aliases known to hold the table (checked once per runtime; a missing table is checked
+    # again at every delete, so migrating fixes it without a restart).
+    seen = current_runtime().intent_tables
+    if key in seen:
         return True
     if (
         connection.vendor == "sqlite"
@@ -92,7 +92,7 @@ def _has_table(alias: str) -> bool:
     with connection.cursor() as cursor:
         present = table in connection.introspection.table_names(cursor)
     if present:
-        _table_seen.add(key)
+        seen.add(key)
     return present
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connections
 
-from django_cfg.replicas.monitor import current_monitor
+from django_cfg.routing.runtime import current_runtime
 
 __all__ = ["FailoverCursorMixin", "ReplicaFailoverMixin"]
 
@@ -43,7 +43,7 @@ class ReplicaFailoverMixin:
         return str(self.settings_dict.get("TEST", {}).get("MIRROR") or _replica_of(self.alias))
 
     def ensure_connection(self) -> None:
-        monitor = current_monitor()
+        monitor = current_runtime().monitor
         if (
             self.serving_primary
             and self.connection is not None
@@ -55,7 +55,7 @@ class ReplicaFailoverMixin:
         super().ensure_connection()  # type: ignore[misc]
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
-        monitor = current_monitor()
+        monitor = current_runtime().monitor
         self.serving_primary = False
         if self.failover_enabled and monitor is not None and not monitor.may_connect(self.alias):
             return self._connect_to_primary()
@@ -75,7 +75,7 @@ class ReplicaFailoverMixin:
     def _connect_to_primary(self) -> Any:
         primary = connections[self.primary_alias]
         self.serving_primary = True
-        if monitor := current_monitor():
+        if monitor := current_runtime().monitor:
             monitor.counts["served_by_primary"] += 1
         return super().get_new_connection(primary.get_connection_params())  # type: ignore[misc]
 
@@ -86,7 +86,7 @@ class ReplicaFailoverMixin:
         lost = raw is None or raw.closed or getattr(raw, "broken", False)
         if not lost or self.in_atomic_block or not self.failover_enabled:
             return False
-        monitor = current_monitor()
+        monitor = current_runtime().monitor
         if monitor is not None:
             monitor.record_failure(self.alias, error)
             monitor.counts["rerun_on_primary"] += 1
@@ -96,9 +96,7 @@ class ReplicaFailoverMixin:
 
 
 def _replica_of(alias: str) -> str:
-    from django_cfg.routing.topology import get_topology
-
-    return get_topology().primary_of(alias)
+    return current_runtime().topology.primary_of(alias)
 
 
 class FailoverCursorMixin:

@@ -23,7 +23,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +31,19 @@ from django.db import connections
 from django.dispatch import Signal
 
 from django_cfg.replicas.own_connection import own_connection
+from django_cfg.replicas.wal import (
+    format_lsn,
+    parse_lsn,
+    replayed_position,
+    written_position,
+)
 from django_cfg.routing.topology import DatabaseRole, Topology
+from django_cfg.settings.replica_options import ReplicaOptions
 
 __all__ = [
     "ReplicaMonitor",
     "ReplicaOptions",
+    "current_monitor",
     "format_lsn",
     "parse_lsn",
     "replica_state_changed",
@@ -61,30 +69,6 @@ COUNTERS = (
     "served_by_primary",
     "rerun_on_primary",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaOptions:
-    """DATABASE_REPLICA_OPTIONS: how often to probe, how long to wait, how long to pin."""
-
-    probe_interval: float = 1.0
-    retry_interval: float = 30.0
-    pin_seconds: float = 5.0
-    connect_timeout: int = 2
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> ReplicaOptions:
-        return cls(**(getattr(settings, "DATABASE_REPLICA_OPTIONS", None) or {}))
-
-
-def parse_lsn(text: str) -> int:
-    """PostgreSQL's ``16/B374D848`` as one integer."""
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) + int(low, 16)
-
-
-def format_lsn(value: int) -> str:
-    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
 
 
 @dataclass
@@ -113,11 +97,7 @@ class ReplicaMonitor:
 
     def __init__(self, topology: Topology, options: ReplicaOptions | None = None) -> None:
         self.options = options or ReplicaOptions()
-        self.replicas: dict[str, tuple[DatabaseRole, ...]] = {}
-        for role in topology.roles.values():
-            if role.replica_of is not None:
-                self.replicas.setdefault(role.replica_of, ())
-                self.replicas[role.replica_of] += (role,)
+        self.replicas = replicas_by_primary(topology)
         self.health = {r.alias: ReplicaHealth() for rs in self.replicas.values() for r in rs}
         self._primary_share = {
             primary: max(0.0, 1.0 - sum(r.read_weight for r in replicas))
@@ -278,7 +258,7 @@ class ReplicaMonitor:
             return  # fresh enough, or another thread is probing: use what we know
         try:
             wal.probed_at = time.monotonic()
-            primary_lsn = self._query_lsn(primary, "SELECT pg_current_wal_lsn()::text")
+            primary_lsn = self._query_lsn(primary, written_position)
             if primary_lsn is None:
                 return
             now = time.monotonic()
@@ -300,29 +280,29 @@ class ReplicaMonitor:
         try:
             health = self.health[alias]
             health.replay_checked_at = time.monotonic()
-            lsn = self._query_lsn(alias, "SELECT pg_last_wal_replay_lsn()::text")
+            lsn = self._query_lsn(alias, replayed_position)
             if lsn is not None:
                 health.replay_lsn = lsn
         finally:
             if not locked:
                 self._probe_lock.release()
 
-    def _query_lsn(self, alias: str, sql: str) -> int | None:
-        """Run ``sql`` on this monitor's own connection to ``alias``; None if it cannot answer."""
+    def _query_lsn(self, alias: str, read: Callable[[Any], int | None]) -> int | None:
+        """A WAL position ``read`` on this monitor's own connection to ``alias``; None if it
+        cannot answer."""
         started = time.monotonic()
         try:
             probe = self._probe_connection(alias)
             if probe.vendor != "postgresql":
                 return None
             with probe.cursor() as cursor:
-                cursor.execute(sql)
-                row = cursor.fetchone()
+                lsn = read(cursor)
         except Exception as error:  # an unreachable server: the breaker takes it out
             self._probes.pop(alias, None)
             self.record_failure(alias, error, time.monotonic() - started)
             return None
         self.record_success(alias)
-        return parse_lsn(row[0]) if row and row[0] else None
+        return lsn
 
     def _probe_connection(self, alias: str) -> Any:
         probe = self._probes.get(alias)
@@ -360,34 +340,26 @@ def _seconds_behind(samples: deque[tuple[float, int]], replay_lsn: int, now: flo
     return now - (reached[-1] if reached else samples[0][0])
 
 
+def replicas_by_primary(topology: Topology) -> dict[str, tuple[DatabaseRole, ...]]:
+    """``{primary: its replicas' roles}`` for the primaries that have replicas."""
+    replicas: dict[str, tuple[DatabaseRole, ...]] = {}
+    for role in topology.roles.values():
+        if role.replica_of is not None:
+            replicas[role.replica_of] = (*replicas.get(role.replica_of, ()), role)
+    return replicas
+
+
 def primary_wal_lsn(alias: str) -> int | None:
     """The primary's current WAL position, on this context's own connection (None if not PG)."""
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
-        return parse_lsn(cursor.fetchone()[0])
-
-
-_monitor: ReplicaMonitor | None = None
+        return written_position(cursor)
 
 
 def current_monitor() -> ReplicaMonitor | None:
-    """The installed router's monitor (None without replicas or without the router)."""
-    return _monitor
+    """The runtime's replica monitor (None without replicas): ``current_runtime().monitor``."""
+    from django_cfg.routing.runtime import current_runtime
 
-
-def install_monitor(monitor: ReplicaMonitor | None) -> None:
-    global _monitor  # noqa: PLW0603 (one per process: the router's)
-    if _monitor is not None and _monitor is not monitor:
-        _monitor.close()
-    _monitor = monitor
-
-
-def replica_options() -> ReplicaOptions:
-    if _monitor is not None:
-        return _monitor.options
-    from django.conf import settings
-
-    return ReplicaOptions.from_settings(settings)
+    return current_runtime().monitor

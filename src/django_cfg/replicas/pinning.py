@@ -31,8 +31,11 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.core.signing import BadSignature
 from django.http import HttpRequest, HttpResponseBase
 
+from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+
 __all__ = [
     "COOKIE_NAME",
+    "PinPolicy",
     "PinState",
     "ReadYourWritesMiddleware",
     "Write",
@@ -79,18 +82,36 @@ current_pins = _state.get
 """This context's ``PinState``: ``forced`` (use_primary depth) and the primaries it wrote to."""
 
 
-NOTE_AGAIN_AFTER = 0.05
-"""Seconds: a burst of writes refreshes its pending marker at most this often."""
+@dataclass(frozen=True, slots=True)
+class PinPolicy:
+    """How long a write pins reads, and how often a burst of writes refreshes its marker.
 
+    The runtime holds one (``current_runtime().pins``), built from ``pin_seconds`` of
+    DATABASE_REPLICA_OPTIONS; the router, the middleware and the cookie all ask it.
+    """
 
-def note_write(primary: str) -> None:
-    """The router calls this for every write routed to ``primary`` (one that has replicas)."""
-    state = _state.get()
-    now = time.time()
-    pending = state.writes.get(primary)
-    if pending is not None and pending.lsn is None and now - pending.at < NOTE_AGAIN_AFTER:
-        return  # already marked: its WAL position is read at the next read
-    _state.set(state.with_write(primary, Write(None, now)))
+    pin_seconds: float = REPLICA_DEFAULTS.pin_seconds
+    note_again_after: float = 0.05
+    """Seconds: a burst of writes refreshes its pending marker at most this often."""
+
+    def within_window(self, write: Write) -> bool:
+        """Whether ``write`` still pins reads by time (engines without WAL positions)."""
+        return time.time() - write.at < self.pin_seconds
+
+    def note_write(self, primary: str, by_position: bool) -> None:
+        """Mark this context as having written to ``primary`` (the router calls it for every
+        write routed to a primary with replicas). ``by_position``: the primary's WAL position
+        is read at the next read (PostgreSQL), so a marker waiting for it needs nothing more;
+        a time marker is refreshed at most every ``note_again_after`` seconds."""
+        state = _state.get()
+        pending = state.writes.get(primary)
+        if (
+            pending is not None
+            and pending.lsn is None
+            and (by_position or time.time() - pending.at < self.note_again_after)
+        ):
+            return
+        _state.set(state.with_write(primary, Write(None, time.time())))
 
 
 def set_write(primary: str, write: Write | None) -> None:
@@ -165,14 +186,6 @@ def _parse_cookie(value: str, primaries: frozenset[str], now: float, lifetime: f
     return PinState(writes=writes) if writes else EMPTY
 
 
-def _pinned_primaries() -> frozenset[str]:
-    """The primaries that have replicas in this deploy: the only aliases a marker may name."""
-    from django_cfg.routing.topology import get_topology
-
-    roles = get_topology().roles.values()
-    return frozenset(role.replica_of for role in roles if role.replica_of is not None)
-
-
 def _cookie_value(state: PinState) -> str:
     return ",".join(
         f"{alias}:{'' if w.lsn is None else w.lsn}:{w.at:.3f}" for alias, w in state.writes.items()
@@ -212,28 +225,32 @@ class ReadYourWritesMiddleware:
 
     @staticmethod
     def _incoming(request: HttpRequest) -> PinState:
-        from django_cfg.replicas.monitor import replica_options
+        from django_cfg.routing.runtime import current_runtime
 
         raw = request.COOKIES.get(COOKIE_NAME)
         if not raw:
             return EMPTY
-        lifetime = replica_options().pin_seconds
+        runtime = current_runtime()
+        policy = runtime.pins
+        lifetime = policy.pin_seconds
         try:
             value = request.get_signed_cookie(
                 COOKIE_NAME, salt=_COOKIE_SALT, max_age=timedelta(seconds=lifetime)
             )
-            state = _parse_cookie(value or "", _pinned_primaries(), time.time(), lifetime)
+            # The primaries that have replicas in this deploy: the only aliases a marker names.
+            state = _parse_cookie(value or "", runtime.replicated, time.time(), lifetime)
         except (BadSignature, ValueError, OverflowError):
             return EMPTY  # not this deploy's cookie: ignored, and deleted with the response
         # A marker lives pin_seconds from its write, however often the cookie is sent back.
         for primary, write in state.writes.items():
-            if time.time() - write.at > lifetime:
+            if not policy.within_window(write):
                 state = state.with_write(primary, None)
         return state
 
     @staticmethod
     def _outgoing(request: HttpRequest, response: HttpResponseBase) -> None:
-        from django_cfg.replicas.monitor import primary_wal_lsn, replica_options
+        from django_cfg.replicas.monitor import primary_wal_lsn
+        from django_cfg.routing.runtime import current_runtime
 
         state = _state.get()
         for primary, write in state.writes.items():
@@ -246,7 +263,7 @@ class ReadYourWritesMiddleware:
                 COOKIE_NAME,
                 _cookie_value(state),
                 salt=_COOKIE_SALT,
-                max_age=int(replica_options().pin_seconds) or 1,
+                max_age=int(current_runtime().pins.pin_seconds) or 1,
                 httponly=True,
                 samesite="Lax",
                 secure=request.is_secure(),

@@ -51,7 +51,7 @@ def read_only_wrapper(alias: str) -> Callable[..., Any] | None:
 
     ``django_cfg.patches`` installs it on each new connection to a read-only database.
     """
-    from django_cfg.routing.topology import get_topology
+    from django_cfg.routing.runtime import current_runtime
 
-    role = get_topology().roles.get(alias)
+    role = current_runtime().topology.roles.get(alias)
     return _explain_writes if role is not None and role.read_only else None

@@ -33,7 +33,6 @@ __all__ = [
     "RoutingRule",
     "Topology",
     "get_topology",
-    "reset_topology",
 ]
 
 ROUTER_PATH = "django_cfg.routing.router.DatabaseRouter"
@@ -99,28 +98,48 @@ class Topology:
     conflicts: tuple[tuple[RoutingRule, RoutingRule], ...] = field(default=())
 
     @classmethod
-    def from_settings(cls, settings: Any, app_labels: Mapping[str, str] | None = None) -> Topology:
+    def from_settings(
+        cls,
+        settings: Any,
+        app_labels: Mapping[str, str] | None = None,
+        *,
+        added: Mapping[str, Mapping[str, Any]] | None = None,
+        removed: Iterable[str] = (),
+    ) -> Topology:
         """Compile ``settings`` (``django.conf.settings`` or any object with those attributes).
 
         ``app_labels`` maps installed app names (``"apps.blog"``) to labels (``"blog"``); by
-        default it is read from Django's app registry when that is ready.
+        default it is read from Django's app registry when that is ready. ``added`` (alias ->
+        a DATABASE_ROLES entry) and ``removed`` are the databases added and removed at run time
+        (``django_cfg.routing.runtime.add_database``): they override what settings say.
         """
+        added = added or {}
+        gone = frozenset(removed)
         databases: Mapping[str, Any] = getattr(settings, "DATABASES", {}) or {}
-        roles_setting: Mapping[str, Mapping[str, Any]] = (
-            getattr(settings, "DATABASE_ROLES", {}) or {}
-        )
+        declared: Mapping[str, Mapping[str, Any]] = getattr(settings, "DATABASE_ROLES", {}) or {}
         routing_rules: Mapping[str, str] = getattr(settings, "DATABASE_ROUTING_RULES", {}) or {}
         labels = dict(app_labels) if app_labels is not None else _installed_app_labels()
 
-        aliases = tuple(databases) or (DEFAULT_DB_ALIAS,)
+        aliases = tuple(a for a in dict.fromkeys([*databases, *added]) if a not in gone)
+        aliases = aliases or (DEFAULT_DB_ALIAS,)
+        roles_setting = {**declared, **added}
         roles = {alias: _role(alias, roles_setting.get(alias, {})) for alias in aliases}
         rules = [
             RoutingRule(app, _label(app, labels), alias, "DATABASE_ROUTING_RULES")
             for app, alias in routing_rules.items()
+            if alias not in gone
         ]
         rules += [
-            RoutingRule(app, _label(app, labels), alias, f"DATABASE_ROLES[{alias!r}]['apps']")
+            RoutingRule(
+                app,
+                _label(app, labels),
+                alias,
+                f"add_database({alias!r}, apps=...)"
+                if alias in added
+                else f"DATABASE_ROLES[{alias!r}]['apps']",
+            )
             for alias, role in roles_setting.items()
+            if alias not in gone
             for app in role.get("apps", ())
         ]
         homes: dict[str, str] = {}
@@ -203,6 +222,11 @@ def _label(app: str, labels: Mapping[str, str]) -> str:
     return labels.get(app, app.rpartition(".")[2])
 
 
+def app_label(app: str) -> str:
+    """The label of app ``app`` as a rule names it (``"apps.blog"`` or ``"blog"``)."""
+    return _label(app, _installed_app_labels())
+
+
 def _installed_app_labels() -> dict[str, str]:
     from django.apps import apps
 
@@ -211,24 +235,11 @@ def _installed_app_labels() -> dict[str, str]:
     return {config.name: config.label for config in apps.get_app_configs()}
 
 
-_cached: Topology | None = None
-
-
 def get_topology() -> Topology:
-    """The project's topology, compiled from ``django.conf.settings`` on first use."""
-    global _cached  # noqa: PLW0603 (one compiled view per process, reset when settings change)
-    if _cached is None:
-        from django.conf import settings
+    """The project's topology: the one the database runtime holds (``current_runtime()``)."""
+    from django_cfg.routing.runtime import current_runtime
 
-        _cached = Topology.from_settings(settings)
-    return _cached
-
-
-def reset_topology(setting: str | None = None, **_: Any) -> None:
-    """Forget the compiled view (connected to ``setting_changed`` for the settings it reads)."""
-    global _cached  # noqa: PLW0603
-    if setting is None or setting in TOPOLOGY_SETTINGS:
-        _cached = None
+    return current_runtime().topology
 
 
 def router_installed(routers: Iterable[Any]) -> bool:

@@ -18,8 +18,8 @@ from typing import Any
 from django.apps import apps
 from django.db import connections
 
-from django_cfg.replicas.monitor import parse_lsn
 from django_cfg.replicas.own_connection import own_connection
+from django_cfg.replicas.wal import replayed_position, written_position
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.state import pending_migrations
 
@@ -36,17 +36,16 @@ class DatabaseStatus:
     port: str
     name: str
     role: str
+    """``DatabaseRole.describe()``: "primary", "replica of default", "read-only"..."""
     apps: list[str]
+    is_primary: bool = False
+    """``DatabaseRole.is_primary``: takes writes (an outage fails ``db_status``)."""
     reachable: bool = False
     error: str | None = None
     latency_ms: float | None = None
     pending: list[str] | None = field(default=None)
     lag_bytes: int | None = None
     """Replicas (PostgreSQL): WAL bytes the replica has yet to replay."""
-
-    @property
-    def is_primary(self) -> bool:
-        return self.role == "primary"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +68,7 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         name=str(settings_dict.get("NAME", "")),
         role=role.describe(),
         apps=_apps_on(alias, topology),
+        is_primary=role.is_primary,
     )
     password = settings_dict.get("PASSWORD") or ""
     wrapper = own_connection(alias, CONNECT_TIMEOUT_SECONDS)
@@ -97,14 +97,12 @@ def _replica_lag_bytes(replica: Any, primary_alias: str) -> int | None:
     primary = own_connection(primary_alias, CONNECT_TIMEOUT_SECONDS)
     try:
         with primary.cursor() as cursor:
-            cursor.execute("SELECT pg_current_wal_lsn()::text")
-            primary_lsn = parse_lsn(cursor.fetchone()[0])
+            written = written_position(cursor)
     finally:
         primary.close()
     with replica.cursor() as cursor:
-        cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
-        replayed = cursor.fetchone()[0]
-    return max(0, primary_lsn - parse_lsn(replayed)) if replayed else None
+        replayed = replayed_position(cursor)
+    return max(0, written - replayed) if written is not None and replayed is not None else None
 
 
 def _apps_on(alias: str, topology: Topology) -> list[str]:

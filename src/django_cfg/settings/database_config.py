@@ -19,6 +19,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.replica_options import REPLICA_DEFAULTS
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
     ENGINES,
@@ -34,8 +35,6 @@ from django_cfg.settings.url import (
 __all__ = ["DatabaseConfig"]
 
 _SQLITE_MEMORY = ":memory:"
-REPLICA_CONNECT_TIMEOUT = 2
-"""Seconds a replica connection may take before its reads fail over (unless set in the URL)."""
 
 _READ_ONLY_STATEMENTS = {
     "mysql": "SET SESSION TRANSACTION READ ONLY",
@@ -211,6 +210,27 @@ class DatabaseConfig(BaseModel):
     def __str__(self) -> str:
         return self.redacted_url
 
+    def role_setting(self) -> dict[str, Any]:
+        """This database's DATABASE_ROLES entry: apps, primary (for replicas), weight, lag
+        bounds, read-only, copy (empty for a plain primary)."""
+        role: dict[str, Any] = {}
+        if self.apps:
+            role["apps"] = list(self.apps)
+        if self.replica_of is not None:
+            role["replica_of"] = self.replica_of
+            role["read_weight"] = self.read_weight
+            if self.max_lag_seconds is not None:
+                role["max_lag_seconds"] = self.max_lag_seconds
+            if self.max_lag_bytes is not None:
+                role["max_lag_bytes"] = self.max_lag_bytes
+        if self.read_only:
+            role["read_only"] = True
+        elif self.replica_of is None and "replica_of" in self.model_fields_set:
+            role["replica_of"] = None  # declared a primary (a replica's name is not a role)
+        if self.copy_of is not None:
+            role["copy_of"] = self.copy_of
+        return role
+
     def to_django(self, base_dir: Path | str | None = None) -> dict[str, Any]:
         """The ``DATABASES[alias]`` dict Django expects.
 
@@ -234,7 +254,7 @@ class DatabaseConfig(BaseModel):
             test.setdefault("MIRROR", self.replica_of)
             engine = replica_engine(self.engine)
             if self.family in {"postgresql", "mysql"}:
-                options.setdefault("connect_timeout", REPLICA_CONNECT_TIMEOUT)
+                options.setdefault("connect_timeout", REPLICA_DEFAULTS.connect_timeout)
         settings: dict[str, Any] = {
             "ENGINE": engine,
             "NAME": self._resolved_name(base_dir),

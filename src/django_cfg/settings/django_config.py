@@ -40,6 +40,7 @@ from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, current_env
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.production import fallback_database_problem
 from django_cfg.settings.replica_names import with_replicas_by_name
+from django_cfg.settings.replica_options import REPLICA_DEFAULTS
 from django_cfg.settings.url import DatabaseURLError
 
 __all__ = ["DjangoConfig"]
@@ -165,13 +166,17 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         description="Allow ForeignKeys between models on different primaries (no DB constraint)",
     )
     replica_probe_interval: float = Field(
-        default=1.0, gt=0, description="Seconds between replica lag probes (never per query)"
+        default=REPLICA_DEFAULTS.probe_interval,
+        gt=0,
+        description="Seconds between replica lag probes (never per query)",
     )
     replica_retry_interval: float = Field(
-        default=30.0, gt=0, description="Longest wait before retrying a replica that failed"
+        default=REPLICA_DEFAULTS.retry_interval,
+        gt=0,
+        description="Longest wait before retrying a replica that failed",
     )
     read_your_writes_seconds: float = Field(
-        default=5.0,
+        default=REPLICA_DEFAULTS.pin_seconds,
         gt=0,
         description="How long a write pins reads to the primary where the engine cannot tell "
         "when a replica has it (and the cookie's lifetime)",
@@ -336,27 +341,11 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     @property
     def database_roles(self) -> dict[str, dict[str, Any]]:
         """DATABASE_ROLES: each alias's apps, primary (for replicas), weight and read-only flag."""
-        roles: dict[str, dict[str, Any]] = {}
-        for alias, database in self.databases.items():
-            role: dict[str, Any] = {}
-            if database.apps:
-                role["apps"] = list(database.apps)
-            if database.replica_of is not None:
-                role["replica_of"] = database.replica_of
-                role["read_weight"] = database.read_weight
-                if database.max_lag_seconds is not None:
-                    role["max_lag_seconds"] = database.max_lag_seconds
-                if database.max_lag_bytes is not None:
-                    role["max_lag_bytes"] = database.max_lag_bytes
-            if database.read_only:
-                role["read_only"] = True
-            elif database.replica_of is None and "replica_of" in database.model_fields_set:
-                role["replica_of"] = None  # declared a primary (a replica's name is not a role)
-            if database.copy_of is not None:
-                role["copy_of"] = database.copy_of
-            if role:
-                roles[alias] = role
-        return roles
+        return {
+            alias: role
+            for alias, database in self.databases.items()
+            if (role := database.role_setting())
+        }
 
     @property
     def has_replicas(self) -> bool:

@@ -1,0 +1,377 @@
+"""The database runtime: the one object that request-time code reads.
+
+    from django_cfg.routing.runtime import current_runtime
+
+    runtime = current_runtime()
+    runtime.topology.home("blog")      # "blog_db": each app's home, each alias's role
+    runtime.monitor                    # the ReplicaMonitor (None without replicas)
+    runtime.pins.pin_seconds           # how long a write pins reads where no WAL position tells
+
+It is built in ``AppConfig.ready`` from settings and rebuilt by one ``setting_changed``
+receiver (``override_settings`` of a routing setting) and by ``add_database`` /
+``remove_database``. The router, the replica backend, the pin middleware, the relation guards
+and the commands all read it; none of them keeps state of its own. A rebuild keeps what did not
+change: the replica monitor (its breakers, lag samples and counters) while the replicas are the
+same, the relation caches while no app changed its home.
+
+Databases can be added and removed while the process runs (tenants, tests):
+
+    from django_cfg.routing.runtime import add_database, remove_database
+
+    add_database("reports", DatabaseConfig.from_url("sqlite:///reports.sqlite3"), apps=["reports"])
+    Report.objects.create(...)          # written to reports.sqlite3
+    remove_database("reports")          # closes its connection, reports goes back to default
+
+docs/routing.md ("Databases added at run time") says what each call changes and its limits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
+from django.utils.connection import ConnectionDoesNotExist
+
+from django_cfg.replicas.monitor import COUNTERS, ReplicaMonitor, replicas_by_primary
+from django_cfg.replicas.pinning import PinPolicy
+from django_cfg.routing.topology import Topology, app_label
+from django_cfg.settings.replica_options import ReplicaOptions
+from django_cfg.settings.url import base_engine
+
+if TYPE_CHECKING:
+    from django_cfg.settings.database_config import DatabaseConfig
+
+__all__ = [
+    "DatabaseRuntime",
+    "add_database",
+    "current_runtime",
+    "rebuild_runtime",
+    "remove_database",
+]
+
+_POSTGRESQL = "django.db.backends.postgresql"
+
+
+class DatabaseRuntime:
+    """Topology, replica monitor, pin policy and the caches derived from them, for one process.
+
+    Immutable once built except for its caches; replaced, never changed, when settings or the
+    set of databases change (the replaced one is marked ``retired`` so holders re-fetch).
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        options: ReplicaOptions | None = None,
+        engines: Mapping[str, str] | None = None,
+        *,
+        added: Mapping[str, Mapping[str, Any]] | None = None,
+        removed: Iterable[str] = (),
+        previous: DatabaseRuntime | None = None,
+    ) -> None:
+        """``engines``: alias -> ENGINE (PostgreSQL primaries pin reads by WAL position);
+        ``added`` / ``removed``: the databases changed at run time, carried to the next
+        rebuild; ``previous``: the runtime this one replaces (what did not change is kept)."""
+        self.topology = topology
+        self.options = options or ReplicaOptions()
+        self.pins = PinPolicy(self.options.pin_seconds)
+        self.added: Mapping[str, Mapping[str, Any]] = dict(added or {})
+        self.removed = frozenset(removed)
+        self.retired = False
+        self.router_installed = False  # set with the patches (_apply_patches)
+        self.patched = False
+        """True once another runtime replaced this one: holders (the router) re-fetch."""
+
+        # Routing tables, compiled once: the router does dictionary lookups on them per call.
+        self.homes: dict[str, str] = dict(topology.homes)
+        self.primary_of: dict[str, str] = {a: topology.primary_of(a) for a in topology.aliases}
+        self.primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
+        self.migration_targets = frozenset(topology.migration_targets)
+        self.copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
+
+        self.monitor = _monitor_for(topology, self.options, previous)
+        monitor = self.monitor
+        self.replicated: frozenset[str] = frozenset(monitor.replicas if monitor else ())
+        self.single_replicas = monitor.single_replicas if monitor else {}
+        self.counts: dict[str, int] = monitor.counts if monitor else dict.fromkeys(COUNTERS, 0)
+        engines = engines or {}
+        self.lsn_primaries = frozenset(
+            primary
+            for primary in self.replicated
+            if base_engine(engines.get(primary, "")) == _POSTGRESQL
+        )
+        self.write_marks = {primary: primary in self.lsn_primaries for primary in self.replicated}
+        """Primaries whose writes mark this context: True if by WAL position, False by time."""
+
+        # Caches, filled on first use by the code that owns each computation.
+        self.wrappers = threading.local()
+        """Per thread: ``{alias: connections[alias]}`` for the router (connections[] is slow)."""
+        self.pointers: dict[tuple[type[Model], type[Model]], bool] = {}
+        """``allow_relation``: whether a model has a ForeignKey another model's row can fill."""
+        self.crossing_fields: frozenset[Any] | None = None
+        """``relations.crossing``: the relation fields that cross databases."""
+        self.tables_elsewhere: dict[str, dict[str, str]] = {}
+        """``relations.crossing``: per alias, ``{db_table: home}`` of the tables it lacks."""
+        self.intent_tables: set[tuple[str, str]] = set()
+        """``relations.delete_intents``: (alias, NAME) known to hold the intents table."""
+        """``relations.crossing``: relations whose database constraint this process dropped."""
+        if previous is not None:
+            self._keep_caches(previous)
+
+    @classmethod
+    def from_settings(
+        cls,
+        source: Any = settings,
+        *,
+        added: Mapping[str, Mapping[str, Any]] | None = None,
+        removed: Iterable[str] = (),
+        previous: DatabaseRuntime | None = None,
+    ) -> DatabaseRuntime:
+        """Compile ``source`` (``django.conf.settings`` by default) and the run-time changes."""
+        topology = Topology.from_settings(source, added=added, removed=removed)
+        databases: Mapping[str, Any] = getattr(source, "DATABASES", {}) or {}
+        engines = {alias: db.get("ENGINE", "") for alias, db in databases.items()}
+        for alias in added or {}:
+            if alias in connections.settings:
+                engines[alias] = connections.settings[alias].get("ENGINE", "")
+        return cls(
+            topology,
+            ReplicaOptions.from_settings(source),
+            engines,
+            added=added,
+            removed=removed,
+            previous=previous,
+        )
+
+    def _keep_caches(self, previous: DatabaseRuntime) -> None:
+        self.intent_tables = {key for key in previous.intent_tables if key[0] not in self.removed}
+        if previous.homes != self.homes:
+            return  # apps moved: relations and the tables each database holds are recomputed
+        self.crossing_fields = previous.crossing_fields
+        self.pointers = previous.pointers
+        for alias, tables in previous.tables_elsewhere.items():
+            if self._holds_same(previous, alias):
+                self.tables_elsewhere[alias] = tables
+
+    def _holds_same(self, previous: DatabaseRuntime, alias: str) -> bool:
+        old, new = previous.topology, self.topology
+        return alias in new.roles and (old.primary_of(alias), old.copy_of(alias)) == (
+            new.primary_of(alias),
+            new.copy_of(alias),
+        )
+
+
+def _monitor_for(
+    topology: Topology, options: ReplicaOptions, previous: DatabaseRuntime | None
+) -> ReplicaMonitor | None:
+    """The previous monitor while the replicas and options are unchanged, else a new one."""
+    replicas = replicas_by_primary(topology)
+    old = previous.monitor if previous is not None else None
+    if old is not None and old.replicas == replicas and old.options == options:
+        return old
+    if old is not None:
+        old.close()
+    return ReplicaMonitor(topology, options) if replicas else None
+
+
+# The process's runtime ----------------------------------------------------------------------------
+
+_current: DatabaseRuntime | None = None
+_building = threading.RLock()
+
+
+def current_runtime() -> DatabaseRuntime:
+    """The process's database runtime (built from settings on first use)."""
+    return _current if _current is not None else rebuild_runtime()
+
+
+def rebuild_runtime(
+    *, added: Mapping[str, Mapping[str, Any]] | None = None, removed: Iterable[str] | None = None
+) -> DatabaseRuntime:
+    """Compile settings again (with the run-time changes so far, or the ones given) and make
+    the result the current runtime. Called from ``AppConfig.ready`` and on ``setting_changed``."""
+    global _current  # noqa: PLW0603 (the one piece of process state: everything else hangs off it)
+    with _building:
+        previous = _current
+        if added is None:
+            added = previous.added if previous is not None else {}
+        if removed is None:
+            removed = previous.removed if previous is not None else ()
+        runtime = DatabaseRuntime.from_settings(
+            settings, added=added, removed=removed, previous=previous
+        )
+        _current = runtime
+        if previous is not None:
+            previous.retired = True
+    _apply_patches(runtime, previous)
+    return runtime
+
+
+def _apply_patches(runtime: DatabaseRuntime, previous: DatabaseRuntime | None) -> None:
+    """The patches of Django this runtime needs (``django_cfg.patches``): installed for the
+    relations that cross databases when the router is installed, undone when it is not. Redone
+    only when an app changed its home or the router came or went (adding a database that no
+    app lives on costs nothing here)."""
+    from django.apps import apps
+
+    from django_cfg import patches
+    from django_cfg.routing.topology import router_installed
+
+    if not apps.models_ready:
+        return  # AppConfig.ready rebuilds once the models are loaded
+    runtime.router_installed = router_installed(getattr(settings, "DATABASE_ROUTERS", ()))
+    if (
+        previous is not None
+        and previous.patched
+        and previous.homes == runtime.homes
+        and previous.router_installed == runtime.router_installed
+    ):
+        runtime.patched = True
+        return
+    if runtime.router_installed:
+        patches.install(runtime.topology)
+    else:
+        patches.uninstall()
+    runtime.patched = True
+
+
+# Databases added and removed at run time ----------------------------------------------------------
+
+
+def add_database(
+    alias: str,
+    config: DatabaseConfig | Mapping[str, Any],
+    *,
+    apps: Iterable[str] = (),
+    replica_of: str | None = None,
+    read_only: bool | None = None,
+    copy_of: str | None = None,
+    read_weight: float | None = None,
+) -> DatabaseRuntime:
+    """Add database ``alias`` to this process: its connection settings, its role, its apps.
+
+        add_database("tenant_42", DatabaseConfig.from_url(url), apps=["invoices"])
+        add_database("replica_2", {"ENGINE": ..., "NAME": ...}, replica_of="default")
+
+    ``config`` is a ``DatabaseConfig`` (its ``apps``, ``replica_of``, ``read_only``,
+    ``copy_of`` and ``read_weight`` count, the keywords override them) or a ``DATABASES`` entry.
+    The alias must be new; an app may move to it only from ``default`` (an app that another
+    rule sends elsewhere is refused). Returns the rebuilt runtime.
+    """
+    from django_cfg.settings.database_config import DatabaseConfig
+
+    if alias in connections.settings or alias in current_runtime().topology.roles:
+        raise ValueError(
+            f"add_database({alias!r}): database {alias!r} is already configured. "
+            f"Call remove_database({alias!r}) first to replace it, or choose another alias."
+        )
+    role: dict[str, Any] = {}
+    if isinstance(config, DatabaseConfig):
+        settings_dict = config.to_django(getattr(settings, "BASE_DIR", None))
+        role = config.role_setting()  # what DjangoConfig writes into DATABASE_ROLES
+    else:
+        settings_dict = dict(config)
+    overrides = {
+        "replica_of": replica_of,
+        "read_only": read_only,
+        "copy_of": copy_of,
+        "read_weight": read_weight,
+    }
+    role.update({key: value for key, value in overrides.items() if value is not None})
+    role["apps"] = [*role.get("apps", ()), *apps]
+    role = {key: value for key, value in role.items() if value not in (None, [])}
+    _check_role(alias, role)
+
+    with _building:
+        runtime = current_runtime()
+        from django_cfg import patches  # imports the relations, which read the runtime
+
+        patches.add_connection(alias, settings_dict)  # with Django's defaults, as at startup
+        return rebuild_runtime(
+            added={**runtime.added, alias: role}, removed=runtime.removed - {alias}
+        )
+
+
+def _check_role(alias: str, role: Mapping[str, Any]) -> None:
+    topology = current_runtime().topology
+    for key in ("replica_of", "copy_of"):
+        target = role.get(key)
+        if target is not None and target not in topology.roles:
+            raise ValueError(
+                f"add_database({alias!r}, {key}={target!r}): no database {target!r} is "
+                f"configured; configured: {', '.join(topology.aliases)}."
+            )
+    if role.get("replica_of") and role.get("apps"):
+        raise ValueError(
+            f"add_database({alias!r}): a replica holds its primary's apps; route "
+            f"{list(role['apps'])!r} to {role['replica_of']!r} instead."
+        )
+    for app in role.get("apps", ()):
+        label = app_label(app)
+        home = topology.home(label)
+        if home != DEFAULT_DB_ALIAS:
+            raise ValueError(
+                f"add_database({alias!r}, apps=[{app!r}]): app {label!r} already lives on "
+                f"{home!r}. Remove that rule (or remove_database({home!r})) first."
+            )
+
+
+def remove_database(alias: str) -> DatabaseRuntime:
+    """Remove database ``alias`` from this process: its routing, its settings, its connection.
+
+    The calling thread's connection to it is closed now; each other thread's is closed when
+    that thread finishes its current request (``request_finished``). A thread that serves no
+    requests (a worker loop) keeps its connection until it calls ``close_removed_connections()``
+    or ends. Apps that lived on ``alias`` go back to ``default``. Refused for ``default`` and
+    for a primary that still has replicas or copies. Returns the rebuilt runtime.
+    """
+    runtime = current_runtime()
+    if alias == DEFAULT_DB_ALIAS:
+        raise ValueError("remove_database('default'): Django needs a 'default' database.")
+    if alias not in runtime.topology.roles and alias not in connections.settings:
+        raise ConnectionDoesNotExist(
+            f"remove_database({alias!r}): no database {alias!r} is configured; configured: "
+            f"{', '.join(runtime.topology.aliases)}."
+        )
+    followers = [
+        role.alias
+        for role in runtime.topology.roles.values()
+        if alias in (role.replica_of, role.copy_of) and role.alias != alias
+    ]
+    if followers:
+        raise ValueError(
+            f"remove_database({alias!r}): {', '.join(map(repr, followers))} "
+            f"{'is a replica or copy' if len(followers) == 1 else 'are replicas or copies'} of "
+            f"{alias!r}; remove {'it' if len(followers) == 1 else 'them'} first."
+        )
+    with _building:
+        added = {a: role for a, role in runtime.added.items() if a != alias}
+        rebuilt = rebuild_runtime(added=added, removed=runtime.removed | {alias})
+        _close_here(alias)
+        from django_cfg import patches
+
+        patches.remove_connection(alias)
+    return rebuilt
+
+
+def close_removed_connections(**_: Any) -> None:
+    """Close this thread's connections to removed databases (a ``request_finished`` receiver)."""
+    runtime = _current
+    if runtime is not None:
+        for alias in runtime.removed:
+            if alias not in connections.settings:
+                _close_here(alias)
+
+
+def _close_here(alias: str) -> None:
+    """Close and forget this thread's connection to ``alias``, if it has one."""
+    try:
+        connection = connections[alias]  # this thread's wrapper, even once settings lost it
+    except ConnectionDoesNotExist:
+        return
+    connection.close()
+    del connections[alias]

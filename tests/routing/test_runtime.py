@@ -1,0 +1,192 @@
+"""The database runtime: databases added and removed while the process runs, rebuilds on
+setting changes, and a router that is an ordinary Django router reading the runtime."""
+
+from __future__ import annotations
+
+import contextvars
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.db import connections, router
+from django.db.utils import ConnectionRouter
+from django.test import override_settings
+from django.utils.connection import ConnectionDoesNotExist
+
+from django_cfg import DatabaseConfig
+from django_cfg.routing.router import DatabaseRouter
+from django_cfg.routing.runtime import add_database, current_runtime, remove_database
+from django_cfg.routing.topology import ROUTER_PATH
+from tests.apps.testapp.models import Note
+
+ALIAS = "added_at_run_time"
+
+
+def rows_in_file(path: Path, text: str) -> int:
+    """Rows of testapp's Note table holding ``text``, read with sqlite3 itself (not Django)."""
+    with sqlite3.connect(path) as raw:
+        return int(
+            raw.execute(
+                f"SELECT count(*) FROM {Note._meta.db_table} WHERE text = ?", [text]
+            ).fetchone()[0]
+        )
+
+
+@pytest.fixture
+def added(tmp_path: Path, django_db_setup: None, django_db_blocker: Any) -> Iterator[Path]:
+    """A SQLite file added as database ``ALIAS``, home of testapp, holding its table.
+
+    Not a ``django_db`` test: Django's test cases allow only the aliases that existed when
+    they were built. Here the test databases are open, and ``default`` is only read.
+    """
+    path = tmp_path / "added.sqlite3"
+    add_database(ALIAS, DatabaseConfig.from_url(f"sqlite:///{path}"), apps=["testapp"])
+    try:
+        with django_db_blocker.unblock():
+            with connections[ALIAS].schema_editor() as editor:
+                editor.create_model(Note)
+            yield path
+    finally:
+        if ALIAS in current_runtime().topology.roles:
+            remove_database(ALIAS)
+
+
+@pytest.mark.django_db(databases=["default"])  # also has the test databases set up for this file
+def test_before_any_addition_notes_live_on_default() -> None:
+    assert router.db_for_write(Note) == "default"
+    Note.objects.create(text="on default")
+    assert Note.objects.using("default").filter(text="on default").count() == 1
+
+
+def test_a_database_added_at_run_time_holds_the_rows_of_its_apps(added: Path) -> None:
+    assert router.db_for_write(Note) == ALIAS
+    Note.objects.create(text="written after startup")  # no .using(): the router decides
+    assert rows_in_file(added, "written after startup") == 1
+    assert not Note.objects.using("default").filter(text="written after startup").exists()
+    assert Note.objects.get(text="written after startup").text == "written after startup"
+
+
+def test_removing_a_database_closes_its_connection_and_its_apps_go_back_to_default(
+    added: Path,
+) -> None:
+    Note.objects.create(text="before removal")
+    connection = connections[ALIAS]
+    assert connection.connection is not None  # open after the write
+    remove_database(ALIAS)
+    assert connection.connection is None  # closed
+    assert router.db_for_write(Note) == "default"
+    assert ALIAS not in current_runtime().topology.roles
+    with pytest.raises(ConnectionDoesNotExist, match=ALIAS):
+        connections[ALIAS]
+    with pytest.raises(ConnectionDoesNotExist, match=ALIAS):
+        Note.objects.using(ALIAS).count()
+    with pytest.raises(ConnectionDoesNotExist, match="no database 'added_at_run_time'"):
+        remove_database(ALIAS)
+    assert rows_in_file(added, "before removal") == 1  # the file itself is left alone
+
+
+def test_an_alias_can_be_removed_and_added_again(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.sqlite3", tmp_path / "second.sqlite3"
+    add_database(ALIAS, {"ENGINE": "django.db.backends.sqlite3", "NAME": str(first)})
+    try:
+        with pytest.raises(ValueError, match="already configured"):
+            add_database(ALIAS, {"ENGINE": "django.db.backends.sqlite3", "NAME": str(second)})
+        remove_database(ALIAS)
+        add_database(ALIAS, {"ENGINE": "django.db.backends.sqlite3", "NAME": str(second)})
+        assert connections[ALIAS].settings_dict["NAME"] == str(second)
+        assert connections[ALIAS].settings_dict["AUTOCOMMIT"] is True  # Django's defaults
+    finally:
+        remove_database(ALIAS)
+
+
+def test_add_database_refuses_what_would_break_routing(tmp_path: Path) -> None:
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "x.sqlite3")}
+    with pytest.raises(ValueError, match="app 'lite_posts' already lives on 'sqlite_blog'"):
+        add_database(ALIAS, sqlite, apps=["lite_posts"])
+    with pytest.raises(ValueError, match="no database 'nowhere' is configured"):
+        add_database(ALIAS, sqlite, replica_of="nowhere")
+    assert ALIAS not in connections.settings
+    with pytest.raises(ValueError, match="'replica' is a replica or copy of 'postgres'"):
+        remove_database("postgres")
+    with pytest.raises(ValueError, match="needs a 'default' database"):
+        remove_database("default")
+
+
+def test_a_replica_added_at_run_time_takes_reads_and_leaves_with_its_removal(
+    tmp_path: Path,
+) -> None:
+    posts = apps.get_model("lite_posts", "Post")
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "r.sqlite3")}
+    fresh = contextvars.Context  # a context with no write markers and no use_primary()
+    assert fresh().run(router.db_for_read, posts) == "sqlite_blog"
+    add_database(ALIAS, sqlite, replica_of="sqlite_blog")
+    try:
+        assert fresh().run(router.db_for_read, posts) == ALIAS
+        assert fresh().run(router.db_for_write, posts) == "sqlite_blog"
+    finally:
+        remove_database(ALIAS)
+    assert fresh().run(router.db_for_read, posts) == "sqlite_blog"
+
+
+def test_adding_a_database_keeps_the_replica_monitor_and_relation_caches(
+    tmp_path: Path,
+) -> None:
+    before = current_runtime()
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "t.sqlite3")}
+    add_database(ALIAS, sqlite)
+    try:
+        after = current_runtime()
+        assert after is not before
+        assert before.retired
+        assert after.monitor is before.monitor  # breakers and lag samples survive
+        assert after.crossing_fields is before.crossing_fields  # no app moved: not recomputed
+    finally:
+        remove_database(ALIAS)
+
+
+def test_a_routing_setting_change_rebuilds_the_runtime_once() -> None:
+    before = current_runtime()
+    with override_settings(DATABASE_ROUTING_RULES={"testapp": "sqlite_blog"}):
+        during = current_runtime()
+        assert during is not before
+        assert before.retired
+        assert during.topology.home("testapp") == "sqlite_blog"
+        assert router.db_for_write(Note) == "sqlite_blog"
+        assert during.monitor is before.monitor  # the replicas did not change
+    assert current_runtime().topology.home("testapp") == "default"
+    assert router.db_for_write(Note) == "default"
+
+
+def test_building_the_router_changes_nothing_global() -> None:
+    router.db_for_read(Note)
+    runtime, router_state = current_runtime(), dict(vars(router))
+    first, second = DatabaseRouter(), DatabaseRouter()
+    assert current_runtime() is runtime
+    assert not runtime.retired
+    assert vars(router) == router_state
+    # django.db.router keeps Django's own methods and loop.
+    assert router.db_for_read.__func__ is ConnectionRouter.db_for_read  # type: ignore[attr-defined]
+    assert router.db_for_write.__func__ is ConnectionRouter.db_for_write  # type: ignore[attr-defined]
+    assert first.db_for_write(Note) == second.db_for_write(Note) == "default"
+
+
+class SendsNotesToBlog:
+    """A user's router: it answers for testapp and leaves everything else to the next one."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return "sqlite_blog" if model._meta.app_label == "testapp" else None
+
+    db_for_write = db_for_read
+
+
+def test_the_users_router_in_front_wins_and_ours_answers_the_rest() -> None:
+    posts = apps.get_model("lite_posts", "Post")
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}.SendsNotesToBlog", ROUTER_PATH]):
+        assert router.db_for_write(Note) == "sqlite_blog"  # the user's router answered
+        assert router.db_for_read(Note) == "sqlite_blog"
+        assert router.db_for_write(posts) == "sqlite_blog"  # None from it: ours answered
+        assert [type(r) for r in router.routers] == [SendsNotesToBlog, DatabaseRouter]
+    assert router.db_for_write(Note) == "default"
