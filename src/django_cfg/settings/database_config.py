@@ -4,6 +4,7 @@
     DatabaseConfig.from_url("postgresql://app@db/blog", apps=["blog"])           # blog's home
     DatabaseConfig.from_url(env.database.url_replica, replica_of="default")      # a read replica
     DatabaseConfig.from_url(env.database.url_analytics, read_only=True)          # a warehouse
+    DatabaseConfig.from_url("postgresql://app@pgbouncer:6432/main?pooler=transaction")  # pooled
     DatabaseConfig(engine="django_cockroachdb", name="app", host="crdb")         # any ENGINE
 
 The password is a ``SecretStr``: it is shown as ``**********`` in repr and dumps and as ``***`` in
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
     ENGINES,
@@ -100,6 +102,11 @@ class DatabaseConfig(BaseModel):
         default=False, description="PostgreSQL connection pool: True or psycopg_pool arguments"
     )
     test: dict[str, Any] = Field(default_factory=dict, description="Django's TEST settings")
+    pooler: PoolerMode | None = Field(
+        default=None,
+        description="'transaction' behind a transaction pooler (PgBouncer): server-side cursors "
+        "off, pooler-safe locks; 'session' for a session pooler (settings/pooler.py)",
+    )
 
     apps: tuple[str, ...] = Field(default=(), description="App labels whose home is this database")
     replica_of: str | None = Field(default=None, description="Alias of the primary it replicates")
@@ -179,6 +186,8 @@ class DatabaseConfig(BaseModel):
             raise ValueError(f"{self.redacted_url}: a {family} database needs a name.")
         if self.pool is not False:
             self._check_pool(family)
+        if self.pooler is not None:
+            self._check_pooler(family)
         if self.replica_of is not None and self.apps:
             raise ValueError(
                 f"{self.redacted_url}: a replica serves the apps of its primary "
@@ -224,6 +233,22 @@ class DatabaseConfig(BaseModel):
             raise ValueError(
                 f"{self.redacted_url}: {len(hosts)} hosts but {len(ports)} ports; give one port "
                 "for every host, or one per host in the same order (h1:5432,h2:5433)."
+            )
+
+    def _check_pooler(self, family: str | None) -> None:
+        where = self.redacted_url
+        if family != "postgresql":
+            raise ValueError(f"{where}: pooler is for PostgreSQL poolers (PgBouncer) only.")
+        explicit_cursors = "disable_server_side_cursors" in self.model_fields_set
+        if (
+            self.pooler == "transaction"
+            and explicit_cursors
+            and not self.disable_server_side_cursors
+        ):
+            raise ValueError(
+                f"{where}: pooler='transaction' needs server-side cursors off (a cursor lives on "
+                "one server connection, the next fetch may run on another); remove "
+                "disable_server_side_cursors=false."
             )
 
     def _check_pool(self, family: str | None) -> None:
@@ -307,8 +332,10 @@ class DatabaseConfig(BaseModel):
             "TIME_ZONE": self.time_zone,
             "TEST": test,
         }
-        if self.disable_server_side_cursors:
+        if self.disable_server_side_cursors or self.pooler == "transaction":
             settings["DISABLE_SERVER_SIDE_CURSORS"] = True
+        if self.pooler is not None:
+            settings[POOLER_KEY] = self.pooler
         return settings
 
     def _resolved_name(self, base_dir: Path | str | None) -> str:

@@ -20,10 +20,12 @@ Rules, in the order they are applied:
   random order) until one has the wanted role.
 - Query keys that Django reads itself (``conn_max_age``, ``conn_health_checks``,
   ``atomic_requests``, ``autocommit``, ``disable_server_side_cursors``, ``time_zone``, ``pool``,
-  ``pool_<psycopg-pool argument>``) become ``DatabaseConfig`` fields; every other key is a driver
-  option, converted to the type its driver expects (see ``DRIVER_OPTIONS``). An unknown key on a
-  known engine is an error (a typo would otherwise surface only at the first connection); pass
-  unusual options as ``DatabaseConfig.from_url(url, options={...})``.
+  ``pool_<psycopg-pool argument>``) and ``pooler`` (``session``/``transaction``: a pooler such
+  as PgBouncer is in between, see ``settings/pooler.py``) become ``DatabaseConfig`` fields; every
+  other key is a driver option, converted to the type its driver expects (see
+  ``DRIVER_OPTIONS``). An unknown key on a known engine is an error (a typo would otherwise
+  surface only at the first connection); pass unusual options as
+  ``DatabaseConfig.from_url(url, options={...})``.
 
 No error raised here ever contains the password, whatever the URL: messages name the part at fault
 by its position and kind. Once the credentials are known to end at the last ``@``, they show the
@@ -331,7 +333,9 @@ def server_list(host: str, port: int | str | None) -> list[tuple[str, int | None
     ``("h1,h2", 5432)`` (one port for every host) -> ``[("h1", 5432), ("h2", 5433)]``."""
     hosts = host.split(",") if "," in host else [host]
     text = "" if port is None else str(port)
-    ports = [int(p) if p else None for p in text.split(",")]
+    ports = [
+        int(p) if p.strip().isascii() and p.strip().isdigit() else None for p in text.split(",")
+    ]
     if len(ports) == 1:
         ports *= len(hosts)
     # Counts that differ (DatabaseConfig refuses them) are shown as they are, not truncated.
@@ -646,6 +650,8 @@ def _place_option(
         fields[key] = DJANGO_OPTIONS[key](key, value)
     elif key == "pool":
         fields["pool"] = _bool(key, value)
+    elif key == "pooler":
+        fields["pooler"] = _choice("session", "transaction")(key, value)
     elif key.startswith("pool_") and key[5:] in POOL_OPTIONS:
         pool[key[5:]] = POOL_OPTIONS[key[5:]](key, value)
     elif family == "postgresql" and key in {"host", "user", "dbname"}:
@@ -663,6 +669,6 @@ def _place_option(
     else:
         raise DatabaseURLError(
             f"unknown option {shown_key} for a {family} database. Known options: "
-            f"{', '.join(sorted([*DJANGO_OPTIONS, 'pool', *known]))}. "
+            f"{', '.join(sorted([*DJANGO_OPTIONS, 'pool', 'pooler', *known]))}. "
             "Pass anything else as DatabaseConfig.from_url(url, options={...})."
         )
