@@ -52,9 +52,11 @@ __all__ = [
     "NamedDatabaseURL",
     "engine_family",
     "parse_database_url",
+    "port_list",
     "redacted_url",
     "register_scheme",
     "server_list",
+    "shown_servers",
 ]
 
 ENGINES: dict[str, str] = {
