@@ -107,9 +107,9 @@ def _connections_allowed(django_db_blocker: Any) -> Any:
         yield
 
 
-def landed_on(url: str) -> tuple[bool, int]:
+def landed_on(url: str, **fields: Any) -> tuple[bool, int]:
     """(in recovery, server port) of the server a Django connection to ``url`` lands on."""
-    settings = DatabaseConfig.from_url(url).to_django()
+    settings = DatabaseConfig.from_url(url, **fields).to_django()
     wrapper = load_backend(settings["ENGINE"]).DatabaseWrapper(settings, "two_hosts")
     try:
         with wrapper.cursor() as cursor:
@@ -146,6 +146,16 @@ def test_a_two_host_url_lands_on_the_server_of_the_asked_role(
         f"/postgres?target_session_attrs={target_session_attrs}&connect_timeout=5"
     )
     assert landed_on(reversed_url) == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.replica
+def test_a_replica_alias_with_a_host_list_connects_through_the_failover_backend() -> None:
+    url = two_host_url("standby")
+    settings = DatabaseConfig.from_url(url, replica_of="postgres").to_django()
+    assert settings["ENGINE"] == "django_cfg.backends.replica_postgresql"
+    replica_port = DatabaseConfig.from_url(REPLICA_URL).port
+    assert landed_on(url, replica_of="postgres") == (True, replica_port)
 
 
 @pytest.mark.postgres
