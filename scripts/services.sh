@@ -3,8 +3,11 @@
 #   PostgreSQL primary   127.0.0.1:5432  (Debian cluster <version>/main, trust auth)
 #   streaming replica    127.0.0.1:5433  (cluster <version>/replica, slot replica_5433)
 #   MariaDB              127.0.0.1:3306  (root over TCP with an empty password, database `test`)
-# Needs root and Debian's PostgreSQL and MariaDB packages. Exits non-zero if any service is not
-# up at the end. Usage: scripts/services.sh [--rebuild-replica]
+#   PgBouncer            127.0.0.1:6432 -> the primary, 127.0.0.1:6433 -> the replica
+#                        (transaction pooling, the config in scripts/pgbouncer/, user postgres)
+# Needs root and Debian's PostgreSQL and MariaDB packages; installs Debian's pgbouncer if it is
+# missing. Exits non-zero if any service is not up at the end.
+# Usage: scripts/services.sh [--rebuild-replica]
 set -euo pipefail
 
 PG_VERSION=${PG_VERSION:-$(ls /etc/postgresql | sort -V | tail -n 1)}
@@ -14,6 +17,11 @@ REPLICA_SLOT=replica_5433
 REPLICA_CONF_DIR=/etc/postgresql/$PG_VERSION/replica
 REPLICA_DATA=/var/lib/postgresql/$PG_VERSION/replica
 REPLICA_LOG=/var/log/postgresql/postgresql-$PG_VERSION-replica.log
+# Seconds a replica query may delay WAL replay before it is cancelled (SQLSTATE 40001). Low, so
+# that tests provoke recovery conflicts in seconds; PostgreSQL's default is 30 s.
+REPLICA_STANDBY_DELAY=2s
+PGBOUNCER_CONFIG=$(cd "$(dirname "$0")/pgbouncer" && pwd)
+PGBOUNCER_RUN=/var/run/postgresql/django-cfg-pgbouncer
 REBUILD=${1:-}
 
 say() { printf 'services: %s\n' "$*"; }
@@ -69,6 +77,14 @@ replica_belongs_to_primary() {
   [[ -n "$ours" && "$ours" == "$theirs" ]]
 }
 
+write_conflict_settings() { # returns 1 when the file already says it
+  local file=$REPLICA_CONF_DIR/conf.d/recovery-conflicts.conf text
+  text=$(printf '%s\n' "# written by scripts/services.sh: recovery conflicts cancel replica reads quickly" \
+    "max_standby_streaming_delay = $REPLICA_STANDBY_DELAY")
+  [[ -f "$file" && "$(cat "$file")" == "$text" ]] && return 1
+  printf '%s\n' "$text" >"$file"
+}
+
 copy_client_authentication() { # the primary's pg_hba (Debian's default asks for passwords)
   local hba
   hba=$(primary_sql "SHOW hba_file")
@@ -92,6 +108,7 @@ build_replica() {
       echo "$setting = $(primary_sql "SHOW $setting")"
     done
   } >"$REPLICA_CONF_DIR/conf.d/streaming-replica.conf"
+  write_conflict_settings || true
   copy_client_authentication || true
   find "$REPLICA_DATA" -mindepth 1 -delete 2>/dev/null || true
   install -d -o postgres -g postgres -m 700 "$REPLICA_DATA"
@@ -106,9 +123,13 @@ ensure_replica() {
   elif ! replica_running; then
     say "starting the stopped replica"
     copy_client_authentication || true
+    write_conflict_settings || true
     start_replica
-  elif copy_client_authentication; then
-    as_postgres "$PG_BIN/pg_ctl" reload -D "$REPLICA_DATA" >/dev/null
+  else
+    local changed=
+    copy_client_authentication && changed=1
+    write_conflict_settings && changed=1
+    if [[ -n "$changed" ]]; then as_postgres "$PG_BIN/pg_ctl" reload -D "$REPLICA_DATA" >/dev/null; fi
   fi
   wait_for 30 replica_streaming || fail "replica on $REPLICA_PORT is not streaming (see $REPLICA_LOG)"
   say "streaming replica ready on 127.0.0.1:$REPLICA_PORT"
@@ -132,6 +153,56 @@ ensure_mariadb() {
   say "MariaDB ready on 127.0.0.1:3306"
 }
 
+# --- PgBouncer ----------------------------------------------------------------------------------
+# Debian's pgbouncer service is left alone; ours runs from a copy of scripts/pgbouncer/ in
+# $PGBOUNCER_RUN (so it does not depend on the checkout that started it), as postgres: pgbouncer
+# refuses to run as root.
+pgbouncer_answers() { as_postgres psql -X -q -At -h 127.0.0.1 -p "$1" -d postgres -c "SELECT 1"; }
+pgbouncer_pid() { cat "$PGBOUNCER_RUN/django-cfg-pgbouncer-$1.pid" 2>/dev/null; }
+pgbouncer_running() { local pid; pid=$(pgbouncer_pid "$1") && kill -0 "$pid" 2>/dev/null; }
+
+install_pgbouncer_config() { # returns 1 when the running copy is already the repository's
+  local file changed=1
+  install -d -o postgres -g postgres -m 755 "$PGBOUNCER_RUN"
+  for file in "$PGBOUNCER_CONFIG"/*.ini "$PGBOUNCER_CONFIG"/userlist.txt; do
+    if ! cmp -s "$file" "$PGBOUNCER_RUN/$(basename "$file")"; then
+      install -o postgres -g postgres -m 640 "$file" "$PGBOUNCER_RUN/"
+      changed=0
+    fi
+  done
+  return $changed
+}
+
+ensure_pgbouncer() {
+  if ! command -v pgbouncer >/dev/null; then
+    say "installing pgbouncer (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  fi
+  local changed= instance port pid
+  install_pgbouncer_config && changed=1
+  for instance in primary:6432 replica:6433; do
+    port=${instance#*:}
+    if pgbouncer_running "$port" && [[ -n "$changed" ]]; then
+      say "restarting PgBouncer on $port (its configuration changed)"
+      pid=$(pgbouncer_pid "$port")
+      kill "$pid"
+      wait_for 10 bash -c "! kill -0 $pid" || fail "PgBouncer (pid $pid) did not stop"
+    fi
+    if ! pgbouncer_running "$port"; then
+      if ss -Hltn "sport = :$port" | grep -q .; then
+        fail "port $port is taken by another program (ss -ltnp 'sport = :$port'); stop it"
+      fi
+      say "starting PgBouncer on 127.0.0.1:$port (${instance%%:*})"
+      (cd "$PGBOUNCER_RUN" && runuser -u postgres -- pgbouncer -d -q "${instance%%:*}.ini")
+    fi
+    wait_for 10 pgbouncer_answers "$port" ||
+      fail "PgBouncer on $port does not answer (see $PGBOUNCER_RUN/django-cfg-pgbouncer-$port.log)"
+  done
+  say "PgBouncer ready on 127.0.0.1:6432 (primary) and 127.0.0.1:6433 (replica)"
+}
+
 ensure_primary
 ensure_replica
 ensure_mariadb
+ensure_pgbouncer

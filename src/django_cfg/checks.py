@@ -17,6 +17,8 @@
     django_cfg.W040  an alias named like a replica (``replica``, ``<x>_replica``) has no role
     django_cfg.E041  Django 6.1's DB_CASCADE / DB_SET_NULL on a cross-database ForeignKey
     django_cfg.W050  a cross-database delete did not finish (a crash): repair_relations
+    django_cfg.W060  a PostgreSQL URL looks pooled (port 6432, 'pgbouncer' in the host) but does
+                     not say which pooler mode (``?pooler=transaction`` or ``session``)
 
 Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 """
@@ -33,7 +35,9 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django_cfg.relations.crossing import cross_database_relations, joined_cross_database_relations
 from django_cfg.routing.topology import ROUTER_PATH, Topology, get_topology, router_installed
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
+from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
+from django_cfg.settings.url import base_engine, engine_family, server_list
 
 TAG = "django_cfg"
 
@@ -348,4 +352,23 @@ def check_unfinished_deletes(
             id="django_cfg.W050",
         )
         for delete in pending
+    ]
+
+
+@register(TAG)
+def check_pooled_urls(**_: Any) -> list[CheckMessage]:
+    return [
+        Warning(
+            f"Database {alias!r} looks like it goes through a connection pooler (PgBouncer: "
+            f"{entry.get('HOST')}:{entry.get('PORT')}) but its pooler mode is not set. Behind a "
+            "transaction pooler, .iterator() fails ('cursor ... does not exist') and "
+            "session-level state (locks, settings) passes between clients.",
+            hint="Add ?pooler=transaction to its URL (or DatabaseConfig(pooler='transaction')); "
+            "?pooler=session if the pooler runs in session mode. See docs/deployment.md.",
+            id="django_cfg.W060",
+        )
+        for alias, entry in settings.DATABASES.items()
+        if engine_family(base_engine(str(entry.get("ENGINE", "")))) == "postgresql"
+        and POOLER_KEY not in entry
+        and looks_pooled(server_list(str(entry.get("HOST") or ""), entry.get("PORT") or None))
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from django_cfg import DatabaseConfig
 from tests.support.example_project import ALIASES, ExampleProject
+from tests.support.services import REPLICA_URL
 from tests.support.spec_page import run_process, user_environment
 
 BLOG_TABLES = {"blog_post", "blog_comment"}
@@ -302,6 +304,32 @@ def test_db_status_exits_1_when_a_primary_is_down_and_never_shows_the_password(p
     code, output = exit_code(project, "db_status", "--json")
     assert code == 1
     assert "hunter2secret" not in output
+
+
+@pytest.mark.postgres
+@pytest.mark.replica
+def test_db_status_during_a_primary_outage_shows_each_alias_its_own_state(project) -> None:
+    replica = DatabaseConfig.from_url(REPLICA_URL)
+    project.urls["default"] = "postgresql://app:hunter2secret@127.0.0.1:1/app"  # refused
+    project.urls["replica"] = f"postgresql://{replica.user}@{replica.host}:{replica.port}/postgres"
+    code, text = exit_code(project, "db_status")
+    json_code, json_text = exit_code(project, "db_status", "--json")
+    assert (code, json_code) == (1, 1)
+    statuses = {s["alias"]: s for s in json.loads(json_text[: json_text.rindex("]") + 1])}
+    default, standby = statuses["default"], statuses["replica"]
+    assert default["reachable"] is False
+    assert "127.0.0.1" in default["error"]
+    assert "port 1" in default["error"]
+    # The replica answers: reachable, no error of its own; its lag is unknown, and says why.
+    assert (standby["reachable"], standby["error"], standby["lag_bytes"]) == (True, None, None)
+    assert standby["lag_error"].startswith("primary 'default': OperationalError")
+    # The text says the same as the JSON, alias by alias.
+    sections = dict(re.findall(r"^(\w+)  .*?\n((?:  .*\n)+)", text, flags=re.M))
+    assert "reachable: no" in sections["default"]
+    assert "port 1" in sections["default"]
+    assert "reachable: yes" in sections["replica"]
+    assert "replication lag: unknown (primary 'default': OperationalError" in sections["replica"]
+    assert "hunter2secret" not in text + json_text
 
 
 # makemigrations --------------------------------------------------------------------------------

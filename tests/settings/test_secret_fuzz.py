@@ -63,6 +63,8 @@ TEMPLATES = [
     "{scheme}://app:{pw}@db.example.com/main?sslmdoe=require",
     "{scheme}://app:{pw}@db.example.com/main?connect_timeout=soon",
     "{scheme}://app:{pw}@[::1]:5432/main",
+    "{scheme}://app:{pw}@h1:5432,h2:5433/main?target_session_attrs=read-write",
+    "{scheme}://app:{pw}@h1:5432,h2:x/main",
     "{scheme}://:{pw}@db/main",
     "{scheme}://app:{pw}@db.example.com:5432",
     "{scheme}://app:{pw}@db.example.com:99999/main",

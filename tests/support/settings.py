@@ -8,15 +8,22 @@ on the first, their posts on the second, so cross-database relations run on ever
     postgres     PostgreSQL        pg_people           postgres_blog  PostgreSQL  pg_posts
     replica      the streaming replica of postgres (port 5433)
     analytics    read-only view of postgres (a warehouse)
+    pooled       postgres through PgBouncer (127.0.0.1:6432, ?pooler=transaction)
     mariadb      MariaDB           maria_people        mariadb_blog   MariaDB     maria_posts
 
-Tests that need a server are marked (``postgres``, ``mariadb``, ``replica``) and name their
-aliases in ``django_db(databases=[...])``. Point the suite at other servers with
+Tests that need a server are marked (``postgres``, ``mariadb``, ``replica``, ``pgbouncer``) and
+name their aliases in ``django_db(databases=[...])``. Point the suite at other servers with
 DJANGO_CFG_TEST_POSTGRES_URL / DJANGO_CFG_TEST_MARIADB_URL.
 """
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from tests.support.services import MARIADB_URL, POSTGRES_URL, REPLICA_URL, sibling_url
+from tests.support.services import (
+    MARIADB_URL,
+    PGBOUNCER_URL,
+    POSTGRES_URL,
+    REPLICA_URL,
+    sibling_url,
+)
 
 ENGINE_APPS = ["lite", "pg", "maria"]
 
@@ -46,6 +53,8 @@ class TestSuiteConfig(DjangoConfig):
         "analytics": DatabaseConfig.from_url(
             POSTGRES_URL, read_only=True, test={"MIRROR": "postgres"}
         ),
+        # The "postgres" test database through PgBouncer in transaction mode (tests/services.py).
+        "pooled": DatabaseConfig.from_url(PGBOUNCER_URL, test={"MIRROR": "postgres"}),
         "mariadb": DatabaseConfig.from_url(MARIADB_URL, apps=["maria_people"]),
         "mariadb_blog": DatabaseConfig.from_url(
             sibling_url(MARIADB_URL, "_blog"), apps=["maria_posts"]

@@ -46,6 +46,9 @@ class DatabaseStatus:
     pending: list[str] | None = field(default=None)
     lag_bytes: int | None = None
     """Replicas (PostgreSQL): WAL bytes the replica has yet to replay."""
+    lag_error: str | None = None
+    """Replicas: why the lag is unknown (its primary cannot be asked); the replica's own state
+    is in ``reachable``/``error``, never the primary's."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +73,6 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         apps=_apps_on(alias, topology),
         is_primary=role.is_primary,
     )
-    password = settings_dict.get("PASSWORD") or ""
     wrapper = own_connection(alias, CONNECT_TIMEOUT_SECONDS)
     try:
         _check_sqlite_file(wrapper)
@@ -83,26 +85,42 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         status.reachable = True
         if topology.takes_migrations(alias):
             status.pending = [f"{m.app_label}.{m.name}" for m in pending_migrations(wrapper)]
-        if role.replica_of is not None and wrapper.vendor == "postgresql":
-            status.lag_bytes = _replica_lag_bytes(wrapper, role.replica_of)
     except Exception as error:  # any driver error: report it, never raise
-        message = " ".join(f"{type(error).__name__}: {error}".split())
-        status.error = message.replace(password, "***") if password else message
+        status.error = _described(error, alias)
+    else:
+        if role.replica_of is not None and wrapper.vendor == "postgresql":
+            _measure_lag(status, wrapper, role.replica_of)
     finally:
         wrapper.close()
     return status
 
 
-def _replica_lag_bytes(replica: Any, primary_alias: str) -> int | None:
+def _measure_lag(status: DatabaseStatus, replica: Any, primary_alias: str) -> None:
+    """Set ``lag_bytes``, or ``lag_error`` when the primary (or the replica) does not answer."""
     primary = own_connection(primary_alias, CONNECT_TIMEOUT_SECONDS)
     try:
         with primary.cursor() as cursor:
             written = written_position(cursor)
+    except Exception as error:  # the primary's failure is not the replica's
+        status.lag_error = f"primary {primary_alias!r}: {_described(error, primary_alias)}"
+        return
     finally:
         primary.close()
-    with replica.cursor() as cursor:
-        replayed = replayed_position(cursor)
-    return max(0, written - replayed) if written is not None and replayed is not None else None
+    try:
+        with replica.cursor() as cursor:
+            replayed = replayed_position(cursor)
+    except Exception as error:
+        status.lag_error = _described(error, status.alias)
+        return
+    if written is not None and replayed is not None:
+        status.lag_bytes = max(0, written - replayed)
+
+
+def _described(error: Exception, alias: str) -> str:
+    """``OperationalError: ...`` on one line, without the password of ``alias``."""
+    message = " ".join(f"{type(error).__name__}: {error}".split())
+    password = connections.settings[alias].get("PASSWORD") or ""
+    return message.replace(password, "***") if password else message
 
 
 def _apps_on(alias: str, topology: Topology) -> list[str]:

@@ -4,6 +4,7 @@
     DatabaseConfig.from_url("postgresql://app@db/blog", apps=["blog"])           # blog's home
     DatabaseConfig.from_url(env.database.url_replica, replica_of="default")      # a read replica
     DatabaseConfig.from_url(env.database.url_analytics, read_only=True)          # a warehouse
+    DatabaseConfig.from_url("postgresql://app@pgbouncer:6432/main?pooler=transaction")  # pooled
     DatabaseConfig(engine="django_cockroachdb", name="app", host="crdb")         # any ENGINE
 
 The password is a ``SecretStr``: it is shown as ``**********`` in repr and dumps and as ``***`` in
@@ -16,9 +17,18 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
@@ -27,9 +37,11 @@ from django_cfg.settings.url import (
     NamedDatabaseURL,
     engine_family,
     parse_database_url,
+    port_list,
     quoted_for_message,
     redacted_url,
     replica_engine,
+    server_list,
 )
 
 __all__ = ["DatabaseConfig"]
@@ -68,8 +80,15 @@ class DatabaseConfig(BaseModel):
     name: str = Field(description="Database name, or the SQLite file path / ':memory:'")
     user: str = ""
     password: SecretStr | None = None
-    host: str = Field(default="", description="Host name, IP address or unix-socket directory")
-    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = Field(
+        default="",
+        description="Host name, IP address or unix-socket directory; PostgreSQL: several, "
+        "separated by ',' (libpq tries them in turn)",
+    )
+    port: int | str | None = Field(
+        default=None,
+        description="Port; with several hosts, one for all or one per host: '5432,5433'",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Driver OPTIONS")
 
     conn_max_age: int | None = Field(default=0, ge=0, description="Seconds; None = unlimited")
@@ -82,6 +101,11 @@ class DatabaseConfig(BaseModel):
         default=False, description="PostgreSQL connection pool: True or psycopg_pool arguments"
     )
     test: dict[str, Any] = Field(default_factory=dict, description="Django's TEST settings")
+    pooler: PoolerMode | None = Field(
+        default=None,
+        description="'transaction' behind a transaction pooler (PgBouncer): server-side cursors "
+        "off, pooler-safe locks; 'session' for a session pooler (settings/pooler.py)",
+    )
 
     apps: tuple[str, ...] = Field(default=(), description="App labels whose home is this database")
     replica_of: str | None = Field(default=None, description="Alias of the primary it replicates")
@@ -130,13 +154,39 @@ class DatabaseConfig(BaseModel):
             )
         return data
 
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> Any:
+        # Never echoes the value: a password may stand where a port is read.
+        if isinstance(value, str) and "," not in value:
+            value = value.strip()
+            if not (value.isascii() and value.isdigit()):
+                raise ValueError("must be a port number (1-65535)")
+            value = int(value)
+        if isinstance(value, str):
+            try:
+                return port_list("port", value)
+            except DatabaseURLError:
+                raise ValueError("must be ports (1-65535) separated by ','") from None
+        if isinstance(value, int) and not isinstance(value, bool) and not 1 <= value <= 65535:
+            raise ValueError("must be a port number (1-65535)")
+        return value
+
+    @property
+    def servers(self) -> list[tuple[str, int | None]]:
+        """``(host, port)`` of each server: one, or several for a multi-host PostgreSQL URL."""
+        return server_list(self.host, self.port)
+
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         family = self.family
+        self._check_servers(family)
         if family in {"postgresql", "mysql", "oracle"} and not self.name:
             raise ValueError(f"{self.redacted_url}: a {family} database needs a name.")
         if self.pool is not False:
             self._check_pool(family)
+        if self.pooler is not None:
+            self._check_pooler(family)
         if self.replica_of is not None and self.apps:
             raise ValueError(
                 f"{self.redacted_url}: a replica serves the apps of its primary "
@@ -167,6 +217,38 @@ class DatabaseConfig(BaseModel):
                 f"{self.redacted_url}: a replica is read-only by nature; remove read_only=True."
             )
         return self
+
+    def _check_servers(self, family: str | None) -> None:
+        hosts = self.host.split(",")
+        ports = str(self.port).split(",") if self.port is not None else [""]
+        if len(hosts) == 1 and len(ports) == 1:
+            return
+        if family not in {"postgresql", None}:
+            raise ValueError(
+                f"{self.redacted_url}: several hosts or ports are a PostgreSQL (libpq) feature; "
+                f"a {family} database has one host and one port."
+            )
+        if len(ports) not in {1, len(hosts)}:
+            raise ValueError(
+                f"{self.redacted_url}: {len(hosts)} hosts but {len(ports)} ports; give one port "
+                "for every host, or one per host in the same order (h1:5432,h2:5433)."
+            )
+
+    def _check_pooler(self, family: str | None) -> None:
+        where = self.redacted_url
+        if family != "postgresql":
+            raise ValueError(f"{where}: pooler is for PostgreSQL poolers (PgBouncer) only.")
+        explicit_cursors = "disable_server_side_cursors" in self.model_fields_set
+        if (
+            self.pooler == "transaction"
+            and explicit_cursors
+            and not self.disable_server_side_cursors
+        ):
+            raise ValueError(
+                f"{where}: pooler='transaction' needs server-side cursors off (a cursor lives on "
+                "one server connection, the next fetch may run on another); remove "
+                "disable_server_side_cursors=false."
+            )
 
     def _check_pool(self, family: str | None) -> None:
         where = self.redacted_url
@@ -270,8 +352,10 @@ class DatabaseConfig(BaseModel):
             "TIME_ZONE": self.time_zone,
             "TEST": test,
         }
-        if self.disable_server_side_cursors:
+        if self.disable_server_side_cursors or self.pooler == "transaction":
             settings["DISABLE_SERVER_SIDE_CURSORS"] = True
+        if self.pooler is not None:
+            settings[POOLER_KEY] = self.pooler
         return settings
 
     def _resolved_name(self, base_dir: Path | str | None) -> str:

@@ -14,12 +14,18 @@ Rules, in the order they are applied:
   port.
 - Hosts keep their case; ``[::1]`` is an IPv6 host; ``%2Fvar%2Frun%2Fpostgresql`` (or
   ``?host=/var/run/postgresql`` on PostgreSQL) is a unix-socket directory.
+- PostgreSQL takes several hosts, as libpq does: ``postgresql://app@h1:5432,h2:5433/db?
+  target_session_attrs=read-write&load_balance_hosts=random`` gives HOST ``h1,h2`` and PORT
+  ``5432,5433`` (one port for every host when they share it), which libpq tries in turn (or in
+  random order) until one has the wanted role.
 - Query keys that Django reads itself (``conn_max_age``, ``conn_health_checks``,
   ``atomic_requests``, ``autocommit``, ``disable_server_side_cursors``, ``time_zone``, ``pool``,
-  ``pool_<psycopg-pool argument>``) become ``DatabaseConfig`` fields; every other key is a driver
-  option, converted to the type its driver expects (see ``DRIVER_OPTIONS``). An unknown key on a
-  known engine is an error (a typo would otherwise surface only at the first connection); pass
-  unusual options as ``DatabaseConfig.from_url(url, options={...})``.
+  ``pool_<psycopg-pool argument>``) and ``pooler`` (``session``/``transaction``: a pooler such
+  as PgBouncer is in between, see ``settings/pooler.py``) become ``DatabaseConfig`` fields; every
+  other key is a driver option, converted to the type its driver expects (see
+  ``DRIVER_OPTIONS``). An unknown key on a known engine is an error (a typo would otherwise
+  surface only at the first connection); pass unusual options as
+  ``DatabaseConfig.from_url(url, options={...})``.
 
 No error raised here ever contains the password, whatever the URL: messages name the part at fault
 by its position and kind. Once the credentials are known to end at the last ``@``, they show the
@@ -46,8 +52,11 @@ __all__ = [
     "NamedDatabaseURL",
     "engine_family",
     "parse_database_url",
+    "port_list",
     "redacted_url",
     "register_scheme",
+    "server_list",
+    "shown_servers",
 ]
 
 ENGINES: dict[str, str] = {
@@ -214,6 +223,7 @@ DRIVER_OPTIONS: dict[str, dict[str, Converter]] = {
         "target_session_attrs": _choice(
             "any", "read-write", "read-only", "primary", "standby", "prefer-standby"
         ),
+        "load_balance_hosts": _choice("disable", "random"),
         "keepalives": _int,
         "keepalives_idle": _int,
         "keepalives_interval": _int,
@@ -272,6 +282,15 @@ _MYSQL_SSL_KEYS = {"ssl_ca": "ca", "ssl_cert": "cert", "ssl_key": "key", "ssl_ca
 _CONN_MAX_AGE_UNLIMITED = {"none", "unlimited", "persistent"}
 
 
+def port_list(key: str, raw: str) -> str:
+    """``5432,5433``: one port per host (an empty one is the default port), as libpq reads it."""
+    ports = [piece.strip() for piece in raw.split(",")]
+    for piece in ports:
+        if piece and not (piece.isascii() and piece.isdigit() and 1 <= int(piece) <= 65535):
+            raise DatabaseURLError(f"option {key!r} must be ports (1-65535) separated by ','")
+    return ",".join(ports)
+
+
 def _conn_max_age(key: str, raw: str) -> int | None:
     if raw.strip().lower() in _CONN_MAX_AGE_UNLIMITED:
         return None
@@ -312,8 +331,33 @@ def quoted_for_message(text: str, safe: str = "") -> str:
     return quote(text.encode("utf-8", "surrogatepass"), safe=safe)
 
 
+def server_list(host: str, port: int | str | None) -> list[tuple[str, int | None]]:
+    """``(host, port)`` of each server a HOST/PORT pair names: ``("h1,h2", "5432,5433")`` or
+    ``("h1,h2", 5432)`` (one port for every host) -> ``[("h1", 5432), ("h2", 5433)]``."""
+    hosts = host.split(",") if "," in host else [host]
+    text = "" if port is None else str(port)
+    ports = [
+        int(p) if p.strip().isascii() and p.strip().isdigit() else None for p in text.split(",")
+    ]
+    if len(ports) == 1:
+        ports *= len(hosts)
+    # Counts that differ (DatabaseConfig refuses them) are shown as they are, not truncated.
+    hosts += [""] * (len(ports) - len(hosts))
+    ports += [None] * (len(hosts) - len(ports))
+    return list(zip(hosts, ports, strict=True))
+
+
+def shown_servers(host: str, port: int | str | None) -> str:
+    """``h1:5432,[::1]:5433``: the servers of a HOST/PORT pair as a URL writes them."""
+    return ",".join(
+        (f"[{quoted_for_message(h, ':')}]" if ":" in h else quoted_for_message(h))
+        + (f":{p}" if p is not None else "")
+        for h, p in server_list(host, port)
+    )
+
+
 def redacted_url(
-    scheme: str, user: str, has_password: bool, host: str, port: int | None, name: str
+    scheme: str, user: str, has_password: bool, host: str, port: int | str | None, name: str
 ) -> str:
     """The URL for messages and status output, with the password shown as ``***``."""
     credentials = quoted_for_message(user)
@@ -321,9 +365,8 @@ def redacted_url(
         credentials += ":***"
     if credentials:
         credentials += "@"
-    shown_host = f"[{quoted_for_message(host, ':')}]" if ":" in host else quoted_for_message(host)
-    shown_port = f":{port}" if port is not None else ""
-    return f"{scheme}://{credentials}{shown_host}{shown_port}/{quoted_for_message(name, '/:')}"
+    servers = shown_servers(host, port)
+    return f"{scheme}://{credentials}{servers}/{quoted_for_message(name, '/:')}"
 
 
 _UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
@@ -469,7 +512,7 @@ def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> di
         )
     raw_user, colon, raw_password = userinfo.partition(":")
     user, password = unquote(raw_user), unquote(raw_password)
-    host, port = _parse_hostport(unsure, hostport)
+    host, port = _parse_servers(unsure, hostport, family)
     name = unquote(path[1:]) if path.startswith("/") else ""
     for part, value in (("user", user), ("password", password), ("host", host), ("name", name)):
         if "\x00" in value:
@@ -498,6 +541,34 @@ def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> di
 
 _VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 """Characters shown as they are in messages (every other one is percent-encoded)."""
+
+
+def _parse_servers(unsure: str, hostport: str, family: str | None) -> tuple[str, int | str | None]:
+    """``h1:5432,h2:5433`` -> ``("h1,h2", "5432,5433")``; one server -> ``(host, port)``."""
+    if "," not in hostport:
+        return _parse_hostport(unsure, hostport)
+    if family != "postgresql":
+        raise DatabaseURLError(
+            f"{unsure}several hosts separated by ',' are a PostgreSQL (libpq) feature; "
+            f"a {family or 'third-party'} database URL names one host."
+        )
+    servers = []
+    for number, item in enumerate(hostport.split(","), start=1):
+        try:
+            servers.append(_parse_hostport(unsure, item))
+        except DatabaseURLError as error:
+            raise DatabaseURLError(
+                f"{str(error).rstrip('.')} (server {number} of the host list)."
+            ) from None
+        if not servers[-1][0]:
+            raise DatabaseURLError(
+                f"{unsure}server {number} of the host list has no host; write h1:5432,h2:5432."
+            )
+    ports = {port for _, port in servers}
+    host = ",".join(host for host, _ in servers)
+    if len(ports) == 1:
+        return host, ports.pop()  # one port (or none) for every host
+    return host, ",".join("" if port is None else str(port) for _, port in servers)
 
 
 def _parse_hostport(unsure: str, hostport: str) -> tuple[str, int | None]:
@@ -582,12 +653,14 @@ def _place_option(
         fields[key] = DJANGO_OPTIONS[key](key, value)
     elif key == "pool":
         fields["pool"] = _bool(key, value)
+    elif key == "pooler":
+        fields["pooler"] = _choice("session", "transaction")(key, value)
     elif key.startswith("pool_") and key[5:] in POOL_OPTIONS:
         pool[key[5:]] = POOL_OPTIONS[key[5:]](key, value)
     elif family == "postgresql" and key in {"host", "user", "dbname"}:
         fields["name" if key == "dbname" else key] = value
     elif family == "postgresql" and key == "port":
-        fields["port"] = _int(key, value)
+        fields["port"] = port_list(key, value) if "," in value else _int(key, value)
     elif family == "postgresql" and key == "password":
         fields["password"] = SecretStr(value)
     elif family == "mysql" and key in _MYSQL_SSL_KEYS:
@@ -599,6 +672,6 @@ def _place_option(
     else:
         raise DatabaseURLError(
             f"unknown option {shown_key} for a {family} database. Known options: "
-            f"{', '.join(sorted([*DJANGO_OPTIONS, 'pool', *known]))}. "
+            f"{', '.join(sorted([*DJANGO_OPTIONS, 'pool', 'pooler', *known]))}. "
             "Pass anything else as DatabaseConfig.from_url(url, options={...})."
         )

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_cfg.schema.status import DatabaseStatus, database_statuses
+from django_cfg.settings.url import shown_servers
 
 
 class Command(BaseCommand):
@@ -35,7 +36,8 @@ class Command(BaseCommand):
             raise CommandError(f"primary database unreachable: {', '.join(down)}")
 
     def _write(self, status: DatabaseStatus, verbosity: int) -> None:
-        where = status.name if not status.host else f"{status.host}:{status.port}/{status.name}"
+        servers = shown_servers(status.host, status.port or None)
+        where = status.name if not status.host else f"{servers}/{status.name}"
         self.stdout.write(self.style.MIGRATE_HEADING(f"{status.alias}"), ending="")
         self.stdout.write(f"  {status.engine.rsplit('.', 1)[-1]}  {where}")
         self.stdout.write(f"  role: {status.role}")
@@ -48,6 +50,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  reachable: {self.style.ERROR('no')}  {status.error}")
         if status.lag_bytes is not None:
             self.stdout.write(f"  replication lag: {status.lag_bytes} bytes of WAL to replay")
+        elif status.lag_error is not None:
+            self.stdout.write(f"  replication lag: unknown ({status.lag_error})")
         if status.pending is not None:
             if not status.pending:
                 self.stdout.write("  migrations: up to date")
