@@ -12,7 +12,7 @@ class DjangoCfgConfig(AppConfig):
     verbose_name = "django-cfg"
 
     def ready(self) -> None:
-        from django.core.signals import request_finished, setting_changed
+        from django.core.signals import request_finished, request_started, setting_changed
 
         from django_cfg import checks  # noqa: F401  (registers the system checks)
         from django_cfg.routing.runtime import close_removed_connections, rebuild_runtime
@@ -21,9 +21,10 @@ class DjangoCfgConfig(AppConfig):
         # Django the topology needs (django_cfg.patches).
         rebuild_runtime()
         setting_changed.connect(_rebuild_runtime, dispatch_uid="django_cfg.rebuild_runtime")
-        request_finished.connect(
-            close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
-        )
+        for signal in (request_started, request_finished):
+            signal.connect(
+                close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
+            )
         if apps.is_installed("django.contrib.admin"):
             from django.core.checks import Tags, register
 

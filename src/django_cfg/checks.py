@@ -37,7 +37,7 @@ from django_cfg.routing.topology import ROUTER_PATH, Topology, get_topology, rou
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
 from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
-from django_cfg.settings.url import base_engine, engine_family, server_list
+from django_cfg.settings.url import base_engine, engine_family, server_list, shown_servers
 
 TAG = "django_cfg"
 
@@ -360,7 +360,8 @@ def check_pooled_urls(**_: Any) -> list[CheckMessage]:
     return [
         Warning(
             f"Database {alias!r} looks like it goes through a connection pooler (PgBouncer: "
-            f"{entry.get('HOST')}:{entry.get('PORT')}) but its pooler mode is not set. Behind a "
+            f"{shown_servers(entry.get('HOST') or '', entry.get('PORT'))}) but its pooler mode "
+            "is not set. Behind a "
             "transaction pooler, .iterator() fails ('cursor ... does not exist') and "
             "session-level state (locks, settings) passes between clients.",
             hint="Add ?pooler=transaction to its URL (or DatabaseConfig(pooler='transaction')); "

@@ -102,17 +102,29 @@ _applied = _Applied()
 
 
 def install(topology: Topology) -> None:
-    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent)."""
-    uninstall()
+    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent).
+
+    It goes straight from what is applied to what is needed: a patch needed before and after
+    stays in place throughout (a delete running in another thread meanwhile still gets the
+    cross-database collector and no constraint comes back).
+    """
     relations = cross_database_relations(topology)
+    names: dict[tuple[ModuleType, str], Any] = {}
     if relations:
-        _drop_constraints(relations)
-        _install_cross_database_deletion()
+        names.update(_cross_database_deletion())
         if apps.is_installed("django.contrib.admin"):
-            _install_cross_database_admin()
-    if len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values()):
-        connection_created.connect(_wrap_new_connection, dispatch_uid=_WRAP_CONNECTIONS)
-        _applied.wraps_connections = True
+            names.update(_cross_database_admin())
+    for (module, name), original in list(_applied.names.items()):
+        if (module, name) not in names:
+            setattr(module, name, original)
+            del _applied.names[(module, name)]
+    for (module, name), replacement in names.items():
+        _applied.names.setdefault((module, name), getattr(module, name))
+        setattr(module, name, replacement)
+    _set_constraints(relations)
+    _wrap_connections(
+        len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values())
+    )
 
 
 def uninstall() -> None:
@@ -123,13 +135,9 @@ def uninstall() -> None:
     """
     for (module, name), original in _applied.names.items():
         setattr(module, name, original)
-    for relation in _applied.constraints:
-        relation.field.db_constraint = True  # type: ignore[attr-defined]
-    if _applied.wraps_connections:
-        connection_created.disconnect(dispatch_uid=_WRAP_CONNECTIONS)
     _applied.names.clear()
-    _applied.constraints.clear()
-    _applied.wraps_connections = False
+    _set_constraints(())
+    _wrap_connections(False)
 
 
 def installed() -> dict[str, Any]:
@@ -148,27 +156,30 @@ def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
     return tuple(_applied.constraints)
 
 
-def _rebind(module: ModuleType, name: str, replacement: Any) -> None:
-    _applied.names.setdefault((module, name), getattr(module, name))
-    setattr(module, name, replacement)
-
-
 # 1. Deletion across databases ------------------------------------------------------------------
 
 
-def _install_cross_database_deletion() -> None:
+def _cross_database_deletion() -> dict[tuple[ModuleType, str], Any]:
     """``Model.delete()`` and ``QuerySet.delete()`` build a ``CrossDatabaseCollector``."""
     import django.db.models.base
     import django.db.models.query
 
-    _rebind(django.db.models.base, "Collector", CrossDatabaseCollector)
-    _rebind(django.db.models.query, "Collector", CrossDatabaseCollector)
+    return {
+        (django.db.models.base, "Collector"): CrossDatabaseCollector,
+        (django.db.models.query, "Collector"): CrossDatabaseCollector,
+    }
 
 
 # 2. No database constraint across databases ----------------------------------------------------
 
 
-def _drop_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
+def _set_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
+    """No constraint on the crossing ForeignKeys; the user's back on those that stopped crossing."""
+    fields = {relation.field for relation in relations}
+    for relation in list(_applied.constraints):
+        if relation.field not in fields:
+            relation.field.db_constraint = True  # type: ignore[attr-defined]
+            _applied.constraints.remove(relation)
     for relation in relations:
         fk = relation.field
         if isinstance(fk, ForeignKey) and getattr(fk, "db_constraint", False):
@@ -179,7 +190,7 @@ def _drop_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
 # 3, 4. The admin -------------------------------------------------------------------------------
 
 
-def _install_cross_database_admin() -> None:
+def _cross_database_admin() -> dict[tuple[ModuleType, str], Any]:
     """The admin's delete pages and changelists use the cross-database subclasses."""
     import django.contrib.admin.utils
     import django.contrib.admin.views.main
@@ -189,11 +200,21 @@ def _install_cross_database_admin() -> None:
         CrossDatabaseNestedObjects,
     )
 
-    _rebind(django.contrib.admin.utils, "NestedObjects", CrossDatabaseNestedObjects)
-    _rebind(django.contrib.admin.views.main, "ChangeList", CrossDatabaseChangeList)
+    return {
+        (django.contrib.admin.utils, "NestedObjects"): CrossDatabaseNestedObjects,
+        (django.contrib.admin.views.main, "ChangeList"): CrossDatabaseChangeList,
+    }
 
 
 # 5. Execute wrappers for a connection's lifetime -----------------------------------------------
+
+
+def _wrap_connections(needed: bool) -> None:
+    if needed and not _applied.wraps_connections:
+        connection_created.connect(_wrap_new_connection, dispatch_uid=_WRAP_CONNECTIONS)
+    elif not needed and _applied.wraps_connections:
+        connection_created.disconnect(dispatch_uid=_WRAP_CONNECTIONS)
+    _applied.wraps_connections = needed
 
 
 def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:

@@ -148,6 +148,40 @@ def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(
     assert author_field().db_constraint is True
 
 
+def test_installing_again_never_passes_through_djangos_objects(restored: None) -> None:
+    """A rebuild (a database added at run time) re-installs while other threads delete rows:
+    they must never see Django's own collector or a crossing ForeignKey's constraint back."""
+    import threading
+
+    stop, seen = threading.Event(), {"django": 0, "samples": 0}
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen["samples"] += 1
+            if (
+                django.db.models.base.Collector is not CrossDatabaseCollector
+                or author_field().db_constraint
+            ):
+                seen["django"] += 1
+
+    import sys
+
+    patches.install(get_topology())
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(300):
+            patches.install(get_topology())
+    finally:
+        stop.set()
+        watcher.join()
+        sys.setswitchinterval(interval)
+    assert seen["samples"] > 0
+    assert seen["django"] == 0
+
+
 # Patch 1: the deletion collector -----------------------------------------------------------------
 
 

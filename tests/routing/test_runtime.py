@@ -190,3 +190,135 @@ def test_the_users_router_in_front_wins_and_ours_answers_the_rest() -> None:
         assert router.db_for_write(posts) == "sqlite_blog"  # None from it: ours answered
         assert [type(r) for r in router.routers] == [SendsNotesToBlog, DatabaseRouter]
     assert router.db_for_write(Note) == "default"
+
+
+# Concurrency and the review's cases: one DatabaseConfig for connection and role, checks and
+# changes as one step, stale connections of removed or replaced settings, async callers.
+
+
+def test_keywords_of_add_database_change_the_connection_too(
+    tmp_path: Path, django_db_setup: None, django_db_blocker: Any
+) -> None:
+    from django_cfg.routing.read_only import ReadOnlyDatabaseError
+
+    path = tmp_path / "warehouse.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE t (x int)").connection.close()
+    add_database("warehouse", DatabaseConfig.from_url(f"sqlite:///{path}"), read_only=True)
+    try:
+        with (
+            django_db_blocker.unblock(),
+            pytest.raises(ReadOnlyDatabaseError, match="warehouse"),
+            connections["warehouse"].cursor() as cursor,
+        ):
+            cursor.execute("INSERT INTO t VALUES (1)")
+        assert current_runtime().topology.roles["warehouse"].read_only
+    finally:
+        remove_database("warehouse")
+    with pytest.raises(ValueError, match=r"DatabaseConfig\.from_url"):
+        add_database(
+            "w2", {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}, read_only=True
+        )
+    assert "w2" not in connections.settings
+
+
+def test_concurrent_additions_are_checked_one_at_a_time(tmp_path: Path) -> None:
+    import threading
+
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def add(alias: str, index: int) -> None:
+        barrier.wait()
+        try:
+            add_database(
+                alias,
+                DatabaseConfig.from_url(f"sqlite:///{tmp_path}/{index}.sqlite3"),
+                apps=["testapp"],
+            )
+            results.append(f"{alias}:{index}")
+        except ValueError:
+            results.append("refused")
+
+    threads = [
+        threading.Thread(target=add, args=(alias, i))
+        for i, alias in enumerate(["z", "z", "y", "x"])
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        added = [r for r in results if r != "refused"]
+        assert len(added) == 1
+        assert results.count("refused") == 3
+        alias, index = added[0].split(":")
+        assert router.db_for_write(Note) == alias
+        assert connections.settings[alias]["NAME"] == f"{tmp_path}/{index}.sqlite3"
+    finally:
+        for alias in {"x", "y", "z"} & set(current_runtime().topology.roles):
+            remove_database(alias)
+
+
+def test_another_thread_drops_its_connection_to_removed_or_replaced_settings(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    import threading
+
+    from django.core.signals import request_started
+
+    first, second = tmp_path / "first.sqlite3", tmp_path / "second.sqlite3"
+    for path, name in ((first, "first"), (second, "second")):
+        with sqlite3.connect(path) as raw:
+            raw.execute("CREATE TABLE which (name text)")
+            raw.execute("INSERT INTO which VALUES (?)", [name])
+    add_database("x", DatabaseConfig.from_url(f"sqlite:///{first}"))
+    served, go = threading.Semaphore(0), threading.Semaphore(0)
+    seen: list[str] = []
+
+    def request_thread() -> None:  # two requests, the databases changed in between
+        try:
+            for _ in range(2):
+                request_started.send(sender=None)  # what Django's handler sends per request
+                with connections["x"].cursor() as cursor:
+                    cursor.execute("SELECT name FROM which")
+                    seen.append(cursor.fetchone()[0])
+                served.release()
+                assert go.acquire(timeout=30)
+            connections["x"].close()
+        finally:
+            served.release()
+
+    with django_db_blocker.unblock():
+        thread = threading.Thread(target=request_thread)
+        thread.start()
+        try:
+            assert served.acquire(timeout=30)
+            remove_database("x")
+            add_database("x", DatabaseConfig.from_url(f"sqlite:///{second}"))
+            go.release()
+            assert served.acquire(timeout=30)
+            go.release()
+            thread.join(timeout=30)
+            assert seen == ["first", "second"]
+        finally:
+            go.release()
+            thread.join(timeout=30)
+            remove_database("x")
+
+
+def test_remove_database_from_async_code_changes_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    add_database("x", DatabaseConfig.from_url(f"sqlite:///{tmp_path}/x.sqlite3"), apps=["testapp"])
+
+    async def remove() -> None:
+        remove_database("x")
+
+    try:
+        with pytest.raises(RuntimeError, match="sync_to_async"):
+            asyncio.run(remove())
+        assert "x" in connections.settings
+        assert router.db_for_write(Note) == "x"
+    finally:
+        remove_database("x")
+    assert router.db_for_write(Note) == "default"

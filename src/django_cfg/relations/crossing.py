@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.db import DatabaseError, NotSupportedError, ProgrammingError, transaction
@@ -65,7 +65,7 @@ class CrossDatabaseRelation:
     @property
     def target_label(self) -> str:
         """``auth.User``."""
-        return _model(self.field.related_model)._meta.label
+        return cast("type[Model]", self.field.related_model)._meta.label
 
     def describe(self) -> str:
         """``blog.Post.author (blog_db) -> auth.User (default)``."""
@@ -322,11 +322,6 @@ def _homes_held(alias: str, topology: Topology) -> set[str]:
 
 def _table(model: Any) -> str:
     return str(model._meta.db_table)
-
-
-def _model(model: Any) -> type[Model]:
-    """A resolved related model (relations to ``"app.Model"`` strings are resolved by now)."""
-    return model  # type: ignore[no-any-return]
 
 
 def explain_cross_database_join(alias: str, sql: str) -> str | None:

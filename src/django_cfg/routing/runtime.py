@@ -27,6 +27,7 @@ docs/routing.md ("Databases added at run time") says what each call changes and 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -82,9 +83,17 @@ class DatabaseRuntime:
         self.added: Mapping[str, Mapping[str, Any]] = dict(added or {})
         self.removed = frozenset(removed)
         self.retired = False
+        """True once another runtime replaced this one: holders (the router) re-fetch."""
         self.router_installed = False  # set with the patches (_apply_patches)
         self.patched = False
-        """True once another runtime replaced this one: holders (the router) re-fetch."""
+        self.closed_here: threading.local = (
+            previous.closed_here if previous is not None else threading.local()
+        )
+        """Per thread: the ``removals`` count up to which this thread closed its connections."""
+        self.removals: int = previous.removals if previous is not None else 0
+        """How many times a database was removed in this process (``remove_database``)."""
+        self.replaced: frozenset[str] = previous.replaced if previous is not None else frozenset()
+        """Aliases removed at least once: threads may hold a connection of their old settings."""
 
         # Routing tables, compiled once: the router does dictionary lookups on them per call.
         self.homes: dict[str, str] = dict(topology.homes)
@@ -93,7 +102,9 @@ class DatabaseRuntime:
         self.migration_targets = frozenset(topology.migration_targets)
         self.copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
 
-        self.monitor = _monitor_for(topology, self.options, previous)
+        self.monitor_servers = _servers(replicas_by_primary(topology))
+        """Where the monitor's primaries and replicas are (a change of server: a new monitor)."""
+        self.monitor = _monitor_for(topology, self.options, self.monitor_servers, previous)
         monitor = self.monitor
         self.replicated: frozenset[str] = frozenset(monitor.replicas if monitor else ())
         self.single_replicas = monitor.single_replicas if monitor else {}
@@ -118,7 +129,6 @@ class DatabaseRuntime:
         """``relations.crossing``: per alias, ``{db_table: home}`` of the tables it lacks."""
         self.intent_tables: set[tuple[str, str]] = set()
         """``relations.delete_intents``: (alias, NAME) known to hold the intents table."""
-        """``relations.crossing``: relations whose database constraint this process dropped."""
         if previous is not None:
             self._keep_caches(previous)
 
@@ -166,16 +176,34 @@ class DatabaseRuntime:
 
 
 def _monitor_for(
-    topology: Topology, options: ReplicaOptions, previous: DatabaseRuntime | None
+    topology: Topology,
+    options: ReplicaOptions,
+    servers: Mapping[str, tuple[Any, ...]],
+    previous: DatabaseRuntime | None,
 ) -> ReplicaMonitor | None:
-    """The previous monitor while the replicas and options are unchanged, else a new one."""
+    """The previous monitor while the replicas, their servers and the options are unchanged,
+    else a new one (``rebuild_runtime`` closes the old one once the new runtime is current)."""
     replicas = replicas_by_primary(topology)
     old = previous.monitor if previous is not None else None
-    if old is not None and old.replicas == replicas and old.options == options:
+    if (
+        old is not None
+        and old.replicas == replicas
+        and old.options == options
+        and previous is not None
+        and previous.monitor_servers == servers
+    ):
         return old
-    if old is not None:
-        old.close()
     return ReplicaMonitor(topology, options) if replicas else None
+
+
+def _servers(replicas: Mapping[str, Iterable[Any]]) -> dict[str, tuple[Any, ...]]:
+    """Where each primary and replica of ``replicas`` is: a monitor follows these servers."""
+    aliases = [*replicas, *(role.alias for roles in replicas.values() for role in roles)]
+    server = ("ENGINE", "HOST", "PORT", "NAME", "USER")
+    return {
+        alias: tuple(connections.settings.get(alias, {}).get(key) for key in server)
+        for alias in aliases
+    }
 
 
 # The process's runtime ----------------------------------------------------------------------------
@@ -207,7 +235,9 @@ def rebuild_runtime(
         _current = runtime
         if previous is not None:
             previous.retired = True
-    _apply_patches(runtime, previous)
+            if previous.monitor is not None and previous.monitor is not runtime.monitor:
+                previous.monitor.close()
+        _apply_patches(runtime, previous)  # in the lock: patches always match the current one
     return runtime
 
 
@@ -264,30 +294,39 @@ def add_database(
     """
     from django_cfg.settings.database_config import DatabaseConfig
 
-    if alias in connections.settings or alias in current_runtime().topology.roles:
-        raise ValueError(
-            f"add_database({alias!r}): database {alias!r} is already configured. "
-            f"Call remove_database({alias!r}) first to replace it, or choose another alias."
-        )
-    role: dict[str, Any] = {}
-    if isinstance(config, DatabaseConfig):
-        settings_dict = config.to_django(getattr(settings, "BASE_DIR", None))
-        role = config.role_setting()  # what DjangoConfig writes into DATABASE_ROLES
-    else:
-        settings_dict = dict(config)
     overrides = {
         "replica_of": replica_of,
         "read_only": read_only,
         "copy_of": copy_of,
         "read_weight": read_weight,
     }
-    role.update({key: value for key, value in overrides.items() if value is not None})
-    role["apps"] = [*role.get("apps", ()), *apps]
-    role = {key: value for key, value in role.items() if value not in (None, [])}
-    _check_role(alias, role)
+    changes: dict[str, Any] = {key: value for key, value in overrides.items() if value is not None}
+    if isinstance(config, DatabaseConfig):
+        if apps:
+            changes["apps"] = (*config.apps, *apps)
+        if changes:  # one DatabaseConfig: its connection settings and its role agree
+            config = DatabaseConfig.model_validate({**config.model_dump(), **changes})
+        settings_dict = config.to_django(getattr(settings, "BASE_DIR", None))
+        role = config.role_setting()  # what DjangoConfig writes into DATABASE_ROLES
+    else:
+        if read_only:
+            raise ValueError(
+                f"add_database({alias!r}, {{...}}, read_only=True): a DATABASES entry cannot be "
+                "made read-only here; pass DatabaseConfig.from_url(url, read_only=True), which "
+                "sets the session's read-only option."
+            )
+        settings_dict = dict(config)
+        role = {**changes, "apps": list(apps)}
+    role = {key: value for key, value in role.items() if value not in (None, [], ())}
 
-    with _building:
+    with _building:  # checked and applied as one step: concurrent calls see each other
         runtime = current_runtime()
+        if alias in connections.settings or alias in runtime.topology.roles:
+            raise ValueError(
+                f"add_database({alias!r}): database {alias!r} is already configured. "
+                f"Call remove_database({alias!r}) first to replace it, or choose another alias."
+            )
+        _check_role(alias, role)
         from django_cfg import patches  # imports the relations, which read the runtime
 
         patches.add_connection(alias, settings_dict)  # with Django's defaults, as at startup
@@ -323,55 +362,85 @@ def _check_role(alias: str, role: Mapping[str, Any]) -> None:
 def remove_database(alias: str) -> DatabaseRuntime:
     """Remove database ``alias`` from this process: its routing, its settings, its connection.
 
-    The calling thread's connection to it is closed now; each other thread's is closed when
-    that thread finishes its current request (``request_finished``). A thread that serves no
-    requests (a worker loop) keeps its connection until it calls ``close_removed_connections()``
-    or ends. Apps that lived on ``alias`` go back to ``default``. Refused for ``default`` and
-    for a primary that still has replicas or copies. Returns the rebuilt runtime.
+    The calling thread's connection to it is closed now; each other thread's when that thread
+    starts or finishes a request (``request_started``/``request_finished``). A thread that serves
+    no requests (a worker loop) keeps its connection until it calls
+    ``close_removed_connections()`` or ends. Call it from synchronous code. Apps that lived on
+    ``alias`` go back to ``default``. Refused for ``default`` and for a primary that still has
+    replicas or copies. Returns the rebuilt runtime.
     """
-    runtime = current_runtime()
     if alias == DEFAULT_DB_ALIAS:
         raise ValueError("remove_database('default'): Django needs a 'default' database.")
-    if alias not in runtime.topology.roles and alias not in connections.settings:
-        raise ConnectionDoesNotExist(
-            f"remove_database({alias!r}): no database {alias!r} is configured; configured: "
-            f"{', '.join(runtime.topology.aliases)}."
-        )
-    followers = [
-        role.alias
-        for role in runtime.topology.roles.values()
-        if alias in (role.replica_of, role.copy_of) and role.alias != alias
-    ]
-    if followers:
-        raise ValueError(
-            f"remove_database({alias!r}): {', '.join(map(repr, followers))} "
-            f"{'is a replica or copy' if len(followers) == 1 else 'are replicas or copies'} of "
-            f"{alias!r}; remove {'it' if len(followers) == 1 else 'them'} first."
-        )
-    with _building:
-        added = {a: role for a, role in runtime.added.items() if a != alias}
-        rebuilt = rebuild_runtime(added=added, removed=runtime.removed | {alias})
-        _close_here(alias)
+    _refuse_in_event_loop(f"remove_database({alias!r})")
+    with _building:  # checked and applied as one step: concurrent calls see each other
+        runtime = current_runtime()
+        if alias not in runtime.topology.roles and alias not in connections.settings:
+            raise ConnectionDoesNotExist(
+                f"remove_database({alias!r}): no database {alias!r} is configured; "
+                f"configured: {', '.join(runtime.topology.aliases)}."
+            )
+        followers = [
+            role.alias
+            for role in runtime.topology.roles.values()
+            if alias in (role.replica_of, role.copy_of) and role.alias != alias
+        ]
+        if followers:
+            one = len(followers) == 1
+            raise ValueError(
+                f"remove_database({alias!r}): {', '.join(map(repr, followers))} "
+                f"{'is a replica or copy' if one else 'are replicas or copies'} of "
+                f"{alias!r}; remove {'it' if one else 'them'} first."
+            )
         from django_cfg import patches
 
-        patches.remove_connection(alias)
+        patches.remove_connection(alias)  # first: closing below then creates nothing
+        _close_here(alias)
+        added = {a: role for a, role in runtime.added.items() if a != alias}
+        rebuilt = rebuild_runtime(added=added, removed=runtime.removed | {alias})
+        rebuilt.removals += 1
+        rebuilt.replaced |= {alias}
+        rebuilt.closed_here.upto = rebuilt.removals
     return rebuilt
 
 
 def close_removed_connections(**_: Any) -> None:
-    """Close this thread's connections to removed databases (a ``request_finished`` receiver)."""
+    """Close this thread's connections to databases removed (or removed and added again with
+    other settings) since it last looked: a ``request_started``/``request_finished`` receiver;
+    a worker thread that serves no requests calls it between jobs. Costs one comparison when
+    nothing was removed."""
     runtime = _current
-    if runtime is not None:
-        for alias in runtime.removed:
-            if alias not in connections.settings:
-                _close_here(alias)
+    if runtime is None or getattr(runtime.closed_here, "upto", 0) == runtime.removals:
+        return
+    runtime.closed_here.upto = runtime.removals
+    for alias in runtime.replaced:
+        _close_here(alias)
 
 
 def _close_here(alias: str) -> None:
-    """Close and forget this thread's connection to ``alias``, if it has one."""
-    try:
-        connection = connections[alias]  # this thread's wrapper, even once settings lost it
-    except ConnectionDoesNotExist:
-        return
+    """Close and forget this thread's connection to ``alias`` if it is one of settings that are
+    gone (removed, or replaced by ``add_database``); never opens one."""
+    current = connections.settings.get(alias)
+    if current is not None:
+        held = [c for c in connections.all(initialized_only=True) if c.alias == alias]
+        if not held or held[0].settings_dict is current:
+            return
+        connection = held[0]
+    else:
+        try:
+            connection = connections[alias]  # this thread's wrapper: settings no longer name it
+        except ConnectionDoesNotExist:
+            return
     connection.close()
     del connections[alias]
+
+
+def _refuse_in_event_loop(call: str) -> None:
+    """Closing a connection is synchronous in Django: refuse before changing anything."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"{call} closes database connections, which Django does synchronously: call it "
+        f"from synchronous code, e.g. await sync_to_async(remove_database)(alias)."
+    )

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from django.db import connections
 
+from django_cfg.settings.sqlite import names_a_file
+
 __all__ = ["migration_lock"]
 
 LOCK_NAME = "django_cfg.migrate_all"
@@ -94,7 +96,7 @@ def _mysql_lock(alias: str, wait: Callable[[], None] | None) -> Iterator[None]:
 
 @contextmanager
 def _file_lock(name: str, wait: Callable[[], None] | None) -> Iterator[None]:
-    if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+    if not names_a_file(name):
         yield
         return
     path = Path(name).with_name(Path(name).name + ".migrate-lock")

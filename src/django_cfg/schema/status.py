@@ -22,6 +22,7 @@ from django_cfg.replicas.own_connection import own_connection
 from django_cfg.replicas.wal import replayed_position, written_position
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.state import pending_migrations
+from django_cfg.settings.sqlite import names_a_file
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DatabaseStatus", "database_statuses", "probe"]
 
@@ -138,7 +139,7 @@ def _check_sqlite_file(wrapper: Any) -> None:
     if wrapper.vendor != "sqlite":
         return
     name = str(wrapper.settings_dict["NAME"])
-    if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+    if not names_a_file(name):
         return
     if not Path(name).exists():
         raise FileNotFoundError(f"{name} does not exist yet (run manage.py migrate_all)")

@@ -30,6 +30,7 @@ from pydantic import (
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+from django_cfg.settings.sqlite import MEMORY, names_a_file
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
     ENGINES,
@@ -46,7 +47,6 @@ from django_cfg.settings.url import (
 
 __all__ = ["DatabaseConfig"]
 
-_SQLITE_MEMORY = ":memory:"
 
 _READ_ONLY_STATEMENTS = {
     "mysql": "SET SESSION TRANSACTION READ ONLY",
@@ -282,7 +282,7 @@ class DatabaseConfig(BaseModel):
         if self.family == "sqlite":
             return (
                 f"{self.scheme}://"
-                if self.name == _SQLITE_MEMORY
+                if self.name == MEMORY
                 else f"{self.scheme}:///{quoted_for_message(self.name, '/:~')}"
             )
         return redacted_url(
@@ -359,7 +359,7 @@ class DatabaseConfig(BaseModel):
         return settings
 
     def _resolved_name(self, base_dir: Path | str | None) -> str:
-        if self.family != "sqlite" or self.name == _SQLITE_MEMORY or self.name.startswith("file:"):
+        if self.family != "sqlite" or not names_a_file(self.name):
             return self.name
         try:
             path = Path(self.name).expanduser()
