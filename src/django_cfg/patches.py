@@ -45,6 +45,14 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    call to add an alias; the entry gets Django's defaults from its own ``configure_settings``,
    as at startup, and goes into the same dict (``settings.DATABASES``) the handler reads.
 
+7. ``BaseDatabaseWrapper.connect`` is wrapped (``django.db.backends.base.base``; no backend
+   overrides it). Needed when: a database has replicas. Why: a connection that cannot be made
+   must name its database in the error (psycopg says "connection to server at ... failed"),
+   open the primary's breaker so that its share of reads goes to the replicas, and drop this
+   context's pending read-your-writes marker (``django_cfg.replicas.outage``); Django sends a
+   signal when a connection is made (``connection_created``) but none when it fails, and the
+   failure is raised inside ``ensure_connection()`` before any execute wrapper exists.
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -58,6 +66,8 @@ Not patches (public hooks, or classes the package owns):
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -93,7 +103,9 @@ _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
 class _Applied:
     """What ``install()`` changed, so that ``uninstall()`` can put it back."""
 
-    names: dict[tuple[ModuleType, str], Any] = field(default_factory=dict)  # -> Django's value
+    names: dict[tuple[ModuleType | type, str], Any] = field(
+        default_factory=dict
+    )  # -> Django's value
     constraints: list[CrossDatabaseRelation] = field(default_factory=list)
     wraps_connections: bool = False
 
@@ -113,6 +125,8 @@ def install(topology: Topology) -> None:
     if len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values()):
         connection_created.connect(_wrap_new_connection, dispatch_uid=_WRAP_CONNECTIONS)
         _applied.wraps_connections = True
+    if any(role.replica_of is not None for role in topology.roles.values()):
+        _install_connect_reports()
 
 
 def uninstall() -> None:
@@ -135,9 +149,7 @@ def uninstall() -> None:
 def installed() -> dict[str, Any]:
     """What is changed now: ``{"django.db.models.base.Collector": CrossDatabaseCollector, ...}``,
     and ``"django.db.backends.signals.connection_created"`` when new connections get wrappers."""
-    changed = {
-        f"{module.__name__}.{name}": getattr(module, name) for module, name in _applied.names
-    }
+    changed = {_qualified(owner, name): getattr(owner, name) for owner, name in _applied.names}
     if _applied.wraps_connections:
         changed["django.db.backends.signals.connection_created"] = _wrap_new_connection
     return changed
@@ -148,9 +160,15 @@ def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
     return tuple(_applied.constraints)
 
 
-def _rebind(module: ModuleType, name: str, replacement: Any) -> None:
-    _applied.names.setdefault((module, name), getattr(module, name))
-    setattr(module, name, replacement)
+def _qualified(owner: ModuleType | type, name: str) -> str:
+    if isinstance(owner, type):
+        return f"{owner.__module__}.{owner.__qualname__}.{name}"
+    return f"{owner.__name__}.{name}"
+
+
+def _rebind(owner: ModuleType | type, name: str, replacement: Any) -> None:
+    _applied.names.setdefault((owner, name), owner.__dict__[name])
+    setattr(owner, name, replacement)
 
 
 # 1. Deletion across databases ------------------------------------------------------------------
@@ -205,6 +223,30 @@ def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any)
     for wrapper in wrappers:
         if wrapper is not None and wrapper not in connection.execute_wrappers:
             connection.execute_wrappers.insert(0, wrapper)  # outermost; see patch 5
+
+
+# 7. Failed connections reported ----------------------------------------------------------------
+
+
+def _install_connect_reports() -> None:
+    """Django's ``connect()`` tells ``replicas.outage`` how it went (see patch 7)."""
+    from django_cfg.replicas import outage
+
+    original = BaseDatabaseWrapper.__dict__["connect"]
+
+    @functools.wraps(original)
+    def connect(self: BaseDatabaseWrapper) -> None:
+        started = time.monotonic()
+        try:
+            original(self)
+        except Exception as error:
+            instead = outage.connection_failed(self, error, time.monotonic() - started)
+            if instead is None:
+                raise
+            raise instead from error
+        outage.connected(self)
+
+    _rebind(BaseDatabaseWrapper, "connect", connect)
 
 
 def add_connection(alias: str, settings_dict: dict[str, Any]) -> None:
