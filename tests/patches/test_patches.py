@@ -113,7 +113,8 @@ def test_nothing_is_patched_when_no_relation_crosses_databases(restored: None) -
         assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
         assert author_field().db_constraint is True  # the user's field as written
         assert patches.dropped_constraints() == ()
-    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}  # patched again
+    # Patched again:
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}
     assert author_field().db_constraint is False
 
 
