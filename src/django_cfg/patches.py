@@ -37,7 +37,9 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    Django's public ``connection.execute_wrapper()`` is a context manager that appends a wrapper
    and pops the last one on exit; a wrapper for the connection's lifetime has no public API.
    Put first (outermost), it leaves the user's ``with execute_wrapper()`` blocks popping their
-   own wrappers. Nothing of Django is replaced: only the list is extended.
+   own wrappers. Nothing of Django is replaced: only the list is extended. A read-only
+   PostgreSQL database behind a transaction pooler also gets a wrapper that runs a statement
+   outside ``atomic()`` in a read-only transaction (``routing.read_only``).
 6. ``connections.settings`` gains or loses an entry when a database is added or removed at run
    time (``routing.runtime.add_database`` / ``remove_database``: ``add_connection`` and
    ``remove_connection`` here). Needed when: the project calls them (tenants, tests). Why no
@@ -84,7 +86,7 @@ from django_cfg.relations.crossing import (
     cross_database_relations,
     join_error_wrapper,
 )
-from django_cfg.routing.read_only import read_only_wrapper
+from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
 from django_cfg.routing.topology import Topology
 
 __all__ = [
@@ -215,9 +217,13 @@ def _install_cross_database_admin() -> None:
 
 
 def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
-    """``connection_created``: reword a read-only refusal and a table missing on this database."""
+    """``connection_created``: reword a read-only refusal and a table missing on this database;
+    a read-only one whose session setting cannot be relied on is read-only per transaction."""
+    explain_writes = read_only_wrapper(connection.alias)
+    if explain_writes is not None:
+        enforce_per_transaction(connection)  # innermost: inserted before the others
     wrappers: list[Callable[..., Any] | None] = [
-        read_only_wrapper(connection.alias),
+        explain_writes,
         join_error_wrapper(connection.alias),
     ]
     for wrapper in wrappers:
