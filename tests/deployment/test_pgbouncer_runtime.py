@@ -33,12 +33,12 @@ def person_model() -> Any:
     return apps.get_model("pg_people", "Person")
 
 
-def test_database() -> str:
+def postgres_test_database() -> str:
     return str(connections["postgres"].settings_dict["NAME"])
 
 
 def pooled_url(port: int, pooler: bool) -> str:
-    return f"postgresql://postgres@127.0.0.1:{port}/{test_database()}" + (
+    return f"postgresql://postgres@127.0.0.1:{port}/{postgres_test_database()}" + (
         "?pooler=transaction" if pooler else ""
     )
 
@@ -65,7 +65,7 @@ def warehouse(port: int, pooler: bool) -> Iterator[str]:
         connections[WAREHOUSE].close()
         entry.clear()
         entry.update(saved)
-        pgbouncer_release(test_database(), pooled_url(port, pooler=False))
+        pgbouncer_release(postgres_test_database(), pooled_url(port, pooler=False))
 
 
 def write_through_the_pooler_is_possible() -> None:
@@ -108,7 +108,7 @@ def test_a_read_only_database_refuses_writes_through_every_pgbouncer_that_connec
         write_through_the_pooler_is_possible()
     finally:
         connections["pooled"].close()
-        pgbouncer_release(test_database())
+        pgbouncer_release(postgres_test_database())
 
 
 @pytest.mark.postgres
@@ -152,8 +152,8 @@ def through_the_poolers() -> Iterator[None]:
             connections[alias].close()
             connections.settings[alias].clear()
             connections.settings[alias].update(saved[alias])
-        pgbouncer_release(test_database())
-        pgbouncer_release(test_database(), pooled_url(REPLICA_POOLER, pooler=False))
+        pgbouncer_release(postgres_test_database())
+        pgbouncer_release(postgres_test_database(), pooled_url(REPLICA_POOLER, pooler=False))
 
 
 def served_by_port(row: Any) -> tuple[str, str]:
