@@ -3,7 +3,8 @@
 #   PostgreSQL primary   127.0.0.1:5432  (Debian cluster <version>/main, trust auth)
 #   streaming replica    127.0.0.1:5433  (cluster <version>/replica, slot replica_5433)
 #   MariaDB              127.0.0.1:3306  (root over TCP with an empty password, database `test`)
-#   PgBouncer            127.0.0.1:6432 -> the primary, 127.0.0.1:6433 -> the replica
+#   PgBouncer            127.0.0.1:6432 -> the primary, 127.0.0.1:6433 -> the replica,
+#                        127.0.0.1:6434 -> the primary with ignore_startup_parameters = options
 #                        (transaction pooling, the config in scripts/pgbouncer/, user postgres)
 # Needs root and Debian's PostgreSQL and MariaDB packages; installs Debian's pgbouncer if it is
 # missing. Exits non-zero if any service is not up at the end.
@@ -161,16 +162,23 @@ pgbouncer_answers() { as_postgres psql -X -q -At -h 127.0.0.1 -p "$1" -d postgre
 pgbouncer_pid() { cat "$PGBOUNCER_RUN/django-cfg-pgbouncer-$1.pid" 2>/dev/null; }
 pgbouncer_running() { local pid; pid=$(pgbouncer_pid "$1") && kill -0 "$pid" 2>/dev/null; }
 
-install_pgbouncer_config() { # returns 1 when the running copy is already the repository's
-  local file changed=1
+PGBOUNCER_CHANGED=() # the files install_pgbouncer_config replaced
+install_pgbouncer_config() {
+  local file
   install -d -o postgres -g postgres -m 755 "$PGBOUNCER_RUN"
   for file in "$PGBOUNCER_CONFIG"/*.ini "$PGBOUNCER_CONFIG"/userlist.txt; do
     if ! cmp -s "$file" "$PGBOUNCER_RUN/$(basename "$file")"; then
       install -o postgres -g postgres -m 640 "$file" "$PGBOUNCER_RUN/"
-      changed=0
+      PGBOUNCER_CHANGED+=("$(basename "$file")")
     fi
   done
-  return $changed
+}
+pgbouncer_config_changed() { # pgbouncer_config_changed INSTANCE: its ini or a shared file changed
+  local file
+  for file in "${PGBOUNCER_CHANGED[@]}"; do
+    [[ $file == "$1.ini" || $file == pooling.ini || $file == userlist.txt ]] && return 0
+  done
+  return 1
 }
 
 ensure_pgbouncer() {
@@ -179,11 +187,11 @@ ensure_pgbouncer() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
   fi
-  local changed= instance port pid
-  install_pgbouncer_config && changed=1
-  for instance in primary:6432 replica:6433; do
+  local instance port pid
+  install_pgbouncer_config
+  for instance in primary:6432 replica:6433 ignoring-options:6434; do
     port=${instance#*:}
-    if pgbouncer_running "$port" && [[ -n "$changed" ]]; then
+    if pgbouncer_running "$port" && pgbouncer_config_changed "${instance%%:*}"; then
       say "restarting PgBouncer on $port (its configuration changed)"
       pid=$(pgbouncer_pid "$port")
       kill "$pid"
@@ -199,7 +207,8 @@ ensure_pgbouncer() {
     wait_for 10 pgbouncer_answers "$port" ||
       fail "PgBouncer on $port does not answer (see $PGBOUNCER_RUN/django-cfg-pgbouncer-$port.log)"
   done
-  say "PgBouncer ready on 127.0.0.1:6432 (primary) and 127.0.0.1:6433 (replica)"
+  say "PgBouncer ready on 127.0.0.1:6432 (primary), 127.0.0.1:6433 (replica) and" \
+    "127.0.0.1:6434 (primary, ignore_startup_parameters = options)"
 }
 
 ensure_primary

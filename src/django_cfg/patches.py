@@ -37,13 +37,23 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    Django's public ``connection.execute_wrapper()`` is a context manager that appends a wrapper
    and pops the last one on exit; a wrapper for the connection's lifetime has no public API.
    Put first (outermost), it leaves the user's ``with execute_wrapper()`` blocks popping their
-   own wrappers. Nothing of Django is replaced: only the list is extended.
+   own wrappers. Nothing of Django is replaced: only the list is extended. A read-only
+   PostgreSQL database behind a transaction pooler also gets a wrapper that runs a statement
+   outside ``atomic()`` in a read-only transaction (``routing.read_only``).
 6. ``connections.settings`` gains or loses an entry when a database is added or removed at run
    time (``routing.runtime.add_database`` / ``remove_database``: ``add_connection`` and
    ``remove_connection`` here). Needed when: the project calls them (tenants, tests). Why no
    public hook: Django reads ``DATABASES`` once into ``ConnectionHandler.settings`` and has no
    call to add an alias; the entry gets Django's defaults from its own ``configure_settings``,
    as at startup, and goes into the same dict (``settings.DATABASES``) the handler reads.
+
+7. ``BaseDatabaseWrapper.connect`` is wrapped (``django.db.backends.base.base``; no backend
+   overrides it). Needed when: a database has replicas. Why: a connection that cannot be made
+   must name its database in the error (psycopg says "connection to server at ... failed"),
+   open the primary's breaker so that its share of reads goes to the replicas, and drop this
+   context's pending read-your-writes marker (``django_cfg.replicas.outage``); Django sends a
+   signal when a connection is made (``connection_created``) but none when it fails, and the
+   failure is raised inside ``ensure_connection()`` before any execute wrapper exists.
 
 Not patches (public hooks, or classes the package owns):
 
@@ -58,6 +68,8 @@ Not patches (public hooks, or classes the package owns):
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -74,7 +86,7 @@ from django_cfg.relations.crossing import (
     cross_database_relations,
     join_error_wrapper,
 )
-from django_cfg.routing.read_only import read_only_wrapper
+from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
 from django_cfg.routing.topology import Topology
 
 __all__ = [
@@ -93,7 +105,9 @@ _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
 class _Applied:
     """What ``install()`` changed, so that ``uninstall()`` can put it back."""
 
-    names: dict[tuple[ModuleType, str], Any] = field(default_factory=dict)  # -> Django's value
+    names: dict[tuple[ModuleType | type, str], Any] = field(
+        default_factory=dict
+    )  # -> Django's value
     constraints: list[CrossDatabaseRelation] = field(default_factory=list)
     wraps_connections: bool = False
 
@@ -109,17 +123,19 @@ def install(topology: Topology) -> None:
     cross-database collector and no constraint comes back).
     """
     relations = cross_database_relations(topology)
-    names: dict[tuple[ModuleType, str], Any] = {}
+    names: dict[tuple[ModuleType | type, str], Any] = {}
     if relations:
         names.update(_cross_database_deletion())
         if apps.is_installed("django.contrib.admin"):
             names.update(_cross_database_admin())
+    if any(role.replica_of is not None for role in topology.roles.values()):
+        names.update(_connect_reports())
     for (module, name), original in list(_applied.names.items()):
         if (module, name) not in names:
             setattr(module, name, original)
             del _applied.names[(module, name)]
     for (module, name), replacement in names.items():
-        _applied.names.setdefault((module, name), getattr(module, name))
+        _applied.names.setdefault((module, name), vars(module)[name])
         setattr(module, name, replacement)
     _set_constraints(relations)
     _wrap_connections(
@@ -143,9 +159,7 @@ def uninstall() -> None:
 def installed() -> dict[str, Any]:
     """What is changed now: ``{"django.db.models.base.Collector": CrossDatabaseCollector, ...}``,
     and ``"django.db.backends.signals.connection_created"`` when new connections get wrappers."""
-    changed = {
-        f"{module.__name__}.{name}": getattr(module, name) for module, name in _applied.names
-    }
+    changed = {_qualified(owner, name): getattr(owner, name) for owner, name in _applied.names}
     if _applied.wraps_connections:
         changed["django.db.backends.signals.connection_created"] = _wrap_new_connection
     return changed
@@ -156,10 +170,16 @@ def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
     return tuple(_applied.constraints)
 
 
+def _qualified(owner: ModuleType | type, name: str) -> str:
+    if isinstance(owner, type):
+        return f"{owner.__module__}.{owner.__qualname__}.{name}"
+    return f"{owner.__name__}.{name}"
+
+
 # 1. Deletion across databases ------------------------------------------------------------------
 
 
-def _cross_database_deletion() -> dict[tuple[ModuleType, str], Any]:
+def _cross_database_deletion() -> dict[tuple[ModuleType | type, str], Any]:
     """``Model.delete()`` and ``QuerySet.delete()`` build a ``CrossDatabaseCollector``."""
     import django.db.models.base
     import django.db.models.query
@@ -190,7 +210,7 @@ def _set_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
 # 3, 4. The admin -------------------------------------------------------------------------------
 
 
-def _cross_database_admin() -> dict[tuple[ModuleType, str], Any]:
+def _cross_database_admin() -> dict[tuple[ModuleType | type, str], Any]:
     """The admin's delete pages and changelists use the cross-database subclasses."""
     import django.contrib.admin.utils
     import django.contrib.admin.views.main
@@ -218,14 +238,45 @@ def _wrap_connections(needed: bool) -> None:
 
 
 def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
-    """``connection_created``: reword a read-only refusal and a table missing on this database."""
+    """``connection_created``: reword a read-only refusal and a table missing on this database;
+    a read-only one whose session setting cannot be relied on is read-only per transaction."""
+    explain_writes = read_only_wrapper(connection.alias)
+    if explain_writes is not None:
+        enforce_per_transaction(connection)  # innermost: inserted before the others
     wrappers: list[Callable[..., Any] | None] = [
-        read_only_wrapper(connection.alias),
+        explain_writes,
         join_error_wrapper(connection.alias),
     ]
     for wrapper in wrappers:
         if wrapper is not None and wrapper not in connection.execute_wrappers:
             connection.execute_wrappers.insert(0, wrapper)  # outermost; see patch 5
+
+
+# 7. Failed connections reported ----------------------------------------------------------------
+
+
+def _connect_reports() -> dict[tuple[ModuleType | type, str], Any]:
+    """Django's ``connect()`` tells ``replicas.outage`` how it went (see patch 7)."""
+    from django_cfg.replicas import outage
+
+    key = (BaseDatabaseWrapper, "connect")
+    if key in _applied.names:  # installed: keep the wrapper in place
+        return {key: vars(BaseDatabaseWrapper)["connect"]}
+    original = vars(BaseDatabaseWrapper)["connect"]
+
+    @functools.wraps(original)
+    def connect(self: BaseDatabaseWrapper) -> None:
+        started = time.monotonic()
+        try:
+            original(self)
+        except Exception as error:
+            instead = outage.connection_failed(self, error, time.monotonic() - started)
+            if instead is None:
+                raise
+            raise instead from error
+        outage.connected(self)
+
+    return {key: connect}
 
 
 def add_connection(alias: str, settings_dict: dict[str, Any]) -> None:

@@ -66,6 +66,10 @@ OURS = {
     "django.contrib.admin.views.main.ChangeList": CrossDatabaseChangeList,
 }
 WRAPS_CONNECTIONS = "django.db.backends.signals.connection_created"
+REPORTS_CONNECTS = "django.db.backends.base.base.BaseDatabaseWrapper.connect"
+DJANGO_CONNECT = BaseDatabaseWrapper.connect
+if REPORTS_CONNECTS in patches.installed():  # the suite's settings have a replica
+    DJANGO_CONNECT = patches._applied.names[(BaseDatabaseWrapper, "connect")]
 
 
 def current(name: str) -> Any:
@@ -91,7 +95,7 @@ def restored() -> Iterator[None]:
 
 
 def test_the_suite_crosses_databases_so_every_patch_is_installed() -> None:
-    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}
     assert {current(name) for name in OURS} == set(OURS.values())
     assert author_field().db_constraint is False
     assert author_field() in [r.field for r in patches.dropped_constraints()]
@@ -104,11 +108,13 @@ def test_nothing_is_patched_when_no_relation_crosses_databases(restored: None) -
     }
     with override_settings(DATABASE_ROLES=roles, DATABASE_ROUTING_RULES={}):
         assert get_topology().homes == {}  # every app on default: nothing crosses
-        assert patches.installed().keys() == {WRAPS_CONNECTIONS}  # several databases
+        # Several databases, and a replica:
+        assert patches.installed().keys() == {WRAPS_CONNECTIONS, REPORTS_CONNECTS}
         assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
         assert author_field().db_constraint is True  # the user's field as written
         assert patches.dropped_constraints() == ()
-    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}  # patched again
+    # Patched again:
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}
     assert author_field().db_constraint is False
 
 
@@ -116,7 +122,7 @@ def test_nothing_is_patched_without_the_router(restored: None) -> None:
     with override_settings(DATABASE_ROUTERS=[]):
         assert patches.installed() == {}
         assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
-    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}
 
 
 @pytest.mark.django_db
@@ -141,10 +147,11 @@ def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(
 ) -> None:
     patches.install(get_topology())
     patches.install(get_topology())
-    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS}
+    assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}
     patches.uninstall()
     patches.uninstall()
     assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
+    assert BaseDatabaseWrapper.__dict__["connect"] is DJANGO_CONNECT
     assert author_field().db_constraint is True
 
 
@@ -294,6 +301,23 @@ def test_the_first_execute_wrapper_is_outermost_and_execute_wrapper_pops_only_it
         assert user not in connection.execute_wrappers
     finally:
         connection.execute_wrappers.remove(first)
+
+
+# Patch 7: failed connections reported -----------------------------------------------------------
+
+
+def test_every_backend_connects_through_the_base_connect_inside_ensure_connection() -> None:
+    from django.db.backends.mysql.base import DatabaseWrapper as MySQLDatabaseWrapper
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+
+    # pytest-django replaces ensure_connection while it blocks database access: read the module.
+    module = inspect.getsource(inspect.getmodule(BaseDatabaseWrapper))  # type: ignore[arg-type]
+    source = module.partition("def ensure_connection(self):")[2].partition("\n    def ")[0]
+    assert "with self.wrap_database_errors:\n                self.connect()" in source
+    assert "self.get_new_connection(conn_params)" in inspect.getsource(DJANGO_CONNECT)
+    for backend in (PostgreSQLDatabaseWrapper, MySQLDatabaseWrapper, SQLiteDatabaseWrapper):
+        owner = next(c for c in backend.__mro__ if "connect" in c.__dict__)
+        assert owner is BaseDatabaseWrapper, backend
 
 
 # Not a patch: the replica backend's own cursors --------------------------------------------------

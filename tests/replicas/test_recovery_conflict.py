@@ -4,11 +4,13 @@ scripts/services.sh sets the replica's ``max_standby_streaming_delay`` to 2 s (P
 default is 30 s) and leaves ``hot_standby_feedback`` off, as most replicas run. A replica read
 that holds a snapshot while the primary DELETEs and VACUUMs the rows it reads is then cancelled
 about 2 s after the VACUUM with SQLSTATE 40001 ("canceling statement due to conflict with
-recovery"). Measured here: 5 of 5 runs, 2.07 to 2.89 s after the VACUUM.
+recovery"). Measured here: 5 of 5 runs, 2.07 to 2.89 s after the VACUUM. Through Django, such a
+read outside a transaction is run again on the primary (replicas/failover.py), counted and logged.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,9 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 from django.apps import apps
-from django.db import OperationalError, connections
+from django.db import connections
 
 from django_cfg import DatabaseConfig
+from django_cfg.replicas.monitor import current_monitor
 from tests.support.replica_tools import wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL
 
@@ -103,35 +106,50 @@ def test_a_long_replica_read_is_cancelled_by_a_vacuum_on_the_primary(
     assert seconds < CONFLICT_DELAY_SECONDS + 5
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13 point 5 belongs to the runtime being built (replicas/ failover): a replica "
-    "read cancelled by a recovery conflict outside a transaction is not yet re-run on the "
-    "primary; today it raises OperationalError (SQLSTATE 40001)",
-)
 @pytest.mark.postgres
 @pytest.mark.replica
 @pytest.mark.django_db(transaction=True, databases=["default", "postgres", "replica"])
-def test_a_replica_read_cancelled_by_a_recovery_conflict_is_rerun_on_the_primary() -> None:
+def test_a_replica_read_cancelled_by_a_recovery_conflict_is_rerun_on_the_primary(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     Person = apps.get_model("pg_people", "Person")
     Person.objects.using("postgres").bulk_create(Person(name=f"p{i}") for i in range(2000))
     wait_for_replica()
     dbname = str(connections["replica"].settings_dict["NAME"])
     application = f"django_cfg_conflict_{threading.get_ident()}"
+    monitor = current_monitor()
+    assert monitor is not None
+    before = dict(monitor.counts)
 
     def read() -> Any:
         replica = connections["replica"]
         replica.settings_dict["OPTIONS"]["application_name"] = application
         try:
             with replica.cursor() as cursor:
-                cursor.execute("SELECT count(*), pg_sleep(5) FROM pg_people_person")
-                return cursor.fetchone()
+                # Sleeps (holding its snapshot) on the standby only; says which server answered.
+                cursor.execute(
+                    "SELECT count(*), inet_server_port(), pg_is_in_recovery(), "
+                    "pg_sleep(CASE WHEN pg_is_in_recovery() THEN 5 ELSE 0 END) "
+                    "FROM pg_people_person"
+                )
+                return cursor.fetchone(), replica.serving_primary
         finally:
             replica.close()  # an open replica session would stall replay of the teardown
+            connections["postgres"].close()  # the rerun's, in this thread
 
+    caplog.set_level(logging.WARNING, logger="django_cfg.replicas")
     try:
-        result, _ = during_a_conflict(read, "pg_people_person", dbname, application)
+        outcome, _ = during_a_conflict(read, "pg_people_person", dbname, application)
     finally:
         connections["replica"].settings_dict["OPTIONS"].pop("application_name", None)
-    assert not isinstance(result, OperationalError), result
-    assert result[0] == 0  # re-run on the primary, after the DELETE
+    assert not isinstance(outcome, Exception), outcome
+    (count, port, in_recovery, _slept), serving_primary = outcome
+    assert (port, in_recovery) == (5432, False)  # the row came from the primary
+    assert count == 0  # read after the DELETE it conflicted with
+    assert not serving_primary  # the replica connection stays on the standby (in rotation)
+    assert monitor.counts["recovery_conflict"] == before["recovery_conflict"] + 1
+    assert monitor.counts["rerun_on_primary"] == before["rerun_on_primary"] + 1
+    assert not monitor.is_unavailable("replica")
+    assert (
+        "replica replica cancelled a read (conflict with recovery, SQLSTATE 40001)" in caplog.text
+    )

@@ -26,6 +26,7 @@ def test_a_host_list_becomes_libpq_host_and_port_lists_with_its_session_options(
     assert settings["OPTIONS"] == {
         "target_session_attrs": "read-write",
         "load_balance_hosts": "random",
+        "connect_timeout": 5,  # a primary's default, per host (docs/deployment.md)
     }
     assert database.servers == [("h1", 5432), ("h2", 5433)]
     assert database.redacted_url == "postgresql://app:***@h1:5432,h2:5433/db"

@@ -27,7 +27,7 @@ GOOD_URLS: list[tuple[str, dict[str, Any]]] = [
             "PASSWORD": "pass",
             "HOST": "db.example.com",
             "PORT": "5432",
-            "OPTIONS": {},
+            "OPTIONS": {"connect_timeout": 5},  # a primary's bounded default
         },
     ),
     ("postgres://localhost/mydb", {"ENGINE": PG, "NAME": "mydb", "HOST": "localhost", "PORT": ""}),
@@ -69,12 +69,13 @@ GOOD_URLS: list[tuple[str, dict[str, Any]]] = [
                 "options": "-c search_path=app",
                 "sslrootcert": "/etc/ca.pem",
                 "application_name": "web",
+                "connect_timeout": 5,
             }
         },
     ),
     (
         "postgresql://h/d?isolation_level=serializable&server_side_binding=true",
-        {"OPTIONS": {"isolation_level": 4, "server_side_binding": True}},
+        {"OPTIONS": {"isolation_level": 4, "server_side_binding": True, "connect_timeout": 5}},
     ),
     (
         "mysql://h/d?charset=utf8mb4&connect_timeout=5&ssl_mode=required&ssl_ca=/ca.pem",
@@ -94,17 +95,30 @@ GOOD_URLS: list[tuple[str, dict[str, Any]]] = [
     # Django-level knobs go where Django reads them
     (
         "postgresql://h/d?conn_max_age=60&conn_health_checks=true&atomic_requests=1",
-        {"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True, "ATOMIC_REQUESTS": True, "OPTIONS": {}},
+        {
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            "ATOMIC_REQUESTS": True,
+            "OPTIONS": {"connect_timeout": 5},
+        },
     ),
     (
         "postgresql://h/d?conn_max_age=none&autocommit=false&time_zone=Europe/Paris",
         {"CONN_MAX_AGE": None, "AUTOCOMMIT": False, "TIME_ZONE": "Europe/Paris"},
     ),
     ("postgresql://h/d?disable_server_side_cursors=true", {"DISABLE_SERVER_SIDE_CURSORS": True}),
-    ("postgresql://h/d?pool=true", {"OPTIONS": {"pool": True}, "CONN_MAX_AGE": 0}),
+    (
+        "postgresql://h/d?pool=true",
+        {"OPTIONS": {"pool": True, "connect_timeout": 5}, "CONN_MAX_AGE": 0},
+    ),
     (
         "postgresql://h/d?pool_min_size=2&pool_max_size=8&pool_timeout=2.5",
-        {"OPTIONS": {"pool": {"min_size": 2, "max_size": 8, "timeout": 2.5}}},
+        {
+            "OPTIONS": {
+                "pool": {"min_size": 2, "max_size": 8, "timeout": 2.5},
+                "connect_timeout": 5,
+            }
+        },
     ),
     # SQLite paths
     ("sqlite:////var/lib/app/db.sqlite3", {"ENGINE": SQLITE, "NAME": "/var/lib/app/db.sqlite3"}),

@@ -184,7 +184,7 @@ def test_production_postgresql_block(project, monkeypatch) -> None:
     assert (default["ENGINE"], default["PASSWORD"], default["OPTIONS"]) == (
         PG,
         "prod-pw",
-        {"sslmode": "require"},
+        {"sslmode": "require", "connect_timeout": 5},  # a primary's bounded default
     )
 
 

@@ -1,6 +1,8 @@
-"""Two views for the read-your-writes middleware tests: create a person, read one back."""
+"""Views for the read-your-writes middleware tests: create a person (also one that answers 503
+when the database refuses the write), read one back."""
 
 from django.apps import apps
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
@@ -8,6 +10,14 @@ from django.urls import path
 def create_person(request: HttpRequest) -> HttpResponse:
     person = apps.get_model("pg_people", "Person").objects.create(name=request.POST["name"])
     return JsonResponse({"pk": person.pk})
+
+
+def try_create_person(request: HttpRequest) -> HttpResponse:
+    """A view that handles the failure itself: 503 with the error, never a 500."""
+    try:
+        return create_person(request)
+    except DatabaseError as error:
+        return JsonResponse({"error": str(error)}, status=503)
 
 
 def read_person(request: HttpRequest, pk: int) -> HttpResponse:
@@ -19,5 +29,6 @@ def read_person(request: HttpRequest, pk: int) -> HttpResponse:
 
 urlpatterns = [
     path("people/", create_person),
+    path("people/try/", try_create_person),
     path("people/<int:pk>/", read_person),
 ]

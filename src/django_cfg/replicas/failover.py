@@ -9,11 +9,17 @@ Used through the replica's ENGINE (``django_cfg.backends.replica_postgresql``, s
   the statement is run again on the primary and its rows are read from there (the backend's
   own cursor class, ``FailoverCursorMixin``);
 - once the replica's retry time has come, one connection tries the replica again; the others
-  keep serving from the primary until it answers.
+  keep serving from the primary until it answers;
+- a statement the replica cancelled because of a conflict with recovery (SQLSTATE 40001: the
+  primary's VACUUM removed rows it was reading, after ``max_standby_streaming_delay``) outside a
+  transaction runs again on the primary, on this thread's connection to it; counted
+  (``recovery_conflict``, ``rerun_on_primary``) and logged. The replica stays in rotation: the
+  conflict was that one statement's timing, not the replica's health.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -22,6 +28,11 @@ from django.db import connections
 from django_cfg.routing.runtime import current_runtime
 
 __all__ = ["FailoverCursorMixin", "ReplicaFailoverMixin"]
+
+logger = logging.getLogger("django_cfg.replicas")
+
+_RECOVERY_CONFLICT_STATES = frozenset({"40001", "40P01"})
+"""SQLSTATEs of "canceling statement due to conflict with recovery" (40P01: buffer deadlock)."""
 
 
 class ReplicaFailoverMixin:
@@ -94,6 +105,29 @@ class ReplicaFailoverMixin:
         self.ensure_connection()  # the breaker is open: this connects to the primary
         return True
 
+    def primary_cursor_after(self, error: Exception) -> Any | None:
+        """A raw cursor on the primary to run again a statement the replica cancelled because
+        of a conflict with recovery, outside a transaction; None for any other error."""
+        if self.in_atomic_block or self.serving_primary or not self.failover_enabled:
+            return None
+        cause = error.__cause__ or error
+        if getattr(cause, "sqlstate", None) not in _RECOVERY_CONFLICT_STATES or (
+            "conflict with recovery" not in str(error)
+        ):
+            return None
+        if monitor := current_runtime().monitor:
+            monitor.counts["recovery_conflict"] += 1
+            monitor.counts["rerun_on_primary"] += 1
+        primary = connections[self.primary_alias]
+        logger.warning(
+            "replica %s cancelled a read (conflict with recovery, SQLSTATE %s); run again on %s",
+            self.alias,
+            getattr(cause, "sqlstate", None),
+            self.primary_alias,
+        )
+        primary.ensure_connection()
+        return primary.create_cursor()
+
 
 def _replica_of(alias: str) -> str:
     return current_runtime().topology.primary_of(alias)
@@ -111,9 +145,14 @@ class FailoverCursorMixin:
         try:
             return super().execute(sql, params)  # type: ignore[misc]
         except Exception as error:
-            if not self.db.reconnected_after(error):
+            on_primary = self.db.primary_cursor_after(error)
+            if on_primary is not None:
+                self.cursor.close()
+                self.cursor = on_primary  # the rows are read from the primary's cursor
+            elif self.db.reconnected_after(error):
+                self.cursor = self.db.create_cursor()
+            else:
                 raise
-        self.cursor = self.db.create_cursor()
         return super().execute(sql, params)  # type: ignore[misc]
 
     def executemany(self, sql: Any, param_list: Any) -> Any:

@@ -14,6 +14,15 @@ attempt that timed out doubles the wait, up to ``retry_interval``. On PostgreSQL
 replay position of each replica is compared with its primary's WAL position at most once per
 ``probe_interval`` (never per query); a replica beyond ``max_lag_seconds`` / ``max_lag_bytes``
 is skipped until it catches up.
+
+Primaries have a breaker too. A connection to a primary that fails (a read the weights sent
+there, a write, a WAL position, a probe) opens it: while it is open the primary's share of reads
+goes to its healthy replicas, whatever their ``read_weight`` (0 included: a replica kept out of
+rotation still serves when nothing else can), their lag bounds and read-your-writes markers (the
+replicas hold all there is to read while the primary is away). Writes still try the primary and
+fail within its connect timeout. Once the retry time has come, a background thread tries the
+primary (the same backoff as replicas); reads stay on the replicas until it answers, so no read
+waits for a dead primary. docs/deployment.md ("During a primary failover") has the numbers.
 """
 
 from __future__ import annotations
@@ -68,6 +77,10 @@ COUNTERS = (
     "failover",  # a replica refused a connection or died mid-query
     "served_by_primary",
     "rerun_on_primary",
+    "recovery_conflict",  # a replica read cancelled by a conflict with recovery (rerun above)
+    "replica:primary_down",  # reads of the primary's share served by a replica: primary down
+    "pin_dropped:primary_down",  # read-your-writes markers the unreachable primary could not place
+    "primary_unreachable",  # a primary's breaker opened
 )
 
 
@@ -99,6 +112,8 @@ class ReplicaMonitor:
         self.options = options or ReplicaOptions()
         self.replicas = replicas_by_primary(topology)
         self.health = {r.alias: ReplicaHealth() for rs in self.replicas.values() for r in rs}
+        self.primary_health = {primary: ReplicaHealth() for primary in self.replicas}
+        """The primaries' breakers (the same fields as a replica's)."""
         self._primary_share = {
             primary: max(0.0, 1.0 - sum(r.read_weight for r in replicas))
             for primary, replicas in self.replicas.items()
@@ -139,6 +154,8 @@ class ReplicaMonitor:
             alias, health = single  # the common case: one replica, all reads, no lag bound
             if not health.retry_at or health.retry_at <= time.monotonic():
                 return alias
+        if self.primary_health[primary].failures and self.primary_down(primary):
+            return self._choose_without_primary(primary)
         if primary in self._bounded:
             self._refresh(primary, self.options.probe_interval)
         now = time.monotonic()
@@ -163,6 +180,24 @@ class ReplicaMonitor:
                 return role.alias
         return None
 
+    def _choose_without_primary(self, primary: str) -> str | None:
+        """A replica while ``primary`` is unreachable: any reachable one, by weight (equal
+        shares when every weight is 0); lag bounds and markers cannot be met by anything else."""
+        now = time.monotonic()
+        candidates = [r for r in self.replicas[primary] if self.health[r.alias].retry_at <= now]
+        if not candidates:
+            return None
+        self.counts["replica:primary_down"] += 1
+        total = sum(role.read_weight for role in candidates)
+        if total <= 0:
+            return random.choice(candidates).alias
+        point = random.random() * total
+        for role in candidates:
+            point -= role.read_weight
+            if point < 0:
+                return role.alias
+        return candidates[-1].alias
+
     @staticmethod
     def _within_bounds(role: DatabaseRole, health: ReplicaHealth) -> bool:
         if role.max_lag_bytes is not None and (
@@ -175,9 +210,81 @@ class ReplicaMonitor:
 
     # --- breaker ------------------------------------------------------------------------------
 
-    def is_unavailable(self, alias: str) -> bool:
+    def _breaker(self, alias: str) -> ReplicaHealth | None:
         health = self.health.get(alias)
+        return health if health is not None else self.primary_health.get(alias)
+
+    def is_unavailable(self, alias: str) -> bool:
+        health = self._breaker(alias)
         return health is not None and health.retry_at > time.monotonic()
+
+    def primary_down(self, primary: str) -> bool:
+        """Whether ``primary``'s breaker is open. Once its retry time has come, one background
+        thread tries it; reads stay elsewhere until that attempt answers."""
+        health = self.primary_health.get(primary)
+        if health is None or not health.failures:
+            return False
+        if health.retry_at <= time.monotonic() and not health.probing:
+            self._retry_primary(primary, health)
+        return True
+
+    def _retry_primary(self, primary: str, health: ReplicaHealth) -> None:
+        with self._health_lock:
+            if health.probing or not health.failures:
+                return
+            health.probing = True
+            health.retry_at = time.monotonic() + self.options.retry_interval
+        threading.Thread(
+            target=self._try_primary,
+            args=(primary,),
+            name=f"django_cfg retry {primary}",
+            daemon=True,
+        ).start()
+
+    def _try_primary(self, primary: str) -> None:
+        started = time.monotonic()
+        probe = own_connection(primary, self.options.connect_timeout)
+        try:
+            probe.ensure_connection()
+        except Exception as error:  # still down: the breaker stays open, with a longer wait
+            self.record_failure(primary, error, time.monotonic() - started)
+        else:
+            self.record_success(primary)
+        finally:
+            probe.close()
+
+    def reachable(self, primary: str, wrapper: Any) -> bool:
+        """Whether this context's connection ``wrapper`` to ``primary`` can serve a read: open
+        and not broken, or opened now. A failure opens the primary's breaker (False)."""
+        raw = wrapper.connection
+        if raw is not None and not getattr(raw, "broken", False) and not getattr(raw, "closed", 0):
+            return True
+        if self.primary_down(primary):
+            return False
+        started = time.monotonic()
+        try:
+            if raw is not None:
+                wrapper.close()  # broken: the server went away under it
+            wrapper.ensure_connection()
+        except Exception as error:
+            self.record_failure(primary, error, time.monotonic() - started)
+            return False
+        return True
+
+    def pin_position(self, primary: str) -> int | None:
+        """``primary``'s WAL position for a read-your-writes marker, on this context's own
+        connection; None when the primary cannot answer (its breaker is open, or the query
+        fails): the marker is then dropped. Either the write failed, and there is nothing to
+        read back, or it committed before the primary went away, and then only a replica can
+        serve the read anyway (and it has the write unless it lagged at that very moment)."""
+        if not self.primary_down(primary):
+            started = time.monotonic()
+            try:
+                return primary_wal_lsn(primary)
+            except Exception as error:
+                self.record_failure(primary, error, time.monotonic() - started)
+        self.counts["pin_dropped:primary_down"] += 1
+        return None
 
     def may_connect(self, alias: str) -> bool:
         """Whether a new connection may go to ``alias``: yes while it is in rotation; after a
@@ -200,11 +307,13 @@ class ReplicaMonitor:
         self, alias: str, error: BaseException, attempt_seconds: float = 0.0
     ) -> None:
         """``attempt_seconds``: how long the failed attempt took (timeouts back off longer)."""
-        health = self.health.get(alias)
+        health = self._breaker(alias)
         if health is None:
             return
+        primary = alias in self.primary_health
         with self._health_lock:
-            self.counts["failover"] += 1
+            if not primary:
+                self.counts["failover"] += 1
             now = time.monotonic()
             if health.failures and not health.probing and health.retry_at > now:
                 return  # another connection already reported this outage
@@ -217,6 +326,17 @@ class ReplicaMonitor:
             health.retry_at = now + health.wait
             health.last_error = " ".join(f"{type(error).__name__}: {error}".split())
         log = logger.warning if first else logger.debug
+        if primary:
+            if first:
+                self.counts["primary_unreachable"] += 1
+            log(
+                "primary %s is unreachable (%s); its share of reads goes to its replicas, "
+                "writes fail; next try in %.1f s",
+                alias,
+                health.last_error,
+                health.wait,
+            )
+            return
         log(
             "replica %s is unavailable (%s); its reads go elsewhere, next try in %.1f s",
             alias,
@@ -229,12 +349,15 @@ class ReplicaMonitor:
             )
 
     def record_success(self, alias: str) -> None:
-        health = self.health.get(alias)
+        health = self._breaker(alias)
         if health is None or not health.failures:
             return
         with self._health_lock:
             health.failures, health.retry_at, health.wait, health.probing = 0, 0.0, 0.0, False
             health.last_error = None
+        if alias in self.primary_health:
+            logger.warning("primary %s answers again; it takes its share of reads", alias)
+            return
         logger.warning("replica %s is available again", alias)
         replica_state_changed.send(sender=type(self), alias=alias, available=True, error=None)
 
@@ -252,6 +375,8 @@ class ReplicaMonitor:
 
     def _refresh(self, primary: str, max_age: float) -> None:
         wal = self._wal[primary]
+        if self.is_unavailable(primary):
+            return  # nothing to compare with: the breaker retries the primary
         if time.monotonic() - wal.probed_at < max_age or not self._probe_lock.acquire(
             blocking=False
         ):

@@ -118,6 +118,14 @@ def set_write(primary: str, write: Write | None) -> None:
     _state.set(_state.get().with_write(primary, write))
 
 
+def drop_pending(primary: str) -> None:
+    """Forget this context's marker for ``primary`` while its WAL position is not yet known: the
+    primary could not be reached, so the write it marks failed or cannot be located."""
+    write = _state.get().writes.get(primary)
+    if write is not None and write.lsn is None:
+        set_write(primary, None)
+
+
 class use_primary:
     """Send every read in this block (or call) to the primary; nests; sync and async."""
 
@@ -249,21 +257,23 @@ class ReadYourWritesMiddleware:
 
     @staticmethod
     def _outgoing(request: HttpRequest, response: HttpResponseBase) -> None:
-        from django_cfg.replicas.monitor import primary_wal_lsn
         from django_cfg.routing.runtime import current_runtime
 
+        runtime = current_runtime()
+        monitor = runtime.monitor
         state = _state.get()
         for primary, write in state.writes.items():
-            if write.lsn is None:
-                lsn = primary_wal_lsn(primary)
-                if lsn is not None:
-                    state = state.with_write(primary, Write(lsn, write.at))
+            if write.lsn is None and monitor is not None and primary in runtime.lsn_primaries:
+                # None: the primary cannot answer (the write failed, or it went away since):
+                # no marker, and no 500 for a response the view has already made.
+                lsn = monitor.pin_position(primary)
+                state = state.with_write(primary, None if lsn is None else Write(lsn, write.at))
         if state.writes:
             response.set_signed_cookie(
                 COOKIE_NAME,
                 _cookie_value(state),
                 salt=_COOKIE_SALT,
-                max_age=int(current_runtime().pins.pin_seconds) or 1,
+                max_age=int(runtime.pins.pin_seconds) or 1,
                 httponly=True,
                 samesite="Lax",
                 secure=request.is_secure(),

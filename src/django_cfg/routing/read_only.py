@@ -6,16 +6,31 @@ ONLY``, SQLite ``PRAGMA query_only``); this turns its message into one that name
 
     >>> Report(total=1).save(using="analytics")
     ReadOnlyDatabaseError: database 'analytics' is read-only (DatabaseConfig(read_only=True)) ...
+
+On PostgreSQL the session setting travels as libpq's ``options`` startup parameter, which a
+transaction pooler refuses (PgBouncer: "unsupported startup parameter") or drops
+(``ignore_startup_parameters = options``). So a read-only PostgreSQL database behind
+``?pooler=transaction`` (which sends no ``options``), or whose new connection reports
+``default_transaction_read_only = off``, is read-only per transaction instead: psycopg opens every
+transaction with ``BEGIN READ ONLY`` (``Connection.read_only``), and a statement outside
+``atomic()`` runs in a transaction of its own. No session state is relied on, so it holds
+whichever pooled server connection runs the statement; it costs a BEGIN and a COMMIT per
+statement outside ``atomic()``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError, InternalError
 
-__all__ = ["ReadOnlyDatabaseError", "read_only_wrapper"]
+from django_cfg.settings.pooler import behind_transaction_pooler
+
+__all__ = ["ReadOnlyDatabaseError", "enforce_per_transaction", "read_only_wrapper"]
+
+logger = logging.getLogger("django_cfg.routing")
 
 # What each engine says when a read-only session is asked to write.
 _READ_ONLY_MESSAGES = (
@@ -55,3 +70,38 @@ def read_only_wrapper(alias: str) -> Callable[..., Any] | None:
 
     role = current_runtime().topology.roles.get(alias)
     return _explain_writes if role is not None and role.read_only else None
+
+
+def _in_read_only_transaction(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    raw = context["connection"].connection
+    if not raw.autocommit:
+        return execute(sql, params, many, context)  # in atomic(): psycopg began READ ONLY
+    with raw.transaction():  # BEGIN READ ONLY; the statement; COMMIT (ROLLBACK if it fails)
+        return execute(sql, params, many, context)
+
+
+def enforce_per_transaction(connection: Any) -> bool:
+    """For a new connection to a read-only database: make it read-only per transaction when the
+    session setting cannot be relied on (see the module's docstring). True if it did."""
+    if connection.vendor != "postgresql":
+        return False
+    raw = connection.connection
+    if not behind_transaction_pooler(connection.settings_dict):
+        with raw.cursor() as cursor:
+            cursor.execute("SHOW default_transaction_read_only")
+            row = cursor.fetchone()
+        if row is not None and row[0] == "on":
+            return False  # a direct connection: the session refuses writes
+        logger.warning(
+            "database %r: read_only=True but its session is writable "
+            "(default_transaction_read_only = off: a pooler dropped the startup options?); "
+            "read-only is enforced per transaction. Declare the pooler in the URL "
+            "(?pooler=transaction) to skip this check.",
+            connection.alias,
+        )
+    raw.read_only = True  # psycopg: every BEGIN it sends is BEGIN READ ONLY
+    if _in_read_only_transaction not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _in_read_only_transaction)
+    return True

@@ -25,7 +25,6 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 from django_cfg.replicas import pinning
-from django_cfg.replicas.monitor import primary_wal_lsn
 from django_cfg.replicas.pinning import EMPTY
 from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import Topology
@@ -129,19 +128,23 @@ class DatabaseRouter:
         after_lsn = None
         if write is not None:
             if home in runtime.lsn_primaries:
-                after_lsn = write.lsn if write.lsn is not None else self._write_position(home)
-            elif runtime.pins.within_window(write):
+                after_lsn = (
+                    write.lsn if write.lsn is not None else self._write_position(runtime, home)
+                )
+            elif runtime.pins.within_window(write) and not _primary_down(runtime, home):
                 counts["primary:read_your_writes"] += 1
                 return home
             else:
                 pinning.set_write(home, None)
-        return self._choose(runtime, home, after_lsn)
+        return self._choose(runtime, home, after_lsn, wrapper)
 
     @staticmethod
-    def _choose(runtime: DatabaseRuntime, home: str, after_lsn: int | None) -> str:
+    def _choose(runtime: DatabaseRuntime, home: str, after_lsn: int | None, wrapper: Any) -> str:
         monitor = runtime.monitor
         assert monitor is not None
         replica = monitor.choose(home, after_lsn)
+        if replica is None and not monitor.reachable(home, wrapper):
+            replica = monitor.choose(home, after_lsn)  # the primary's breaker is open now
         if replica is None:
             runtime.counts["primary:read_your_writes" if after_lsn else "primary:no_replica"] += 1
             return home
@@ -152,9 +155,10 @@ class DatabaseRouter:
         return replica
 
     @staticmethod
-    def _write_position(home: str) -> int | None:
-        lsn = primary_wal_lsn(home)
-        pinning.set_write(home, pinning.Write(lsn, time.time()))
+    def _write_position(runtime: DatabaseRuntime, home: str) -> int | None:
+        assert runtime.monitor is not None
+        lsn = runtime.monitor.pin_position(home)  # None: the primary cannot answer
+        pinning.set_write(home, None if lsn is None else pinning.Write(lsn, time.time()))
         return lsn
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
@@ -210,6 +214,10 @@ class DatabaseRouter:
             return True  # every database a delete may change holds its own intents
         home = runtime.homes.get(app_label, DEFAULT_DB_ALIAS)
         return home == db or home == runtime.copy_of.get(db)
+
+
+def _primary_down(runtime: DatabaseRuntime, home: str) -> bool:
+    return runtime.monitor is not None and runtime.monitor.primary_down(home)
 
 
 def _on_copy(runtime: DatabaseRuntime, db: str, home: str) -> bool | None:

@@ -243,9 +243,10 @@ def rebuild_runtime(
 
 def _apply_patches(runtime: DatabaseRuntime, previous: DatabaseRuntime | None) -> None:
     """The patches of Django this runtime needs (``django_cfg.patches``): installed for the
-    relations that cross databases when the router is installed, undone when it is not. Redone
-    only when an app changed its home or the router came or went (adding a database that no
-    app lives on costs nothing here)."""
+    relations that cross databases and for primaries with replicas when the router is installed,
+    undone when it is not. Redone only when an app changed its home, a primary gained or lost
+    its replicas, or the router came or went (adding a database that no app lives on and that
+    is no replica costs nothing here)."""
     from django.apps import apps
 
     from django_cfg import patches
@@ -258,6 +259,7 @@ def _apply_patches(runtime: DatabaseRuntime, previous: DatabaseRuntime | None) -
         previous is not None
         and previous.patched
         and previous.homes == runtime.homes
+        and previous.replicated == runtime.replicated
         and previous.router_installed == runtime.router_installed
     ):
         runtime.patched = True

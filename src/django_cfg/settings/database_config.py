@@ -325,18 +325,20 @@ class DatabaseConfig(BaseModel):
         }
         if self.pool is not False:
             options["pool"] = self.pool
+        if self.replica_of is not None and self.family in {"postgresql", "mysql"}:
+            options.setdefault("connect_timeout", REPLICA_DEFAULTS.connect_timeout)
         for key, value in DRIVER_DEFAULTS.get(self.family or "", {}).items():
             if not (self.read_only and key == "transaction_mode"):  # no write lock to take
                 options.setdefault(key, value)
-        if self.read_only:
+        if self.read_only and self.pooler != "transaction":
+            # Behind a transaction pooler no startup option reaches the server (PgBouncer refuses
+            # ``options``, or drops it): read-only is enforced per transaction at run time.
             _make_read_only(options, self.family)
         test = dict(self.test)
         engine = self.engine
         if self.replica_of is not None:
             test.setdefault("MIRROR", self.replica_of)
             engine = replica_engine(self.engine)
-            if self.family in {"postgresql", "mysql"}:
-                options.setdefault("connect_timeout", REPLICA_DEFAULTS.connect_timeout)
         settings: dict[str, Any] = {
             "ENGINE": engine,
             "NAME": self._resolved_name(base_dir),

@@ -265,7 +265,14 @@ DRIVER_OPTIONS: dict[str, dict[str, Converter]] = {
 }
 """Known driver options per engine family and the type each is converted to."""
 
+PRIMARY_CONNECT_TIMEOUT = 5
+"""Seconds a connection to a primary may take: a server that accepts TCP and never answers
+(a host lost mid-failover) fails a write in this time instead of libpq's ~130 s. Replicas get
+``ReplicaOptions.connect_timeout`` (2 s) instead, since their reads can go elsewhere."""
+
 DRIVER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "postgresql": {"connect_timeout": PRIMARY_CONNECT_TIMEOUT},
+    "mysql": {"connect_timeout": PRIMARY_CONNECT_TIMEOUT},
     # BEGIN IMMEDIATE (Django >= 5.1): atomic() takes SQLite's write lock when it starts, so
     # concurrent writers queue for up to "timeout" instead of deadlocking on a read lock's
     # upgrade, which SQLite answers at once with "database is locked". Queued writers poll the
@@ -275,7 +282,8 @@ DRIVER_DEFAULTS: dict[str, dict[str, Any]] = {
     "sqlite": {"transaction_mode": "IMMEDIATE", "timeout": 20.0},
 }
 """Driver options a database gets unless its URL or ``options`` set them (``transaction_mode``
-only where writes are allowed: a read-only database takes no write lock)."""
+only where writes are allowed: a read-only database takes no write lock; a replica's
+``connect_timeout`` is ``ReplicaOptions.connect_timeout``)."""
 
 _MYSQL_SSL_KEYS = {"ssl_ca": "ca", "ssl_cert": "cert", "ssl_key": "key", "ssl_capath": "capath"}
 
