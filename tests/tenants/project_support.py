@@ -59,3 +59,50 @@ class TenantProject:
     def sqlite_tables(self, relative: str) -> set[str]:
         rows = self.sqlite_rows(relative, "SELECT name FROM sqlite_master WHERE type='table'")
         return {name for (name,) in rows}
+
+
+def server_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """``sql`` on the PostgreSQL / MariaDB database of ``url``, with the bare driver."""
+    from django_cfg import DatabaseConfig
+
+    database = DatabaseConfig.from_url(url)
+    password = database.password.get_secret_value() if database.password else None
+    if database.family == "postgresql":
+        import psycopg
+
+        with psycopg.connect(
+            host=database.host,
+            port=database.port,
+            user=database.user,
+            password=password,
+            dbname=database.name,
+        ) as connection:
+            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+    import MySQLdb
+
+    connection = MySQLdb.connect(
+        host=database.host,
+        port=int(database.port or 3306),
+        user=database.user,
+        password=password or "",
+        database=database.name,
+    )
+    with closing(connection):
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
+def server_databases(url: str) -> set[str]:
+    """The database names on the server of ``url`` (connecting to its maintenance database)."""
+    from django_cfg import DatabaseConfig
+
+    database = DatabaseConfig.from_url(url)
+    if database.family == "postgresql":
+        base, _, _name = url.partition("?")[0].rpartition("/")
+        rows = server_rows(f"{base}/postgres", "SELECT datname FROM pg_database")
+    else:
+        base, _, rest = url.rpartition("/")
+        query = rest.partition("?")[2]
+        rows = server_rows(f"{base}/mysql" + (f"?{query}" if query else ""), "SHOW DATABASES")
+    return {name for (name,) in rows}

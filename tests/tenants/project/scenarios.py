@@ -141,12 +141,38 @@ def write(names: list[str]) -> dict[str, Any]:
     return {}
 
 
+def late(names: list[str]) -> dict[str, Any]:
+    """A tenant created by another process after this one looked for it."""
+    import os
+    import subprocess
+    import sys
+
+    (name,) = names
+    out: dict[str, Any] = {}
+    try:
+        with use_tenant(name):
+            Note.objects.count()
+    except UnknownTenantError as error:
+        out["before"] = str(error)
+    subprocess.run(
+        [sys.executable, "-m", "tests.tenants.project.run", "manage", "create_tenant", name],
+        check=True,
+        env=os.environ,
+        capture_output=True,
+    )
+    with use_tenant(name):
+        Note.objects.create(title=f"{name}-late")
+        out["after"] = sorted(Note.objects.values_list("title", flat=True))
+    return out
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "routing": routing,
     "concurrency": concurrency,
     "requests": requests,
     "lru": lru,
     "write": write,
+    "late": late,
 }
 
 

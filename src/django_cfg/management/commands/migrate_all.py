@@ -42,6 +42,7 @@ from django_cfg.schema.state import (
     redact,
     runs_on,
 )
+from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 
@@ -133,38 +134,63 @@ class Command(BaseCommand):
         if options["tenants"] and registry is None:
             raise CommandError("--tenant: this project has no tenants (DjangoConfig.tenants).")
         if registry is None:
-            self._handle(options, [])
+            self._handle(options)
             return
         with registry.holding():  # every tenant stays open until all are migrated
-            self._handle(options, self._tenant_targets(registry, options))
+            self._handle(options, *self._tenant_targets(registry, options))
 
     @staticmethod
-    def _tenant_targets(registry: TenantRegistry, options: dict[str, Any]) -> list[str]:
-        """The aliases of the tenants to migrate, opened in this process."""
+    def _tenant_targets(
+        registry: TenantRegistry, options: dict[str, Any]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The aliases of the tenants to migrate, opened in this process, and the tenants
+        whose database could not be opened (alias -> why: they fail, the others go on)."""
         names = options["tenants"]
-        if names is None:
-            names = [] if options["databases"] else registry.names()
+        if names is None and not options["databases"]:
+            try:
+                names = registry.names()
+            except DatabaseError:  # default not migrated yet: no tenant was created
+                names = []
         try:
-            return [registry.alias_for(registry.check(name)) for name in names]
+            names = [registry.check(name) for name in names or ()]
         except (UnknownTenantError, ValueError) as error:
             raise CommandError(str(error)) from None
+        aliases, failures = [], {}
+        for name in names:
+            try:
+                aliases.append(registry.alias_for(name))
+            except (ValueError, DatabaseError, OSError) as error:  # DatabaseURLError included
+                alias = tenant_alias(name)
+                aliases.append(alias)
+                failures[alias] = f"cannot open its database: {error}"
+        return aliases, failures
 
-    def _handle(self, options: dict[str, Any], tenants: list[str]) -> None:
+    def _handle(
+        self,
+        options: dict[str, Any],
+        tenants: list[str] | None = None,
+        failed_to_open: dict[str, str] | None = None,
+    ) -> None:
         topology = get_topology()
         targets = [] if options["tenants"] else migration_targets(options["databases"], topology)
-        targets += tenants
+        targets += tenants or []
         verbosity: int = options["verbosity"]
+        failures: dict[str, str] = dict(failed_to_open or {})
+        for alias, why in failures.items():
+            self.stderr.write(f"{alias}: {why}")
+        runnable = [alias for alias in targets if alias not in failures]
         if options["check_unapplied"]:
-            self._check(targets, topology, verbosity)
+            self._check(runnable, topology, verbosity)
+            if failures:
+                sys.exit(1)
             return
         if options["plan"]:
-            for alias in targets:
+            for alias in runnable:
                 self._plan(alias)
             return
-        failures: dict[str, str] = {}
-        if options["parallel"] > 1 and len(targets) > 2:
+        if options["parallel"] > 1 and len(runnable) > 2:
             # default first (the others' rows reference its tables), then the rest at once.
-            first, *rest = targets if targets[0] == "default" else ["", *targets]
+            first, *rest = runnable if runnable[0] == "default" else ["", *runnable]
             if first:
                 self._migrate(first, topology, options, failures)
             with ThreadPoolExecutor(max_workers=options["parallel"]) as pool:
@@ -174,7 +200,7 @@ class Command(BaseCommand):
                 ]:
                     run.result()
         else:
-            for alias in targets:
+            for alias in runnable:
                 self._migrate(alias, topology, options, failures)
         if failures:
             # One database's failure does not stop the others; the exit status says it.
