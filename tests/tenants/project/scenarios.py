@@ -23,12 +23,12 @@ def routing(names: list[str]) -> dict[str, Any]:
     user = User.objects.create(username="ann")
     with use_tenant(acme):
         tag = Tag.objects.create(name="t")
-        note = Note.objects.create(title="acme-1", author=user, tag=tag)
+        note = Note.objects.create(title=f"{acme}-1", author=user, tag=tag)
         out["acme_note_db"] = note._state.db
         out["acme_author"] = Note.objects.get(pk=note.pk).author.username
         out["acme_user_notes"] = sorted(user.notes.values_list("title", flat=True))
     with use_tenant(beta):
-        Note.objects.create(title="beta-1", author=user)
+        Note.objects.create(title=f"{beta}-1", author=user)
         out["beta_titles"] = sorted(Note.objects.values_list("title", flat=True))
 
     @use_tenant(acme)
