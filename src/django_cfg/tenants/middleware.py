@@ -3,7 +3,8 @@
     resolver="subdomain"   acme.example.com -> "acme" (the first label of a host of 3+ labels,
                            or of 2 labels ending in "localhost")
     resolver="header"      the X-Tenant header (TenantsConfig.header)
-    resolver="path"        /acme/notes/ -> "acme"; the view sees /notes/ (path_info)
+    resolver="path"        /acme/notes/ -> "acme" (the URL patterns keep the prefix:
+                           path("<str:tenant>/", include(...)))
     resolver=callable      callable(request) -> name or None (or its dotted path)
 
 A request naming no tenant runs with none (shared pages; a tenant app's query raises
@@ -38,11 +39,8 @@ def resolve_tenant(request: HttpRequest, setting: dict[str, Any]) -> str | None:
     if resolver == "header":
         return request.headers.get(setting.get("header") or "X-Tenant") or None
     if resolver == "path":
-        first, _, rest = request.path_info.lstrip("/").partition("/")
-        if not first:
-            return None
-        request.path_info = "/" + rest
-        return first
+        first = request.path_info.lstrip("/").partition("/")[0]
+        return first or None
     function: Callable[[HttpRequest], str | None] = (
         import_string(resolver) if isinstance(resolver, str) else resolver
     )

@@ -51,16 +51,19 @@ class TenantRouter:
         self._labels: frozenset[str] = frozenset()
 
     def _tenant_labels(self) -> frozenset[str]:
-        runtime = current_runtime()
-        if runtime is not self._runtime:
+        """The tenant apps' labels, recomputed when the database runtime was rebuilt."""
+        runtime = self._runtime
+        if runtime is None or runtime.retired:
+            runtime = self._runtime = current_runtime()
             self._labels = frozenset(
                 label for label, home in runtime.homes.items() if home == TENANT_HOME
             )
-            self._runtime = runtime
         return self._labels
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
-        if model._meta.app_label not in self._tenant_labels():
+        runtime = self._runtime  # inlined _tenant_labels: this runs for every shared query too
+        labels = self._labels if runtime is not None and not runtime.retired else None
+        if model._meta.app_label not in (labels or self._tenant_labels()):
             return None
         instance = hints.get("instance")
         if instance is not None:
@@ -70,7 +73,9 @@ class TenantRouter:
         return tenant_database(model)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
-        if model._meta.app_label not in self._tenant_labels():
+        runtime = self._runtime
+        labels = self._labels if runtime is not None and not runtime.retired else None
+        if model._meta.app_label not in (labels or self._tenant_labels()):
             return None
         instance = hints.get("instance")
         db = instance._state.db if instance is not None else None
