@@ -1,5 +1,4 @@
-"""The ``django_cfg`` app's models: ``DeleteIntent`` (docs/cross-database-relations.md) and
-``Tenant`` (docs/tenants.md).
+"""The ``django_cfg`` app's one model: ``DeleteIntent`` (docs/cross-database-relations.md).
 
 A cross-database delete writes one ``DeleteIntent`` row per (database, model) of the objects it
 deletes, on every database it changes, inside that database's transaction; the rows are removed
@@ -30,21 +29,3 @@ class DeleteIntent(models.Model):
 
     def __str__(self) -> str:
         return f"delete {self.token}: {self.model} on {self.database!r}"
-
-
-class Tenant(models.Model):
-    """A tenant of ``TenantsConfig`` (when it lists no fixed ``names``): its database is the
-    URL template's, or ``url`` when set (a tenant placed on another server). Maintained by
-    ``manage.py create_tenant`` / ``drop_tenant``; lives on ``default``."""
-
-    id = models.BigAutoField(primary_key=True)
-    name = models.CharField(max_length=63, unique=True)
-    url = models.TextField(blank=True, default="")  # a database URL: holds a secret if set
-    created = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        app_label = "django_cfg"
-        ordering = ("name",)
-
-    def __str__(self) -> str:
-        return self.name

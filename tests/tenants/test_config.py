@@ -39,6 +39,7 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
     assert settings["DATABASE_ROUTERS"] == [TENANTS_ROUTER, ROUTER_PATH]
     assert settings["MIDDLEWARE"][1] == TENANTS_MIDDLEWARE
     assert settings["MIDDLEWARE"][0].endswith("SecurityMiddleware")
+    assert "django_cfg.tenants" in settings["INSTALLED_APPS"]  # the tenants table's app
 
 
 def test_without_tenants_nothing_changes() -> None:
@@ -48,6 +49,7 @@ def test_without_tenants_nothing_changes() -> None:
     assert "DJANGO_CFG_TENANTS" not in settings
     assert settings["DATABASE_ROUTERS"] == []
     assert TENANTS_MIDDLEWARE not in settings["MIDDLEWARE"]
+    assert "django_cfg.tenants" not in settings["INSTALLED_APPS"]
 
 
 def test_the_topology_homes_tenant_apps_nowhere_fixed() -> None:

@@ -359,8 +359,10 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     @property
     def installed_apps(self) -> list[str]:
-        """Django's contrib apps, then ``django_cfg``, then ``project_apps``, without repeats."""
-        return list(dict.fromkeys([*self.contrib_apps, "django_cfg", *self.project_apps]))
+        """Django's contrib apps, then ``django_cfg`` (and ``django_cfg.tenants`` with
+        ``tenants``), then ``project_apps``, without repeats."""
+        ours = ["django_cfg", *(["django_cfg.tenants"] if self.tenants is not None else [])]
+        return list(dict.fromkeys([*self.contrib_apps, *ours, *self.project_apps]))
 
     @property
     def routing_rules(self) -> dict[str, str]:

@@ -69,14 +69,16 @@ class TenantRegistry:
         """Every tenant, sorted."""
         if self.fixed is not None:
             return sorted(self.fixed)
-        from django_cfg.models import Tenant
+        _check_table_installed()
+        from django_cfg.tenants.models import Tenant
 
-        return list(Tenant.objects.using(DEFAULT_DB_ALIAS).values_list("name", flat=True))
+        return list(Tenant._default_manager.using(DEFAULT_DB_ALIAS).values_list("name", flat=True))
 
     def _row(self, name: str) -> Any:
-        from django_cfg.models import Tenant
+        _check_table_installed()
+        from django_cfg.tenants.models import Tenant
 
-        row = Tenant.objects.using(DEFAULT_DB_ALIAS).filter(name=name).first()
+        row = Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).first()
         if row is not None:
             self._known.add(name)
         return row
@@ -159,6 +161,18 @@ class TenantRegistry:
             alias = self.open.pop(name, None)
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
+
+
+def _check_table_installed() -> None:
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not apps.is_installed("django_cfg.tenants"):
+        raise ImproperlyConfigured(
+            "TenantsConfig without names keeps its tenants in a table of the "
+            "'django_cfg.tenants' app: add it to INSTALLED_APPS (DjangoConfig does), or list "
+            "the tenants in names."
+        )
 
 
 def tenant_of_alias(alias: str) -> str | None:

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_cfg.models import Tenant
+        from django_cfg.tenants.models import Tenant
 
         registry = tenants_registry()
         try:
@@ -65,10 +65,12 @@ class Command(BaseCommand):
                 )
             if options["url"]:
                 raise CommandError("--url needs the tenants table (TenantsConfig.names unset).")
-        elif Tenant.objects.using(DEFAULT_DB_ALIAS).filter(name=name).exists():
+        elif Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).exists():
             raise CommandError(f"Tenant {name!r} already exists.")
         else:
-            Tenant.objects.using(DEFAULT_DB_ALIAS).create(name=name, url=options["url"] or "")
+            Tenant._default_manager.using(DEFAULT_DB_ALIAS).create(
+                name=name, url=options["url"] or ""
+            )
         alias = ""
         try:
             alias = registry.alias_for(name)
@@ -84,7 +86,7 @@ class Command(BaseCommand):
             message = redact(alias, str(error)) if alias else str(error)
             if registry.fixed is None:
                 registry.forget(name)
-                Tenant.objects.using(DEFAULT_DB_ALIAS).filter(name=name).delete()
+                Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).delete()
             raise CommandError(f"Tenant {name!r} was not created: {message}") from None
         where = registry.database(name).redacted_url
         state = "created" if created else "already existed"

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_cfg.models import Tenant
+        from django_cfg.tenants.models import Tenant
 
         registry = tenants_registry()
         name = options["name"]
@@ -67,6 +67,6 @@ class Command(BaseCommand):
                     f"Tenant {name!r}: dropping {where} failed: {redact(alias, str(error))}"
                 ) from None
         registry.forget(name)
-        Tenant.objects.using(DEFAULT_DB_ALIAS).filter(name=name).delete()
+        Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).delete()
         dropped = f"; database {where} dropped" if options["drop_database"] else ""
         self.stdout.write(f"Tenant {name!r} removed{dropped}.")

@@ -3,7 +3,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("django_cfg", "0001_delete_intents")]
+    initial = True
+
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
@@ -14,6 +16,6 @@ class Migration(migrations.Migration):
                 ("url", models.TextField(blank=True, default="")),
                 ("created", models.DateTimeField(default=django.utils.timezone.now)),
             ],
-            options={"ordering": ("name",)},
+            options={"db_table": "django_cfg_tenant", "ordering": ("name",)},
         ),
     ]
