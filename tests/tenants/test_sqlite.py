@@ -168,3 +168,29 @@ def test_migrate_all_isolates_a_failing_tenant(tmp_path: Path) -> None:
     assert "tenant_t1: up to date" in only
     assert "default" not in only
     assert "tenant_t2" not in only
+
+
+def test_check_and_plan_cover_every_tenant(fixed: TenantProject) -> None:
+    check = fixed.manage("migrate_all", "--check")
+    assert "tenant_acme: up to date" in check
+    assert "tenant_beta: up to date" in check
+    refused = fixed.manage("create_tenant", "gamma", check=False)  # listed tenants only
+    assert "Tenant 'gamma' is not in TenantsConfig.names" in refused
+    plan = fixed.manage("migrate_all", "--plan", "--tenant", "acme")
+    assert "Planned operations on tenant_acme:" in plan
+    assert "No planned migration operations." in plan
+
+
+def test_check_reports_a_tenant_behind(tmp_path: Path) -> None:
+    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "beta"])
+    project.manage("migrate_all", "--database", "default", "--verbosity", "0")
+    project.manage("migrate_all", "--tenant", "acme", "--verbosity", "0")
+    check = project.manage("migrate_all", "--check", check=False)
+    assert "tenant_acme: up to date" in check
+    assert "tenant_beta: 2 unapplied: django_cfg.0001_delete_intents, notes.0001_initial" in check
+    assert not (tmp_path / "tenants" / "beta.sqlite3").exists() or "notes_note" not in (
+        project.sqlite_tables("tenants/beta.sqlite3")
+    )
+    plan = project.manage("migrate_all", "--plan", "--tenant", "beta")
+    assert "notes.0001_initial" in plan
+    assert "Create model Note" in plan
