@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -194,3 +195,31 @@ def test_check_reports_a_tenant_behind(tmp_path: Path) -> None:
     plan = project.manage("migrate_all", "--plan", "--tenant", "beta")
     assert "notes.0001_initial" in plan
     assert "Create model Note" in plan
+
+
+def test_db_status_lists_every_tenant(tmp_path: Path) -> None:
+    project = TenantProject(tmp_path, TEMPLATE)
+    project.manage("migrate_all", "--verbosity", "0")
+    project.manage("create_tenant", "acme")
+    with closing(sqlite3.connect(tmp_path / "default.sqlite3")) as connection:
+        connection.execute(
+            "INSERT INTO django_cfg_tenant (name, url, created) VALUES ('behind', '', '2026-01-01')"
+        )
+        connection.commit()
+    (tmp_path / "tenants" / "behind.sqlite3").touch()  # its database exists, not migrated
+    status = json.loads(project.manage("db_status", "--json"))
+    by_alias = {entry["alias"]: entry for entry in status}
+    assert list(by_alias) == ["default", "tenant_acme", "tenant_behind"]
+    acme = by_alias["tenant_acme"]
+    assert acme["role"] == "tenant"
+    assert acme["apps"] == ["notes"]
+    assert acme["reachable"] is True
+    assert acme["pending"] == []
+    assert acme["name"].endswith("tenants/acme.sqlite3")
+    assert by_alias["default"]["pending"] == []
+    behind = by_alias["tenant_behind"]["pending"]  # every migration not recorded there
+    assert {"django_cfg.0001_delete_intents", "notes.0001_initial"} <= set(behind)
+    assert len(behind) == 21
+    text = project.manage("db_status")
+    assert "tenant_acme" in text
+    assert "role: tenant" in text
