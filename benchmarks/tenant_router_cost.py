@@ -34,10 +34,10 @@ django.setup()
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import router  # noqa: E402
 from django.test import override_settings  # noqa: E402
+from tests.tenants.project.notes.models import Note  # noqa: E402
 
 from django_cfg import use_tenant  # noqa: E402
 from django_cfg.routing.topology import ROUTER_PATH  # noqa: E402
-from tests.tenants.project.notes.models import Note  # noqa: E402
 
 N = 100_000
 
@@ -52,9 +52,7 @@ with use_tenant("acme"):
     results["tenant model, read"] = best(lambda: router.db_for_read(Note))
     results["tenant model, write"] = best(lambda: router.db_for_write(Note))
     results["shared model, read, tenant router in front"] = best(lambda: router.db_for_read(User))
-    results["shared model, write, tenant router in front"] = best(
-        lambda: router.db_for_write(User)
-    )
+    results["shared model, write, tenant router in front"] = best(lambda: router.db_for_write(User))
 with override_settings(DATABASE_ROUTERS=[ROUTER_PATH]):
     assert router.db_for_read(User) == "default"
     results["shared model, read, package router only"] = best(lambda: router.db_for_read(User))
