@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.django_config import DjangoConfig
 from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
+from django_cfg.settings.tenants import TenantsConfig
 from django_cfg.settings.url import DatabaseURLError, register_scheme
 
 if TYPE_CHECKING:
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
         databases_from_urls,
     )
     from django_cfg.settings.env_settings import EnvSettings
+    from django_cfg.tenants.context import (
+        NoTenantError,
+        UnknownTenantError,
+        current_tenant,
+        use_tenant,
+    )
 
 # Imported on first use, so that a settings module that does not use them (most) does not pay
 # for building their models at every startup.
@@ -35,6 +42,10 @@ _LAZY = {
     "databases_from_urls": "django_cfg.settings.database_urls",
     "EnvSettings": "django_cfg.settings.env_settings",
     "use_primary": "django_cfg.replicas.pinning",
+    "use_tenant": "django_cfg.tenants.context",
+    "current_tenant": "django_cfg.tenants.context",
+    "NoTenantError": "django_cfg.tenants.context",
+    "UnknownTenantError": "django_cfg.tenants.context",
 }
 
 
@@ -51,9 +62,14 @@ __all__ = [
     "DatabaseURLs",
     "DjangoConfig",
     "EnvSettings",
+    "NoTenantError",
+    "TenantsConfig",
+    "UnknownTenantError",
     "alias_for_url_key",
     "current_environment",
+    "current_tenant",
     "databases_from_urls",
     "register_scheme",
     "use_primary",
+    "use_tenant",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from django_cfg import DatabaseConfig, DjangoConfig
+from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX
 
 KEY = "typed-override-key-" + "k" * 40
@@ -35,6 +35,7 @@ SAMPLES: dict[str, Any] = {
     "dict[str, Any]": {"SAMPLE_SETTING": 1},
     "list[dict[str, Any]]": [{"BACKEND": "sample.Backend", "APP_DIRS": False, "OPTIONS": {}}],
     "SecretStr | None": "sample-secret-" + "s" * 40,
+    "TenantsConfig | None": TenantsConfig(apps=["sample"], url="sqlite:///t/{tenant}.sqlite3"),
 }
 NOT_RENDERED = {"project_name"}  # a label for people; no Django setting follows from it
 
@@ -48,6 +49,7 @@ def annotation_text(field_name: str) -> str:
         .replace("pydantic.types.", "")
         .replace("typing.", "")
         .replace("django_cfg.settings.database_config.", "")
+        .replace("django_cfg.settings.tenants.", "")
     )
 
 

@@ -36,7 +36,7 @@ from django.db.models.deletion import Collector, RestrictedError
 
 from django_cfg.relations import delete_intents
 from django_cfg.routing.runtime import current_runtime
-from django_cfg.routing.topology import Topology, get_topology
+from django_cfg.routing.topology import TENANT_HOME, Topology, get_topology
 
 __all__ = [
     "CrossDatabaseCollector",
@@ -163,7 +163,12 @@ class CrossDatabaseCollector(Collector):
         queryset = super().related_objects(related_model, related_fields, objs)
         crossing = _crossing_fields()
         if any(field in crossing for field in related_fields):
-            return queryset.using(get_topology().home(related_model._meta.app_label))
+            home = get_topology().home(related_model._meta.app_label)
+            if home == TENANT_HOME:  # rows of a tenant app: the current tenant's database
+                from django_cfg.tenants.router import tenant_database
+
+                home = tenant_database(related_model)
+            return queryset.using(home)
         return queryset
 
     def can_fast_delete(self, objs: Any, from_field: Any = None) -> bool:

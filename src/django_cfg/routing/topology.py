@@ -29,6 +29,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 __all__ = [
     "ROUTER_PATH",
+    "TENANT_HOME",
     "DatabaseRole",
     "RoutingRule",
     "Topology",
@@ -47,8 +48,13 @@ TOPOLOGY_SETTINGS = frozenset(
         "DATABASE_ROLES",
         "DATABASE_CROSS_RELATIONS",
         "DATABASE_REPLICA_OPTIONS",
+        "DJANGO_CFG_TENANTS",
     }
 )
+
+TENANT_HOME = "<tenant>"
+"""The home of a tenant app (``DJANGO_CFG_TENANTS["apps"]``): no alias, but the current
+tenant's database, which ``django_cfg.tenants`` resolves per query (docs/tenants.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,9 @@ class Topology:
                 homes[rule.label] = rule.alias
             elif first_rule[rule.label].alias != rule.alias:
                 conflicts.append((first_rule[rule.label], rule))
+        tenants: Mapping[str, Any] = getattr(settings, "DJANGO_CFG_TENANTS", None) or {}
+        for app in tenants.get("apps", ()):
+            homes.setdefault(_label(app, labels), TENANT_HOME)
         return cls(
             aliases=aliases,
             roles=MappingProxyType(roles),

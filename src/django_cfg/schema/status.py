@@ -61,7 +61,10 @@ def database_statuses(topology: Topology | None = None) -> list[DatabaseStatus]:
     return [probe(alias, topology) for alias in topology.aliases]
 
 
-def probe(alias: str, topology: Topology) -> DatabaseStatus:
+def probe(
+    alias: str, topology: Topology, *, tenant_apps: list[str] | None = None
+) -> DatabaseStatus:
+    """``alias``'s status; ``tenant_apps``: it is a tenant's database holding those apps."""
     settings_dict = connections.settings[alias]
     role = topology.roles[alias]
     status = DatabaseStatus(
@@ -70,8 +73,8 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
         host=settings_dict.get("HOST", ""),
         port=str(settings_dict.get("PORT", "")),
         name=str(settings_dict.get("NAME", "")),
-        role=role.describe(),
-        apps=_apps_on(alias, topology),
+        role=role.describe() if tenant_apps is None else "tenant",
+        apps=_apps_on(alias, topology) if tenant_apps is None else sorted(tenant_apps),
         is_primary=role.is_primary,
     )
     wrapper = own_connection(alias, CONNECT_TIMEOUT_SECONDS)
@@ -84,7 +87,7 @@ def probe(alias: str, topology: Topology) -> DatabaseStatus:
             cursor.fetchone()
             status.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         status.reachable = True
-        if topology.takes_migrations(alias):
+        if topology.takes_migrations(alias) or tenant_apps is not None:
             status.pending = [f"{m.app_label}.{m.name}" for m in pending_migrations(wrapper)]
     except Exception as error:  # any driver error: report it, never raise
         status.error = _described(error, alias)

@@ -41,6 +41,13 @@ from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.production import fallback_database_problem
 from django_cfg.settings.replica_names import with_replicas_by_name
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+from django_cfg.settings.tenants import (
+    TENANT_ALIAS_PREFIX,
+    TENANTS_MIDDLEWARE,
+    TENANTS_ROUTER,
+    TENANTS_SETTING,
+    TenantsConfig,
+)
 from django_cfg.settings.url import DatabaseURLError
 
 __all__ = ["DjangoConfig"]
@@ -161,6 +168,9 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     databases: dict[str, DatabaseConfig]
     database_routers: list[str] = Field(default_factory=list)
+    tenants: TenantsConfig | None = Field(
+        default=None, description="A database per tenant for some apps (docs/tenants.md)"
+    )
     cross_database_relations: bool = Field(
         default=True,
         description="Allow ForeignKeys between models on different primaries (no DB constraint)",
@@ -302,6 +312,25 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         return databases
 
     @model_validator(mode="after")
+    def _check_tenants(self) -> Self:
+        if self.tenants is None:
+            return self
+        taken = [alias for alias in self.databases if alias.startswith(TENANT_ALIAS_PREFIX)]
+        if taken:
+            raise ValueError(
+                f"databases {', '.join(map(repr, taken))}: aliases starting with "
+                f"{TENANT_ALIAS_PREFIX!r} are the tenants' databases; rename them."
+            )
+        for alias, database in self.databases.items():
+            shared = sorted(set(database.apps) & set(self.tenants.apps))
+            if shared:
+                raise ValueError(
+                    f"app {shared[0]!r} is in tenants.apps and in apps of databases[{alias!r}]; "
+                    "a tenant app lives in each tenant's database, not in a fixed one."
+                )
+        return self
+
+    @model_validator(mode="after")
     def _use_development_key(self) -> Self:
         """An unset key in development: the checkout's key (see ``settings.development_key``)."""
         if self.secret_key is None:
@@ -330,8 +359,10 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     @property
     def installed_apps(self) -> list[str]:
-        """Django's contrib apps, then ``django_cfg``, then ``project_apps``, without repeats."""
-        return list(dict.fromkeys([*self.contrib_apps, "django_cfg", *self.project_apps]))
+        """Django's contrib apps, then ``django_cfg`` (and ``django_cfg.tenants`` with
+        ``tenants``), then ``project_apps``, without repeats."""
+        ours = ["django_cfg", *(["django_cfg.tenants"] if self.tenants is not None else [])]
+        return list(dict.fromkeys([*self.contrib_apps, *ours, *self.project_apps]))
 
     @property
     def routing_rules(self) -> dict[str, str]:
@@ -354,14 +385,19 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     def get_middleware(self) -> list[str]:
         """``middleware``, plus the read-your-writes middleware when a replica is configured."""
         middleware = list(self.middleware)
+        after_security = int(bool(middleware) and middleware[0].endswith("SecurityMiddleware"))
         if self.has_replicas and PINNING_MIDDLEWARE not in middleware:
-            after_security = int(bool(middleware) and middleware[0].endswith("SecurityMiddleware"))
             middleware.insert(after_security, PINNING_MIDDLEWARE)
+        if self.tenants is not None and TENANTS_MIDDLEWARE not in middleware:
+            middleware.insert(after_security, TENANTS_MIDDLEWARE)  # before any query
         return middleware
 
     def get_database_routers(self) -> list[str]:
-        """The user's ``database_routers`` first, then the package's router (2+ databases)."""
+        """The user's ``database_routers`` first, then the package's router (2+ databases);
+        with tenants, the tenant router in front of it."""
         package = [ROUTER_PATH] if len(self.databases) > 1 else []
+        if self.tenants is not None:
+            package = [TENANTS_ROUTER, ROUTER_PATH]
         return [*self.database_routers, *(p for p in package if p not in self.database_routers)]
 
     def _django_databases(self, base_dir: Path) -> dict[str, dict[str, Any]]:
@@ -408,6 +444,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             settings["DATABASE_ROLES"] = self.database_roles
         if not self.cross_database_relations:
             settings["DATABASE_CROSS_RELATIONS"] = False
+        if self.tenants is not None:
+            settings[TENANTS_SETTING] = self.tenants.setting()
         if self.has_replicas:
             settings["DATABASE_REPLICA_OPTIONS"] = {
                 "probe_interval": self.replica_probe_interval,

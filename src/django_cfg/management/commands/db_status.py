@@ -4,6 +4,7 @@
     python manage.py db_status --json       # for monitoring; same fields
 
 Exits with status 1 when a primary database cannot be reached. Passwords are never shown.
+With ``TenantsConfig``, every tenant's database follows (role ``tenant``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
-from django_cfg.schema.status import DatabaseStatus, database_statuses
+from django_cfg.routing.topology import TENANT_HOME, get_topology
+from django_cfg.schema.status import DatabaseStatus, database_statuses, probe
+from django_cfg.settings.tenants import tenant_alias
 from django_cfg.settings.url import shown_servers
+from django_cfg.tenants.registry import TenantRegistry, current_registry
 
 
 class Command(BaseCommand):
@@ -26,6 +31,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         statuses = database_statuses()
+        registry = current_registry()
+        if registry is not None:
+            with registry.holding():
+                statuses += self._tenant_statuses(registry)
         if options["json"]:
             self.stdout.write(json.dumps([s.as_dict() for s in statuses], indent=2))
         else:
@@ -34,6 +43,36 @@ class Command(BaseCommand):
         down = [s.alias for s in statuses if s.is_primary and not s.reachable]
         if down:
             raise CommandError(f"primary database unreachable: {', '.join(down)}")
+
+    @staticmethod
+    def _tenant_statuses(registry: TenantRegistry) -> list[DatabaseStatus]:
+        try:
+            names = registry.names()
+        except DatabaseError:
+            return []  # the tenants table does not exist yet: default is reported as behind
+        topology = get_topology()
+        labels = sorted(label for label, home in topology.homes.items() if home == TENANT_HOME)
+        statuses = []
+        for name in names:
+            try:
+                alias = registry.alias_for(name)
+            except (ValueError, DatabaseError, OSError) as error:
+                statuses.append(
+                    DatabaseStatus(
+                        alias=tenant_alias(name),
+                        engine="",
+                        host="",
+                        port="",
+                        name="",
+                        role="tenant",
+                        apps=labels,
+                        is_primary=True,
+                        error=f"cannot open its database: {error}",
+                    )
+                )
+                continue
+            statuses.append(probe(alias, get_topology(), tenant_apps=labels))
+        return statuses
 
     def _write(self, status: DatabaseStatus, verbosity: int) -> None:
         servers = shown_servers(status.host, status.port or None)

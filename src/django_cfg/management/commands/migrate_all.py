@@ -5,6 +5,7 @@
     python manage.py migrate_all --check            # exit 1 if anything is unapplied
     python manage.py migrate_all --plan             # show what would run, apply nothing
     python manage.py migrate_all --parallel 4       # default, then the others at once
+    python manage.py migrate_all --tenant acme      # one tenant's database (docs/tenants.md)
 
 Each database gets only the apps routed to it (the router's ``allow_migrate``); replicas and
 read-only databases get nothing; the tables of Django's database cache are created on the
@@ -12,7 +13,9 @@ database that owns them (``createcachetable``). Runs on one database at a time h
 database's migration lock, so two concurrent runs never migrate the same database at once.
 A run killed half way is finished by the next one (``migration_recovery``), and a database that
 fails does not stop the others: they are migrated, then a CommandError names each failure.
-makemigrations is never run implicitly.
+makemigrations is never run implicitly. With ``TenantsConfig``, every tenant's database is
+migrated after the fixed ones (the tenant apps only), unless ``--database`` or ``--tenant``
+selects.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from django_cfg.schema.state import (
     redact,
     runs_on,
 )
+from django_cfg.settings.tenants import tenant_alias
+from django_cfg.tenants.context import UnknownTenantError
+from django_cfg.tenants.registry import TenantRegistry, current_registry
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -74,6 +80,14 @@ class Command(BaseCommand):
             dest="databases",
             metavar="ALIAS",
             help="Only this database (repeatable). Default: every database that takes migrations.",
+        )
+        parser.add_argument(
+            "--tenant",
+            action="append",
+            dest="tenants",
+            metavar="NAME",
+            help="Only this tenant's database (repeatable). Default: every tenant, unless "
+            "--database is given.",
         )
         parser.add_argument(
             "--check",
@@ -116,21 +130,69 @@ class Command(BaseCommand):
             super().check(*args, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        registry = current_registry()
+        if options["tenants"] and registry is None:
+            raise CommandError("--tenant: this project has no tenants (DjangoConfig.tenants).")
+        if registry is None:
+            self._handle(options)
+            return
+        with registry.holding():  # every tenant stays open until all are migrated
+            self._handle(options, *self._tenant_targets(registry, options))
+
+    @staticmethod
+    def _tenant_targets(
+        registry: TenantRegistry, options: dict[str, Any]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The aliases of the tenants to migrate, opened in this process, and the tenants
+        whose database could not be opened (alias -> why: they fail, the others go on)."""
+        names = options["tenants"]
+        if names is None and not options["databases"]:
+            try:
+                names = registry.names()
+            except DatabaseError:  # default not migrated yet: no tenant was created
+                names = []
+        try:
+            names = [registry.check(name) for name in names or ()]
+        except (UnknownTenantError, ValueError) as error:
+            raise CommandError(str(error)) from None
+        aliases, failures = [], {}
+        for name in names:
+            try:
+                aliases.append(registry.alias_for(name))
+            except (ValueError, DatabaseError, OSError) as error:  # DatabaseURLError included
+                alias = tenant_alias(name)
+                aliases.append(alias)
+                failures[alias] = f"cannot open its database: {error}"
+        return aliases, failures
+
+    def _handle(
+        self,
+        options: dict[str, Any],
+        tenants: list[str] | None = None,
+        failed_to_open: dict[str, str] | None = None,
+    ) -> None:
         topology = get_topology()
-        targets = migration_targets(options["databases"], topology)
+        targets = [] if options["tenants"] else migration_targets(options["databases"], topology)
+        targets += tenants or []
         verbosity: int = options["verbosity"]
+        failures: dict[str, str] = dict(failed_to_open or {})
+        for alias, why in failures.items():
+            self.stderr.write(f"{alias}: {why}")
+        runnable = [alias for alias in targets if alias not in failures]
         if options["check_unapplied"]:
-            self._check(targets, topology, verbosity)
+            self._check(runnable, topology, verbosity)
+            if failures:
+                sys.exit(1)
             return
         if options["plan"]:
-            for alias in targets:
+            for alias in runnable:
                 self._plan(alias)
             return
-        failures: dict[str, str] = {}
-        if options["parallel"] > 1 and len(targets) > 2:
+        if options["parallel"] > 1 and len(runnable) > 2:
             # default first (the others' rows reference its tables), then the rest at once.
-            first, *rest = targets
-            self._migrate(first, topology, options, failures)
+            first, *rest = runnable if runnable[0] == "default" else ["", *runnable]
+            if first:
+                self._migrate(first, topology, options, failures)
             with ThreadPoolExecutor(max_workers=options["parallel"]) as pool:
                 for run in [
                     pool.submit(self._migrate_in_thread, a, topology, options, failures)
@@ -138,7 +200,7 @@ class Command(BaseCommand):
                 ]:
                     run.result()
         else:
-            for alias in targets:
+            for alias in runnable:
                 self._migrate(alias, topology, options, failures)
         if failures:
             # One database's failure does not stop the others; the exit status says it.

@@ -1,0 +1,60 @@
+"""Nanoseconds per routing decision in a tenant project (tests/tenants/project), through
+Django's ``router``: a shared model (``auth.User``) and a tenant model (``notes.Note``, inside
+``use_tenant``), with and without the tenant router in front of the package's router.
+
+    python benchmarks/tenant_router_cost.py
+
+Projects without ``tenants`` do not have the tenant router in DATABASE_ROUTERS and run no tenant
+code: their routing is unchanged. Prints one JSON line (best of 7 repeats of 100,000 calls).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+folder = tempfile.mkdtemp()
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="tests.tenants.project.settings",
+    TENANT_TEST_DIR=folder,
+    TENANT_TEST_DEFAULT_URL="sqlite:///default.sqlite3",
+    TENANT_TEST_URL="sqlite:///tenants/{tenant}.sqlite3",
+    TENANT_TEST_NAMES="acme",
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import router  # noqa: E402
+from django.test import override_settings  # noqa: E402
+from tests.tenants.project.notes.models import Note  # noqa: E402
+
+from django_cfg import use_tenant  # noqa: E402
+from django_cfg.routing.topology import ROUTER_PATH  # noqa: E402
+
+N = 100_000
+
+
+def best(call: object) -> float:
+    return min(timeit.repeat(call, number=N, repeat=7)) / N * 1e9  # type: ignore[arg-type]
+
+
+results: dict[str, float] = {}
+with use_tenant("acme"):
+    assert router.db_for_read(Note) == "tenant_acme"
+    results["tenant model, read"] = best(lambda: router.db_for_read(Note))
+    results["tenant model, write"] = best(lambda: router.db_for_write(Note))
+    results["shared model, read, tenant router in front"] = best(lambda: router.db_for_read(User))
+    results["shared model, write, tenant router in front"] = best(lambda: router.db_for_write(User))
+with override_settings(DATABASE_ROUTERS=[ROUTER_PATH]):
+    assert router.db_for_read(User) == "default"
+    results["shared model, read, package router only"] = best(lambda: router.db_for_read(User))
+    results["shared model, write, package router only"] = best(lambda: router.db_for_write(User))
+print(json.dumps({key: round(value) for key, value in results.items()}))

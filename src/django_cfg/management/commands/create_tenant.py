@@ -1,0 +1,93 @@
+"""``manage.py create_tenant NAME [--url URL]``: create a tenant's database, migrate it, record it.
+
+    python manage.py create_tenant acme
+    python manage.py create_tenant big_co --url postgresql://app@db2.example.com/t_big_co
+
+The database is created where the engine allows (a SQLite file; CREATE DATABASE on PostgreSQL
+and MariaDB, which needs that right), the tenant apps are migrated there, and the tenant is
+recorded in the tenants table of ``default`` (with ``--url`` when it lives elsewhere than the
+template says). A running server sees the new tenant at its next request: no restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, DatabaseError
+
+from django_cfg.schema.state import redact
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.tenants import check_tenant_name
+from django_cfg.settings.url import DatabaseURLError
+from django_cfg.tenants.provisioning import create_database
+from django_cfg.tenants.registry import TenantRegistry, current_registry
+
+
+def tenants_registry() -> TenantRegistry:
+    """The project's tenant registry, or a CommandError saying how to configure tenants."""
+    registry = current_registry()
+    if registry is None:
+        raise CommandError(
+            "This project has no tenants: set DjangoConfig.tenants = TenantsConfig(...) "
+            "(docs/tenants.md)."
+        )
+    return registry
+
+
+class Command(BaseCommand):
+    help = "Creates a tenant's database, migrates the tenant apps there and records the tenant."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="The tenant's name: a-z, 0-9 and '_', 1 to 63 long.")
+        parser.add_argument(
+            "--url",
+            help="The tenant's database URL, when not the template's (another server).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django_cfg.tenants.models import Tenant
+
+        registry = tenants_registry()
+        try:
+            name = check_tenant_name(options["name"])
+            if options["url"]:
+                DatabaseConfig.from_url(options["url"])  # refused here if it cannot be read
+        except (ValueError, DatabaseURLError) as error:
+            raise CommandError(str(error)) from None
+        if registry.fixed is not None:
+            if name not in registry.fixed:
+                raise CommandError(
+                    f"Tenant {name!r} is not in TenantsConfig.names; this project lists its "
+                    "tenants in settings: add it there (create_tenant then creates and migrates "
+                    "its database)."
+                )
+            if options["url"]:
+                raise CommandError("--url needs the tenants table (TenantsConfig.names unset).")
+        elif Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).exists():
+            raise CommandError(f"Tenant {name!r} already exists.")
+        else:
+            Tenant._default_manager.using(DEFAULT_DB_ALIAS).create(
+                name=name, url=options["url"] or ""
+            )
+        alias = ""
+        try:
+            alias = registry.alias_for(name)
+            created = create_database(alias)
+            call_command(
+                "migrate_all",
+                tenants=[name],
+                verbosity=options["verbosity"],
+                stdout=self.stdout,
+                stderr=self.stderr,
+            )
+        except (DatabaseError, CommandError, OSError) as error:
+            message = redact(alias, str(error)) if alias else str(error)
+            if registry.fixed is None:
+                registry.forget(name)
+                Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).delete()
+            raise CommandError(f"Tenant {name!r} was not created: {message}") from None
+        where = registry.database(name).redacted_url
+        state = "created" if created else "already existed"
+        self.stdout.write(f"Tenant {name!r}: database {where} ({state}), migrated, recorded.")

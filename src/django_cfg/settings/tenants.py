@@ -1,0 +1,156 @@
+"""``TenantsConfig``: a database per tenant (docs/tenants.md).
+
+    tenants = TenantsConfig(
+        apps=["blog", "shop"],                               # tables in every tenant database
+        url="postgresql://app@db.example.com/t_{tenant}",   # where a tenant's database is
+        resolver="subdomain",                                # request -> tenant
+    )
+
+``DjangoConfig.tenants`` writes it into the ``DJANGO_CFG_TENANTS`` setting (read by
+``django_cfg.tenants``) and adds the tenant middleware. The URL template is a secret like every
+database URL: its password is never part of a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.url import DatabaseURLError
+
+__all__ = [
+    "TENANTS_MIDDLEWARE",
+    "TENANTS_ROUTER",
+    "TENANTS_SETTING",
+    "TENANT_ALIAS_PREFIX",
+    "TenantsConfig",
+    "check_tenant_name",
+    "tenant_alias",
+]
+
+TENANTS_SETTING = "DJANGO_CFG_TENANTS"
+TENANTS_MIDDLEWARE = "django_cfg.tenants.middleware.TenantMiddleware"
+TENANTS_ROUTER = "django_cfg.tenants.router.TenantRouter"
+TENANT_ALIAS_PREFIX = "tenant_"
+PLACEHOLDER = "{tenant}"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
+
+Resolver = Literal["subdomain", "header", "path"]
+
+
+def check_tenant_name(name: object) -> str:
+    """``name`` if it is a valid tenant name, else ``ValueError`` saying what is allowed.
+
+    1 to 63 characters of a-z, 0-9 and ``_``, starting with a letter or digit: safe in a file
+    name, a PostgreSQL / MariaDB database name and an alias, with no quoting.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        shown = repr(name)[:80] if isinstance(name, str) else type(name).__name__
+        raise ValueError(
+            f"invalid tenant name {shown}: use 1 to 63 characters of a-z, 0-9 and '_', "
+            "starting with a letter or digit (no '/', '.', '-', spaces or capitals)."
+        )
+    return name
+
+
+def tenant_alias(name: str) -> str:
+    """The database alias of tenant ``name``: ``tenant_<name>``."""
+    return TENANT_ALIAS_PREFIX + name
+
+
+class TenantsConfig(BaseModel):
+    """Which apps live in a database per tenant, where those databases are, and how a request
+    names its tenant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    _hide_input = hidden_input_validator()
+
+    apps: tuple[str, ...] = Field(min_length=1, description="App labels of the tenant apps")
+    url: SecretStr = Field(
+        description="Database URL template with a '{tenant}' placeholder, e.g. "
+        "'postgresql://app@db/t_{tenant}' or 'sqlite:///tenants/{tenant}.sqlite3'"
+    )
+    resolver: Resolver | Callable[[Any], str | None] | str = Field(
+        default="subdomain",
+        description="'subdomain', 'header', 'path', a callable(request) -> name | None, or its "
+        "dotted path",
+    )
+    header: str = Field(default="X-Tenant", description="The request header of resolver='header'")
+    names: tuple[str, ...] | None = Field(
+        default=None,
+        description="A fixed list of tenants; None: the tenants table in default "
+        "(manage.py create_tenant)",
+    )
+    max_open: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most tenant databases open at once; the least recently used are closed",
+    )
+
+    @field_validator("apps")
+    @classmethod
+    def _check_apps(cls, apps: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(apps)) != len(apps):
+            raise ValueError(f"apps lists an app twice: {list(apps)!r}.")
+        return apps
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: SecretStr) -> SecretStr:
+        template = url.get_secret_value()
+        if template.count(PLACEHOLDER) != 1:
+            raise ValueError(
+                "url must contain '{tenant}' exactly once, where the tenant's name goes "
+                "(e.g. 'postgresql://app@db/t_{tenant}')."
+            )
+        try:  # parsed with a sample name: DatabaseURLError messages never show a password
+            DatabaseConfig.from_url(template.replace(PLACEHOLDER, "sample"))
+        except DatabaseURLError as error:
+            raise ValueError(f"url template: {error}") from None
+        return url
+
+    @field_validator("names")
+    @classmethod
+    def _check_names(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is not None:
+            for name in names:
+                check_tenant_name(name)
+            if len(set(names)) != len(names):
+                raise ValueError("names lists a tenant twice.")
+        return names
+
+    @model_validator(mode="after")
+    def _check_resolver(self) -> TenantsConfig:
+        resolver = self.resolver
+        if (
+            isinstance(resolver, str)
+            and resolver not in ("subdomain", "header", "path")
+            and ("." not in resolver)
+        ):
+            raise ValueError(
+                f"resolver {resolver!r}: use 'subdomain', 'header', 'path', a callable "
+                "(request -> tenant name or None) or the dotted path of one."
+            )
+        return self
+
+    def database(self, name: str) -> DatabaseConfig:
+        """Tenant ``name``'s database from the template."""
+        return DatabaseConfig.from_url(
+            self.url.get_secret_value().replace(PLACEHOLDER, check_tenant_name(name))
+        )
+
+    def setting(self) -> dict[str, Any]:
+        """The ``DJANGO_CFG_TENANTS`` setting that ``django_cfg.tenants`` reads."""
+        return {
+            "apps": list(self.apps),
+            "url": self.url.get_secret_value(),
+            "resolver": self.resolver,
+            "header": self.header,
+            "names": list(self.names) if self.names is not None else None,
+            "max_open": self.max_open,
+        }

@@ -1,0 +1,91 @@
+"""``TenantMiddleware``: each request runs as the tenant its resolver names.
+
+    resolver="subdomain"   acme.example.com -> "acme" (the first label of a host of 3+ labels,
+                           or of 2 labels ending in "localhost")
+    resolver="header"      the X-Tenant header (TenantsConfig.header)
+    resolver="path"        /acme/notes/ -> "acme" (the URL patterns keep the prefix:
+                           path("<str:tenant>/", include(...)))
+    resolver=callable      callable(request) -> name or None (or its dotted path)
+
+A request naming no tenant runs with none (shared pages; a tenant app's query raises
+NoTenantError). A request naming an unknown or invalid tenant gets a 404: never another
+tenant's data. ``request.tenant`` is the tenant's name (or None). Sync and async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+from django_cfg.tenants.context import use_tenant
+from django_cfg.tenants.registry import TenantRegistry, current_registry
+
+__all__ = ["TenantMiddleware", "resolve_tenant"]
+
+
+def resolve_tenant(request: HttpRequest, setting: dict[str, Any]) -> str | None:
+    """The tenant name ``request`` names by the configured resolver, or None."""
+    resolver = setting.get("resolver", "subdomain")
+    if resolver == "subdomain":
+        host = request.get_host().partition(":")[0].lower()
+        labels = host.split(".")
+        if len(labels) >= 3 or (len(labels) == 2 and labels[1] == "localhost"):
+            return labels[0]
+        return None
+    if resolver == "header":
+        return request.headers.get(setting.get("header") or "X-Tenant") or None
+    if resolver == "path":
+        first = request.path_info.lstrip("/").partition("/")[0]
+        return first or None
+    function: Callable[[HttpRequest], str | None] = (
+        import_string(resolver) if isinstance(resolver, str) else resolver
+    )
+    return function(request)
+
+
+def _not_found(name: str) -> Http404:
+    return Http404(f"No tenant {name[:63]!r}.")
+
+
+class TenantMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        registry = current_registry()
+        name = self._name(request, registry)
+        if name is not None and registry is not None and not registry.exists(name):
+            raise _not_found(name)
+        with use_tenant(name):
+            response: HttpResponse = self.get_response(request)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        registry = current_registry()
+        name = self._name(request, registry)
+        if (
+            name is not None
+            and registry is not None
+            and not await sync_to_async(registry.exists)(name)
+        ):
+            raise _not_found(name)
+        async with use_tenant(name):
+            return await self.get_response(request)
+
+    @staticmethod
+    def _name(request: HttpRequest, registry: TenantRegistry | None) -> str | None:
+        name = resolve_tenant(request, dict(registry.setting)) if registry is not None else None
+        request.tenant = name  # type: ignore[attr-defined]
+        return name

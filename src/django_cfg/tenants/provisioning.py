@@ -1,0 +1,58 @@
+"""Creating and dropping a tenant's database, where the engine allows it.
+
+    create_database("tenant_acme")   # SQLite: the file (on connect); PostgreSQL / MariaDB:
+                                     # CREATE DATABASE on the tenant's server
+    drop_database("tenant_acme")     # the file, or DROP DATABASE
+
+The alias must be open (``TenantRegistry.alias_for``). The server connection is Django's own
+"no database" connection of that alias (the one its test runner creates databases with), so
+the tenant's user needs the right to create databases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import ProgrammingError, connections
+
+from django_cfg.settings.url import engine_family
+
+__all__ = ["create_database", "drop_database"]
+
+
+def create_database(alias: str) -> bool:
+    """Create ``alias``'s database; False if it already existed."""
+    connection = connections[alias]
+    family = engine_family(connection.settings_dict["ENGINE"])
+    if family == "sqlite":
+        existed = Path(connection.settings_dict["NAME"]).exists()
+        connection.ensure_connection()  # creates the file
+        return not existed
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection._nodb_cursor() as cursor:
+        if family == "mysql":
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4")
+            return bool(cursor.rowcount == 1)
+        try:
+            cursor.execute(f"CREATE DATABASE {name}")
+        except ProgrammingError as error:
+            if "already exists" in str(error):
+                return False
+            raise
+    return True
+
+
+def drop_database(alias: str) -> None:
+    """Drop ``alias``'s database (closing this process's connection to it first)."""
+    connection = connections[alias]
+    connection.close()
+    family = engine_family(connection.settings_dict["ENGINE"])
+    if family == "sqlite":
+        path = Path(connection.settings_dict["NAME"])
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            file.unlink(missing_ok=True)
+        return
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection._nodb_cursor() as cursor:
+        force = " WITH (FORCE)" if family == "postgresql" else ""
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}{force}")

@@ -1,0 +1,120 @@
+"""The tenant router: in ``DATABASE_ROUTERS`` in front of the package's ``DatabaseRouter``
+(``DjangoConfig`` puts it there when ``tenants`` is set).
+
+It answers for the tenant apps only, and returns None (Django asks the next router) for every
+other model, so shared apps route exactly as without tenants:
+
+- reads and writes of a tenant model go to the current tenant's database (``use_tenant``), or
+  to the tenant database a related row was loaded from; with neither, ``NoTenantError``;
+- a tenant row may reference a shared row (a ForeignKey from a tenant app to a shared app, which
+  crosses databases like any other); rows of two tenants are never related;
+- a tenant database holds the tenant apps' tables (and the delete intents), nothing else; no
+  other database holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Model
+
+from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
+from django_cfg.routing.topology import TENANT_HOME
+from django_cfg.settings.tenants import tenant_alias
+from django_cfg.tenants.context import NoTenantError, _tenant
+from django_cfg.tenants.registry import current_registry, tenant_of_alias
+
+__all__ = ["TenantRouter", "tenant_database"]
+
+
+def tenant_database(model: type[Model]) -> str:
+    """The database of ``model`` (a tenant app's) for the current tenant, opened if needed."""
+    name = _tenant.get()
+    registry = current_registry()
+    if name is None or registry is None:
+        meta = model._meta
+        raise NoTenantError(
+            f"{meta.label} lives in a tenant database (app {meta.app_label!r} is in "
+            "TenantsConfig.apps) and no tenant is selected. Select one with "
+            "`with use_tenant(name):` (or @use_tenant(name)), through the tenant middleware "
+            "in a request, or name the database: .using('tenant_<name>')."
+        )
+    return registry.alias_for(name)
+
+
+class TenantRouter:
+    """Routes the tenant apps to the current tenant's database; None for every other app."""
+
+    def __init__(self) -> None:
+        self._runtime: DatabaseRuntime | None = None
+        self._labels: frozenset[str] = frozenset()
+
+    def _tenant_labels(self) -> frozenset[str]:
+        """The tenant apps' labels, recomputed when the database runtime was rebuilt."""
+        runtime = self._runtime
+        if runtime is None or runtime.retired:
+            runtime = self._runtime = current_runtime()
+            self._labels = frozenset(
+                label for label, home in runtime.homes.items() if home == TENANT_HOME
+            )
+        return self._labels
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+        runtime = self._runtime  # inlined _tenant_labels: this runs for every shared query too
+        labels = self._labels if runtime is not None and not runtime.retired else None
+        if model._meta.app_label not in (labels or self._tenant_labels()):
+            return None
+        instance = hints.get("instance")
+        if instance is not None:
+            db = instance._state.db
+            if db is not None and tenant_of_alias(db) is not None:
+                return str(db)  # a relative of a row of that tenant: the same tenant
+        return tenant_database(model)
+
+    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+        runtime = self._runtime
+        labels = self._labels if runtime is not None and not runtime.retired else None
+        if model._meta.app_label not in (labels or self._tenant_labels()):
+            return None
+        instance = hints.get("instance")
+        db = instance._state.db if instance is not None else None
+        if db is None or tenant_of_alias(db) is None:
+            return tenant_database(model)
+        name = _tenant.get()
+        if name is not None and tenant_alias(name) != db:
+            raise ValueError(
+                f"A {model._meta.label} of tenant {name!r} cannot be related to a row of "
+                f"{db!r} ({type(instance).__name__}): rows of two tenants are never related."
+            )
+        return str(db)  # a relative of a row of that tenant: the same tenant
+
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
+        labels = self._tenant_labels()
+        tenant1 = obj1._meta.app_label in labels
+        tenant2 = obj2._meta.app_label in labels
+        if not tenant1 and not tenant2:
+            return None
+        db1, db2 = obj1._state.db, obj2._state.db
+        if db1 is None or db2 is None:
+            return None
+        if tenant1 and tenant2:
+            return db1 == db2  # never across tenants
+        if (tenant_of_alias(db1 if tenant1 else db2)) is None:
+            return False
+        shared = obj2 if tenant1 else obj1
+        runtime = current_runtime()
+        home = runtime.homes.get(shared._meta.app_label, DEFAULT_DB_ALIAS)
+        shared_db = db2 if tenant1 else db1
+        return runtime.primary_of.get(shared_db, shared_db) == home
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        if tenant_of_alias(db) is not None and current_registry() is not None:
+            if app_label == "django_cfg":
+                return model_name == "deleteintent"  # deletes that reach it record intents
+            return app_label in self._tenant_labels()
+        if app_label in self._tenant_labels():
+            return False
+        return None

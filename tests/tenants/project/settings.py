@@ -1,0 +1,36 @@
+"""A tenant project for tests/tenants, run in a subprocess (tests/tenants/project/run.py).
+
+Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENANT_TEST_URL
+(the tenant template), TENANT_TEST_DIR (BASE_DIR: SQLite files land there), TENANT_TEST_NAMES
+(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER.
+"""
+
+import os
+from pathlib import Path
+
+from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
+
+_names = os.environ.get("TENANT_TEST_NAMES")
+_max_open = os.environ.get("TENANT_TEST_MAX_OPEN")
+
+
+class TenantProjectConfig(DjangoConfig):
+    project_name: str = "tenant tests"
+    root_urlconf: str | None = "tests.tenants.project.urls"
+    allowed_hosts: list[str] = ["*"]
+    project_apps: list[str] = ["tests.tenants.project.notes"]
+    base_dir: Path | None = Path(os.environ["TENANT_TEST_DIR"])
+    databases: dict[str, DatabaseConfig] = {
+        "default": DatabaseConfig.from_url(os.environ["TENANT_TEST_DEFAULT_URL"])
+    }
+    tenants: TenantsConfig | None = TenantsConfig(
+        apps=["notes"],
+        url=os.environ["TENANT_TEST_URL"],
+        resolver=os.environ.get("TENANT_TEST_RESOLVER", "header"),
+        names=_names.split(",") if _names else None,
+        max_open=int(_max_open) if _max_open else None,
+    )
+
+
+config = TenantProjectConfig()
+globals().update(config.get_all_settings())

@@ -1,0 +1,108 @@
+"""A throw-away tenant project (tests/tenants/project) with its databases in ``tmp_path``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.spec_page import run_python
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class TenantProject:
+    root: Path
+    tenant_url: str
+    default_url: str = "sqlite:///default.sqlite3"
+    names: list[str] | None = None
+    max_open: int | None = None
+    resolver: str = "header"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "tests.tenants.project.settings",
+            "TENANT_TEST_DIR": str(self.root),
+            "TENANT_TEST_DEFAULT_URL": self.default_url,
+            "TENANT_TEST_URL": self.tenant_url,
+            "TENANT_TEST_RESOLVER": self.resolver,
+        }
+        if self.names is not None:
+            env["TENANT_TEST_NAMES"] = ",".join(self.names)
+        if self.max_open is not None:
+            env["TENANT_TEST_MAX_OPEN"] = str(self.max_open)
+        return env
+
+    def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+        return run_python(
+            "-m", "tests.tenants.project.run", "manage", *args,
+            cwd=ROOT, env=self.env, check=check, stdin=stdin,
+        )  # fmt: skip
+
+    def scenario(self, name: str, *args: str) -> dict[str, Any]:
+        out = run_python("-m", "tests.tenants.project.run", name, *args, cwd=ROOT, env=self.env)
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return result
+
+    def sqlite_rows(self, relative: str, sql: str) -> list[tuple[Any, ...]]:
+        """``sql`` on the SQLite file ``relative`` to the project, read without Django."""
+        path = self.root / relative
+        assert path.exists(), f"{path} does not exist"
+        with closing(sqlite3.connect(path)) as connection:
+            return connection.execute(sql).fetchall()
+
+    def sqlite_tables(self, relative: str) -> set[str]:
+        rows = self.sqlite_rows(relative, "SELECT name FROM sqlite_master WHERE type='table'")
+        return {name for (name,) in rows}
+
+
+def server_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """``sql`` on the PostgreSQL / MariaDB database of ``url``, with the bare driver."""
+    from django_cfg import DatabaseConfig
+
+    database = DatabaseConfig.from_url(url)
+    password = database.password.get_secret_value() if database.password else None
+    if database.family == "postgresql":
+        import psycopg
+
+        with psycopg.connect(
+            host=database.host,
+            port=database.port,
+            user=database.user,
+            password=password,
+            dbname=database.name,
+        ) as connection:
+            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+    import MySQLdb
+
+    connection = MySQLdb.connect(
+        host=database.host,
+        port=int(database.port or 3306),
+        user=database.user,
+        password=password or "",
+        database=database.name,
+    )
+    with closing(connection):
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
+def server_databases(url: str) -> set[str]:
+    """The database names on the server of ``url`` (connecting to its maintenance database)."""
+    from django_cfg import DatabaseConfig
+
+    database = DatabaseConfig.from_url(url)
+    if database.family == "postgresql":
+        base, _, _name = url.partition("?")[0].rpartition("/")
+        rows = server_rows(f"{base}/postgres", "SELECT datname FROM pg_database")
+    else:
+        base, _, rest = url.rpartition("/")
+        query = rest.partition("?")[2]
+        rows = server_rows(f"{base}/mysql" + (f"?{query}" if query else ""), "SHOW DATABASES")
+    return {name for (name,) in rows}
