@@ -1,20 +1,39 @@
 """Microseconds per ORM query with django_cfg's router and with no router, side by side.
 
-    python benchmarks/orm_overhead.py sqlite|postgres [count none|router pk_lookup|list_100 N]
+    python benchmarks/orm_overhead.py sqlite|postgres [count CASE pk_lookup|list_100 N]
 
 One process, one table, a replica configured (SQLite: a second connection to the same file;
-PostgreSQL: the streaming replica on 5433, DJANGO_CFG_BENCH_REPLICA_URL): with the router, reads
-go to the replica alias, as they do in a project with a replica. The two cases alternate over
-10 rounds (each going first in half of them), so the machine's load falls on both alike; the
-router is switched on and off with ``override_settings(DATABASE_ROUTERS=...)``. Prints one
-JSON line: for a primary-key lookup and a 100-row list, each case's median round (us per
-query) and the ratio of each round. With ``count ...`` it makes N queries and prints nothing:
-run.py counts their instructions with valgrind, which this machine's noise cannot move.
+PostgreSQL: the streaming replica on 5433, DJANGO_CFG_BENCH_REPLICA_URL), DEBUG off as in
+production (DEBUG's query log would add to every query alike and dilute the router's share).
+With the router, reads go to the replica alias, as they do in a project with a replica.
+
+CASE (``count`` only; the timed run alternates ``none`` and ``router``):
+
+- ``none``: no router; the query reads ``default`` (Django's loop over no routers);
+- ``router``: django_cfg's router; the query reads ``replica`` (its backend, its server);
+- ``using:ALIAS``: no router and no routing call at all, the manager bound to ALIAS
+  (``Session.objects.db_manager(ALIAS)``, the same query path as ``none`` otherwise):
+  ``using:replica`` minus ``using:default`` is what reading the replica alias costs without
+  any router (its backend, its server); ``using:replica`` minus ``using:replica_plain`` (the
+  replica's server through Django's own backend) is the failover backend's share of that.
+
+So the router's own overhead is ``router - none - (using:replica - using:default)``: the same
+query, with and without the router, on the same backend for the same alias.
+
+The two timed cases alternate over 10 rounds (each going first in half of them), so the
+machine's load falls on both alike; the router is switched on and off with
+``override_settings(DATABASE_ROUTERS=...)``. Prints one JSON line: for a primary-key lookup and
+a 100-row list, each case's median round (us per query) and the ratio of each round. With
+``count ...`` it makes N queries and prints nothing: run.py counts their instructions with
+valgrind at two N and divides the difference, so one-off costs (connecting, the override's
+runtime rebuild, the first query's compilation) cancel out; the garbage collector is off
+during those queries (where a collection falls would move a case by thousands).
 PostgreSQL uses DJANGO_CFG_BENCH_POSTGRES_URL (default: a django_cfg_bench database on 5432).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -44,9 +63,14 @@ databases = {
     "default": DatabaseConfig.from_url(main_url),
     "replica": DatabaseConfig.from_url(replica_url, replica_of="default"),
     "blog_db": DatabaseConfig.from_url("sqlite://", apps=["blog"]),
+    # The replica's server through Django's own backend (no replica role, so no failover).
+    "replica_plain": DatabaseConfig.from_url(replica_url),
 }
 rendered = DjangoConfig(
-    databases=databases, contrib_apps=["django.contrib.sessions"]
+    databases=databases,
+    contrib_apps=["django.contrib.sessions"],
+    debug=False,
+    secret_key="benchmark-only-" + "k" * 50,
 ).get_all_settings()
 settings.configure(**rendered)
 django.setup()
@@ -97,8 +121,8 @@ def use_router(on: bool) -> None:
 
 
 QUERIES = {
-    "pk_lookup": ("Session.objects.get(pk='key0042')", 2000),
-    "list_100": ("list(Session.objects.all()[:100])", 300),
+    "pk_lookup": ("objects.get(pk='key0042')", 2000),
+    "list_100": ("list(objects.all()[:100])", 300),
 }
 
 
@@ -106,14 +130,15 @@ def count_mode() -> None:
     """``count CASE QUERY N``: only N such queries (run under valgrind by run.py)."""
     case, name, calls = sys.argv[3], sys.argv[4], int(sys.argv[5])
     use_router(case == "router")
-    statement = QUERIES[name][0]
-    if os.environ.get("BENCH_USING"):  # e.g. replica: no router, the replica alias named
-        statement = statement.replace(
-            ".objects.", f".objects.using({os.environ['BENCH_USING']!r})."
-        )
+    objects = Session.objects
+    alias = {"none": "default", "router": "replica"}.get(case, case.removeprefix("using:"))
+    if case.startswith("using:"):
+        objects = objects.db_manager(alias)
+    assert objects.get(pk="key0042")._state.db == alias  # the alias each case is meant to read
+    gc.disable()  # a collection falls between the two N of one case and not another's: noise
     exec(
-        compile(f"for _ in range({calls}):\n    {statement}", "<count>", "exec"),
-        {"Session": Session},
+        compile(f"for _ in range({calls}):\n    {QUERIES[name][0]}", "<count>", "exec"),
+        {"objects": objects},
     )
 
 
@@ -123,7 +148,7 @@ def timed() -> dict[str, object]:
         for case in ("none", "router") if round_number % 2 else ("router", "none"):
             use_router(case == "router")
             for name, (statement, number) in QUERIES.items():
-                timer = timeit.Timer(statement, globals={"Session": Session})
+                timer = timeit.Timer(statement, globals={"objects": Session.objects})
                 took[name][case].append(timer.timeit(number) / number * 1e6)
     return {
         name: {

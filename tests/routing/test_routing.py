@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,7 +12,9 @@ from django.db import router
 from django.db.utils import ConnectionRouter
 from django.test import override_settings
 
+from django_cfg.replicas.pinning import EMPTY, PinPolicy, Write, current_pins, set_write
 from django_cfg.routing.router import DatabaseRouter
+from django_cfg.routing.runtime import DatabaseRuntime
 from django_cfg.routing.topology import ROUTER_PATH, Topology
 from tests.apps.testapp.models import Note
 
@@ -100,6 +104,49 @@ def test_an_instance_on_another_copy_of_the_same_home_keeps_its_database() -> No
     assert REPLICATED.db_for_write(model("auth"), instance=user_from_replica) == "default"
     assert ROUTER.db_for_write(model("auth"), instance=instance("auth", "analytics")) == "default"
     assert ROUTER.db_for_write(model("blog"), instance=instance("blog", "blog_db")) == "blog_db"
+
+
+def test_a_write_marks_its_primary_and_a_burst_refreshes_a_time_marker_sparingly() -> None:
+    runtime = DatabaseRuntime(SPEC_TOPOLOGY)  # no engines: markers by time, as on SQLite
+    runtime.pins = PinPolicy(pin_seconds=5, note_again_after=3600)
+    router = DatabaseRouter(runtime)
+    outside = current_pins()
+
+    def writes() -> None:
+        assert router.db_for_write(model("blog")) == "blog_db"  # no replicas: nothing marked
+        assert current_pins() is EMPTY
+        assert router.db_for_write(Note) == "default"
+        first = current_pins().writes["default"]
+        assert first.lsn is None
+        assert time.time() - first.at < 5
+        router.db_for_write(Note)
+        router.db_for_write(model("auth"))  # another model of the same primary
+        assert current_pins().writes["default"] is first  # within note_again_after: kept
+        runtime.pins = PinPolicy(pin_seconds=5, note_again_after=0.0)
+        router.db_for_write(Note)
+        assert current_pins().writes["default"] is not first  # refreshed: the pin restarts
+        assert current_pins().writes["default"].at >= first.at
+
+    contextvars.Context().run(writes)
+    assert current_pins() is outside  # the markers stayed in that context
+
+
+def test_a_write_marker_waiting_for_a_wal_position_is_kept_until_the_position_is_known() -> None:
+    postgres = "django.db.backends.postgresql"
+    runtime = DatabaseRuntime(SPEC_TOPOLOGY, engines={"default": postgres, "replica": postgres})
+    runtime.pins = PinPolicy(pin_seconds=5, note_again_after=0.0)
+    router = DatabaseRouter(runtime)
+
+    def writes() -> None:
+        router.db_for_write(Note)
+        first = current_pins().writes["default"]
+        router.db_for_write(Note)
+        assert current_pins().writes["default"] is first  # the next read asks the position
+        set_write("default", Write(42, first.at))  # a read asked it: the marker is complete
+        router.db_for_write(Note)
+        assert current_pins().writes["default"].lsn is None  # a new write: a new position
+
+    contextvars.Context().run(writes)
 
 
 def test_relations_between_primaries_and_within_one_primary_are_allowed() -> None:

@@ -54,15 +54,11 @@ class ReplicaFailoverMixin:
         return str(self.settings_dict.get("TEST", {}).get("MIRROR") or _replica_of(self.alias))
 
     def ensure_connection(self) -> None:
-        monitor = current_runtime().monitor
-        if (
-            self.serving_primary
-            and self.connection is not None
-            and not self.in_atomic_block
-            and monitor is not None
-            and not monitor.is_unavailable(self.alias)
-        ):
-            self.close()  # the replica is back, or its retry time has come: reconnect to it
+        # Runs before every query: a connection to the replica itself checks one attribute.
+        if self.serving_primary and self.connection is not None and not self.in_atomic_block:
+            monitor = current_runtime().monitor
+            if monitor is not None and not monitor.is_unavailable(self.alias):
+                self.close()  # the replica is back, or its retry time has come: reconnect to it
         super().ensure_connection()  # type: ignore[misc]
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:

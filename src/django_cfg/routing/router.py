@@ -18,6 +18,7 @@ no replica has that write yet.
 from __future__ import annotations
 
 import time
+from time import time as _wall_clock
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 from django_cfg.replicas import pinning
-from django_cfg.replicas.pinning import EMPTY
+from django_cfg.replicas.pinning import EMPTY, current_pins
 from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import Topology
 
@@ -79,14 +80,24 @@ class DatabaseRouter:
         runtime = self._runtime
         if runtime.retired:
             runtime = self._current()
-        home = runtime.homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+        try:  # one lookup per write: the model's home, and whether and how a write marks it
+            home, by_position = runtime.write_plans[model]
+        except (KeyError, TypeError):  # a model's first write (or a stand-in, not hashable)
+            home, by_position = _write_plan(runtime, model)
         if hints:
             db = self._same_home_copy(runtime, home, hints, write=True)
             if db is not None:
                 return db
-        by_position = runtime.write_marks.get(home)
         if by_position is not None:  # a primary with replicas: reads after this write see it
-            runtime.pins.note_write(home, by_position)
+            # PinPolicy.note_write's "nothing to do" case, inlined: a marker already waits for
+            # this primary's WAL position, or a time marker was set within note_again_after.
+            pending = current_pins().writes.get(home)
+            if (
+                pending is None
+                or pending.lsn is not None
+                or not (by_position or _wall_clock() - pending.at < runtime.pins.note_again_after)
+            ):
+                runtime.pins.note_write(home, by_position)
         return home
 
     @staticmethod
@@ -218,6 +229,16 @@ class DatabaseRouter:
 
 def _primary_down(runtime: DatabaseRuntime, home: str) -> bool:
     return runtime.monitor is not None and runtime.monitor.primary_down(home)
+
+
+def _write_plan(runtime: DatabaseRuntime, model: type[Model]) -> tuple[str, bool | None]:
+    """``model``'s home and how a write to it marks reads (``DatabaseRuntime.write_marks``:
+    None for a home without replicas), remembered per model class for the next write."""
+    home = runtime.homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+    plan = home, runtime.write_marks.get(home)
+    if isinstance(model, type):  # not a test's stand-in (unhashable): looked up each time
+        runtime.write_plans[model] = plan
+    return plan
 
 
 def _on_copy(runtime: DatabaseRuntime, db: str, home: str) -> bool | None:

@@ -121,6 +121,8 @@ class DatabaseRuntime:
         # Caches, filled on first use by the code that owns each computation.
         self.wrappers = threading.local()
         """Per thread: ``{alias: connections[alias]}`` for the router (connections[] is slow)."""
+        self.write_plans: dict[type[Model], tuple[str, bool | None]] = {}
+        """``DatabaseRouter.db_for_write``: per model, its home and ``write_marks[home]``."""
         self.pointers: dict[tuple[type[Model], type[Model]], bool] = {}
         """``allow_relation``: whether a model has a ForeignKey another model's row can fill."""
         self.crossing_fields: frozenset[Any] | None = None
