@@ -196,19 +196,9 @@ def test_two_concurrent_runs_on_postgresql_both_succeed_once(
     tmp_path: Path, new_postgres_database
 ) -> None:
     project = ExampleProject.copy(tmp_path, {a: new_postgres_database() for a in ALIASES})
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "migrate_all", "--noinput"],
-            cwd=project.root,
-            env=user_environment(project.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=180)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
+    runs = project.migrate_all_at_once(2, timeout=180)
+    outputs = [output for _, output in runs]
+    assert [status for status, _ in runs] == [0, 0], outputs
     for alias in ALIASES:
         rows = project.query(
             alias,

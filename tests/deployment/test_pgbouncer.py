@@ -7,8 +7,6 @@ migration lock a transaction-level one; ``check`` warns about URLs that look poo
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +22,6 @@ from django_cfg.schema.lock import _PG_KEY
 from tests.settings.test_checks import messages
 from tests.support.example_project import ALIASES, ExampleProject
 from tests.support.services import POSTGRES_URL, pgbouncer_release, through_pgbouncer
-from tests.support.spec_page import user_environment
 
 POOLED = "pooled"
 """The ``postgres`` test database through PgBouncer (tests/support/settings.py)."""
@@ -117,23 +114,9 @@ def test_two_concurrent_migrate_all_runs_through_pgbouncer_serialise(
 ) -> None:
     urls = {alias: through_pgbouncer(new_postgres_database()) for alias in ALIASES}
     project = ExampleProject.copy(tmp_path, urls)
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "migrate_all", "--noinput"],
-            cwd=project.root,
-            env=user_environment(project.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        outputs = [run.communicate(timeout=120)[0] for run in runs]
-    finally:
-        for run in runs:
-            run.kill()
-    assert [run.returncode for run in runs] == [0, 0], outputs
+    runs = project.migrate_all_at_once(2, timeout=120)
+    outputs = [output for _, output in runs]
+    assert [status for status, _ in runs] == [0, 0], outputs
     for alias in ALIASES:
         rows = project.query(
             alias,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 from django_cfg import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_FILE
-from tests.support.spec_page import run_python
+from tests.support.spec_page import run_python, user_environment
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "saas"
 ALIASES = ("default", "blog_db", "shop_db")
@@ -53,6 +55,29 @@ class ExampleProject:
 
     def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         return self.python("manage.py", *args, check=check, stdin=stdin)
+
+    def migrate_all_at_once(self, runs: int, timeout: float) -> list[tuple[int, str]]:
+        """``runs`` ``manage.py migrate_all --noinput`` started together: (exit status, output)
+        of each; none is left running."""
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "migrate_all", "--noinput"],
+                cwd=self.root,
+                env=user_environment(self.env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(runs)
+        ]
+        try:
+            outputs = [process.communicate(timeout=timeout)[0] for process in processes]
+        finally:
+            for process in processes:
+                process.kill()
+        return [
+            (process.returncode, output) for process, output in zip(processes, outputs, strict=True)
+        ]
 
     def query(self, alias: str, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` on the database behind ``alias`` with the bare driver."""
