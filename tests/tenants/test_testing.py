@@ -161,3 +161,18 @@ def _drop(server_url: str, names: list[str]) -> None:
     with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
         for name in names:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def test_the_runner_refuses_parallel_workers() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.test import override_settings
+
+    from django_cfg.tenants.testing import TenantDiscoverRunner
+
+    runner = TenantDiscoverRunner(parallel=2, verbosity=0)
+    tenants = {"apps": ["notes"], "url": TEMPLATE, "names": ["acme"]}
+    with (
+        override_settings(DJANGO_CFG_TENANTS=tenants),
+        pytest.raises(ImproperlyConfigured, match="without --parallel"),
+    ):
+        runner.setup_databases(aliases={"default"})

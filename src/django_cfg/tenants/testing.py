@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.signals import connection_created
@@ -175,6 +176,11 @@ class TenantTestRunnerMixin:
     keepdb: bool
 
     def setup_databases(self, **kwargs: Any) -> Any:
+        if getattr(self, "parallel", 1) > 1 and getattr(settings, TENANTS_SETTING, None):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: the tenants' test databases are not cloned per worker, "
+                "so tests cannot run in parallel: run them without --parallel."
+            )
         old_config = super().setup_databases(**kwargs)  # type: ignore[misc]
         tenants = TenantTestDatabases(self.tenants, verbosity=self.verbosity, keepdb=self.keepdb)
         try:
