@@ -7,31 +7,17 @@ tenants' SQLite files with sqlite3: the rows a task writes land in the tenant it
 from __future__ import annotations
 
 from importlib.util import find_spec
-from pathlib import Path
 
 import django
 import pytest
 
 from tests.tenants.project_support import TenantProject
-
-TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
-
-
-def titles(project: TenantProject, name: str) -> list[str]:
-    rows = project.sqlite_rows(f"tenants/{name}.sqlite3", "SELECT title FROM notes_note")
-    return sorted(title for (title,) in rows)
+from tests.tenants.project_support import sqlite_titles as titles
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> TenantProject:
-    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "beta"])
-    project.manage("migrate_all", "--verbosity", "0")
-    return project
-
-
-def test_a_celery_task_runs_in_the_tenant_it_was_queued_in(project: TenantProject) -> None:
+def test_a_celery_task_runs_in_the_tenant_it_was_queued_in(fixed: TenantProject) -> None:
     assert find_spec("celery"), "celery is in the dev extra"
-    out = project.scenario("celery", "acme", "beta")
+    out = fixed.scenario("celery", "acme", "beta")
     # The worker (a thread of its own, so a fresh context) ran each task in its message's tenant
     assert out["acme"] == "acme"
     assert out["beta"] == "beta"
@@ -43,16 +29,16 @@ def test_a_celery_task_runs_in_the_tenant_it_was_queued_in(project: TenantProjec
     )
     # Without the signals the tenants app connected, the tenant does not cross the message
     assert out["disconnected"].startswith("NoTenantError")
-    assert titles(project, "acme") == ["acme-celery"]
-    assert titles(project, "beta") == ["beta-celery"]
-    assert "notes_note" not in project.sqlite_tables("default.sqlite3")
+    assert titles(fixed, "acme") == ["acme-celery"]
+    assert titles(fixed, "beta") == ["beta-celery"]
+    assert "notes_note" not in fixed.sqlite_tables("default.sqlite3")
 
 
 @pytest.mark.skipif(
     django.VERSION < (6, 0), reason="django.tasks (the tasks framework) exists from Django 6.0"
 )
-def test_a_django_task_runs_in_the_tenant_it_was_enqueued_in(project: TenantProject) -> None:
-    out = project.scenario("django_tasks", "acme", "beta")
+def test_a_django_task_runs_in_the_tenant_it_was_enqueued_in(fixed: TenantProject) -> None:
+    out = fixed.scenario("django_tasks", "acme", "beta")
     immediate = out["immediate"]
     assert immediate["acme"]["status"] == "SUCCESSFUL"
     assert immediate["acme"]["return"] == "acme"
@@ -68,6 +54,6 @@ def test_a_django_task_runs_in_the_tenant_it_was_enqueued_in(project: TenantProj
         "nosuch-deferred": "UnknownTenantError: no tenant 'nosuch': it is not in "
         "TenantsConfig.names (acme, beta).",
     }
-    assert titles(project, "acme") == ["acme-deferred", "acme-immediate"]
-    assert titles(project, "beta") == ["beta-deferred", "beta-immediate"]
-    assert "notes_note" not in project.sqlite_tables("default.sqlite3")
+    assert titles(fixed, "acme") == ["acme-deferred", "acme-immediate"]
+    assert titles(fixed, "beta") == ["beta-deferred", "beta-immediate"]
+    assert "notes_note" not in fixed.sqlite_tables("default.sqlite3")
