@@ -47,6 +47,9 @@ def test_a_django_task_runs_in_the_tenant_it_was_enqueued_in(fixed: TenantProjec
     assert immediate["None"]["status"] == "FAILED"
     assert immediate["None"]["errors"] == ["django_cfg.tenants.context.NoTenantError"]
     assert immediate["None"]["kwargs"] == {}
+    assert out["tenant_argument"].startswith(
+        "TypeError: 'django_cfg_tenant' is the keyword argument that carries the tenant"
+    )
     # Stored by the deferred backend, run by another thread from the stored task and arguments
     assert out["deferred"] == {
         "acme-deferred": "acme",

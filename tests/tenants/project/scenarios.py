@@ -224,6 +224,8 @@ def django_tasks(names: list[str]) -> dict[str, Any]:
             "errors": [e.exception_class_path for e in result.errors],
             "kwargs": result.kwargs,
         }
+    with use_tenant(names[0]):
+        out["tenant_argument"] = _outcome(lambda: add_note.enqueue("x", django_cfg_tenant="beta"))
     deferred = add_note.using(backend="deferred")
     for name in names:
         with use_tenant(name):
