@@ -12,6 +12,7 @@ from typing import Any
 from tests.support.spec_page import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
+SQLITE_TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
 
 
 @dataclass
@@ -59,6 +60,12 @@ class TenantProject:
     def sqlite_tables(self, relative: str) -> set[str]:
         rows = self.sqlite_rows(relative, "SELECT name FROM sqlite_master WHERE type='table'")
         return {name for (name,) in rows}
+
+
+def sqlite_titles(project: TenantProject, name: str) -> list[str]:
+    """The note titles in tenant ``name``'s SQLite file (template ``SQLITE_TEMPLATE``), sorted."""
+    rows = project.sqlite_rows(f"tenants/{name}.sqlite3", "SELECT title FROM notes_note")
+    return sorted(title for (title,) in rows)
 
 
 def server_rows(url: str, sql: str) -> list[tuple[Any, ...]]:

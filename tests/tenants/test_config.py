@@ -34,6 +34,7 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
         "header": "X-Tenant",
         "names": ["acme", "beta"],
         "max_open": 10,
+        "test_url": None,
     }
     # one database only, yet both routers: the tenant router first, then the package's
     assert settings["DATABASE_ROUTERS"] == [TENANTS_ROUTER, ROUTER_PATH]

@@ -7,24 +7,9 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-import pytest
-
+from tests.tenants.project_support import SQLITE_TEMPLATE as TEMPLATE
 from tests.tenants.project_support import TenantProject
-
-TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
-
-
-def titles(project: TenantProject, name: str) -> list[str]:
-    rows = project.sqlite_rows(f"tenants/{name}.sqlite3", "SELECT title FROM notes_note")
-    return sorted(title for (title,) in rows)
-
-
-@pytest.fixture
-def fixed(tmp_path: Path) -> TenantProject:
-    """Tenants acme and beta from settings (TenantsConfig.names), migrated."""
-    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "beta"])
-    project.manage("migrate_all", "--verbosity", "0")
-    return project
+from tests.tenants.project_support import sqlite_titles as titles
 
 
 def test_migrate_all_puts_tenant_apps_in_each_tenant_file_only(fixed: TenantProject) -> None:

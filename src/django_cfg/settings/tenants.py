@@ -91,6 +91,11 @@ class TenantsConfig(BaseModel):
         ge=1,
         description="Most tenant databases open at once; the least recently used are closed",
     )
+    test_url: SecretStr | None = Field(
+        default=None,
+        description="Where the tenants' test databases are (a template like url); unset: "
+        "url with 'test_' before its database name (django_cfg.tenants.testing)",
+    )
 
     @field_validator("apps")
     @classmethod
@@ -99,9 +104,11 @@ class TenantsConfig(BaseModel):
             raise ValueError(f"apps lists an app twice: {list(apps)!r}.")
         return apps
 
-    @field_validator("url")
+    @field_validator("url", "test_url")
     @classmethod
-    def _check_url(cls, url: SecretStr) -> SecretStr:
+    def _check_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is None:
+            return None
         template = url.get_secret_value()
         if template.count(PLACEHOLDER) != 1:
             raise ValueError(
@@ -153,4 +160,5 @@ class TenantsConfig(BaseModel):
             "header": self.header,
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
+            "test_url": self.test_url.get_secret_value() if self.test_url is not None else None,
         }

@@ -1,5 +1,12 @@
 """The ``django_cfg.tenants`` app: the tenants table. ``DjangoConfig`` installs it only when
-``tenants`` is set, so projects without tenants get no table and no migration of it."""
+``tenants`` is set, so projects without tenants get no table and no migration of it.
+
+Its ``ready()`` makes the tenant follow Celery tasks where Celery is installed
+(``django_cfg.tenants.celery``); Django's tasks framework is followed by the backends of
+``django_cfg.tenants.tasks``.
+"""
+
+from importlib.util import find_spec
 
 from django.apps import AppConfig
 
@@ -9,3 +16,9 @@ class TenantsAppConfig(AppConfig):
     label = "django_cfg_tenants"
     verbose_name = "django-cfg tenants"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        if find_spec("celery") is not None:
+            from django_cfg.tenants import celery
+
+            celery.connect()

@@ -49,8 +49,8 @@ def drop_database(alias: str) -> None:
     family = engine_family(connection.settings_dict["ENGINE"])
     if family == "sqlite":
         path = Path(connection.settings_dict["NAME"])
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            file.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm", ".migrate-lock"):  # the lock: django_cfg.schema.lock
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
         return
     name = connection.ops.quote_name(connection.settings_dict["NAME"])
     with connection._nodb_cursor() as cursor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -166,6 +167,89 @@ def late(names: list[str]) -> dict[str, Any]:
     return out
 
 
+def _outcome(get: Callable[[], Any]) -> Any:
+    try:
+        return get()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+
+
+def celery(names: list[str]) -> dict[str, Any]:
+    """Tasks queued in each tenant, in none, with an unknown tenant's header and with the
+    signals disconnected, run by a real worker (its own thread: a fresh context)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from django_cfg.tenants import celery as tenant_celery
+    from tests.tenants.project.celery_app import add_note, app
+
+    out: dict[str, Any] = {}
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        results = {}
+        for name in names:
+            with use_tenant(name):
+                results[name] = add_note.delay(f"{name}-celery")
+        results["none"] = add_note.delay("none-celery")
+        results["unknown"] = add_note.apply_async(
+            ("nosuch-celery",), headers={tenant_celery.HEADER: "nosuch"}
+        )
+        for key, result in results.items():
+            out[key] = _outcome(lambda result=result: result.get(timeout=30))
+        tenant_celery.disconnect()
+        try:
+            with use_tenant(names[0]):
+                unsent = add_note.delay(f"{names[0]}-unsent")
+            out["disconnected"] = _outcome(lambda: unsent.get(timeout=30))
+        finally:
+            tenant_celery.connect()
+    return out
+
+
+def django_tasks(names: list[str]) -> dict[str, Any]:
+    """Django's tasks framework: the immediate backend, and the deferred (dummy) backend's
+    stored tasks run by a worker thread after a JSON round trip of their arguments."""
+    import pickle
+    import threading
+
+    from django.tasks import task_backends
+
+    from tests.tenants.project.notes.tasks import add_note
+
+    out: dict[str, Any] = {"immediate": {}, "deferred": {}}
+    for name in [*names, None]:
+        with use_tenant(name):
+            result = add_note.enqueue(f"{name}-immediate")
+        out["immediate"][str(name)] = {
+            "status": str(result.status),
+            "return": result.return_value if result.status == "SUCCESSFUL" else None,
+            "errors": [e.exception_class_path for e in result.errors],
+            "kwargs": result.kwargs,
+        }
+    with use_tenant(names[0]):
+        out["tenant_argument"] = _outcome(lambda: add_note.enqueue("x", django_cfg_tenant="beta"))
+    deferred = add_note.using(backend="deferred")
+    for name in names:
+        with use_tenant(name):
+            deferred.enqueue(f"{name}-deferred")
+    stored = [
+        (pickle.dumps(r.task), json.dumps([r.args, r.kwargs]))
+        for r in task_backends["deferred"].results
+    ]
+    unknown = [["nosuch-deferred"], {"django_cfg_tenant": "nosuch"}]
+    stored.append((pickle.dumps(add_note), json.dumps(unknown)))
+
+    def worker() -> None:  # a worker: a thread of its own, the task as a backend stores it
+        for task_bytes, arguments in stored:
+            task = pickle.loads(task_bytes)
+            args, kwargs = json.loads(arguments)
+            run = functools.partial(task.call, *args, **kwargs)
+            out["deferred"][args[0]] = _outcome(run)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    return out
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "routing": routing,
     "concurrency": concurrency,
@@ -173,6 +257,8 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "lru": lru,
     "write": write,
     "late": late,
+    "celery": celery,
+    "django_tasks": django_tasks,
 }
 
 

@@ -7,6 +7,7 @@ Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENA
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
 
@@ -30,6 +31,13 @@ class TenantProjectConfig(DjangoConfig):
         names=_names.split(",") if _names else None,
         max_open=int(_max_open) if _max_open else None,
     )
+    # Django >= 6.0's tasks framework (tests/tenants/project/notes/tasks.py); unread on 5.2.
+    extra_settings: dict[str, Any] = {
+        "TASKS": {
+            "default": {"BACKEND": "django_cfg.tenants.tasks.TenantImmediateBackend"},
+            "deferred": {"BACKEND": "django_cfg.tenants.tasks.TenantDummyBackend"},
+        }
+    }
 
 
 config = TenantProjectConfig()

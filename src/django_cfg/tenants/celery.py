@@ -1,0 +1,79 @@
+"""The tenant follows a Celery task from where it is queued to the worker that runs it.
+
+    with use_tenant("acme"):
+        send_invoice.delay(invoice_id)     # runs in acme on the worker
+
+Queueing puts the current tenant in the message's ``django_cfg_tenant`` header
+(``before_task_publish``); the worker runs the task inside ``use_tenant`` of that header
+(``task_prerun`` / ``task_postrun``). A task queued with no tenant runs with none; a task whose
+tenant is unknown to the worker fails with ``UnknownTenantError`` (``ValueError`` for a header
+that is no tenant name) at its first query of a tenant app, never in another database. Tasks
+run eagerly (``task.apply()``, ``task_always_eager``) keep the caller's tenant.
+
+Connected by the ``django_cfg.tenants`` app when Celery is installed (``connect()``); Celery is
+never imported otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import Token
+from typing import Any
+
+from celery import signals  # type: ignore[import-untyped]
+
+from django_cfg.tenants.context import _tenant, current_tenant
+
+__all__ = ["HEADER", "connect", "disconnect"]
+
+HEADER = "django_cfg_tenant"
+
+_tokens: dict[str, Token[str | None]] = {}  # task id -> token of the tenant set for it
+_tokens_lock = threading.Lock()
+
+
+def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Put the current tenant in the outgoing message's headers (none: no header)."""
+    name = current_tenant()
+    if headers is not None and name is not None and HEADER not in headers:
+        headers[HEADER] = name
+
+
+def _header(task: Any) -> str | None:
+    request = task.request
+    name = getattr(request, HEADER, None)
+    if name is None:
+        name = (getattr(request, "headers", None) or {}).get(HEADER)
+    return name if name is None else str(name)
+
+
+def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """Select the message's tenant (or none) for the task about to run on this worker."""
+    if task is None or task_id is None or task.request.is_eager:
+        return  # run in the caller's thread: its tenant is already selected
+    # Not checked here (a signal handler's error would only be logged): the router checks
+    # the tenant at the task's first query of a tenant app, which then fails the task.
+    token = _tenant.set(_header(task))
+    with _tokens_lock:
+        _tokens[task_id] = token
+
+
+def _on_postrun(task_id: str | None = None, **_: Any) -> None:
+    with _tokens_lock:
+        token = _tokens.pop(task_id or "", None)
+    if token is not None:
+        _tenant.reset(token)
+
+
+def connect() -> None:
+    """Connect the three Celery signals (idempotent)."""
+    signals.before_task_publish.connect(_on_publish, weak=False, dispatch_uid=HEADER)
+    signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid=HEADER)
+    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid=HEADER)
+
+
+def disconnect() -> None:
+    """Undo ``connect()``."""
+    signals.before_task_publish.disconnect(_on_publish, dispatch_uid=HEADER)
+    signals.task_prerun.disconnect(_on_prerun, dispatch_uid=HEADER)
+    signals.task_postrun.disconnect(_on_postrun, dispatch_uid=HEADER)
