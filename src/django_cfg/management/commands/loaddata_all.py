@@ -86,6 +86,7 @@ class Command(BaseCommand):
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
         requested, tenant_only = options["databases"], bool(options["tenants"])
+        databases = data_databases(requested)  # refuses a --database that holds no tables
         tenant_files: dict[str, list[str]] = {}
         if directories:
             files, tenant_files = self._fixture_files(Path(directories[0]))
@@ -94,7 +95,7 @@ class Command(BaseCommand):
             names = options["tenants"] or ([] if requested else in_files)
             every = False
         else:
-            plan = {} if tenant_only else {a: list(labels) for a in data_databases(requested)}
+            plan = {} if tenant_only else {alias: list(labels) for alias in databases}
             names, every = options["tenants"], not requested
         with selected_tenants(names, every=every) as tenants:
             if tenants.failures:
