@@ -242,9 +242,9 @@ def check_shared_to_tenant_relations(**_: Any) -> list[CheckMessage]:
         model, field = relation.field.model._meta, relation.field
         messages.append(
             Error(
-                f"{relation.label}: a {type(field).__name__} from {model.label} (app "
-                f"{model.app_label!r}, shared, on {relation.database!r}) to "
-                f"{relation.target_label}, a tenant model (its app is in TenantsConfig.apps): "
+                f"The {type(field).__name__} {relation.label} goes from a shared model (app "
+                f"{model.app_label!r}, on {relation.database!r}) to {relation.target_label}, a "
+                "tenant model (its app is in TenantsConfig.apps): "
                 "every tenant has its own rows of that model, so a shared row cannot say which "
                 "tenant's row it names.",
                 hint=f"Reverse the relation (a ForeignKey on {relation.target_label} to "

@@ -148,3 +148,21 @@ def test_tenant_mode_with_tenant_databases_on_postgresql(tmp_path: Path) -> None
         for name in TENANTS:
             project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
     assert not set(names.values()) & server_databases(POSTGRES_URL)
+
+
+def test_check_refuses_a_shared_model_naming_a_tenant_model(tmp_path: Path) -> None:
+    project = ExampleProject(ExampleProject.copy(tmp_path).root, settings={"SAAS_TENANTS": "1"})
+    models = project.root / "apps" / "blog" / "models.py"
+    models.write_text(
+        models.read_text()
+        + "\n\nclass Mention(models.Model):\n"
+        + '    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE)\n'
+    )
+    output = project.manage("check", check=False)
+    assert "SystemCheckError" in output  # exit status 1
+    assert (
+        "blog.Mention.project: (django_cfg.E070) The ForeignKey blog.Mention.project goes from "
+        "a shared model (app 'blog', on 'blog_db') to projects.Project, a tenant model" in output
+    )
+    assert "HINT: Reverse the relation (a ForeignKey on projects.Project to blog.Mention)" in output
+    assert "1 issue" in output  # E008 does not report it a second time

@@ -167,9 +167,10 @@ def test_a_foreign_key_from_a_shared_model_to_a_tenant_model() -> None:
     ]
     assert all(m.level == checks.ERROR for m in found if m.id == "django_cfg.E070")
     message = errors["lite_posts.Post.author"]
-    assert message.startswith("lite_posts.Post.author: a ForeignKey from lite_posts.Post")
-    assert "on 'sqlite_blog'" in message
-    assert "lite_people.Person, a tenant model" in message
+    assert message.startswith(
+        "The ForeignKey lite_posts.Post.author goes from a shared model (app 'lite_posts', on "
+        "'sqlite_blog') to lite_people.Person, a tenant model (its app is in TenantsConfig.apps)"
+    )
     assert "Reverse the relation (a ForeignKey on lite_people.Person to lite_posts.Post)" in message
     assert not [m for m in found if m.id == "django_cfg.E008"]
     # the other direction (a tenant model naming a shared row) is allowed
