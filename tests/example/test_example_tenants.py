@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.example_project import EXAMPLE, ExampleProject
-from tests.support.services import POSTGRES_URL, sibling_url
+from tests.support.services import MARIADB_URL, POSTGRES_URL, sibling_url
 from tests.support.spec_page import run_process
 from tests.tenants.project_support import server_databases, server_rows
 
@@ -124,11 +124,19 @@ def test_the_main_job_knows_no_tenants(tmp_path: Path) -> None:
     assert "tenant" not in out
     assert not (project.root / "db" / "tenants").exists()
     assert "projects_project" not in tables(project, "db/default.sqlite3")
+    refused = project.manage("dumpdata_all", "-o", "backup", "--tenant", "acme", check=False)
+    assert "--tenant: this project has no tenants (DjangoConfig.tenants)." in refused
 
 
-@pytest.mark.postgres
-def test_tenant_mode_with_tenant_databases_on_postgresql(tmp_path: Path) -> None:
-    template = sibling_url(POSTGRES_URL, f"_ex{secrets.token_hex(3)}_{{tenant}}")
+@pytest.mark.parametrize(
+    "server_url",
+    [
+        pytest.param(POSTGRES_URL, marks=pytest.mark.postgres, id="postgresql"),
+        pytest.param(MARIADB_URL, marks=pytest.mark.mariadb, id="mariadb"),
+    ],
+)
+def test_tenant_mode_with_tenant_databases_on_a_server(tmp_path: Path, server_url: str) -> None:
+    template = sibling_url(server_url, f"_ex{secrets.token_hex(3)}_{{tenant}}")
     urls = {name: template.replace("{tenant}", name) for name in TENANTS}
     names = {name: url.partition("?")[0].rpartition("/")[2] for name, url in urls.items()}
     settings = {"SAAS_TENANTS": "1", "DATABASE__TENANT_URL": template}
@@ -137,7 +145,7 @@ def test_tenant_mode_with_tenant_databases_on_postgresql(tmp_path: Path) -> None
         out = run_example(project, "--tenants")
         for line in DEMO_LINES:
             assert line in out
-        assert set(names.values()) <= server_databases(POSTGRES_URL)
+        assert set(names.values()) <= server_databases(server_url)
         for name in TENANTS:
             assert f"tenant '{name}': project 1 '{name} launch' on tenant_{name}: " in out
             assert f"rows in ['{names[name]}']" in out
@@ -147,7 +155,7 @@ def test_tenant_mode_with_tenant_databases_on_postgresql(tmp_path: Path) -> None
     finally:
         for name in TENANTS:
             project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
-    assert not set(names.values()) & server_databases(POSTGRES_URL)
+    assert not set(names.values()) & server_databases(server_url)
 
 
 def test_check_refuses_a_shared_model_naming_a_tenant_model(tmp_path: Path) -> None:
