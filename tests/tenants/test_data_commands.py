@@ -172,3 +172,26 @@ def test_repair_relations_finishes_a_delete_that_reached_a_tenant(project: Tenan
         "default.sqlite3", "SELECT COUNT(*) FROM django_cfg_deleteintent"
     ) == [(0,)]
     assert titles(project, "beta") == ["beta-ann", "beta-nobody"]  # --tenant acme: not beta
+
+
+def test_a_tenant_that_cannot_be_opened_is_named(project: TenantProject, tmp_path: Path) -> None:
+    (project.root / "blocker").write_text("a file where a folder should be")
+    with closing(sqlite3.connect(project.root / "default.sqlite3")) as connection:
+        connection.execute(
+            "INSERT INTO django_cfg_tenant (name, url, created) VALUES "
+            f"('broken', 'sqlite:///{project.root}/blocker/x.sqlite3', '2026-01-01')"
+        )
+        connection.commit()
+    delete_ann_behind_djangos_back(project)
+    # repair_relations repairs the tenants it can open, names the other, exits 1
+    out = project.manage("repair_relations", "--noinput", "--grace", "0", check=False)
+    assert "tenant_broken: cannot open its database" in out
+    assert "(tenant_acme) -> auth.User (default): 1 orphan(s) repaired" in out
+    assert "(tenant_beta) -> auth.User (default): 1 orphan(s) repaired" in out
+    assert "Left unrepaired" in out
+    assert titles(project, "acme") == ["acme-nobody"]
+    # dumpdata_all writes nothing: a backup without a tenant is no backup
+    backup = tmp_path / "backup"
+    out = project.manage("dumpdata_all", "-o", str(backup), check=False)
+    assert "tenant_broken: cannot open its database" in out
+    assert not backup.exists() or not list(backup.iterdir())
