@@ -17,6 +17,8 @@
     django_cfg.W040  an alias named like a replica (``replica``, ``<x>_replica``) has no role
     django_cfg.E041  Django 6.1's DB_CASCADE / DB_SET_NULL on a cross-database ForeignKey
     django_cfg.W050  a cross-database delete did not finish (a crash): repair_relations
+    django_cfg.E070  a ForeignKey, OneToOneField or ManyToManyField from a shared model to a
+                     tenant model (TenantsConfig.apps): which tenant's row would it name?
     django_cfg.W060  a PostgreSQL URL looks pooled (port 6432, 'pgbouncer' in the host) but does
                      not say which pooler mode (``?pooler=transaction`` or ``session``)
 
@@ -32,8 +34,18 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from django_cfg.relations.crossing import cross_database_relations, joined_cross_database_relations
-from django_cfg.routing.topology import ROUTER_PATH, Topology, get_topology, router_installed
+from django_cfg.relations.crossing import (
+    CrossDatabaseRelation,
+    cross_database_relations,
+    joined_cross_database_relations,
+)
+from django_cfg.routing.topology import (
+    ROUTER_PATH,
+    TENANT_HOME,
+    Topology,
+    get_topology,
+    router_installed,
+)
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
 from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
@@ -200,6 +212,7 @@ def check_cross_database_relations(**_: Any) -> list[CheckMessage]:
             id="django_cfg.E008",
         )
         for relation in joined_cross_database_relations(topology)
+        if not _shared_to_tenant(relation)  # E070 says more
     ]
     if not topology.cross_database_relations:
         messages += [
@@ -212,6 +225,35 @@ def check_cross_database_relations(**_: Any) -> list[CheckMessage]:
             )
             for relation in cross_database_relations(topology)
         ]
+    return messages
+
+
+def _shared_to_tenant(relation: CrossDatabaseRelation) -> bool:
+    return relation.target_database == TENANT_HOME and relation.database != TENANT_HOME
+
+
+@register(Tags.models, TAG)
+def check_shared_to_tenant_relations(**_: Any) -> list[CheckMessage]:
+    """A shared row cannot name a tenant row: every tenant has its own rows of that model."""
+    topology = get_topology()
+    relations = (*cross_database_relations(topology), *joined_cross_database_relations(topology))
+    messages: list[CheckMessage] = []
+    for relation in filter(_shared_to_tenant, relations):
+        model, field = relation.field.model._meta, relation.field
+        messages.append(
+            Error(
+                f"The {type(field).__name__} {relation.label} goes from a shared model (app "
+                f"{model.app_label!r}, on {relation.database!r}) to {relation.target_label}, a "
+                "tenant model (its app is in TenantsConfig.apps): "
+                "every tenant has its own rows of that model, so a shared row cannot say which "
+                "tenant's row it names.",
+                hint=f"Reverse the relation (a ForeignKey on {relation.target_label} to "
+                f"{model.label}), move {model.label}'s app into TenantsConfig.apps, or store "
+                "the tenant's name and the row's id in plain fields (docs/tenants.md, Limits).",
+                obj=field,
+                id="django_cfg.E070",
+            )
+        )
     return messages
 
 

@@ -146,3 +146,35 @@ def test_relation_that_always_joins_across_databases(
     output = project.manage("check", check=False)
     assert "django_cfg.E008" in output
     assert f"{relation}: a {kind} across databases" in output
+
+
+def test_a_foreign_key_from_a_shared_model_to_a_tenant_model() -> None:
+    # lite_people becomes a tenant app: lite_posts.Post.author (shared, on sqlite_blog) names
+    # a Person, of which every tenant has its own.
+    tenants = {"apps": ["lite_people"], "url": "sqlite:///tenants/{tenant}.sqlite3"}
+    with override_settings(DJANGO_CFG_TENANTS=tenants):
+        found = checks.run_checks(tags=["django_cfg"])
+    errors = {
+        f"{m.obj.model._meta.label}.{m.obj.name}": f"{m.msg} {m.hint}"
+        for m in found
+        if m.id == "django_cfg.E070"
+    }
+    assert sorted(errors) == [
+        "lite_posts.Badge.holder",
+        "lite_posts.Draft.editor",
+        "lite_posts.Invoice.customer",
+        "lite_posts.Post.author",
+    ]
+    assert all(m.level == checks.ERROR for m in found if m.id == "django_cfg.E070")
+    message = errors["lite_posts.Post.author"]
+    assert message.startswith(
+        "The ForeignKey lite_posts.Post.author goes from a shared model (app 'lite_posts', on "
+        "'sqlite_blog') to lite_people.Person, a tenant model (its app is in TenantsConfig.apps)"
+    )
+    assert "Reverse the relation (a ForeignKey on lite_people.Person to lite_posts.Post)" in message
+    assert not [m for m in found if m.id == "django_cfg.E008"]
+    # the other direction (a tenant model naming a shared row) is allowed
+    assert (
+        messages(DJANGO_CFG_TENANTS={**tenants, "apps": ["lite_posts"]}).get("django_cfg.E070")
+        is None
+    )

@@ -37,6 +37,8 @@ class ExampleProject:
     root: Path
     urls: dict[str, str] = field(default_factory=dict)
     """alias -> URL; empty means the example's own SQLite files under db/."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """Other environment variables: SAAS_TENANTS=1, DATABASE__TENANT_URL (the tenant mode)."""
 
     @classmethod
     def copy(cls, tmp_path: Path, urls: dict[str, str] | None = None) -> ExampleProject:
@@ -48,7 +50,7 @@ class ExampleProject:
 
     @property
     def env(self) -> dict[str, str]:
-        return {URL_VARIABLES[alias]: url for alias, url in self.urls.items()}
+        return {**{URL_VARIABLES[a]: url for a, url in self.urls.items()}, **self.settings}
 
     def python(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         return run_python(*args, cwd=self.root, env=self.env, check=check, stdin=stdin)

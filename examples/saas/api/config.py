@@ -1,5 +1,6 @@
 # api/config.py
 from django_cfg import DjangoConfig, DatabaseConfig
+from django_cfg import TenantsConfig  # the tenant mode (SAAS_TENANTS=1)
 from .environment import env
 
 class MyDjangoConfig(DjangoConfig):
@@ -23,6 +24,16 @@ class MyDjangoConfig(DjangoConfig):
     if env.database.url_cache:
         databases["cache_db"] = DatabaseConfig.from_url(
             url=env.database.url_cache, apps=["sessions", "django_cache"]
+        )
+
+    # Tenant mode (SAAS_TENANTS=1, scripts/example.sh --tenants): each tenant's projects in
+    # its own database (db/tenants/<tenant>.sqlite3); users stay shared on default.
+    if env.saas_tenants:
+        project_apps = [*project_apps, "apps.projects"]
+        tenants = TenantsConfig(
+            apps=["projects"],
+            url=env.database.tenant_url,
+            resolver="subdomain",  # acme.localhost -> tenant "acme"
         )
 
     # Optional: Configure routing rules

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.shortcuts import get_object_or_404
 from django.http import HttpResponse
@@ -15,3 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("posts/<int:pk>/", post_detail),
 ]
+
+if apps.is_installed("apps.projects"):  # tenant mode: <tenant>.localhost/projects/
+    from apps.projects.views import project_list
+
+    urlpatterns.append(path("projects/", project_list))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models
@@ -28,6 +28,7 @@ from django_cfg.relations.crossing import (
     CrossDatabaseRelation,
     cross_database_relations,
 )
+from django_cfg.routing.topology import TENANT_HOME
 
 __all__ = [
     "OrphanBatch",
@@ -196,7 +197,10 @@ def repair_references(
     row of ``model`` (finishing a delete whose ``model`` rows are already gone)."""
     repair = Repair()
     concrete = model._meta.concrete_model
-    for relation in cross_database_relations():
+    for found in cross_database_relations():
+        relation = _in_current_tenant(found)
+        if relation is None:
+            continue
         target: Any = relation.field.related_model
         if target._meta.concrete_model is not concrete:
             continue
@@ -207,3 +211,16 @@ def repair_references(
             for batch in _orphan_rows(relation, pks[start : start + batch_size], batch_size):
                 repair.add(repair_orphans(batch))
     return repair
+
+
+def _in_current_tenant(relation: CrossDatabaseRelation) -> CrossDatabaseRelation | None:
+    """``relation`` with a tenant model's rows on the selected tenant's database; None for
+    those with no tenant selected (``repair_relations`` scans each tenant's orphans itself)."""
+    if relation.database != TENANT_HOME:
+        return relation if relation.target_database != TENANT_HOME else None
+    from django_cfg.tenants.context import current_tenant
+    from django_cfg.tenants.router import tenant_database
+
+    if current_tenant() is None:
+        return None
+    return replace(relation, database=tenant_database(relation.field.model))

@@ -142,6 +142,16 @@ def write(names: list[str]) -> dict[str, Any]:
     return {}
 
 
+def authored(names: list[str]) -> dict[str, Any]:
+    """User ann in default, one note of hers per tenant (titled after it) and one by nobody."""
+    ann = User.objects.create(username="ann")
+    for name in names:
+        with use_tenant(name):
+            Note.objects.create(title=f"{name}-ann", author=ann)
+            Note.objects.create(title=f"{name}-nobody")
+    return {"ann": ann.pk}
+
+
 def late(names: list[str]) -> dict[str, Any]:
     """A tenant created by another process after this one looked for it."""
     import os
@@ -256,6 +266,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "requests": requests,
     "lru": lru,
     "write": write,
+    "authored": authored,
     "late": late,
     "celery": celery,
     "django_tasks": django_tasks,

@@ -20,6 +20,9 @@ class DatabaseConfig(BaseSettings):
     # Sessions and Django's database cache (optional): url_cache -> 'cache_db'
     url_cache: str | None = Field(default=None)
 
+    # Tenant mode (SAAS_TENANTS=1): where each tenant's database is, a URL with {tenant}
+    tenant_url: str = Field(default="sqlite:///db/tenants/{tenant}.sqlite3")
+
     model_config = SettingsConfigDict(
         env_prefix="DATABASE__",
         env_nested_delimiter="__",
@@ -30,6 +33,9 @@ class EnvironmentConfig(BaseSettings):
     """The project's environment: env.database.url, env.database.url_blog, ..."""
 
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+
+    # SAAS_TENANTS=1 (scripts/example.sh --tenants): apps.projects gets a database per tenant
+    saas_tenants: bool = Field(default=False)
 
 
 env = EnvironmentConfig()

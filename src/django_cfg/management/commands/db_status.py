@@ -13,13 +13,11 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
 
+from django_cfg.management.tenant_databases import TenantDatabases, selected_tenants
 from django_cfg.routing.topology import TENANT_HOME, get_topology
 from django_cfg.schema.status import DatabaseStatus, database_statuses, probe
-from django_cfg.settings.tenants import tenant_alias
 from django_cfg.settings.url import shown_servers
-from django_cfg.tenants.registry import TenantRegistry, current_registry
 
 
 class Command(BaseCommand):
@@ -31,10 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         statuses = database_statuses()
-        registry = current_registry()
-        if registry is not None:
-            with registry.holding():
-                statuses += self._tenant_statuses(registry)
+        with selected_tenants(None, every=True) as tenants:
+            statuses += self._tenant_statuses(tenants)
         if options["json"]:
             self.stdout.write(json.dumps([s.as_dict() for s in statuses], indent=2))
         else:
@@ -45,21 +41,15 @@ class Command(BaseCommand):
             raise CommandError(f"primary database unreachable: {', '.join(down)}")
 
     @staticmethod
-    def _tenant_statuses(registry: TenantRegistry) -> list[DatabaseStatus]:
-        try:
-            names = registry.names()
-        except DatabaseError:
-            return []  # the tenants table does not exist yet: default is reported as behind
+    def _tenant_statuses(tenants: TenantDatabases) -> list[DatabaseStatus]:
         topology = get_topology()
         labels = sorted(label for label, home in topology.homes.items() if home == TENANT_HOME)
         statuses = []
-        for name in names:
-            try:
-                alias = registry.alias_for(name)
-            except (ValueError, DatabaseError, OSError) as error:
+        for alias in tenants.aliases:
+            if alias in tenants.failures:
                 statuses.append(
                     DatabaseStatus(
-                        alias=tenant_alias(name),
+                        alias=alias,
                         engine="",
                         host="",
                         port="",
@@ -67,7 +57,7 @@ class Command(BaseCommand):
                         role="tenant",
                         apps=labels,
                         is_primary=True,
-                        error=f"cannot open its database: {error}",
+                        error=tenants.failures[alias],
                     )
                 )
                 continue

@@ -3,11 +3,14 @@
     python manage.py dumpdata_all -o backup/        # backup/default.json, backup/blog_db.json, ...
     python manage.py dumpdata_all -o backup/ --format jsonl -e contenttypes -e auth.Permission
     python manage.py dumpdata_all -o backup/ --database blog_db
+    python manage.py dumpdata_all -o backup/ --tenant acme     # backup/tenant_acme.json only
     python manage.py loaddata_all backup/           # each file back on its database
 
 ``dumpdata`` reads one database and only the models whose tables live there; this runs it once per
 database that holds tables (``default`` first: the databases ``migrate_all`` migrates) and writes
-``<output>/<alias>.<format>``. The options are dumpdata's own, passed on unchanged.
+``<output>/<alias>.<format>``. The options are dumpdata's own, passed on unchanged. With
+``TenantsConfig``, every tenant's database follows (``tenant_<name>.<format>``, the tenant apps'
+rows), unless ``--database`` or ``--tenant`` selects.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.schema.fixtures import data_databases, natural_keys_across
 
 
@@ -47,6 +51,11 @@ class Command(BaseCommand):
             dest="databases",
             metavar="ALIAS",
             help="Only this database (repeatable). Default: every database that holds tables.",
+        )
+        add_tenant_option(
+            parser,
+            "Only this tenant's database (repeatable). Default: every tenant, unless "
+            "--database is given.",
         )
         parser.add_argument("--format", default="json", help="Serialization format (json).")
         parser.add_argument("--indent", type=int, help="Indentation of the output.")
@@ -78,9 +87,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *app_labels: str, **options: Any) -> None:
-        databases = data_databases(options["databases"])
+        databases = [] if options["tenants"] else data_databases(options["databases"])
         if options["use_natural_foreign_keys"]:
             self._refuse_natural_keys_across(app_labels, options["exclude"])
+        with selected_tenants(options["tenants"], every=not options["databases"]) as tenants:
+            if tenants.failures:  # a backup without a tenant is no backup: nothing is written
+                raise CommandError(
+                    "\n".join(f"{alias}: {why}" for alias, why in tenants.failures.items())
+                )
+            self._dump([*databases, *tenants.aliases], app_labels, options)
+
+    def _dump(self, databases: list[str], app_labels: tuple[str, ...], options: Any) -> None:
         directory = Path(options["output"])
         directory.mkdir(parents=True, exist_ok=True)
         verbosity: int = options["verbosity"]

@@ -3,12 +3,16 @@
     python manage.py loaddata_all backup/           # backup/<alias>.* (dumpdata_all) on <alias>
     python manage.py loaddata_all all.json          # one fixture of every database's rows
     python manage.py loaddata_all backup/ --database blog_db
+    python manage.py loaddata_all backup/ --tenant acme   # backup/tenant_acme.* into acme's
 
 ``loaddata`` loads into one database and skips, without a word, every object whose model lives
 elsewhere (the router's ``allow_migrate``). Given a directory, this loads each ``<alias>.<format>``
 file into that database; given fixtures, it loads them into every database that holds tables, so
 each object lands on its model's database. Everything runs inside one transaction per database,
 opened before the first load and committed after the last: a failure anywhere loads nothing.
+With ``TenantsConfig``, a directory's ``tenant_<name>.<format>`` files load into those tenants'
+databases (the tenants must exist: ``create_tenant``), and fixtures load into every tenant's
+database too (each gets the tenant apps' objects), unless ``--database`` or ``--tenant`` selects.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands import loaddata
 from django.db import connections, transaction
 
+from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.schema.fixtures import data_databases
+from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
 
 class Command(BaseCommand):
@@ -47,6 +53,11 @@ class Command(BaseCommand):
             metavar="ALIAS",
             help="Only this database (repeatable). Default: every database that holds tables.",
         )
+        add_tenant_option(
+            parser,
+            "Only this tenant's database (repeatable). Default: every tenant (with a directory: "
+            "every tenant that has a file), unless --database is given.",
+        )
         parser.add_argument(
             "--app", dest="app_label", help="Only look for fixtures in the specified app."
         )
@@ -66,7 +77,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *labels: str, **options: Any) -> None:
-        databases = data_databases(options["databases"])
         if "-" in labels:
             raise CommandError(
                 "loaddata_all reads each fixture once per database and cannot read stdin; "
@@ -75,38 +85,69 @@ class Command(BaseCommand):
         directories = [label for label in labels if Path(label).is_dir()]
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
-        plan = (
-            self._files_per_database(Path(directories[0]), options["databases"])
-            if directories
-            else {alias: list(labels) for alias in databases}
-        )
-        with ExitStack() as stack:
-            for alias in plan:
-                stack.enter_context(transaction.atomic(using=alias))
-            loaded = {
-                alias: self._load(alias, fixtures, options) for alias, fixtures in plan.items()
-            }
+        requested, tenant_only = options["databases"], bool(options["tenants"])
+        databases = data_databases(requested)  # refuses a --database that holds no tables
+        tenant_files: dict[str, list[str]] = {}
+        if directories:
+            files, tenant_files = self._fixture_files(Path(directories[0]))
+            plan = {} if tenant_only else self._files_per_database(files, requested)
+            in_files = [name for alias in sorted(tenant_files) if (name := tenant_of_alias(alias))]
+            names = options["tenants"] or ([] if requested else in_files)
+            every = False
+        else:
+            plan = {} if tenant_only else {alias: list(labels) for alias in databases}
+            names, every = options["tenants"], not requested
+        with selected_tenants(names, every=every) as tenants:
+            if tenants.failures:
+                raise CommandError(
+                    "\n".join(f"{alias}: {why}" for alias, why in tenants.failures.items())
+                    + "\nNothing was loaded."
+                )
+            for alias in tenants.aliases:
+                fixtures = tenant_files.get(alias, []) if directories else list(labels)
+                if fixtures:
+                    plan[alias] = fixtures
+            with ExitStack() as stack:
+                for alias in plan:
+                    stack.enter_context(transaction.atomic(using=alias))
+                loaded = {
+                    alias: self._load(alias, fixtures, options) for alias, fixtures in plan.items()
+                }
         self._report(plan, loaded, directory=bool(directories), verbosity=options["verbosity"])
 
-    def _files_per_database(
-        self, directory: Path, requested: list[str] | None
-    ) -> dict[str, list[str]]:
-        """``{alias: [directory/<alias>.<format>]}``; a file for no such database is an error.
+    @staticmethod
+    def _fixture_files(directory: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """``({alias: [directory/<alias>.<format>]}, the same for tenant databases)``.
 
-        Every file is loaded (a copy's too: ``dumpdata_all --database archive`` wrote it) unless
-        ``--database`` narrows them.
+        A file for no such database is an error; ``tenant_<name>.*`` files are a tenant's when
+        the project has tenants (the tenant is checked when it is opened).
         """
         files: dict[str, list[str]] = {}
+        tenant_files: dict[str, list[str]] = {}
+        has_tenants = current_registry() is not None
         for path in sorted(p for p in directory.iterdir() if p.is_file()):
             alias = path.name.split(".", 1)[0]
+            if has_tenants and tenant_of_alias(alias) is not None:
+                tenant_files.setdefault(alias, []).append(str(path))
+                continue
             if alias not in connections.settings:
                 raise CommandError(
                     f"{path}: no database {alias!r} in DATABASES (dumpdata_all names each file "
                     "after its database); rename or remove it."
                 )
             files.setdefault(alias, []).append(str(path))
-        if not files:
+        if not files and not tenant_files:
             raise CommandError(f"{directory}: no fixture files (expected <alias>.<format>).")
+        return files, tenant_files
+
+    @staticmethod
+    def _files_per_database(
+        files: dict[str, list[str]], requested: list[str] | None
+    ) -> dict[str, list[str]]:
+        """The fixed databases' files to load: every one (a copy's too: ``dumpdata_all
+        --database archive`` wrote it) unless ``--database`` narrows them."""
+        if not files:
+            return {}
         found = data_databases(sorted(files))  # raises for a database that holds no tables
         return {
             alias: files[alias] for alias in data_databases(requested or found) if alias in files
@@ -149,9 +190,11 @@ class Command(BaseCommand):
                 )
         if directory:
             skipped = sum(total - installed for installed, total in loaded.values())
-        else:
+        else:  # each tenant installs the tenant apps' objects: counted once
             in_fixtures = max((total for _, total in loaded.values()), default=0)
-            skipped = in_fixtures - sum(installed for installed, _ in loaded.values())
+            fixed = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias) is None]
+            per_tenant = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias)]
+            skipped = in_fixtures - sum(fixed) - max(per_tenant, default=0)
         if skipped > 0:
             self.stderr.write(
                 self.style.WARNING(

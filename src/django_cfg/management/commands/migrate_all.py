@@ -32,6 +32,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from django_cfg.management.output import PassThrough
+from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.cache_tables import missing_cache_tables
 from django_cfg.schema.lock import migration_lock
@@ -42,9 +43,6 @@ from django_cfg.schema.state import (
     redact,
     runs_on,
 )
-from django_cfg.settings.tenants import tenant_alias
-from django_cfg.tenants.context import UnknownTenantError
-from django_cfg.tenants.registry import TenantRegistry, current_registry
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -81,12 +79,9 @@ class Command(BaseCommand):
             metavar="ALIAS",
             help="Only this database (repeatable). Default: every database that takes migrations.",
         )
-        parser.add_argument(
-            "--tenant",
-            action="append",
-            dest="tenants",
-            metavar="NAME",
-            help="Only this tenant's database (repeatable). Default: every tenant, unless "
+        add_tenant_option(
+            parser,
+            "Only this tenant's database (repeatable). Default: every tenant, unless "
             "--database is given.",
         )
         parser.add_argument(
@@ -130,40 +125,9 @@ class Command(BaseCommand):
             super().check(*args, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        registry = current_registry()
-        if options["tenants"] and registry is None:
-            raise CommandError("--tenant: this project has no tenants (DjangoConfig.tenants).")
-        if registry is None:
-            self._handle(options)
-            return
-        with registry.holding():  # every tenant stays open until all are migrated
-            self._handle(options, *self._tenant_targets(registry, options))
-
-    @staticmethod
-    def _tenant_targets(
-        registry: TenantRegistry, options: dict[str, Any]
-    ) -> tuple[list[str], dict[str, str]]:
-        """The aliases of the tenants to migrate, opened in this process, and the tenants
-        whose database could not be opened (alias -> why: they fail, the others go on)."""
-        names = options["tenants"]
-        if names is None and not options["databases"]:
-            try:
-                names = registry.names()
-            except DatabaseError:  # default not migrated yet: no tenant was created
-                names = []
-        try:
-            names = [registry.check(name) for name in names or ()]
-        except (UnknownTenantError, ValueError) as error:
-            raise CommandError(str(error)) from None
-        aliases, failures = [], {}
-        for name in names:
-            try:
-                aliases.append(registry.alias_for(name))
-            except (ValueError, DatabaseError, OSError) as error:  # DatabaseURLError included
-                alias = tenant_alias(name)
-                aliases.append(alias)
-                failures[alias] = f"cannot open its database: {error}"
-        return aliases, failures
+        every = not options["databases"]
+        with selected_tenants(options["tenants"], every=every) as tenants:
+            self._handle(options, tenants.aliases, tenants.failures)
 
     def _handle(
         self,

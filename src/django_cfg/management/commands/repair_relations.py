@@ -2,6 +2,7 @@
 
     python manage.py repair_relations --dry-run     # list; exit 1 if anything needs repair
     python manage.py repair_relations --noinput     # repair (deploy step, cron)
+    python manage.py repair_relations --noinput --tenant acme   # one tenant's rows only
 
 1. Deletes that a crash interrupted (their intent is still recorded, docs/cross-database-
    relations.md) are finished: objects still there are deleted, references to objects already
@@ -10,6 +11,10 @@
    does not exist on the target's database. CASCADE deletes them (and what cascades from them),
    SET_NULL, SET_DEFAULT and SET(...) update them; PROTECT, RESTRICT and DO_NOTHING rows are
    listed and left.
+
+With ``TenantsConfig``, the relations of the tenant apps (``notes.Note.author`` -> a user on
+``default``) are scanned in every tenant's database, each as that tenant (``use_tenant``), unless
+``--database`` (fixed databases only) or ``--tenant`` (those tenants only) selects.
 
 Exit status: 0 when nothing needs repair (or everything was repaired); 1 with ``--dry-run`` when
 something would be repaired, and without it when something was left (an unfinishable delete, a
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +33,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.db.models import DO_NOTHING
 
+from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
 from django_cfg.relations.delete_intents import (
     PendingDelete,
@@ -43,6 +50,9 @@ from django_cfg.relations.orphans import (
     repair_orphans,
     why_left,
 )
+from django_cfg.routing.topology import TENANT_HOME
+from django_cfg.tenants.context import use_tenant
+from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
 DEFAULT_GRACE_SECONDS = 60.0
 """How long an orphan must stay one before it is repaired (``--grace``)."""
@@ -75,6 +85,11 @@ class Command(BaseCommand):
             help="Only relations whose rows live on this database, and deletes recorded there "
             "(repeatable; default: all).",
         )
+        add_tenant_option(
+            parser,
+            "Only the relations of this tenant's rows, and the deletes that reached it "
+            "(repeatable). Default: every tenant, unless --database is given.",
+        )
         parser.add_argument(
             "--batch-size",
             type=int,
@@ -106,16 +121,29 @@ class Command(BaseCommand):
         batch_size = int(options["batch_size"])
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        databases = options["databases"]
-        relations = [
-            r for r in cross_database_relations() if not databases or r.database in databases
-        ]
+        databases, tenants_named = options["databases"], options["tenants"]
         older_than = timedelta(seconds=float(options["older_than"]))
-        try:
-            pending = pending_deletes(databases, older_than)
-        except DatabaseError as error:
-            raise CommandError(f"Could not read the unfinished deletes: {error}") from error
+        with selected_tenants(tenants_named, every=not databases) as tenants:
+            relations = _relations(databases, tenants.opened, fixed=not tenants_named)
+            try:
+                pending = pending_deletes(databases, older_than)
+            except DatabaseError as error:
+                raise CommandError(f"Could not read the unfinished deletes: {error}") from error
+            if tenants_named:  # the deletes that reached one of them
+                pending = [d for d in pending if _parts_in(d, tenants.aliases)]
+            self.unopened = tenants.failures
+            for alias, why in tenants.failures.items():
+                self.stderr.write(self.style.ERROR(f"{alias}: {why}"))
+            self._run(pending, relations, options, batch_size, dry_run)
 
+    def _run(
+        self,
+        pending: list[PendingDelete],
+        relations: list[CrossDatabaseRelation],
+        options: dict[str, Any],
+        batch_size: int,
+        dry_run: bool,
+    ) -> None:
         if not dry_run and options["interactive"] and not sys.stdin.isatty():
             raise CommandError(
                 "repair_relations changes rows and asks first, but standard input is not a "
@@ -149,12 +177,14 @@ class Command(BaseCommand):
         for relation in relations:
             action = on_delete_action(relation)
             count = 0
-            for batch in self._find(relation, size):
+            for batch in self._scan(relation, size):
                 count += len(batch.rows)
                 self._list(batch, action)
             if count:
                 needs_repair = needs_repair or on_delete_of(relation) is not (DO_NOTHING)
                 self._summary(relation, count, action)
+        if self.unopened:
+            return True  # a tenant's database could not be scanned
         if not needs_repair:
             self._line(self.style.SUCCESS("No unfinished deletes, no orphans to repair."))
         return needs_repair
@@ -189,7 +219,8 @@ class Command(BaseCommand):
         problems: list[str] = []
         for delete in pending:
             try:
-                finished = finish_pending_delete(delete)
+                with use_tenant(self._tenant_of(delete)):
+                    finished = finish_pending_delete(delete)
             except Exception as error:  # reported; the intent stays for the next run
                 problems.append(f"could not finish {delete.describe()}: {error}")
                 continue
@@ -204,7 +235,7 @@ class Command(BaseCommand):
             problems += finished.left
         # Found first, repaired after the grace period: repair_orphans checks again that each
         # target is still missing (a row committed meanwhile on its database is no orphan).
-        found_batches = {relation: list(self._find(relation, size)) for relation in relations}
+        found_batches = {relation: self._scan(relation, size) for relation in relations}
         if grace and any(found_batches.values()):
             self._line(f"Orphans found; checking them again in {grace:g}s (--grace).")
             time.sleep(grace)
@@ -214,7 +245,8 @@ class Command(BaseCommand):
             for batch in batches:
                 found += len(batch.rows)
                 try:
-                    total.add(repair_orphans(batch))
+                    with use_tenant(tenant_of_alias(relation.database)):
+                        total.add(repair_orphans(batch))
                 except DatabaseError as error:
                     total.left.append(f"{relation.label}: repair failed: {error}")
             if not found:
@@ -231,6 +263,7 @@ class Command(BaseCommand):
                     self._line(self.style.WARNING(why))
                 else:
                     problems.append(why)
+        problems += [f"{alias}: {why}" for alias, why in self.unopened.items()]
         if problems:
             raise CommandError(
                 "Left unrepaired (see above):\n  "
@@ -239,15 +272,55 @@ class Command(BaseCommand):
             )
         self._line(self.style.SUCCESS("Nothing left to repair."))
 
-    def _find(self, relation: CrossDatabaseRelation, size: int) -> Any:
+    @staticmethod
+    def _scan(relation: CrossDatabaseRelation, size: int) -> list[OrphanBatch]:
+        """The orphans of ``relation`` (as the tenant whose database holds its rows, if any)."""
         try:
-            yield from find_orphans(relation, size)
+            with use_tenant(tenant_of_alias(relation.database)):
+                return list(find_orphans(relation, size))
         except DatabaseError as error:
             raise CommandError(f"Could not scan {relation.describe()}: {error}") from error
+
+    @staticmethod
+    def _tenant_of(delete: PendingDelete) -> str | None:
+        """The tenant whose rows ``delete`` changed (opened in this process), or None."""
+        registry = current_registry()
+        for db, _label, _pks in delete.parts:
+            name = tenant_of_alias(db)
+            if name is not None and registry is not None:
+                registry.alias_for(name)
+                return name
+        return None
 
     def _line(self, text: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(text)
+
+
+def _relations(
+    databases: list[str] | None, tenant_aliases: list[str], fixed: bool
+) -> list[CrossDatabaseRelation]:
+    """The relations to scan: those of the fixed databases (``databases``, default all) if
+    ``fixed``, then the tenant apps' relations once per tenant database."""
+    every = cross_database_relations()
+    found = [
+        relation
+        for relation in every
+        if fixed
+        and TENANT_HOME not in (relation.database, relation.target_database)  # E070
+        and (not databases or relation.database in databases)
+    ]
+    for alias in tenant_aliases:
+        found += [
+            replace(relation, database=alias)
+            for relation in every
+            if relation.database == TENANT_HOME and relation.target_database != TENANT_HOME
+        ]
+    return found
+
+
+def _parts_in(delete: PendingDelete, aliases: list[str]) -> bool:
+    return any(db in aliases for db, _label, _pks in delete.parts)
 
 
 def _counts(counts: dict[str, int]) -> str:
