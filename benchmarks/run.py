@@ -498,36 +498,79 @@ def replica_section(behaviour: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
+SECTIONS = ("routing", "orm", "startup", "migrate", "replicas")
+"""run.py's measured sections, numbered 1 to 5 in RESULTS.md, in this order."""
+
+
+def measure(names: set[str]) -> dict[str, list[str]]:
+    """The lines of each section in ``names``, measured in this run."""
+    sections: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        before = source_at(BEFORE, Path(tmp))
-        counted = router_instructions(before)
-        orm_counted = orm_instructions()
-        routing = router_cost()
-        orm = orm_overhead()
-        boot = startup(before)
-    migrating = migrate_all()
-    behaviour = replica_behaviour()
-    lines = [
+        before = source_at(BEFORE, Path(tmp)) if names & {"routing", "startup"} else None
+        if "routing" in names:
+            counted = router_instructions(before)
+        if "orm" in names:
+            orm_counted = orm_instructions()
+        if "routing" in names:
+            sections["routing"] = routing_section(router_cost(), counted)
+        if "orm" in names:
+            sections["orm"] = orm_section(orm_overhead(), orm_counted)
+        if "startup" in names:
+            sections["startup"] = startup_section(startup(before))
+    if "migrate" in names:
+        sections["migrate"] = migrate_section(migrate_all())
+    if "replicas" in names:
+        sections["replicas"] = replica_section(replica_behaviour())
+    return sections
+
+
+def merged(previous: str, sections: dict[str, list[str]]) -> str:
+    """RESULTS.md with the measured sections replaced (each dated under its heading) and
+    everything else kept: hand-written summaries and sections (``## `` headings other than
+    ``## 1.`` to ``## 5.``) stay where they are."""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    header = [
         "# Benchmark results",
         "",
         f"Machine: {machine()}.",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `scripts/bench.sh`.",
-        "Every case runs in its own process, interleaved with the others over several rounds;",
-        "ratios compare cases from this same run. Profiles: `benchmarks/profiles/`.",
-        "",
-        *routing_section(routing, counted),
-        "",
-        *orm_section(orm, orm_counted),
-        "",
-        *startup_section(boot),
-        "",
-        *migrate_section(migrating),
-        "",
-        *replica_section(behaviour),
+        "Measured by `scripts/bench.sh` (each numbered section says when). Every case runs in its",
+        "own process, interleaved with the others over several rounds; ratios compare cases from",
+        "the same run. Profiles: `benchmarks/profiles/`.",
     ]
-    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    blocks: list[tuple[str | None, list[str]]] = []  # (section name or None, its lines)
+    for line in previous.splitlines():
+        if line.startswith("## "):
+            number = line[3:].split(".", 1)[0]
+            known = number.isdigit() and 0 < int(number) <= len(SECTIONS)
+            blocks.append((SECTIONS[int(number) - 1] if known else None, [line]))
+        elif blocks:
+            blocks[-1][1].append(line)
+    fresh = {
+        name: [lines[0], "", f"*Measured {stamp}.*", *lines[1:], ""]
+        for name, lines in sections.items()
+    }
+    body: list[str] = []
+    for name, lines in blocks:
+        body += fresh.pop(name) if name in fresh else lines
+    for lines in fresh.values():  # a section RESULTS.md did not have yet
+        body += lines
+    return "\n".join([*header, "", *body]).rstrip() + "\n"
+
+
+def main() -> None:
+    """``run.py [SECTION ...]``: every section, or the ones named (routing orm startup migrate
+    replicas); the others, and the hand-written parts of RESULTS.md, are kept as they are."""
+    names = set(sys.argv[1:]) or set(SECTIONS)
+    unknown = names - set(SECTIONS)
+    if unknown:
+        sys.exit(f"run.py: unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
+    sections = measure(names)
+    ordered = {name: sections[name] for name in SECTIONS if name in sections}
+    results = BENCH / "RESULTS.md"
+    previous = results.read_text() if results.exists() else ""
+    results.write_text(merged(previous, ordered))
+    for lines in ordered.values():
+        print("\n".join(lines), end="\n\n")
 
 
 if __name__ == "__main__":

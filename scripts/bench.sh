@@ -12,4 +12,4 @@ with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=
     if not c.execute("SELECT 1 FROM pg_database WHERE datname = 'django_cfg_bench'").fetchone():
         c.execute("CREATE DATABASE django_cfg_bench")
 PY
-"$VENV/bin/python" benchmarks/run.py
+"$VENV/bin/python" benchmarks/run.py "$@"

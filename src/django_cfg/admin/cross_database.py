@@ -21,8 +21,7 @@ Used when ``django.contrib.admin`` is installed and some relation crosses databa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib import admin
 from django.contrib.admin.utils import NestedObjects
@@ -46,8 +45,7 @@ __all__ = [
 # Delete confirmation ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FieldUpdate:
+class FieldUpdate(NamedTuple):
     """A row on another database whose ForeignKey the delete will set (SET_NULL, ...)."""
 
     obj: Model
@@ -215,8 +213,7 @@ class CrossDatabaseChangeList(ChangeList):
 # System checks ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Crossing:
+class _Crossing(NamedTuple):
     field: Any
     model: Any
     target: Any

@@ -25,9 +25,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from itertools import chain
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.apps import apps
 from django.db import DatabaseError, NotSupportedError, ProgrammingError, transaction
@@ -49,8 +48,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CrossDatabaseRelation:
+class CrossDatabaseRelation(NamedTuple):
     """A relation field whose model and target live on different home databases."""
 
     field: Field[Any, Any]

@@ -20,12 +20,11 @@ import functools
 import inspect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, TypeVar
+from types import MappingProxyType, TracebackType
+from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.signing import BadSignature
@@ -49,18 +48,16 @@ _COOKIE_SALT = "django_cfg.pinning"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):
     """A write to a primary: its WAL position once known (PostgreSQL), and when (epoch s)."""
 
     lsn: int | None
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class PinState:
+class PinState(NamedTuple):
     forced: int = 0
-    writes: dict[str, Write] = field(default_factory=dict)  # replaced, never changed in place
+    writes: Mapping[str, Write] = MappingProxyType({})  # replaced, never changed in place
 
     def with_write(self, primary: str, write: Write | None) -> PinState:
         writes = dict(self.writes)
@@ -82,8 +79,7 @@ current_pins = _state.get
 """This context's ``PinState``: ``forced`` (use_primary depth) and the primaries it wrote to."""
 
 
-@dataclass(frozen=True, slots=True)
-class PinPolicy:
+class PinPolicy(NamedTuple):
     """How long a write pins reads, and how often a burst of writes refreshes its marker.
 
     The runtime holds one (``current_runtime().pins``), built from ``pin_seconds`` of
@@ -130,7 +126,7 @@ class use_primary:
     """Send every read in this block (or call) to the primary; nests; sync and async."""
 
     def __enter__(self) -> None:
-        _state.set(replace(_state.get(), forced=_state.get().forced + 1))
+        _state.set(_state.get()._replace(forced=_state.get().forced + 1))
 
     def __exit__(
         self,
@@ -143,7 +139,7 @@ class use_primary:
         if state.forced <= 1 and not state.writes:
             _state.set(EMPTY)  # the router's fast path recognises this one object
         else:
-            _state.set(replace(state, forced=max(0, state.forced - 1)))
+            _state.set(state._replace(forced=max(0, state.forced - 1)))
 
     async def __aenter__(self) -> None:
         self.__enter__()

@@ -27,7 +27,7 @@ from django.db.models import Model
 
 from django_cfg.replicas import pinning
 from django_cfg.replicas.pinning import EMPTY, current_pins
-from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
+from django_cfg.routing.runtime import DatabaseRuntime, ReadPlan, current_runtime
 from django_cfg.routing.topology import Topology
 
 __all__ = ["DatabaseRouter"]
@@ -46,7 +46,6 @@ class DatabaseRouter:
             runtime = DatabaseRuntime(runtime)
         self._follows = runtime is None
         self._runtime = runtime if runtime is not None else _NOT_YET
-        self._pins = pinning.current_pins
 
     def _current(self) -> DatabaseRuntime:
         """The runtime to answer from: the current one, once the one held was replaced."""
@@ -58,20 +57,22 @@ class DatabaseRouter:
         runtime = self._runtime
         if runtime.retired:
             runtime = self._current()
-        home = runtime.homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+        try:  # one lookup per read: the model's home, and whether and how replicas serve it
+            home, replicas = runtime.read_plans[model]
+        except (KeyError, TypeError):  # a model's first read (or a stand-in, not hashable)
+            home, replicas = _read_plan(runtime, model)
         if hints:
             db = self._same_home_copy(runtime, home, hints, write=False)
             if db is not None:
                 return db
-        if home not in runtime.replicated:
+        if replicas is None:
             return home
         # Replicated data. Inlined, as this runs on every such read: a thread's first read, an
         # atomic block, use_primary(), write markers and several replicas take _read_replicated.
-        wrapper = runtime.wrappers.__dict__.get(home)
-        if wrapper is not None and not wrapper.in_atomic_block and self._pins() is EMPTY:
-            single = runtime.single_replicas.get(home)
-            if single is not None:
-                alias, health = single  # one replica taking every read, no lag bound
+        if replicas:  # one replica taking every read, no lag bound
+            wrapper = runtime.wrappers.__dict__.get(home)
+            if wrapper is not None and not wrapper.in_atomic_block and current_pins() is EMPTY:
+                alias, health = replicas
                 if not health.retry_at or health.retry_at <= time.monotonic():
                     return alias
         return self._read_replicated(runtime, home)
@@ -123,7 +124,7 @@ class DatabaseRouter:
     def _read_replicated(self, runtime: DatabaseRuntime, home: str) -> str:
         # Every read that db_for_read's fast path did not answer (first read in this thread,
         # pins, atomic blocks, several replicas, lag bounds).
-        pins = self._pins()
+        pins = current_pins()
         counts = runtime.counts  # counted, not logged: a log call costs more than the read
         if pins.forced:
             counts["primary:use_primary"] += 1
@@ -229,6 +230,17 @@ class DatabaseRouter:
 
 def _primary_down(runtime: DatabaseRuntime, home: str) -> bool:
     return runtime.monitor is not None and runtime.monitor.primary_down(home)
+
+
+def _read_plan(runtime: DatabaseRuntime, model: type[Model]) -> ReadPlan:
+    """``model``'s home and its replicas for reads (``ReadPlan``), remembered per model class
+    for the next read."""
+    home = runtime.homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+    replicas = (runtime.single_replicas.get(home) or ()) if home in runtime.replicated else None
+    plan = home, replicas
+    if isinstance(model, type):  # not a test's stand-in (unhashable): looked up each time
+        runtime.read_plans[model] = plan
+    return plan
 
 
 def _write_plan(runtime: DatabaseRuntime, model: type[Model]) -> tuple[str, bool | None]:

@@ -37,7 +37,12 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.utils.connection import ConnectionDoesNotExist
 
-from django_cfg.replicas.monitor import COUNTERS, ReplicaMonitor, replicas_by_primary
+from django_cfg.replicas.monitor import (
+    COUNTERS,
+    ReplicaHealth,
+    ReplicaMonitor,
+    replicas_by_primary,
+)
 from django_cfg.replicas.pinning import PinPolicy
 from django_cfg.routing.topology import Topology, app_label
 from django_cfg.settings.replica_options import ReplicaOptions
@@ -55,6 +60,11 @@ __all__ = [
 ]
 
 _POSTGRESQL = "django.db.backends.postgresql"
+
+
+ReadPlan = tuple[str, tuple[str, ReplicaHealth] | tuple[()] | None]
+"""A model's home, and its replicas for reads: None without replicas, ``(alias, health)`` for a
+single replica without a lag bound, ``()`` otherwise (``DatabaseRouter.db_for_read``)."""
 
 
 class DatabaseRuntime:
@@ -121,6 +131,8 @@ class DatabaseRuntime:
         # Caches, filled on first use by the code that owns each computation.
         self.wrappers = threading.local()
         """Per thread: ``{alias: connections[alias]}`` for the router (connections[] is slow)."""
+        self.read_plans: dict[type[Model], ReadPlan] = {}
+        """``DatabaseRouter.db_for_read``: per model, its home and its replicas for reads."""
         self.write_plans: dict[type[Model], tuple[str, bool | None]] = {}
         """``DatabaseRouter.db_for_write``: per model, its home and ``write_marks[home]``."""
         self.pointers: dict[tuple[type[Model], type[Model]], bool] = {}

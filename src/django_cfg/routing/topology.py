@@ -21,9 +21,8 @@ Apps that no rule names live on ``default``. Rules may name an app by its dotted
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS
 
@@ -57,8 +56,7 @@ TENANT_HOME = "<tenant>"
 tenant's database, which ``django_cfg.tenants`` resolves per query (docs/tenants.md)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DatabaseRole:
+class DatabaseRole(NamedTuple):
     """What one alias is for: a primary (the default), a replica of a primary, or read-only."""
 
     alias: str
@@ -82,8 +80,7 @@ class DatabaseRole:
         return "read-only" if self.read_only else "primary"
 
 
-@dataclass(frozen=True, slots=True)
-class RoutingRule:
+class RoutingRule(NamedTuple):
     """One ``app -> alias`` rule as written, with where it was written (for error messages)."""
 
     app: str
@@ -92,8 +89,7 @@ class RoutingRule:
     source: str
 
 
-@dataclass(frozen=True)
-class Topology:
+class Topology(NamedTuple):
     """Immutable view of aliases, roles and app homes; build with ``Topology.from_settings``."""
 
     aliases: tuple[str, ...]
@@ -101,7 +97,7 @@ class Topology:
     homes: Mapping[str, str]
     rules: tuple[RoutingRule, ...] = ()
     cross_database_relations: bool = True
-    conflicts: tuple[tuple[RoutingRule, RoutingRule], ...] = field(default=())
+    conflicts: tuple[tuple[RoutingRule, RoutingRule], ...] = ()
 
     @classmethod
     def from_settings(

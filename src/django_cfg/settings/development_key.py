@@ -24,8 +24,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-from django.core.management.utils import get_random_secret_key
-
 __all__ = [
     "DEVELOPMENT_KEY_FILE",
     "DEVELOPMENT_KEY_PREFIX",
@@ -83,6 +81,9 @@ def development_secret_key(folder: Path | None) -> str:
 
 
 def _new_key() -> str:
+    # Imported here: django.core.management is not otherwise loaded by a server's startup.
+    from django.core.management.utils import get_random_secret_key
+
     return DEVELOPMENT_KEY_PREFIX + get_random_secret_key()
 
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 
@@ -51,8 +50,7 @@ def is_development(environment: str) -> bool:
     return environment in DEVELOPMENT_ENVIRONMENTS
 
 
-@dataclass(frozen=True)
-class SettingsFile:
+class SettingsFile(NamedTuple):
     """A file a settings loader looks for; ``dotenv`` ones are scanned for unparsable lines."""
 
     path: Path

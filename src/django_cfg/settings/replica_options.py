@@ -8,14 +8,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["REPLICA_DEFAULTS", "ReplicaOptions"]
 
 
-@dataclass(frozen=True, slots=True)
-class ReplicaOptions:
+class ReplicaOptions(NamedTuple):
     """How often to probe lag, how long to wait before retrying, how long a write pins reads."""
 
     probe_interval: float = 1.0
