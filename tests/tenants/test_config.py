@@ -30,6 +30,8 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
     assert settings["DJANGO_CFG_TENANTS"] == {
         "apps": ["blog"],
         "url": "sqlite:///t/{tenant}.sqlite3",
+        "replica_urls": [],
+        "replica_role": {"read_weight": 1.0},
         "resolver": "path",
         "header": "X-Tenant",
         "names": ["acme", "beta"],
