@@ -105,7 +105,8 @@ def test_sqlite_read_your_writes_follows_the_cookie_to_a_process_that_closed_the
 ) -> None:
     out = sqlite_project.scenario("pin_cookie", "acme")
     assert out["posted"]["database"] == "tenant_acme"
-    assert out["cookie"] is not None and out["cookie"].startswith("tenant_acme:")
+    assert out["cookie"] is not None
+    assert out["cookie"].startswith("tenant_acme:")
     assert out["closed_aliases"] == []  # the next request opens acme and its replica again
     assert out["writer_titles"] == ["acme-row", "acme-web"]  # its cookie: acme's database
     assert out["stranger_titles"] == ["acme-row"]  # no cookie: acme's replica (the snapshot)
