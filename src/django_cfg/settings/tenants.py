@@ -172,8 +172,12 @@ class TenantsConfig(BaseModel):
     def _check_replicas(self) -> TenantsConfig:
         options = [
             name
-            for name in ("replica_read_weight", "replica_max_lag_seconds", "replica_max_lag_bytes")
-            if name in self.model_fields_set
+            for name, given in (
+                ("replica_read_weight", self.replica_read_weight != 1.0),
+                ("replica_max_lag_seconds", self.replica_max_lag_seconds is not None),
+                ("replica_max_lag_bytes", self.replica_max_lag_bytes is not None),
+            )
+            if given
         ]
         if self.replica_url is None and options:
             raise ValueError(
