@@ -86,6 +86,7 @@ def test_sqlite_reads_go_to_the_tenants_replica_and_writes_pin_that_tenant_only(
     assert out["after_write_fresh"]["db"] == "tenant_acme.replica"
     assert out["after_write_fresh"]["titles"] == ["acme-row"]
     assert out["use_primary"]["db"] == "tenant_acme"
+    assert out["atomic"]["db"] == "tenant_acme"
     # a row read from the replica is saved to the tenant's database
     assert out["save"] == {"loaded_from": "tenant_acme.replica", "saved_to": "tenant_acme"}
     assert titles_in(sqlite_project, "tenants", "acme") == ["acme-new", "acme-saved"]
@@ -192,6 +193,14 @@ def test_postgresql_tenant_replicas_on_the_streaming_replica(tmp_path: Path) -> 
         assert caught_up[acme]["titles"] == [f"{acme}-new", f"{acme}-saved", f"{acme}-web"]
         assert caught_up[beta]["titles"] == [f"{beta}-row"]
 
+        cut = project.scenario("cut_off", acme)
+        assert on_replica(cut["before"], acme)
+        assert cut["before"]["standby"] is True
+        assert cut["after"]["db"] == f"tenant_{acme}.replica"
+        assert cut["after"]["serving_primary"] is True  # run again on the tenant's database
+        assert cut["after"]["titles"] == caught_up[acme]["titles"]
+        assert cut["counters"]["rerun_on_primary"] == 1
+
         status = json.loads(project.manage("db_status", "--json"))
         replica = next(s for s in status if s["alias"] == f"tenant_{acme}.replica")
         assert (replica["role"], replica["reachable"], replica["port"]) == (
@@ -223,6 +232,7 @@ def _check_reads_while_replay_is_paused(out: dict[str, Any], acme: str, beta: st
     assert on_replica(stale, acme)
     assert stale["titles"] == [f"{acme}-row"]
     assert (out["use_primary"]["db"], out["use_primary"]["standby"]) == (f"tenant_{acme}", False)
+    assert (out["atomic"]["db"], out["atomic"]["standby"]) == (f"tenant_{acme}", False)
     assert out["save"] == {
         "loaded_from": f"tenant_{acme}.replica",
         "saved_to": f"tenant_{acme}",

@@ -28,6 +28,7 @@ from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
     PLACEHOLDER,
+    REPLICA_SUFFIX,
     TENANT_ALIAS_PREFIX,
     TENANTS_SETTING,
     check_tenant_name,
@@ -36,7 +37,7 @@ from django_cfg.settings.tenants import (
 )
 from django_cfg.tenants.context import UnknownTenantError
 
-__all__ = ["TenantRegistry", "current_registry", "tenant_of_alias"]
+__all__ = ["TenantRegistry", "current_registry", "tenant_database_of", "tenant_of_alias"]
 
 
 class TenantRegistry:
@@ -218,6 +219,15 @@ def _check_table_installed() -> None:
             "'django_cfg.tenants' app: add it to INSTALLED_APPS (DjangoConfig does), or list "
             "the tenants in names."
         )
+
+
+def tenant_database_of(alias: str) -> str | None:
+    """The tenant database ``alias`` is or replicates (``tenant_acme.replica2`` ->
+    ``tenant_acme``), else None; read from the alias alone, so also for a tenant closed since."""
+    primary, dot, replica = alias.partition(".")
+    if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
+        return None
+    return primary if tenant_of_alias(primary) is not None else None
 
 
 def tenant_of_alias(alias: str) -> str | None:

@@ -28,7 +28,7 @@ from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import TENANT_HOME
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import NoTenantError, _tenant
-from django_cfg.tenants.registry import current_registry, tenant_of_alias
+from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
 
 __all__ = ["TenantRouter", "tenant_database"]
 
@@ -83,7 +83,7 @@ class TenantRouter:
         instance = hints.get("instance")
         if instance is not None:
             db = instance._state.db
-            if db is not None and self._tenant_primary(db) is not None:
+            if db is not None and tenant_database_of(db) is not None:
                 return str(db)  # a relative of a row of that tenant (or its replica): there
         alias = tenant_database(model)
         runtime = self._current()
@@ -98,7 +98,7 @@ class TenantRouter:
             return None
         instance = hints.get("instance")
         db = instance._state.db if instance is not None else None
-        primary = self._tenant_primary(db) if db is not None else None
+        primary = tenant_database_of(db) if db is not None else None
         if primary is None:
             alias = tenant_database(model)
         else:
@@ -115,11 +115,6 @@ class TenantRouter:
             runtime.pins.note_write(alias, by_position)
         return alias
 
-    def _tenant_primary(self, db: str) -> str | None:
-        """The tenant database ``db`` is (or is a replica of), else None."""
-        primary = self._current().primary_of.get(db, db)
-        return primary if tenant_of_alias(primary) is not None else None
-
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         labels = self._tenant_labels()
         tenant1 = obj1._meta.app_label in labels
@@ -129,12 +124,12 @@ class TenantRouter:
         db1, db2 = obj1._state.db, obj2._state.db
         if db1 is None or db2 is None:
             return None
-        runtime = current_runtime()
         if tenant1 and tenant2:  # never across tenants; a tenant's replica is that tenant
-            return runtime.primary_of.get(db1, db1) == runtime.primary_of.get(db2, db2)
-        if self._tenant_primary(db1 if tenant1 else db2) is None:
+            return (tenant_database_of(db1) or db1) == (tenant_database_of(db2) or db2)
+        if tenant_database_of(db1 if tenant1 else db2) is None:
             return False
         shared = obj2 if tenant1 else obj1
+        runtime = current_runtime()
         home = runtime.homes.get(shared._meta.app_label, DEFAULT_DB_ALIAS)
         shared_db = db2 if tenant1 else db1
         return runtime.primary_of.get(shared_db, shared_db) == home

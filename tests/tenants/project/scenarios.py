@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connections
+from django.db import connections, transaction
 from django.test import AsyncClient, Client
 
 from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_primary, use_tenant
@@ -217,6 +217,12 @@ def replicas(names: list[str]) -> dict[str, Any]:
 
     out["use_primary"] = fresh(primary_forced)
 
+    def in_atomic() -> dict[str, Any]:
+        with transaction.atomic(using=f"tenant_{acme}"):
+            return notes_as_read(acme)
+
+    out["atomic"] = fresh(in_atomic)
+
     def save_a_replica_row() -> dict[str, Any]:
         with use_tenant(acme):
             note = Note.objects.get(title=f"{acme}-row")
@@ -241,6 +247,34 @@ def served(names: list[str]) -> dict[str, Any]:
     monitor = current_monitor()
     out["counters"] = dict(monitor.counters) if monitor is not None else {}
     return out
+
+
+def cut_off(names: list[str]) -> dict[str, Any]:
+    """A read whose tenant replica connection is ended by the server (PostgreSQL): run again,
+    and answered, on the tenant's database."""
+    import psycopg
+
+    (name,) = names
+    before = notes_as_read(name)
+    replica = connections[before["db"]]
+    settings = replica.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname="postgres"
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [replica.connection.info.backend_pid])
+    with use_tenant(name):
+        rows = list(Note.objects.all())
+    monitor = current_monitor()
+    assert monitor is not None
+    return {
+        "before": before,
+        "after": {
+            "db": rows[0]._state.db,
+            "titles": sorted(row.title for row in rows),
+            "serving_primary": replica.serving_primary,
+        },
+        "counters": dict(monitor.counters),
+    }
 
 
 def pin_cookie(names: list[str]) -> dict[str, Any]:
@@ -269,6 +303,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "replicas": replicas,
     "served": served,
     "pin_cookie": pin_cookie,
+    "cut_off": cut_off,
     "routing": routing,
     "concurrency": concurrency,
     "requests": requests,
