@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from django_cfg import DatabaseConfig
 from tests.support.replica_tools import replay_paused, start_replica, wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL, sibling_url
-from tests.tenants.project_support import TenantProject
+from tests.tenants.project_support import TenantProject, server_databases
 
 TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
 REPLICA = "sqlite:///replicas/{tenant}.sqlite3"
@@ -215,6 +216,10 @@ def test_postgresql_tenant_replicas_on_the_streaming_replica(tmp_path: Path) -> 
     finally:
         for name in (acme, beta):
             project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
+    databases = {template.replace("{tenant}", name).rpartition("/")[2] for name in (acme, beta)}
+    assert not databases & server_databases(POSTGRES_URL)
+    wait_for_replica()
+    assert not databases & server_databases(REPLICA_URL)  # dropped there by replication
 
 
 def _check_reads_while_replay_is_paused(out: dict[str, Any], acme: str, beta: str) -> None:
@@ -241,7 +246,10 @@ def _check_reads_while_replay_is_paused(out: dict[str, Any], acme: str, beta: st
 
 def _dead(template: str) -> str:
     """The same template on a port where nothing listens (connection refused)."""
-    return template.replace("127.0.0.1:5433", "127.0.0.1:1")
+    server = DatabaseConfig.from_url(template.replace("{tenant}", "x"))
+    dead = template.replace(f"@{server.host}:{server.port}/", "@127.0.0.1:1/")
+    assert dead != template
+    return dead
 
 
 def _check_failover(dead: TenantProject) -> None:

@@ -86,7 +86,9 @@ class TenantRouter:
             if db is not None and tenant_database_of(db) is not None:
                 return str(db)  # a relative of a row of that tenant (or its replica): there
         alias = tenant_database(model)
-        runtime = self._current()
+        runtime = self._runtime
+        if runtime is None or runtime.retired:  # opening the tenant rebuilt it
+            runtime = self._current()
         if alias in runtime.replicated:
             return self._replicas.read_replicated(runtime, alias)
         return alias
@@ -109,7 +111,9 @@ class TenantRouter:
                     f"{db!r} ({type(instance).__name__}): rows of two tenants are never related."
                 )
             alias = primary  # a relative of a row of that tenant (or its replica): its database
-        runtime = self._current()
+        runtime = self._runtime
+        if runtime is None or runtime.retired:  # opening the tenant rebuilt it
+            runtime = self._current()
         by_position = runtime.write_marks.get(alias)
         if by_position is not None:  # the tenant's database has replicas: read your writes
             runtime.pins.note_write(alias, by_position)
