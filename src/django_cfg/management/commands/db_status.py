@@ -75,8 +75,8 @@ class Command(BaseCommand):
             topology = get_topology()
             statuses.append(probe(alias, topology, tenant_apps=labels))
             statuses += [
-                probe(replica, topology, tenant_apps=labels)
-                for replica in registry.replicas.get(name, ())
+                probe(replica.alias, topology, tenant_apps=labels)
+                for replica in topology.replicas_of(alias)
             ]
         return statuses
 
