@@ -147,6 +147,33 @@ def test_adding_a_database_keeps_the_replica_monitor_and_relation_caches(
         remove_database(ALIAS)
 
 
+def test_adding_a_replica_keeps_what_the_monitor_knew_of_the_other_replicas(
+    tmp_path: Path,
+) -> None:
+    """Opening a tenant with a replica must not put a replica known to be down back into
+    rotation, nor reset the counters: the new monitor keeps the unchanged aliases' state."""
+    before = current_runtime().monitor
+    assert before is not None
+    before.record_failure("replica", OSError("down, for this test"), attempt_seconds=0.0)
+    down = before.health["replica"]
+    before.counts["skip:lag"] += 1
+    counted = before.counts["skip:lag"]
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "r.sqlite3")}
+    add_database(ALIAS, sqlite, replica_of="sqlite_blog")
+    try:
+        after = current_runtime().monitor
+        assert after is not None
+        assert after is not before  # the replicas changed
+        assert after.health["replica"] is down  # still out of rotation, same retry time
+        assert after.is_unavailable("replica")
+        assert after.counts["skip:lag"] == counted
+        assert not after.is_unavailable(ALIAS)  # the new replica starts healthy
+    finally:
+        remove_database(ALIAS)
+        current_runtime().monitor.record_success("replica")  # type: ignore[union-attr]
+    assert not current_runtime().monitor.is_unavailable("replica")  # type: ignore[union-attr]
+
+
 def test_a_routing_setting_change_rebuilds_the_runtime_once() -> None:
     before = current_runtime()
     with override_settings(DATABASE_ROUTING_RULES={"testapp": "sqlite_blog"}):

@@ -23,6 +23,8 @@ class TenantProject:
     names: list[str] | None = None
     max_open: int | None = None
     resolver: str = "header"
+    replica_urls: list[str] | None = None
+    replica_max_lag_bytes: int | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -37,6 +39,10 @@ class TenantProject:
             env["TENANT_TEST_NAMES"] = ",".join(self.names)
         if self.max_open is not None:
             env["TENANT_TEST_MAX_OPEN"] = str(self.max_open)
+        if self.replica_urls:
+            env["TENANT_TEST_REPLICA_URLS"] = " ".join(self.replica_urls)
+        if self.replica_max_lag_bytes is not None:
+            env["TENANT_TEST_REPLICA_MAX_LAG_BYTES"] = str(self.replica_max_lag_bytes)
         return env
 
     def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:

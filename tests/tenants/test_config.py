@@ -11,7 +11,10 @@ from django_cfg.settings.tenants import (
     TENANTS_MIDDLEWARE,
     TENANTS_ROUTER,
     check_tenant_name,
+    tenant_alias,
+    tenant_replica_alias,
 )
+from django_cfg.tenants.registry import tenant_database_of
 
 SECRET = "s3cr3t-Pa55"
 
@@ -30,6 +33,8 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
     assert settings["DJANGO_CFG_TENANTS"] == {
         "apps": ["blog"],
         "url": "sqlite:///t/{tenant}.sqlite3",
+        "replica_urls": [],
+        "replica_role": {"read_weight": 1.0},
         "resolver": "path",
         "header": "X-Tenant",
         "names": ["acme", "beta"],
@@ -122,3 +127,68 @@ def test_tenant_aliases_and_apps_in_a_fixed_database_are_refused() -> None:
             },
             tenants=TenantsConfig(apps=["blog"], url="sqlite:///{tenant}.sqlite3"),
         )
+
+
+def test_replica_templates_are_checked_like_the_url_and_never_show_a_password() -> None:
+    url = "postgresql://app@db/t_{tenant}"
+    with pytest.raises(ValidationError) as error:
+        TenantsConfig(apps=["blog"], url=url, replica_url=f"postgresql://app:{SECRET}@r/t")
+    assert "replica_url must contain '{tenant}' exactly once" in str(error.value)
+    assert SECRET not in str(error.value)
+    assert SECRET not in repr(error.value.errors())
+    with pytest.raises(ValidationError) as error:
+        TenantsConfig(
+            apps=["blog"],
+            url=url,
+            replica_url=("postgresql://r1/t_{tenant}", f"nosuch://app:{SECRET}@r2/t_{{tenant}}"),
+        )
+    assert "replica_url[1] template: unknown database URL scheme" in str(error.value)
+    assert SECRET not in str(error.value)
+    with pytest.raises(ValidationError, match=r"replica_url\[0\] is a sqlite database"):
+        TenantsConfig(apps=["blog"], url=url, replica_url=("sqlite:///r/{tenant}.sqlite3",))
+    with pytest.raises(ValidationError, match="replica_max_lag_bytes only apply to tenant rep"):
+        TenantsConfig(apps=["blog"], url=url, replica_max_lag_bytes=10)
+    with pytest.raises(ValidationError, match="empty tuple"):
+        TenantsConfig(apps=["blog"], url=url, replica_url=())
+    tenants = TenantsConfig(
+        apps=["blog"], url=url, replica_url=f"postgresql://app:{SECRET}@replica/t_{{tenant}}"
+    )
+    assert SECRET not in repr(tenants)
+    assert SECRET not in str(tenants)
+
+
+def test_replica_templates_in_the_settings_with_read_your_writes() -> None:
+    settings = config(
+        url="postgresql://app@db/t_{tenant}",
+        replica_url=("postgresql://app@r1/t_{tenant}", "postgresql://app@r2/t_{tenant}"),
+        replica_read_weight=0.5,
+        replica_max_lag_seconds=2,
+    ).get_all_settings()
+    tenants = settings["DJANGO_CFG_TENANTS"]
+    assert tenants["replica_urls"] == [
+        "postgresql://app@r1/t_{tenant}",
+        "postgresql://app@r2/t_{tenant}",
+    ]
+    assert tenants["replica_role"] == {"read_weight": 0.5, "max_lag_seconds": 2}
+    # the per-request read-your-writes middleware and the replica options, as for a replica
+    assert "django_cfg.replicas.pinning.ReadYourWritesMiddleware" in settings["MIDDLEWARE"]
+    assert settings["DATABASE_REPLICA_OPTIONS"]["pin_seconds"] > 0
+    without = config().get_all_settings()
+    assert "django_cfg.replicas.pinning.ReadYourWritesMiddleware" not in without["MIDDLEWARE"]
+
+
+def test_a_replica_alias_is_never_another_tenants_alias() -> None:
+    assert tenant_replica_alias("acme") == "tenant_acme.replica"
+    assert tenant_replica_alias("acme", 2) == "tenant_acme.replica2"
+    # the tenant named "acme_replica" has alias tenant_acme_replica: no '.', no collision
+    assert tenant_alias("acme_replica") != tenant_replica_alias("acme")
+    with pytest.raises(ValueError, match="invalid tenant name"):
+        check_tenant_name(tenant_replica_alias("acme").removeprefix("tenant_"))
+    # which tenant database an alias is or replicates, from the alias alone
+    assert tenant_database_of("tenant_acme.replica") == "tenant_acme"
+    assert tenant_database_of("tenant_acme.replica2") == "tenant_acme"
+    assert tenant_database_of("tenant_acme") == "tenant_acme"
+    assert tenant_database_of("tenant_acme_replica") == "tenant_acme_replica"  # its own tenant
+    assert tenant_database_of("tenant_acme.other") is None
+    assert tenant_database_of("default") is None
+    assert tenant_database_of("replica") is None

@@ -138,9 +138,9 @@ def test_migrate_all_isolates_a_failing_tenant(tmp_path: Path) -> None:
     (tmp_path / "blocker").write_text("a file where a folder should be")
     with closing(sqlite3.connect(tmp_path / "default.sqlite3")) as connection:
         connection.execute(
-            "INSERT INTO django_cfg_tenant (name, url, created) VALUES "
-            f"('broken', 'sqlite:///{tmp_path}/blocker/x.sqlite3', '2026-01-01'), "
-            "('t3', '', '2026-01-01')"
+            "INSERT INTO django_cfg_tenant (name, url, replica_urls, created) VALUES "
+            f"('broken', 'sqlite:///{tmp_path}/blocker/x.sqlite3', '[]', '2026-01-01'), "
+            "('t3', '', '[]', '2026-01-01')"
         )
         connection.commit()
     for parallel in ("1", "3"):
@@ -188,7 +188,8 @@ def test_db_status_lists_every_tenant(tmp_path: Path) -> None:
     project.manage("create_tenant", "acme")
     with closing(sqlite3.connect(tmp_path / "default.sqlite3")) as connection:
         connection.execute(
-            "INSERT INTO django_cfg_tenant (name, url, created) VALUES ('behind', '', '2026-01-01')"
+            "INSERT INTO django_cfg_tenant (name, url, replica_urls, created) "
+            "VALUES ('behind', '', '[]', '2026-01-01')"
         )
         connection.commit()
     (tmp_path / "tenants" / "behind.sqlite3").touch()  # its database exists, not migrated
@@ -204,7 +205,7 @@ def test_db_status_lists_every_tenant(tmp_path: Path) -> None:
     assert by_alias["default"]["pending"] == []
     behind = by_alias["tenant_behind"]["pending"]  # every migration not recorded there
     assert {"django_cfg.0001_delete_intents", "notes.0001_initial"} <= set(behind)
-    assert len(behind) == 21
+    assert len(behind) == 22
     text = project.manage("db_status")
     assert "tenant_acme" in text
     assert "role: tenant" in text

@@ -108,12 +108,27 @@ class _PrimaryWal:
 class ReplicaMonitor:
     """Per process: replica choice, breakers, lag probes and counters, for one Topology."""
 
-    def __init__(self, topology: Topology, options: ReplicaOptions | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        options: ReplicaOptions | None = None,
+        *,
+        previous: ReplicaMonitor | None = None,
+        kept: frozenset[str] = frozenset(),
+    ) -> None:
+        """``previous``: the monitor this one replaces (a database was added or removed): the
+        breakers, lag samples and WAL samples of the aliases in ``kept`` (same server, same
+        options) carry over, and so do the counters."""
         self.options = options or ReplicaOptions()
         self.replicas = replicas_by_primary(topology)
         self.health = {r.alias: ReplicaHealth() for rs in self.replicas.values() for r in rs}
         self.primary_health = {primary: ReplicaHealth() for primary in self.replicas}
         """The primaries' breakers (the same fields as a replica's)."""
+        self._wal = {primary: _PrimaryWal() for primary in self.replicas}
+        self._health_lock = threading.Lock()
+        self.counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        if previous is not None:
+            self._carry_over(previous, kept)
         self._primary_share = {
             primary: max(0.0, 1.0 - sum(r.read_weight for r in replicas))
             for primary, replicas in self.replicas.items()
@@ -123,7 +138,6 @@ class ReplicaMonitor:
             for primary, replicas in self.replicas.items()
             if any(r.max_lag_seconds is not None or r.max_lag_bytes is not None for r in replicas)
         }
-        self._wal = {primary: _PrimaryWal() for primary in self.replicas}
         self.single_replicas: dict[str, tuple[str, ReplicaHealth]] = {
             primary: (replicas[0].alias, self.health[replicas[0].alias])
             for primary, replicas in self.replicas.items()
@@ -133,9 +147,20 @@ class ReplicaMonitor:
             and replicas[0].read_weight > 0
         }
         self._probe_lock = threading.Lock()  # one probing thread at a time; others use what we know
-        self._health_lock = threading.Lock()
         self._probes: dict[str, Any] = {}
-        self.counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    def _carry_over(self, previous: ReplicaMonitor, kept: frozenset[str]) -> None:
+        """What ``previous`` knows of the aliases in ``kept``: their state objects themselves
+        (threads still holding ``previous`` update them under the same lock)."""
+        self._health_lock = previous._health_lock
+        self.counts = previous.counts
+        for mine, theirs in (
+            (self.health, previous.health),
+            (self.primary_health, previous.primary_health),
+            (self._wal, previous._wal),
+        ):
+            for alias in kept & mine.keys() & theirs.keys():
+                mine[alias] = theirs[alias]  # type: ignore[assignment]
 
     @property
     def counters(self) -> Counter[str]:

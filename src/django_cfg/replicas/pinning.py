@@ -24,13 +24,16 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.signing import BadSignature
 from django.http import HttpRequest, HttpResponseBase
 
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+
+if TYPE_CHECKING:
+    from django_cfg.routing.runtime import DatabaseRuntime
 
 __all__ = [
     "COOKIE_NAME",
@@ -168,14 +171,17 @@ class use_primary:
 # Across requests ---------------------------------------------------------------------------------
 
 
-def _parse_cookie(value: str, primaries: frozenset[str], now: float, lifetime: float) -> PinState:
+def _parse_cookie(
+    value: str, primaries: Callable[[str], bool], now: float, lifetime: float
+) -> PinState:
     """The markers of a cookie this middleware signed; ValueError for anything else.
 
     The signature proves the server wrote it, not that it still makes sense: a deploy may have
     removed or renamed the alias, made it a replica or taken its replicas away, and a cookie
     signed by an older release (or with a leaked key) may hold anything. A marker counts only
-    for a primary that has replicas now, with an ASCII-digit WAL position and a finite write
-    time no later than ``lifetime`` from now; any other content makes the whole cookie ignored.
+    for a primary that has replicas now (``primaries(alias)``), with an ASCII-digit WAL position
+    and a finite write time no later than ``lifetime`` from now; any other content makes the
+    whole cookie ignored.
     """
     writes: dict[str, Write] = {}
     for item in filter(None, value.split(",")):
@@ -185,7 +191,7 @@ def _parse_cookie(value: str, primaries: frozenset[str], now: float, lifetime: f
             raise ValueError("WAL position is not ASCII digits")
         if not math.isfinite(written) or written > now + lifetime:
             raise ValueError("write time is not a time of this pin's lifetime")
-        if alias in primaries:  # a removed alias pins nothing: dropped, the rest kept
+        if primaries(alias):  # a removed alias pins nothing: dropped, the rest kept
             writes[alias] = Write(int(lsn) if lsn else None, written)
     return PinState(writes=writes) if writes else EMPTY
 
@@ -242,7 +248,7 @@ class ReadYourWritesMiddleware:
                 COOKIE_NAME, salt=_COOKIE_SALT, max_age=timedelta(seconds=lifetime)
             )
             # The primaries that have replicas in this deploy: the only aliases a marker names.
-            state = _parse_cookie(value or "", runtime.replicated, time.time(), lifetime)
+            state = _parse_cookie(value or "", _markable(runtime), time.time(), lifetime)
         except (BadSignature, ValueError, OverflowError):
             return EMPTY  # not this deploy's cookie: ignored, and deleted with the response
         # A marker lives pin_seconds from its write, however often the cookie is sent back.
@@ -276,3 +282,17 @@ class ReadYourWritesMiddleware:
             )
         elif COOKIE_NAME in request.COOKIES:
             response.delete_cookie(COOKIE_NAME, samesite="Lax")
+
+
+def _markable(runtime: DatabaseRuntime) -> Callable[[str], bool]:
+    """Whether a cookie's marker may name an alias: a primary with replicas now, or, with
+    tenants, any tenant's database (a process adds a tenant's database and its replicas at its
+    first query, after the request's cookie was read)."""
+    from django_cfg.routing.topology import TENANT_HOME
+
+    replicated = runtime.replicated
+    if TENANT_HOME not in runtime.homes.values():
+        return replicated.__contains__
+    from django_cfg.tenants.registry import tenant_of_alias
+
+    return lambda alias: alias in replicated or tenant_of_alias(alias) is not None

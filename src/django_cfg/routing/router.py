@@ -68,14 +68,14 @@ class DatabaseRouter:
         if replicas is None:
             return home
         # Replicated data. Inlined, as this runs on every such read: a thread's first read, an
-        # atomic block, use_primary(), write markers and several replicas take _read_replicated.
+        # atomic block, use_primary(), write markers and several replicas take read_replicated.
         if replicas:  # one replica taking every read, no lag bound
             wrapper = runtime.wrappers.__dict__.get(home)
             if wrapper is not None and not wrapper.in_atomic_block and current_pins() is EMPTY:
                 alias, health = replicas
                 if not health.retry_at or health.retry_at <= time.monotonic():
                     return alias
-        return self._read_replicated(runtime, home)
+        return self.read_replicated(runtime, home)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         runtime = self._runtime
@@ -121,9 +121,12 @@ class DatabaseRouter:
             return str(db)
         return None
 
-    def _read_replicated(self, runtime: DatabaseRuntime, home: str) -> str:
-        # Every read that db_for_read's fast path did not answer (first read in this thread,
-        # pins, atomic blocks, several replicas, lag bounds).
+    def read_replicated(self, runtime: DatabaseRuntime, home: str) -> str:
+        """The alias one read of primary ``home``'s data goes to (``home`` has replicas): a
+        replica, or ``home`` itself for ``use_primary()``, an atomic block, read-your-writes,
+        lag bounds and weights. The tenant router asks it for a tenant's database."""
+        # Also every read that db_for_read's fast path did not answer (first read in this
+        # thread, pins, atomic blocks, several replicas, lag bounds).
         pins = current_pins()
         counts = runtime.counts  # counted, not logged: a log call costs more than the read
         if pins.forced:

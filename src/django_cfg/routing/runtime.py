@@ -196,18 +196,20 @@ def _monitor_for(
     previous: DatabaseRuntime | None,
 ) -> ReplicaMonitor | None:
     """The previous monitor while the replicas, their servers and the options are unchanged,
-    else a new one (``rebuild_runtime`` closes the old one once the new runtime is current)."""
+    else a new one (``rebuild_runtime`` closes the old one once the new runtime is current)
+    that keeps what the old one knew of the databases still on the same servers: opening a
+    tenant with replicas does not reset the breakers and lag of every other replica."""
     replicas = replicas_by_primary(topology)
     old = previous.monitor if previous is not None else None
-    if (
-        old is not None
-        and old.replicas == replicas
-        and old.options == options
-        and previous is not None
-        and previous.monitor_servers == servers
-    ):
+    if old is None or previous is None or old.options != options:
+        return ReplicaMonitor(topology, options) if replicas else None
+    if old.replicas == replicas and previous.monitor_servers == servers:
         return old
-    return ReplicaMonitor(topology, options) if replicas else None
+    if not replicas:
+        return None
+    known = previous.monitor_servers
+    kept = frozenset(alias for alias, server in servers.items() if known.get(alias) == server)
+    return ReplicaMonitor(topology, options, previous=old, kept=kept)
 
 
 def _servers(replicas: Mapping[str, Iterable[Any]]) -> dict[str, tuple[Any, ...]]:

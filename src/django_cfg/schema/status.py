@@ -64,16 +64,18 @@ def database_statuses(topology: Topology | None = None) -> list[DatabaseStatus]:
 def probe(
     alias: str, topology: Topology, *, tenant_apps: list[str] | None = None
 ) -> DatabaseStatus:
-    """``alias``'s status; ``tenant_apps``: it is a tenant's database holding those apps."""
+    """``alias``'s status; ``tenant_apps``: it is a tenant's database (or a replica of one)
+    holding those apps."""
     settings_dict = connections.settings[alias]
     role = topology.roles[alias]
+    tenant = tenant_apps is not None and role.replica_of is None
     status = DatabaseStatus(
         alias=alias,
         engine=settings_dict["ENGINE"],
         host=settings_dict.get("HOST", ""),
         port=str(settings_dict.get("PORT", "")),
         name=str(settings_dict.get("NAME", "")),
-        role=role.describe() if tenant_apps is None else "tenant",
+        role="tenant" if tenant else role.describe(),
         apps=_apps_on(alias, topology) if tenant_apps is None else sorted(tenant_apps),
         is_primary=role.is_primary,
     )
@@ -87,7 +89,7 @@ def probe(
             cursor.fetchone()
             status.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         status.reachable = True
-        if topology.takes_migrations(alias) or tenant_apps is not None:
+        if topology.takes_migrations(alias) or tenant:
             status.pending = [f"{m.app_label}.{m.name}" for m in pending_migrations(wrapper)]
     except Exception as error:  # any driver error: report it, never raise
         status.error = _described(error, alias)

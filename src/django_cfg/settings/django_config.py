@@ -380,7 +380,10 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
 
     @property
     def has_replicas(self) -> bool:
-        return any(database.replica_of for database in self.databases.values())
+        """A database, or every tenant's database (``tenants.replica_url``), has replicas."""
+        return any(database.replica_of for database in self.databases.values()) or (
+            self.tenants is not None and self.tenants.has_replicas
+        )
 
     def get_middleware(self) -> list[str]:
         """``middleware``, plus the read-your-writes middleware when a replica is configured."""

@@ -3,6 +3,7 @@
     tenants = TenantsConfig(
         apps=["blog", "shop"],                               # tables in every tenant database
         url="postgresql://app@db.example.com/t_{tenant}",   # where a tenant's database is
+        replica_url="postgresql://app@replica.example.com/t_{tenant}",  # optional: its replica
         resolver="subdomain",                                # request -> tenant
     )
 
@@ -17,7 +18,15 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
@@ -31,6 +40,7 @@ __all__ = [
     "TenantsConfig",
     "check_tenant_name",
     "tenant_alias",
+    "tenant_replica_alias",
 ]
 
 TENANTS_SETTING = "DJANGO_CFG_TENANTS"
@@ -38,6 +48,7 @@ TENANTS_MIDDLEWARE = "django_cfg.tenants.middleware.TenantMiddleware"
 TENANTS_ROUTER = "django_cfg.tenants.router.TenantRouter"
 TENANT_ALIAS_PREFIX = "tenant_"
 PLACEHOLDER = "{tenant}"
+REPLICA_SUFFIX = ".replica"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
 
 Resolver = Literal["subdomain", "header", "path"]
@@ -63,6 +74,28 @@ def tenant_alias(name: str) -> str:
     return TENANT_ALIAS_PREFIX + name
 
 
+def tenant_replica_alias(name: str, number: int = 1) -> str:
+    """The alias of tenant ``name``'s replica ``number`` (from 1): ``tenant_<name>.replica``,
+    then ``tenant_<name>.replica2``... A '.' is never part of a tenant's name, so no tenant's
+    own alias can be another tenant's replica alias (``tenant_acme_replica`` could)."""
+    return f"{TENANT_ALIAS_PREFIX}{name}{REPLICA_SUFFIX}{number if number > 1 else ''}"
+
+
+def check_template(template: str, field: str) -> str:
+    """``template`` if it holds ``{tenant}`` once and reads as a database URL; else ValueError
+    naming ``field`` (never the template: it may hold a password)."""
+    if template.count(PLACEHOLDER) != 1:
+        raise ValueError(
+            f"{field} must contain '{{tenant}}' exactly once, where the tenant's name goes "
+            "(e.g. 'postgresql://app@db/t_{tenant}')."
+        )
+    try:  # parsed with a sample name: DatabaseURLError messages never show a password
+        DatabaseConfig.from_url(template.replace(PLACEHOLDER, "sample"))
+    except DatabaseURLError as error:
+        raise ValueError(f"{field} template: {error}") from None
+    return template
+
+
 class TenantsConfig(BaseModel):
     """Which apps live in a database per tenant, where those databases are, and how a request
     names its tenant."""
@@ -74,6 +107,20 @@ class TenantsConfig(BaseModel):
     url: SecretStr = Field(
         description="Database URL template with a '{tenant}' placeholder, e.g. "
         "'postgresql://app@db/t_{tenant}' or 'sqlite:///tenants/{tenant}.sqlite3'"
+    )
+    replica_url: SecretStr | tuple[SecretStr, ...] | None = Field(
+        default=None,
+        description="Where each tenant's read replica is: a template like url (with "
+        "'{tenant}'), or a tuple of templates for several replicas",
+    )
+    replica_read_weight: float = Field(
+        default=1.0, ge=0, description="Each tenant replica's share of its tenant's reads"
+    )
+    replica_max_lag_seconds: float | None = Field(
+        default=None, gt=0, description="Skip a tenant replica while it is further behind"
+    )
+    replica_max_lag_bytes: int | None = Field(
+        default=None, gt=0, description="Skip a tenant replica while it is more WAL bytes behind"
     )
     resolver: Resolver | Callable[[Any], str | None] | str = Field(
         default="subdomain",
@@ -106,20 +153,24 @@ class TenantsConfig(BaseModel):
 
     @field_validator("url", "test_url")
     @classmethod
-    def _check_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is None:
-            return None
-        template = url.get_secret_value()
-        if template.count(PLACEHOLDER) != 1:
-            raise ValueError(
-                "url must contain '{tenant}' exactly once, where the tenant's name goes "
-                "(e.g. 'postgresql://app@db/t_{tenant}')."
-            )
-        try:  # parsed with a sample name: DatabaseURLError messages never show a password
-            DatabaseConfig.from_url(template.replace(PLACEHOLDER, "sample"))
-        except DatabaseURLError as error:
-            raise ValueError(f"url template: {error}") from None
+    def _check_url(cls, url: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if url is not None:
+            check_template(url.get_secret_value(), str(info.field_name))
         return url
+
+    @field_validator("replica_url")
+    @classmethod
+    def _check_replica_url(
+        cls, urls: SecretStr | tuple[SecretStr, ...] | None
+    ) -> SecretStr | tuple[SecretStr, ...] | None:
+        several = isinstance(urls, tuple)
+        for number, url in enumerate(_as_tuple(urls), start=1):
+            check_template(
+                url.get_secret_value(), f"replica_url[{number - 1}]" if several else "replica_url"
+            )
+        if several and not urls:
+            raise ValueError("replica_url is an empty tuple: leave it unset for no replicas.")
+        return urls
 
     @field_validator("names")
     @classmethod
@@ -130,6 +181,31 @@ class TenantsConfig(BaseModel):
             if len(set(names)) != len(names):
                 raise ValueError("names lists a tenant twice.")
         return names
+
+    @model_validator(mode="after")
+    def _check_replicas(self) -> TenantsConfig:
+        options = [
+            name
+            for name, given in (
+                ("replica_read_weight", self.replica_read_weight != 1.0),
+                ("replica_max_lag_seconds", self.replica_max_lag_seconds is not None),
+                ("replica_max_lag_bytes", self.replica_max_lag_bytes is not None),
+            )
+            if given
+        ]
+        if self.replica_url is None and options:
+            raise ValueError(
+                f"{', '.join(options)} only apply to tenant replicas; set replica_url too."
+            )
+        family = DatabaseConfig.from_url(self.database_url("sample")).family
+        for number, template in enumerate(self.replica_templates):
+            replica = DatabaseConfig.from_url(template.replace(PLACEHOLDER, "sample"))
+            if family is not None and replica.family != family:
+                raise ValueError(
+                    f"replica_url[{number}] is a {replica.family} database but url is "
+                    f"{family}: a replica is a copy of the tenant's database, on the same engine."
+                )
+        return self
 
     @model_validator(mode="after")
     def _check_resolver(self) -> TenantsConfig:
@@ -145,20 +221,52 @@ class TenantsConfig(BaseModel):
             )
         return self
 
+    def database_url(self, name: str) -> str:
+        return self.url.get_secret_value().replace(PLACEHOLDER, check_tenant_name(name))
+
     def database(self, name: str) -> DatabaseConfig:
         """Tenant ``name``'s database from the template."""
-        return DatabaseConfig.from_url(
-            self.url.get_secret_value().replace(PLACEHOLDER, check_tenant_name(name))
-        )
+        return DatabaseConfig.from_url(self.database_url(name))
+
+    @property
+    def replica_templates(self) -> tuple[str, ...]:
+        """The replica URL templates (none without ``replica_url``)."""
+        return tuple(url.get_secret_value() for url in _as_tuple(self.replica_url))
+
+    @property
+    def has_replicas(self) -> bool:
+        return self.replica_url is not None
 
     def setting(self) -> dict[str, Any]:
         """The ``DJANGO_CFG_TENANTS`` setting that ``django_cfg.tenants`` reads."""
         return {
             "apps": list(self.apps),
             "url": self.url.get_secret_value(),
+            "replica_urls": list(self.replica_templates),
+            "replica_role": replica_role(
+                self.replica_read_weight, self.replica_max_lag_seconds, self.replica_max_lag_bytes
+            ),
             "resolver": self.resolver,
             "header": self.header,
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
             "test_url": self.test_url.get_secret_value() if self.test_url is not None else None,
         }
+
+
+def replica_role(
+    read_weight: float, max_lag_seconds: float | None, max_lag_bytes: int | None
+) -> dict[str, Any]:
+    """The ``DatabaseConfig`` fields each tenant replica gets (its weight and lag bounds)."""
+    role: dict[str, Any] = {"read_weight": read_weight}
+    if max_lag_seconds is not None:
+        role["max_lag_seconds"] = max_lag_seconds
+    if max_lag_bytes is not None:
+        role["max_lag_bytes"] = max_lag_bytes
+    return role
+
+
+def _as_tuple(urls: SecretStr | tuple[SecretStr, ...] | None) -> tuple[SecretStr, ...]:
+    if urls is None:
+        return ()
+    return urls if isinstance(urls, tuple) else (urls,)

@@ -8,12 +8,14 @@ from django.utils import timezone
 
 class Tenant(models.Model):
     """A tenant: its database is the URL template's, or ``url`` when set (a tenant placed on
-    another server). Maintained by ``manage.py create_tenant`` / ``drop_tenant``; lives on
-    ``default``."""
+    another server); its replicas are ``replica_urls`` when set, else the replica templates'
+    (for a tenant on the template's server only). Maintained by ``manage.py create_tenant`` /
+    ``drop_tenant``; lives on ``default``."""
 
     id = models.BigAutoField(primary_key=True)
     name = models.CharField(max_length=63, unique=True)
     url = models.TextField(blank=True, default="")  # a database URL: holds a secret if set
+    replica_urls = models.JSONField(blank=True, default=list)  # database URLs, as url
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -2,8 +2,9 @@
 
     registry = current_registry()
     registry.exists("acme")        # in TenantsConfig.names, or a row of the tenants table
-    registry.alias_for("acme")     # "tenant_acme": added with add_database on first use
-    registry.close("acme")         # remove_database("tenant_acme")
+    registry.alias_for("acme")     # "tenant_acme": added with add_database on first use,
+                                   # with its replicas ("tenant_acme.replica") if it has any
+    registry.close("acme")         # remove_database of its replicas, then of "tenant_acme"
 
 A tenant's database is added to this process (``django_cfg.routing.runtime.add_database``) the
 first time a query needs it, so a tenant created while the server runs is usable at once. Past
@@ -27,14 +28,16 @@ from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
     PLACEHOLDER,
+    REPLICA_SUFFIX,
     TENANT_ALIAS_PREFIX,
     TENANTS_SETTING,
     check_tenant_name,
     tenant_alias,
+    tenant_replica_alias,
 )
 from django_cfg.tenants.context import UnknownTenantError
 
-__all__ = ["TenantRegistry", "current_registry", "tenant_of_alias"]
+__all__ = ["TenantRegistry", "current_registry", "tenant_database_of", "tenant_of_alias"]
 
 
 class TenantRegistry:
@@ -44,11 +47,16 @@ class TenantRegistry:
         self.setting = setting
         self.apps: tuple[str, ...] = tuple(setting.get("apps", ()))
         self.template: str = setting["url"]
+        self.replica_templates: tuple[str, ...] = tuple(setting.get("replica_urls") or ())
+        self.replica_role: dict[str, Any] = dict(setting.get("replica_role") or {})
+        """The ``DatabaseConfig`` fields of every tenant replica: read_weight, lag bounds."""
         names = setting.get("names")
         self.fixed: frozenset[str] | None = frozenset(names) if names is not None else None
         self.max_open: int | None = setting.get("max_open")
         self.open: OrderedDict[str, str] = OrderedDict()
         """name -> alias of the tenants whose database this process has added, oldest first."""
+        self.replicas: dict[str, tuple[str, ...]] = {}
+        """name -> the aliases of its replicas, for the open tenants that have replicas."""
         self._known: set[str] = set()  # rows of the tenants table seen (a tenant once created)
         self._lock = threading.RLock()
         self._holds = 0  # while > 0 (migrate_all), nothing is closed for max_open
@@ -97,11 +105,29 @@ class TenantRegistry:
 
     def database(self, name: str) -> DatabaseConfig:
         """Where tenant ``name``'s database is: its row's URL, else the template's."""
+        return DatabaseConfig.from_url(self._urls(name)[0])
+
+    def replica_databases(self, name: str) -> list[DatabaseConfig]:
+        """Where tenant ``name``'s replicas are (none without replicas): its row's
+        ``replica_urls``, else the replica templates', for a tenant whose database is the
+        template's (a tenant placed elsewhere with ``--url`` has the replicas of its row only)."""
+        primary = tenant_alias(name)
+        return [
+            DatabaseConfig.from_url(url, replica_of=primary, **self.replica_role)
+            for url in self._urls(name)[1]
+        ]
+
+    def _urls(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """Tenant ``name``'s database URL and its replicas' URLs."""
         url = ""
+        replicas: tuple[str, ...] = ()
         if self.fixed is None:
             row = self._row(name)
-            url = row.url if row is not None else ""
-        return DatabaseConfig.from_url(url or self.template.replace(PLACEHOLDER, name))
+            if row is not None:
+                url, replicas = row.url, tuple(row.replica_urls or ())
+        if not url and not replicas:
+            replicas = tuple(t.replace(PLACEHOLDER, name) for t in self.replica_templates)
+        return url or self.template.replace(PLACEHOLDER, name), replicas
 
     def forget(self, name: str) -> None:
         """Drop what this process knows of ``name`` (after ``drop_tenant``)."""
@@ -131,9 +157,26 @@ class TenantRegistry:
             if alias not in connections.settings:
                 self.check(name)
                 add_database(alias, self.database(name))
+                self._add_replicas(name)
             self.open[name] = alias
             self._bound()
             return alias
+
+    def _add_replicas(self, name: str) -> None:
+        """Add tenant ``name``'s replicas as replicas of its database (the replica routing of
+        every primary applies: read-your-writes, failover, lag bounds); all or none."""
+        added: list[str] = []
+        try:
+            for number, replica in enumerate(self.replica_databases(name), start=1):
+                alias = tenant_replica_alias(name, number)
+                add_database(alias, replica)
+                added.append(alias)
+        except BaseException:
+            for alias in [*reversed(added), tenant_alias(name)]:
+                remove_database(alias)
+            raise
+        if added:
+            self.replicas[name] = tuple(added)
 
     def _bound(self) -> None:
         """Close the least recently used tenants past ``max_open`` (none while held)."""
@@ -159,6 +202,9 @@ class TenantRegistry:
         """Remove tenant ``name``'s database from this process, if it is open."""
         with self._lock:
             alias = self.open.pop(name, None)
+            for replica in self.replicas.pop(name, ()):
+                if replica in connections.settings:
+                    remove_database(replica)
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
 
@@ -173,6 +219,15 @@ def _check_table_installed() -> None:
             "'django_cfg.tenants' app: add it to INSTALLED_APPS (DjangoConfig does), or list "
             "the tenants in names."
         )
+
+
+def tenant_database_of(alias: str) -> str | None:
+    """The tenant database ``alias`` is or replicates (``tenant_acme.replica2`` ->
+    ``tenant_acme``), else None; read from the alias alone, so also for a tenant closed since."""
+    primary, dot, replica = alias.partition(".")
+    if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
+        return None
+    return primary if tenant_of_alias(primary) is not None else None
 
 
 def tenant_of_alias(alias: str) -> str | None:

@@ -6,6 +6,10 @@ other model, so shared apps route exactly as without tenants:
 
 - reads and writes of a tenant model go to the current tenant's database (``use_tenant``), or
   to the tenant database a related row was loaded from; with neither, ``NoTenantError``;
+- a tenant whose database has replicas (``TenantsConfig.replica_url``) has its reads chosen by
+  the package's router exactly as for a fixed primary (``DatabaseRouter.read_replicated``:
+  read-your-writes, ``use_primary()``, atomic blocks, lag bounds, weights, breakers), and its
+  writes mark this context for that tenant's database only;
 - a tenant row may reference a shared row (a ForeignKey from a tenant app to a shared app, which
   crosses databases like any other); rows of two tenants are never related;
 - a tenant database holds the tenant apps' tables (and the delete intents), nothing else; no
@@ -19,11 +23,12 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 
+from django_cfg.routing.router import DatabaseRouter
 from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import TENANT_HOME
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import NoTenantError, _tenant
-from django_cfg.tenants.registry import current_registry, tenant_of_alias
+from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
 
 __all__ = ["TenantRouter", "tenant_database"]
 
@@ -49,6 +54,16 @@ class TenantRouter:
     def __init__(self) -> None:
         self._runtime: DatabaseRuntime | None = None
         self._labels: frozenset[str] = frozenset()
+        self._replicas = DatabaseRouter()  # chooses among a tenant database's replicas
+
+    def _current(self) -> DatabaseRuntime:
+        """The current runtime (opening a tenant rebuilds it)."""
+        runtime = self._runtime
+        if runtime is None or runtime.retired:
+            self._tenant_labels()
+            runtime = self._runtime
+            assert runtime is not None
+        return runtime
 
     def _tenant_labels(self) -> frozenset[str]:
         """The tenant apps' labels, recomputed when the database runtime was rebuilt."""
@@ -68,9 +83,15 @@ class TenantRouter:
         instance = hints.get("instance")
         if instance is not None:
             db = instance._state.db
-            if db is not None and tenant_of_alias(db) is not None:
-                return str(db)  # a relative of a row of that tenant: the same tenant
-        return tenant_database(model)
+            if db is not None and tenant_database_of(db) is not None:
+                return str(db)  # a relative of a row of that tenant (or its replica): there
+        alias = tenant_database(model)
+        runtime = self._runtime
+        if runtime is None or runtime.retired:  # opening the tenant rebuilt it
+            runtime = self._current()
+        if alias in runtime.replicated:
+            return self._replicas.read_replicated(runtime, alias)
+        return alias
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
         runtime = self._runtime
@@ -79,15 +100,24 @@ class TenantRouter:
             return None
         instance = hints.get("instance")
         db = instance._state.db if instance is not None else None
-        if db is None or tenant_of_alias(db) is None:
-            return tenant_database(model)
-        name = _tenant.get()
-        if name is not None and tenant_alias(name) != db:
-            raise ValueError(
-                f"A {model._meta.label} of tenant {name!r} cannot be related to a row of "
-                f"{db!r} ({type(instance).__name__}): rows of two tenants are never related."
-            )
-        return str(db)  # a relative of a row of that tenant: the same tenant
+        primary = tenant_database_of(db) if db is not None else None
+        if primary is None:
+            alias = tenant_database(model)
+        else:
+            name = _tenant.get()
+            if name is not None and tenant_alias(name) != primary:
+                raise ValueError(
+                    f"A {model._meta.label} of tenant {name!r} cannot be related to a row of "
+                    f"{db!r} ({type(instance).__name__}): rows of two tenants are never related."
+                )
+            alias = primary  # a relative of a row of that tenant (or its replica): its database
+        runtime = self._runtime
+        if runtime is None or runtime.retired:  # opening the tenant rebuilt it
+            runtime = self._current()
+        by_position = runtime.write_marks.get(alias)
+        if by_position is not None:  # the tenant's database has replicas: read your writes
+            runtime.pins.note_write(alias, by_position)
+        return alias
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         labels = self._tenant_labels()
@@ -98,9 +128,9 @@ class TenantRouter:
         db1, db2 = obj1._state.db, obj2._state.db
         if db1 is None or db2 is None:
             return None
-        if tenant1 and tenant2:
-            return db1 == db2  # never across tenants
-        if (tenant_of_alias(db1 if tenant1 else db2)) is None:
+        if tenant1 and tenant2:  # never across tenants; a tenant's replica is that tenant
+            return (tenant_database_of(db1) or db1) == (tenant_database_of(db2) or db2)
+        if tenant_database_of(db1 if tenant1 else db2) is None:
             return False
         shared = obj2 if tenant1 else obj1
         runtime = current_runtime()

@@ -80,7 +80,8 @@ class TenantTestDatabases:
                 registry.close(name)
         self.production = setting
         test_url = setting.get("test_url") or tenant_test_template(setting["url"])
-        setattr(settings, TENANTS_SETTING, {**setting, "url": test_url})
+        # No replicas under tests: the replica templates name the production replicas.
+        setattr(settings, TENANTS_SETTING, {**setting, "url": test_url, "replica_urls": []})
         connection_created.connect(self._record, dispatch_uid=id(self))
         registry = current_registry()
         assert registry is not None

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connections
+from django.db import connections, transaction
 from django.test import AsyncClient, Client
 
-from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_tenant
+from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_primary, use_tenant
+from django_cfg.replicas.monitor import current_monitor
 from django_cfg.tenants.registry import current_registry
 from tests.tenants.project.notes.models import Note, Tag
 
@@ -260,7 +263,141 @@ def django_tasks(names: list[str]) -> dict[str, Any]:
     return out
 
 
+def notes_as_read(name: str) -> dict[str, Any]:
+    """Every note of tenant ``name`` as this context reads them, and who served the read: the
+    alias (``_state.db``) and, asked on that very connection, its server (PostgreSQL: whether
+    it is a standby, its port) or file (SQLite)."""
+    with use_tenant(name):
+        rows = list(Note.objects.all())
+    db = rows[0]._state.db if rows else None
+    out: dict[str, Any] = {"db": db, "titles": sorted(row.title for row in rows)}
+    if db is not None:
+        connection = connections[db]
+        out["serving_primary"] = bool(getattr(connection, "serving_primary", False))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+                out["standby"], out["port"] = cursor.fetchone()
+        else:
+            out["file"] = Path(connection.settings_dict["NAME"]).parent.name
+    return out
+
+
+def fresh(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a context that has written nothing (no read-your-writes pin)."""
+    return contextvars.Context().run(function, *args)
+
+
+def replicas(names: list[str]) -> dict[str, Any]:
+    """Reads of tenants with replicas: who serves a context that wrote nothing, one that wrote
+    (read-your-writes per tenant), use_primary, a replica row saved; the aliases open."""
+    acme, beta = names[:2]
+    out: dict[str, Any] = {"fresh": {name: fresh(notes_as_read, name) for name in names}}
+
+    def writer() -> dict[str, Any]:
+        with use_tenant(acme):
+            Note.objects.create(title=f"{acme}-new")
+        return {
+            "acme": [notes_as_read(acme) for _ in range(5)],  # pinned to acme's database
+            "beta": notes_as_read(beta),  # acme's write pins nothing of beta
+        }
+
+    out["writer"] = fresh(writer)
+    out["after_write_fresh"] = fresh(notes_as_read, acme)
+
+    def primary_forced() -> dict[str, Any]:
+        with use_primary():
+            return notes_as_read(acme)
+
+    out["use_primary"] = fresh(primary_forced)
+
+    def in_atomic() -> dict[str, Any]:
+        with transaction.atomic(using=f"tenant_{acme}"):
+            return notes_as_read(acme)
+
+    out["atomic"] = fresh(in_atomic)
+
+    def save_a_replica_row() -> dict[str, Any]:
+        with use_tenant(acme):
+            note = Note.objects.get(title=f"{acme}-row")
+            loaded_from = note._state.db
+            note.title = f"{acme}-saved"
+            note.save()
+        return {"loaded_from": loaded_from, "saved_to": note._state.db}
+
+    out["save"] = fresh(save_a_replica_row)
+    registry = current_registry()
+    assert registry is not None
+    out["replicas"] = {name: list(aliases) for name, aliases in registry.replicas.items()}
+    out["configured"] = sorted(a for a in connections.settings if a.startswith("tenant_"))
+    monitor = current_monitor()
+    out["counters"] = dict(monitor.counters) if monitor is not None else {}
+    return out
+
+
+def served(names: list[str]) -> dict[str, Any]:
+    """Each tenant's notes as a context that wrote nothing reads them (``notes_as_read``)."""
+    out = {name: fresh(notes_as_read, name) for name in names}
+    monitor = current_monitor()
+    out["counters"] = dict(monitor.counters) if monitor is not None else {}
+    return out
+
+
+def cut_off(names: list[str]) -> dict[str, Any]:
+    """A read whose tenant replica connection is ended by the server (PostgreSQL): run again,
+    and answered, on the tenant's database."""
+    import psycopg
+
+    (name,) = names
+    before = notes_as_read(name)
+    replica = connections[before["db"]]
+    settings = replica.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname="postgres"
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [replica.connection.info.backend_pid])
+    with use_tenant(name):
+        rows = list(Note.objects.all())
+    monitor = current_monitor()
+    assert monitor is not None
+    return {
+        "before": before,
+        "after": {
+            "db": rows[0]._state.db,
+            "titles": sorted(row.title for row in rows),
+            "serving_primary": replica.serving_primary,
+        },
+        "counters": dict(monitor.counters),
+    }
+
+
+def pin_cookie(names: list[str]) -> dict[str, Any]:
+    """Read-your-writes across requests: a POST in tenant acme, then GETs with and without its
+    cookie, after this process closed acme (the cookie names a database not open yet)."""
+    acme = names[0]
+    writer, stranger = Client(), Client()
+    headers = {"x-tenant": acme}
+    posted = writer.post("/notes/add/", {"title": f"{acme}-web"}, headers=headers).json()
+    registry = current_registry()
+    assert registry is not None
+    registry.close(acme)
+    closed = [a for a in connections.settings if a.startswith(f"tenant_{acme}")]
+    return {
+        "posted": posted,
+        "cookie": writer.cookies["django_cfg_pins"].value
+        if "django_cfg_pins" in writer.cookies
+        else None,
+        "closed_aliases": closed,
+        "writer_titles": writer.get("/notes/", headers=headers).json()["titles"],
+        "stranger_titles": stranger.get("/notes/", headers=headers).json()["titles"],
+    }
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
+    "replicas": replicas,
+    "served": served,
+    "pin_cookie": pin_cookie,
+    "cut_off": cut_off,
     "routing": routing,
     "concurrency": concurrency,
     "requests": requests,

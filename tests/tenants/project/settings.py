@@ -2,7 +2,9 @@
 
 Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENANT_TEST_URL
 (the tenant template), TENANT_TEST_DIR (BASE_DIR: SQLite files land there), TENANT_TEST_NAMES
-(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER.
+(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER,
+TENANT_TEST_REPLICA_URLS (replica templates, separated by spaces; with them the replica
+probe/retry intervals are 0.2 s / 1 s) and TENANT_TEST_REPLICA_MAX_LAG_BYTES.
 """
 
 import os
@@ -13,6 +15,8 @@ from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
 
 _names = os.environ.get("TENANT_TEST_NAMES")
 _max_open = os.environ.get("TENANT_TEST_MAX_OPEN")
+_replicas = tuple(os.environ.get("TENANT_TEST_REPLICA_URLS", "").split())
+_max_lag_bytes = os.environ.get("TENANT_TEST_REPLICA_MAX_LAG_BYTES")
 
 
 class TenantProjectConfig(DjangoConfig):
@@ -30,7 +34,11 @@ class TenantProjectConfig(DjangoConfig):
         resolver=os.environ.get("TENANT_TEST_RESOLVER", "header"),
         names=_names.split(",") if _names else None,
         max_open=int(_max_open) if _max_open else None,
+        replica_url=_replicas or None,
+        replica_max_lag_bytes=int(_max_lag_bytes) if _max_lag_bytes else None,
     )
+    replica_probe_interval: float = 0.2
+    replica_retry_interval: float = 1.0
     # Django >= 6.0's tasks framework (tests/tenants/project/notes/tasks.py); unread on 5.2.
     extra_settings: dict[str, Any] = {
         "TASKS": {

@@ -1,5 +1,6 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from django_cfg import current_tenant
 from tests.tenants.project.notes.models import Note
@@ -15,4 +16,14 @@ async def notes_async(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"tenant": current_tenant(), "titles": titles})
 
 
-urlpatterns = [path("notes/", notes), path("async-notes/", notes_async)]
+@csrf_exempt
+def add_note(request: HttpRequest) -> JsonResponse:
+    note = Note.objects.create(title=request.POST["title"])
+    return JsonResponse({"tenant": current_tenant(), "pk": note.pk, "database": note._state.db})
+
+
+urlpatterns = [
+    path("notes/", notes),
+    path("async-notes/", notes_async),
+    path("notes/add/", add_note),
+]

@@ -1,12 +1,14 @@
 """``manage.py create_tenant NAME [--url URL]``: create a tenant's database, migrate it, record it.
 
     python manage.py create_tenant acme
-    python manage.py create_tenant big_co --url postgresql://app@db2.example.com/t_big_co
+    python manage.py create_tenant big_co --url postgresql://app@db2.example.com/t_big_co \
+        --replica-url postgresql://app@db2-replica.example.com/t_big_co
 
 The database is created where the engine allows (a SQLite file; CREATE DATABASE on PostgreSQL
 and MariaDB, which needs that right), the tenant apps are migrated there, and the tenant is
 recorded in the tenants table of ``default`` (with ``--url`` when it lives elsewhere than the
-template says). A running server sees the new tenant at its next request: no restart.
+template says, and ``--replica-url``, repeatable, for its replicas when not the replica
+templates'). A running server sees the new tenant at its next request: no restart.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ class Command(BaseCommand):
             "--url",
             help="The tenant's database URL, when not the template's (another server).",
         )
+        parser.add_argument(
+            "--replica-url",
+            action="append",
+            default=[],
+            dest="replica_urls",
+            help="A replica of the tenant's database (repeatable), when not the replica "
+            "templates' (TenantsConfig.replica_url); a tenant with --url has only these.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django_cfg.tenants.models import Tenant
@@ -52,8 +62,9 @@ class Command(BaseCommand):
         registry = tenants_registry()
         try:
             name = check_tenant_name(options["name"])
-            if options["url"]:
-                DatabaseConfig.from_url(options["url"])  # refused here if it cannot be read
+            for url in [options["url"], *options["replica_urls"]]:
+                if url:
+                    DatabaseConfig.from_url(url)  # refused here if it cannot be read
         except (ValueError, DatabaseURLError) as error:
             raise CommandError(str(error)) from None
         if registry.fixed is not None:
@@ -63,13 +74,15 @@ class Command(BaseCommand):
                     "tenants in settings: add it there (create_tenant then creates and migrates "
                     "its database)."
                 )
-            if options["url"]:
-                raise CommandError("--url needs the tenants table (TenantsConfig.names unset).")
+            if options["url"] or options["replica_urls"]:
+                raise CommandError(
+                    "--url and --replica-url need the tenants table (TenantsConfig.names unset)."
+                )
         elif Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).exists():
             raise CommandError(f"Tenant {name!r} already exists.")
         else:
             Tenant._default_manager.using(DEFAULT_DB_ALIAS).create(
-                name=name, url=options["url"] or ""
+                name=name, url=options["url"] or "", replica_urls=options["replica_urls"]
             )
         alias = ""
         try:
@@ -91,3 +104,5 @@ class Command(BaseCommand):
         where = registry.database(name).redacted_url
         state = "created" if created else "already existed"
         self.stdout.write(f"Tenant {name!r}: database {where} ({state}), migrated, recorded.")
+        for replica in registry.replica_databases(name):
+            self.stdout.write(f"  replica: {replica.redacted_url}")

@@ -4,7 +4,8 @@
     python manage.py db_status --json       # for monitoring; same fields
 
 Exits with status 1 when a primary database cannot be reached. Passwords are never shown.
-With ``TenantsConfig``, every tenant's database follows (role ``tenant``).
+With ``TenantsConfig``, every tenant's database follows (role ``tenant``), each followed by
+its replicas (role ``replica of tenant_<name>``, with their lag).
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ class Command(BaseCommand):
                     )
                 )
                 continue
-            statuses.append(probe(alias, get_topology(), tenant_apps=labels))
+            topology = get_topology()
+            statuses.append(probe(alias, topology, tenant_apps=labels))
+            statuses += [
+                probe(replica.alias, topology, tenant_apps=labels)
+                for replica in topology.replicas_of(alias)
+            ]
         return statuses
 
     def _write(self, status: DatabaseStatus, verbosity: int) -> None:
