@@ -10,19 +10,27 @@ first time a query needs it, so a tenant created while the server runs is usable
 ``TenantsConfig.max_open`` open tenants, the least recently used one is removed again
 (``remove_database``: this thread's connection is closed now, other threads' at their request's
 end) and reopened when used again.
+
+With the tenants table, an open tenant's row is read again at its first use after
+``TenantsConfig.recheck_seconds``: when its ``version`` changed (``move_tenant`` started,
+switched or gave up; ``drop_tenant``), the database is removed and added again as the row now
+says: read-only while the tenant is being moved, at its new URL after the move.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
+from django_cfg.routing.read_only import read_only_because
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
@@ -33,6 +41,7 @@ from django_cfg.settings.tenants import (
     tenant_alias,
 )
 from django_cfg.tenants.context import UnknownTenantError
+from django_cfg.tenants.credentials import with_password
 
 __all__ = ["TenantRegistry", "current_registry", "tenant_of_alias"]
 
@@ -47,8 +56,12 @@ class TenantRegistry:
         names = setting.get("names")
         self.fixed: frozenset[str] | None = frozenset(names) if names is not None else None
         self.max_open: int | None = setting.get("max_open")
+        self.recheck_seconds: float = float(setting.get("recheck_seconds") or 5.0)
+        self.passwords: Mapping[str, Any] = setting.get("passwords") or {}
         self.open: OrderedDict[str, str] = OrderedDict()
         """name -> alias of the tenants whose database this process has added, oldest first."""
+        self._opened: dict[str, tuple[int, float]] = {}
+        """name -> (the row's version it was opened at, when to read the row again)."""
         self._known: set[str] = set()  # rows of the tenants table seen (a tenant once created)
         self._lock = threading.RLock()
         self._holds = 0  # while > 0 (migrate_all), nothing is closed for max_open
@@ -87,21 +100,31 @@ class TenantRegistry:
         """``name``, or ``UnknownTenantError`` saying where tenants come from."""
         check_tenant_name(name)
         if not self.exists(name):
-            where = (
-                f"TenantsConfig.names ({', '.join(sorted(self.fixed)) or 'empty'})"
-                if self.fixed is not None
-                else f"the tenants table (create it with: manage.py create_tenant {name})"
-            )
-            raise UnknownTenantError(f"no tenant {name!r}: it is not in {where}.")
+            raise self._unknown(name)
         return name
+
+    def _unknown(self, name: str) -> UnknownTenantError:
+        where = (
+            f"TenantsConfig.names ({', '.join(sorted(self.fixed)) or 'empty'})"
+            if self.fixed is not None
+            else f"the tenants table (create it with: manage.py create_tenant {name})"
+        )
+        return UnknownTenantError(f"no tenant {name!r}: it is not in {where}.")
 
     def database(self, name: str) -> DatabaseConfig:
         """Where tenant ``name``'s database is: its row's URL, else the template's."""
-        url = ""
-        if self.fixed is None:
-            row = self._row(name)
-            url = row.url if row is not None else ""
-        return DatabaseConfig.from_url(url or self.template.replace(PLACEHOLDER, name))
+        return self._database(name, self._row(name) if self.fixed is None else None)
+
+    def _database(self, name: str, row: Any) -> DatabaseConfig:
+        return self.database_at(name, row.url if row is not None else "")
+
+    def database_at(self, name: str, url: str) -> DatabaseConfig:
+        """Tenant ``name``'s database if its row said ``url`` ("": the template's), with the
+        password of ``TenantsConfig.passwords`` or the template (``tenants.credentials``)."""
+        template = DatabaseConfig.from_url(self.template.replace(PLACEHOLDER, name))
+        if not url:
+            return template
+        return with_password(DatabaseConfig.from_url(url), template, self.passwords)
 
     def forget(self, name: str) -> None:
         """Drop what this process knows of ``name`` (after ``drop_tenant``)."""
@@ -111,16 +134,50 @@ class TenantRegistry:
     # Open databases ----------------------------------------------------------------------------
 
     def alias_for(self, name: str) -> str:
-        """The alias of tenant ``name``'s database, added to this process if it is not yet."""
+        """The alias of tenant ``name``'s database, added to this process if it is not yet
+        (and added again if its row changed since: see the module's docstring)."""
         open_ = self.open
         alias = open_.get(name)
         if alias is not None:
+            opened = self._opened.get(name)
+            if opened is not None and opened[1] <= time.monotonic():
+                return self._recheck(name)
             try:
                 open_.move_to_end(name)
             except KeyError:  # closed by another thread meanwhile: reopen
                 return self._open(name)
             return alias
         return self._open(name)
+
+    def refresh(self, name: str) -> str:
+        """Read tenant ``name``'s row now (not at the next ``recheck_seconds``) and reopen its
+        database if the row changed; its alias."""
+        with self._lock:
+            if name in self._opened:
+                self._opened[name] = (self._opened[name][0], 0.0)
+            return self.alias_for(name)
+
+    def _recheck(self, name: str) -> str:
+        with self._lock:
+            alias, opened = self.open.get(name), self._opened.get(name)
+            if alias is None or opened is None:
+                return self._open(name)
+            version, due = opened
+            now = time.monotonic()
+            if due > now or self._holds or _in_event_loop():
+                return alias  # checked by another thread; kept while held; or not from a loop
+            try:
+                row = self._row(name)
+            except DatabaseError:  # default unreachable: keep what is open, ask again later
+                self._opened[name] = (version, now + self.recheck_seconds)
+                return alias
+            if row is not None and row.version == version:
+                self._opened[name] = (version, now + self.recheck_seconds)
+                return alias
+            self.close(name)  # moved, being moved, back from a move, or dropped
+            if row is None:
+                self._known.discard(name)
+            return self._open(name)
 
     def _open(self, name: str) -> str:
         with self._lock:
@@ -129,11 +186,33 @@ class TenantRegistry:
                 return alias
             alias = tenant_alias(name)
             if alias not in connections.settings:
-                self.check(name)
-                add_database(alias, self.database(name))
+                check_tenant_name(name)
+                if self.fixed is not None:
+                    self.check(name)
+                    add_database(alias, self._database(name, None))
+                else:
+                    row = self._row(name)
+                    if row is None:
+                        raise self._unknown(name)
+                    self._add(name, alias, row)
             self.open[name] = alias
             self._bound()
             return alias
+
+    def _add(self, name: str, alias: str, row: Any) -> None:
+        from django_cfg.tenants.models import MOVING
+
+        moving = row.state == MOVING
+        add_database(alias, self._database(name, row), read_only=moving or None)
+        read_only_because(
+            alias,
+            f"tenant {name!r} is read-only while manage.py move_tenant moves its database "
+            f"({alias!r}); writes are refused until the move ends, then they go to the "
+            "tenant's new database"
+            if moving
+            else None,
+        )
+        self._opened[name] = (row.version, time.monotonic() + self.recheck_seconds)
 
     def _bound(self) -> None:
         """Close the least recently used tenants past ``max_open`` (none while held)."""
@@ -159,8 +238,10 @@ class TenantRegistry:
         """Remove tenant ``name``'s database from this process, if it is open."""
         with self._lock:
             alias = self.open.pop(name, None)
+            self._opened.pop(name, None)
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
+                read_only_because(alias, None)
 
 
 def _check_table_installed() -> None:
@@ -173,6 +254,14 @@ def _check_table_installed() -> None:
             "'django_cfg.tenants' app: add it to INSTALLED_APPS (DjangoConfig does), or list "
             "the tenants in names."
         )
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def tenant_of_alias(alias: str) -> str | None:

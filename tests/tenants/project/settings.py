@@ -2,9 +2,11 @@
 
 Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENANT_TEST_URL
 (the tenant template), TENANT_TEST_DIR (BASE_DIR: SQLite files land there), TENANT_TEST_NAMES
-(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER.
+(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER,
+TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}).
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -29,6 +31,8 @@ class TenantProjectConfig(DjangoConfig):
         resolver=os.environ.get("TENANT_TEST_RESOLVER", "header"),
         names=_names.split(",") if _names else None,
         max_open=int(_max_open) if _max_open else None,
+        recheck_seconds=float(os.environ.get("TENANT_TEST_RECHECK", "5")),
+        passwords=json.loads(os.environ.get("TENANT_TEST_PASSWORDS", "{}")),
     )
 
 

@@ -3,6 +3,9 @@
     python manage.py create_tenant acme
     python manage.py create_tenant big_co --url postgresql://app@db2.example.com/t_big_co
 
+The URL holds no password: the tenants table would keep it in plain text. The password comes
+from ``TenantsConfig.passwords`` or the template (``django_cfg.tenants.credentials``).
+
 The database is created where the engine allows (a SQLite file; CREATE DATABASE on PostgreSQL
 and MariaDB, which needs that right), the tenant apps are migrated there, and the tenant is
 recorded in the tenants table of ``default`` (with ``--url`` when it lives elsewhere than the
@@ -18,9 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from django_cfg.schema.state import redact
-from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
+from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.provisioning import create_database
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 
@@ -43,7 +46,8 @@ class Command(BaseCommand):
         parser.add_argument("name", help="The tenant's name: a-z, 0-9 and '_', 1 to 63 long.")
         parser.add_argument(
             "--url",
-            help="The tenant's database URL, when not the template's (another server).",
+            help="The tenant's database URL, when not the template's (another server), "
+            "without a password (TenantsConfig.passwords or the template's applies).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -53,7 +57,7 @@ class Command(BaseCommand):
         try:
             name = check_tenant_name(options["name"])
             if options["url"]:
-                DatabaseConfig.from_url(options["url"])  # refused here if it cannot be read
+                check_storable_url(options["url"])  # unreadable, or with a password: refused
         except (ValueError, DatabaseURLError) as error:
             raise CommandError(str(error)) from None
         if registry.fixed is not None:

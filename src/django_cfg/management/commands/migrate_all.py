@@ -139,6 +139,20 @@ class Command(BaseCommand):
         with registry.holding():  # every tenant stays open until all are migrated
             self._handle(options, *self._tenant_targets(registry, options))
 
+    def migrate_tenant_databases(self, aliases: list[str], verbosity: int) -> None:
+        """Migrate the open tenant databases ``aliases`` as ``--tenant`` does (``move_tenant``
+        migrates a tenant's new database with it); CommandError naming the failures."""
+        options = {
+            "databases": None,
+            "tenants": aliases,
+            "check_unapplied": False,
+            "plan": False,
+            "parallel": 1,
+            "interactive": False,
+            "verbosity": verbosity,
+        }
+        self._handle(options, aliases)
+
     @staticmethod
     def _tenant_targets(
         registry: TenantRegistry, options: dict[str, Any]
