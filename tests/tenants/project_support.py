@@ -161,15 +161,9 @@ def drop_server_database(url: str) -> None:
 
     database = DatabaseConfig.from_url(url)
     if database.family == "postgresql":
-        import psycopg
+        from tests.support.replica_tools import _connect
 
-        with psycopg.connect(
-            host=database.host,
-            port=database.port,
-            user=database.user,
-            dbname="postgres",
-            autocommit=True,
-        ) as connection:
+        with _connect(url) as connection:  # to the server's "postgres" database
             connection.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')  # type: ignore[arg-type]
         return
     import MySQLdb

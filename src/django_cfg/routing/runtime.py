@@ -263,9 +263,9 @@ def _apply_patches(runtime: DatabaseRuntime, previous: DatabaseRuntime | None) -
         and previous.homes == runtime.homes
         and previous.replicated == runtime.replicated
         and previous.router_installed == runtime.router_installed
-        and patches.wraps_connections(previous.topology) == patches.wraps_connections(
-            runtime.topology
-        )  # e.g. a database added at run time as the first or only read-only one
+        # e.g. a database added at run time as the first or only read-only one:
+        and patches.wraps_connections(previous.topology)
+        == patches.wraps_connections(runtime.topology)
     ):
         runtime.patched = True
         return
