@@ -304,3 +304,36 @@ def test_no_password_is_stored_in_the_tenants_table_or_shown(tmp_path: Path) -> 
     assert not {f"{prefix}_acme", f"{prefix}_moved", f"{prefix}_local"} & server_databases(
         POSTGRES_URL
     )
+
+
+@pytest.mark.parametrize(
+    "server_url",
+    [
+        pytest.param(POSTGRES_URL, marks=pytest.mark.postgres, id="postgresql"),
+        pytest.param(MARIADB_URL, marks=pytest.mark.mariadb, id="mariadb"),
+    ],
+)
+def test_a_tenant_being_moved_refuses_writes_on_each_server(
+    tmp_path: Path, server_url: str
+) -> None:
+    """The database itself refuses (read-only session), with the tenant's message."""
+    template = sibling_url(server_url, f"_ro{secrets.token_hex(3)}_{{tenant}}")
+    project = TenantProject(tmp_path, template, recheck_seconds=0.5)
+    project.manage("migrate_all", "--verbosity", "0")
+    try:
+        project.manage("create_tenant", "acme")
+        with closing(sqlite3.connect(tmp_path / "default.sqlite3")) as connection:
+            connection.execute("UPDATE django_cfg_tenant SET state = 'moving', version = 1")
+            connection.commit()
+        refused = project.scenario("try_write", "acme", "while-moving")
+        assert refused["write"] == (
+            "ReadOnlyDatabaseError: tenant 'acme' is read-only while manage.py move_tenant "
+            "moves its database ('tenant_acme'); writes are refused until the move ends, then "
+            "they go to the tenant's new database: INSERT refused."
+        )
+        project.manage("move_tenant", "acme", "--abort")
+        assert project.scenario("try_write", "acme", "after")["write"] == "written"
+        url = template.replace("{tenant}", "acme")
+        assert server_rows(url, "SELECT title FROM notes_note") == [("after",)]
+    finally:
+        project.manage("drop_tenant", "acme", "--drop-database", "--noinput", check=False)

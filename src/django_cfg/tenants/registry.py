@@ -164,8 +164,10 @@ class TenantRegistry:
                 return self._open(name)
             version, due = opened
             now = time.monotonic()
-            if due > now or self._holds or _in_event_loop():
-                return alias  # checked by another thread; kept while held; or not from a loop
+            if due > now or self._holds or _in_event_loop() or _in_transaction(alias):
+                # checked by another thread; kept while held (migrate_all); not from an event
+                # loop; not under an open transaction of this thread: after it ends
+                return alias
             try:
                 row = self._row(name)
             except DatabaseError:  # default unreachable: keep what is open, ask again later
@@ -254,6 +256,12 @@ def _check_table_installed() -> None:
             "'django_cfg.tenants' app: add it to INSTALLED_APPS (DjangoConfig does), or list "
             "the tenants in names."
         )
+
+
+def _in_transaction(alias: str) -> bool:
+    """Whether this thread has a transaction open on ``alias`` (reopening would break it)."""
+    held = [c for c in connections.all(initialized_only=True) if c.alias == alias]
+    return bool(held) and held[0].in_atomic_block
 
 
 def _in_event_loop() -> bool:
