@@ -77,6 +77,12 @@ def test_refused_moves(acme: TenantProject, tmp_path: Path) -> None:
     assert "no tenant 'nosuch'" in unknown
     missing = acme.manage("move_tenant", "acme", "--noinput", check=False)
     assert "give the new database with --url URL" in missing
+    asked = acme.manage(
+        "move_tenant", "acme", "--url", "sqlite:///m.sqlite3", stdin="no\n", check=False
+    )
+    assert "Move tenant 'acme' from sqlite:///tenants/acme.sqlite3 to sqlite:///m.sqlite3?" in asked
+    assert "Cancelled." in asked
+    assert tenant_row(acme, "acme") == ("", "", 0)  # not marked
     # a target that already holds rows is refused, and kept as it was
     occupied = TenantProject(tmp_path, "sqlite:///occupied/{tenant}.sqlite3", recheck_seconds=0.5)
     occupied.manage("migrate_all", "--tenant", "acme", "--verbosity", "0")

@@ -20,23 +20,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
+from django_cfg.management.tenant_commands import tenants_registry
 from django_cfg.schema.state import redact
 from django_cfg.settings.tenants import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.provisioning import create_database
-from django_cfg.tenants.registry import TenantRegistry, current_registry
-
-
-def tenants_registry() -> TenantRegistry:
-    """The project's tenant registry, or a CommandError saying how to configure tenants."""
-    registry = current_registry()
-    if registry is None:
-        raise CommandError(
-            "This project has no tenants: set DjangoConfig.tenants = TenantsConfig(...) "
-            "(docs/tenants.md)."
-        )
-    return registry
 
 
 class Command(BaseCommand):

@@ -28,8 +28,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 from django.db.models import F, Model
 
-from django_cfg.management.commands.create_tenant import tenants_registry
 from django_cfg.management.commands.migrate_all import Command as MigrateAll
+from django_cfg.management.tenant_commands import (
+    add_noinput_argument,
+    confirm,
+    tenants_registry,
+)
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.schema.state import redact
 from django_cfg.settings.database_config import DatabaseConfig
@@ -73,13 +77,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Make a tenant left read-only by a killed move writable again on its source.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Do not ask for confirmation.",
-        )
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         registry = tenants_registry()
@@ -115,13 +113,11 @@ class Command(BaseCommand):
                 f"killed), make it writable on its database again with: "
                 f"manage.py move_tenant {name} --abort"
             )
-        if options["interactive"]:
-            answer = input(
-                f"Move tenant {name!r} from {source.redacted_url} to {target.redacted_url}? "
-                "Its writes are refused until the move ends. Type 'yes' to continue: "
-            )
-            if answer != "yes":
-                raise CommandError("Cancelled.")
+        confirm(
+            options,
+            f"Move tenant {name!r} from {source.redacted_url} to {target.redacted_url}? "
+            "Its writes are refused until the move ends.",
+        )
         version = row.version + 1
         if (
             not _tenants()
