@@ -185,6 +185,7 @@ def test_a_move_to_a_server_that_does_not_answer_exits_1(acme: TenantProject) ->
     assert status == 1
     assert "CommandError: Tenant 'acme' was not moved: OperationalError" in out
     assert "It stays on sqlite:///tenants/acme.sqlite3 and takes writes again" in out
+    assert "the new database postgresql://postgres@127.0.0.1:1/nowhere was not created." in out
     assert tenant_row(acme, "acme")[:2] == ("", "")
     assert acme.scenario("try_write", "acme", "still-here")["write"] == "written"
 
@@ -202,6 +203,16 @@ def test_abort_makes_a_tenant_a_killed_move_left_read_only_writable(acme: Tenant
     assert "Tenant 'acme' takes writes again on sqlite:///tenants/acme.sqlite3" in out
     assert tenant_row(acme, "acme") == ("", "", 8)
     assert acme.scenario("try_write", "acme", "unstuck")["write"] == "written"
+
+
+def test_a_running_process_sees_a_drop_in_another_process(acme: TenantProject) -> None:
+    out = acme.scenario("dropped", "acme")
+    assert out["before"] == "written"
+    assert out["after"] == (
+        "no tenant 'acme': it is not in the tenants table (create it with: "
+        "manage.py create_tenant acme)."
+    )
+    assert out["open"] == []
 
 
 @pytest.mark.postgres

@@ -249,6 +249,40 @@ def follower(args: list[str]) -> dict[str, Any]:
     return out
 
 
+def dropped(args: list[str]) -> dict[str, Any]:
+    """A tenant this process has open, dropped by another process: seen after recheck_seconds."""
+    import os
+    import subprocess
+    import sys
+
+    (name,) = args
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {"before": _try_write(name, "before-drop")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.tenants.project.run",
+            "manage",
+            "drop_tenant",
+            name,
+            "--noinput",
+        ],
+        check=True,
+        env=os.environ,
+        capture_output=True,
+    )
+    time.sleep(registry.recheck_seconds + 0.1)
+    try:
+        with use_tenant(name):
+            Note.objects.count()
+    except UnknownTenantError as error:
+        out["after"] = str(error)
+    out["open"] = list(registry.open)
+    return out
+
+
 def held_move(args: list[str]) -> dict[str, Any]:
     """``move_tenant NAME --url URL`` held at POINT ("copy": before the copy, "verify": after
     it) until FOLDER/release exists; FOLDER/held says it is there."""
@@ -290,6 +324,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "try_write": try_write,
     "follower": follower,
     "held_move": held_move,
+    "dropped": dropped,
 }
 
 

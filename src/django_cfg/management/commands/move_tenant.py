@@ -25,7 +25,7 @@ import time
 from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, DatabaseError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import F, Model
 
 from django_cfg.management.commands.migrate_all import Command as MigrateAll
@@ -140,7 +140,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         target_alias = _side_alias(name, "move")
         source_alias = tenant_alias(name)
-        created = False
+        created: bool | None = None  # None: not created (yet); False: it existed before
         try:
             grace = registry.recheck_seconds + 1
             if verbosity >= 1:
@@ -173,12 +173,7 @@ class Command(BaseCommand):
                 raise MoveFailed("its row changed during the move (move_tenant --abort?)")
         except BaseException as error:  # Ctrl-C included: the tenant must not stay read-only
             why = _reason(error, source_alias, target_alias)
-            self._give_up(registry, name, version, target_alias, created)
-            kept = (
-                f"the new database {target.redacted_url} was dropped"
-                if created
-                else f"the new database {target.redacted_url} existed before and was kept"
-            )
+            kept = self._give_up(registry, name, version, target_alias, target, created)
             raise CommandError(
                 f"Tenant {name!r} was not moved: {why}. It stays on {source.redacted_url} and "
                 f"takes writes again (running processes within {registry.recheck_seconds:g}s); "
@@ -208,24 +203,34 @@ class Command(BaseCommand):
         return progress
 
     def _give_up(
-        self, registry: TenantRegistry, name: str, version: int, target_alias: str, created: bool
-    ) -> None:
-        """The tenant back on its source, writable; the new database dropped if created here."""
+        self,
+        registry: TenantRegistry,
+        name: str,
+        version: int,
+        target_alias: str,
+        target: DatabaseConfig,
+        created: bool | None,
+    ) -> str:
+        """The tenant back on its source, writable; the new database dropped if created here.
+        What became of the new database."""
         _tenants().filter(name=name, state=MOVING, version=version).update(
             state="", version=version + 1
         )
-        from django.db import connections
-
-        if target_alias in connections.settings:
-            try:
-                if created:
-                    drop_database(target_alias)
-            except (DatabaseError, OSError) as error:
-                self.stderr.write(
-                    f"Dropping the new database failed: {redact(target_alias, str(error))}"
-                )
-            remove_database(target_alias)
         registry.close(name)
+        where = target.redacted_url
+        if target_alias not in connections.settings:
+            return f"the new database {where} was not opened"
+        try:
+            if created is None:
+                return f"the new database {where} was not created"
+            if not created:
+                return f"the new database {where} existed before and was kept"
+            drop_database(target_alias)
+        except (DatabaseError, OSError) as error:
+            return f"dropping the new database {where} failed: {redact(target_alias, str(error))}"
+        finally:
+            remove_database(target_alias)
+        return f"the new database {where} was dropped"
 
     def _drop_source(self, registry: TenantRegistry, name: str, source: DatabaseConfig) -> None:
         """Drop the old database once running processes have left it (``recheck_seconds``)."""
