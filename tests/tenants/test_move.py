@@ -3,6 +3,7 @@ tenant"): which database holds the rows afterwards, read without Django."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 import sqlite3
@@ -55,9 +56,10 @@ def test_sqlite_file_to_sqlite_file_keeps_keys_and_drops_the_source(
         "move_tenant", "acme", "--url", "sqlite:///moved/acme.sqlite3", "--noinput", "--drop-source"
     )
     assert "Tenant 'acme' moved from sqlite:///tenants/acme.sqlite3 to sqlite:///moved/acme" in out
-    assert "3 tables, 6 rows copied and verified" in out
+    assert "3 tables, 7 rows copied and verified" in out
     assert "notes_note: 4 rows" in out
     assert "notes_tag: 2 rows" in out
+    assert "django_cfg_deleteintent: 1 row\n" in out
     assert "Dropped sqlite:///tenants/acme.sqlite3." in out
     assert acme.sqlite_rows("moved/acme.sqlite3", NOTES) == notes
     assert acme.sqlite_rows("moved/acme.sqlite3", TAGS) == tags
@@ -222,8 +224,8 @@ def test_sqlite_file_to_postgresql(acme: TenantProject, tmp_path: Path) -> None:
     notes = acme.sqlite_rows("tenants/acme.sqlite3", NOTES)
     tags = acme.sqlite_rows("tenants/acme.sqlite3", TAGS)
     try:
-        out = acme.manage("move_tenant", "acme", "--url", url, "--noinput")
-        assert "3 tables, 6 rows copied and verified" in out
+        out = acme.manage("move_tenant", "acme", "--url", url, "--noinput", "--batch-size", "3")
+        assert "3 tables, 7 rows copied and verified" in out  # batches of 3
         assert server_rows(url, NOTES) == notes
         assert server_rows(url, TAGS) == tags
         assert tenant_row(acme, "acme") == (url, "", 2)
@@ -254,9 +256,12 @@ def test_postgresql_to_mariadb_dropping_the_source(tmp_path: Path) -> None:
         notes = server_rows(source, NOTES)
         assert [pk for pk, _, _ in notes] == [1, 2, 4, 5]
         out = project.manage("move_tenant", "acme", "--url", target, "--noinput", "--drop-source")
-        assert "3 tables, 6 rows copied and verified" in out
+        assert "3 tables, 7 rows copied and verified" in out
         assert server_rows(target, NOTES) == notes
         assert server_rows(target, TAGS) == [(1, "tag0"), (2, "tag1")]
+        assert server_rows(target, "SELECT token, created FROM django_cfg_deleteintent") == [
+            ("seeded", datetime.datetime(2026, 1, 2, 3, 4, 5, 123456))  # UTC, microseconds kept
+        ]
         assert source_db not in server_databases(source)
         after = project.scenario("try_write", "acme", "on-mariadb")
         assert (after["write"], after["name"]) == ("written", target_db)

@@ -129,11 +129,12 @@ class TableCheck:
         return (self.source_rows, self.source_keys) == (self.target_rows, self.target_keys)
 
     def describe(self) -> str:
+        rows = f"{self.source_rows} row{'' if self.source_rows == 1 else 's'}"
         if self.source_rows != self.target_rows:
-            return f"{self.table}: {self.source_rows} rows on the source, {self.target_rows} copied"
+            return f"{self.table}: {rows} on the source, {self.target_rows} copied"
         if not self.same:
-            return f"{self.table}: {self.source_rows} rows each, but other primary keys"
-        return f"{self.table}: {self.source_rows} rows"
+            return f"{self.table}: {rows} each, but other primary keys"
+        return f"{self.table}: {rows}"
 
 
 def compare(models: list[type[Model]], source: str, target: str) -> list[TableCheck]:

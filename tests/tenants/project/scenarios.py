@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import io
 import json
@@ -174,7 +175,8 @@ def late(names: list[str]) -> dict[str, Any]:
 
 
 def seed(args: list[str]) -> dict[str, Any]:
-    """Tags and notes in tenant NAME, with a gap in the notes' keys (the third is deleted)."""
+    """Tags and notes in tenant NAME, with a gap in the notes' keys (the third is deleted), and
+    a delete intent (a datetime)."""
     (name,) = args
     with use_tenant(name):
         tags = [Tag.objects.create(name=f"tag{i}") for i in range(2)]
@@ -184,6 +186,15 @@ def seed(args: list[str]) -> dict[str, Any]:
         ]
         notes[2].delete()
         rows = list(Note.objects.order_by("pk").values_list("pk", "title", "tag_id"))
+    from django_cfg.models import DeleteIntent
+
+    DeleteIntent.objects.using(tenant_alias(name)).create(  # a datetime with microseconds
+        token="seeded",
+        database=tenant_alias(name),
+        model="notes.Note",
+        pks="[]",
+        created=datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.UTC),
+    )
     return {"notes": rows}
 
 
