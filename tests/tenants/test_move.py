@@ -217,6 +217,14 @@ def test_a_running_process_sees_a_drop_in_another_process(acme: TenantProject) -
     assert out["open"] == []
 
 
+def test_an_open_transaction_is_not_switched_under_it(acme: TenantProject) -> None:
+    out = acme.scenario("atomic_across_mark", "acme")
+    assert "in-transaction-1" in out["titles"]
+    assert "in-transaction-2" in out["titles"]  # committed: the transaction was not broken
+    assert out["after"].startswith("ReadOnlyDatabaseError: tenant 'acme' is read-only while")
+    assert "after-transaction" not in out["titles"]
+
+
 @pytest.mark.postgres
 def test_sqlite_file_to_postgresql(acme: TenantProject, tmp_path: Path) -> None:
     url = sibling_url(POSTGRES_URL, f"_mv{secrets.token_hex(3)}_acme")

@@ -260,8 +260,7 @@ def _check_table_installed() -> None:
 
 def _in_transaction(alias: str) -> bool:
     """Whether this thread has a transaction open on ``alias`` (reopening would break it)."""
-    held = [c for c in connections.all(initialized_only=True) if c.alias == alias]
-    return bool(held) and held[0].in_atomic_block
+    return alias in connections.settings and connections[alias].in_atomic_block
 
 
 def _in_event_loop() -> bool:

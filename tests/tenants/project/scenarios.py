@@ -294,6 +294,29 @@ def dropped(args: list[str]) -> dict[str, Any]:
     return out
 
 
+def atomic_across_mark(args: list[str]) -> dict[str, Any]:
+    """A transaction on the tenant open while its row is marked as being moved (by SQL on
+    default.sqlite3 here): it is not broken; the tenant is reopened read-only after it."""
+    import sqlite3
+    from contextlib import closing
+
+    from django.conf import settings
+    from django.db import transaction
+
+    (name,) = args
+    registry = current_registry()
+    assert registry is not None
+    alias = registry.alias_for(name)
+    with use_tenant(name), transaction.atomic(using=alias):
+        Note.objects.create(title="in-transaction-1")
+        with closing(sqlite3.connect(settings.DATABASES["default"]["NAME"])) as connection:
+            connection.execute("UPDATE django_cfg_tenant SET state = 'moving', version = 99")
+            connection.commit()
+        time.sleep(registry.recheck_seconds + 0.1)
+        Note.objects.create(title="in-transaction-2")  # due, but not under the transaction
+    return {"after": _try_write(name, "after-transaction"), "titles": _titles(name)}
+
+
 def held_move(args: list[str]) -> dict[str, Any]:
     """``move_tenant NAME --url URL`` held at POINT ("copy": before the copy, "verify": after
     it) until FOLDER/release exists; FOLDER/held says it is there."""
@@ -336,6 +359,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "follower": follower,
     "held_move": held_move,
     "dropped": dropped,
+    "atomic_across_mark": atomic_across_mark,
 }
 
 
