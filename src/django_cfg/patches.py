@@ -96,6 +96,7 @@ __all__ = [
     "installed",
     "remove_connection",
     "uninstall",
+    "wraps_connections",
 ]
 
 _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
@@ -138,9 +139,12 @@ def install(topology: Topology) -> None:
         _applied.names.setdefault((module, name), vars(module)[name])
         setattr(module, name, replacement)
     _set_constraints(relations)
-    _wrap_connections(
-        len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values())
-    )
+    _wrap_connections(wraps_connections(topology))
+
+
+def wraps_connections(topology: Topology) -> bool:
+    """Whether new connections of ``topology`` need the error-explaining wrappers (patch 5)."""
+    return len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values())
 
 
 def uninstall() -> None:

@@ -40,6 +40,8 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
         "names": ["acme", "beta"],
         "max_open": 10,
         "test_url": None,
+        "recheck_seconds": 5.0,
+        "passwords": {},
     }
     # one database only, yet both routers: the tenant router first, then the package's
     assert settings["DATABASE_ROUTERS"] == [TENANTS_ROUTER, ROUTER_PATH]
@@ -192,3 +194,23 @@ def test_a_replica_alias_is_never_another_tenants_alias() -> None:
     assert tenant_database_of("tenant_acme.other") is None
     assert tenant_database_of("default") is None
     assert tenant_database_of("replica") is None
+
+
+def test_passwords_are_secrets_keyed_by_user_and_server() -> None:
+    tenants = TenantsConfig(
+        apps=["blog"],
+        url="sqlite:///t/{tenant}.sqlite3",
+        passwords={"app@db2.example.com": SECRET, "app@db3:5433": SECRET},
+    )
+    assert SECRET not in repr(tenants)
+    setting = tenants.setting()
+    assert setting["passwords"]["app@db3:5433"].get_secret_value() == SECRET
+    assert SECRET not in repr(setting)
+    with pytest.raises(ValidationError) as error:
+        TenantsConfig(
+            apps=["blog"],
+            url="sqlite:///t/{tenant}.sqlite3",
+            passwords={f"app:{SECRET}@db2": SECRET},
+        )
+    assert "a passwords key is not 'user@host' or 'user@host:port'" in str(error.value)
+    assert SECRET not in str(error.value)

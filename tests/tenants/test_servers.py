@@ -87,10 +87,16 @@ def test_a_tenant_url_with_a_password_is_never_shown(tmp_path: Path) -> None:
         assert "postgres:***@" in out
         assert secret not in out
         # a tenant on a server that does not answer: refused, not recorded, password hidden
-        dead = with_password.replace(":5432", ":1") + f"/{database}_t_dead"
+        dead = server.replace(":5432", ":1") + f"/{database}_t_dead"
         failed = project.manage("create_tenant", "dead" + name, "--url", dead, check=False)
         assert "was not created" in failed
         assert secret not in failed
+        # a URL with a password: refused before anything is recorded (move_tenant's tests)
+        stored = project.manage(
+            "create_tenant", "pw" + name, "--url", with_password + "/x", check=False
+        )
+        assert "holds a password" in stored
+        assert secret not in stored
         listed = project.sqlite_rows("default.sqlite3", "SELECT name FROM django_cfg_tenant")
         assert listed == [(name,)]
     finally:

@@ -28,7 +28,12 @@ from django.db import DatabaseError, InternalError
 
 from django_cfg.settings.pooler import behind_transaction_pooler
 
-__all__ = ["ReadOnlyDatabaseError", "enforce_per_transaction", "read_only_wrapper"]
+__all__ = [
+    "ReadOnlyDatabaseError",
+    "enforce_per_transaction",
+    "read_only_because",
+    "read_only_wrapper",
+]
 
 logger = logging.getLogger("django_cfg.routing")
 
@@ -44,6 +49,21 @@ class ReadOnlyDatabaseError(InternalError):
     """A write was sent to a database configured with ``read_only=True``."""
 
 
+_reasons: dict[str, str] = {}
+
+
+def read_only_because(alias: str, reason: str | None) -> None:
+    """Say why ``alias`` is read-only in its refusals (``None``: the configured default).
+
+    ``move_tenant`` makes a tenant's database read-only for the time of a move: its refusals
+    then name the tenant and the move instead of ``DatabaseConfig(read_only=True)``.
+    """
+    if reason is None:
+        _reasons.pop(alias, None)
+    else:
+        _reasons[alias] = reason
+
+
 def _explain_writes(
     execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
@@ -54,6 +74,9 @@ def _explain_writes(
             raise
         alias = context["connection"].alias
         statement = sql.split(None, 1)[0].upper() if sql.strip() else "the statement"
+        reason = _reasons.get(alias)
+        if reason is not None:
+            raise ReadOnlyDatabaseError(f"{reason}: {statement} refused.") from error
         raise ReadOnlyDatabaseError(
             f"database {alias!r} is read-only (DatabaseConfig(read_only=True)): {statement} "
             f"refused. Writes go to a primary; the router never sends them to {alias!r}, so "

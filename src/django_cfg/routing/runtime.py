@@ -277,6 +277,9 @@ def _apply_patches(runtime: DatabaseRuntime, previous: DatabaseRuntime | None) -
         and previous.homes == runtime.homes
         and previous.replicated == runtime.replicated
         and previous.router_installed == runtime.router_installed
+        # e.g. a database added at run time as the first or only read-only one:
+        and patches.wraps_connections(previous.topology)
+        == patches.wraps_connections(runtime.topology)
     ):
         runtime.patched = True
         return

@@ -50,6 +50,7 @@ TENANT_ALIAS_PREFIX = "tenant_"
 PLACEHOLDER = "{tenant}"
 REPLICA_SUFFIX = ".replica"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
+_SERVER_KEY = re.compile(r"[^@\s:/]+@[^@\s:/]+(:[0-9]{1,5})?")
 
 Resolver = Literal["subdomain", "header", "path"]
 
@@ -143,6 +144,17 @@ class TenantsConfig(BaseModel):
         description="Where the tenants' test databases are (a template like url); unset: "
         "url with 'test_' before its database name (django_cfg.tenants.testing)",
     )
+    recheck_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a process re-reads the tenants-table row of a tenant it has open "
+        "(a move or a drop in another process is noticed within this time)",
+    )
+    passwords: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Passwords of tenant database servers, keyed 'user@host' or "
+        "'user@host:port': the tenants table stores URLs without one",
+    )
 
     @field_validator("apps")
     @classmethod
@@ -181,6 +193,17 @@ class TenantsConfig(BaseModel):
             if len(set(names)) != len(names):
                 raise ValueError("names lists a tenant twice.")
         return names
+
+    @field_validator("passwords")
+    @classmethod
+    def _check_passwords(cls, passwords: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key in passwords:
+            if not _SERVER_KEY.fullmatch(key):
+                raise ValueError(  # the key is not shown: it may hold a password by mistake
+                    "a passwords key is not 'user@host' or 'user@host:port' "
+                    "(e.g. 'app@db2.example.com:5432'; no password in the key)."
+                )
+        return passwords
 
     @model_validator(mode="after")
     def _check_replicas(self) -> TenantsConfig:
@@ -251,6 +274,8 @@ class TenantsConfig(BaseModel):
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
             "test_url": self.test_url.get_secret_value() if self.test_url is not None else None,
+            "recheck_seconds": self.recheck_seconds,
+            "passwords": dict(self.passwords),  # SecretStr values: never shown
         }
 
 

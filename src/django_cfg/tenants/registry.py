@@ -11,19 +11,27 @@ first time a query needs it, so a tenant created while the server runs is usable
 ``TenantsConfig.max_open`` open tenants, the least recently used one is removed again
 (``remove_database``: this thread's connection is closed now, other threads' at their request's
 end) and reopened when used again.
+
+With the tenants table, an open tenant's row is read again at its first use after
+``TenantsConfig.recheck_seconds``: when its ``version`` changed (``move_tenant`` started,
+switched or gave up; ``drop_tenant``), the database is removed and added again as the row now
+says: read-only while the tenant is being moved, at its new URL after the move.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
+from django_cfg.routing.read_only import read_only_because
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
@@ -36,6 +44,7 @@ from django_cfg.settings.tenants import (
     tenant_replica_alias,
 )
 from django_cfg.tenants.context import UnknownTenantError
+from django_cfg.tenants.credentials import with_password
 
 __all__ = ["TenantRegistry", "current_registry", "tenant_database_of", "tenant_of_alias"]
 
@@ -53,10 +62,14 @@ class TenantRegistry:
         names = setting.get("names")
         self.fixed: frozenset[str] | None = frozenset(names) if names is not None else None
         self.max_open: int | None = setting.get("max_open")
+        self.recheck_seconds: float = float(setting.get("recheck_seconds") or 5.0)
+        self.passwords: Mapping[str, Any] = setting.get("passwords") or {}
         self.open: OrderedDict[str, str] = OrderedDict()
         """name -> alias of the tenants whose database this process has added, oldest first."""
         self.replicas: dict[str, tuple[str, ...]] = {}
         """name -> the aliases of its replicas, for the open tenants that have replicas."""
+        self._opened: dict[str, tuple[int, float]] = {}
+        """name -> (the row's version it was opened at, when to read the row again)."""
         self._known: set[str] = set()  # rows of the tenants table seen (a tenant once created)
         self._lock = threading.RLock()
         self._holds = 0  # while > 0 (migrate_all), nothing is closed for max_open
@@ -95,39 +108,56 @@ class TenantRegistry:
         """``name``, or ``UnknownTenantError`` saying where tenants come from."""
         check_tenant_name(name)
         if not self.exists(name):
-            where = (
-                f"TenantsConfig.names ({', '.join(sorted(self.fixed)) or 'empty'})"
-                if self.fixed is not None
-                else f"the tenants table (create it with: manage.py create_tenant {name})"
-            )
-            raise UnknownTenantError(f"no tenant {name!r}: it is not in {where}.")
+            raise self._unknown(name)
         return name
+
+    def _unknown(self, name: str) -> UnknownTenantError:
+        where = (
+            f"TenantsConfig.names ({', '.join(sorted(self.fixed)) or 'empty'})"
+            if self.fixed is not None
+            else f"the tenants table (create it with: manage.py create_tenant {name})"
+        )
+        return UnknownTenantError(f"no tenant {name!r}: it is not in {where}.")
 
     def database(self, name: str) -> DatabaseConfig:
         """Where tenant ``name``'s database is: its row's URL, else the template's."""
-        return DatabaseConfig.from_url(self._urls(name)[0])
+        return self._database(name, self._row(name) if self.fixed is None else None)
 
-    def replica_databases(self, name: str) -> list[DatabaseConfig]:
+    def _database(self, name: str, row: Any) -> DatabaseConfig:
+        return self.database_at(name, row.url if row is not None else "")
+
+    def database_at(self, name: str, url: str) -> DatabaseConfig:
+        """Tenant ``name``'s database if its row said ``url`` ("": the template's), with the
+        password of ``TenantsConfig.passwords`` or the template (``tenants.credentials``)."""
+        template = DatabaseConfig.from_url(self.template.replace(PLACEHOLDER, name))
+        if not url:
+            return template
+        return with_password(DatabaseConfig.from_url(url), template, self.passwords)
+
+    def replica_databases(self, name: str, row: Any = None) -> list[DatabaseConfig]:
         """Where tenant ``name``'s replicas are (none without replicas): its row's
         ``replica_urls``, else the replica templates', for a tenant whose database is the
-        template's (a tenant placed elsewhere with ``--url`` has the replicas of its row only)."""
+        template's (a tenant placed elsewhere with ``--url`` has the replicas of its row only).
+        A stored replica URL gets its password as a stored ``url`` does."""
         primary = tenant_alias(name)
-        return [
-            DatabaseConfig.from_url(url, replica_of=primary, **self.replica_role)
-            for url in self._urls(name)[1]
-        ]
-
-    def _urls(self, name: str) -> tuple[str, tuple[str, ...]]:
-        """Tenant ``name``'s database URL and its replicas' URLs."""
-        url = ""
-        replicas: tuple[str, ...] = ()
-        if self.fixed is None:
-            row = self._row(name)
-            if row is not None:
-                url, replicas = row.url, tuple(row.replica_urls or ())
+        url, replicas = ("", ()) if row is None else (row.url, tuple(row.replica_urls or ()))
         if not url and not replicas:
-            replicas = tuple(t.replace(PLACEHOLDER, name) for t in self.replica_templates)
-        return url or self.template.replace(PLACEHOLDER, name), replicas
+            templates = self.replica_templates
+            return [
+                DatabaseConfig.from_url(
+                    t.replace(PLACEHOLDER, name), replica_of=primary, **self.replica_role
+                )
+                for t in templates
+            ]
+        template = DatabaseConfig.from_url(self.template.replace(PLACEHOLDER, name))
+        return [
+            with_password(
+                DatabaseConfig.from_url(replica, replica_of=primary, **self.replica_role),
+                template,
+                self.passwords,
+            )
+            for replica in replicas
+        ]
 
     def forget(self, name: str) -> None:
         """Drop what this process knows of ``name`` (after ``drop_tenant``)."""
@@ -137,16 +167,52 @@ class TenantRegistry:
     # Open databases ----------------------------------------------------------------------------
 
     def alias_for(self, name: str) -> str:
-        """The alias of tenant ``name``'s database, added to this process if it is not yet."""
+        """The alias of tenant ``name``'s database, added to this process if it is not yet
+        (and added again if its row changed since: see the module's docstring)."""
         open_ = self.open
         alias = open_.get(name)
         if alias is not None:
+            opened = self._opened.get(name)
+            if opened is not None and opened[1] <= time.monotonic():
+                return self._recheck(name)
             try:
                 open_.move_to_end(name)
             except KeyError:  # closed by another thread meanwhile: reopen
                 return self._open(name)
             return alias
         return self._open(name)
+
+    def refresh(self, name: str) -> str:
+        """Read tenant ``name``'s row now (not at the next ``recheck_seconds``) and reopen its
+        database if the row changed; its alias."""
+        with self._lock:
+            if name in self._opened:
+                self._opened[name] = (self._opened[name][0], 0.0)
+            return self.alias_for(name)
+
+    def _recheck(self, name: str) -> str:
+        with self._lock:
+            alias, opened = self.open.get(name), self._opened.get(name)
+            if alias is None or opened is None:
+                return self._open(name)
+            version, due = opened
+            now = time.monotonic()
+            if due > now or self._holds or _in_event_loop() or _in_transaction(alias):
+                # checked by another thread; kept while held (migrate_all); not from an event
+                # loop; not under an open transaction of this thread: after it ends
+                return alias
+            try:
+                row = self._row(name)
+            except DatabaseError:  # default unreachable: keep what is open, ask again later
+                self._opened[name] = (version, now + self.recheck_seconds)
+                return alias
+            if row is not None and row.version == version:
+                self._opened[name] = (version, now + self.recheck_seconds)
+                return alias
+            self.close(name)  # moved, being moved, back from a move, or dropped
+            if row is None:
+                self._known.discard(name)
+            return self._open(name)
 
     def _open(self, name: str) -> str:
         with self._lock:
@@ -155,19 +221,27 @@ class TenantRegistry:
                 return alias
             alias = tenant_alias(name)
             if alias not in connections.settings:
-                self.check(name)
-                add_database(alias, self.database(name))
-                self._add_replicas(name)
+                check_tenant_name(name)
+                if self.fixed is not None:
+                    self.check(name)
+                    add_database(alias, self._database(name, None))
+                    row = None
+                else:
+                    row = self._row(name)
+                    if row is None:
+                        raise self._unknown(name)
+                    self._add(name, alias, row)
+                self._add_replicas(name, row)
             self.open[name] = alias
             self._bound()
             return alias
 
-    def _add_replicas(self, name: str) -> None:
+    def _add_replicas(self, name: str, row: Any) -> None:
         """Add tenant ``name``'s replicas as replicas of its database (the replica routing of
         every primary applies: read-your-writes, failover, lag bounds); all or none."""
         added: list[str] = []
         try:
-            for number, replica in enumerate(self.replica_databases(name), start=1):
+            for number, replica in enumerate(self.replica_databases(name, row), start=1):
                 alias = tenant_replica_alias(name, number)
                 add_database(alias, replica)
                 added.append(alias)
@@ -177,6 +251,21 @@ class TenantRegistry:
             raise
         if added:
             self.replicas[name] = tuple(added)
+
+    def _add(self, name: str, alias: str, row: Any) -> None:
+        from django_cfg.tenants.models import MOVING
+
+        moving = row.state == MOVING
+        add_database(alias, self._database(name, row), read_only=moving or None)
+        read_only_because(
+            alias,
+            f"tenant {name!r} is read-only while manage.py move_tenant moves its database "
+            f"({alias!r}); writes are refused until the move ends, then they go to the "
+            "tenant's new database"
+            if moving
+            else None,
+        )
+        self._opened[name] = (row.version, time.monotonic() + self.recheck_seconds)
 
     def _bound(self) -> None:
         """Close the least recently used tenants past ``max_open`` (none while held)."""
@@ -205,8 +294,10 @@ class TenantRegistry:
             for replica in self.replicas.pop(name, ()):
                 if replica in connections.settings:
                     remove_database(replica)
+            self._opened.pop(name, None)
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
+                read_only_because(alias, None)
 
 
 def _check_table_installed() -> None:
@@ -228,6 +319,19 @@ def tenant_database_of(alias: str) -> str | None:
     if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
         return None
     return primary if tenant_of_alias(primary) is not None else None
+
+
+def _in_transaction(alias: str) -> bool:
+    """Whether this thread has a transaction open on ``alias`` (reopening would break it)."""
+    return alias in connections.settings and connections[alias].in_atomic_block
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def tenant_of_alias(alias: str) -> str | None:

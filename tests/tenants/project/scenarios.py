@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
 import functools
+import hashlib
+import io
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.db import connections, transaction
 from django.test import AsyncClient, Client
 
 from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_primary, use_tenant
 from django_cfg.replicas.monitor import current_monitor
+from django_cfg.routing.read_only import ReadOnlyDatabaseError
+from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.registry import current_registry
 from tests.tenants.project.notes.models import Note, Tag
 
@@ -393,6 +400,179 @@ def pin_cookie(names: list[str]) -> dict[str, Any]:
     }
 
 
+def seed(args: list[str]) -> dict[str, Any]:
+    """Tags and notes in tenant NAME, with a gap in the notes' keys (the third is deleted), and
+    a delete intent (a datetime)."""
+    (name,) = args
+    with use_tenant(name):
+        tags = [Tag.objects.create(name=f"tag{i}") for i in range(2)]
+        notes = [
+            Note.objects.create(title=f"{name}-{i}", tag=tags[i % 2] if i < 3 else None)
+            for i in range(5)
+        ]
+        notes[2].delete()
+        rows = list(Note.objects.order_by("pk").values_list("pk", "title", "tag_id"))
+    from django_cfg.models import DeleteIntent
+
+    DeleteIntent.objects.using(tenant_alias(name)).create(  # a datetime with microseconds
+        token="seeded",
+        database=tenant_alias(name),
+        model="notes.Note",
+        pks="[]",
+        created=datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.UTC),
+    )
+    return {"notes": rows}
+
+
+def _wait(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear")
+        time.sleep(0.02)
+
+
+def _where(name: str) -> dict[str, Any]:
+    """Where this process has tenant ``name``'s database now (the password as a digest)."""
+    settings_dict = connections[tenant_alias(name)].settings_dict
+    password = str(settings_dict.get("PASSWORD") or "")
+    return {
+        "name": str(settings_dict["NAME"]),
+        "host": settings_dict.get("HOST") or "",
+        "password_sha256": hashlib.sha256(password.encode()).hexdigest() if password else "",
+    }
+
+
+def _try_write(name: str, title: str) -> str:
+    try:
+        with use_tenant(name):
+            Note.objects.create(title=title)
+    except ReadOnlyDatabaseError as error:
+        return f"{type(error).__name__}: {error}"
+    return "written"
+
+
+def _titles(name: str) -> list[str]:
+    with use_tenant(name):
+        return sorted(Note.objects.values_list("title", flat=True))
+
+
+def try_write(args: list[str]) -> dict[str, Any]:
+    """A write in a process started now: written, or the refusal; where the tenant is."""
+    name, title = args
+    written = _try_write(name, title)
+    return {"write": written, "titles": _titles(name), **_where(name)}
+
+
+def follower(args: list[str]) -> dict[str, Any]:
+    """A process that opened the tenant before a move: a write while the move holds (FOLDER/held
+    .. FOLDER/wrote), then, after FOLDER/moved and recheck_seconds, a write and read."""
+    name, folder_text = args
+    folder = Path(folder_text)
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {"before": _try_write(name, "follower-before"), **_where(name)}
+    (folder / "opened").touch()
+    _wait(folder / "held")
+    out["during"] = _try_write(name, "follower-during")
+    out["during_titles"] = _titles(name)
+    out["during_where"] = _where(name)
+    (folder / "wrote").touch()
+    _wait(folder / "moved")
+    time.sleep(registry.recheck_seconds + 0.1)
+    out["after"] = _try_write(name, "follower-after")
+    out["after_titles"] = _titles(name)
+    out["after_where"] = _where(name)
+    return out
+
+
+def dropped(args: list[str]) -> dict[str, Any]:
+    """A tenant this process has open, dropped by another process: seen after recheck_seconds."""
+    import os
+    import subprocess
+    import sys
+
+    (name,) = args
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {"before": _try_write(name, "before-drop")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.tenants.project.run",
+            "manage",
+            "drop_tenant",
+            name,
+            "--noinput",
+        ],
+        check=True,
+        env=os.environ,
+        capture_output=True,
+    )
+    time.sleep(registry.recheck_seconds + 0.1)
+    try:
+        with use_tenant(name):
+            Note.objects.count()
+    except UnknownTenantError as error:
+        out["after"] = str(error)
+    out["open"] = list(registry.open)
+    return out
+
+
+def atomic_across_mark(args: list[str]) -> dict[str, Any]:
+    """A transaction on the tenant open while its row is marked as being moved (by SQL on
+    default.sqlite3 here): it is not broken; the tenant is reopened read-only after it."""
+    import sqlite3
+    from contextlib import closing
+
+    from django.conf import settings
+    from django.db import transaction
+
+    (name,) = args
+    registry = current_registry()
+    assert registry is not None
+    alias = registry.alias_for(name)
+    with use_tenant(name), transaction.atomic(using=alias):
+        Note.objects.create(title="in-transaction-1")
+        with closing(sqlite3.connect(settings.DATABASES["default"]["NAME"])) as connection:
+            connection.execute("UPDATE django_cfg_tenant SET state = 'moving', version = 99")
+            connection.commit()
+        time.sleep(registry.recheck_seconds + 0.1)
+        Note.objects.create(title="in-transaction-2")  # due, but not under the transaction
+    return {"after": _try_write(name, "after-transaction"), "titles": _titles(name)}
+
+
+def held_move(args: list[str]) -> dict[str, Any]:
+    """``move_tenant NAME --url URL`` held at POINT ("copy": before the copy, "verify": after
+    it) until FOLDER/release exists; FOLDER/held says it is there."""
+    from django_cfg.management.commands import move_tenant
+
+    name, url, folder_text, point = args
+    folder = Path(folder_text)
+    copy_rows = move_tenant.copy_rows
+
+    def hold() -> None:
+        (folder / "held").touch()
+        _wait(folder / "release")
+
+    def held_copy(*a: Any, **kw: Any) -> Any:
+        if point == "copy":
+            hold()
+        copied = copy_rows(*a, **kw)
+        if point == "verify":
+            hold()
+        return copied
+
+    move_tenant.copy_rows = held_copy  # type: ignore[assignment]
+    stdout = io.StringIO()
+    try:
+        call_command("move_tenant", name, url=url, interactive=False, stdout=stdout)
+    except CommandError as error:
+        return {"ok": False, "error": str(error), "out": stdout.getvalue()}
+    return {"ok": True, "out": stdout.getvalue()}
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "replicas": replicas,
     "served": served,
@@ -407,6 +587,12 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "late": late,
     "celery": celery,
     "django_tasks": django_tasks,
+    "seed": seed,
+    "try_write": try_write,
+    "follower": follower,
+    "held_move": held_move,
+    "dropped": dropped,
+    "atomic_across_mark": atomic_across_mark,
 }
 
 

@@ -4,9 +4,11 @@ Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENA
 (the tenant template), TENANT_TEST_DIR (BASE_DIR: SQLite files land there), TENANT_TEST_NAMES
 (a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER,
 TENANT_TEST_REPLICA_URLS (replica templates, separated by spaces; with them the replica
-probe/retry intervals are 0.2 s / 1 s) and TENANT_TEST_REPLICA_MAX_LAG_BYTES.
+probe/retry intervals are 0.2 s / 1 s), TENANT_TEST_REPLICA_MAX_LAG_BYTES,
+TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}).
 """
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ class TenantProjectConfig(DjangoConfig):
         max_open=int(_max_open) if _max_open else None,
         replica_url=_replicas or None,
         replica_max_lag_bytes=int(_max_lag_bytes) if _max_lag_bytes else None,
+        recheck_seconds=float(os.environ.get("TENANT_TEST_RECHECK", "5")),
+        passwords=json.loads(os.environ.get("TENANT_TEST_PASSWORDS", "{}")),
     )
     replica_probe_interval: float = 0.2
     replica_retry_interval: float = 1.0

@@ -4,6 +4,9 @@
     python manage.py create_tenant big_co --url postgresql://app@db2.example.com/t_big_co \
         --replica-url postgresql://app@db2-replica.example.com/t_big_co
 
+The URL holds no password: the tenants table would keep it in plain text. The password comes
+from ``TenantsConfig.passwords`` or the template (``django_cfg.tenants.credentials``).
+
 The database is created where the engine allows (a SQLite file; CREATE DATABASE on PostgreSQL
 and MariaDB, which needs that right), the tenant apps are migrated there, and the tenant is
 recorded in the tenants table of ``default`` (with ``--url`` when it lives elsewhere than the
@@ -19,23 +22,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
+from django_cfg.management.tenant_commands import tenants_registry
 from django_cfg.schema.state import redact
-from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
+from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.provisioning import create_database
-from django_cfg.tenants.registry import TenantRegistry, current_registry
-
-
-def tenants_registry() -> TenantRegistry:
-    """The project's tenant registry, or a CommandError saying how to configure tenants."""
-    registry = current_registry()
-    if registry is None:
-        raise CommandError(
-            "This project has no tenants: set DjangoConfig.tenants = TenantsConfig(...) "
-            "(docs/tenants.md)."
-        )
-    return registry
 
 
 class Command(BaseCommand):
@@ -45,7 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("name", help="The tenant's name: a-z, 0-9 and '_', 1 to 63 long.")
         parser.add_argument(
             "--url",
-            help="The tenant's database URL, when not the template's (another server).",
+            help="The tenant's database URL, when not the template's (another server), "
+            "without a password (TenantsConfig.passwords or the template's applies).",
         )
         parser.add_argument(
             "--replica-url",
@@ -62,9 +55,10 @@ class Command(BaseCommand):
         registry = tenants_registry()
         try:
             name = check_tenant_name(options["name"])
-            for url in [options["url"], *options["replica_urls"]]:
-                if url:
-                    DatabaseConfig.from_url(url)  # refused here if it cannot be read
+            if options["url"]:
+                check_storable_url(options["url"])  # unreadable, or with a password: refused
+            for url in options["replica_urls"]:
+                check_storable_url(url, "--replica-url")
         except (ValueError, DatabaseURLError) as error:
             raise CommandError(str(error)) from None
         if registry.fixed is not None:

@@ -15,7 +15,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-from django_cfg.management.commands.create_tenant import tenants_registry
+from django_cfg.management.tenant_commands import (
+    add_noinput_argument,
+    confirm,
+    tenants_registry,
+)
 from django_cfg.schema.state import redact
 from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.provisioning import drop_database
@@ -31,13 +35,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Also drop the tenant's database (its file on SQLite): its data is lost.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Do not ask for confirmation.",
-        )
+        add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django_cfg.tenants.models import Tenant
@@ -52,11 +50,8 @@ class Command(BaseCommand):
             registry.check(name)
         except (UnknownTenantError, ValueError) as error:
             raise CommandError(str(error)) from None
-        if options["interactive"]:
-            what = "and DROP ITS DATABASE " if options["drop_database"] else ""
-            answer = input(f"Remove tenant {name!r} {what}? Type 'yes' to continue: ")
-            if answer != "yes":
-                raise CommandError("Cancelled.")
+        what = "and DROP ITS DATABASE " if options["drop_database"] else ""
+        confirm(options, f"Remove tenant {name!r} {what}?")
         where = registry.database(name).redacted_url
         if options["drop_database"]:
             alias = registry.alias_for(name)

@@ -129,6 +129,20 @@ class Command(BaseCommand):
         with selected_tenants(options["tenants"], every=every) as tenants:
             self._handle(options, tenants.aliases, tenants.failures)
 
+    def migrate_tenant_databases(self, aliases: list[str], verbosity: int) -> None:
+        """Migrate the open tenant databases ``aliases`` as ``--tenant`` does (``move_tenant``
+        migrates a tenant's new database with it); CommandError naming the failures."""
+        options = {
+            "databases": None,
+            "tenants": aliases,
+            "check_unapplied": False,
+            "plan": False,
+            "parallel": 1,
+            "interactive": False,
+            "verbosity": verbosity,
+        }
+        self._handle(options, aliases)
+
     def _handle(
         self,
         options: dict[str, Any],

@@ -1,0 +1,307 @@
+"""``manage.py move_tenant NAME --url URL``: move a tenant's database, read-only meanwhile.
+
+    python manage.py move_tenant acme --url postgresql://app@db2.example.com/t_acme --noinput
+    python manage.py move_tenant acme --url ... --drop-source    # and drop the old database
+    python manage.py move_tenant acme --abort                     # after a killed move
+
+1. The tenant's row is marked as being moved: every process that uses the tenant reopens its
+   database read-only at its next use after ``TenantsConfig.recheck_seconds`` (a write is
+   refused with a message naming the tenant and the move); the command waits that long + 1 s.
+2. The new database is created (where the engine allows) and migrated (migrate_all's engine).
+3. Every table of the tenant apps (and the delete intents) is copied, primary keys kept, in
+   batches, in one transaction (``django_cfg.tenants.row_copy``), any engine to any engine.
+4. Row counts and primary-key checksums are compared per table, the source counted again.
+5. The row gets the new URL (without a password) and becomes writable: processes reopen the
+   tenant at its new URL at their next use after ``recheck_seconds``.
+
+Any failure (or Ctrl-C) before the switch leaves the tenant on its source, writable again, and
+drops the new database if this run created it; the exit status is 1 and the message names
+the tables and counts that differ. Only for tenants of the tenants table.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.models import F, Model
+
+from django_cfg.management.commands.migrate_all import Command as MigrateAll
+from django_cfg.management.tenant_commands import (
+    add_noinput_argument,
+    confirm,
+    tenants_registry,
+)
+from django_cfg.routing.runtime import add_database, remove_database
+from django_cfg.schema.state import redact
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.tenants import check_tenant_name, tenant_alias
+from django_cfg.settings.url import DatabaseURLError
+from django_cfg.tenants.context import UnknownTenantError
+from django_cfg.tenants.credentials import check_storable_url
+from django_cfg.tenants.models import MOVING
+from django_cfg.tenants.provisioning import create_database, drop_database
+from django_cfg.tenants.registry import TenantRegistry
+from django_cfg.tenants.row_copy import compare, copy_rows, tenant_models
+
+
+class MoveFailed(Exception):
+    """A step of the move failed; the message says which and why (no password in it)."""
+
+
+class Command(BaseCommand):
+    help = (
+        "Moves a tenant's database to another URL: copy, verify row counts, switch; the "
+        "tenant is read-only meanwhile."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="The tenant to move.")
+        parser.add_argument(
+            "--url",
+            help="Its new database URL, without a password (TenantsConfig.passwords or the "
+            "template's applies).",
+        )
+        parser.add_argument(
+            "--drop-source",
+            action="store_true",
+            help="Drop the old database after the switch (its file on SQLite).",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=1000, help="Rows per INSERT (default 1000)."
+        )
+        parser.add_argument(
+            "--abort",
+            action="store_true",
+            help="Make a tenant left read-only by a killed move writable again on its source.",
+        )
+        add_noinput_argument(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        registry = tenants_registry()
+        if registry.fixed is not None:
+            raise CommandError(
+                "move_tenant needs the tenants table: this project lists its tenants in "
+                "TenantsConfig.names, where each database is the template's. Leave names unset "
+                "and record the tenants with create_tenant to move them one by one."
+            )
+        try:
+            name = registry.check(check_tenant_name(options["name"]))
+        except (UnknownTenantError, ValueError) as error:
+            raise CommandError(str(error)) from None
+        if options["abort"]:
+            self._abort(registry, name)
+            return
+        if not options["url"]:
+            raise CommandError("move_tenant: give the new database with --url URL.")
+        try:
+            check_storable_url(options["url"])
+        except (ValueError, DatabaseURLError) as error:
+            raise CommandError(str(error)) from None
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        source = registry.database(name)
+        target = registry.database_at(name, options["url"])
+        if _same_database(source, target):
+            raise CommandError(f"Tenant {name!r} already lives in {source.redacted_url}.")
+        row = _tenants().get(name=name)
+        if row.state == MOVING:
+            raise CommandError(
+                f"Tenant {name!r} is already being moved. If no move_tenant is running (it was "
+                f"killed), make it writable on its database again with: "
+                f"manage.py move_tenant {name} --abort"
+            )
+        confirm(
+            options,
+            f"Move tenant {name!r} from {source.redacted_url} to {target.redacted_url}? "
+            "Its writes are refused until the move ends.",
+        )
+        version = row.version + 1
+        if (
+            not _tenants()
+            .filter(name=name, state="", version=row.version)
+            .update(state=MOVING, version=version)
+        ):
+            raise CommandError(f"Tenant {name!r} changed meanwhile (another move?); try again.")
+        self._move(registry, name, source, target, version, options)
+
+    def _move(
+        self,
+        registry: TenantRegistry,
+        name: str,
+        source: DatabaseConfig,
+        target: DatabaseConfig,
+        version: int,
+        options: dict[str, Any],
+    ) -> None:
+        verbosity: int = options["verbosity"]
+        started = time.monotonic()
+        target_alias = _side_alias(name, "move")
+        source_alias = tenant_alias(name)
+        created: bool | None = None  # None: not created (yet); False: it existed before
+        try:
+            grace = registry.recheck_seconds + 1
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"Tenant {name!r} is read-only; waiting {grace:g}s for running processes "
+                    "to see it."
+                )
+            time.sleep(grace)
+            source_alias = registry.refresh(name)  # read-only here too
+            add_database(target_alias, target)
+            created = create_database(target_alias)
+            MigrateAll(
+                stdout=cast(Any, self.stdout), stderr=cast(Any, self.stderr)
+            ).migrate_tenant_databases([target_alias], verbosity=max(verbosity - 1, 0))
+            models = tenant_models(registry.apps, source_alias)
+            _check_empty(models, target_alias, target)
+            copy_rows(
+                models, source_alias, target_alias, options["batch_size"], self._progress(verbosity)
+            )
+            checks = compare(models, source_alias, target_alias)
+            differ = [check for check in checks if not check.same]
+            if differ:
+                raise MoveFailed(
+                    "the copy differs from the source: "
+                    + "; ".join(check.describe() for check in differ)
+                )
+            switched = _tenants().filter(name=name, state=MOVING, version=version)
+            # The URL as given: check_storable_url refused one with a password.
+            if not switched.update(url=options["url"], state="", version=version + 1):
+                raise MoveFailed("its row changed during the move (move_tenant --abort?)")
+        except BaseException as error:  # Ctrl-C included: the tenant must not stay read-only
+            why = _reason(error, source_alias, target_alias)
+            kept = self._give_up(registry, name, version, target_alias, target, created)
+            raise CommandError(
+                f"Tenant {name!r} was not moved: {why}. It stays on {source.redacted_url} and "
+                f"takes writes again (running processes within {registry.recheck_seconds:g}s); "
+                f"{kept}."
+            ) from None
+        remove_database(target_alias)
+        registry.refresh(name)  # this process: at the new URL
+        rows = sum(check.source_rows for check in checks)
+        took = time.monotonic() - started
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
+                f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
+            )
+        )
+        if verbosity >= 1:
+            for check in checks:
+                self.stdout.write(f"  {check.describe()}")
+        if options["drop_source"]:
+            self._drop_source(registry, name, source)
+
+    def _progress(self, verbosity: int) -> Any:
+        def progress(model: type[Model], rows: int) -> None:
+            if verbosity >= 2:
+                self.stdout.write(f"  copied {model._meta.db_table}: {rows} rows")
+
+        return progress
+
+    def _give_up(
+        self,
+        registry: TenantRegistry,
+        name: str,
+        version: int,
+        target_alias: str,
+        target: DatabaseConfig,
+        created: bool | None,
+    ) -> str:
+        """The tenant back on its source, writable; the new database dropped if created here.
+        What became of the new database."""
+        _tenants().filter(name=name, state=MOVING, version=version).update(
+            state="", version=version + 1
+        )
+        registry.close(name)
+        where = target.redacted_url
+        if target_alias not in connections.settings:
+            return f"the new database {where} was not opened"
+        try:
+            if created is None:
+                return f"the new database {where} was not created"
+            if not created:
+                return f"the new database {where} existed before and was kept"
+            drop_database(target_alias)
+        except (DatabaseError, OSError) as error:
+            return f"dropping the new database {where} failed: {redact(target_alias, str(error))}"
+        finally:
+            remove_database(target_alias)
+        return f"the new database {where} was dropped"
+
+    def _drop_source(self, registry: TenantRegistry, name: str, source: DatabaseConfig) -> None:
+        """Drop the old database once running processes have left it (``recheck_seconds``)."""
+        grace = registry.recheck_seconds + 1
+        self.stdout.write(f"Waiting {grace:g}s for running processes to leave the old database.")
+        time.sleep(grace)
+        alias = _side_alias(name, "old")
+        add_database(alias, source)  # writable: DROP DATABASE needs it
+        try:
+            drop_database(alias)
+        except (DatabaseError, OSError) as error:
+            raise CommandError(
+                f"Tenant {name!r} was moved, but dropping {source.redacted_url} failed: "
+                f"{redact(alias, str(error))}"
+            ) from None
+        finally:
+            remove_database(alias)
+        self.stdout.write(f"Dropped {source.redacted_url}.")
+
+    def _abort(self, registry: TenantRegistry, name: str) -> None:
+        row = _tenants().get(name=name)
+        if row.state != MOVING:
+            raise CommandError(f"Tenant {name!r} is not being moved.")
+        _tenants().filter(name=name, state=MOVING).update(state="", version=F("version") + 1)
+        self.stdout.write(
+            f"Tenant {name!r} takes writes again on {registry.database(name).redacted_url} "
+            f"(running processes within {registry.recheck_seconds:g}s). A new database a "
+            "killed move left behind was not dropped."
+        )
+
+
+def _tenants() -> Any:
+    from django_cfg.tenants.models import Tenant
+
+    return Tenant._default_manager.using(DEFAULT_DB_ALIAS)
+
+
+def _side_alias(name: str, role: str) -> str:
+    """An alias beside ``tenant_<name>`` for this command only, of a valid tenant shape (the
+    tenant router then migrates the tenant apps there) and never ``tenant_<name>`` itself."""
+    for suffix in (f"__{role}", f"__{role}2"):
+        alias = tenant_alias(name[: 63 - len(suffix)] + suffix)
+        if alias != tenant_alias(name):
+            return alias
+    raise AssertionError("unreachable")
+
+
+def _same_database(a: DatabaseConfig, b: DatabaseConfig) -> bool:
+    from django.conf import settings
+
+    base_dir = getattr(settings, "BASE_DIR", None)
+    first, second = a.to_django(base_dir), b.to_django(base_dir)
+    keys = ("ENGINE", "HOST", "PORT", "NAME")
+    return all(str(first.get(key)) == str(second.get(key)) for key in keys)
+
+
+def _check_empty(models: list[type[Model]], alias: str, target: DatabaseConfig) -> None:
+    for model in models:
+        if model._base_manager.using(alias).exists():
+            raise MoveFailed(
+                f"{target.redacted_url} already holds rows in {model._meta.db_table}: move to "
+                "an empty database"
+            )
+
+
+def _reason(error: BaseException, *aliases: str) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, MoveFailed):
+        return str(error)
+    text = f"{type(error).__name__}: {error}"
+    for alias in aliases:
+        text = redact(alias, text)
+    return text
