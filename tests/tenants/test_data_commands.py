@@ -178,8 +178,8 @@ def test_a_tenant_that_cannot_be_opened_is_named(project: TenantProject, tmp_pat
     (project.root / "blocker").write_text("a file where a folder should be")
     with closing(sqlite3.connect(project.root / "default.sqlite3")) as connection:
         connection.execute(
-            "INSERT INTO django_cfg_tenant (name, url, created) VALUES "
-            f"('broken', 'sqlite:///{project.root}/blocker/x.sqlite3', '2026-01-01')"
+            "INSERT INTO django_cfg_tenant (name, url, replica_urls, created) VALUES "
+            f"('broken', 'sqlite:///{project.root}/blocker/x.sqlite3', '[]', '2026-01-01')"
         )
         connection.commit()
     delete_ann_behind_djangos_back(project)
