@@ -23,6 +23,7 @@ class TenantProject:
     names: list[str] | None = None
     max_open: int | None = None
     resolver: str = "header"
+    test_url: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -37,6 +38,8 @@ class TenantProject:
             env["TENANT_TEST_NAMES"] = ",".join(self.names)
         if self.max_open is not None:
             env["TENANT_TEST_MAX_OPEN"] = str(self.max_open)
+        if self.test_url is not None:
+            env["TENANT_TEST_TEST_URL"] = self.test_url
         return env
 
     def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:

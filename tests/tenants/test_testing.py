@@ -128,6 +128,31 @@ def test_pytest_django_creates_and_destroys_the_tenant_test_databases(
     assert production_files(production) == before
 
 
+def test_a_test_url_naming_the_production_databases_is_refused(tmp_path: Path) -> None:
+    """``TenantsConfig.test_url`` equal to ``url``: the runner would drop each tenant's
+    production database to create its test database. It refuses before touching any."""
+    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "beta"], test_url=TEMPLATE)
+    project.manage("migrate_all", "--verbosity", "0")
+    project.scenario("write", "acme", "beta")
+    before = production_files(project)
+    for command in (
+        ["-m", "tests.tenants.project.run", "manage", "test", SELFTEST, "--testrunner", RUNNER],
+        ["-m", "pytest", "tests/tenants/project/selftests/tenant_databases.py",
+         "--ds", "tests.tenants.project.settings", "--confcutdir",
+         "tests/tenants/project/selftests", "-p", "no:cacheprovider"],
+    ):  # fmt: skip
+        run = run_process([sys.executable, *command], cwd=ROOT, env=project.env)
+        assert run.returncode != 0
+        output = run.stdout + run.stderr
+        assert "Tenant 'acme': its test database" in output
+        assert "is its production database (TenantsConfig.url)" in output
+        assert "TenantsConfig.test_url" in output
+        assert production_files(project) == before
+        assert project.sqlite_rows("tenants/acme.sqlite3", "SELECT title FROM notes_note") == [
+            ("acme-row",)
+        ]
+
+
 @pytest.mark.postgres
 def test_postgresql_tenant_test_databases_are_dropped(tmp_path: Path) -> None:
     suffix = secrets.token_hex(3)

@@ -91,6 +91,14 @@ class TenantTestDatabases:
 
                 Tenant._default_manager.using(DEFAULT_DB_ALIAS).get_or_create(name=name)
             alias = registry.alias_for(name)
+            if not self._is_test_database(alias, connections[alias].settings_dict):
+                raise ImproperlyConfigured(
+                    f"Tenant {name!r}: its test database "
+                    f"{connections[alias].settings_dict['NAME']!r} is its production database "
+                    "(TenantsConfig.url); the tests would drop it. Set TenantsConfig.test_url "
+                    "to a template of other databases (e.g. 'test_' before the database name), "
+                    "or leave it unset."
+                )
             self._record(connection=connections[alias])
             what = "Using existing" if self.keepdb else "Creating"
             self._log(f"{what} test database", alias, connections[alias].settings_dict)
@@ -160,8 +168,8 @@ def tenant_test_databases(
 ) -> Iterator[None]:
     """The tenants' test databases for the block (pytest-django's ``django_db_setup``)."""
     databases = TenantTestDatabases(tenants, verbosity=verbosity, keepdb=keepdb)
-    databases.setup()
     try:
+        databases.setup()
         yield
     finally:
         databases.teardown()

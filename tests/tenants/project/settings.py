@@ -2,7 +2,8 @@
 
 Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENANT_TEST_URL
 (the tenant template), TENANT_TEST_DIR (BASE_DIR: SQLite files land there), TENANT_TEST_NAMES
-(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER.
+(a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER,
+TENANT_TEST_TEST_URL (TenantsConfig.test_url).
 """
 
 import os
@@ -30,6 +31,7 @@ class TenantProjectConfig(DjangoConfig):
         resolver=os.environ.get("TENANT_TEST_RESOLVER", "header"),
         names=_names.split(",") if _names else None,
         max_open=int(_max_open) if _max_open else None,
+        test_url=os.environ.get("TENANT_TEST_TEST_URL"),
     )
     # Django >= 6.0's tasks framework (tests/tenants/project/notes/tasks.py); unread on 5.2.
     extra_settings: dict[str, Any] = {
