@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
@@ -223,4 +223,4 @@ def _in_current_tenant(relation: CrossDatabaseRelation) -> CrossDatabaseRelation
 
     if current_tenant() is None:
         return None
-    return replace(relation, database=tenant_database(relation.field.model))
+    return relation._replace(database=tenant_database(relation.field.model))

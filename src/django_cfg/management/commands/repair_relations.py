@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -312,7 +311,7 @@ def _relations(
     ]
     for alias in tenant_aliases:
         found += [
-            replace(relation, database=alias)
+            relation._replace(database=alias)
             for relation in every
             if relation.database == TENANT_HOME and relation.target_database != TENANT_HOME
         ]
