@@ -111,6 +111,26 @@ def test_tenant_selects_one_tenants_database(project: TenantProject, tmp_path: P
     assert "seed3" not in titles(project, "acme") + titles(project, "beta")
 
 
+def test_loaddata_all_refuses_a_tenant_the_directory_has_no_file_for(
+    project: TenantProject, tmp_path: Path
+) -> None:
+    """``loaddata_all DIRECTORY --tenant beta`` with no ``tenant_beta.*`` in it loaded nothing
+    and said nothing (exit 0): a restore that silently did not happen."""
+    backup = tmp_path / "acme-only"
+    project.manage("dumpdata_all", "-o", str(backup), "--tenant", "acme", "notes")
+    out = project.manage("loaddata_all", str(backup), "--tenant", "beta", check=False)
+    assert f"--tenant beta: {backup} has no tenant_beta.* fixture" in out
+    assert "Nothing was loaded." in out
+    with closing(sqlite3.connect(project.root / "tenants" / "acme.sqlite3")) as connection:
+        connection.execute("DELETE FROM notes_note")
+        connection.commit()
+    out = project.manage(
+        "loaddata_all", str(backup), "--tenant", "acme", "--tenant", "beta", check=False
+    )
+    assert "has no tenant_beta.* fixture" in out
+    assert titles(project, "acme") == []  # acme's file was not loaded either
+
+
 def delete_ann_behind_djangos_back(project: TenantProject) -> None:
     """ann disappears from default with raw SQL: her notes in each tenant become orphans."""
     with closing(sqlite3.connect(project.root / "default.sqlite3")) as connection:

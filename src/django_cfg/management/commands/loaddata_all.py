@@ -104,6 +104,11 @@ class Command(BaseCommand):
                     + "\nNothing was loaded."
                 )
             for alias in tenants.aliases:
+                if directories and options["tenants"] and alias not in tenant_files:
+                    raise CommandError(
+                        f"--tenant {tenant_of_alias(alias)}: {directories[0]} has no {alias}.* "
+                        "fixture (dumpdata_all writes one per tenant). Nothing was loaded."
+                    )
                 fixtures = tenant_files.get(alias, []) if directories else list(labels)
                 if fixtures:
                     plan[alias] = fixtures
