@@ -167,6 +167,20 @@ def test_repair_relations_finds_and_repairs_orphans_in_each_tenant(project: Tena
     assert "No unfinished deletes, no orphans to repair." in clean
 
 
+def test_repair_relations_refuses_a_database_it_does_not_know(project: TenantProject) -> None:
+    """``--dry-run --database tenant_acme`` (or a typo) scanned nothing and reported "no
+    orphans", exit 0, while acme had one."""
+    delete_ann_behind_djangos_back(project)
+    for alias, hint in (
+        ("tenant_acme", "tenant_acme is tenant acme's database: use --tenant acme"),
+        ("defualt", "databases: default"),
+    ):
+        out = project.manage("repair_relations", "--dry-run", "--database", alias, check=False)
+        assert f"CommandError: --database {alias}: no such database in DATABASES" in out
+        assert hint in out
+        assert "no orphans to repair" not in out
+
+
 def test_repair_relations_finishes_a_delete_that_reached_a_tenant(project: TenantProject) -> None:
     # A crash after default committed the delete of ann: the intent (recorded in default, as
     # every cross-database delete does) names her acme note, still there.
