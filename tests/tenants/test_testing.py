@@ -145,12 +145,33 @@ def test_a_test_url_naming_the_production_databases_is_refused(tmp_path: Path) -
         assert run.returncode != 0
         output = run.stdout + run.stderr
         assert "Tenant 'acme': its test database" in output
-        assert "is its production database (TenantsConfig.url)" in output
+        assert "is the production database of tenant 'acme' (TenantsConfig.url)" in output
         assert "TenantsConfig.test_url" in output
         assert production_files(project) == before
         assert project.sqlite_rows("tenants/acme.sqlite3", "SELECT title FROM notes_note") == [
             ("acme-row",)
         ]
+
+
+def test_a_test_database_that_is_another_tenants_production_database_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The default test template puts acme's test database at ``tenants/test_acme.sqlite3``:
+    the production database of a tenant named ``test_acme``. It was dropped, then its rows
+    replaced by the test's."""
+    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "test_acme"])
+    project.manage("migrate_all", "--verbosity", "0")
+    project.scenario("write", "acme", "test_acme")
+    before = production_files(project)
+    command = ["-m", "tests.tenants.project.run", "manage", "test", SELFTEST, "--testrunner"]
+    run = run_process([sys.executable, *command, RUNNER], cwd=ROOT, env=project.env)
+    assert run.returncode != 0
+    assert (
+        "Tenant 'acme': its test database "
+        f"'{tmp_path / 'tenants' / 'test_acme.sqlite3'}' is the production database of tenant "
+        "'test_acme'"
+    ) in run.stderr
+    assert production_files(project) == before
 
 
 @pytest.mark.postgres
