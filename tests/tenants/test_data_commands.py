@@ -131,6 +131,29 @@ def test_loaddata_all_refuses_a_tenant_the_directory_has_no_file_for(
     assert titles(project, "acme") == []  # acme's file was not loaded either
 
 
+def test_database_and_tenant_together_select_both(project: TenantProject, tmp_path: Path) -> None:
+    """``--database default --tenant acme`` visited acme only: --database was dropped without
+    a word."""
+    backup = tmp_path / "both"
+    out = project.manage(
+        "dumpdata_all", "-o", str(backup), "--database", "default", "--tenant", "acme"
+    )
+    assert sorted(p.name for p in backup.iterdir()) == ["default.json", "tenant_acme.json"]
+    assert "default: dumped" in out
+    plan = project.manage("migrate_all", "--plan", "--database", "default", "--tenant", "acme")
+    assert "default" in plan
+    assert "tenant_acme" in plan
+    assert "tenant_beta" not in plan
+    with closing(sqlite3.connect(project.root / "tenants" / "acme.sqlite3")) as connection:
+        connection.execute("DELETE FROM notes_note")
+        connection.commit()
+    (backup / "default.json").write_text("[]")
+    out = project.manage("loaddata_all", str(backup), "--database", "default", "--tenant", "acme")
+    assert "default: installed 0 object(s)" in out
+    assert "tenant_acme: installed 2 object(s)" in out
+    assert titles(project, "acme") == ["acme-ann", "acme-nobody"]
+
+
 def delete_ann_behind_djangos_back(project: TenantProject) -> None:
     """ann disappears from default with raw SQL: her notes in each tenant become orphans."""
     with closing(sqlite3.connect(project.root / "default.sqlite3")) as connection:

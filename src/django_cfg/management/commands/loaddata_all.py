@@ -85,7 +85,8 @@ class Command(BaseCommand):
         directories = [label for label in labels if Path(label).is_dir()]
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
-        requested, tenant_only = options["databases"], bool(options["tenants"])
+        requested = options["databases"]
+        tenant_only = bool(options["tenants"]) and not requested  # --tenant alone: no fixed one
         databases = data_databases(requested)  # refuses a --database that holds no tables
         tenant_files: dict[str, list[str]] = {}
         if directories:

@@ -135,12 +135,13 @@ class Command(BaseCommand):
                 )
         older_than = timedelta(seconds=float(options["older_than"]))
         with selected_tenants(tenants_named, every=not databases) as tenants:
-            relations = _relations(databases, tenants.opened, fixed=not tenants_named)
+            fixed = bool(databases) or not tenants_named  # --tenant alone: no fixed database
+            relations = _relations(databases, tenants.opened, fixed=fixed)
             try:
                 pending = pending_deletes(databases, older_than)
             except DatabaseError as error:
                 raise CommandError(f"Could not read the unfinished deletes: {error}") from error
-            if tenants_named:  # the deletes that reached one of them
+            if tenants_named and not databases:  # the deletes that reached one of them
                 pending = [d for d in pending if _parts_in(d, tenants.aliases)]
             self.unopened = tenants.failures
             for alias, why in tenants.failures.items():
