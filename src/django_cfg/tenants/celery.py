@@ -17,8 +17,6 @@ never imported otherwise.
 
 from __future__ import annotations
 
-import threading
-from contextvars import Token
 from typing import Any
 
 from celery import signals  # type: ignore[import-untyped]
@@ -29,8 +27,9 @@ __all__ = ["HEADER", "connect", "disconnect"]
 
 HEADER = "django_cfg_tenant"
 
-_tokens: dict[str, Token[str | None]] = {}  # task id -> token of the tenant set for it
-_tokens_lock = threading.Lock()
+_TOKEN = "django_cfg_tenant_token"
+"""The attribute of a running task's request (one per execution: a task id can run twice at
+once when a broker redelivers it) that keeps the token of the tenant set for it."""
 
 
 def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -57,15 +56,13 @@ def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         return  # run in the caller's thread with no header: the caller's tenant is selected
     # Not checked here (a signal handler's error would only be logged): the router checks
     # the tenant at the task's first query of a tenant app, which then fails the task.
-    token = _tenant.set(name)
-    with _tokens_lock:
-        _tokens[task_id] = token
+    setattr(task.request, _TOKEN, _tenant.set(name))
 
 
-def _on_postrun(task_id: str | None = None, **_: Any) -> None:
-    with _tokens_lock:
-        token = _tokens.pop(task_id or "", None)
+def _on_postrun(task: Any = None, **_: Any) -> None:
+    token = getattr(task.request, _TOKEN, None) if task is not None else None
     if token is not None:
+        setattr(task.request, _TOKEN, None)
         _tenant.reset(token)
 
 
