@@ -151,7 +151,7 @@ class TenantTestDatabases:
         from django_cfg.settings.database_config import DatabaseConfig
 
         assert self.production is not None
-        names = [tenant_of_alias(alias) or "", *(self.production.get("names") or ())]
+        names: list[str] = [tenant_of_alias(alias) or "", *(self.production.get("names") or ())]
         for name in dict.fromkeys(names):
             production = DatabaseConfig.from_url(self.production["url"].replace(PLACEHOLDER, name))
             ours = production.to_django(getattr(settings, "BASE_DIR", None))
