@@ -30,6 +30,7 @@ class TenantProject:
     replica_max_lag_bytes: int | None = None
     recheck_seconds: float | None = None
     passwords: dict[str, str] | None = None
+    test_url: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -52,6 +53,8 @@ class TenantProject:
             env["TENANT_TEST_RECHECK"] = str(self.recheck_seconds)
         if self.passwords is not None:
             env["TENANT_TEST_PASSWORDS"] = json.dumps(self.passwords)
+        if self.test_url is not None:
+            env["TENANT_TEST_TEST_URL"] = self.test_url
         return env
 
     def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:

@@ -34,6 +34,17 @@ def test_a_celery_task_runs_in_the_tenant_it_was_queued_in(fixed: TenantProject)
     assert "notes_note" not in fixed.sqlite_tables("default.sqlite3")
 
 
+def test_an_eager_celery_task_with_a_tenant_header_runs_in_that_tenant(
+    fixed: TenantProject,
+) -> None:
+    """``apply()`` (and ``task_always_eager``) runs in the caller's thread: in its tenant, unless
+    the task is given a ``django_cfg_tenant`` header, as a queued task would be."""
+    out = fixed.scenario("celery_eager", "acme", "beta")
+    assert out == {"caller": "acme", "header": "beta", "after": "acme"}
+    assert titles(fixed, "acme") == ["acme-eager"]
+    assert titles(fixed, "beta") == ["beta-eager"]
+
+
 @pytest.mark.skipif(
     django.VERSION < (6, 0), reason="django.tasks (the tasks framework) exists from Django 6.0"
 )

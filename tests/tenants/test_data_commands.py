@@ -111,6 +111,49 @@ def test_tenant_selects_one_tenants_database(project: TenantProject, tmp_path: P
     assert "seed3" not in titles(project, "acme") + titles(project, "beta")
 
 
+def test_loaddata_all_refuses_a_tenant_the_directory_has_no_file_for(
+    project: TenantProject, tmp_path: Path
+) -> None:
+    """``loaddata_all DIRECTORY --tenant beta`` with no ``tenant_beta.*`` in it loaded nothing
+    and said nothing (exit 0): a restore that silently did not happen."""
+    backup = tmp_path / "acme-only"
+    project.manage("dumpdata_all", "-o", str(backup), "--tenant", "acme", "notes")
+    out = project.manage("loaddata_all", str(backup), "--tenant", "beta", check=False)
+    assert f"--tenant beta: {backup} has no tenant_beta.* fixture" in out
+    assert "Nothing was loaded." in out
+    with closing(sqlite3.connect(project.root / "tenants" / "acme.sqlite3")) as connection:
+        connection.execute("DELETE FROM notes_note")
+        connection.commit()
+    out = project.manage(
+        "loaddata_all", str(backup), "--tenant", "acme", "--tenant", "beta", check=False
+    )
+    assert "has no tenant_beta.* fixture" in out
+    assert titles(project, "acme") == []  # acme's file was not loaded either
+
+
+def test_database_and_tenant_together_select_both(project: TenantProject, tmp_path: Path) -> None:
+    """``--database default --tenant acme`` visited acme only: --database was dropped without
+    a word."""
+    backup = tmp_path / "both"
+    out = project.manage(
+        "dumpdata_all", "-o", str(backup), "--database", "default", "--tenant", "acme"
+    )
+    assert sorted(p.name for p in backup.iterdir()) == ["default.json", "tenant_acme.json"]
+    assert "default: dumped" in out
+    plan = project.manage("migrate_all", "--plan", "--database", "default", "--tenant", "acme")
+    assert "default" in plan
+    assert "tenant_acme" in plan
+    assert "tenant_beta" not in plan
+    with closing(sqlite3.connect(project.root / "tenants" / "acme.sqlite3")) as connection:
+        connection.execute("DELETE FROM notes_note")
+        connection.commit()
+    (backup / "default.json").write_text("[]")
+    out = project.manage("loaddata_all", str(backup), "--database", "default", "--tenant", "acme")
+    assert "default: installed 0 object(s)" in out
+    assert "tenant_acme: installed 2 object(s)" in out
+    assert titles(project, "acme") == ["acme-ann", "acme-nobody"]
+
+
 def delete_ann_behind_djangos_back(project: TenantProject) -> None:
     """ann disappears from default with raw SQL: her notes in each tenant become orphans."""
     with closing(sqlite3.connect(project.root / "default.sqlite3")) as connection:
@@ -145,6 +188,20 @@ def test_repair_relations_finds_and_repairs_orphans_in_each_tenant(project: Tena
     assert titles(project, "beta") == ["beta-nobody"]
     clean = project.manage("repair_relations", "--dry-run")
     assert "No unfinished deletes, no orphans to repair." in clean
+
+
+def test_repair_relations_refuses_a_database_it_does_not_know(project: TenantProject) -> None:
+    """``--dry-run --database tenant_acme`` (or a typo) scanned nothing and reported "no
+    orphans", exit 0, while acme had one."""
+    delete_ann_behind_djangos_back(project)
+    for alias, hint in (
+        ("tenant_acme", "tenant_acme is tenant acme's database: use --tenant acme"),
+        ("defualt", "databases: default"),
+    ):
+        out = project.manage("repair_relations", "--dry-run", "--database", alias, check=False)
+        assert f"CommandError: --database {alias}: no such database in DATABASES" in out
+        assert hint in out
+        assert "no orphans to repair" not in out
 
 
 def test_repair_relations_finishes_a_delete_that_reached_a_tenant(project: TenantProject) -> None:

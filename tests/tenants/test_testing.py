@@ -128,6 +128,52 @@ def test_pytest_django_creates_and_destroys_the_tenant_test_databases(
     assert production_files(production) == before
 
 
+def test_a_test_url_naming_the_production_databases_is_refused(tmp_path: Path) -> None:
+    """``TenantsConfig.test_url`` equal to ``url``: the runner would drop each tenant's
+    production database to create its test database. It refuses before touching any."""
+    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "beta"], test_url=TEMPLATE)
+    project.manage("migrate_all", "--verbosity", "0")
+    project.scenario("write", "acme", "beta")
+    before = production_files(project)
+    for command in (
+        ["-m", "tests.tenants.project.run", "manage", "test", SELFTEST, "--testrunner", RUNNER],
+        ["-m", "pytest", "tests/tenants/project/selftests/tenant_databases.py",
+         "--ds", "tests.tenants.project.settings", "--confcutdir",
+         "tests/tenants/project/selftests", "-p", "no:cacheprovider"],
+    ):  # fmt: skip
+        run = run_process([sys.executable, *command], cwd=ROOT, env=project.env)
+        assert run.returncode != 0
+        output = run.stdout + run.stderr
+        assert "Tenant 'acme': its test database" in output
+        assert "is the production database of tenant 'acme' (TenantsConfig.url)" in output
+        assert "TenantsConfig.test_url" in output
+        assert production_files(project) == before
+        assert project.sqlite_rows("tenants/acme.sqlite3", "SELECT title FROM notes_note") == [
+            ("acme-row",)
+        ]
+
+
+def test_a_test_database_that_is_another_tenants_production_database_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The default test template puts acme's test database at ``tenants/test_acme.sqlite3``:
+    the production database of a tenant named ``test_acme``. It was dropped, then its rows
+    replaced by the test's."""
+    project = TenantProject(tmp_path, TEMPLATE, names=["acme", "test_acme"])
+    project.manage("migrate_all", "--verbosity", "0")
+    project.scenario("write", "acme", "test_acme")
+    before = production_files(project)
+    command = ["-m", "tests.tenants.project.run", "manage", "test", SELFTEST, "--testrunner"]
+    run = run_process([sys.executable, *command, RUNNER], cwd=ROOT, env=project.env)
+    assert run.returncode != 0
+    assert (
+        "Tenant 'acme': its test database "
+        f"'{tmp_path / 'tenants' / 'test_acme.sqlite3'}' is the production database of tenant "
+        "'test_acme'"
+    ) in run.stderr
+    assert production_files(project) == before
+
+
 @pytest.mark.postgres
 def test_postgresql_tenant_test_databases_are_dropped(tmp_path: Path) -> None:
     suffix = secrets.token_hex(3)

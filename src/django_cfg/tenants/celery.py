@@ -8,7 +8,8 @@ Queueing puts the current tenant in the message's ``django_cfg_tenant`` header
 (``task_prerun`` / ``task_postrun``). A task queued with no tenant runs with none; a task whose
 tenant is unknown to the worker fails with ``UnknownTenantError`` (``ValueError`` for a header
 that is no tenant name) at its first query of a tenant app, never in another database. Tasks
-run eagerly (``task.apply()``, ``task_always_eager``) keep the caller's tenant.
+run eagerly (``task.apply()``, ``task_always_eager``) keep the caller's tenant, unless given
+a header of their own (``apply(headers={HEADER: name})``).
 
 Connected by the ``django_cfg.tenants`` app when Celery is installed (``connect()``); Celery is
 never imported otherwise.
@@ -16,8 +17,6 @@ never imported otherwise.
 
 from __future__ import annotations
 
-import threading
-from contextvars import Token
 from typing import Any
 
 from celery import signals  # type: ignore[import-untyped]
@@ -28,8 +27,9 @@ __all__ = ["HEADER", "connect", "disconnect"]
 
 HEADER = "django_cfg_tenant"
 
-_tokens: dict[str, Token[str | None]] = {}  # task id -> token of the tenant set for it
-_tokens_lock = threading.Lock()
+_TOKEN = "django_cfg_tenant_token"
+"""The attribute of a running task's request (one per execution: a task id can run twice at
+once when a broker redelivers it) that keeps the token of the tenant set for it."""
 
 
 def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -49,19 +49,20 @@ def _header(task: Any) -> str | None:
 
 def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     """Select the message's tenant (or none) for the task about to run on this worker."""
-    if task is None or task_id is None or task.request.is_eager:
-        return  # run in the caller's thread: its tenant is already selected
+    if task is None or task_id is None:
+        return
+    name = _header(task)
+    if name is None and task.request.is_eager:
+        return  # run in the caller's thread with no header: the caller's tenant is selected
     # Not checked here (a signal handler's error would only be logged): the router checks
     # the tenant at the task's first query of a tenant app, which then fails the task.
-    token = _tenant.set(_header(task))
-    with _tokens_lock:
-        _tokens[task_id] = token
+    setattr(task.request, _TOKEN, _tenant.set(name))
 
 
-def _on_postrun(task_id: str | None = None, **_: Any) -> None:
-    with _tokens_lock:
-        token = _tokens.pop(task_id or "", None)
+def _on_postrun(task: Any = None, **_: Any) -> None:
+    token = getattr(task.request, _TOKEN, None) if task is not None else None
     if token is not None:
+        setattr(task.request, _TOKEN, None)
         _tenant.reset(token)
 
 

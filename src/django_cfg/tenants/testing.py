@@ -92,6 +92,15 @@ class TenantTestDatabases:
 
                 Tenant._default_manager.using(DEFAULT_DB_ALIAS).get_or_create(name=name)
             alias = registry.alias_for(name)
+            owner = self._production_owner(alias, connections[alias].settings_dict)
+            if owner is not None:
+                raise ImproperlyConfigured(
+                    f"Tenant {name!r}: its test database "
+                    f"{connections[alias].settings_dict['NAME']!r} is the production database of "
+                    f"tenant {owner!r} (TenantsConfig.url); the tests would drop it. Set "
+                    "TenantsConfig.test_url to a template of other databases (e.g. another "
+                    "directory or prefix than any tenant's production database)."
+                )
             self._record(connection=connections[alias])
             what = "Using existing" if self.keepdb else "Creating"
             self._log(f"{what} test database", alias, connections[alias].settings_dict)
@@ -117,7 +126,7 @@ class TenantTestDatabases:
                 registry.close(name)
             if self.keepdb:
                 continue
-            if not self._is_test_database(alias, settings_dict):
+            if self._production_owner(alias, settings_dict) is not None:
                 self._log("Not destroying (not a test database)", alias, settings_dict)
                 continue
             self._log("Destroying test database", alias, settings_dict)
@@ -136,19 +145,24 @@ class TenantTestDatabases:
         if tenant_of_alias(connection.alias) is not None:
             self.opened.setdefault(connection.alias, dict(connection.settings_dict))
 
-    def _is_test_database(self, alias: str, settings_dict: dict[str, Any]) -> bool:
-        """Never drop the database the production template gives this tenant."""
+    def _production_owner(self, alias: str, settings_dict: dict[str, Any]) -> str | None:
+        """The tenant (``alias``'s, or one of ``TenantsConfig.names``) whose production database
+        (by the production template) ``settings_dict`` is; None for a test database. Never
+        drop such a database."""
         from django_cfg.settings.database_config import DatabaseConfig
 
         assert self.production is not None
-        name = tenant_of_alias(alias) or ""
-        production = DatabaseConfig.from_url(self.production["url"].replace(PLACEHOLDER, name))
-        ours = production.to_django(getattr(settings, "BASE_DIR", None))
-        return not (
-            settings_dict.get("NAME") == ours.get("NAME")
-            and settings_dict.get("HOST") == ours.get("HOST")
-            and str(settings_dict.get("PORT") or "") == str(ours.get("PORT") or "")
-        )
+        names: list[str] = [tenant_of_alias(alias) or "", *(self.production.get("names") or ())]
+        for name in dict.fromkeys(names):
+            production = DatabaseConfig.from_url(self.production["url"].replace(PLACEHOLDER, name))
+            ours = production.to_django(getattr(settings, "BASE_DIR", None))
+            if (
+                settings_dict.get("NAME") == ours.get("NAME")
+                and settings_dict.get("HOST") == ours.get("HOST")
+                and str(settings_dict.get("PORT") or "") == str(ours.get("PORT") or "")
+            ):
+                return name
+        return None
 
     def _log(self, what: str, alias: str, settings_dict: dict[str, Any]) -> None:
         if self.verbosity >= 1:
@@ -161,8 +175,8 @@ def tenant_test_databases(
 ) -> Iterator[None]:
     """The tenants' test databases for the block (pytest-django's ``django_db_setup``)."""
     databases = TenantTestDatabases(tenants, verbosity=verbosity, keepdb=keepdb)
-    databases.setup()
     try:
+        databases.setup()
         yield
     finally:
         databases.teardown()

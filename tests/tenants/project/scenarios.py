@@ -224,6 +224,22 @@ def celery(names: list[str]) -> dict[str, Any]:
     return out
 
 
+def celery_eager(names: list[str]) -> dict[str, Any]:
+    """Tasks run eagerly (``apply()``, as ``task_always_eager`` does) inside ``names[0]``: in the
+    caller's tenant, or in the tenant of a header given with them."""
+    from django_cfg.tenants import celery as tenant_celery
+    from tests.tenants.project.celery_app import add_note
+
+    first, second = names
+    out: dict[str, Any] = {}
+    with use_tenant(first):
+        out["caller"] = _outcome(lambda: add_note.apply((f"{first}-eager",)).get())
+        header = {tenant_celery.HEADER: second}
+        out["header"] = _outcome(lambda: add_note.apply((f"{second}-eager",), headers=header).get())
+        out["after"] = current_tenant()
+    return out
+
+
 def django_tasks(names: list[str]) -> dict[str, Any]:
     """Django's tasks framework: the immediate backend, and the deferred (dummy) backend's
     stored tasks run by a worker thread after a JSON round trip of their arguments."""
@@ -586,6 +602,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "authored": authored,
     "late": late,
     "celery": celery,
+    "celery_eager": celery_eager,
     "django_tasks": django_tasks,
     "seed": seed,
     "try_write": try_write,

@@ -5,7 +5,8 @@ Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENA
 (a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER,
 TENANT_TEST_REPLICA_URLS (replica templates, separated by spaces; with them the replica
 probe/retry intervals are 0.2 s / 1 s), TENANT_TEST_REPLICA_MAX_LAG_BYTES,
-TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}).
+TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}),
+TENANT_TEST_TEST_URL (TenantsConfig.test_url).
 """
 
 import json
@@ -40,6 +41,7 @@ class TenantProjectConfig(DjangoConfig):
         replica_max_lag_bytes=int(_max_lag_bytes) if _max_lag_bytes else None,
         recheck_seconds=float(os.environ.get("TENANT_TEST_RECHECK", "5")),
         passwords=json.loads(os.environ.get("TENANT_TEST_PASSWORDS", "{}")),
+        test_url=os.environ.get("TENANT_TEST_TEST_URL"),
     )
     replica_probe_interval: float = 0.2
     replica_retry_interval: float = 1.0

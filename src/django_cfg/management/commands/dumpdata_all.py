@@ -87,7 +87,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *app_labels: str, **options: Any) -> None:
-        databases = [] if options["tenants"] else data_databases(options["databases"])
+        fixed = options["databases"] or not options["tenants"]  # --tenant alone: no fixed one
+        databases = data_databases(options["databases"]) if fixed else []
         if options["use_natural_foreign_keys"]:
             self._refuse_natural_keys_across(app_labels, options["exclude"])
         with selected_tenants(options["tenants"], every=not options["databases"]) as tenants:

@@ -85,7 +85,8 @@ class Command(BaseCommand):
         directories = [label for label in labels if Path(label).is_dir()]
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
-        requested, tenant_only = options["databases"], bool(options["tenants"])
+        requested = options["databases"]
+        tenant_only = bool(options["tenants"]) and not requested  # --tenant alone: no fixed one
         databases = data_databases(requested)  # refuses a --database that holds no tables
         tenant_files: dict[str, list[str]] = {}
         if directories:
@@ -104,6 +105,11 @@ class Command(BaseCommand):
                     + "\nNothing was loaded."
                 )
             for alias in tenants.aliases:
+                if directories and options["tenants"] and alias not in tenant_files:
+                    raise CommandError(
+                        f"--tenant {tenant_of_alias(alias)}: {directories[0]} has no {alias}.* "
+                        "fixture (dumpdata_all writes one per tenant). Nothing was loaded."
+                    )
                 fixtures = tenant_files.get(alias, []) if directories else list(labels)
                 if fixtures:
                     plan[alias] = fixtures

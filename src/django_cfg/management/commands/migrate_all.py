@@ -150,7 +150,8 @@ class Command(BaseCommand):
         failed_to_open: dict[str, str] | None = None,
     ) -> None:
         topology = get_topology()
-        targets = [] if options["tenants"] else migration_targets(options["databases"], topology)
+        fixed = options["databases"] or not options["tenants"]  # --tenant alone: no fixed one
+        targets = migration_targets(options["databases"], topology) if fixed else []
         targets += tenants or []
         verbosity: int = options["verbosity"]
         failures: dict[str, str] = dict(failed_to_open or {})

@@ -49,7 +49,7 @@ from django_cfg.relations.orphans import (
     repair_orphans,
     why_left,
 )
-from django_cfg.routing.topology import TENANT_HOME
+from django_cfg.routing.topology import TENANT_HOME, get_topology
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
@@ -121,14 +121,27 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         databases, tenants_named = options["databases"], options["tenants"]
+        for alias in databases or ():
+            if alias not in get_topology().roles:
+                name = tenant_of_alias(alias)
+                raise CommandError(
+                    f"--database {alias}: no such database in DATABASES ("
+                    + (
+                        f"{alias} is tenant {name}'s database: use --tenant {name}"
+                        if name is not None
+                        else f"databases: {', '.join(get_topology().roles)}"
+                    )
+                    + ")."
+                )
         older_than = timedelta(seconds=float(options["older_than"]))
         with selected_tenants(tenants_named, every=not databases) as tenants:
-            relations = _relations(databases, tenants.opened, fixed=not tenants_named)
+            fixed = bool(databases) or not tenants_named  # --tenant alone: no fixed database
+            relations = _relations(databases, tenants.opened, fixed=fixed)
             try:
                 pending = pending_deletes(databases, older_than)
             except DatabaseError as error:
                 raise CommandError(f"Could not read the unfinished deletes: {error}") from error
-            if tenants_named:  # the deletes that reached one of them
+            if tenants_named and not databases:  # the deletes that reached one of them
                 pending = [d for d in pending if _parts_in(d, tenants.aliases)]
             self.unopened = tenants.failures
             for alias, why in tenants.failures.items():
