@@ -1,4 +1,5 @@
-"""BENCH_MODE=static: the tenant apps on every ``tenant_*`` alias and nowhere else."""
+"""BENCH_MODE=static: the tenant apps on every ``tenant_*`` alias and nowhere else; django_cfg's
+delete-intents table on every database, as with TenantsConfig."""
 
 from settings import TENANT_APPS
 
@@ -8,5 +9,5 @@ class StaticTenantRouter:
         if app_label in TENANT_APPS:
             return db.startswith("tenant_")
         if db.startswith("tenant_"):
-            return None if app_label == "django_cfg" else False
+            return app_label == "django_cfg"
         return None

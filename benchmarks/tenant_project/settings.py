@@ -26,7 +26,8 @@ if _static:
 
 class BenchConfig(DjangoConfig):
     project_name: str = "tenant migration benchmark"
-    project_apps: list[str] = list(TENANT_APPS)
+    # Static: the tenants table's app too, so both modes have the same apps and migrations.
+    project_apps: list[str] = [*TENANT_APPS, *(["django_cfg.tenants"] if _static else [])]
     base_dir: Path | None = Path(os.environ.get("BENCH_DIR", Path(__file__).parent))
     databases: dict[str, DatabaseConfig] = _databases
     database_routers: list[str] = ["routers.StaticTenantRouter"] if _static else []
