@@ -10,8 +10,14 @@ aliases (BENCH_MODE=static); the others by ``migrate_all`` (TenantsConfig).
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -19,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.support.services import POSTGRES_URL, sibling_url
-from tests.support.spec_page import run_python
+from tests.support.spec_page import run_python, user_environment
 from tests.tenants.project_support import ROOT, server_rows
 
 PROJECT = ROOT / "benchmarks" / "tenant_project"
@@ -105,6 +111,40 @@ def test_a_failing_migration_leaves_what_migrate_leaves_and_a_rerun_finishes(
     assert "tenant_b: 2 applied: tickets.0003_ticket_priority, tickets.0004_comment_kind" in rerun
     done = sqlite_schema(tmp_path / "tenants" / "b.sqlite3")
     assert done == sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")
+
+
+def test_a_run_killed_at_random_points_is_finished_by_the_next(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    manage(env, "migrate", "--noinput", "-v", "0", mode="static")
+    manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+    reference = sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")
+    rng = random.Random(f"tenants-kill-{os.getpid()}")
+    for _ in range(2):
+        for name in ("a", "b", "c"):
+            for leftover in (tmp_path / "tenants").glob(f"{name}.sqlite3*"):
+                leftover.unlink()
+        run = subprocess.Popen(
+            [sys.executable, "manage.py", "migrate_all", "--noinput", "-v", "2"],
+            cwd=PROJECT,
+            env=user_environment({**env, "BENCH_MODE": "tenants", "PYTHONUNBUFFERED": "1"}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert run.stdout is not None
+        target, seen, output = rng.randint(1, 3 * 13), 0, b""
+        while seen < target:
+            chunk = os.read(run.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            output += chunk
+            seen = output.count(b"Applying ")
+        time.sleep(rng.uniform(0, 0.05))
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+        run.stdout.close()
+        manage(env, "migrate_all", "--noinput")  # exit status 0: nothing left half done
+        for name in ("a", "b", "c"):
+            assert sqlite_schema(tmp_path / "tenants" / f"{name}.sqlite3") == reference, name
 
 
 def pg_schema(url: str) -> dict[str, Any]:
