@@ -2,7 +2,7 @@
 
     python benchmarks/tenant_migrations.py [--sqlite 200] [--postgres 20] [--rounds 3]
 
-The project is benchmarks/tenant_project: three tenant apps (crm, billing, tickets: 12
+The project is benchmarks/tenant_project: three tenant apps (crm, billing, tickets: 13
 migrations with foreign keys, indexes, a many-to-many, AlterField table rebuilds, a RunPython,
 a one-off default) plus Django's contrib apps and django_cfg's in ``default``. Cases, interleaved
 over the rounds, each on fresh databases (SQLite files in a new folder; PostgreSQL databases
