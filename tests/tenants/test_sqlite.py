@@ -7,6 +7,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from tests.tenants.project_support import SQLITE_TEMPLATE as TEMPLATE
 from tests.tenants.project_support import TenantProject
 from tests.tenants.project_support import sqlite_titles as titles
@@ -82,6 +84,21 @@ def test_least_recently_used_tenants_are_closed_past_max_open(tmp_path: Path) ->
     assert out["first_titles"] == ["a1-lru", "a1-lru"]  # reopened: its rows are there
     for name in ("a1", "a2", "a3"):
         assert f"{name}-lru" in titles(project, name)
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_migrate_all_keeps_max_open_while_it_runs(tmp_path: Path, parallel: int) -> None:
+    names = [f"m{i}" for i in range(6)]
+    project = TenantProject(tmp_path, TEMPLATE, names=names, max_open=2)
+    out = project.scenario("migrate_bounded", str(parallel))
+    for name in names:
+        assert f"tenant_{name}: 2 applied" in out["out"]
+        assert "notes_note" in project.sqlite_tables(f"tenants/{name}.sqlite3")
+    # Each worker keeps the tenant it migrates open: at most max(max_open, workers) + the
+    # one just opened before the least recently used is closed.
+    assert out["peak"] <= max(2, parallel) + 1
+    assert len(out["open_after"]) <= 2
+    assert len(out["configured"]) <= 2
 
 
 def test_registry_table_create_use_and_drop_tenants(tmp_path: Path) -> None:

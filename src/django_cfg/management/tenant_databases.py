@@ -27,7 +27,13 @@ from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 
-__all__ = ["TenantDatabases", "add_tenant_option", "selected_tenants"]
+__all__ = [
+    "TenantDatabases",
+    "add_tenant_option",
+    "selected_tenants",
+    "tenant_names",
+    "tenants_registry",
+]
 
 
 @dataclass
@@ -56,9 +62,7 @@ def selected_tenants(requested: Sequence[str] | None, *, every: bool) -> Iterato
     ``--tenant`` in a project without tenants, an unknown or invalid name: ``CommandError``.
     Before ``default`` is migrated (no tenants table yet) there is no tenant to visit.
     """
-    registry = current_registry()
-    if requested and registry is None:
-        raise CommandError("--tenant: this project has no tenants (DjangoConfig.tenants).")
+    registry = tenants_registry(requested)
     if registry is None:
         yield TenantDatabases()
         return
@@ -66,9 +70,21 @@ def selected_tenants(requested: Sequence[str] | None, *, every: bool) -> Iterato
         yield _open(registry, requested, every)
 
 
-def _open(
-    registry: TenantRegistry, requested: Sequence[str] | None, every: bool
-) -> TenantDatabases:
+def tenants_registry(requested: Sequence[str] | None) -> TenantRegistry | None:
+    """The project's tenant registry (None without tenants); ``CommandError`` for ``--tenant``
+    in a project without tenants."""
+    registry = current_registry()
+    if requested and registry is None:
+        raise CommandError("--tenant: this project has no tenants (DjangoConfig.tenants).")
+    return registry
+
+
+def tenant_names(
+    registry: TenantRegistry, requested: Sequence[str] | None, *, every: bool
+) -> list[str]:
+    """The tenants named in ``requested`` (checked); none named: every tenant if ``every``,
+    else none. An unknown or invalid name: ``CommandError``. Before ``default`` is migrated (no
+    tenants table yet) there is no tenant."""
     names: Sequence[str] = requested or ()
     if not requested and every:
         try:
@@ -76,11 +92,16 @@ def _open(
         except DatabaseError:  # default not migrated yet: no tenant was created
             names = []
     try:
-        names = [registry.check(name) for name in names]
+        return [registry.check(name) for name in names]
     except (UnknownTenantError, ValueError) as error:
         raise CommandError(str(error)) from None
+
+
+def _open(
+    registry: TenantRegistry, requested: Sequence[str] | None, every: bool
+) -> TenantDatabases:
     selected = TenantDatabases()
-    for name in names:
+    for name in tenant_names(registry, requested, every=every):
         try:
             selected.aliases.append(registry.alias_for(name))
         except (ValueError, DatabaseError, OSError) as error:  # DatabaseURLError included

@@ -33,7 +33,7 @@ from django.db.migrations import AddField, CreateModel
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 
-__all__ = ["Recovered", "finish_faked", "recover", "soft_applied_later"]
+__all__ = ["Recovered", "finish_faked", "may_be_soft_applied", "recover", "soft_applied_later"]
 
 
 @dataclass
@@ -93,6 +93,18 @@ def soft_applied_later(alias: str) -> list[Recovered]:
             names = [t for t, _ in _created_objects(executor, alias, migration) if t]
             found.append(Recovered(alias, _name(migration), sorted(set(names)), recorded=False))
     return found
+
+
+def may_be_soft_applied(connection: Any, migrations: list[Migration]) -> bool:
+    """Whether a table of an initial migration among ``migrations`` exists on ``connection``
+    (one introspection query, no model rendering): then ``recover`` / ``migrate
+    --fake-initial`` have to look at it."""
+    initial = [migration for migration in migrations if _is_initial(migration)]
+    if not initial:
+        return False
+    with connection.cursor() as cursor:
+        tables = {name.casefold() for name in connection.introspection.table_names(cursor)}
+    return any(_may_exist(migration, tables) for migration in initial)
 
 
 def _may_exist(migration: Migration, tables: set[str]) -> bool:

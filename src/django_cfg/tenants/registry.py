@@ -72,7 +72,8 @@ class TenantRegistry:
         """name -> (the row's version it was opened at, when to read the row again)."""
         self._known: set[str] = set()  # rows of the tenants table seen (a tenant once created)
         self._lock = threading.RLock()
-        self._holds = 0  # while > 0 (migrate_all), nothing is closed for max_open
+        self._holds = 0  # while > 0 (db_status), nothing is closed for max_open
+        self._pins: dict[str, int] = {}  # name -> blocks using it (migrate_all): not closed
 
     # Which tenants exist -----------------------------------------------------------------------
 
@@ -197,9 +198,10 @@ class TenantRegistry:
                 return self._open(name)
             version, due = opened
             now = time.monotonic()
-            if due > now or self._holds or _in_event_loop() or _in_transaction(alias):
-                # checked by another thread; kept while held (migrate_all); not from an event
-                # loop; not under an open transaction of this thread: after it ends
+            held = self._holds or name in self._pins
+            if due > now or held or _in_event_loop() or _in_transaction(alias):
+                # checked by another thread; kept while held or pinned (db_status, migrate_all);
+                # not from an event loop; not under an open transaction of this thread
                 return alias
             try:
                 row = self._row(name)
@@ -268,16 +270,37 @@ class TenantRegistry:
         self._opened[name] = (row.version, time.monotonic() + self.recheck_seconds)
 
     def _bound(self) -> None:
-        """Close the least recently used tenants past ``max_open`` (none while held)."""
+        """Close the least recently used tenants past ``max_open`` (none while held; never
+        a pinned one: past ``max_open`` while more than it are pinned)."""
         with self._lock:
-            if self.max_open is not None and not self._holds:
-                while len(self.open) > self.max_open:
-                    self.close(next(iter(self.open)))
+            if self.max_open is None or self._holds:
+                return
+            closable = [name for name in self.open if name not in self._pins]
+            for name in closable[: max(len(self.open) - self.max_open, 0)]:
+                self.close(name)
+
+    def pin(self, name: str) -> str:
+        """Open tenant ``name`` and keep it open until ``unpin(name)`` (``migrate_all``, one
+        tenant per worker: ``max_open`` keeps holding for the others)."""
+        with self._lock:
+            self._pins[name] = self._pins.get(name, 0) + 1
+            try:
+                return self.alias_for(name)
+            except BaseException:
+                self.unpin(name)
+                raise
+
+    def unpin(self, name: str) -> None:
+        with self._lock:
+            left = self._pins.pop(name, 1) - 1
+            if left:
+                self._pins[name] = left
+        self._bound()
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Keep every tenant opened in the block open until its end (``migrate_all``, which
-        migrates them from several threads); ``max_open`` applies again afterwards."""
+        """Keep every tenant opened in the block open until its end (``db_status``);
+        ``max_open`` applies again afterwards."""
         with self._lock:
             self._holds += 1
         try:

@@ -589,11 +589,37 @@ def held_move(args: list[str]) -> dict[str, Any]:
     return {"ok": True, "out": stdout.getvalue()}
 
 
+def migrate_bounded(names: list[str]) -> dict[str, Any]:
+    """migrate_all --parallel N (``names[0]``) with max_open: how many tenant databases were
+    open at most, measured each time the registry opens one."""
+    import io
+
+    from django.core.management import call_command
+
+    registry = current_registry()
+    assert registry is not None
+    peak = 0
+    bound = registry._bound
+
+    def watched() -> None:
+        nonlocal peak
+        peak = max(peak, len(registry.open))
+        bound()
+
+    registry._bound = watched  # type: ignore[method-assign]
+    out = io.StringIO()
+    call_command("migrate_all", parallel=int(names[0]), stdout=out, verbosity=1)
+    configured = sorted(a for a in connections.settings if a.startswith("tenant_"))
+    return {"peak": peak, "open_after": list(registry.open), "configured": configured,
+            "out": out.getvalue()}  # fmt: skip
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "replicas": replicas,
     "served": served,
     "pin_cookie": pin_cookie,
     "cut_off": cut_off,
+    "migrate_bounded": migrate_bounded,
     "routing": routing,
     "concurrency": concurrency,
     "requests": requests,

@@ -24,7 +24,9 @@ import io
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.management import call_command
@@ -32,17 +34,28 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from django_cfg.management.output import PassThrough
-from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
+from django_cfg.management.tenant_databases import (
+    add_tenant_option,
+    tenant_names,
+    tenants_registry,
+)
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.cache_tables import missing_cache_tables
 from django_cfg.schema.lock import migration_lock
-from django_cfg.schema.recovery import finish_faked, recover, soft_applied_later
+from django_cfg.schema.recovery import (
+    finish_faked,
+    may_be_soft_applied,
+    recover,
+    soft_applied_later,
+)
+from django_cfg.schema.shared_plan import SharedPlans
 from django_cfg.schema.state import (
     PendingMigration,
     pending_migrations,
     redact,
     runs_on,
 )
+from django_cfg.settings.tenants import tenant_alias
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -125,9 +138,19 @@ class Command(BaseCommand):
             super().check(*args, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        every = not options["databases"]
-        with selected_tenants(options["tenants"], every=every) as tenants:
-            self._handle(options, tenants.aliases, tenants.failures)
+        registry = self._registry = tenants_registry(options["tenants"])
+        self._tenant_names: dict[str, str] = {}
+        self._plans: SharedPlans | None = None
+        if registry is None:
+            self._handle(options)
+            return
+        names = tenant_names(registry, options["tenants"], every=not options["databases"])
+        self._tenant_names = {tenant_alias(name): name for name in names}
+        if self._tenant_names:
+            plans = SharedPlans()
+            # Conflicting leaf migrations: migrate refuses them, with its own message.
+            self._plans = None if plans.conflicts() else plans
+        self._handle(options, list(self._tenant_names))
 
     def migrate_tenant_databases(self, aliases: list[str], verbosity: int) -> None:
         """Migrate the open tenant databases ``aliases`` as ``--tenant`` does (``move_tenant``
@@ -141,31 +164,51 @@ class Command(BaseCommand):
             "interactive": False,
             "verbosity": verbosity,
         }
+        self._registry, self._tenant_names, self._plans = None, {}, None  # open already
         self._handle(options, aliases)
+
+    @contextmanager
+    def _opened(self, alias: str) -> Iterator[None]:
+        """``alias`` usable in the block: a tenant's database is opened, kept open while the
+        block runs, then its connection is closed (``max_open`` may remove it then)."""
+        name = self._tenant_names.get(alias)
+        if name is None or self._registry is None:
+            yield
+            return
+        try:
+            self._registry.pin(name)
+        except (ValueError, DatabaseError, OSError) as error:  # DatabaseURLError included
+            raise CannotOpen(f"cannot open its database: {error}") from error
+        try:
+            yield
+        finally:
+            try:
+                connections[alias].close()
+            finally:
+                self._registry.unpin(name)
 
     def _handle(
         self,
         options: dict[str, Any],
         tenants: list[str] | None = None,
-        failed_to_open: dict[str, str] | None = None,
     ) -> None:
         topology = get_topology()
         fixed = options["databases"] or not options["tenants"]  # --tenant alone: no fixed one
         targets = migration_targets(options["databases"], topology) if fixed else []
         targets += tenants or []
         verbosity: int = options["verbosity"]
-        failures: dict[str, str] = dict(failed_to_open or {})
-        for alias, why in failures.items():
-            self.stderr.write(f"{alias}: {why}")
-        runnable = [alias for alias in targets if alias not in failures]
+        failures: dict[str, str] = {}
+        runnable = list(targets)
         if options["check_unapplied"]:
-            self._check(runnable, topology, verbosity)
-            if failures:
-                sys.exit(1)
+            self._check(runnable, verbosity, failures)
             return
         if options["plan"]:
             for alias in runnable:
-                self._plan(alias)
+                try:
+                    with self._opened(alias):
+                        self._plan(alias)
+                except CannotOpen as error:
+                    self.stderr.write(f"{alias}: {error}")
             return
         if options["parallel"] > 1 and len(runnable) > 2:
             # default first (the others' rows reference its tables), then the rest at once.
@@ -201,16 +244,24 @@ class Command(BaseCommand):
         finally:
             connections.close_all()
 
-    def _check(self, targets: list[str], topology: Topology, verbosity: int) -> None:
-        unapplied = {alias: pending_migrations(alias) for alias in targets}
-        no_cache_table = {alias: missing_cache_tables(alias) for alias in targets}
-        for alias, pending in unapplied.items():
+    def _check(self, targets: list[str], verbosity: int, failures: dict[str, str]) -> None:
+        behind = False
+        for alias in targets:
+            try:
+                with self._opened(alias):
+                    pending = pending_migrations(alias)
+                    no_cache_table = missing_cache_tables(alias)
+            except CannotOpen as error:
+                failures[alias] = str(error)
+                self.stderr.write(f"{alias}: {error}")
+                continue
+            behind = behind or bool(pending or no_cache_table)
             if verbosity >= 1:
                 line = f"{alias}: {_summary(pending, 'unapplied')}"
-                if no_cache_table[alias]:
-                    line += f"; cache table missing: {', '.join(no_cache_table[alias])}"
+                if no_cache_table:
+                    line += f"; cache table missing: {', '.join(no_cache_table)}"
                 self.stdout.write(line)
-        if any(unapplied.values()) or any(no_cache_table.values()):
+        if behind or failures:
             sys.exit(1)
 
     def _plan(self, alias: str) -> None:
@@ -254,8 +305,12 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         try:
-            with migration_lock(alias, wait=waiting):
+            with self._opened(alias), migration_lock(alias, wait=waiting):
                 done = self._migrate_locked(alias, options)
+        except CannotOpen as error:
+            failures[alias] = str(error)
+            self.stderr.write(f"{alias}: {failures[alias]}")
+            return
         except Exception as error:
             failed_after = time.perf_counter() - started
             failures[alias] = redact(
@@ -277,6 +332,10 @@ class Command(BaseCommand):
         self, alias: str, options: dict[str, Any]
     ) -> tuple[list[PendingMigration], list[str]]:
         verbosity: int = options["verbosity"]
+        if self._plans is not None and alias in self._tenant_names:
+            pending_here = self._migrate_shared(alias, verbosity)
+            if pending_here is not None:
+                return pending_here, self._create_cache_tables(alias, verbosity)
         pending = pending_migrations(alias)
         # What a run killed half way left (applied, not recorded) is finished first.
         recovered = recover(alias)
@@ -303,12 +362,39 @@ class Command(BaseCommand):
                     f"{alias}: created what faked migrations lacked: {', '.join(created)}"
                 )
             )
+        return pending, self._create_cache_tables(alias, verbosity)
+
+    def _migrate_shared(self, alias: str, verbosity: int) -> list[PendingMigration] | None:
+        """A tenant's migrations from the plan shared by the tenants (``SharedPlans``); None
+        when its tables exist without their rows: ``migrate --fake-initial`` does that one."""
+        assert self._plans is not None
+        connection = connections[alias]
+        plan = self._plans.plan_for(connection)
+        if may_be_soft_applied(connection, [migration for migration, _ in plan.migrations]):
+            return None
+        if verbosity >= 2:
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Migrating {alias}:"))
+
+        def progress(migration: Any) -> None:
+            if verbosity >= 2:
+                self.stdout.write(f"  Applying {migration.app_label}.{migration.name}... OK")
+
+        output = PassThrough(self.stdout) if verbosity >= 2 else io.StringIO()
+        self._plans.apply(connection, plan, max(verbosity - 1, 0), output, progress)
+        return plan.pending(alias)
+
+    def _create_cache_tables(self, alias: str, verbosity: int) -> list[str]:
         missing = missing_cache_tables(alias)
         if missing:
+            output = PassThrough(self.stdout) if verbosity >= 2 else io.StringIO()
             call_command(
                 "createcachetable", database=alias, verbosity=max(verbosity - 1, 0), stdout=output
             )
-        return pending, missing
+        return missing
+
+
+class CannotOpen(Exception):
+    """A tenant's database could not be added to this process (its URL, its server)."""
 
 
 def _answers(alias: str) -> bool:

@@ -1,0 +1,286 @@
+"""Migrating many databases that take the same apps (every tenant's) from one migration graph.
+
+    plans = SharedPlans()                      # reads the migration files once
+    plan = plans.plan_for(connections["tenant_acme"])   # built once per applied set and thread
+    plan.pending("tenant_acme")                # [PendingMigration(...), ...] as migrate_all prints
+    plans.apply(connections["tenant_acme"], plan, verbosity=0, stdout=sys.stdout)
+
+``manage.py migrate --database X`` reads every migration file again, builds the graph and renders
+the project's model states before and after each operation of each migration (also of the
+migrations whose tables live on another database: they are only recorded there, yet rendered).
+For tenant databases that work is the same for every tenant that has the same migrations applied:
+``SharedPlans`` does it once per distinct set of applied migrations (all new tenants share one),
+keeps the rendered states, and for each database only runs the operations' SQL
+(``database_forwards``, with the router's ``allow_migrate`` as always), records the rows Django
+records, and sends ``pre_migrate`` / ``post_migrate`` for that database as ``migrate`` does.
+
+What stays as ``migrate`` does it: one transaction per migration (``Migration.atomic``), an
+atomic operation of a non-atomic migration in its own transaction, the history check
+(``InconsistentMigrationHistory``), the rows of squashed migrations, ``prepare_database()``.
+Two differences: on a database that can roll DDL back, an atomic migration's row is written in
+the migration's own transaction even when it had deferred statements (Django writes it just
+after the commit then); the rows are the same, and a crash can no longer leave the schema
+without its row. On SQLite, consecutive atomic migrations share one transaction, each in a
+savepoint: one commit instead of one per migration (each commit waits for the disk); what
+succeeded before a failing migration is committed, as with ``migrate``.
+
+Databases that need ``--fake-initial`` (tables made outside migrations, a run killed half way)
+are not handled here: ``migrate_all`` sends them through ``migrate``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.exceptions import InconsistentMigrationHistory
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
+
+from django_cfg.schema.state import PendingMigration, runs_on
+
+__all__ = ["MigrationPlan", "SharedPlans"]
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Step:
+    """One operation of a migration with the states Django renders around it."""
+
+    operation: Operation
+    before: ProjectState
+    after: ProjectState
+
+
+@dataclass
+class MigrationPlan:
+    """What ``migrate`` would do on a database with ``applied`` migrations recorded."""
+
+    applied: frozenset[Key]
+    migrations: list[tuple[Migration, list[Step]]] = field(default_factory=list)
+    start: ProjectState = field(default_factory=ProjectState)
+    end: ProjectState = field(default_factory=ProjectState)
+    inconsistent: str = ""
+    """The ``InconsistentMigrationHistory`` message, when a migration is recorded before one it
+    depends on."""
+
+    def pending(self, alias: str) -> list[PendingMigration]:
+        return [
+            PendingMigration(migration.app_label, migration.name, runs_on(alias, migration))
+            for migration, _steps in self.migrations
+        ]
+
+
+class _SharedDiskLoader(MigrationLoader):
+    """Django's loader on ``connection`` (its applied rows, squashed migrations as Django
+    resolves them there) with the migration files of ``disk``, read once, instead of reading
+    them again (``load_disk`` reloads every migration module)."""
+
+    def __init__(self, disk: MigrationLoader, connection: BaseDatabaseWrapper) -> None:
+        self._disk = disk
+        super().__init__(connection)
+
+    def load_disk(self) -> None:
+        self.disk_migrations = self._disk.disk_migrations
+        self.unmigrated_apps = self._disk.unmigrated_apps
+        self.migrated_apps = self._disk.migrated_apps
+
+
+class SharedPlans:
+    """The migration files read once, and one ``MigrationPlan`` per set of applied migrations
+    and per thread (an operation may change its rendered model while it runs: AddField with a
+    one-off default does)."""
+
+    def __init__(self) -> None:
+        self.disk = MigrationLoader(None)
+        self._local = threading.local()
+
+    def conflicts(self) -> dict[str, list[str]]:
+        """Apps with two leaf migrations (``makemigrations --merge``), as ``migrate`` refuses."""
+        conflicts: dict[str, list[str]] = self.disk.detect_conflicts()
+        return conflicts
+
+    def plan_for(self, connection: BaseDatabaseWrapper) -> MigrationPlan:
+        plans: dict[frozenset[Key], MigrationPlan] = self._local.__dict__.setdefault("plans", {})
+        applied = _applied(connection)
+        plan = plans.get(applied)
+        if plan is None:
+            plan = plans[applied] = self._build(_SharedDiskLoader(self.disk, connection))
+        return plan
+
+    @staticmethod
+    def _build(loader: MigrationLoader) -> MigrationPlan:
+        from django.db.migrations.executor import MigrationExecutor
+
+        applied = frozenset(loader.applied_migrations or ())
+        plan = MigrationPlan(applied, inconsistent=_inconsistency(loader, applied))
+        executor = MigrationExecutor.__new__(MigrationExecutor)
+        executor.loader = loader
+        leaves = loader.graph.leaf_nodes()
+        to_run = {migration for migration, _ in executor.migration_plan(leaves)}
+        full_plan = executor.migration_plan(leaves, clean_start=True)
+        # What MigrationExecutor._create_project_state(with_applied_migrations=True) does.
+        state = ProjectState(real_apps=loader.unmigrated_apps)
+        done = {loader.graph.nodes[key] for key in applied if key in loader.graph.nodes}
+        for migration, _ in full_plan:
+            if migration in done:
+                migration.mutate_state(state, preserve=False)
+        state.apps  # noqa: B018 (renders: each clone below then re-renders what changed)
+        plan.start = before = _rendered(state.clone())
+        for migration, _ in full_plan:  # the order _migrate_all_forwards applies them in
+            if migration not in to_run:
+                continue
+            steps = []
+            for operation in migration.operations:
+                # What Migration.apply does between two operations, kept for every database.
+                operation.state_forwards(migration.app_label, state)
+                after = _rendered(state.clone())
+                steps.append(Step(operation, before, after))
+                before = after
+            plan.migrations.append((migration, steps))
+        plan.end = before
+        return plan
+
+    def apply(
+        self,
+        connection: BaseDatabaseWrapper,
+        plan: MigrationPlan,
+        verbosity: int,
+        stdout: Any,
+        progress: Callable[[Migration], None] | None = None,
+    ) -> None:
+        """Bring ``connection``'s database from ``plan.applied`` to the leaf migrations;
+        ``progress(migration)`` after each one."""
+        if plan.inconsistent:
+            raise InconsistentMigrationHistory(
+                plan.inconsistent.replace("{database}", connection.alias)
+            )
+        connection.prepare_database()
+        alias = connection.alias
+        # pre_migrate handlers may insert operations into the plan's migrations (contenttypes
+        # does, where ContentType lives): they get copies, the shared migrations stay as read.
+        copies = []
+        for migration, steps in plan.migrations:
+            copied = copy.copy(migration)
+            setattr(copied, "operations", list(migration.operations))  # noqa: B010 (mypy)
+            copies.append((copied, steps))
+        signal_plan = [(copied, False) for copied, _ in copies]
+        signal = {"apps": plan.start.apps, "plan": signal_plan, "stdout": stdout}
+        emit_pre_migrate_signal(verbosity, False, alias, **signal)
+        recorder = MigrationRecorder(connection)
+        if copies:
+            recorder.ensure_schema()
+        state = plan.start
+        index = 0
+        while index < len(copies):
+            migration, steps = copies[index]
+            if connection.vendor != "sqlite" or not migration.atomic:
+                state = _apply(connection, recorder, migration, steps, state)
+                index += 1
+                if progress is not None:
+                    progress(migration)
+                continue
+            # SQLite: consecutive atomic migrations in one transaction, each in a savepoint
+            # (one commit, not one per migration: a commit waits for the disk twice). What
+            # succeeded before a failing migration is committed, as Django's migrate leaves it.
+            failed: Exception | None = None
+            connection.disable_constraint_checking()  # as the schema editor does, for all
+            try:
+                with transaction.atomic(alias):
+                    while index < len(copies) and copies[index][0].atomic:
+                        migration, steps = copies[index]
+                        try:
+                            state = _apply(connection, recorder, migration, steps, state)
+                        except Exception as error:  # rolled back to its savepoint
+                            failed = error
+                            break
+                        index += 1
+                        if progress is not None:
+                            progress(migration)
+            finally:
+                connection.enable_constraint_checking()
+            if failed is not None:
+                raise failed
+        emit_post_migrate_signal(verbosity, False, alias, **{**signal, "apps": plan.end.apps})
+
+
+def _apply(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    migration: Migration,
+    steps: list[Step],
+    state: ProjectState,
+) -> ProjectState:
+    """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states."""
+    by_operation = {id(step.operation): step for step in steps}
+    recorded = False
+    with connection.schema_editor(atomic=migration.atomic) as editor:
+        for operation in migration.operations:
+            step = by_operation.get(id(operation))
+            # An operation a pre_migrate handler inserted changes no state (RenameContentType).
+            before, after = (step.before, step.after) if step else (state, state)
+            atomic_operation = operation.atomic or (
+                migration.atomic and operation.atomic is not False
+            )
+            if not editor.atomic_migration and atomic_operation:
+                with transaction.atomic(connection.alias):
+                    operation.database_forwards(migration.app_label, editor, before, after)
+            else:
+                operation.database_forwards(migration.app_label, editor, before, after)
+            state = after
+        if editor.atomic_migration or not editor.deferred_sql:
+            # In the migration's transaction: its schema and its row commit together.
+            _record(recorder, migration)
+            recorded = True
+    if not recorded:
+        _record(recorder, migration)
+    return state
+
+
+def _applied(connection: BaseDatabaseWrapper) -> frozenset[Key]:
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return frozenset()
+    return frozenset(recorder.migration_qs.values_list("app", "name"))
+
+
+def _record(recorder: MigrationRecorder, migration: Migration) -> None:
+    """What ``MigrationExecutor.record_migration`` does, the table known to exist."""
+    for app_label, name in migration.replaces or [(migration.app_label, migration.name)]:
+        recorder.migration_qs.create(app=app_label, name=name)
+
+
+def _rendered(state: ProjectState) -> ProjectState:
+    """``state`` with its models rendered now, in full: shared by threads, read only."""
+    state.clear_delayed_apps_cache()
+    state.is_delayed = False
+    state.apps  # noqa: B018 (renders)
+    return state
+
+
+def _inconsistency(loader: MigrationLoader, applied: frozenset[Key]) -> str:
+    """``MigrationLoader.check_consistent_history`` on these applied rows ('' if consistent)."""
+    for key in applied:
+        if key not in loader.graph.nodes:
+            continue
+        for parent in loader.graph.node_map[key].parents:
+            if parent in applied:
+                continue
+            replacing = loader.replacements.get(parent)
+            if replacing is not None and all(m in applied for m in replacing.replaces):
+                continue
+            return (
+                f"Migration {key[0]}.{key[1]} is applied before its dependency "
+                f"{parent[0]}.{parent[1]} on database '{{database}}'."
+            )
+    return ""

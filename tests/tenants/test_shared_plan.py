@@ -1,0 +1,210 @@
+"""migrate_all migrates tenants from one shared plan (django_cfg.schema.shared_plan): each tenant
+must end exactly as Django's own ``migrate --database`` leaves a database, on SQLite files and
+PostgreSQL databases, also when a migration fails half way and the run is repeated.
+
+The project is benchmarks/tenant_project (three tenant apps, 13 migrations: foreign keys,
+indexes, a many-to-many, table rebuilds, RunPython, a one-off default). The reference tenant
+``ref`` is migrated by Django's ``migrate --database tenant_ref`` with the tenants listed as fixed
+aliases (BENCH_MODE=static); the others by ``migrate_all`` (TenantsConfig).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.services import POSTGRES_URL, sibling_url
+from tests.support.spec_page import run_python, user_environment
+from tests.tenants.project_support import ROOT, server_rows
+
+PROJECT = ROOT / "benchmarks" / "tenant_project"
+TENANTS = ["ref", "a", "b", "c"]
+
+
+def manage(env: dict[str, str], *args: str, mode: str = "tenants", check: bool = True) -> str:
+    return run_python("manage.py", *args, cwd=PROJECT, env={**env, "BENCH_MODE": mode}, check=check)
+
+
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "tenants").mkdir()
+    return {
+        "DJANGO_SETTINGS_MODULE": "settings",
+        "BENCH_DIR": str(tmp_path),
+        "BENCH_DEFAULT_URL": "sqlite:///default.sqlite3",
+        "BENCH_TENANT_URL": "sqlite:///tenants/{tenant}.sqlite3",
+        "BENCH_TENANTS": ",".join(TENANTS),
+    }
+
+
+def sqlite_schema(path: Path) -> dict[str, Any]:
+    with closing(sqlite3.connect(path)) as db:
+        objects = db.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+        rows = db.execute("SELECT app, name FROM django_migrations ORDER BY id").fetchall()
+    return {"objects": objects, "migrations": rows}
+
+
+def test_sqlite_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    manage(env, "migrate", "--noinput", "-v", "0", mode="static")
+    manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+    out = manage(env, "migrate_all", "--parallel", "2")
+    assert "tenant_ref: up to date" in out
+    for name in ("a", "b", "c"):
+        assert (
+            f"tenant_{name}: 13 applied: billing (4), crm (4), django_cfg (1), tickets (4)" in out
+        )
+    reference = sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")
+    assert ("table", "tickets_ticket_labels") in {o[:2] for o in reference["objects"]}
+    assert ("crm", "0004_lowercase_domains") in reference["migrations"]
+    for name in ("a", "b", "c"):
+        ours = sqlite_schema(tmp_path / "tenants" / f"{name}.sqlite3")
+        assert ours["objects"] == reference["objects"], name
+        # The same rows in the same order (plan order), migrations of other apps included.
+        assert ours["migrations"] == reference["migrations"], name
+
+
+def test_a_failing_migration_leaves_what_migrate_leaves_and_a_rerun_finishes(
+    tmp_path: Path,
+) -> None:
+    env = sqlite_env(tmp_path)
+    manage(env, "migrate", "--noinput", "-v", "0", mode="static")
+    # tickets.0003 adds the index tickets_status_priority: an index of that name already
+    # exists in tenant b and in ref, so that migration fails there.
+    for name in ("ref", "b"):
+        with closing(sqlite3.connect(tmp_path / "tenants" / f"{name}.sqlite3")) as db:
+            db.execute("CREATE TABLE blocker (x integer)")
+            db.execute("CREATE INDEX tickets_status_priority ON blocker (x)")
+    failed = manage(
+        env, "migrate", "--noinput", "--database", "tenant_ref", mode="static", check=False
+    )
+    assert "index tickets_status_priority already exists" in failed
+    out = manage(env, "migrate_all", "--tenant", "a", "--tenant", "b", "--tenant", "c", check=False)
+    assert "1 of 3 databases failed to migrate; migrated: tenant_a, tenant_c." in out
+    assert "tenant_b: migrate failed" in out
+    assert "index tickets_status_priority already exists" in out
+    reference = sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")
+    broken = sqlite_schema(tmp_path / "tenants" / "b.sqlite3")
+    assert ("tickets", "0002_comment") in reference["migrations"]
+    assert ("tickets", "0003_ticket_priority") not in reference["migrations"]
+    assert broken == reference  # what succeeded before the failure is kept, as by migrate
+
+    for name in ("ref", "b"):
+        with closing(sqlite3.connect(tmp_path / "tenants" / f"{name}.sqlite3")) as db:
+            db.execute("DROP TABLE blocker")
+    manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+    rerun = manage(env, "migrate_all", "--tenant", "a", "--tenant", "b")
+    assert "tenant_a: up to date" in rerun
+    assert "tenant_b: 2 applied: tickets.0003_ticket_priority, tickets.0004_comment_kind" in rerun
+    done = sqlite_schema(tmp_path / "tenants" / "b.sqlite3")
+    assert done == sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")
+
+
+def test_a_run_killed_at_random_points_is_finished_by_the_next(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    manage(env, "migrate", "--noinput", "-v", "0", mode="static")
+    manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+    reference = sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")
+    rng = random.Random(f"tenants-kill-{os.getpid()}")
+    for _ in range(2):
+        for name in ("a", "b", "c"):
+            for leftover in (tmp_path / "tenants").glob(f"{name}.sqlite3*"):
+                leftover.unlink()
+        run = subprocess.Popen(
+            [sys.executable, "manage.py", "migrate_all", "--noinput", "-v", "2"],
+            cwd=PROJECT,
+            env=user_environment({**env, "BENCH_MODE": "tenants", "PYTHONUNBUFFERED": "1"}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert run.stdout is not None
+        target, seen, output = rng.randint(1, 3 * 13), 0, b""
+        while seen < target:
+            chunk = os.read(run.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            output += chunk
+            seen = output.count(b"Applying ")
+        time.sleep(rng.uniform(0, 0.05))
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+        run.stdout.close()
+        manage(env, "migrate_all", "--noinput")  # exit status 0: nothing left half done
+        for name in ("a", "b", "c"):
+            assert sqlite_schema(tmp_path / "tenants" / f"{name}.sqlite3") == reference, name
+
+
+def pg_schema(url: str) -> dict[str, Any]:
+    columns = server_rows(
+        url,
+        "SELECT table_name, column_name, data_type, is_nullable, column_default, "
+        "character_maximum_length, numeric_precision, numeric_scale "
+        "FROM information_schema.columns WHERE table_schema = 'public' "
+        "ORDER BY table_name, column_name",
+    )
+    indexes = server_rows(
+        url, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+    )
+    constraints = server_rows(
+        url,
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), condeferrable "
+        "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
+    )
+    migrations = server_rows(url, "SELECT app, name FROM django_migrations ORDER BY id")
+    return {
+        "columns": columns,
+        "indexes": indexes,
+        "constraints": constraints,
+        "migrations": migrations,
+    }
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    from django_cfg import DatabaseConfig
+
+    server = DatabaseConfig.from_url(POSTGRES_URL)
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -> None:
+    template = sibling_url(POSTGRES_URL, f"_sp{secrets.token_hex(3)}_{{tenant}}")
+    urls = {name: template.replace("{tenant}", name) for name in TENANTS}
+    names = {name: url.partition("?")[0].rpartition("/")[2] for name, url in urls.items()}
+    env = {**sqlite_env(tmp_path), "BENCH_TENANT_URL": template}
+    try:
+        for database in names.values():
+            _admin(f'CREATE DATABASE "{database}"')
+        manage(env, "migrate", "--noinput", "-v", "0", mode="static")
+        manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+        out = manage(env, "migrate_all", "--parallel", "2")
+        for name in ("a", "b", "c"):
+            assert f"tenant_{name}: 13 applied" in out
+        reference = pg_schema(urls["ref"])
+        assert ("tickets_ticket_labels", "ticket_id") in {c[:2] for c in reference["columns"]}
+        assert any("tickets_status_priority" in i[0] for i in reference["indexes"])
+        for name in ("a", "b", "c"):
+            assert pg_schema(urls[name]) == reference, name
+        again = manage(env, "migrate_all", "--check")
+        assert "tenant_c: up to date" in again
+    finally:
+        for database in names.values():
+            _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
