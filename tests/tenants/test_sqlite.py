@@ -86,6 +86,19 @@ def test_least_recently_used_tenants_are_closed_past_max_open(tmp_path: Path) ->
         assert f"{name}-lru" in titles(project, name)
 
 
+def test_max_open_never_closes_a_tenant_a_context_uses(tmp_path: Path) -> None:
+    project = TenantProject(tmp_path, TEMPLATE, names=["u1", "u2", "u3"], max_open=1)
+    project.manage("migrate_all", "--verbosity", "0")
+    out = project.scenario("in_use", "u1", "u2", "u3")
+    # u1 selected (and queried) by a thread: u2 and u3 opened meanwhile close each other only
+    assert out["open_meanwhile"] == ["u1", "u3"]
+    assert out["configured_meanwhile"] is True
+    assert out["titles_after"] == ["u1-in-use"]
+    # once no context uses u1, the next open closes it (max_open=1 again)
+    assert out["open_after"] == ["u2"]
+    assert titles(project, "u1") == ["u1-in-use"]
+
+
 @pytest.mark.parametrize("parallel", [1, 3])
 def test_migrate_all_keeps_max_open_while_it_runs(tmp_path: Path, parallel: int) -> None:
     names = [f"m{i}" for i in range(6)]

@@ -17,11 +17,12 @@ never imported otherwise.
 
 from __future__ import annotations
 
+from contextvars import Token
 from typing import Any
 
 from celery import signals  # type: ignore[import-untyped]
 
-from django_cfg.tenants.context import _tenant, current_tenant
+from django_cfg.tenants.context import _tenant, current_tenant, use_tenant
 
 __all__ = ["HEADER", "connect", "disconnect"]
 
@@ -54,16 +55,27 @@ def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     name = _header(task)
     if name is None and task.request.is_eager:
         return  # run in the caller's thread with no header: the caller's tenant is selected
-    # Not checked here (a signal handler's error would only be logged): the router checks
+    # Not refused here (a signal handler's error would only be logged): the router checks
     # the tenant at the task's first query of a tenant app, which then fails the task.
-    setattr(task.request, _TOKEN, _tenant.set(name))
+    selected: use_tenant | Token[str | None]
+    try:
+        selection = use_tenant(name)
+    except ValueError:  # no tenant name: set as it is, refused at the first tenant query
+        selected = _tenant.set(name)
+    else:
+        selection.__enter__()  # as the block of use_tenant: not closed for max_open meanwhile
+        selected = selection
+    setattr(task.request, _TOKEN, selected)
 
 
 def _on_postrun(task: Any = None, **_: Any) -> None:
-    token = getattr(task.request, _TOKEN, None) if task is not None else None
-    if token is not None:
+    selected = getattr(task.request, _TOKEN, None) if task is not None else None
+    if selected is not None:
         setattr(task.request, _TOKEN, None)
-        _tenant.reset(token)
+        if isinstance(selected, use_tenant):
+            selected.__exit__()
+        else:
+            _tenant.reset(selected)
 
 
 def connect() -> None:

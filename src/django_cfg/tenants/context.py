@@ -33,6 +33,17 @@ class UnknownTenantError(LookupError):
     """A tenant that is neither in ``TenantsConfig.names`` nor in the tenants table."""
 
 
+def _registry() -> Any:
+    """The tenant registry, if Django is configured with tenants (else None)."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return None
+    from django_cfg.tenants.registry import current_registry  # it imports this module
+
+    return current_registry()
+
+
 def current_tenant() -> str | None:
     """The name of the tenant this context uses, or None."""
     return _tenant.get()
@@ -46,14 +57,20 @@ class use_tenant:
 
     def __init__(self, name: str | None) -> None:
         self.name = check_tenant_name(name) if name is not None else None
-        self._tokens: list[Token[str | None]] = []
+        self._entered: list[tuple[Token[str | None], Any]] = []  # (token, registry in use)
 
     def __enter__(self) -> str | None:
-        self._tokens.append(_tenant.set(self.name))
+        registry = _registry() if self.name is not None else None
+        if registry is not None:  # not closed for max_open while selected here
+            registry.use(self.name)
+        self._entered.append((_tenant.set(self.name), registry))
         return self.name
 
     def __exit__(self, *exc: object) -> None:
-        _tenant.reset(self._tokens.pop())
+        token, registry = self._entered.pop()
+        _tenant.reset(token)
+        if registry is not None:
+            registry.unuse(self.name)
 
     async def __aenter__(self) -> str | None:
         return self.__enter__()

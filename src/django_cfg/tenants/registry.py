@@ -74,6 +74,8 @@ class TenantRegistry:
         self._lock = threading.RLock()
         self._holds = 0  # while > 0 (db_status), nothing is closed for max_open
         self._pins: dict[str, int] = {}  # name -> blocks using it (migrate_all): not closed
+        self._in_use: dict[str, int] = {}
+        """name -> contexts that selected it (``use_tenant``): not closed for ``max_open``."""
 
     # Which tenants exist -----------------------------------------------------------------------
 
@@ -271,11 +273,13 @@ class TenantRegistry:
 
     def _bound(self) -> None:
         """Close the least recently used tenants past ``max_open`` (none while held; never
-        a pinned one: past ``max_open`` while more than it are pinned)."""
+        a pinned one or one a context has selected: past ``max_open`` while more than it are
+        in use)."""
         with self._lock:
             if self.max_open is None or self._holds:
                 return
-            closable = [name for name in self.open if name not in self._pins]
+            busy = self._pins.keys() | self._in_use.keys()
+            closable = [name for name in self.open if name not in busy]
             for name in closable[: max(len(self.open) - self.max_open, 0)]:
                 self.close(name)
 
@@ -296,6 +300,19 @@ class TenantRegistry:
             if left:
                 self._pins[name] = left
         self._bound()
+
+    def use(self, name: str) -> None:
+        """A context selected tenant ``name`` (``use_tenant``): its database, once open, is
+        not closed for ``max_open`` until as many ``unuse(name)`` (a thread routed to it
+        keeps the alias it was given). Opens nothing."""
+        with self._lock:
+            self._in_use[name] = self._in_use.get(name, 0) + 1
+
+    def unuse(self, name: str) -> None:
+        with self._lock:
+            left = self._in_use.pop(name, 1) - 1
+            if left:
+                self._in_use[name] = left
 
     @contextmanager
     def holding(self) -> Iterator[None]:

@@ -144,6 +144,41 @@ def lru(names: list[str]) -> dict[str, Any]:
     }
 
 
+def in_use(names: list[str]) -> dict[str, Any]:
+    """max_open: a tenant one thread has selected (and queried) is not closed while another
+    thread opens more tenants; it is closed once no context uses it."""
+    import threading
+
+    registry = current_registry()
+    assert registry is not None
+    held, others = names[0], names[1:]
+    queried, opened = threading.Event(), threading.Event()
+    out: dict[str, Any] = {}
+
+    def worker() -> None:
+        with use_tenant(held):
+            Note.objects.create(title=f"{held}-in-use")
+            queried.set()
+            opened.wait(30)
+            out["configured_meanwhile"] = tenant_alias(held) in connections.settings
+            out["titles_after"] = sorted(Note.objects.values_list("title", flat=True))
+        connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    queried.wait(30)
+    for name in others:
+        with use_tenant(name):
+            Note.objects.create(title=f"{name}-in-use")
+    out["open_meanwhile"] = list(registry.open)
+    opened.set()
+    thread.join(30)
+    with use_tenant(others[0]):  # another open: now the least recently used one closes
+        Note.objects.count()
+    out["open_after"] = list(registry.open)
+    return out
+
+
 def write(names: list[str]) -> dict[str, Any]:
     """One note per tenant, titled after the tenant."""
     for name in names:
@@ -624,6 +659,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "concurrency": concurrency,
     "requests": requests,
     "lru": lru,
+    "in_use": in_use,
     "write": write,
     "authored": authored,
     "late": late,
