@@ -50,9 +50,10 @@ def run_json(
 
 
 def source_at(revision: str, into: Path) -> Path | None:
-    """``src/`` as it was at ``revision`` (None if this checkout does not have it)."""
+    """``src/`` as it was at ``revision`` (None if this checkout does not have it), with the
+    example project of that commit beside it (``example_at``)."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, "src"], capture_output=True
+        ["git", "-C", str(ROOT), "archive", revision, "src", "examples/saas"], capture_output=True
     )
     if archive.returncode:
         return None
@@ -191,6 +192,12 @@ STARTUP = {
 }
 
 
+def example_at(source: Path | None) -> Path:
+    """The example project beside ``source`` (``source_at``), else this checkout's: the code of
+    an earlier commit starts the example as it was then (its settings use that code's API)."""
+    return source.parent / "examples" / "saas" if source is not None else EXAMPLE
+
+
 def startup_env(module: str, old: bool, before: Path | None) -> dict[str, str]:
     path = f".:{BENCH / 'startup'}" + (f":{before}" if old and before else "")
     return {"PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": module}
@@ -203,7 +210,8 @@ def compile_bytecode(*folders: Path) -> None:
 
 
 def startup(before: Path | None, rounds: int = 15) -> dict[str, dict[str, dict[str, float]]]:
-    compile_bytecode(ROOT / "src", EXAMPLE, BENCH / "startup", *([before] if before else []))
+    olds = [before, example_at(before)] if before else []
+    compile_bytecode(ROOT / "src", EXAMPLE, BENCH / "startup", *olds)
     cases = {name: case for name, case in STARTUP.items() if before or not case[1]}
     samples: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for _ in range(rounds):
@@ -211,7 +219,7 @@ def startup(before: Path | None, rounds: int = 15) -> dict[str, dict[str, dict[s
             started = time.perf_counter()
             result = run_json(
                 [str(BENCH / "startup" / "setup_once.py")],
-                cwd=EXAMPLE,
+                cwd=example_at(before if old else None),
                 env=startup_env(module, old, before),
             )
             samples[name]["seconds"].append(time.perf_counter() - started)
@@ -222,7 +230,9 @@ def startup(before: Path | None, rounds: int = 15) -> dict[str, dict[str, dict[s
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             counts = pool.map(
                 lambda case: counted_instructions(
-                    [setup_once], startup_env(case[0], case[1], before), cwd=EXAMPLE
+                    [setup_once],
+                    startup_env(case[0], case[1], before),
+                    cwd=example_at(before if case[1] else None),
                 ),
                 cases.values(),
             )
