@@ -40,6 +40,7 @@ from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrat
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.exceptions import InconsistentMigrationHistory
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
@@ -120,12 +121,9 @@ class SharedPlans:
 
     @staticmethod
     def _build(loader: MigrationLoader) -> MigrationPlan:
-        from django.db.migrations.executor import MigrationExecutor
-
         applied = frozenset(loader.applied_migrations or ())
         plan = MigrationPlan(applied, inconsistent=_inconsistency(loader, applied))
-        executor = MigrationExecutor.__new__(MigrationExecutor)
-        executor.loader = loader
+        executor = _PlanningExecutor(loader)
         leaves = loader.graph.leaf_nodes()
         to_run = {migration for migration, _ in executor.migration_plan(leaves)}
         full_plan = executor.migration_plan(leaves, clean_start=True)
@@ -247,6 +245,14 @@ def _apply(
     return state
 
 
+class _PlanningExecutor(MigrationExecutor):
+    """``MigrationExecutor.migration_plan`` on a loader already built (the shared one): no
+    connection, nothing loaded again."""
+
+    def __init__(self, loader: MigrationLoader) -> None:  # no super(): it would load from disk
+        self.loader = loader
+
+
 def _applied(connection: BaseDatabaseWrapper) -> frozenset[Key]:
     recorder = MigrationRecorder(connection)
     if not recorder.has_table():
@@ -261,11 +267,11 @@ def _record(recorder: MigrationRecorder, migration: Migration) -> None:
 
 
 def _rendered(state: ProjectState) -> ProjectState:
-    """``state`` with its models rendered now, in full: shared by threads, read only."""
-    state.clear_delayed_apps_cache()
-    state.is_delayed = False
-    state.apps  # noqa: B018 (renders)
-    return state
+    """``state``'s models in a new state rendered now, in full and not delayed (so no
+    operation drops its rendered apps later): shared by threads, read only."""
+    rendered = ProjectState(models=state.models, real_apps=state.real_apps)
+    rendered.apps  # noqa: B018 (renders)
+    return rendered
 
 
 def _inconsistency(loader: MigrationLoader, applied: frozenset[Key]) -> str:

@@ -34,6 +34,7 @@ from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.signals import connection_created
 from django.test.runner import DiscoverRunner
+from django.test.utils import override_settings
 
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING
@@ -67,6 +68,8 @@ class TenantTestDatabases:
     verbosity: int = 1
     keepdb: bool = False
     production: dict[str, Any] | None = None
+    _override: override_settings | None = None
+    """The test template in place of the production one (Django's override_settings)."""
     opened: dict[str, dict[str, Any]] = field(default_factory=dict)
     """alias -> connection settings of every tenant database opened during the run."""
 
@@ -81,7 +84,10 @@ class TenantTestDatabases:
         self.production = setting
         test_url = setting.get("test_url") or tenant_test_template(setting["url"])
         # No replicas under tests: the replica templates name the production replicas.
-        setattr(settings, TENANTS_SETTING, {**setting, "url": test_url, "replica_urls": []})
+        self._override = override_settings(
+            **{TENANTS_SETTING: {**setting, "url": test_url, "replica_urls": []}}
+        )
+        self._override.enable()
         connection_created.connect(self._record, dispatch_uid=id(self))
         registry = current_registry()
         assert registry is not None
@@ -119,26 +125,30 @@ class TenantTestDatabases:
         if self.production is None:
             return
         connection_created.disconnect(dispatch_uid=id(self))
-        registry = current_registry()
-        for alias, settings_dict in sorted(self.opened.items()):
-            name = tenant_of_alias(alias)
-            if registry is not None and name is not None:
-                registry.close(name)
-            if self.keepdb:
-                continue
-            if self._production_owner(alias, settings_dict) is not None:
-                self._log("Not destroying (not a test database)", alias, settings_dict)
-                continue
-            self._log("Destroying test database", alias, settings_dict)
-            added = alias not in connections.settings
-            if added:
-                add_database(alias, settings_dict)
-            try:
-                drop_database(alias)
-            finally:
+        try:
+            registry = current_registry()
+            for alias, settings_dict in sorted(self.opened.items()):
+                name = tenant_of_alias(alias)
+                if registry is not None and name is not None:
+                    registry.close(name)
+                if self.keepdb:
+                    continue
+                if self._production_owner(alias, settings_dict) is not None:
+                    self._log("Not destroying (not a test database)", alias, settings_dict)
+                    continue
+                self._log("Destroying test database", alias, settings_dict)
+                added = alias not in connections.settings
                 if added:
-                    remove_database(alias)
-        setattr(settings, TENANTS_SETTING, self.production)
+                    add_database(alias, settings_dict)
+                try:
+                    drop_database(alias)
+                finally:
+                    if added:
+                        remove_database(alias)
+        finally:
+            if self._override is not None:
+                self._override.disable()
+                self._override = None
         self.production = None
 
     def _record(self, connection: Any, **_: Any) -> None:
