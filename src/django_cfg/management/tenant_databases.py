@@ -30,9 +30,9 @@ from django_cfg.tenants.registry import TenantRegistry, current_registry
 __all__ = [
     "TenantDatabases",
     "add_tenant_option",
+    "registry_for_option",
     "selected_tenants",
     "tenant_names",
-    "tenants_registry",
 ]
 
 
@@ -62,7 +62,7 @@ def selected_tenants(requested: Sequence[str] | None, *, every: bool) -> Iterato
     ``--tenant`` in a project without tenants, an unknown or invalid name: ``CommandError``.
     Before ``default`` is migrated (no tenants table yet) there is no tenant to visit.
     """
-    registry = tenants_registry(requested)
+    registry = registry_for_option(requested)
     if registry is None:
         yield TenantDatabases()
         return
@@ -70,7 +70,7 @@ def selected_tenants(requested: Sequence[str] | None, *, every: bool) -> Iterato
         yield _open(registry, requested, every)
 
 
-def tenants_registry(requested: Sequence[str] | None) -> TenantRegistry | None:
+def registry_for_option(requested: Sequence[str] | None) -> TenantRegistry | None:
     """The project's tenant registry (None without tenants); ``CommandError`` for ``--tenant``
     in a project without tenants."""
     registry = current_registry()

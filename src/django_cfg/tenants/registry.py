@@ -225,12 +225,12 @@ class TenantRegistry:
                 return alias
             alias = tenant_alias(name)
             if alias not in connections.settings:
-                check_tenant_name(name)
                 if self.fixed is not None:
                     self.check(name)
                     add_database(alias, self._database(name, None))
                     row = None
                 else:
+                    check_tenant_name(name)
                     row = self._row(name)
                     if row is None:
                         raise self._unknown(name)

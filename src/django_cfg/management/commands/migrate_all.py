@@ -36,8 +36,8 @@ from django.db import DatabaseError, connections
 from django_cfg.management.output import PassThrough
 from django_cfg.management.tenant_databases import (
     add_tenant_option,
+    registry_for_option,
     tenant_names,
-    tenants_registry,
 )
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.cache_tables import missing_cache_tables
@@ -138,7 +138,7 @@ class Command(BaseCommand):
             super().check(*args, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        registry = self._registry = tenants_registry(options["tenants"])
+        registry = self._registry = registry_for_option(options["tenants"])
         self._tenant_names: dict[str, str] = {}
         self._plans: SharedPlans | None = None
         if registry is None:
