@@ -2,8 +2,10 @@
 
 Pages of tests/support/admin_across_databases_site.py on SQLite (default + sqlite_blog) and
 PostgreSQL (MariaDB runs the same collector in tests/relations/test_cross_database_relations.py):
-delete confirmation (single, bulk, the POST that deletes), changelists, change forms,
-autocomplete, raw id, filters; then the system checks on ModelAdmins that ask for JOINs across.
+delete confirmation (single, bulk, the POST that deletes), changelists (also with ``.only()`` /
+``.defer()`` in ``get_queryset()``, and single-database ones, which must stay Django's), change
+forms, autocomplete, raw id, filters; then the system checks on ModelAdmins that ask for JOINs
+across.
 Where rows are is read with raw SQL on each database.
 """
 
@@ -326,6 +328,12 @@ def test_a_foreign_key_in_list_display_on_one_database_keeps_djangos_query(
             {"list_display": ["text", "post"], "list_select_related": True},
             id="comment-only-text",
         ),
+        pytest.param(
+            "Comment",
+            lambda qs: qs.defer("post"),
+            {"list_display": ["text", "post"], "list_select_related": True},
+            id="comment-defer-post",
+        ),
     ],
 )
 def test_a_deferred_foreign_key_across_databases_is_still_read_once_per_database(
@@ -345,6 +353,24 @@ def test_a_deferred_foreign_key_across_databases_is_still_read_once_per_database
         assert ">text2</a>" in page
         for post in pair.model("Post").objects.all():
             assert f'<td class="field-post nowrap">{post}</td>' in page
+
+
+def test_a_projects_own_changelist_class_reads_each_database_once(
+    client: Client, settings: Any, pair: Pair
+) -> None:
+    """A ModelAdmin whose get_changelist() returns its own subclass of Django's ChangeList."""
+    project_changelist = type("ProjectChangeList", (CrossDatabaseChangeList.__bases__[0],), {})
+    page_url = deferring_changelist(
+        settings,
+        pair.model("Post"),
+        lambda qs: qs,
+        list_display=["title", "author"],
+        get_changelist=lambda self, request, **kwargs: project_changelist,
+    )
+    one = add_rows_and_get(client, pair, page_url, 1)
+    people_n, posts_n, page = add_rows_and_get(client, pair, page_url, 3)
+    assert (people_n, posts_n) == one[:2]
+    assert page.count('<td class="field-author nowrap">Person object (') == 4
 
 
 def test_change_form_autocomplete_raw_id_and_filter(client: Client, pair: Pair) -> None:
