@@ -275,6 +275,14 @@ def test_the_changelist_selects_related_rows_in_one_method() -> None:
     assert _parameters(DJANGO_APPLY_SELECT_RELATED) == ["self", "qs"]
     assert "list_display" in _parameters(ChangeList.__init__)
     assert SPLIT_SELECT_RELATED is not DJANGO_APPLY_SELECT_RELATED
+    # What follow_within_databases() reads of a query: what select_related() and only()/defer() set.
+    from django.contrib.auth.models import Permission
+
+    query = Permission.objects.select_related("content_type").only("name").query
+    assert query.select_related == {"content_type": {}}
+    assert query.deferred_loading == (frozenset({"name"}), False)
+    assert Permission._meta.get_field("content_type") not in query.get_select_mask()
+    assert Permission.objects.defer("name").query.deferred_loading == (frozenset({"name"}), True)
 
 
 # Patch 5: execute wrappers for a connection's lifetime -------------------------------------------
