@@ -10,5 +10,6 @@ scripts/bootstrap.sh dev
 scripts/services.sh
 scripts/browser.sh
 "$VENV/bin/python" -m pytest "$@"
-# Django's own multiple_database tests with the package's router (a few seconds once cached).
+# Django's own multiple_database, admin and delete tests with the package installed (about a
+# minute of CPU once cached).
 scripts/django_suite.sh

@@ -28,9 +28,12 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    Why: ``get_deleted_objects()`` (the delete view and the "delete selected" action) instantiates
    the module-level name; the public ``ModelAdmin.get_deleted_objects()`` would need code in
    every user's ``ModelAdmin``.
-4. ``ChangeList`` in ``django.contrib.admin.views.main`` is rebound to
-   ``CrossDatabaseChangeList``. Needed when: as 3. Why: ``ModelAdmin.get_changelist()`` imports
-   that name at call time; overriding it would again need every user's ``ModelAdmin``.
+4. ``ChangeList.apply_select_related`` (``django.contrib.admin.views.main``) is wrapped: Django's
+   result goes through ``admin.cross_database.follow_within_databases()``, which returns it as it
+   is unless it JOINs across databases. Needed when: as 3. Why: the changelist builds its query
+   in ``ChangeList.get_queryset()`` with no hook between ``select_related()`` and the query;
+   ``ModelAdmin.get_changelist()`` may return a project's own ``ChangeList`` subclass, and a
+   subclass of ours in its place would show in ``repr()`` (Django's own tests check it).
 5. Error-explaining execute wrappers are put first in ``connection.execute_wrappers`` of each
    new connection (``connection_created``) to a read-only database or to a database that lacks
    some model's table. Needed when: a database is read-only, or there is more than one. Why:
@@ -215,19 +218,29 @@ def _set_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
 
 
 def _cross_database_admin() -> dict[tuple[ModuleType | type, str], Any]:
-    """The admin's delete pages and changelists use the cross-database subclasses."""
+    """The admin's delete pages collect across databases; changelists JOIN within one."""
     import django.contrib.admin.utils
-    import django.contrib.admin.views.main
+    from django.contrib.admin.views.main import ChangeList
 
-    from django_cfg.admin.cross_database import (
-        CrossDatabaseChangeList,
-        CrossDatabaseNestedObjects,
-    )
+    from django_cfg.admin.cross_database import CrossDatabaseNestedObjects
 
+    key = (ChangeList, "apply_select_related")
+    django_method = _applied.names.get(key, vars(ChangeList)["apply_select_related"])
     return {
         (django.contrib.admin.utils, "NestedObjects"): CrossDatabaseNestedObjects,
-        (django.contrib.admin.views.main, "ChangeList"): CrossDatabaseChangeList,
+        key: _select_related_within_databases(django_method),
     }
+
+
+@functools.cache  # one wrapper per Django method: install() after uninstall() puts the same back
+def _select_related_within_databases(django_method: Callable[..., Any]) -> Callable[..., Any]:
+    from django_cfg.admin.cross_database import follow_within_databases
+
+    @functools.wraps(django_method)
+    def apply_select_related(self: Any, qs: Any) -> Any:
+        return follow_within_databases(django_method(self, qs), self.list_display)
+
+    return apply_select_related
 
 
 # 5. Execute wrappers for a connection's lifetime -----------------------------------------------

@@ -2,27 +2,39 @@
 
 Pages of tests/support/admin_across_databases_site.py on SQLite (default + sqlite_blog) and
 PostgreSQL (MariaDB runs the same collector in tests/relations/test_cross_database_relations.py):
-delete confirmation (single, bulk, the POST that deletes), changelists, change forms,
-autocomplete, raw id, filters; then the system checks on ModelAdmins that ask for JOINs across.
+delete confirmation (single, bulk, the POST that deletes), changelists (also with ``.only()`` /
+``.defer()`` in ``get_queryset()``, and single-database ones, which must stay Django's), change
+forms, autocomplete, raw id, filters; then the system checks on ModelAdmins that ask for JOINs
+across.
 Where rows are is read with raw SQL on each database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
+import django
 import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import get_deleted_objects
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.models import Permission, User
+from django.core.exceptions import FieldError
 from django.db import connections
-from django.test import Client
+from django.db.models import QuerySet
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.urls import path, resolve, reverse
 
+from django_cfg import patches
 from django_cfg.admin.cross_database import (
     CrossDatabaseChangeList,
     CrossDatabaseNestedObjects,
     admin_lookup_errors,
 )
+from django_cfg.routing.topology import get_topology
 from tests.support.engine_pairs import Pair
 
 ADMIN = "tests.support.admin_across_databases_site"
@@ -59,8 +71,6 @@ def client(django_user_model: Any, settings: Any) -> Client:
 
 
 def url(pair: Pair, model: str, view: str = "changelist", *args: Any) -> str:
-    from django.urls import reverse
-
     app = f"{pair.engine}_people" if model == "person" else f"{pair.engine}_posts"
     return reverse(f"crossdb_admin:{app}_{model}_{view}", args=args)
 
@@ -95,7 +105,11 @@ def test_the_admin_uses_the_cross_database_classes(rf: Any) -> None:
     from django.contrib.auth.models import Group
 
     model_admin = admin.ModelAdmin(Group, admin.site)
-    assert model_admin.get_changelist(rf.get("/")) is CrossDatabaseChangeList
+    changelist = model_admin.get_changelist(rf.get("/"))
+    assert changelist is ChangeList  # Django's class: its repr() and a project's subclasses
+    django_method = changelist.apply_select_related.__wrapped__  # wrapped by the package
+    assert django_method.__module__ == "django.contrib.admin.views.main"
+    assert issubclass(CrossDatabaseChangeList, ChangeList)  # kept for code that subclassed it
 
 
 # Delete ------------------------------------------------------------------------------------------
@@ -185,23 +199,30 @@ def test_delete_page_queries_do_not_grow_with_related_rows(client: Client, pair:
 # Changelists, forms, widgets --------------------------------------------------------------------
 
 
+def add_rows_and_get(client: Client, pair: Pair, page_url: str, rows: int) -> tuple[int, int, str]:
+    """Adds ``rows`` people, each with a post and its comment, then gets ``page_url``: the
+    queries it ran on the people and on the posts database, and the page."""
+    for i in range(rows):
+        person = pair.model("Person").objects.create(name=f"author{i}")
+        post = pair.model("Post").objects.create(title=f"title{i}", author=person)
+        pair.model("Comment").objects.create(text=f"text{i}", post=post)
+    with (
+        CaptureQueriesContext(connections[pair.people]) as people,
+        CaptureQueriesContext(connections[pair.posts]) as posts,
+    ):
+        page = html(client.get(page_url))
+    return len(people), len(posts), page
+
+
 def test_changelists_follow_foreign_keys_with_one_query_per_database(
     client: Client, pair: Pair
 ) -> None:
     def queries(model: str, rows: int) -> tuple[int, int, str]:
-        person = None
-        for i in range(rows):
-            person = pair.model("Person").objects.create(name=f"author{i}")
-            post = pair.model("Post").objects.create(title=f"title{i}", author=person)
-            pair.model("Comment").objects.create(text=f"text{i}", post=post)
-        with (
-            CaptureQueriesContext(connections[pair.people]) as people,
-            CaptureQueriesContext(connections[pair.posts]) as posts,
-        ):
-            page = html(client.get(url(pair, model)))
+        people, posts, page = add_rows_and_get(client, pair, url(pair, model), rows)
         if model == "post":
+            person = pair.model("Person").objects.latest("pk")
             assert f'<td class="field-author nowrap">{person}</td>' in page
-        return len(people), len(posts), page
+        return people, posts, page
 
     people_1, posts_1, _ = queries("post", 1)
     people_n, posts_n, page = queries("post", 4)  # list_display shows the author
@@ -212,6 +233,145 @@ def test_changelists_follow_foreign_keys_with_one_query_per_database(
     people_n, posts_n, page = queries("comment", 4)
     assert "text3" in page
     assert (people_n, posts_n) == (people_1, posts_1)
+
+
+# Changelists whose ModelAdmin defers fields (.only(), .defer()) ---------------------------------
+
+
+def deferring_changelist(
+    settings: Any, model: Any, deferred: Callable[[QuerySet[Any]], QuerySet[Any]], **options: Any
+) -> str:
+    """The URL of ``model``'s changelist on a new admin site whose ``get_queryset()`` defers."""
+
+    def get_queryset(self: Any, request: Any) -> QuerySet[Any]:
+        return deferred(admin.ModelAdmin.get_queryset(self, request))
+
+    site = admin.AdminSite(name="deferring")
+    attributes = {"__module__": __name__, "get_queryset": get_queryset, **options}
+    site.register(model, type("DeferringAdmin", (admin.ModelAdmin,), attributes))
+    urls = ModuleType("deferring_urls")
+    urls.urlpatterns = [path("admin/", site.urls)]  # type: ignore[attr-defined]
+    settings.ROOT_URLCONF = urls
+    return reverse(f"deferring:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def rows(client: Client, page_url: str) -> str:
+    """The changelist's table body, or the ``FieldError`` that the page raised."""
+    try:
+        page = html(client.get(page_url))
+    except FieldError as error:
+        return f"FieldError: {error}"
+    return page[page.index("<tbody>") : page.index("</tbody>")]
+
+
+def rows_on_plain_django(client: Client, page_url: str) -> str:
+    """``rows()`` with Django's own admin: the package's patches uninstalled meanwhile."""
+    patches.uninstall()
+    try:
+        return rows(client, page_url)
+    finally:
+        patches.install(get_topology())
+
+
+ONLY_AND_DEFER = [
+    pytest.param(lambda qs: qs.only("name", "codename"), id="only"),
+    pytest.param(lambda qs: qs.defer("content_type"), id="defer"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deferred", ONLY_AND_DEFER)
+def test_select_related_true_on_one_database_keeps_djangos_query(
+    client: Client, settings: Any, deferred: Any
+) -> None:
+    """Permission -> ContentType, both on default: the changelist is Django's, deferral and all."""
+    page_url = deferring_changelist(
+        settings, Permission, deferred, list_display=["name"], list_select_related=True
+    )
+    shown = rows(client, page_url)
+    assert "Can add log entry" in shown  # 200 with the rows: Django 5.2 and 6.1 alike
+    assert shown == rows_on_plain_django(client, page_url)
+    request = RequestFactory().get(page_url)
+    request.user = User.objects.get(username="admin")
+    model_admin = resolve(page_url).func.model_admin  # type: ignore[attr-defined]
+    queryset = model_admin.get_changelist_instance(request).queryset
+    assert queryset.query.select_related is True  # left alone: no explicit paths
+    assert not queryset._prefetch_related_lookups
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deferred", ONLY_AND_DEFER)
+def test_a_foreign_key_in_list_display_on_one_database_keeps_djangos_query(
+    client: Client, settings: Any, deferred: Any
+) -> None:
+    """Django 5.2 turns a ForeignKey in list_display into select_related(): a 200 page; 6.1 names
+    the ForeignKey, so a deferred one is Django's own FieldError. Either way, Django's result."""
+    page_url = deferring_changelist(
+        settings, Permission, deferred, list_display=["name", "content_type"]
+    )
+    shown = rows(client, page_url)
+    assert shown == rows_on_plain_django(client, page_url)
+    if django.VERSION < (6, 1):
+        assert "Can add log entry" in shown
+        assert '<td class="field-content_type nowrap">' in shown
+    else:
+        assert shown.startswith("FieldError: Field Permission.content_type cannot be both deferred")
+
+
+@pytest.mark.parametrize(
+    ("model", "deferred", "options"),
+    [
+        pytest.param("Post", lambda qs: qs.defer("author"), {}, id="post-defer-author"),
+        pytest.param("Post", lambda qs: qs.only("title"), {}, id="post-only-title"),
+        pytest.param(
+            "Comment",  # post (same database, deferred) then post.author (across)
+            lambda qs: qs.only("text"),
+            {"list_display": ["text", "post"], "list_select_related": True},
+            id="comment-only-text",
+        ),
+        pytest.param(
+            "Comment",
+            lambda qs: qs.defer("post"),
+            {"list_display": ["text", "post"], "list_select_related": True},
+            id="comment-defer-post",
+        ),
+    ],
+)
+def test_a_deferred_foreign_key_across_databases_is_still_read_once_per_database(
+    client: Client, settings: Any, pair: Pair, model: str, deferred: Any, options: Any
+) -> None:
+    options = options or {"list_display": ["title", "author"]}
+    page_url = deferring_changelist(settings, pair.model(model), deferred, **options)
+
+    one = add_rows_and_get(client, pair, page_url, 1)
+    people_n, posts_n, page = add_rows_and_get(client, pair, page_url, 3)  # 4 rows now
+    assert (people_n, posts_n) == one[:2]  # the deferred column is not read row by row
+    if model == "Post":  # each author, read on the people database
+        for person in pair.model("Person").objects.all():
+            assert f'<td class="field-author nowrap">{person}</td>' in page
+        assert page.count('<td class="field-author nowrap">') == 4
+    else:
+        assert ">text2</a>" in page
+        for post in pair.model("Post").objects.all():
+            assert f'<td class="field-post nowrap">{post}</td>' in page
+
+
+def test_a_projects_own_changelist_class_reads_each_database_once(
+    client: Client, settings: Any, pair: Pair
+) -> None:
+    """A ModelAdmin whose get_changelist() returns its own subclass of Django's ChangeList."""
+    project_changelist = type("ProjectChangeList", (CrossDatabaseChangeList.__bases__[0],), {})
+    page_url = deferring_changelist(
+        settings,
+        pair.model("Post"),
+        lambda qs: qs,
+        list_display=["title", "author"],
+        get_changelist=lambda self, request, **kwargs: project_changelist,
+    )
+    one = add_rows_and_get(client, pair, page_url, 1)
+    people_n, posts_n, page = add_rows_and_get(client, pair, page_url, 3)
+    assert (people_n, posts_n) == one[:2]
+    assert page.count('<td class="field-author nowrap">Person object (') == 4
 
 
 def test_change_form_autocomplete_raw_id_and_filter(client: Client, pair: Pair) -> None:

@@ -21,6 +21,7 @@ class DjangoSuiteConfig(DjangoConfig):
     secret_key: SecretStr | None = SecretStr("django_tests_secret_key")
     default_auto_field: str = "django.db.models.AutoField"
     use_tz: bool = False
+    media_url: str = ""  # Django's default, which its admin tests expect ("/documents/x.txt")
     databases: dict[str, DatabaseConfig] = {
         "default": DatabaseConfig.from_url("sqlite://"),
         "other": DatabaseConfig.from_url("sqlite://", copy_of="default"),

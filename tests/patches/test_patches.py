@@ -25,7 +25,6 @@ import django.db.models.query
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.contrib import admin
 from django.contrib.admin.utils import get_deleted_objects
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -53,17 +52,21 @@ NestedObjects = CrossDatabaseNestedObjects.__bases__[0]
 ChangeList = CrossDatabaseChangeList.__bases__[0]
 assert NestedObjects.__module__ == "django.contrib.admin.utils"
 assert ChangeList.__module__ == "django.contrib.admin.views.main"
+# Django's ChangeList.apply_select_related, wrapped while patched (patch 4):
+APPLY_SELECT_RELATED = "django.contrib.admin.views.main.ChangeList.apply_select_related"
+SPLIT_SELECT_RELATED = vars(ChangeList)["apply_select_related"]
+DJANGO_APPLY_SELECT_RELATED = SPLIT_SELECT_RELATED.__wrapped__
 DJANGO_NAMES = {
     "django.db.models.base.Collector": Collector,
     "django.db.models.query.Collector": Collector,
     "django.contrib.admin.utils.NestedObjects": NestedObjects,
-    "django.contrib.admin.views.main.ChangeList": ChangeList,
+    APPLY_SELECT_RELATED: DJANGO_APPLY_SELECT_RELATED,
 }
 OURS = {
     "django.db.models.base.Collector": CrossDatabaseCollector,
     "django.db.models.query.Collector": CrossDatabaseCollector,
     "django.contrib.admin.utils.NestedObjects": CrossDatabaseNestedObjects,
-    "django.contrib.admin.views.main.ChangeList": CrossDatabaseChangeList,
+    APPLY_SELECT_RELATED: SPLIT_SELECT_RELATED,
 }
 WRAPS_CONNECTIONS = "django.db.backends.signals.connection_created"
 REPORTS_CONNECTS = "django.db.backends.base.base.BaseDatabaseWrapper.connect"
@@ -73,6 +76,8 @@ if REPORTS_CONNECTS in patches.installed():  # the suite's settings have a repli
 
 
 def current(name: str) -> Any:
+    if name == APPLY_SELECT_RELATED:  # a class's own attribute
+        return vars(ChangeList)["apply_select_related"]
     module, _, attribute = name.rpartition(".")
     return getattr(__import__(module, fromlist=[attribute]), attribute)
 
@@ -264,11 +269,20 @@ def test_the_admin_builds_its_delete_collector_by_its_module_name() -> None:
     assert _parameters(NestedObjects.collect)[:4] == ["self", "objs", "source", "source_attr"]
 
 
-def test_the_admin_imports_its_changelist_class_when_asked_for_it() -> None:
-    source = inspect.getsource(admin.ModelAdmin.get_changelist)
-    assert "from django.contrib.admin.views.main import ChangeList" in source
-    assert _parameters(ChangeList.apply_select_related) == ["self", "qs"]
+def test_the_changelist_selects_related_rows_in_one_method() -> None:
+    source = inspect.getsource(ChangeList.get_queryset)
+    assert "qs = self.apply_select_related(qs)" in source
+    assert _parameters(DJANGO_APPLY_SELECT_RELATED) == ["self", "qs"]
     assert "list_display" in _parameters(ChangeList.__init__)
+    assert SPLIT_SELECT_RELATED is not DJANGO_APPLY_SELECT_RELATED
+    # What follow_within_databases() reads of a query: what select_related() and only()/defer() set.
+    from django.contrib.auth.models import Permission
+
+    query = Permission.objects.select_related("content_type").only("name").query
+    assert query.select_related == {"content_type": {}}
+    assert query.deferred_loading == (frozenset({"name"}), False)
+    assert Permission._meta.get_field("content_type") not in query.get_select_mask()
+    assert Permission.objects.defer("name").query.deferred_loading == (frozenset({"name"}), True)
 
 
 # Patch 5: execute wrappers for a connection's lifetime -------------------------------------------

@@ -1,16 +1,19 @@
 """The Django admin on models whose ForeignKeys cross databases.
 
 Used when ``django.contrib.admin`` is installed and some relation crosses databases
-(``django_cfg.patches`` rebinds the admin's two names); a user's ``ModelAdmin`` needs no code:
+(``django_cfg.patches`` rebinds one name of the admin and wraps one method); a user's
+``ModelAdmin`` needs no code:
 
 - delete confirmation pages (the delete view, the "delete selected" action, and the POST that
   deletes) collect related rows on every database they live on (``CrossDatabaseNestedObjects``):
   rows to delete, PROTECT/RESTRICT with Django's usual message, and rows on another database
   whose ForeignKey will be set (SET_NULL, SET_DEFAULT, SET(...)) listed under their parent;
   the delete itself is ``obj.delete()`` / ``queryset.delete()``, i.e. ``CrossDatabaseCollector``;
-- changelists (``CrossDatabaseChangeList``): the automatic ``select_related()`` (a ForeignKey in
-  ``list_display``, ``list_select_related = True``) JOINs only within one database; ForeignKeys
-  to another database are loaded with one query per database (``prefetch_related``);
+- changelists (``follow_within_databases``, applied to ``ChangeList.apply_select_related``): the
+  automatic ``select_related()`` (a ForeignKey in ``list_display``, ``list_select_related =
+  True``) JOINs only within one database; ForeignKeys to another database are loaded with one
+  query per database (``prefetch_related``), their column loaded even if ``.only()``/``.defer()``
+  left it out; a changelist that JOINs nothing across databases keeps Django's query as it is;
 - system check ``django_cfg.E030``: an admin option that names a lookup through a relation to
   another database (``search_fields = ["author__username"]``, ``list_filter``, ``ordering``,
   ``list_display``, ``date_hierarchy``, ``list_select_related``) would JOIN across databases at
@@ -39,6 +42,7 @@ __all__ = [
     "CrossDatabaseChangeList",
     "CrossDatabaseNestedObjects",
     "check_admin_lookups",
+    "follow_within_databases",
 ]
 
 
@@ -142,12 +146,13 @@ def _home(model: Any) -> str:
 def _non_null_paths(model: Any, prefix: str = "", depth: int = 5) -> Iterator[tuple[str, bool]]:
     """What a bare ``select_related()`` follows: non-null ForeignKeys, recursively (max 5).
 
-    Yields ``(path, crosses)``; a crossing path is not followed further.
+    Yields ``(path, crosses)``; a crossing path is not followed further. Parent links are left
+    out, as Django leaves them out (they are always joined).
     """
     if depth == 0:
         return
     for field in model._meta.fields:
-        if not isinstance(field, ForeignKey) or field.null:
+        if not isinstance(field, ForeignKey) or field.null or field.remote_field.parent_link:
             continue
         path = f"{prefix}{field.name}"
         target = field.related_model
@@ -159,38 +164,52 @@ def _non_null_paths(model: Any, prefix: str = "", depth: int = 5) -> Iterator[tu
 
 
 def follow_within_databases(queryset: QuerySet[Any], list_display: Iterable[Any]) -> QuerySet[Any]:
-    """The admin's ``select_related()`` split: JOINs within the database, prefetch across.
+    """The admin's ``select_related()``, with ForeignKeys to another database prefetched.
 
-    Django 5.2 selects everything (``select_related()``) when ``list_display`` shows a
-    ForeignKey; Django 6.1 names those ForeignKeys (``select_related("author")``): both are split.
+    A query that JOINs nothing across databases is returned as it is: Django's own. Otherwise the
+    paths within a database stay JOINed and those across are read with one query per database
+    (``prefetch_related``). Django 5.2 selects everything (``select_related()``) when
+    ``list_display`` shows a ForeignKey, Django 6.1 names those ForeignKeys
+    (``select_related("author")``); a ForeignKey of ``list_display`` to another database is
+    prefetched even when nullable (a bare ``select_related()`` skips it: one query per row).
     """
     selected = queryset.query.select_related
     if selected is False:
         return queryset
     model = queryset.model
-    local: list[str] = []
-    across: list[str] = []
-    if selected is not True:
-        for path in _named_paths(selected):
-            crosses = crossing_in_lookup(model, path, joined=True) is not None
-            (across if crosses else local).append(path)
+    if selected is True:
+        paths = list(_non_null_paths(model))
+    else:
+        paths = [
+            (path, crossing_in_lookup(model, path, joined=True) is not None)
+            for path in _named_paths(selected)
+        ]
+    local = [path for path, crosses in paths if not crosses]
+    across = [path for path, crosses in paths if crosses]
+    # A bare select_related() that JOINs nothing across stays, for the nullable ones below.
+    rewrite = bool(across) or selected is not True
+    shown = _crossing_in_list_display(model, list_display)
+    across += [name for name in shown if name not in across]
+    if not across:
+        return queryset
+    if rewrite:
         queryset = queryset.select_related(None)
+        if selected is True:  # select_related() JOINs deferred ForeignKeys; named, they must load
+            queryset = _load_foreign_keys(queryset, local)
         if local:
             queryset = queryset.select_related(*local)
-        return queryset.prefetch_related(*dict.fromkeys(across)) if across else queryset
-    for path, crosses in _non_null_paths(model):
-        (across if crosses else local).append(path)
+    return _load_foreign_keys(queryset, across).prefetch_related(*across)
+
+
+def _crossing_in_list_display(model: Any, list_display: Iterable[Any]) -> Iterator[str]:
+    """ForeignKeys to other databases shown in ``list_display`` (``author``, not ``author_id``)."""
     for name in list_display:
         try:
             field = model._meta.get_field(name) if isinstance(name, str) else None
         except FieldDoesNotExist:
             continue
         if field in _crossing_fields() and name != getattr(field, "attname", None):
-            across.append(name)
-    queryset = queryset.select_related(None)
-    if local:
-        queryset = queryset.select_related(*local)
-    return queryset.prefetch_related(*dict.fromkeys(across)) if across else queryset
+            yield name
 
 
 def _named_paths(selected: dict[str, Any], prefix: str = "") -> Iterable[str]:
@@ -203,11 +222,56 @@ def _named_paths(selected: dict[str, Any], prefix: str = "") -> Iterable[str]:
             yield path
 
 
-class CrossDatabaseChangeList(ChangeList):
-    """The admin's ``ChangeList``; its automatic ``select_related()`` stays in one database."""
+def _deferred_foreign_keys(queryset: QuerySet[Any], paths: Iterable[str]) -> dict[str, Any]:
+    """``{path: field}``: the ForeignKeys on ``paths`` that ``.only()`` / ``.defer()`` left out.
 
-    def apply_select_related(self, qs: QuerySet[Any]) -> QuerySet[Any]:
-        return follow_within_databases(super().apply_select_related(qs), self.list_display)
+    Read as Django's compiler reads them: a model whose select mask is empty loads every column.
+    """
+    mask: dict[Any, Any] = queryset.query.get_select_mask()  # {field: its mask}
+    deferred: dict[str, Any] = {}
+    for path in paths:
+        level, model, prefix = mask, queryset.model, ""
+        for name in path.split(LOOKUP_SEP):
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                break  # a FilteredRelation: Django checks it
+            if not isinstance(field, ForeignKey):
+                break  # a reverse one-to-one: prefetched by the primary key, always loaded
+            prefix += name
+            if level and field not in level:
+                deferred[prefix] = field
+            level = level.get(field) or {}
+            model, prefix = field.related_model, prefix + LOOKUP_SEP
+    return deferred
+
+
+def _load_foreign_keys(queryset: QuerySet[Any], paths: Iterable[str]) -> QuerySet[Any]:
+    """``queryset`` loading the ForeignKey columns on ``paths`` despite ``.only()``/``.defer()``.
+
+    ``select_related("author")`` of a deferred ``author`` is a ``FieldError``, and a prefetch
+    would read each row's deferred ``author_id`` with a query of its own.
+    """
+    deferred = _deferred_foreign_keys(queryset, paths)
+    if not deferred:
+        return queryset
+    names, defers = queryset.query.deferred_loading
+    if not defers:  # .only(...): add the paths
+        return queryset.only(*names, *deferred)
+    undeferred = set()
+    for path, field in deferred.items():
+        parent = path.rpartition(LOOKUP_SEP)[0]
+        undeferred |= {path, f"{parent}{LOOKUP_SEP}{field.attname}" if parent else field.attname}
+    return queryset.defer(None).defer(*(set(names) - undeferred))
+
+
+class CrossDatabaseChangeList(ChangeList):
+    """Django's ``ChangeList``, for code that subclassed this class (django-cfg 0.1).
+
+    Every ``ChangeList`` now keeps its ``select_related()`` within one database, a project's own
+    subclasses included: ``django_cfg.patches`` wraps ``ChangeList.apply_select_related`` with
+    ``follow_within_databases()``.
+    """
 
 
 # System checks ---------------------------------------------------------------------------------

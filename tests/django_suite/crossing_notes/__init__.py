@@ -1,0 +1,1 @@
+"""Notes on the ``crossing`` database, each about a person on ``default`` (crossing_settings)."""
