@@ -37,7 +37,7 @@ from django.test.runner import DiscoverRunner
 from django.test.utils import override_settings
 
 from django_cfg.routing.runtime import add_database, remove_database
-from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING
+from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING, template_text
 from django_cfg.tenants.provisioning import create_database, drop_database
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
@@ -82,7 +82,7 @@ class TenantTestDatabases:
             for name in list(registry.open):
                 registry.close(name)
         self.production = setting
-        test_url = setting.get("test_url") or tenant_test_template(setting["url"])
+        test_url = setting.get("test_url") or tenant_test_template(template_text(setting["url"]))
         # No replicas under tests: the replica templates name the production replicas.
         self._override = override_settings(
             **{TENANTS_SETTING: {**setting, "url": test_url, "replica_urls": []}}
@@ -164,7 +164,8 @@ class TenantTestDatabases:
         assert self.production is not None
         names: list[str] = [tenant_of_alias(alias) or "", *(self.production.get("names") or ())]
         for name in dict.fromkeys(names):
-            production = DatabaseConfig.from_url(self.production["url"].replace(PLACEHOLDER, name))
+            template = template_text(self.production["url"])
+            production = DatabaseConfig.from_url(template.replace(PLACEHOLDER, name))
             ours = production.to_django(getattr(settings, "BASE_DIR", None))
             if (
                 settings_dict.get("NAME") == ours.get("NAME")
