@@ -351,3 +351,33 @@ def test_the_runner_refuses_parallel_workers() -> None:
         pytest.raises(ImproperlyConfigured, match="without --parallel"),
     ):
         runner.setup_databases(aliases={"default"})
+
+
+def test_databases_are_compared_by_what_they_are(tmp_path: Path) -> None:
+    """``database_identity``: a SQLite file by its resolved path (a symbolic link is its
+    target), a server database by host (loopback names and sockets are one), port (the
+    engine's default when unset) and name (PostgreSQL compares the 63 bytes it keeps)."""
+    from django_cfg.tenants.production import ProductionDatabases, database_identity
+
+    (tmp_path / "real.sqlite3").touch()
+    (tmp_path / "link.sqlite3").symlink_to(tmp_path / "real.sqlite3")
+    production = ProductionDatabases(
+        {
+            key: "tenant 'a'"
+            for key in database_identity("sqlite", {"NAME": tmp_path / "real.sqlite3"})
+        }
+        | {
+            key: "tenant 'b'"
+            for key in database_identity("postgresql", {"NAME": "b" * 70, "HOST": "localhost"})
+        }
+    )
+    assert production.owner("sqlite", {"NAME": f"{tmp_path}/x/../link.sqlite3"}) == "tenant 'a'"
+    assert production.owner("sqlite", {"NAME": str(tmp_path / "other.sqlite3")}) is None
+    assert production.owner("sqlite", {"NAME": ":memory:"}) is None
+    same = {"NAME": "b" * 63, "HOST": "127.0.0.1", "PORT": "5432"}
+    assert production.owner("postgresql", same) == "tenant 'b'"
+    assert production.owner("postgresql", {**same, "HOST": "/var/run/postgresql"}) == "tenant 'b'"
+    assert production.owner("postgresql", {**same, "HOST": "db2,127.0.0.1"}) == "tenant 'b'"
+    assert production.owner("postgresql", {**same, "PORT": "5433"}) is None
+    assert production.owner("postgresql", {**same, "HOST": "db2"}) is None
+    assert production.owner("mysql", same) is None  # another engine, another server

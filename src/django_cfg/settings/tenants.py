@@ -145,7 +145,8 @@ class TenantsConfig(BaseModel):
     test_url: SecretStr | None = Field(
         default=None,
         description="Where the tenants' test databases are (a template like url); unset: "
-        "url with 'test_' before its database name (django_cfg.tenants.testing)",
+        "url with 'test-' before its database name, never a tenant's database name "
+        "(django_cfg.tenants.testing)",
     )
     recheck_seconds: float = Field(
         default=5.0,
