@@ -106,20 +106,7 @@ class TenantTestDatabases:
             for name in list(registry.open):
                 registry.close(name)
         self._setting = setting
-        test_url = setting.get("test_url") or SecretStr(
-            tenant_test_template(template_text(setting["url"]))
-        )
-        # No replicas under tests: the replica templates name the production replicas.
-        self._override = override_settings(
-            **{
-                TENANTS_SETTING: {
-                    **setting,
-                    "url": test_url,
-                    "replica_urls": [],
-                    PRODUCTION_DATABASES: self.production,
-                }
-            }
-        )
+        self._override = override_settings(**{TENANTS_SETTING: self._test_setting(setting)})
         self._override.enable()
         connection_created.connect(self._connected, dispatch_uid=id(self))
         registry = current_registry()
@@ -133,7 +120,7 @@ class TenantTestDatabases:
 
                 Tenant._default_manager.using(DEFAULT_DB_ALIAS).get_or_create(name=name)
             alias = registry.alias_for(name)
-            refuse_production(alias, "drop and create")
+            refuse_production(alias, "reuse" if self.keepdb else "drop and create")
             self._record(connections[alias])
             what = "Using existing" if self.keepdb else "Creating"
             self._log(f"{what} test database", alias, connections[alias].settings_dict)
@@ -147,6 +134,19 @@ class TenantTestDatabases:
                 verbosity=max(self.verbosity - 1, 0),
                 interactive=False,
             )
+
+    def _test_setting(self, setting: dict[str, Any]) -> dict[str, Any]:
+        """The tenants setting while the tests run: the test template, no replicas (their
+        templates name the production replicas), the production databases to refuse."""
+        test_url = setting.get("test_url") or SecretStr(
+            tenant_test_template(template_text(setting["url"]))
+        )
+        return {
+            **setting,
+            "url": test_url,
+            "replica_urls": [],
+            PRODUCTION_DATABASES: self.production,
+        }
 
     def teardown(self) -> None:
         if self._setting is None:
