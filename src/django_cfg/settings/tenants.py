@@ -9,7 +9,9 @@
 
 ``DjangoConfig.tenants`` writes it into the ``DJANGO_CFG_TENANTS`` setting (read by
 ``django_cfg.tenants``) and adds the tenant middleware. The URL template is a secret like every
-database URL: its password is never part of a message.
+database URL: its password is never part of a message, and the setting holds the templates as
+``SecretStr`` (Django's error reports show ``SecretStr('**********')``; ``passwords`` is hidden
+by its name), read with ``template_text``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "TENANT_ALIAS_PREFIX",
     "TenantsConfig",
     "check_tenant_name",
+    "template_text",
     "tenant_alias",
     "tenant_replica_alias",
 ]
@@ -142,7 +145,8 @@ class TenantsConfig(BaseModel):
     test_url: SecretStr | None = Field(
         default=None,
         description="Where the tenants' test databases are (a template like url); unset: "
-        "url with 'test_' before its database name (django_cfg.tenants.testing)",
+        "url with 'test-' before its database name, never a tenant's database name "
+        "(django_cfg.tenants.testing)",
     )
     recheck_seconds: float = Field(
         default=5.0,
@@ -264,8 +268,8 @@ class TenantsConfig(BaseModel):
         """The ``DJANGO_CFG_TENANTS`` setting that ``django_cfg.tenants`` reads."""
         return {
             "apps": list(self.apps),
-            "url": self.url.get_secret_value(),
-            "replica_urls": list(self.replica_templates),
+            "url": self.url,  # SecretStr: hidden in Django's error reports (template_text)
+            "replica_urls": list(_as_tuple(self.replica_url)),
             "replica_role": replica_role(
                 self.replica_read_weight, self.replica_max_lag_seconds, self.replica_max_lag_bytes
             ),
@@ -273,10 +277,17 @@ class TenantsConfig(BaseModel):
             "header": self.header,
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
-            "test_url": self.test_url.get_secret_value() if self.test_url is not None else None,
+            "test_url": self.test_url,
             "recheck_seconds": self.recheck_seconds,
             "passwords": dict(self.passwords),  # SecretStr values: never shown
         }
+
+
+def template_text(template: SecretStr | str) -> str:
+    """A URL template of the ``DJANGO_CFG_TENANTS`` setting as text, read where it is parsed:
+    ``TenantsConfig.setting()`` writes ``SecretStr`` (never shown in an error report), a
+    setting written by hand may hold a str."""
+    return template.get_secret_value() if isinstance(template, SecretStr) else template
 
 
 def replica_role(

@@ -16,12 +16,14 @@ from pathlib import Path
 from django.db import ProgrammingError, connections
 
 from django_cfg.settings.url import engine_family
+from django_cfg.tenants.production import refuse_production
 
 __all__ = ["create_database", "drop_database"]
 
 
 def create_database(alias: str) -> bool:
     """Create ``alias``'s database; False if it already existed."""
+    refuse_production(alias, "create")  # while tests run: never a production tenant's
     connection = connections[alias]
     family = engine_family(connection.settings_dict["ENGINE"])
     if family == "sqlite":
@@ -44,6 +46,7 @@ def create_database(alias: str) -> bool:
 
 def drop_database(alias: str) -> None:
     """Drop ``alias``'s database (closing this process's connection to it first)."""
+    refuse_production(alias, "drop")  # while tests run: never a production tenant's
     connection = connections[alias]
     connection.close()
     family = engine_family(connection.settings_dict["ENGINE"])
