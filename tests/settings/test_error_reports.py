@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError, connections
 from django.test import override_settings
 from django.utils.module_loading import import_string
@@ -214,3 +215,29 @@ def test_a_filter_of_your_own_keeps_the_guarantee_by_subclassing(
             get_default_exception_reporter_filter.cache_clear()
     assert_hidden(shown, core)
     assert "root@localhost" not in shown["html"]  # the project's own rule applies too
+
+
+class BrokenConnections:
+    """``django.db.connections`` when ``DATABASES`` cannot be read as Django needs it."""
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        raise ImproperlyConfigured("settings.DATABASES is improperly configured.")
+
+
+def test_a_report_is_built_when_the_connections_cannot_be_read(
+    refused: Callable[[str], ExcInfo], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error being reported may be that ``DATABASES`` is wrong: the report is still built,
+    with the passwords of ``DATABASES`` as given hidden."""
+    password, core = new_password()
+    exc_info = refused(f"postgresql://app:{quote(password, safe='')}@127.0.0.1:1/shop")
+    databases = {"default": {"ENGINE": "django.db.backends.sqlite3", "PASSWORD": password}}
+    monkeypatch.setattr("django_cfg.settings.error_reports.connections", BrokenConnections())
+    with (
+        pytest.warns(UserWarning, match="Overriding setting DATABASES"),
+        override_settings(DEBUG=True, DATABASES=databases),
+    ):
+        shown = reports(exc_info)
+    assert_hidden(shown, core)
+    assert "conn_params" in shown["html"]

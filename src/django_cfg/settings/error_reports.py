@@ -63,7 +63,11 @@ def configured_passwords() -> set[str]:
     ``DATABASES`` and of the databases added at run time (``connections.settings``), the
     passwords of the ``DJANGO_CFG_TENANTS`` templates and its ``passwords``."""
     found: set[str] = set()
-    databases = [getattr(settings, "DATABASES", None), connections.settings]
+    try:
+        added = connections.settings
+    except Exception:  # DATABASES itself is wrong (maybe the error reported): read as given
+        added = {}
+    databases = [getattr(settings, "DATABASES", None), added]
     entries = {
         id(entry): entry  # connections.settings holds DATABASES' own dicts: each read once
         for mapping in databases
