@@ -241,3 +241,18 @@ def test_a_report_is_built_when_the_connections_cannot_be_read(
         shown = reports(exc_info)
     assert_hidden(shown, core)
     assert "conn_params" in shown["html"]
+
+
+def test_long_and_many_passwords_are_hidden(refused: Callable[[str], ExcInfo]) -> None:
+    """A 1,000-character password and 50 databases with passwords of their own: one regex
+    (nested once per branching, not per character) hides them all."""
+    long_password = secrets.token_urlsafe(750)
+    others = [new_password() for _ in range(50)]
+    for password, _ in others:
+        refused(f"postgresql://app:{quote(password, safe='')}@127.0.0.1:1/shop")
+    exc_info = refused(f"postgresql://app:{long_password}@127.0.0.1:1/shop")
+    with override_settings(DEBUG=True):
+        shown = reports(exc_info)
+    assert_hidden(shown, long_password[:40])
+    assert_hidden(shown, long_password[-40:])
+    assert "conn_params" in shown["html"]

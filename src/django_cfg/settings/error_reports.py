@@ -148,13 +148,25 @@ def _password_pattern(passwords: frozenset[str]) -> re.Pattern[str] | None:
         for char in form:
             node = node.setdefault(char, {})
         node[""] = {}
-    return re.compile(_alternatives(trie), re.IGNORECASE)
+    try:
+        return re.compile(_alternatives(trie), re.IGNORECASE)
+    except (RecursionError, re.error):  # thousands of nested prefixes: each form in turn
+        ordered = sorted(forms, key=len, reverse=True)  # the longest first: none left half
+        return re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
 
 
 def _alternatives(node: dict[str, Any]) -> str:
     """A regex of the words of ``node``'s trie, the longest first (none is left half hidden:
-    %2B matches before %2)."""
-    branches = [re.escape(char) + _alternatives(child) for char, child in node.items() if char]
+    %2B matches before %2). Nested once per branching, not per character."""
+    branches = []
+    for first, after in node.items():
+        if not first:
+            continue
+        text, child = re.escape(first), after
+        while len(child) == 1 and "" not in child:  # a run of single characters: one literal
+            ((char, child),) = child.items()
+            text += re.escape(char)
+        branches.append(text + _alternatives(child))
     if not branches:
         return ""
     if "" not in node:
