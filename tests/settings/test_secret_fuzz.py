@@ -148,7 +148,9 @@ def outcome(call: Callable[[], Any], full_traceback: bool = False) -> tuple[str,
     try:
         result = call()
     except (DatabaseURLError, ValidationError) as error:
-        return type(error).__name__, rendered(error, full_traceback)
+        # InvalidSettings, the short-message ValidationError of config classes, counts as one
+        kind = "ValidationError" if isinstance(error, ValidationError) else type(error).__name__
+        return kind, rendered(error, full_traceback)
     shown = [str(result), repr(result)]
     if isinstance(result, DatabaseConfig | DjangoConfig):
         shown += [result.model_dump_json(), str(result.model_dump())]

@@ -21,7 +21,6 @@ databases; the system checks report them.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -306,14 +305,22 @@ class TableNotOnDatabaseError(DatabaseError):
         return (_rebuilt_table_error, (original, self.args))
 
 
-@functools.cache
+_TABLE_ERROR_CLASSES: dict[type[DatabaseError], type[TableNotOnDatabaseError]] = {}
+
+
 def _table_error_class(original: type[DatabaseError]) -> type[TableNotOnDatabaseError]:
     """``TableNotOnDatabaseError`` that is also an ``original``; one class per original class."""
     if issubclass(original, TableNotOnDatabaseError):
         return original
-    bases = (original, TableNotOnDatabaseError)
-    namespace = {"__module__": __name__, "__qualname__": TableNotOnDatabaseError.__qualname__}
-    return cast(type[TableNotOnDatabaseError], type("TableNotOnDatabaseError", bases, namespace))
+    made = _TABLE_ERROR_CLASSES.get(original)
+    if made is None:
+        bases = (original, TableNotOnDatabaseError)
+        namespace = {"__module__": __name__, "__qualname__": TableNotOnDatabaseError.__qualname__}
+        made = _TABLE_ERROR_CLASSES.setdefault(
+            original,
+            cast(type[TableNotOnDatabaseError], type("TableNotOnDatabaseError", bases, namespace)),
+        )
+    return made
 
 
 def _rebuilt_table_error(original: type[DatabaseError], args: tuple[Any, ...]) -> DatabaseError:

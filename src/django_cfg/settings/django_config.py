@@ -19,6 +19,7 @@ rejects that); the override is validated against the inherited field's type.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, get_args
 
@@ -27,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -34,6 +36,7 @@ from pydantic import (
 
 from django_cfg.routing.topology import ROUTER_PATH
 from django_cfg.settings.base_dir import found_base_dir, project_base_dir
+from django_cfg.settings.config_errors import defined_in, raise_invalid_settings, shown_location
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
 from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, current_environment
@@ -120,6 +123,10 @@ class _PlainOverridesMetaclass(ModelMetaclass):
                 if unannotated or secret:
                     annotations[field_name] = field.annotation
         return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
+
+
+def _field(loc: Sequence[str | int]) -> str:
+    return f"field {shown_location(loc)}"
 
 
 def _default_debug(data: dict[str, Any]) -> bool:
@@ -215,6 +222,12 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         default_factory=dict, description="Further settings by their Django name; applied last"
     )
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:  # one line per field, naming the class and its file
+            raise_invalid_settings(error, defined_in(type(self)), where=_field)
+
     # Checks are field validators, so that an error's input is that field alone and never
     # includes other fields' secrets.
 
@@ -257,7 +270,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         if "default" not in databases:
             raise ValueError(
                 "databases must contain 'default' (Django's main alias); got "
-                f"{', '.join(map(repr, databases)) or 'none'}."
+                f"{', '.join(map(repr, databases)) or 'none'}. databases_from_urls(env.database) "
+                "makes 'default' of the URL url (variable DATABASE__URL)."
             )
         # The specification's databases["replica"] declares no role: its name is the role.
         databases = with_replicas_by_name(databases)

@@ -27,13 +27,21 @@ from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 
-from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, ENVIRONMENT_VARIABLE
+from django_cfg.settings.config_errors import SettingsError
+from django_cfg.settings.django_env import (
+    DEVELOPMENT_ENVIRONMENTS,
+    ENVIRONMENT_VARIABLE,
+    current_environment,
+    normalised_environment,
+)
 
 __all__ = [
     "ProductionSettingsError",
     "SettingsFile",
+    "describe_sources",
     "fallback_database_problem",
     "is_development",
+    "refuse_environment_in_files",
     "refuse_unset_in_production",
 ]
 
@@ -42,7 +50,7 @@ _SPEC_DEFAULT_FOLDER = "db/"
 _VARIABLE_AT_LINE_START = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
 
 
-class ProductionSettingsError(ValueError):
+class ProductionSettingsError(ValueError, SettingsError):
     """A non-development environment would start on a built-in default (database URL, key)."""
 
 
@@ -80,6 +88,31 @@ class SettingsFile(NamedTuple):
         return found
 
 
+def refuse_environment_in_files(files: Iterable[SettingsFile]) -> None:
+    """Raise ``ProductionSettingsError`` when a dotenv file sets ``DJANGO_ENV`` to another
+    environment than the process runs in: the variable chooses which files are read, so it is
+    read from the process environment only, and the file's line would be silently ignored."""
+    if ENVIRONMENT_VARIABLE in os.environ:
+        return  # the process chose: every file agrees with it or is overridden by it
+    from dotenv import dotenv_values
+
+    running = current_environment()
+    for file in files:
+        if not (file.dotenv and file.path.is_file()):
+            continue
+        values = {key.upper(): value for key, value in dotenv_values(file.path).items()}
+        written = values.get(ENVIRONMENT_VARIABLE)
+        if written and normalised_environment(written) != running:
+            raise ProductionSettingsError(
+                f"{ENVIRONMENT_VARIABLE}={written} is set in {file.path}, but "
+                f"{ENVIRONMENT_VARIABLE} is read from the process environment only (it chooses "
+                f"which files are read: .env.<env>, config.<env>.yaml), so this process would "
+                f"run as {running!r}, with that environment's defaults (DEBUG). Set it where the "
+                f"process starts (export {ENVIRONMENT_VARIABLE}={written}, the service unit or "
+                f"the container's environment) and remove the line from {file.path}."
+            )
+
+
 def refuse_unset_in_production(
     settings: Any, environment: str, files: Iterable[SettingsFile]
 ) -> None:
@@ -113,7 +146,7 @@ def refuse_unset_in_production(
         f"{type(settings).__name__}: in the {environment!r} environment ({ENVIRONMENT_VARIABLE}) "
         "these must be set explicitly:",
         *(f"  - {item}" for item in missing),
-        _describe_sources(files),
+        describe_sources(files),
     ]
     if unparsable:
         message += [
@@ -127,7 +160,8 @@ def refuse_unset_in_production(
     raise ProductionSettingsError("\n".join(message))
 
 
-def _describe_sources(files: list[SettingsFile]) -> str:
+def describe_sources(files: list[SettingsFile]) -> str:
+    """``Read: the process environment and, in /srv/app: .env (read), ...``"""
     folders = {file.path.parent for file in files}
     if len(folders) == 1:
         listed = ", ".join(file.describe(short=True) for file in files)

@@ -45,6 +45,8 @@ from urllib.parse import quote, unquote, unquote_plus
 
 from pydantic import SecretStr
 
+from django_cfg.settings.config_errors import SettingsError
+
 __all__ = [
     "DRIVER_OPTIONS",
     "ENGINES",
@@ -86,7 +88,7 @@ _FAMILIES = {
 }
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(ValueError, SettingsError):
     """A database URL that cannot be read. The message never contains the password."""
 
 
