@@ -40,6 +40,7 @@ __all__ = [
     "SettingsFile",
     "describe_sources",
     "fallback_database_problem",
+    "fallback_url",
     "is_development",
     "refuse_environment_in_files",
     "refuse_unset_in_production",
@@ -189,23 +190,32 @@ def _spec_default_name(alias: str) -> str:
     return _SPEC_DEFAULT_FOLDER + ("default" if alias == "default" else alias[:-3]) + ".sqlite3"
 
 
+def fallback_url(
+    alias: str, engine: str, name: str, variables: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """``(url, variable)`` when this database is the specification loader's SQLite default for
+    ``alias`` (``name`` relative to the base directory) and its variable is absent from
+    ``variables`` (the process environment), else None."""
+    names = _variables_for(alias)
+    if names is None or engine != "django.db.backends.sqlite3" or name != _spec_default_name(alias):
+        return None
+    present = {variable.upper() for variable in (os.environ if variables is None else variables)}
+    return None if present.intersection(names) else (f"sqlite:///{name}", names[0])
+
+
 def fallback_database_problem(
     databases: Mapping[str, Any], environment: str, variables: Mapping[str, str] | None = None
 ) -> str | None:
     """What is wrong when databases are the specification loader's SQLite fallbacks, or None."""
     if is_development(environment):
         return None
-    present = {name.upper() for name in (os.environ if variables is None else variables)}
-    found = []
-    for alias, database in databases.items():
-        names = _variables_for(alias)
-        if names is None or database.engine != "django.db.backends.sqlite3":
-            continue
-        if getattr(database, "_url_set_explicitly", False):
-            continue  # set by a variable, .env or YAML file that EnvSettings read
-        if database.name != _spec_default_name(alias) or present.intersection(names):
-            continue
-        found.append((alias, f"sqlite:///{database.name}", names[0]))
+    found = [
+        (alias, *fallback)
+        for alias, database in databases.items()
+        # not when set by a variable, .env or YAML file that EnvSettings read
+        if not getattr(database, "_url_set_explicitly", False)
+        and (fallback := fallback_url(alias, database.engine, database.name, variables))
+    ]
     if not found:
         return None
     listed = "; ".join(
