@@ -1,26 +1,18 @@
 """scripts/example.sh run twice: the second run adds no rows, prints what the first printed, and
-installs nothing (bootstrap's stamp: same checkout, interpreter and pyproject.toml)."""
+installs nothing (bootstrap's stamp: same checkout, interpreter and pyproject.toml). The tenant
+mode's second run: tests/example/test_example_tenants.py::test_tenant_mode_on_sqlite_files."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import sys
 from contextlib import closing
 from pathlib import Path
 
-from tests.example.test_example_tenants import run_example
+from tests.example.test_example_tenants import from_the_demo, run_example
 from tests.support.example_project import ExampleProject
 
 UP_TO_DATE = "bootstrap: django-cfg in {venv} is up to date (pyproject.toml unchanged)"
-
-
-def from_the_demo(output: str, first_line: str) -> list[str]:
-    """The demo's and db_status's lines (migrate_all and create_tenant say "applied", "created"
-    on a first run only), with measured durations replaced: they differ from run to run."""
-    lines = output.splitlines()
-    start = next(number for number, line in enumerate(lines) if line.startswith(first_line))
-    return [re.sub(r"\d+(\.\d+)? ?m?s\b", "<time>", line) for line in lines[start:]]
 
 
 def rows(project: ExampleProject, relative: str, sql: str) -> list[tuple[object, ...]]:
@@ -42,16 +34,3 @@ def test_a_second_run_prints_the_same_and_adds_nothing(tmp_path: Path) -> None:
     # the second run found the editable install up to date: no pip
     assert second.splitlines()[0] == UP_TO_DATE.format(venv=sys.prefix)
     assert "default: up to date" in second
-
-
-def test_the_tenant_mode_twice_keeps_one_project_per_tenant(tmp_path: Path) -> None:
-    project = ExampleProject.copy(tmp_path)
-    first, second = run_example(project, "--tenants"), run_example(project, "--tenants")
-
-    assert from_the_demo(second, "tenants: ") == from_the_demo(first, "tenants: ")
-    for tenant in ("acme", "globex"):
-        relative = f"db/tenants/{tenant}.sqlite3"
-        assert rows(project, relative, "SELECT name FROM projects_project") == [
-            (f"{tenant} launch",)
-        ]
-        assert f"Tenant '{tenant}': already exists, kept." in second

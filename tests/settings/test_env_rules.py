@@ -50,7 +50,12 @@ def test_an_empty_variable_in_production_is_refused_as_unset(tmp_path, clean_env
         environment_in(tmp_path)()
 
 
-def test_django_env_in_a_dotenv_file_is_refused_naming_the_file(tmp_path, clean_env) -> None:
+@pytest.mark.parametrize("process", [None, ""], ids=["unset", "empty"])
+def test_django_env_in_a_dotenv_file_is_refused_naming_the_file(
+    tmp_path, clean_env, process: str | None
+) -> None:
+    if process is not None:
+        clean_env.setenv("DJANGO_ENV", process)
     (tmp_path / ".env").write_text("DJANGO_ENV=production\nSECRET_KEY=abc\n")
     with pytest.raises(ProductionSettingsError) as raised:
         environment_in(tmp_path)()

@@ -93,8 +93,8 @@ def refuse_environment_in_files(files: Iterable[SettingsFile]) -> None:
     """Raise ``ProductionSettingsError`` when a dotenv file sets ``DJANGO_ENV`` to another
     environment than the process runs in: the variable chooses which files are read, so it is
     read from the process environment only, and the file's line would be silently ignored."""
-    if ENVIRONMENT_VARIABLE in os.environ:
-        return  # the process chose: every file agrees with it or is overridden by it
+    if os.environ.get(ENVIRONMENT_VARIABLE, "").strip():
+        return  # the process chose (empty is unset): files agree with it or are overridden
     from dotenv import dotenv_values
 
     running = current_environment()
