@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from django_cfg.settings.config_errors import raise_invalid_settings, shown_location
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
@@ -73,7 +73,7 @@ class CacheConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=shown_location)
+            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @classmethod
     def from_url(cls, url: str | SecretStr, **fields: Any) -> Self:

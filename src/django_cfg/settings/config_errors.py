@@ -28,7 +28,13 @@ from pydantic_core import ErrorDetails
 
 from django_cfg.settings.hidden_input import hide_inputs
 
-__all__ = ["TRACEBACK_VARIABLE", "InvalidSettings", "SettingsError", "raise_invalid_settings"]
+__all__ = [
+    "TRACEBACK_VARIABLE",
+    "InvalidSettings",
+    "SettingsError",
+    "field_location",
+    "raise_invalid_settings",
+]
 
 TRACEBACK_VARIABLE = "DJANGO_CFG_TRACEBACK"
 
@@ -54,6 +60,11 @@ def full_traceback_requested() -> bool:
 def shown_location(loc: Sequence[str | int]) -> str:
     """``("databases", "default", "port")`` -> ``databases.default.port``."""
     return ".".join(str(part) for part in loc)
+
+
+def field_location(loc: Sequence[str | int]) -> str:
+    """``field databases.default`` (nothing for a whole-model error): a config class's field."""
+    return f"field {shown_location(loc)}" if loc else ""
 
 
 def _message(line: ErrorDetails) -> str:

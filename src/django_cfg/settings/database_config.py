@@ -14,7 +14,6 @@ The password is a ``SecretStr``: it is shown as ``**********`` in repr and dumps
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from django_cfg.settings.config_errors import raise_invalid_settings, shown_location
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
@@ -68,16 +67,10 @@ def _make_read_only(options: dict[str, Any], family: str | None) -> None:
         options["init_command"] = f"{existing}; {statement}" if existing else statement
 
 
-def _field(loc: Sequence[str | int]) -> str:
-    return f"field {shown_location(loc)}" if loc else ""
-
-
 def _database_named(url: str | SecretStr) -> str:
-    return (
-        f"DatabaseConfig of the {url.described}"
-        if isinstance(url, NamedDatabaseURL)
-        else ("DatabaseConfig")
-    )
+    if isinstance(url, NamedDatabaseURL):
+        return f"DatabaseConfig of the {url.described}"
+    return "DatabaseConfig"
 
 
 class DatabaseConfig(BaseModel):
@@ -158,7 +151,7 @@ class DatabaseConfig(BaseModel):
         try:
             config = cls.model_validate({**parsed, **fields, "options": options})
         except ValidationError as error:
-            raise_invalid_settings(error, _database_named(url), where=_field)
+            raise_invalid_settings(error, _database_named(url), where=field_location)
         config._url_set_explicitly = isinstance(url, NamedDatabaseURL) and url.explicit
         return config
 
@@ -166,7 +159,7 @@ class DatabaseConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=_field)
+            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @model_validator(mode="before")
     @classmethod

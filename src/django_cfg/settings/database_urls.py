@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from django_cfg.settings.config_errors import raise_invalid_settings, shown_location
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator, hide_inputs
 from django_cfg.settings.replica_names import primary_by_name
@@ -121,7 +121,7 @@ def databases_from_urls(
             raise_invalid_settings(
                 hide_inputs(error, loc_prefix=(alias,)),
                 f"databases[{alias!r}] ({named_url.described})",
-                where=lambda loc: f"field {shown_location(loc[1:])}" if loc[1:] else "",
+                where=lambda loc: field_location(loc[1:]),
             )
     return configs
 

@@ -19,7 +19,6 @@ rejects that); the override is validated against the inherited field's type.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, get_args
 
@@ -37,7 +36,7 @@ from pydantic import (
 from django_cfg.routing.topology import ROUTER_PATH
 from django_cfg.settings.base_dir import found_base_dir, project_base_dir
 from django_cfg.settings.caches import CacheConfig
-from django_cfg.settings.config_errors import defined_in, raise_invalid_settings, shown_location
+from django_cfg.settings.config_errors import defined_in, field_location, raise_invalid_settings
 from django_cfg.settings.console_logging import LogLevel, console_logging
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
@@ -138,10 +137,6 @@ class _PlainOverridesMetaclass(ModelMetaclass):
                 if unannotated or secret:
                     annotations[field_name] = field.annotation
         return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
-
-
-def _field(loc: Sequence[str | int]) -> str:
-    return f"field {shown_location(loc)}"
 
 
 def _or(value: bool | None, default: bool) -> bool:
@@ -280,7 +275,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         try:
             super().__init__(**data)
         except ValidationError as error:  # one line per field, naming the class and its file
-            raise_invalid_settings(error, defined_in(type(self)), where=_field)
+            raise_invalid_settings(error, defined_in(type(self)), where=field_location)
 
     # Checks are field validators, so that an error's input is that field alone and never
     # includes other fields' secrets.

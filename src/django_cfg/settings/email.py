@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from django_cfg.settings.config_errors import raise_invalid_settings, shown_location
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
@@ -68,7 +68,7 @@ class EmailConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=shown_location)
+            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @model_validator(mode="after")
     def _tls_or_ssl(self) -> Self:
