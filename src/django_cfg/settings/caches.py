@@ -28,6 +28,7 @@ from django_cfg.settings.config_errors import field_location, raise_invalid_sett
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
+    QueryItem,
     query_items,
     quoted_for_message,
     split_server_url,
@@ -197,7 +198,7 @@ def _cache_query(query: str, where: str, *, redis: bool) -> dict[str, Any]:
     return fields
 
 
-def _number(item: Any) -> int:
+def _number(item: QueryItem) -> int:
     if not (item.value.isascii() and item.value.isdigit()):
         raise DatabaseURLError(f"option {item.shown_key} must be a whole number")
     return int(item.value)

@@ -91,7 +91,8 @@ class EmailConfig(BaseModel):
     def redacted_url(self) -> str:
         """``smtp+tls://app:***@mail:587``: for messages and logs."""
         if self.backend != _SMTP:
-            return f"{self.backend.rsplit('.', 2)[-2]}://{self.file_path or ''}"
+            scheme = next((k for k, v in EMAIL_BACKENDS.items() if v == self.backend), None)
+            return f"{scheme}://{self.file_path or ''}" if scheme else self.backend
         scheme = "smtp+ssl" if self.use_ssl else "smtp+tls" if self.use_tls else "smtp"
         credentials = quoted_for_message(self.user) + (":***" if self.password else "")
         return f"{scheme}://{credentials + '@' if credentials else ''}{self.host}:{self.port}"
