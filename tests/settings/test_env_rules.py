@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,16 @@ def test_django_env_in_a_dotenv_file_is_refused_naming_the_file(
     assert "would run as 'dev'" in message
     assert "export DJANGO_ENV=production" in message
     assert isinstance(raised.value, ImproperlyConfigured)
+
+
+def test_an_unreadable_env_file_is_still_reported_without_its_content(tmp_path, clean_env) -> None:
+    (tmp_path / ".env").write_bytes(b"DJANGO_ENV=prod\nSECRET_KEY=s3cret-\xff-value\n")
+    with pytest.raises(ImproperlyConfigured) as raised:
+        environment_in(tmp_path)()
+    assert str(raised.value) == (
+        f"{tmp_path / '.env'} is not UTF-8 text (an invalid byte at offset 34); save it as UTF-8."
+    )
+    assert "s3cret" not in "".join(traceback.format_exception(raised.value))
 
 
 def test_django_env_in_the_file_agreeing_with_the_process_is_accepted(tmp_path, clean_env) -> None:

@@ -101,7 +101,10 @@ def refuse_environment_in_files(files: Iterable[SettingsFile]) -> None:
     for file in files:
         if not (file.dotenv and file.path.is_file()):
             continue
-        values = {key.upper(): value for key, value in dotenv_values(file.path).items()}
+        try:
+            values = {key.upper(): value for key, value in dotenv_values(file.path).items()}
+        except (OSError, UnicodeDecodeError):
+            continue  # reading it for the settings fails next, with ConfigFileError's message
         written = values.get(ENVIRONMENT_VARIABLE)
         if written and normalised_environment(written) != running:
             raise ProductionSettingsError(
