@@ -1,0 +1,147 @@
+"""Scenarios of test_context.py and test_requests.py, run in the tenant project:
+``python -m tests.tenants.scenarios_context NAME`` prints one JSON object."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import django
+
+django.setup()
+
+from django.db import transaction  # noqa: E402
+from django.http import HttpRequest, JsonResponse  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from django_cfg import current_tenant, use_tenant  # noqa: E402
+from django_cfg.tenants.registry import current_registry  # noqa: E402
+from tests.tenants.project.notes.models import Note  # noqa: E402
+
+
+def _titles() -> list[str]:
+    return sorted(Note.objects.values_list("title", flat=True))
+
+
+def _error(call: Any) -> str:
+    try:
+        call()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return "no error"
+
+
+def writes() -> dict[str, Any]:
+    """Writes around generators suspended in their block; QuerySets across tenants; atomic."""
+    out: dict[str, Any] = {}
+    with use_tenant("acme"):
+        Note.objects.create(title="acme-1")
+        Note.objects.create(title="acme-2")
+    with use_tenant("beta"):
+        Note.objects.create(title="beta-1")
+
+    def acme_notes() -> Iterator[str]:
+        with use_tenant("acme"):
+            for note in Note.objects.order_by("title"):
+                yield note.title
+            Note.objects.create(title="acme-from-generator")
+
+    with use_tenant("beta"):
+        rows = acme_notes()
+        read = [next(rows)]
+        Note.objects.create(title="beta-from-consumer")  # beta's, not acme's
+        read += list(rows)
+        out["generator_read"] = read
+        rows = acme_notes()
+        next(rows)  # left suspended inside its acme block, collected below
+    del rows
+    gc.collect()
+    out["after_collection"] = [current_tenant(), _error(Note.objects.count).partition(":")[0]]
+
+    async def acme_stream() -> AsyncIterator[str]:
+        async with use_tenant("acme"):
+            async for note in Note.objects.order_by("title"):
+                yield note.title
+
+    async def consume() -> None:
+        async with use_tenant("beta"):
+            async for _title in acme_stream():
+                await Note.objects.acreate(title="beta-from-async-consumer")
+                break
+
+    asyncio.run(consume())
+    registry = current_registry()
+    assert registry is not None
+    out["in_use"] = dict(registry._in_use)
+    _querysets(out)
+    _atomic(out)
+    return out
+
+
+def _querysets(out: dict[str, Any]) -> None:
+    with use_tenant("acme"):
+        built = Note.objects.filter(title__endswith="-1")
+        cached = Note.objects.filter(title__in=["acme-1", "acme-2"]).order_by("title")
+        list(cached)
+        pinned = Note.objects.using("tenant_acme").filter(title__in=["acme-1", "acme-2"])
+        row = Note.objects.get(title="acme-1")
+    with use_tenant("beta"):
+        out["built_in_acme_run_in_beta"] = sorted(n.title for n in built)
+        out["run_in_acme_then_iterated_in_beta"] = [n.title for n in cached]
+        out["pinned_with_using"] = sorted(n.title for n in pinned)
+        row.title = "acme-1-saved-in-beta"
+        out["acme_row_saved_in_beta"] = _error(row.save)
+
+
+class Rollback(Exception):
+    pass
+
+
+def _atomic(out: dict[str, Any]) -> None:
+    with use_tenant("acme"):
+        try:
+            with transaction.atomic():  # a transaction of default: acme's write is not in it
+                Note.objects.create(title="atomic-default-rolled-back")
+                raise Rollback
+        except Rollback:
+            pass
+        try:
+            with transaction.atomic(using="tenant_acme"):
+                Note.objects.create(title="atomic-tenant")
+                raise Rollback
+        except Rollback:
+            pass
+        gone = not Note.objects.filter(title="atomic-tenant").exists()
+        out["atomic_using_tenant"] = "rolled back" if gone else "kept"
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """A shared page: no tenant model."""
+    return JsonResponse({"tenant": current_tenant()})
+
+
+def notes(request: HttpRequest) -> JsonResponse:
+    """A tenant page."""
+    return JsonResponse({"tenant": current_tenant(), "titles": _titles()})
+
+
+async def async_notes(request: HttpRequest) -> JsonResponse:
+    titles = sorted([t async for t in Note.objects.values_list("title", flat=True)])
+    return JsonResponse({"tenant": current_tenant(), "titles": titles})
+
+
+urlpatterns = [
+    path("health/", health),
+    path("notes/", notes),
+    path("async-notes/", async_notes),
+]
+
+SCENARIOS = {"writes": writes}
+
+
+if __name__ == "__main__":
+    print(json.dumps(SCENARIOS[sys.argv[1]]()))
