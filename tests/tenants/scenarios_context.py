@@ -14,8 +14,10 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.http import HttpRequest, JsonResponse  # noqa: E402
+from django.test import AsyncClient, Client, override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from django_cfg import current_tenant, use_tenant  # noqa: E402
@@ -140,7 +142,68 @@ urlpatterns = [
     path("async-notes/", async_notes),
 ]
 
-SCENARIOS = {"writes": writes}
+
+def _get(client: Client, url: str, **headers: str) -> list[Any]:
+    """[status, the page's tenant] of a GET, or [the exception the test client re-raised]."""
+    try:
+        response = client.get(url, headers=headers)
+    except Exception as error:  # a 500: the test client raises the view's exception
+        return [type(error).__name__]
+    tenant = response.json()["tenant"] if response.status_code == 200 else None
+    return [response.status_code, tenant]
+
+
+SUBDOMAIN_HOSTS = [
+    "127.0.0.1",
+    "127.0.0.1:8000",
+    "10.0.0.12",
+    "[::1]",
+    "[::1]:8000",
+    "example.com",
+    "www.example.com",
+    "WWW.Example.com:443",
+    "acme.example.com",
+    "acme.example.com:8000",
+    "nosuch.example.com",
+    "www.example.org",
+]
+
+
+def requests() -> dict[str, Any]:
+    """Shared and tenant pages through the tenant middleware, per resolver and host."""
+    with use_tenant("acme"):
+        Note.objects.create(title="acme-page")
+    out: dict[str, Any] = {"header": {}, "subdomain": {}}
+    client = Client()
+    with override_settings(ROOT_URLCONF=__name__):
+        for label, headers in {
+            "no header": {},
+            "empty X-Tenant": {"x-tenant": ""},
+            "acme": {"x-tenant": "acme"},
+            "nosuch": {"x-tenant": "nosuch"},
+        }.items():
+            out["header"][label] = {
+                url: _get(client, url, **headers) for url in ("/health/", "/notes/")
+            }
+
+        async def async_page() -> int:
+            return (await AsyncClient().get("/async-notes/", headers={"x-tenant": ""})).status_code
+
+        out["async_no_tenant"] = asyncio.run(async_page())
+        setting = {
+            **settings.DJANGO_CFG_TENANTS,
+            "resolver": "subdomain",
+            "shared_hosts": ["example.com", "www.example.com"],
+        }
+        with override_settings(DJANGO_CFG_TENANTS=setting):
+            for host in SUBDOMAIN_HOSTS:
+                out["subdomain"][host] = {
+                    url: _get(client, url, host=host) for url in ("/health/", "/notes/")
+                }
+    return out
+
+
+SCENARIOS = {"writes": writes, "requests": requests}
 
 
 if __name__ == "__main__":
