@@ -15,7 +15,7 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.db import connections, transaction  # noqa: E402
 from django.http import HttpRequest, JsonResponse  # noqa: E402
 from django.test import AsyncClient, Client, override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -203,8 +203,33 @@ def requests() -> dict[str, Any]:
     return out
 
 
-SCENARIOS = {"writes": writes, "requests": requests}
+def first_use() -> dict[str, Any]:
+    """A process whose first use of its tenants names their aliases (a Celery task's shape)."""
+    acme, beta = sys.argv[2:4]
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {"open_before": list(registry.open)}
+    with transaction.atomic(using=f"tenant_{acme}"):
+        note = Note.objects.using(f"tenant_{acme}").create(title="first-use")
+    out["saved_to"] = note._state.db
+    try:
+        with transaction.atomic(using=f"tenant_{acme}"):
+            Note.objects.using(f"tenant_{acme}").create(title="rolled-back")
+            raise Rollback
+    except Rollback:
+        pass
+    with connections[f"tenant_{beta}"].cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM notes_note")
+        out["beta_count"] = cursor.fetchone()[0]
+    out["open_after"] = sorted(registry.open)
+    out["unknown"] = _error(lambda: connections["tenant_nosuch"])
+    out["not_a_tenant"] = _error(lambda: connections["nosuch"])
+    out["invalid"] = _error(lambda: connections["tenant_../x"])
+    return out
 
 
-if __name__ == "__main__":
+SCENARIOS = {"writes": writes, "requests": requests, "first_use": first_use}
+
+
+if __name__ == "__main__":  # NAME [ARGS]
     print(json.dumps(SCENARIOS[sys.argv[1]]()))
