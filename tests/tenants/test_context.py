@@ -162,6 +162,26 @@ def test_tasks_a_generator_starts_in_its_block_run_as_its_tenant_while_it_waits(
     assert asyncio.run(consume()) == [["acme", "acme"], "beta"]
 
 
+def test_decorated_generator_functions_run_as_their_tenant(registry: CountingRegistry) -> None:
+    @use_tenant("acme")
+    def titles() -> Iterator[str | None]:
+        yield current_tenant()  # was None: the decorator's block had ended before the first item
+        yield current_tenant()
+
+    @use_tenant("acme")
+    async def stream() -> AsyncIterator[str | None]:
+        yield current_tenant()
+        yield await asyncio.to_thread(current_tenant)
+
+    async def consume() -> list[Any]:
+        async with use_tenant("beta"):
+            return [(item, current_tenant()) async for item in stream()]
+
+    with use_tenant("beta"):
+        assert [(item, current_tenant()) for item in titles()] == [("acme", "beta")] * 2
+    assert asyncio.run(consume()) == [("acme", "beta")] * 2
+
+
 def test_one_use_tenant_object_entered_in_two_threads_exits_in_any_order(
     registry: CountingRegistry,
 ) -> None:

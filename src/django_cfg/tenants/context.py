@@ -1,7 +1,8 @@
 """The tenant of the running code: a contextvar, so threads, asyncio tasks and ASGI requests
 each have their own.
 
-    with use_tenant("acme"):              # or @use_tenant("acme") on a function, sync or async
+    with use_tenant("acme"):              # or @use_tenant("acme") on a function (sync, async,
+                                          # a generator function: while its generators run)
         Post.objects.create(title="hi")   # acme's database
 
 Selecting a tenant does not touch a database: the tenant is checked and its database opened
@@ -228,6 +229,8 @@ class use_tenant:
 
     def __call__(self, function: F) -> F:
         name = self.name
+        if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+            return _generator_as(name, function)
         if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)
@@ -243,3 +246,24 @@ class use_tenant:
                 return function(*args, **kwargs)
 
         return run  # type: ignore[return-value]
+
+
+def _generator_as(name: str | None, function: F) -> F:
+    """``function``, a generator function, whose generators run as tenant ``name`` (while
+    they run: their consumer keeps its own tenant between two items)."""
+    if inspect.isasyncgenfunction(function):
+
+        @functools.wraps(function)
+        async def run_async_generator(*args: Any, **kwargs: Any) -> Any:
+            async with use_tenant(name), contextlib.aclosing(function(*args, **kwargs)) as items:
+                async for item in items:
+                    yield item
+
+        return run_async_generator  # type: ignore[return-value]
+
+    @functools.wraps(function)
+    def run_generator(*args: Any, **kwargs: Any) -> Any:
+        with use_tenant(name):
+            return (yield from function(*args, **kwargs))
+
+    return run_generator  # type: ignore[return-value]
