@@ -131,9 +131,17 @@ def test_context_managers_built_on_generators_select_for_the_callers_block(
             assert current_tenant() == "acme"
         assert current_tenant() == "beta"
         assert asyncio.run(inside_gamma()) == ("gamma", "gamma")
-    with contextlib.ExitStack() as stack:  # e.g. a yield fixture: entered outside its body
-        stack.enter_context(use_tenant("acme"))
-        assert current_tenant() == "acme"
+
+    def yield_fixture() -> Iterator[None]:  # pytest runs it up to its yield, then the test
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(use_tenant("acme"))  # entered outside its body: for the test
+            yield
+
+    fixture = yield_fixture()
+    next(fixture)
+    assert current_tenant() == "acme"
+    fixture.close()
+    assert current_tenant() is None
 
 
 def test_tasks_a_generator_starts_in_its_block_run_as_its_tenant_while_it_waits(
