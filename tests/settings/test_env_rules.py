@@ -193,3 +193,15 @@ def test_manage_py_shows_the_error_without_pydantic_internals(tmp_path: Path) ->
     assert full.returncode == 1
     assert "The above exception was the direct cause" in full.stderr
     assert "validation error for DatabaseConfig" in full.stderr
+
+
+def test_a_tenants_config_error_is_one_short_message_without_the_template() -> None:
+    from django_cfg import TenantsConfig
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        TenantsConfig(apps=["notes"], url="postgresql://app:Pw-9f2c@db/t_{tenant}", max_open=0)
+    message = str(raised.value)
+    assert message == "TenantsConfig: field max_open: Input should be greater than or equal to 1"
+    assert not any(text in message for text in PYDANTIC_RENDERING)
+    assert "Pw-9f2c" not in repr(raised.value.errors())
+    assert raised.value.__cause__ is None
