@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from io import TextIOBase
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F
 
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenants import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
 from django_cfg.tenants.credentials import check_storable_url
@@ -364,8 +367,13 @@ def _rows() -> Any:
     return Tenant._default_manager.using(DEFAULT_DB_ALIAS)
 
 
-def _where(database: Any) -> str:
-    return str(database.redacted_url)
+def _where(database: DatabaseConfig) -> str:
+    """``database`` as shown: its URL without password; a SQLite file's full path too."""
+    if database.family == "sqlite":
+        path = str(database.to_django(getattr(settings, "BASE_DIR", None))["NAME"])
+        if path != database.name and names_a_file(path):
+            return f"{database.redacted_url} (file {path})"
+    return database.redacted_url
 
 
 def _without_password(alias: str, error: BaseException) -> str:
