@@ -30,7 +30,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, transaction
-from django.db.models import F
 
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
@@ -281,12 +280,11 @@ def _migrate(name: str, verbosity: int, stdout: TextIOBase | None) -> None:
 
 
 def _set_state(row: Any, state: str) -> None:
-    """Record ``state`` (each change of state grows ``version``: processes reopen)."""
+    """Record ``state``. ``version`` stays: no process opened the tenant before it is ready
+    (the creator forgets what it opened), so none has to reopen it."""
     from django_cfg.tenants.models import Tenant
 
-    Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(pk=row.pk).update(
-        state=state, version=F("version") + 1
-    )
+    Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(pk=row.pk).update(state=state)
     row.state = state
 
 
