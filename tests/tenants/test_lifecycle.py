@@ -150,16 +150,25 @@ def test_concurrent_creations_of_one_name_end_with_one_tenant(setup: Setup) -> N
     name = setup.tenant("race")
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.tenants.project.run", "manage", "create_tenant", name],
+            [sys.executable, "-m", "tests.tenants.project.lifecycle_steps", "race", name],
             cwd=ROOT,
             env=user_environment(setup.project.env),
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(CONCURRENT)
     ]
-    results = [(p.wait(300), p.stdout.read(), p.stderr.read()) for p in processes]
+    for process in processes:  # each one set up, waiting for its line
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:  # then all at once
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outputs = [process.communicate(timeout=300) for process in processes]
+    results = [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs, strict=True)]
     winners = [out for code, out, _ in results if code == 0]
     losers = [(code, err) for code, _, err in results if code != 0]
     assert len(winners) == 1, results
@@ -211,6 +220,30 @@ def test_a_recycled_name_does_not_inherit_the_dropped_tenants_database(setup: Se
     fresh = project.manage("create_tenant", name)
     assert "(created), migrated, recorded." in fresh
     assert setup.probe(name) == {"status": 200, "titles": []}
+
+
+def test_the_python_api_for_sign_up_flows(tmp_path: Path) -> None:
+    project = TenantProject(tmp_path, SQLITE_TEMPLATE)
+    project.manage("migrate_all", "--verbosity", "0")
+    run = Setup(project, "sqlite", "").steps("api", "signup")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["in_transaction"].startswith("TenantLifecycleError: create_tenant('signup') ")
+    assert "inside a transaction on 'default'" in out["in_transaction"]
+    # 4 threads of one process at once: one tenant, the 3 others told it exists
+    assert [o for o in out["threads"] if isinstance(o, dict)] == [{"how": "created"}]
+    losers = [o for o in out["threads"] if not isinstance(o, dict)]
+    assert len(losers) == 3
+    assert all(o.startswith("TenantExistsError: Tenant 'signup' already exists") for o in losers)
+    assert out["again"] == "TenantExistsError: Tenant 'signup' already exists."
+    database = f"sqlite:///tenants/signup.sqlite3 (file {tmp_path}/tenants/signup.sqlite3)"
+    assert out["drop"] == {"name": "signup", "database": database, "dropped": False}
+    assert out["recreate"].startswith(
+        f"TenantLifecycleError: Tenant 'signup' was not created: its database {database} "
+        "(tenant_signup) already exists and holds "
+    )
+    assert out["adopt"] == {"how": "adopted"}
+    assert out["probe"] == {"status": 200, "titles": []}
 
 
 def test_commands_are_quiet_at_verbosity_0_and_never_wait_for_an_answer(tmp_path: Path) -> None:

@@ -100,11 +100,18 @@ def create_tenant(
     """
     registry = _registry()
     name = _checked(name, url, replica_urls, registry)
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        raise TenantLifecycleError(
+            f"create_tenant({name!r}) cannot run inside a transaction on 'default' "
+            "(transaction.atomic(), ATOMIC_REQUESTS): each of its steps must be committed when "
+            "it is done, so that a crash can be resumed. Call it outside the transaction "
+            "(e.g. from transaction.on_commit)."
+        )
     with tenant_name_lock(name) as held:
         if not held:
             raise TenantExistsError(
-                f"Tenant {name!r} already exists: another process is creating or dropping it "
-                "right now."
+                f"Tenant {name!r} already exists: another process or thread is creating or "
+                "dropping it right now."
             )
         with provisioning(name):
             if registry.fixed is not None:
@@ -127,8 +134,8 @@ def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
     with tenant_name_lock(name) as held:
         if not held:
             raise TenantLifecycleError(
-                f"Tenant {name!r} is being created or dropped by another process right now: "
-                "try again when it is done."
+                f"Tenant {name!r} is being created or dropped by another process or thread "
+                "right now: try again when it is done."
             )
         row = _rows().filter(name=name).first()
         if row is None:

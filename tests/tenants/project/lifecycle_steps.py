@@ -4,6 +4,9 @@
                                                                     # kill -9 of itself at STEP
     python -m tests.tenants.project.lifecycle_steps live NAME       # requests while it is created
     python -m tests.tenants.project.lifecycle_steps probe NAME      # one request: status, titles
+    python -m tests.tenants.project.lifecycle_steps api NAME        # the Python API's outcomes
+    python -m tests.tenants.project.lifecycle_steps race NAME       # manage.py create_tenant NAME
+                                                                    # once a line comes on stdin
 
 Each prints one JSON line (``kill`` prints nothing: it dies).
 """
@@ -163,6 +166,54 @@ def live(name: str) -> dict[str, Any]:
     }
 
 
+def race(name: str) -> None:
+    """``manage.py create_tenant NAME`` (its exit status and output), started when a line
+    arrives on stdin: Django is set up by then, so racing processes start within a moment."""
+    from django.core.management import execute_from_command_line
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    execute_from_command_line(["manage.py", "create_tenant", name])
+
+
+def api(name: str) -> dict[str, Any]:
+    """``create_tenant()`` / ``drop_tenant()`` as a sign-up flow calls them: what each returns
+    or raises (the exception's class and message)."""
+    from django.db import transaction
+
+    from django_cfg.tenants import TenantLifecycleError, create_tenant, drop_tenant
+
+    def outcome(call: Callable[[], Any]) -> Any:
+        try:
+            result = call()
+        except TenantLifecycleError as error:
+            return f"{type(error).__name__}: {error}"
+        return {"how": result.how} if hasattr(result, "how") else vars(result)
+
+    out: dict[str, Any] = {}
+    with transaction.atomic():
+        out["in_transaction"] = outcome(lambda: create_tenant(name))
+    barrier = threading.Barrier(4)
+    racers: list[Any] = []
+
+    def race() -> None:
+        barrier.wait(WAIT_SECONDS)
+        racers.append(outcome(lambda: create_tenant(name)))
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_SECONDS)
+    out["threads"] = racers
+    out["again"] = outcome(lambda: create_tenant(name))
+    out["drop"] = outcome(lambda: drop_tenant(name))
+    out["recreate"] = outcome(lambda: create_tenant(name))
+    out["adopt"] = outcome(lambda: create_tenant(name, adopt=True))
+    out["probe"] = probe(name)
+    return out
+
+
 if __name__ == "__main__":
     import django
 
@@ -170,5 +221,7 @@ if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "kill":
         kill(*args)
+    elif command == "race":
+        race(*args)
     else:
-        print(json.dumps({"live": live, "probe": probe}[command](*args)))
+        print(json.dumps({"live": live, "probe": probe, "api": api}[command](*args)))
