@@ -123,7 +123,7 @@ def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
     """Forget tenant ``name`` (any state, an interrupted creation too); with
     ``drop_database`` its database is dropped, else kept with its data (a later
     ``create_tenant`` of the name refuses it unless ``adopt=True``)."""
-    from django_cfg.tenants.models import Tenant
+    from django_cfg.tenants.models import CREATING, Tenant
 
     registry = _registry()
     if registry.fixed is not None:
@@ -144,7 +144,16 @@ def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
             )
         database = registry.database_at(name, row.url)
         if drop_database:
-            _drop_database_of(registry, name, row)
+            # Not routable first (requests get a 404, not a dropped database); killed before
+            # the row is deleted, drop_tenant again finishes, and create_tenant does not take
+            # the database over (a claim, not the tenant's: see _take_database).
+            state = row.state
+            _set_state(row, CREATING)
+            try:
+                _drop_database_of(registry, name, row)
+            except TenantLifecycleError:
+                _set_state(row, state)  # the tenant is kept as it was
+                raise
         registry.forget(name)
         Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(pk=row.pk).delete()
         return DroppedTenant(name, _where(database), dropped=drop_database)
