@@ -246,6 +246,32 @@ def test_the_python_api_for_sign_up_flows(tmp_path: Path) -> None:
     assert out["probe"] == {"status": 200, "titles": []}
 
 
+def test_drop_tenant_killed_before_the_drop_is_finished_by_running_it_again(
+    setup: Setup,
+) -> None:
+    project, name = setup.project, setup.tenant("half")
+    project.manage("create_tenant", name)
+    project.scenario("write", name)
+    killed = setup.steps("kill-drop", name)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert setup.rows() == {name: "creating"}  # not routable any more
+    assert setup.probe(name)["status"] == 404
+    assert "notes_note" in setup.tables(name)  # not dropped yet
+
+    code, refused = project.status("create_tenant", name)  # the old data is not taken over
+    assert code == 1, refused
+    assert "already exists and holds" in refused
+    assert f"drop_tenant {name} removes it" in refused
+    assert setup.rows() == {name: "creating"}
+
+    dropped = project.manage("drop_tenant", name, "--drop-database", "--noinput")
+    assert "dropped." in dropped
+    assert setup.rows() == {}
+    assert setup.tables(name) == set()
+    assert "(created), migrated, recorded." in project.manage("create_tenant", name)
+    assert setup.probe(name) == {"status": 200, "titles": []}
+
+
 def test_commands_are_quiet_at_verbosity_0_and_never_wait_for_an_answer(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, SQLITE_TEMPLATE)
     project.manage("migrate_all", "--verbosity", "0")

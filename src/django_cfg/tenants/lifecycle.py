@@ -200,11 +200,8 @@ def _create_recorded(
             how = "created" if create_database(alias) else "resumed"
         _migrate(name, verbosity, stdout)
         _set_state(row, "")
-    except (DatabaseError, CommandError, OSError) as error:
-        raise _failed(registry, name, row, alias, error) from None
-    except TenantLifecycleError:
-        _release(row, CREATING)
-        raise
+    except (DatabaseError, CommandError, OSError, TenantLifecycleError) as error:
+        raise _failed(registry, name, row, alias, error, resumed=resumed) from None
     finally:
         registry.forget(name)  # opened again from the ready row at its first use
     return _created(registry, name, row, alias, how)
@@ -312,17 +309,34 @@ def _release(row: Any, state: str) -> None:
 
 
 def _failed(
-    registry: TenantRegistry, name: str, row: Any, alias: str, error: BaseException
+    registry: TenantRegistry,
+    name: str,
+    row: Any,
+    alias: str,
+    error: BaseException,
+    *,
+    resumed: bool = False,
 ) -> TenantLifecycleError:
-    """The error of a failed step; the claim is removed if no database was taken yet."""
+    """The error of a refused or failed step. Before a database was taken, the claim this call
+    inserted is removed; one left by an interrupted create or drop stays (not routable)."""
     from django_cfg.tenants.models import CREATING
 
-    message = f"Tenant {name!r} was not created: {_without_password(alias, error)}"
+    message = (
+        str(error)
+        if isinstance(error, TenantLifecycleError)
+        else f"Tenant {name!r} was not created: {_without_password(alias, error)}"
+    )
     if row is None:
         return TenantLifecycleError(message)
-    if row.state == CREATING:
+    if row.state == CREATING and not resumed:
         _release(row, CREATING)
         return TenantLifecycleError(message)
+    if row.state == CREATING:
+        return TenantLifecycleError(
+            f"{message}\nThe row of an interrupted create_tenant or drop_tenant of {name!r} "
+            f"stays (not routable): drop_tenant {name} removes it (--drop-database: with its "
+            "database)."
+        )
     where = _where(registry.database_at(name, row.url))
     return TenantLifecycleError(
         f"{message}\nIts database {where} is the tenant's, not yet routable: run "

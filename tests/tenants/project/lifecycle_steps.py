@@ -3,6 +3,8 @@
     python -m tests.tenants.project.lifecycle_steps kill STEP NAME  # create_tenant NAME, and
                                                                     # kill -9 of itself at STEP
     python -m tests.tenants.project.lifecycle_steps live NAME       # requests while it is created
+    python -m tests.tenants.project.lifecycle_steps kill-drop NAME  # drop_tenant --drop-database,
+                                                                    # kill -9 before the drop
     python -m tests.tenants.project.lifecycle_steps probe NAME      # one request: status, titles
     python -m tests.tenants.project.lifecycle_steps api NAME        # the Python API's outcomes
     python -m tests.tenants.project.lifecycle_steps race NAME       # manage.py create_tenant NAME
@@ -95,6 +97,21 @@ def kill(step: str, name: str) -> None:
         raise SystemExit(f"unknown step {step!r}: one of {', '.join(STEPS)}")
     call_command("create_tenant", name, verbosity=0)
     print(json.dumps({"survived": step}))
+
+
+def kill_drop(name: str) -> None:
+    """``drop_tenant NAME --drop-database``, killed once the tenant stopped routing, before its
+    database is dropped."""
+    from django.core.management import call_command
+
+    from django_cfg.tenants import lifecycle
+
+    def die_first(*args: Any) -> None:
+        _die()
+
+    lifecycle._drop_database_of = die_first  # type: ignore[assignment]
+    call_command("drop_tenant", name, drop_database=True, interactive=False, verbosity=0)
+    print(json.dumps({"survived": "drop"}))
 
 
 def probe(name: str) -> dict[str, Any]:
@@ -221,6 +238,8 @@ if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "kill":
         kill(*args)
+    elif command == "kill-drop":
+        kill_drop(*args)
     elif command == "race":
         race(*args)
     else:
