@@ -8,7 +8,7 @@ flows too.
     except TenantExistsError:
         ...                              # the name is taken (or being created right now)
     tenant.database                      # "postgresql://app:***@db1/t_acme" (redacted)
-    drop_tenant("acme")                  # forgotten; its database kept (``kept`` says where)
+    drop_tenant("acme").database         # forgotten; its database kept: where it is
 
 With the tenants table, a creation goes through the row's ``state``: inserted as ``CREATING``
 (the claim: no tenant is routable in that state), ``MIGRATING`` once the database is the
@@ -60,11 +60,14 @@ class TenantLifecycleError(Exception):
 
 
 class TenantExistsError(TenantLifecycleError):
-    """The tenant exists already, or another process is creating or dropping it now."""
+    """The tenant exists already, or another process or thread is creating or dropping it."""
 
 
 @dataclass(frozen=True)
 class CreatedTenant:
+    """What ``create_tenant`` made: the tenant, its alias, where its database is and what it
+    was."""
+
     name: str
     alias: str
     database: str
@@ -77,6 +80,8 @@ class CreatedTenant:
 
 @dataclass(frozen=True)
 class DroppedTenant:
+    """What ``drop_tenant`` did: the tenant, where its database is, whether it was dropped."""
+
     name: str
     database: str
     """Its database, as a URL without password (a SQLite file: its path)."""
