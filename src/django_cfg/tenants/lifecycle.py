@@ -351,8 +351,8 @@ def _failed(
 
 
 def _created(registry: TenantRegistry, name: str, row: Any, alias: str, how: str) -> CreatedTenant:
-    replicas = tuple(_where(r) for r in registry.replica_databases(name, row))
-    database = _where(registry.database_at(name, row.url if row is not None else ""))
+    replicas = tuple(r.redacted_url for r in registry.replica_databases(name, row))
+    database = registry.database_at(name, row.url if row is not None else "").redacted_url
     return CreatedTenant(name, alias, database, how, replicas)
 
 
