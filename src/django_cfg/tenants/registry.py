@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -98,15 +99,20 @@ class TenantRegistry:
         if self.fixed is not None:
             return sorted(self.fixed)
         _check_table_installed()
-        from django_cfg.tenants.models import Tenant
+        from django_cfg.tenants.models import UNROUTABLE, Tenant
 
-        return list(Tenant._default_manager.using(DEFAULT_DB_ALIAS).values_list("name", flat=True))
+        rows = Tenant._default_manager.using(DEFAULT_DB_ALIAS).exclude(state__in=UNROUTABLE)
+        return list(rows.values_list("name", flat=True))
 
     def _row(self, name: str) -> Any:
+        """Tenant ``name``'s row; None while it is created (not routable), except for the
+        creator itself (``provisioning``)."""
         _check_table_installed()
-        from django_cfg.tenants.models import Tenant
+        from django_cfg.tenants.models import UNROUTABLE, Tenant
 
         row = Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).first()
+        if row is not None and row.state in UNROUTABLE:
+            return row if name in _provisioning.get() else None
         if row is not None:
             self._known.add(name)
         return row
@@ -345,6 +351,23 @@ class TenantRegistry:
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
                 read_only_because(alias, None)
+
+
+_provisioning: ContextVar[frozenset[str]] = ContextVar(
+    "django_cfg_tenant_provisioning", default=frozenset()
+)
+
+
+@contextmanager
+def provisioning(name: str) -> Iterator[None]:
+    """In the block, in this context only, tenant ``name`` routes while it is being created
+    (``tenants.lifecycle`` migrates its database); everywhere else it does not exist until
+    its row is ready."""
+    token = _provisioning.set(_provisioning.get() | {name})
+    try:
+        yield
+    finally:
+        _provisioning.reset(token)
 
 
 def _check_table_installed() -> None:
