@@ -9,15 +9,24 @@ The tenant project's ``notes`` app: ``Note.author`` CASCADE, ``Task.assignee`` S
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.spec_page import run_python, user_environment
-from tests.tenants.project_support import ROOT, SQLITE_TEMPLATE, TenantProject
+from tests.tenants.project_support import (
+    ROOT,
+    SQLITE_TEMPLATE,
+    TenantProject,
+    drop_server_database,
+    server_rows,
+)
 
 TENANTS = ["acme", "beta", "gamma"]
 
@@ -36,14 +45,24 @@ def _run(project: TenantProject, *args: str) -> dict[str, Any]:
     return result
 
 
-def _in_tenant(project: TenantProject, name: str, users: dict[str, int]) -> dict[str, Any]:
-    """What tenant ``name``'s file holds, per user: notes, tasks assigned, holds; tasks with
-    no assignee; and rows naming a user id that is not on default (orphans)."""
-    path = f"tenants/{name}.sqlite3"
+def _in_tenant(
+    project: TenantProject,
+    name: str,
+    users: dict[str, int],
+    rows: Callable[[str, str], list[tuple[Any, ...]]] | None = None,
+) -> dict[str, Any]:
+    """What tenant ``name``'s database holds (its SQLite file, or ``rows(name, sql)``), per
+    user: notes, tasks assigned, holds; tasks with no assignee; and rows naming a user id that
+    is not on default (orphans)."""
     existing = {pk for (pk,) in project.sqlite_rows("default.sqlite3", "SELECT id FROM auth_user")}
 
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        if rows is not None:
+            return rows(name, sql)
+        return project.sqlite_rows(f"tenants/{name}.sqlite3", sql)
+
     def count(sql: str) -> int:
-        return int(project.sqlite_rows(path, sql)[0][0])
+        return int(query(sql)[0][0])
 
     found: dict[str, Any] = {
         "unassigned_tasks": count("SELECT COUNT(*) FROM notes_task WHERE assignee_id IS NULL")
@@ -52,8 +71,7 @@ def _in_tenant(project: TenantProject, name: str, users: dict[str, int]) -> dict
         found[f"{user}_notes"] = count(f"SELECT COUNT(*) FROM notes_note WHERE author_id = {pk}")
         found[f"{user}_tasks"] = count(f"SELECT COUNT(*) FROM notes_task WHERE assignee_id = {pk}")
         found[f"{user}_holds"] = count(f"SELECT COUNT(*) FROM notes_hold WHERE owner_id = {pk}")
-    referenced = project.sqlite_rows(
-        path,
+    referenced = query(
         "SELECT author_id FROM notes_note UNION SELECT assignee_id FROM notes_task "
         "UNION SELECT owner_id FROM notes_hold",
     )
@@ -194,3 +212,41 @@ def test_tenants_not_open_are_covered_one_at_a_time_under_max_open_1(tmp_path: P
     assert out["peak_open"] == 1  # one tenant database at a time
     assert out["open_after"] == 0  # and none left open by the delete
     _assert_ann_deleted_everywhere(project, users)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_tenants_protect_refuses_and_cascade_set_null_reach_every_tenant(
+    tmp_path: Path,
+) -> None:
+    suffix = secrets.token_hex(3)
+    template = sibling_url(POSTGRES_URL, "_sd_{tenant}")
+    names = [f"{name}{suffix}" for name in TENANTS]
+    project = TenantProject(tmp_path, template)  # the tenants table; databases on the server
+
+    def rows(name: str, sql: str) -> list[tuple[Any, ...]]:
+        return server_rows(template.replace("{tenant}", name), sql)
+
+    project.manage("migrate_all", "--verbosity", "0")
+    try:
+        for name in names:
+            project.manage("create_tenant", name, "--verbosity", "0")
+        users = _run(project, "seed", names[2])  # a hold on ann in the third tenant
+        refused = _run(project, "delete", "ann", names[0])
+        assert f"In tenant {names[2]!r} (database 'tenant_{names[2]}')" in refused["protected"]
+        assert _usernames(project) == ["ann", "bob"]
+        for name in names:
+            state = _in_tenant(project, name, users, rows)
+            assert (state["ann_notes"], state["ann_tasks"], state["unassigned_tasks"]) == (2, 2, 0)
+
+        out = _run(project, "delete", "bob", names[0])
+        assert out["per_model"] == {"auth.User": 1, "notes.Note": 3}
+        assert _usernames(project) == ["ann"]
+        for name in names:
+            state = _in_tenant(project, name, users, rows)
+            assert (state["bob_notes"], state["bob_tasks"], state["unassigned_tasks"]) == (0, 0, 1)
+            assert (state["ann_notes"], state["ann_tasks"]) == (2, 2)
+            assert state["orphans"] == []
+        assert _intents(project) == 0
+    finally:
+        for name in names:
+            drop_server_database(template.replace("{tenant}", name))

@@ -67,6 +67,9 @@ _recording: ContextVar[frozenset[int]] = ContextVar(
     "django_cfg_delete_recording", default=frozenset()
 )
 
+# While finish_abandoned_sweeps runs in this context (the deletes it runs do not start it again).
+_finishing: ContextVar[bool] = ContextVar("django_cfg_finishing_sweeps", default=False)
+
 
 class DeleteIntentTableMissing(ImproperlyConfigured):
     """A database a cross-database delete would change has no ``django_cfg_deleteintent``."""
@@ -353,11 +356,17 @@ def finish_abandoned_sweeps() -> None:
     committed, so finishing it is always right; a sweep that is still running elsewhere is
     merely done twice (applying ``on_delete`` again changes nothing). A failure is logged and
     the intent kept for the next time."""
+    if _finishing.get():
+        return  # a delete that finishing one runs: not again, from inside
     shared = [alias for alias in intent_databases() if tenant_of_alias(alias) is None]
-    for pending in pending_deletes(shared):
-        if not any(db == EVERY_TENANT for db, _label, _values in pending.parts):
-            continue
-        try:
-            finish_pending_delete(pending)
-        except Exception as error:  # the new delete goes on; the intent stays
-            logger.warning("Could not finish %s yet: %s", pending.describe(), error)
+    reset = _finishing.set(True)
+    try:
+        for pending in pending_deletes(shared):
+            if not any(db == EVERY_TENANT for db, _label, _values in pending.parts):
+                continue
+            try:
+                finish_pending_delete(pending)
+            except Exception as error:  # the new delete goes on; the intent stays
+                logger.warning("Could not finish %s yet: %s", pending.describe(), error)
+    finally:
+        _finishing.reset(reset)

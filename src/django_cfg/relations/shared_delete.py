@@ -73,7 +73,8 @@ class SharedDeleteIncomplete(DatabaseError):
 
 def tenant_references(data: Mapping[Any, Iterable[Any]]) -> list[TenantReference]:
     """The references from tenant models to the shared rows of ``data`` (``{model: rows}``, a
-    collector's), one per ForeignKey; none when the rows' model is itself a tenant model."""
+    collector's), one per ForeignKey (DO_NOTHING ones left out); none when the rows' model is
+    itself a tenant model."""
     topology = get_topology()
     found: list[TenantReference] = []
     for model, rows in data.items():
@@ -82,7 +83,11 @@ def tenant_references(data: Mapping[Any, Iterable[Any]]) -> list[TenantReference
         listed = list(rows)
         for related in model._meta.related_objects:
             field = related.field
-            if related.many_to_many or topology.home(field.model._meta.app_label) != TENANT_HOME:
+            if (
+                related.many_to_many
+                or related.on_delete is models.DO_NOTHING
+                or topology.home(field.model._meta.app_label) != TENANT_HOME
+            ):
                 continue
             attname = field.target_field.attname
             values = tuple(
