@@ -178,9 +178,15 @@ def _in_tenant(name: str, alias: str, error: Exception) -> str:
 def check_every_tenant(references: list[TenantReference], make_collector: MakeCollector) -> None:
     """Raise before anything is deleted if a tenant's rows PROTECT / RESTRICT the shared rows
     (or a tenant's database cannot be read: the delete could not be checked there)."""
-    if not _may_refuse(references):
-        return
-    in_each_tenant(lambda name, alias: _check(make_collector(alias), name, references))
+    refusals = {reference: _refusals(reference) for reference in references}
+    if not any(refusals.values()):
+        return  # nothing can refuse: no tenant to visit before the delete
+    if set().union(*refusals.values()) == {models.PROTECT}:
+        # PROTECT refuses whatever else is deleted: only the references that reach it
+        checked = [reference for reference, found in refusals.items() if found]
+    else:  # RESTRICT yields to a row deleted through another path: collect them all
+        checked = references
+    in_each_tenant(lambda name, alias: _check(make_collector(alias), name, checked))
 
 
 def sweep_every_tenant(
@@ -212,26 +218,24 @@ def _labels(references: Iterable[TenantReference]) -> str:
     return ", ".join(dict.fromkeys(reference.label for reference in references))
 
 
-def _may_refuse(references: Iterable[TenantReference]) -> bool:
-    """Whether ``on_delete`` of a reference, or of a row it cascades to, may refuse the delete
-    (PROTECT, RESTRICT, or a function of the user's): only then must every tenant be checked
-    before the shared rows go."""
+def _refusals(reference: TenantReference) -> set[Any]:
+    """The ``on_delete`` of ``reference``, or of a row it cascades to, that may refuse the
+    delete: PROTECT, RESTRICT, or a function of the user's (SET_NULL, SET_DEFAULT, SET(...)
+    and DO_NOTHING never refuse)."""
+    found: set[Any] = set()
     seen: set[Any] = set()
 
-    def refuses(on_delete: Any, model: Any) -> bool:
+    def visit(on_delete: Any, model: Any) -> None:
         if on_delete is models.CASCADE:
-            if model in seen:
-                return False
-            seen.add(model)
-            return any(
-                refuses(related.on_delete, related.related_model)
-                for related in model._meta.related_objects
-                if not related.many_to_many
-            )
-        return on_delete not in (
-            models.SET_NULL,
-            models.SET_DEFAULT,
-            models.DO_NOTHING,
-        ) and not hasattr(on_delete, "deconstruct")  # SET(...): sets a value
+            if model not in seen:
+                seen.add(model)
+                for related in model._meta.related_objects:
+                    if not related.many_to_many:
+                        visit(related.on_delete, related.related_model)
+        elif on_delete not in (models.SET_NULL, models.SET_DEFAULT, models.DO_NOTHING) and not (
+            hasattr(on_delete, "deconstruct")  # SET(...): sets a value
+        ):
+            found.add(on_delete)
 
-    return any(refuses(r.field.remote_field.on_delete, r.field.model) for r in references)
+    visit(reference.field.remote_field.on_delete, reference.field.model)
+    return found
