@@ -20,7 +20,10 @@ field's ``on_delete`` (``orphans.repair_references``). Then the intent is remove
 ever rolled back: a row already deleted on one database cannot be brought back.
 
 ``manage.py repair_relations`` runs the recovery; the ``django_cfg.W050`` check (run by
-``migrate`` and ``check --database``) reports unfinished deletes.
+``migrate`` and ``check --database``) reports unfinished deletes. A shared row's delete also
+records the tenant rows that reference it (parts on ``EVERY_TENANT``, ``shared_delete``); those
+are finished automatically too, by the next such delete of any process
+(``finish_abandoned_sweeps``).
 """
 
 from __future__ import annotations
