@@ -3,8 +3,9 @@ row"): CASCADE, SET_NULL and PROTECT of three tenants' rows to a user on default
 tenant is selected or none, from code and from the admin, after a kill -9 mid-delete, and with
 tenants this process has not opened under max_open=1.
 
-The tenant project's ``notes`` app: ``Note.author`` CASCADE, ``Task.assignee`` SET_NULL,
-``Hold.owner`` PROTECT (tests/tenants/project/shared_deletes.py seeds and deletes)."""
+The tenant project with its ``assignments`` app: ``notes.Note.author`` CASCADE,
+``assignments.Task.assignee`` SET_NULL, ``assignments.Hold.owner`` PROTECT
+(tests/tenants/project/shared_deletes.py seeds and deletes)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,16 @@ from tests.tenants.project_support import (
 TENANTS = ["acme", "beta", "gamma"]
 
 
+class SharedDeleteProject(TenantProject):
+    """The tenant project with the ``assignments`` app (Task, Hold) among the tenant apps."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "TENANT_TEST_SHARED_DELETE": "1"}
+
+
 def _project(tmp_path: Path, **options: Any) -> TenantProject:
-    project = TenantProject(tmp_path, SQLITE_TEMPLATE, names=TENANTS, **options)
+    project = SharedDeleteProject(tmp_path, SQLITE_TEMPLATE, names=TENANTS, **options)
     project.manage("migrate_all", "--verbosity", "0")
     return project
 
@@ -43,6 +52,13 @@ def _run(project: TenantProject, *args: str) -> dict[str, Any]:
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+_REFERENCES = [  # (what, table, ForeignKey column to auth_user)
+    ("notes", "notes_note", "author_id"),
+    ("tasks", "assignments_task", "assignee_id"),
+    ("holds", "assignments_hold", "owner_id"),
+]
 
 
 def _in_tenant(
@@ -65,15 +81,14 @@ def _in_tenant(
         return int(query(sql)[0][0])
 
     found: dict[str, Any] = {
-        "unassigned_tasks": count("SELECT COUNT(*) FROM notes_task WHERE assignee_id IS NULL")
+        "unassigned_tasks": count("SELECT COUNT(*) FROM assignments_task WHERE assignee_id IS NULL")
     }
     for user, pk in users.items():
-        found[f"{user}_notes"] = count(f"SELECT COUNT(*) FROM notes_note WHERE author_id = {pk}")
-        found[f"{user}_tasks"] = count(f"SELECT COUNT(*) FROM notes_task WHERE assignee_id = {pk}")
-        found[f"{user}_holds"] = count(f"SELECT COUNT(*) FROM notes_hold WHERE owner_id = {pk}")
+        for what, table, column in _REFERENCES:
+            found[f"{user}_{what}"] = count(f"SELECT COUNT(*) FROM {table} WHERE {column} = {pk}")
     referenced = query(
-        "SELECT author_id FROM notes_note UNION SELECT assignee_id FROM notes_task "
-        "UNION SELECT owner_id FROM notes_hold",
+        "SELECT author_id FROM notes_note UNION SELECT assignee_id FROM assignments_task "
+        "UNION SELECT owner_id FROM assignments_hold",
     )
     found["orphans"] = sorted(pk for (pk,) in referenced if pk is not None and pk not in existing)
     return found
@@ -221,7 +236,7 @@ def test_on_postgresql_tenants_protect_refuses_and_cascade_set_null_reach_every_
     suffix = secrets.token_hex(3)
     template = sibling_url(POSTGRES_URL, "_sd_{tenant}")
     names = [f"{name}{suffix}" for name in TENANTS]
-    project = TenantProject(tmp_path, template)  # the tenants table; databases on the server
+    project = SharedDeleteProject(tmp_path, template)  # the tenants table; server databases
 
     def rows(name: str, sql: str) -> list[tuple[Any, ...]]:
         return server_rows(template.replace("{tenant}", name), sql)

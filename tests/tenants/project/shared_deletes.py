@@ -2,6 +2,8 @@
 
     python -m tests.tenants.project.shared_deletes SCENARIO [ARGS]     (prints one JSON object)
 
+With TENANT_TEST_SHARED_DELETE=1 (the tenant app ``assignments`` installed).
+
 - ``seed [protect_in]``: users ann (to delete) and bob (kept) on default; in every tenant two
   notes of ann (CASCADE), one of bob, two tasks of ann (SET_NULL), one of bob; with
   ``protect_in``, a hold on ann (PROTECT) in that tenant.
@@ -35,7 +37,8 @@ from django.test import Client  # noqa: E402
 
 from django_cfg import use_tenant  # noqa: E402
 from django_cfg.tenants.registry import current_registry  # noqa: E402
-from tests.tenants.project.notes.models import Hold, Note, Task  # noqa: E402
+from tests.tenants.project.assignments.models import Hold, Task  # noqa: E402
+from tests.tenants.project.notes.models import Note  # noqa: E402
 
 
 def _tenants() -> list[str]:

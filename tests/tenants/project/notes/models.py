@@ -15,27 +15,3 @@ class Note(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="notes"
     )
     tag = models.ForeignKey(Tag, null=True, on_delete=models.SET_NULL)
-
-
-class Task(models.Model):
-    """A tenant row that a shared user's delete sets to NULL (tests/tenants/test_shared_delete)."""
-
-    title = models.CharField(max_length=100)
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="tasks"
-    )
-
-    def __str__(self) -> str:
-        return self.title
-
-
-class Hold(models.Model):
-    """A tenant row that forbids deleting its shared user (PROTECT)."""
-
-    reason = models.CharField(max_length=100)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holds"
-    )
-
-    def __str__(self) -> str:
-        return self.reason

@@ -30,20 +30,4 @@ class Migration(migrations.Migration):
                 ('tag', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to='notes.tag')),
             ],
         ),
-        migrations.CreateModel(
-            name='Hold',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=100)),
-                ('owner', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='holds', to=settings.AUTH_USER_MODEL)),
-            ],
-        ),
-        migrations.CreateModel(
-            name='Task',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=100)),
-                ('assignee', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to=settings.AUTH_USER_MODEL)),
-            ],
-        ),
     ]
