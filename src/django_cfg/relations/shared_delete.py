@@ -157,10 +157,15 @@ def collect_in_tenant(
 
 
 def _check(collector: Collector, name: str, references: Iterable[TenantReference]) -> None:
+    nothing = (
+        "Nothing was deleted in any database: delete or change those rows in that tenant first."
+    )
     try:
         collect_in_tenant(collector, name, references)
-    except (ProtectedError, RestrictedError):  # IntegrityErrors, named by collect_in_tenant
-        raise
+    except ProtectedError as error:  # an IntegrityError: before DatabaseError
+        raise ProtectedError(f"{error.args[0]} {nothing}", error.protected_objects) from error
+    except RestrictedError as error:
+        raise RestrictedError(f"{error.args[0]} {nothing}", error.restricted_objects) from error
     except DatabaseError as error:
         raise DatabaseError(
             f"Could not check tenant {name!r} (database {collector.using!r}) for rows that "
@@ -169,10 +174,7 @@ def _check(collector: Collector, name: str, references: Iterable[TenantReference
 
 
 def _in_tenant(name: str, alias: str, error: Exception) -> str:
-    return (
-        f"In tenant {name!r} (database {alias!r}): {str(error.args[0]).rstrip('.')}. Nothing "
-        "was deleted in any database: delete or change those rows in that tenant first."
-    )
+    return f"In tenant {name!r} (database {alias!r}): {str(error.args[0]).rstrip('.')}."
 
 
 def check_every_tenant(references: list[TenantReference], make_collector: MakeCollector) -> None:
