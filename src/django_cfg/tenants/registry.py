@@ -352,6 +352,13 @@ class TenantRegistry:
                 remove_database(alias)
                 read_only_because(alias, None)
 
+    def close_unless_used(self, name: str) -> None:
+        """Close tenant ``name`` unless it is pinned or a context selected it (a shared delete
+        closes each tenant it opened: ``relations.shared_delete``)."""
+        with self._lock:
+            if name not in self._pins and name not in self._in_use:
+                self.close(name)
+
 
 _provisioning: ContextVar[frozenset[str]] = ContextVar(
     "django_cfg_tenant_provisioning", default=frozenset()

@@ -67,7 +67,7 @@ def routing(names: list[str]) -> dict[str, Any]:
     except ValueError as error:
         out["across_tenants"] = str(error)
     with use_tenant(acme):
-        user.delete()  # CASCADE onto acme's notes; beta's notes are beta's (docs/tenants.md)
+        user.delete()  # CASCADE onto every tenant's notes (docs/tenants.md)
         out["acme_after_delete"] = sorted(Note.objects.values_list("title", flat=True))
     with use_tenant(beta):
         out["beta_after_delete"] = sorted(Note.objects.values_list("title", flat=True))
