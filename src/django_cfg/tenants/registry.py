@@ -25,11 +25,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.utils.connection import ConnectionDoesNotExist
 
 from django_cfg.routing.read_only import read_only_because
 from django_cfg.routing.runtime import add_database, remove_database
@@ -46,7 +47,13 @@ from django_cfg.settings.tenants import (
 from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.credentials import with_password
 
-__all__ = ["TenantRegistry", "current_registry", "tenant_database_of", "tenant_of_alias"]
+__all__ = [
+    "TenantRegistry",
+    "current_registry",
+    "fresh_connection",
+    "tenant_database_of",
+    "tenant_of_alias",
+]
 
 
 class TenantRegistry:
@@ -359,6 +366,50 @@ def tenant_database_of(alias: str) -> str | None:
     if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
         return None
     return primary if tenant_of_alias(primary) is not None else None
+
+
+_threads = threading.local()
+"""Per thread: ``removals``, the runtime's count of removed databases when this thread last
+looked, and ``aliases``, the tenant databases it was routed to (the connections it may hold)."""
+
+
+def fresh_connection(alias: str, removals: int) -> str:
+    """``alias``, once this thread holds no connection to a database removed since it last
+    looked (a tenant closed for ``max_open``, or reopened after a move or a drop): the tenant
+    router calls it for every query it routes, whatever the thread does (no request needed).
+    ``removals``: ``DatabaseRuntime.removals``. An identity check and a dictionary lookup when
+    nothing was removed."""
+    seen = _threads.__dict__
+    if seen.get("removals") == removals and alias in seen["aliases"]:
+        return alias
+    aliases: set[str] = seen.setdefault("aliases", set())
+    aliases.add(alias)
+    kept = False
+    for held in list(aliases):
+        if not _close_if_superseded(held):
+            kept = True  # in a transaction: closed at the first routed query after it
+        elif held not in connections.settings:
+            aliases.discard(held)
+    seen["removals"] = None if kept else removals
+    return alias
+
+
+def _close_if_superseded(alias: str) -> bool:
+    """Close and forget this thread's connection to ``alias`` if it was opened for settings that
+    are gone (the alias removed, or removed and added again); False if kept because a
+    transaction is open on it (closing it would break the transaction)."""
+    try:
+        connection = connections[alias]  # creates no connection; raises if none and removed
+    except ConnectionDoesNotExist:
+        return True
+    if connection.settings_dict is connections.settings.get(alias):
+        return True
+    if connection.in_atomic_block:
+        return False
+    with suppress(DatabaseError):  # a connection the server ended (a dropped database)
+        connection.close()
+    del connections[alias]
+    return True
 
 
 def _in_transaction(alias: str) -> bool:

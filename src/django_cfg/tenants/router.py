@@ -28,7 +28,12 @@ from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import TENANT_HOME
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import NoTenantError, _tenant
-from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
+from django_cfg.tenants.registry import (
+    current_registry,
+    fresh_connection,
+    tenant_database_of,
+    tenant_of_alias,
+)
 
 __all__ = ["TenantRouter", "tenant_database"]
 
@@ -84,14 +89,15 @@ class TenantRouter:
         if instance is not None:
             db = instance._state.db
             if db is not None and tenant_database_of(db) is not None:
-                return str(db)  # a relative of a row of that tenant (or its replica): there
+                # a relative of a row of that tenant (or its replica): there
+                return fresh_connection(str(db), self._current().removals)
         alias = tenant_database(model)
         runtime = self._runtime
         if runtime is None or runtime.retired:  # opening the tenant rebuilt it
             runtime = self._current()
         if alias in runtime.replicated:
-            return self._replicas.read_replicated(runtime, alias)
-        return alias
+            alias = self._replicas.read_replicated(runtime, alias)
+        return fresh_connection(alias, runtime.removals)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
         runtime = self._runtime
@@ -117,7 +123,7 @@ class TenantRouter:
         by_position = runtime.write_marks.get(alias)
         if by_position is not None:  # the tenant's database has replicas: read your writes
             runtime.pins.note_write(alias, by_position)
-        return alias
+        return fresh_connection(alias, runtime.removals)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         labels = self._tenant_labels()
