@@ -316,10 +316,16 @@ class TenantRegistry:
             self._in_use[name] = self._in_use.get(name, 0) + 1
 
     def unuse(self, name: str) -> None:
+        """The end of a ``use(name)``: past ``max_open`` (tenants were kept open while in use),
+        the least recently used ones no context uses are closed now (not from an event loop:
+        at the next opening then)."""
         with self._lock:
             left = self._in_use.pop(name, 1) - 1
             if left:
                 self._in_use[name] = left
+            over = self.max_open is not None and len(self.open) > self.max_open
+        if over and not _in_event_loop():
+            self._bound()
 
     @contextmanager
     def holding(self) -> Iterator[None]:
