@@ -106,9 +106,9 @@ def test_no_acknowledged_write_is_lost_across_moves_on_sqlite(tmp_path: Path) ->
     check_no_write_lost(moves, report, targets, final_titles)
     # every superseded database still refuses writes, also from a connection that ignores Django
     for old in ["tenants/acme.sqlite3", *(t.removeprefix("sqlite:///") for t in targets[:-1])]:
-        with closing(sqlite3.connect(tmp_path / old)) as connection:
-            with pytest.raises(sqlite3.IntegrityError, match="tenant 'acme' is being moved"):
-                connection.execute("UPDATE notes_note SET title = 'late'")
+        fenced = pytest.raises(sqlite3.IntegrityError, match="tenant 'acme' is being moved")
+        with closing(sqlite3.connect(tmp_path / old)) as connection, fenced:
+            connection.execute("UPDATE notes_note SET title = 'late'")
 
 
 @pytest.mark.postgres
