@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.services import POSTGRES_URL, sibling_url
+from tests.support.services import MARIADB_URL, POSTGRES_URL, sibling_url
 from tests.tenants.project_support import (
     TenantProject,
     drop_server_database,
@@ -161,3 +161,67 @@ def test_max_open_bounds_the_backends_threads_hold(tmp_path: Path) -> None:
     finally:
         for url in urls:
             drop_server_database(url)
+
+
+def test_abort_after_a_killed_move_removes_the_fence(tmp_path: Path) -> None:
+    """kill -9 of a move holding before its copy: the source is fenced and the tenant marked;
+    ``move_tenant --abort`` removes the fence and the tenant takes writes on its source."""
+    project = TenantProject(tmp_path, "sqlite:///tenants/{tenant}.sqlite3", recheck_seconds=0.5)
+    project.manage("migrate_all", "--verbosity", "0")
+    project.manage("create_tenant", "acme")
+    folder = tmp_path / "points"
+    folder.mkdir()
+    mover = project.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "copy")
+    wait_for(folder / "held", mover)
+    mover.kill()
+    mover.communicate()
+    source = tmp_path / "tenants" / "acme.sqlite3"
+    fenced = pytest.raises(sqlite3.IntegrityError, match="tenant 'acme' is being moved")
+    with closing(sqlite3.connect(source)) as connection, fenced:
+        connection.execute("INSERT INTO notes_note (title) VALUES ('bare driver')")
+    refused = project.scenario("try_write", "acme", "while-stuck")
+    assert "tenant 'acme' is read-only while manage.py move_tenant" in refused["write"]
+    out = project.manage("move_tenant", "acme", "--abort")
+    assert "Tenant 'acme' takes writes again on sqlite:///tenants/acme.sqlite3" in out
+    assert tenant_row(project) == ("", "")
+    assert project.scenario("try_write", "acme", "unstuck")["write"] == "written"
+    with closing(sqlite3.connect(source)) as connection:
+        connection.execute("INSERT INTO notes_note (title) VALUES ('bare driver')")
+        connection.commit()
+    titles = {title for (title,) in project.sqlite_rows("tenants/acme.sqlite3", TITLES)}
+    assert titles == {"unstuck", "bare driver"}
+
+
+@pytest.mark.mariadb
+def test_a_mariadb_source_is_fenced_after_its_move(tmp_path: Path) -> None:
+    """A connection opened to the MariaDB source before the move (a bare driver's, ignoring
+    Django) has its write refused once the move has fenced the source."""
+    import MySQLdb
+
+    from django_cfg import DatabaseConfig
+
+    template = sibling_url(MARIADB_URL, f"_mf{secrets.token_hex(3)}_{{tenant}}")
+    source = template.replace("{tenant}", "acme")
+    project = TenantProject(tmp_path, template, recheck_seconds=0.5)
+    project.manage("migrate_all", "--verbosity", "0")
+    try:
+        project.manage("create_tenant", "acme")
+        project.scenario("seed", "acme")
+        database = DatabaseConfig.from_url(source)
+        early = MySQLdb.connect(
+            host=database.host, port=int(database.port or 3306), user=database.user,
+            database=database.name, autocommit=True,
+        )  # fmt: skip
+        with closing(early):
+            early.cursor().execute("INSERT INTO notes_note (title) VALUES ('before')")
+            out = project.manage("move_tenant", "acme", "--url", "sqlite:///moved/acme.sqlite3",
+                                 "--noinput")  # fmt: skip
+            assert "3 tables, 8 rows copied and verified" in out
+            with pytest.raises(MySQLdb.OperationalError, match="tenant 'acme' is being moved"):
+                early.cursor().execute("UPDATE notes_note SET title = 'late'")
+        titles = {title for (title,) in project.sqlite_rows("moved/acme.sqlite3", TITLES)}
+        assert "before" in titles
+    finally:
+        project.manage("drop_tenant", "acme", "--noinput", check=False)
+        drop_server_database(source)
+    assert source.partition("?")[0].rpartition("/")[2] not in server_databases(MARIADB_URL)

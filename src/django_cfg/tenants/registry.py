@@ -9,8 +9,8 @@
 A tenant's database is added to this process (``django_cfg.routing.runtime.add_database``) the
 first time a query needs it, so a tenant created while the server runs is usable at once. Past
 ``TenantsConfig.max_open`` open tenants, the least recently used one is removed again
-(``remove_database``: this thread's connection is closed now, other threads' at their request's
-end) and reopened when used again.
+(``remove_database``: this thread's connection is closed now, each other thread's at its next
+routed query, ``fresh_connection``, or its request's end) and reopened when used again.
 
 With the tenants table, an open tenant's row is read again at its first use after
 ``TenantsConfig.recheck_seconds``: when its ``version`` changed (``move_tenant`` started,
@@ -49,6 +49,7 @@ from django_cfg.tenants.credentials import with_password
 
 __all__ = [
     "TenantRegistry",
+    "checked_connections",
     "current_registry",
     "fresh_connection",
     "tenant_database_of",
@@ -374,29 +375,29 @@ def tenant_database_of(alias: str) -> str | None:
     return primary if tenant_of_alias(primary) is not None else None
 
 
-_threads = threading.local()
-"""Per thread: ``removals``, the runtime's count of removed databases when this thread last
-looked, and ``aliases``, the tenant databases it was routed to (the connections it may hold)."""
+checked_connections = threading.local()
+"""Per thread, its ``__dict__``: each tenant database it was routed to (the connections it may
+hold) -> the runtime's count of removed databases when this thread last checked it. The router
+reads it inline (a call would cost more than the check): ``fresh_connection`` when it differs."""
 
 
 def fresh_connection(alias: str, removals: int) -> str:
     """``alias``, once this thread holds no connection to a database removed since it last
     looked (a tenant closed for ``max_open``, or reopened after a move or a drop): the tenant
     router calls it for every query it routes, whatever the thread does (no request needed).
-    ``removals``: ``DatabaseRuntime.removals``. An identity check and a dictionary lookup when
+    ``removals``: ``DatabaseRuntime.removals``. One dictionary lookup and one comparison when
     nothing was removed."""
-    seen = _threads.__dict__
-    if seen.get("removals") == removals and alias in seen["aliases"]:
+    checked = checked_connections.__dict__
+    if checked.get(alias) == removals:
         return alias
-    aliases: set[str] = seen.setdefault("aliases", set())
-    aliases.add(alias)
-    kept = False
-    for held in list(aliases):
+    checked.setdefault(alias, None)
+    for held in list(checked):
         if not _close_if_superseded(held):
-            kept = True  # in a transaction: closed at the first routed query after it
-        elif held not in connections.settings:
-            aliases.discard(held)
-    seen["removals"] = None if kept else removals
+            checked[held] = None  # in a transaction: closed at a routed query after it
+        elif held in connections.settings:
+            checked[held] = removals
+        else:
+            del checked[held]
     return alias
 
 
