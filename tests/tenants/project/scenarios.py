@@ -646,6 +646,124 @@ def migrate_bounded(names: list[str]) -> dict[str, Any]:
             "out": out.getvalue()}  # fmt: skip
 
 
+def writers(args: list[str]) -> dict[str, Any]:
+    """THREADS threads that never see a request boundary (no request signals, no
+    close_removed_connections), each inside use_tenant(NAME) throughout: every round inserts a
+    note and renames the oldest note it inserted and has not renamed yet (an UPDATE). A write
+    is acknowledged when its statement returned without error (the rename: 1 row). After
+    FOLDER/stop, each thread goes on until it has AFTER acknowledged writes more (at most 1,000
+    rounds more, 50,000 in all). FOLDER/writing: every thread has run its first round."""
+    import threading
+
+    from django.db import DatabaseError
+
+    name, folder_text, threads_text, after_text = args
+    folder, after = Path(folder_text), int(after_text)
+    started = threading.Barrier(int(threads_text) + 1)
+
+    def worker(number: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"inserted": [], "renamed": [], "refused": {}, "after_stop": 0}
+        pending: list[tuple[int, str]] = []
+        stop_seen, rounds_after = False, 0
+        with use_tenant(name):
+            for round_ in range(50_000):
+                if not stop_seen and (folder / "stop").exists():
+                    stop_seen = True
+                acknowledged = 0
+                try:
+                    title = f"w{number}-{round_}"
+                    pending.append((Note.objects.create(title=title).pk, title))
+                    out["inserted"].append(title)
+                    acknowledged += 1
+                    if pending:
+                        pk, old = pending[0]
+                        if Note.objects.filter(pk=pk, title=old).update(title=f"{old}-renamed"):
+                            out["renamed"].append(old)
+                            acknowledged += 1
+                        pending.pop(0)  # renamed, or gone (a lost insert: the test finds it)
+                except Exception as error:  # refused: not acknowledged
+                    kind = type(error).__name__
+                    if not isinstance(error, DatabaseError):
+                        kind = f"unexpected {kind}: {error}"
+                    out["refused"][kind] = out["refused"].get(kind, 0) + 1
+                    time.sleep(0.005)
+                if round_ == 0:
+                    started.wait(60)
+                if stop_seen:
+                    out["after_stop"] += acknowledged
+                    rounds_after += 1
+                    if out["after_stop"] >= after or rounds_after >= 1000:
+                        break
+        return out
+
+    results: list[dict[str, Any]] = [{} for _ in range(int(threads_text))]
+
+    def run_worker(number: int) -> None:
+        results[number] = worker(number)
+
+    threads = [threading.Thread(target=run_worker, args=(n,)) for n in range(len(results))]
+    for thread in threads:
+        thread.start()
+    started.wait(60)
+    (folder / "writing").touch()
+    for thread in threads:
+        thread.join(600)
+    return {"threads": results}
+
+
+def held_backends(args: list[str]) -> dict[str, Any]:
+    """THREADS threads with no request boundary each query every tenant of NAMES once (max_open
+    closes the least recently used); then each makes one more query of the last tenant. The
+    PostgreSQL backends on databases named PREFIX* after each phase, counted from another
+    connection (to the server's ``postgres`` database)."""
+    import threading
+
+    import psycopg
+
+    prefix, threads_text, *names = args
+    registry = current_registry()
+    assert registry is not None
+    server = registry.database(names[0])  # the tenants' server
+
+    def backends() -> int:
+        with psycopg.connect(
+            host=server.host, port=server.port, user=server.user, dbname="postgres"
+        ) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s",
+                (prefix + "%",),
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    count = int(threads_text)
+    phase_one, counted = threading.Barrier(count + 1), threading.Event()
+    phase_two = threading.Barrier(count + 1)
+
+    def worker() -> None:
+        for name in names:
+            with use_tenant(name):
+                Note.objects.count()
+        phase_one.wait(60)
+        counted.wait(60)
+        with use_tenant(names[-1]):
+            Note.objects.count()
+        phase_two.wait(60)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    phase_one.wait(60)
+    out: dict[str, Any] = {"after_all_tenants": backends(), "open": list(registry.open)}
+    counted.set()
+    phase_two.wait(60)
+    out["after_one_more_query"] = backends()
+    out["open_after"] = list(registry.open)
+    for thread in threads:
+        thread.join(60)
+    return out
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "replicas": replicas,
     "served": served,
@@ -669,6 +787,8 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "held_move": held_move,
     "dropped": dropped,
     "atomic_across_mark": atomic_across_mark,
+    "writers": writers,
+    "held_backends": held_backends,
 }
 
 
