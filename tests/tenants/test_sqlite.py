@@ -161,6 +161,17 @@ def test_a_tenant_created_while_a_process_runs_is_usable_there(tmp_path: Path) -
     assert titles(project, "gamma") == ["gamma-late"]
 
 
+def test_a_process_follows_a_tenant_dropped_and_created_again(tmp_path: Path) -> None:
+    """The recreated row may carry the same version as the dropped one: the row's identity
+    (its primary key) tells them apart, so no write goes to the dropped, unlinked file."""
+    project = TenantProject(tmp_path, TEMPLATE)
+    project.manage("migrate_all", "--verbosity", "0")
+    project.manage("create_tenant", "gamma")
+    out = project.scenario("recycled", "gamma")
+    assert out["before"] == []
+    assert titles(project, "gamma") == ["gamma-new"]
+
+
 def test_migrate_all_isolates_a_failing_tenant(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, TEMPLATE)
     project.manage("migrate_all", "--verbosity", "0")

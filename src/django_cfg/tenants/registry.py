@@ -81,8 +81,8 @@ class TenantRegistry:
         """name -> alias of the tenants whose database this process has added, oldest first."""
         self.replicas: dict[str, tuple[str, ...]] = {}
         """name -> the aliases of its replicas, for the open tenants that have replicas."""
-        self._opened: dict[str, tuple[int, float]] = {}
-        """name -> (the row's version it was opened at, when to read the row again)."""
+        self._opened: dict[str, tuple[tuple[Any, int], float]] = {}
+        """name -> ((the row's pk, its version) when opened, when to read the row again)."""
         self._known: set[str] = set()  # rows of the tenants table seen (a tenant once created)
         self._lock = threading.RLock()
         self._holds = 0  # while > 0 (db_status), nothing is closed for max_open
@@ -230,7 +230,7 @@ class TenantRegistry:
             except DatabaseError:  # default unreachable: keep what is open, ask again later
                 self._opened[name] = (version, now + self.recheck_seconds)
                 return alias
-            if row is not None and row.version == version:
+            if row is not None and (row.pk, row.version) == version:
                 self._opened[name] = (version, now + self.recheck_seconds)
                 return alias
             self.close(name)  # moved, being moved, back from a move, or dropped
@@ -290,7 +290,8 @@ class TenantRegistry:
             if moving
             else None,
         )
-        self._opened[name] = (row.version, time.monotonic() + self.recheck_seconds)
+        # the row's identity too: a tenant dropped and created again may restart at its version
+        self._opened[name] = ((row.pk, row.version), time.monotonic() + self.recheck_seconds)
 
     def _bound(self) -> None:
         """Close the least recently used tenants past ``max_open`` (none while held; never

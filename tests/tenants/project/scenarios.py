@@ -219,6 +219,34 @@ def late(names: list[str]) -> dict[str, Any]:
     return out
 
 
+def recycled(names: list[str]) -> dict[str, Any]:
+    """A tenant dropped (database too) and created again by another process while this one
+    had it open: this process must reopen the new database, not write to the dropped one."""
+    import os
+    import subprocess
+    import sys
+
+    from django_cfg.tenants.registry import current_registry
+
+    (name,) = names
+    with use_tenant(name):
+        Note.objects.create(title=f"{name}-old")
+    for command in (["drop_tenant", name, "--drop-database", "--noinput"], ["create_tenant", name]):
+        subprocess.run(
+            [sys.executable, "-m", "tests.tenants.project.run", "manage", *command],
+            check=True,
+            env=os.environ,
+            capture_output=True,
+        )
+    registry = current_registry()
+    assert registry is not None
+    registry.refresh(name)  # as the next use after recheck_seconds would
+    with use_tenant(name):
+        before = sorted(Note.objects.values_list("title", flat=True))
+        Note.objects.create(title=f"{name}-new")
+    return {"before": before}
+
+
 def _outcome(get: Callable[[], Any]) -> Any:
     try:
         return get()
@@ -778,6 +806,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "write": write,
     "authored": authored,
     "late": late,
+    "recycled": recycled,
     "celery": celery,
     "celery_eager": celery_eager,
     "django_tasks": django_tasks,
