@@ -37,6 +37,7 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
         "replica_role": {"read_weight": 1.0},
         "resolver": "path",
         "header": "X-Tenant",
+        "shared_hosts": [],
         "names": ["acme", "beta"],
         "max_open": 10,
         "test_url": None,

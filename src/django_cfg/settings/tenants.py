@@ -25,11 +25,13 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import DatabaseURLError
@@ -40,6 +42,7 @@ __all__ = [
     "TENANTS_SETTING",
     "TENANT_ALIAS_PREFIX",
     "TenantsConfig",
+    "check_host",
     "check_tenant_name",
     "template_text",
     "tenant_alias",
@@ -100,12 +103,34 @@ def check_template(template: str, field: str) -> str:
     return template
 
 
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def check_host(host: str) -> str:
+    """``host`` as the subdomain resolver compares it (lower case, no trailing dot), else
+    ValueError: a host name like ``www.example.com``, without scheme, port, path or wildcard."""
+    normalised = host.strip().lower().rstrip(".")
+    if not _HOST.fullmatch(normalised) or len(normalised) > 253:
+        raise ValueError(
+            f"shared_hosts: {host[:100]!r} is not a host name; give it as the Host header "
+            "names it, without scheme, port or path (e.g. 'example.com', 'www.example.com'). "
+            "IP hosts never name a tenant: they need no entry."
+        )
+    return normalised
+
+
 class TenantsConfig(BaseModel):
     """Which apps live in a database per tenant, where those databases are, and how a request
     names its tenant."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     _hide_input = hidden_input_validator()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     apps: tuple[str, ...] = Field(min_length=1, description="App labels of the tenant apps")
     url: SecretStr = Field(
@@ -132,6 +157,11 @@ class TenantsConfig(BaseModel):
         "dotted path",
     )
     header: str = Field(default="X-Tenant", description="The request header of resolver='header'")
+    shared_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts that name no tenant with resolver='subdomain' (the bare domain, "
+        "'www.example.com', 'api.example.com'): their requests run with none, like an IP host",
+    )
     names: tuple[str, ...] | None = Field(
         default=None,
         description="A fixed list of tenants; None: the tenants table in default "
@@ -198,6 +228,21 @@ class TenantsConfig(BaseModel):
                 raise ValueError("names lists a tenant twice.")
         return names
 
+    @field_validator("shared_hosts", mode="before")
+    @classmethod
+    def _check_shared_hosts(cls, hosts: Any) -> Any:
+        if isinstance(hosts, str):
+            raise ValueError(f"shared_hosts is a list of hosts, not a string: [{hosts!r}].")
+        return hosts
+
+    @field_validator("shared_hosts")
+    @classmethod
+    def _normalise_shared_hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        normalised = tuple(check_host(host) for host in hosts)
+        if len(set(normalised)) != len(normalised):
+            raise ValueError(f"shared_hosts lists a host twice: {list(hosts)!r}.")
+        return normalised
+
     @field_validator("passwords")
     @classmethod
     def _check_passwords(cls, passwords: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -246,6 +291,11 @@ class TenantsConfig(BaseModel):
                 f"resolver {resolver!r}: use 'subdomain', 'header', 'path', a callable "
                 "(request -> tenant name or None) or the dotted path of one."
             )
+        if self.shared_hosts and resolver != "subdomain":
+            raise ValueError(
+                f"shared_hosts only applies to resolver='subdomain' (resolver is {resolver!r}): "
+                "with another resolver a request names its tenant without its host."
+            )
         return self
 
     def database_url(self, name: str) -> str:
@@ -275,6 +325,7 @@ class TenantsConfig(BaseModel):
             ),
             "resolver": self.resolver,
             "header": self.header,
+            "shared_hosts": list(self.shared_hosts),
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
             "test_url": self.test_url,
