@@ -256,3 +256,33 @@ def test_long_and_many_passwords_are_hidden(refused: Callable[[str], ExcInfo]) -
     assert_hidden(shown, long_password[:40])
     assert_hidden(shown, long_password[-40:])
     assert "conn_params" in shown["html"]
+
+
+def test_cache_and_email_passwords_are_hidden_inside_any_value() -> None:
+    """``CACHES`` (a redis URL's password, a password OPTION) and ``EMAIL_HOST_PASSWORD`` are
+    configured secrets too: hidden where nothing names them (a message, a repr)."""
+    url_password, url_core = new_password()
+    option_password, option_core = new_password()
+    email_password, email_core = new_password()
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": [f"redis://:{quote(url_password, safe='')}@127.0.0.1:1/0"],
+        },
+        "sessions": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"password": option_password},
+        },
+    }
+
+    def fail(said: str) -> None:
+        raise ConnectionError("refused")
+
+    exc_info = raise_in(fail, f"auth {url_password} {option_password} {email_password}")
+    with override_settings(
+        DEBUG=True, CACHES=caches, EMAIL_HOST_PASSWORD=email_password, **MAIL_SETTINGS
+    ):
+        shown = reports(exc_info)
+    for core in (url_core, option_core, email_core):
+        assert_hidden(shown, core)
+    assert "auth ******************** ******************** ********************" in shown["html"]

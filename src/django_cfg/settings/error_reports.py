@@ -16,8 +16,9 @@ On top of Django's ``SafeExceptionReporterFilter`` (secret-looking setting names
 ``request.META`` and the cookies of the DEBUG page and the ADMINS e-mail:
 
 - every configured database password (``DATABASES``, databases added at run time such as a
-  tenant's, ``DJANGO_CFG_TENANTS`` templates and ``passwords``), as given, URL-quoted or
-  escaped, is replaced wherever it occurs in a value or its repr;
+  tenant's, ``DJANGO_CFG_TENANTS`` templates and ``passwords``; ``CACHES`` and
+  ``EMAIL_HOST_PASSWORD`` too), as given, URL-quoted or escaped, is replaced wherever it
+  occurs in a value or its repr;
 - values at keys named like a password (``password``, ``PASSWORD``, ``passwd``,
   ``sslpassword``...), ``password=...`` in connection strings and ``user:password@`` in URLs
   are replaced, whatever the password.
@@ -61,7 +62,8 @@ _MAX_DEPTH = 50
 def configured_passwords() -> set[str]:
     """Every password the project's databases are configured with, read now: the settings of
     ``DATABASES`` and of the databases added at run time (``connections.settings``), the
-    passwords of the ``DJANGO_CFG_TENANTS`` templates and its ``passwords``."""
+    passwords of the ``DJANGO_CFG_TENANTS`` templates and its ``passwords``; and those of
+    ``CACHES`` and ``EMAIL_HOST_PASSWORD``."""
     found: set[str] = set()
     try:
         added = connections.settings
@@ -88,8 +90,23 @@ def configured_passwords() -> set[str]:
             if template is not None:
                 found.update(_url_passwords(template_text(template)))
         found.update(_texts(tenants.get("passwords")))
+    found.update(_cache_passwords(getattr(settings, "CACHES", None)))
+    found.update(_texts(getattr(settings, "EMAIL_HOST_PASSWORD", None)))
     found.discard("")
     return found
+
+
+def _cache_passwords(caches: Any) -> Iterator[str]:
+    """The passwords of ``CACHES``: in its ``LOCATION`` URLs (redis://:password@...) and its
+    password-named ``OPTIONS``."""
+    for entry in caches.values() if isinstance(caches, Mapping) else ():
+        if not isinstance(entry, Mapping):
+            continue
+        location = entry.get("LOCATION")
+        for url in [location] if isinstance(location, str) else location or ():
+            if isinstance(url, str):
+                yield from _url_passwords(url)
+        yield from _database_passwords({"OPTIONS": entry.get("OPTIONS")})
 
 
 def _database_passwords(entry: Mapping[str, Any]) -> Iterator[str]:
