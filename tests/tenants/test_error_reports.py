@@ -9,35 +9,32 @@ its HTML part, sent to the locmem outbox). None of them may show a password.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 
-import django
 import pytest
-from django.core import mail
-from django.test import RequestFactory, override_settings
-from django.utils.log import AdminEmailHandler
-from django.views.debug import ExceptionReporter
+from django.db import OperationalError
+from django.test import override_settings
 
 from django_cfg import TenantsConfig
-from django_cfg.tenants.context import UnknownTenantError
+from django_cfg.routing.topology import ROUTER_PATH
+from django_cfg.settings.tenants import TENANTS_ROUTER
+from django_cfg.tenants.context import UnknownTenantError, use_tenant
 from django_cfg.tenants.credentials import check_storable_url
+from django_cfg.tenants.provisioning import create_database
 from django_cfg.tenants.registry import current_registry
+from tests.apps.testapp.models import Note
+from tests.support.error_reports import MAIL_SETTINGS, raise_in, reports
 
 SECRETS = ("S3cr3tTemplatePw", "R3plicaPw", "Db2ServerPw", "StoredUrlPw")
 TEMPLATE = "postgresql://app:S3cr3tTemplatePw@127.0.0.1:1/t_{tenant}"
 STORED_URL = "postgresql://app:StoredUrlPw@db2.example.com/t_big"
-ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("ops", "ops@example.com")]
-
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 
 
 @pytest.fixture
 def tenants() -> Iterator[None]:
-    """Tenant acme (TenantsConfig.names) on a PostgreSQL template with a password; nothing
-    connects to it (port 1)."""
+    """Tenant acme (TenantsConfig.names) on a PostgreSQL template with a password; its server
+    refuses every connection (port 1)."""
     config = TenantsConfig(
         apps=["testapp"],
         url=TEMPLATE,
@@ -45,11 +42,7 @@ def tenants() -> Iterator[None]:
         names=["acme"],
         passwords={"app@db2.example.com": "Db2ServerPw"},
     )
-    with override_settings(
-        DJANGO_CFG_TENANTS=config.setting(),
-        ADMINS=ADMINS,
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-    ):
+    with override_settings(DJANGO_CFG_TENANTS=config.setting(), **MAIL_SETTINGS):
         yield
         registry = current_registry()
         assert registry is not None
@@ -57,35 +50,11 @@ def tenants() -> Iterator[None]:
             registry.close(name)
 
 
-def reports(exc_info: ExcInfo) -> dict[str, str]:
-    """What Django shows of ``exc_info`` raised in a request: the DEBUG page, its text, the
-    ADMINS e-mail (subject, text and HTML part)."""
-    request = RequestFactory().get("/notes/")
-    reporter = ExceptionReporter(request, *exc_info)
-    shown = {"html": reporter.get_traceback_html(), "text": reporter.get_traceback_text()}
-    mail.outbox = []
-    record = logging.LogRecord(
-        "django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s",
-        ("/notes/",), exc_info,
-    )  # fmt: skip
-    record.request = request
-    AdminEmailHandler(include_html=True).emit(record)
-    (message,) = mail.outbox
-    shown["mail"] = "\n".join([message.subject, message.body, message.alternatives[0][0]])
-    return shown
-
-
 def assert_no_secret(shown: dict[str, str]) -> None:
     for where, text in shown.items():
         assert "DJANGO_CFG_TENANTS" in text, where  # the setting is listed, hidden
         for secret in SECRETS:
             assert secret not in text, f"{secret!r} in the {where}"
-
-
-def raise_in(call: Any, *args: Any) -> ExcInfo:
-    with pytest.raises(Exception) as raised:  # any exception: what the reports show of it
-        call(*args)
-    return raised.type, raised.value, raised.tb
 
 
 def test_a_failure_while_a_tenant_database_is_added_shows_no_password(
@@ -137,3 +106,42 @@ def test_an_open_tenants_database_settings_show_no_password(tenants: None) -> No
     assert_no_secret(shown)
     assert "&#x27;tenant_acme&#x27;" in shown["html"]  # listed in DATABASES
     assert "&#x27;tenant_acme.replica&#x27;" in shown["html"]
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["debug", "production"])
+def test_a_tenant_whose_server_refuses_shows_no_password(
+    tenants: None, django_db_blocker: Any, debug: bool
+) -> None:
+    """A query of tenant acme connects to the template's server, which refuses: Django's own
+    frames (``get_new_connection``'s ``conn_params``) and psycopg's (the connection string)
+    hold the template's password; the page and the e-mail show them without it."""
+    routers = [TENANTS_ROUTER, ROUTER_PATH]  # as DjangoConfig(tenants=...) sets them
+    with (
+        override_settings(DATABASE_ROUTERS=routers),
+        django_db_blocker.unblock(),
+        use_tenant("acme"),
+    ):
+        exc_info = raise_in(Note.objects.count)
+    assert exc_info[0] is OperationalError, exc_info[1]
+    with override_settings(DEBUG=debug):
+        shown = reports(exc_info)
+    assert_no_secret(shown)
+    assert "conn_params" in shown["html"]  # Django's frame and its variables are shown
+    assert "&#x27;password&#x27;: &#x27;********************&#x27;" in shown["html"]
+
+
+def test_create_tenant_on_a_server_that_refuses_shows_no_password(
+    tenants: None, django_db_blocker: Any
+) -> None:
+    """``create_database`` (``create_tenant``) runs Django's ``_nodb_cursor``, a generator
+    that tries the tenant's server twice (its 'postgres' database, then another name)."""
+    registry = current_registry()
+    assert registry is not None
+    registry.alias_for("acme")
+    with django_db_blocker.unblock(), pytest.warns(RuntimeWarning, match="'postgres' database"):
+        exc_info = raise_in(create_database, "tenant_acme")
+    assert exc_info[0] is OperationalError
+    with override_settings(DEBUG=True):
+        shown = reports(exc_info)
+    assert_no_secret(shown)
+    assert "_nodb_cursor" in shown["html"]

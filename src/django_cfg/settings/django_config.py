@@ -267,6 +267,11 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     csrf_cookie_secure: bool | None = Field(default=None, description="None: not debug")
     csrf_trusted_origins: list[str] = Field(default_factory=list)
 
+    exception_reporter_filter: str = Field(
+        default="django_cfg.settings.error_reports.DatabasePasswordFilter",
+        description="DEFAULT_EXCEPTION_REPORTER_FILTER: no database password in error reports; "
+        "a filter of your own subclasses it (docs/configuration.md)",
+    )
     extra_settings: dict[str, Any] = Field(
         default_factory=dict, description="Further settings by their Django name; applied last"
     )
@@ -556,6 +561,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             "STATIC_URL": self.static_url,
             "MEDIA_URL": self.media_url,
             "DEFAULT_AUTO_FIELD": self.default_auto_field,
+            "DEFAULT_EXCEPTION_REPORTER_FILTER": self.exception_reporter_filter,
         }
         optional = {
             "ROOT_URLCONF": self.root_urlconf,
