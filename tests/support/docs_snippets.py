@@ -82,6 +82,8 @@ REASONS = {
     ("tenants.md", "from django_cfg.tenants.tasks import TenantTasks"): "some_package is a "
     "placeholder for a third-party backend",
     ("tenants.md", "class NoteTests"): "a test case of a tenant project (Note)",
+    ("tenants.md", "from django_cfg.tenants import TenantExistsError"): "a sign-up flow of a "
+    "tenant project (tests/tenants/test_lifecycle.py runs the same calls)",
     ("tenants.md", "def acme_titles"): "Note and Copy are the reader's tenant models",
     ("tenants.md", "@pytest.fixture"): "a pytest fixture of a tenant project's suite",
     ("tenants.md", "from django.db import transaction"): "Order and Invoice are the reader's "
