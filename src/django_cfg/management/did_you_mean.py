@@ -48,11 +48,10 @@ def check_database_option(requested: Sequence[str] | None) -> None:
         tenant = tenant_of_alias(alias) if current_registry() is not None else None
         if tenant is not None:
             raise CommandError(
-                f"--database {alias}: {alias} is tenant {tenant!r}'s database, not one of "
-                f"DATABASES: use --tenant {tenant}."
+                f"--database {alias}: no such database in DATABASES ({alias} is tenant "
+                f"{tenant}'s database: use --tenant {tenant})."
             )
         raise CommandError(
-            f"--database {alias}: no database {alias!r} in DATABASES."
+            f"--database {alias}: no such database in DATABASES (databases: {listed(known)})."
             + did_you_mean(alias, known)
-            + f" Databases: {listed(known)}."
         )

@@ -25,10 +25,13 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands import loaddata
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
+from django_cfg.management.did_you_mean import check_database_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
+from django_cfg.routing.missing_database import explained
 from django_cfg.schema.fixtures import data_databases
+from django_cfg.schema.state import redact
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
 
@@ -86,6 +89,7 @@ class Command(BaseCommand):
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
         requested = options["databases"]
+        check_database_option(requested)
         tenant_only = bool(options["tenants"]) and not requested  # --tenant alone: no fixed one
         databases = data_databases(requested)  # refuses a --database that holds no tables
         tenant_files: dict[str, list[str]] = {}
@@ -115,7 +119,7 @@ class Command(BaseCommand):
                     plan[alias] = fixtures
             with ExitStack() as stack:
                 for alias in plan:
-                    stack.enter_context(transaction.atomic(using=alias))
+                    _begin(stack, alias)
                 loaded = {
                     alias: self._load(alias, fixtures, options) for alias, fixtures in plan.items()
                 }
@@ -209,3 +213,13 @@ class Command(BaseCommand):
                     "read-only database, an unmanaged model) or were excluded."
                 )
             )
+
+
+def _begin(stack: ExitStack, alias: str) -> None:
+    """Open ``alias``'s transaction in ``stack``; a CommandError if its database does not
+    answer (nothing was loaded anywhere yet)."""
+    try:
+        stack.enter_context(transaction.atomic(using=alias))
+    except DatabaseError as error:
+        why = redact(alias, explained(error, connections.settings[alias]))
+        raise CommandError(f"{alias}: {why}\nNothing was loaded.") from None
