@@ -28,6 +28,7 @@ from django.core.management.commands import loaddata
 from django.db import DatabaseError, connections, transaction
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.output import PassThrough
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.routing.missing_database import explained
 from django_cfg.schema.fixtures import data_databases
@@ -177,7 +178,8 @@ class Command(BaseCommand):
                     app_label=options["app_label"],
                     ignore=options["ignore"],
                     exclude=options["exclude"],
-                    verbosity=0,
+                    verbosity=max(options["verbosity"] - 1, 0),  # -v 2: loaddata's own lines
+                    stdout=PassThrough(self.stdout),
                     skip_checks=True,
                 )
         except Exception as error:  # any failure: the transactions of every database roll back
@@ -205,7 +207,7 @@ class Command(BaseCommand):
             fixed = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias) is None]
             per_tenant = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias)]
             skipped = in_fixtures - sum(fixed) - max(per_tenant, default=0)
-        if skipped > 0:
+        if skipped > 0 and verbosity >= 1:
             self.stderr.write(
                 self.style.WARNING(
                     f"{skipped} object(s) in the fixtures were installed on no database: their "

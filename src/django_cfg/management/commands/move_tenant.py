@@ -92,7 +92,7 @@ class Command(BaseCommand):
         except (UnknownTenantError, ValueError) as error:
             raise CommandError(str(error)) from None
         if options["abort"]:
-            self._abort(registry, name)
+            self._abort(registry, name, options["verbosity"])
             return
         if not options["url"]:
             raise CommandError("move_tenant: give the new database with --url URL.")
@@ -183,17 +183,17 @@ class Command(BaseCommand):
         registry.refresh(name)  # this process: at the new URL
         rows = sum(check.source_rows for check in checks)
         took = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
-                f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
-            )
-        )
         if verbosity >= 1:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
+                    f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
+                )
+            )
             for check in checks:
                 self.stdout.write(f"  {check.describe()}")
         if options["drop_source"]:
-            self._drop_source(registry, name, source)
+            self._drop_source(registry, name, source, verbosity)
 
     def _progress(self, verbosity: int) -> Any:
         def progress(model: type[Model], rows: int) -> None:
@@ -232,10 +232,15 @@ class Command(BaseCommand):
             remove_database(target_alias)
         return f"the new database {where} was dropped"
 
-    def _drop_source(self, registry: TenantRegistry, name: str, source: DatabaseConfig) -> None:
+    def _drop_source(
+        self, registry: TenantRegistry, name: str, source: DatabaseConfig, verbosity: int
+    ) -> None:
         """Drop the old database once running processes have left it (``recheck_seconds``)."""
         grace = registry.recheck_seconds + 1
-        self.stdout.write(f"Waiting {grace:g}s for running processes to leave the old database.")
+        if verbosity >= 1:
+            self.stdout.write(
+                f"Waiting {grace:g}s for running processes to leave the old database."
+            )
         time.sleep(grace)
         alias = _side_alias(name, "old")
         add_database(alias, source)  # writable: DROP DATABASE needs it
@@ -248,13 +253,16 @@ class Command(BaseCommand):
             ) from None
         finally:
             remove_database(alias)
-        self.stdout.write(f"Dropped {source.redacted_url}.")
+        if verbosity >= 1:
+            self.stdout.write(self.style.SUCCESS(f"Dropped {source.redacted_url}."))
 
-    def _abort(self, registry: TenantRegistry, name: str) -> None:
+    def _abort(self, registry: TenantRegistry, name: str, verbosity: int) -> None:
         row = _tenants().get(name=name)
         if row.state != MOVING:
             raise CommandError(f"Tenant {name!r} is not being moved.")
         _tenants().filter(name=name, state=MOVING).update(state="", version=F("version") + 1)
+        if verbosity < 1:
+            return
         self.stdout.write(
             f"Tenant {name!r} takes writes again on {registry.database(name).redacted_url} "
             f"(running processes within {registry.recheck_seconds:g}s). A new database a "
