@@ -187,7 +187,8 @@ def test_a_database_that_does_not_answer_is_a_command_error_not_a_traceback(proj
         assert code == 1, args
         assert "Traceback" not in err, args
         assert "CommandError: " in err, args
-        assert "shop_db" in err and "127.0.0.1" in err, args
+        assert "shop_db" in err, args
+        assert "127.0.0.1" in err, args
         assert "hunter2secret" not in out + err
 
 
@@ -228,7 +229,7 @@ def test_a_missing_database_with_replicas_does_not_say_check_the_server(project)
     name, url = missing_database_url(POSTGRES_URL)
     project.urls["default"] = url
     project.urls["replica"] = missing_database_url(REPLICA_URL)[1]
-    code, out, err = run(project, "migrate_all", "--database", "default")
+    code, _, err = run(project, "migrate_all", "--database", "default")
     assert code == 1
     assert "Check that the server is up" not in err
     assert f'create it (CREATE DATABASE "{name}")' in err
