@@ -285,7 +285,6 @@ class Command(BaseCommand):
                 if no_cache_table:
                     line += f"; cache table missing: {', '.join(no_cache_table)}"
                 self.stdout.write(line)
-        self._say_recorded_elsewhere(verbosity)
         if failures:
             self._raise_for(failures, "could not be checked")
         if "behind" in self._outcomes.values():
