@@ -307,7 +307,7 @@ def test_db_status_during_a_primary_outage_shows_each_alias_its_own_state(projec
     code, text = exit_code(project, "db_status")
     json_code, json_text = exit_code(project, "db_status", "--json")
     assert (code, json_code) == (1, 1)
-    statuses = {s["alias"]: s for s in json.loads(json_text[: json_text.index("CommandError")])}
+    statuses = {s["alias"]: s for s in json.loads(json_text[: json_text.index("\n]") + 2])}
     default, standby = statuses["default"], statuses["replica"]
     assert default["reachable"] is False
     assert "127.0.0.1" in default["error"]
