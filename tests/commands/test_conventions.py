@@ -129,10 +129,16 @@ def test_db_status_verbosity_0_prints_nothing_when_healthy_and_2_names_migration
     assert "blog.0001_initial" in detailed
 
 
-def test_move_tenant_verbosity_0_prints_nothing(tmp_path: Path) -> None:
+def test_move_tenant_verbosity_0_prints_nothing_and_a_typo_gets_a_suggestion(
+    tmp_path: Path,
+) -> None:
     tenants = TenantProject(tmp_path, SQLITE_TEMPLATE, recheck_seconds=0.1)
     tenants.manage("migrate_all")
     tenants.manage("create_tenant", "acme")
+    code, out = tenants.status("move_tenant", "acmee", "--url", "sqlite:///m.sqlite3")
+    assert code == 1
+    assert "no tenant 'acmee'" in out
+    assert "Did you mean 'acme'?" in out
     moved = run_process(
         [sys.executable, "-m", "tests.tenants.project.run", "manage", "move_tenant", "acme",
          "--url", "sqlite:///moved/acme.sqlite3", "--noinput", "--drop-source", "-v", "0"],

@@ -34,12 +34,12 @@ from django_cfg.management.tenant_commands import (
     confirm,
     tenants_registry,
 )
+from django_cfg.management.tenant_databases import tenant_names
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.schema.state import redact
 from django_cfg.settings.database_config import DatabaseConfig
-from django_cfg.settings.tenants import check_tenant_name, tenant_alias
+from django_cfg.settings.tenants import tenant_alias
 from django_cfg.settings.url import DatabaseURLError
-from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.models import MOVING
 from django_cfg.tenants.provisioning import create_database, drop_database
@@ -87,10 +87,7 @@ class Command(BaseCommand):
                 "TenantsConfig.names, where each database is the template's. Leave names unset "
                 "and record the tenants with create_tenant to move them one by one."
             )
-        try:
-            name = registry.check(check_tenant_name(options["name"]))
-        except (UnknownTenantError, ValueError) as error:
-            raise CommandError(str(error)) from None
+        (name,) = tenant_names(registry, [options["name"]], every=False)  # or did you mean
         if options["abort"]:
             self._abort(registry, name, options["verbosity"])
             return
