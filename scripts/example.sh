@@ -2,6 +2,7 @@
 # The main job: the example SaaS project on its SQLite files (no services needed).
 # Installs django-cfg into .venv, migrates default, blog_db and shop_db (examples/saas/db/),
 # runs the demo (a user, a post and a product, each on its own database), then db_status.
+# Idempotent: a re-run installs nothing new (bootstrap's stamp), adds no rows, prints the same.
 # VENV picks the virtual environment (default .venv), EXAMPLE_DIR the project (examples/saas).
 #
 # scripts/example.sh --tenants (or SAAS_TENANTS=1): the tenant mode instead. apps.projects lives

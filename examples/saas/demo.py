@@ -1,6 +1,6 @@
 """The example's tour: rows land on their app's database and relations cross them.
 
-Run after migrate_all:  python demo.py
+Run after migrate_all:  python demo.py  (again: it finds its rows, and prints the same)
 """
 
 import os
@@ -38,11 +38,14 @@ print(f"environment: {config.environment} (debug={config.debug})")
 for alias, database in config.databases.items():
     print(f"database {alias!r}: {database}  ->  NAME={settings.DATABASES[alias]['NAME']}")
 
-user, created = User.objects.get_or_create(username="john", defaults={"email": "john@example.com"})
-post = Post.objects.create(title="Hello World", content="Multi-database setup works!", author=user)
-product = Product.objects.create(name="Django-CFG Book", price="29.99")
+# get_or_create: a second run finds these rows and prints the same lines.
+user, _ = User.objects.get_or_create(username="john", defaults={"email": "john@example.com"})
+post, _ = Post.objects.get_or_create(
+    title="Hello World", author=user, defaults={"content": "Multi-database setup works!"}
+)
+product, _ = Product.objects.get_or_create(name="Django-CFG Book", defaults={"price": "29.99"})
 
-print(f"user {user.username!r} {'created' if created else 'found'}: rows in {where(User, user.pk)}")
+print(f"user {user.username!r}: rows in {where(User, user.pk)}")
 print(f"post {post.pk} {post.title!r}: rows in {where(Post, post.pk)}")
 print(f"product {product.pk} {product.name!r}: rows in {where(Product, product.pk)}")
 

@@ -50,7 +50,7 @@ print(f"user {owner.username!r} (shared): rows in {files_holding(User, 'username
 
 for name in names:
     with use_tenant(name):
-        project = Project.objects.create(name=f"{name} launch", owner=owner)
+        project, _ = Project.objects.get_or_create(name=f"{name} launch", owner=owner)
         print(
             f"tenant {name!r}: project {project.pk} {project.name!r} on {project._state.db}: "
             f"rows in {files_holding(Project, 'name', project.name)}"

@@ -13,9 +13,11 @@ This module holds the public API only; docs/configuration.md describes every fie
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from django_cfg.settings.caches import CacheConfig
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.django_config import DjangoConfig
 from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
+from django_cfg.settings.email import EmailConfig
 from django_cfg.settings.tenants import TenantsConfig
 from django_cfg.settings.url import DatabaseURLError, register_scheme
 
@@ -57,10 +59,12 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "ENVIRONMENT_VARIABLE",
+    "CacheConfig",
     "DatabaseConfig",
     "DatabaseURLError",
     "DatabaseURLs",
     "DjangoConfig",
+    "EmailConfig",
     "EnvSettings",
     "NoTenantError",
     "TenantsConfig",

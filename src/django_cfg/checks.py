@@ -12,6 +12,11 @@
     django_cfg.E009  a ForeignKey crosses databases but DATABASE_CROSS_RELATIONS is False
     django_cfg.W010  routing rules are set but the package's router is not installed
     django_cfg.W020  (check --deploy) SECRET_KEY is the development key
+    django_cfg.W021  (check --deploy) DJANGO_ENV is a development one (unset, dev, test)
+    django_cfg.W022  (check --deploy) a database is the spec loader's SQLite fallback
+    django_cfg.W023  (check --deploy) a PostgreSQL replica has no lag bound
+    django_cfg.W024  (check --deploy) AUTH_PASSWORD_VALIDATORS is empty
+    django_cfg.W025  (check --deploy) EMAIL_BACKEND keeps mail (console, file, locmem, dummy)
     django_cfg.E030  an admin option needs a JOIN across databases (cross_database_admin.py)
     django_cfg.E031  RelatedOnlyFieldListFilter on a ForeignKey to another database (same module)
     django_cfg.W040  an alias named like a replica (``replica``, ``<x>_replica``) has no role
@@ -27,7 +32,9 @@ Silence one with ``SILENCED_SYSTEM_CHECKS = ["django_cfg.W005"]``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps
@@ -47,7 +54,9 @@ from django_cfg.routing.topology import (
     router_installed,
 )
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
+from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
 from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
+from django_cfg.settings.production import fallback_url, is_development
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
 from django_cfg.settings.url import base_engine, engine_family, server_list, shown_servers
 
@@ -71,6 +80,106 @@ def check_development_key(**_: Any) -> list[CheckMessage]:
             "random characters (secret_key = env.secret_key); django_cfg then refuses to start "
             "without it.",
             id="django_cfg.W020",
+        )
+    ]
+
+
+@register(Tags.security, TAG, deploy=True)
+def check_development_environment(**_: Any) -> list[CheckMessage]:
+    environment = current_environment()
+    if not is_development(environment):
+        return []
+    return [
+        Warning(
+            f"{ENVIRONMENT_VARIABLE} is {os.environ.get(ENVIRONMENT_VARIABLE) or 'unset'} "
+            f"(environment {environment!r}): django_cfg's development defaults apply (DEBUG on, "
+            "the development key, the loaders' SQLite fallbacks, no HTTPS redirect).",
+            hint=f"Run the deployment checks as the deployment runs: {ENVIRONMENT_VARIABLE}=prod "
+            "python manage.py check --deploy (or staging, ...).",
+            id="django_cfg.W021",
+        )
+    ]
+
+
+@register(TAG, deploy=True)
+def check_fallback_databases(**_: Any) -> list[CheckMessage]:
+    base_dir = Path(getattr(settings, "BASE_DIR", None) or os.getcwd())
+    messages: list[CheckMessage] = []
+    for alias, entry in settings.DATABASES.items():
+        relative = _relative_to(Path(str(entry.get("NAME") or "")), base_dir)
+        fallback = fallback_url(alias, base_engine(str(entry.get("ENGINE", ""))), relative)
+        if fallback is None:
+            continue
+        url, variable = fallback
+        messages.append(
+            Warning(
+                f"Database {alias!r} is {url}, the specification loader's built-in default, and "
+                f"{variable} is not set in the process environment.",
+                hint=f"Set {variable} to the deployment's database URL (or, to run on that "
+                f"SQLite file on purpose, set it explicitly: {variable}={url}).",
+                id="django_cfg.W022",
+            )
+        )
+    return messages
+
+
+@register(TAG, deploy=True)
+def check_replica_lag_bounds(**_: Any) -> list[CheckMessage]:
+    topology = get_topology()
+    return [
+        Warning(
+            f"Replica {role.alias!r} of {role.replica_of!r} has no lag bound: reads keep going "
+            "to it however far behind it falls (read-your-writes pins only the writer's own "
+            "reads).",
+            hint="Set max_lag_seconds (DatabaseConfig.from_url(url, max_lag_seconds=5)) or "
+            "max_lag_bytes: a replica further behind is skipped. See docs/replicas.md.",
+            id="django_cfg.W023",
+        )
+        for role in topology.roles.values()
+        if role.replica_of is not None
+        and role.max_lag_seconds is None
+        and role.max_lag_bytes is None
+        and engine_family(base_engine(_engine_of(role.alias))) == "postgresql"
+    ]
+
+
+def _relative_to(path: Path, base_dir: Path) -> str:
+    return path.relative_to(base_dir).as_posix() if path.is_relative_to(base_dir) else str(path)
+
+
+def _engine_of(alias: str) -> str:
+    return str(settings.DATABASES.get(alias, {}).get("ENGINE", ""))
+
+
+@register(Tags.security, TAG, deploy=True)
+def check_password_validators(**_: Any) -> list[CheckMessage]:
+    if getattr(settings, "AUTH_PASSWORD_VALIDATORS", None):
+        return []
+    return [
+        Warning(
+            "AUTH_PASSWORD_VALIDATORS is empty: any password is accepted, '1' included.",
+            hint="Leave DjangoConfig.password_validators at its default (startproject's four "
+            "validators) or list your own.",
+            id="django_cfg.W024",
+        )
+    ]
+
+
+_KEPT_MAIL = {"console", "filebased", "locmem", "dummy"}
+
+
+@register(Tags.security, TAG, deploy=True)
+def check_email_backend(**_: Any) -> list[CheckMessage]:
+    backend = str(getattr(settings, "EMAIL_BACKEND", ""))
+    kind = backend.rsplit(".", 2)[-2] if backend.count(".") >= 2 else ""
+    if not backend.startswith("django.core.mail.backends.") or kind not in _KEPT_MAIL:
+        return []
+    return [
+        Warning(
+            f"EMAIL_BACKEND is {backend}: mail (password resets, error reports) is never sent.",
+            hint="Set DjangoConfig.email from an e-mail URL, e.g. EMAIL_URL=smtp+tls://user:"
+            "password@mail.example.com:587 and email = env.email_url.",
+            id="django_cfg.W025",
         )
     ]
 

@@ -58,6 +58,18 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    signal when a connection is made (``connection_created``) but none when it fails, and the
    failure is raised inside ``ensure_connection()`` before any execute wrapper exists.
 
+8. ``ConnectionHandler.__getitem__`` (``django.db.connections[alias]``; Django defines it on
+   ``BaseConnectionHandler``, the patch is an attribute of the subclass, deleted again by
+   ``uninstall()``) is wrapped. Needed when: the project has tenants. Why no public hook:
+   ``connections[alias]`` is how ``transaction.atomic(using=...)``, ``.using(...)`` and user
+   code reach a database, and it only knows the aliases of ``connections.settings``; a tenant's
+   alias is added there at its first routed query. So ``atomic(using="tenant_acme")`` as the
+   first use of acme in a process (a Celery task, a command) raised ``ConnectionDoesNotExist``.
+   Wrapped, a missing ``tenant_<name>`` (or ``tenant_<name>.replica``) alias of a tenant the
+   registry knows is opened as its first routed query would, then looked up again; an unknown
+   tenant's alias raises Django's ``ConnectionDoesNotExist`` saying where tenants come from.
+   Only the miss path differs: an alias already there is returned as before.
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -82,6 +94,8 @@ from django.apps import apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import ForeignKey
+from django.db.utils import ConnectionHandler
+from django.utils.connection import ConnectionDoesNotExist
 
 from django_cfg.relations.crossing import (
     CrossDatabaseCollector,
@@ -90,7 +104,7 @@ from django_cfg.relations.crossing import (
     join_error_wrapper,
 )
 from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
-from django_cfg.routing.topology import Topology
+from django_cfg.routing.topology import TENANT_HOME, Topology
 
 __all__ = [
     "add_connection",
@@ -117,6 +131,7 @@ class _Applied:
 
 
 _applied = _Applied()
+_INHERITED = object()  # the patched class only inherited the attribute: deleted on uninstall
 
 
 def install(topology: Topology) -> None:
@@ -134,12 +149,14 @@ def install(topology: Topology) -> None:
             names.update(_cross_database_admin())
     if any(role.replica_of is not None for role in topology.roles.values()):
         names.update(_connect_reports())
+    if TENANT_HOME in topology.homes.values():
+        names.update(_tenant_connections())
     for (module, name), original in list(_applied.names.items()):
         if (module, name) not in names:
-            setattr(module, name, original)
+            _restore(module, name, original)
             del _applied.names[(module, name)]
     for (module, name), replacement in names.items():
-        _applied.names.setdefault((module, name), vars(module)[name])
+        _applied.names.setdefault((module, name), vars(module).get(name, _INHERITED))
         setattr(module, name, replacement)
     _set_constraints(relations)
     _wrap_connections(wraps_connections(topology))
@@ -157,10 +174,17 @@ def uninstall() -> None:
     errors, and other threads' connections are not reachable from here.
     """
     for (module, name), original in _applied.names.items():
-        setattr(module, name, original)
+        _restore(module, name, original)
     _applied.names.clear()
     _set_constraints(())
     _wrap_connections(False)
+
+
+def _restore(owner: ModuleType | type, name: str, original: Any) -> None:
+    if original is _INHERITED:
+        delattr(owner, name)
+    else:
+        setattr(owner, name, original)
 
 
 def installed() -> dict[str, Any]:
@@ -294,6 +318,49 @@ def _connect_reports() -> dict[tuple[ModuleType | type, str], Any]:
         outage.connected(self)
 
     return {key: connect}
+
+
+# 8. Tenant aliases on first use ----------------------------------------------------------------
+
+
+def _tenant_connections() -> dict[tuple[ModuleType | type, str], Any]:
+    """``connections["tenant_acme"]`` opens a known tenant's database (see patch 8)."""
+    key = (ConnectionHandler, "__getitem__")
+    if key in _applied.names:  # installed: keep the wrapper in place
+        return {key: vars(ConnectionHandler)["__getitem__"]}
+    original = ConnectionHandler.__getitem__
+
+    @functools.wraps(original)
+    def __getitem__(self: ConnectionHandler, alias: str) -> BaseDatabaseWrapper:
+        try:
+            return original(self, alias)
+        except ConnectionDoesNotExist:
+            if not _open_tenant_database(self, alias):
+                raise
+        return original(self, alias)
+
+    return {key: __getitem__}
+
+
+def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:
+    """Open the database of the tenant ``alias`` names (its own or a replica's), as its first
+    routed query would; False if ``alias`` names no tenant of this process."""
+    from django.db import connections
+
+    from django_cfg.tenants.context import UnknownTenantError
+    from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
+
+    primary = tenant_database_of(alias) if handler is connections else None
+    registry = current_registry() if primary is not None else None
+    if primary is None or registry is None:
+        return False
+    name = tenant_of_alias(primary)
+    assert name is not None  # tenant_database_of checked it
+    try:
+        registry.alias_for(name)
+    except UnknownTenantError as error:
+        raise ConnectionDoesNotExist(f"The connection {alias!r} doesn't exist: {error}") from None
+    return True
 
 
 def add_connection(alias: str, settings_dict: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ ROOT = EXAMPLE.parent.parent
 ADVANCED = "Multi-Database Setup (Advanced)"
 
 DEMO_LINES = [
-    "user 'john' created: rows in ['default']",
+    "user 'john': rows in ['default']",
     "post 1 'Hello World': rows in ['blog_db']",
     "product 1 'Django-CFG Book': rows in ['shop_db']",
     "post.author (a blog_db row pointing into default): 'john'",

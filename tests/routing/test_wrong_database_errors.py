@@ -8,10 +8,11 @@ pairs), and through ``manage.py`` in the example project.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, ProgrammingError, transaction
 
 from django_cfg.relations.crossing import CrossDatabaseJoinError, TableNotOnDatabaseError
 from tests.support.engine_pairs import PAIRS, Pair, make_author
@@ -40,6 +41,25 @@ def test_reading_a_model_on_a_database_without_its_table(pair: Pair) -> None:
     assert f"--database {pair.people}" in message
     assert "JOIN cannot cross" not in message
     assert isinstance(raised.value.__cause__, Exception)  # the driver's error is kept
+
+
+ORIGINAL_ERROR = {"lite": OperationalError, "pg": ProgrammingError, "maria": ProgrammingError}
+
+
+def test_the_backends_own_error_class_still_catches_it(pair: Pair) -> None:
+    person = pair.model("Person")
+    caught = None
+    try:
+        with transaction.atomic(using=pair.posts):
+            person.objects.using(pair.posts).count()
+    except ORIGINAL_ERROR[pair.engine] as error:  # what the backend raised without the package
+        caught = error
+    assert isinstance(caught, TableNotOnDatabaseError)
+    assert type(caught.__cause__) is ORIGINAL_ERROR[pair.engine]
+    assert "lives on database" in str(caught)
+    copy = pickle.loads(pickle.dumps(caught))
+    assert type(copy) is type(caught)
+    assert copy.args == caught.args
 
 
 def test_writing_a_model_on_a_database_without_its_table(pair: Pair) -> None:

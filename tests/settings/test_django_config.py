@@ -141,7 +141,7 @@ def test_a_replica_cannot_be_the_home_of_apps() -> None:
 
 
 def test_misspelt_field_is_rejected() -> None:
-    with pytest.raises(ValidationError, match="app\n"):
+    with pytest.raises(ValidationError, match="field app: Extra inputs are not permitted"):
         DatabaseConfig.from_url("sqlite://", app=["blog"])
 
 

@@ -13,22 +13,6 @@ from pydantic import SecretStr
 from django_cfg import DatabaseURLs, EnvSettings, alias_for_url_key, databases_from_urls
 
 
-@pytest.fixture
-def clean_env(monkeypatch) -> pytest.MonkeyPatch:
-    for name in (
-        "DJANGO_ENV",
-        "DATABASE__URL",
-        "DATABASE_URL",
-        "DATABASE__URL_BLOG",
-        "DATABASE_URL_BLOG",
-        "DATABASE_URL_SHOP",
-        "SECRET_KEY",
-        "DEBUG",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def environment_in(folder: Path) -> type[EnvSettings]:
     class Environment(EnvSettings):
         config_dir = folder

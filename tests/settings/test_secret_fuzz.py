@@ -34,13 +34,15 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from django_cfg import (
+    CacheConfig,
     DatabaseConfig,
     DatabaseURLError,
     DatabaseURLs,
     DjangoConfig,
+    EmailConfig,
     EnvSettings,
     databases_from_urls,
 )
@@ -148,9 +150,11 @@ def outcome(call: Callable[[], Any], full_traceback: bool = False) -> tuple[str,
     try:
         result = call()
     except (DatabaseURLError, ValidationError) as error:
-        return type(error).__name__, rendered(error, full_traceback)
+        # InvalidSettings, the short-message ValidationError of config classes, counts as one
+        kind = "ValidationError" if isinstance(error, ValidationError) else type(error).__name__
+        return kind, rendered(error, full_traceback)
     shown = [str(result), repr(result)]
-    if isinstance(result, DatabaseConfig | DjangoConfig):
+    if isinstance(result, BaseModel):  # a DatabaseConfig, DjangoConfig, CacheConfig, ...
         shown += [result.model_dump_json(), str(result.model_dump())]
     return "ok", "\n".join(shown)
 
@@ -328,3 +332,42 @@ def test_the_leak_measure_finds_a_leak() -> None:
     assert leaks(password, echoed, public=url.replace(password, ""))
     assert leaks(password, quote(echoed, safe=""), public=url.replace(password, ""))
     assert not leaks(password, "postgresql://***@db/main", public=url.replace(password, ""))
+
+
+CACHE_AND_EMAIL_ROUNDS = 3_000
+CACHE_AND_EMAIL_TEMPLATES = [
+    "redis://:{pw}@cache.example.com:6379/0",
+    "rediss://app:{pw}@cache.example.com/1?timeout=soon",
+    "redis://:{pw}@h1,h2/0",
+    "memcached://app:{pw}@m1:11211",
+    "smtp+tls://app%40example.com:{pw}@mail.example.com",
+    "smtp+ssl://app:{pw}@mail.example.com:465?timeout=x",
+    "smtp://app:{pw}@mail.example.com/path",
+    "smtp://app:{pw}@",
+]
+
+
+def test_no_cache_or_email_url_error_shows_3_characters_of_a_password() -> None:
+    """The cache and e-mail URLs are read with the database URLs' parser: the same guarantee,
+    whether the URL is read alone or as a DjangoConfig field."""
+    rng = random.Random(SEED + 1)
+    tally = Tally()
+    for number, password in enumerate(passwords(rng, CACHE_AND_EMAIL_ROUNDS)):
+        template = CACHE_AND_EMAIL_TEMPLATES[number % len(CACHE_AND_EMAIL_TEMPLATES)]
+        as_field = number % 2 == 1  # read alone, or as a DjangoConfig field
+
+        def build(pw: str, template: str = template, as_field: bool = as_field) -> Any:
+            url = template.format(pw=pw)
+            if template.startswith("smtp"):
+                value: Any = url
+                read, field = EmailConfig.from_url, "email"
+            else:
+                value, read, field = {"default": url}, CacheConfig.from_url, "caches"
+            if not as_field:
+                return lambda: read(url)
+            return lambda: DjangoConfig(databases={"default": _good_database()}, **{field: value})
+
+        tally.check(password, build, public=template.format(pw=""))
+    tally.assert_clean(CACHE_AND_EMAIL_ROUNDS)
+    assert tally.kinds.get("ok", 0) > 300
+    assert tally.kinds.get("DatabaseURLError", 0) + tally.kinds.get("ValidationError", 0) > 1000

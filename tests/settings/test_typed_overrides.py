@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
+from django_cfg import CacheConfig, DatabaseConfig, DjangoConfig, EmailConfig, TenantsConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX
 
 KEY = "typed-override-key-" + "k" * 40
@@ -36,6 +36,13 @@ SAMPLES: dict[str, Any] = {
     "list[dict[str, Any]]": [{"BACKEND": "sample.Backend", "APP_DIRS": False, "OPTIONS": {}}],
     "SecretStr | None": "sample-secret-" + "s" * 40,
     "TenantsConfig | None": TenantsConfig(apps=["sample"], url="sqlite:///t/{tenant}.sqlite3"),
+    "bool | None": True,  # None (the default) follows debug, which is True here
+    "int | None": 3600,
+    "tuple[str, str] | None": ("HTTP_X_FORWARDED_PROTO", "https"),
+    "dict[str, CacheConfig] | None": {"default": CacheConfig.from_url("locmem://sample")},
+    "EmailConfig | None": EmailConfig.from_url("console://"),
+    "dict[str, Any] | None": {"version": 1, "root": {"level": "ERROR"}},
+    "Optional[Literal['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL']]": "ERROR",
 }
 NOT_RENDERED = {"project_name"}  # a label for people; no Django setting follows from it
 
@@ -50,6 +57,8 @@ def annotation_text(field_name: str) -> str:
         .replace("typing.", "")
         .replace("django_cfg.settings.database_config.", "")
         .replace("django_cfg.settings.tenants.", "")
+        .replace("django_cfg.settings.caches.", "")
+        .replace("django_cfg.settings.email.", "")
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
 from django_cfg.routing.topology import ROUTER_PATH, TENANT_HOME, Topology
@@ -32,11 +32,12 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
     settings = config(resolver="path", names=["acme", "beta"], max_open=10).get_all_settings()
     assert settings["DJANGO_CFG_TENANTS"] == {
         "apps": ["blog"],
-        "url": "sqlite:///t/{tenant}.sqlite3",
+        "url": SecretStr("sqlite:///t/{tenant}.sqlite3"),  # hidden in error reports
         "replica_urls": [],
         "replica_role": {"read_weight": 1.0},
         "resolver": "path",
         "header": "X-Tenant",
+        "shared_hosts": [],
         "names": ["acme", "beta"],
         "max_open": 10,
         "test_url": None,
@@ -168,8 +169,8 @@ def test_replica_templates_in_the_settings_with_read_your_writes() -> None:
     ).get_all_settings()
     tenants = settings["DJANGO_CFG_TENANTS"]
     assert tenants["replica_urls"] == [
-        "postgresql://app@r1/t_{tenant}",
-        "postgresql://app@r2/t_{tenant}",
+        SecretStr("postgresql://app@r1/t_{tenant}"),
+        SecretStr("postgresql://app@r2/t_{tenant}"),
     ]
     assert tenants["replica_role"] == {"read_weight": 0.5, "max_lag_seconds": 2}
     # the per-request read-your-writes middleware and the replica options, as for a replica

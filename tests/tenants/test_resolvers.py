@@ -23,11 +23,34 @@ def by_cookie(request: HttpRequest) -> str | None:
         ("acme.localhost", "acme"),
         ("example.com", None),
         ("localhost", None),
+        ("127.0.0.1", None),  # IP hosts name no tenant (was "127")
+        ("127.0.0.1:8000", None),
+        ("192.168.10.20", None),
+        ("[::1]", None),
+        ("[::1]:8000", None),
+        ("[2001:db8::7]:443", None),
+        ("acme.example.com.", "acme"),
     ],
 )
 def test_subdomain(host: str, expected: str | None) -> None:
     request = RequestFactory().get("/", headers={"host": host})
     assert resolve_tenant(request, {"resolver": "subdomain"}) == expected
+
+
+@override_settings(ALLOWED_HOSTS=["*"])
+def test_shared_hosts_name_no_tenant() -> None:
+    setting = {"resolver": "subdomain", "shared_hosts": ["example.com", "www.example.com"]}
+    factory = RequestFactory()
+    for host, expected in {
+        "www.example.com": None,
+        "www.example.com:8443": None,
+        "WWW.EXAMPLE.COM": None,
+        "example.com": None,
+        "acme.example.com": "acme",
+        "www.example.org": "www",  # only the hosts listed
+    }.items():
+        request = factory.get("/", headers={"host": host})
+        assert resolve_tenant(request, setting) == expected, host
 
 
 def test_header_path_and_callables() -> None:

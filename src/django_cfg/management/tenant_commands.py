@@ -3,6 +3,7 @@
 registry = tenants_registry()             # or a CommandError: the project has no tenants
 add_noinput_argument(parser)              # --noinput / --no-input, as Django's commands
 confirm(options, "Remove tenant 'acme'?") # asks unless --noinput; CommandError if not 'yes'
+                                          # (or if nobody can answer: no terminal)
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def add_noinput_argument(parser: CommandParser) -> None:
 def confirm(options: dict[str, Any], question: str) -> None:
     """Ask ``question`` unless --noinput; anything but 'yes' cancels (CommandError)."""
     if options["interactive"]:
-        answer = input(f"{question} Type 'yes' to continue: ")
+        try:
+            answer = input(f"{question} Type 'yes' to continue: ")
+        except EOFError:  # no terminal (a script, CI): nobody can answer
+            raise CommandError(
+                "No answer: the input is not a terminal (or was closed). Pass --noinput to "
+                "run without confirmation."
+            ) from None
         if answer != "yes":
             raise CommandError("Cancelled.")

@@ -29,7 +29,7 @@ from itertools import chain
 from typing import Any, NamedTuple, cast
 
 from django.apps import apps
-from django.db import DatabaseError, NotSupportedError, ProgrammingError, transaction
+from django.db import DatabaseError, NotSupportedError, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
@@ -284,9 +284,47 @@ class CrossDatabaseJoinError(NotSupportedError):
     """A query on one database needs a table that lives on another database."""
 
 
-class TableNotOnDatabaseError(ProgrammingError):
+class TableNotOnDatabaseError(DatabaseError):
     """A query went to a database that does not hold its model's table (no JOIN involved):
-    ``User.objects.using("blog_db")``, ``createsuperuser --database blog_db``."""
+    ``User.objects.using("blog_db")``, ``createsuperuser --database blog_db``.
+
+    What is raised is also an instance of the error the backend raised (SQLite's
+    ``OperationalError``, PostgreSQL's and MySQL's ``ProgrammingError``), so that code written
+    against the backend's error keeps catching it::
+
+        try:
+            User.objects.using("blog_db").count()
+        except OperationalError:  # on SQLite; ProgrammingError on PostgreSQL
+            ...
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (multiprocessing, celery) by its parts
+        original = next(
+            base for base in type(self).__bases__ if base is not TableNotOnDatabaseError
+        )
+        return (_rebuilt_table_error, (original, self.args))
+
+
+_TABLE_ERROR_CLASSES: dict[type[DatabaseError], type[TableNotOnDatabaseError]] = {}
+
+
+def _table_error_class(original: type[DatabaseError]) -> type[TableNotOnDatabaseError]:
+    """``TableNotOnDatabaseError`` that is also an ``original``; one class per original class."""
+    if issubclass(original, TableNotOnDatabaseError):
+        return original
+    made = _TABLE_ERROR_CLASSES.get(original)
+    if made is None:
+        bases = (original, TableNotOnDatabaseError)
+        namespace = {"__module__": __name__, "__qualname__": TableNotOnDatabaseError.__qualname__}
+        made = _TABLE_ERROR_CLASSES.setdefault(
+            original,
+            cast(type[TableNotOnDatabaseError], type("TableNotOnDatabaseError", bases, namespace)),
+        )
+    return made
+
+
+def _rebuilt_table_error(original: type[DatabaseError], args: tuple[Any, ...]) -> DatabaseError:
+    return _table_error_class(original)(*args)
 
 
 _QUOTED_NAME = re.compile(r"[\"`]([^\"`]+)[\"`]")
@@ -396,7 +434,7 @@ def _explain_failures(
         alias = context["connection"].alias
         wrong_database = explain_table_not_on_database(alias, sql)
         if wrong_database is not None:
-            raise TableNotOnDatabaseError(wrong_database) from error
+            raise _table_error_class(type(error))(wrong_database) from error
         explanation = explain_cross_database_join(alias, sql)
         if explanation is None:
             raise

@@ -440,19 +440,18 @@ def close_removed_connections(**_: Any) -> None:
 def _close_here(alias: str) -> None:
     """Close and forget this thread's connection to ``alias`` if it is one of settings that are
     gone (removed, or replaced by ``add_database``); never opens one."""
-    current = connections.settings.get(alias)
-    if current is not None:
-        held = [c for c in connections.all(initialized_only=True) if c.alias == alias]
-        if not held or held[0].settings_dict is current:
-            return
-        connection = held[0]
-    else:
-        try:
-            connection = connections[alias]  # this thread's wrapper: settings no longer name it
-        except ConnectionDoesNotExist:
-            return
+    connection = _thread_connection(alias)
+    if connection is None or connection.settings_dict is connections.settings.get(alias):
+        return
     connection.close()
     del connections[alias]
+
+
+def _thread_connection(alias: str) -> Any:
+    """This thread's connection wrapper of ``alias`` if it made one, without making one:
+    ``connections[alias]`` would, and opens a tenant's database (patches.py, patch 8). Read
+    where Django keeps them (``tests/patches/test_patches.py`` pins it)."""
+    return getattr(connections._connections, alias, None)  # type: ignore[attr-defined]
 
 
 def _refuse_in_event_loop(call: str) -> None:

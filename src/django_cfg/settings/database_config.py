@@ -23,10 +23,12 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
@@ -63,6 +65,12 @@ def _make_read_only(options: dict[str, Any], family: str | None) -> None:
         statement = _READ_ONLY_STATEMENTS[family]
         existing = options.get("init_command")
         options["init_command"] = f"{existing}; {statement}" if existing else statement
+
+
+def _database_named(url: str | SecretStr) -> str:
+    if isinstance(url, NamedDatabaseURL):
+        return f"DatabaseConfig of the {url.described}"
+    return "DatabaseConfig"
 
 
 class DatabaseConfig(BaseModel):
@@ -140,9 +148,18 @@ class DatabaseConfig(BaseModel):
                 raise
             raise DatabaseURLError(f"{url.described}: {error}") from None
         options = {**parsed.pop("options", {}), **(fields.pop("options", None) or {})}
-        config = cls.model_validate({**parsed, **fields, "options": options})
+        try:
+            config = cls.model_validate({**parsed, **fields, "options": options})
+        except ValidationError as error:
+            raise_invalid_settings(error, _database_named(url), where=field_location)
         config._url_set_explicitly = isinstance(url, NamedDatabaseURL) and url.explicit
         return config
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @model_validator(mode="before")
     @classmethod

@@ -16,13 +16,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator, hide_inputs
+from django_cfg.settings.replica_names import primary_by_name
 from django_cfg.settings.url import DatabaseURLError, NamedDatabaseURL
 
 __all__ = ["DatabaseURLs", "alias_for_url_key", "databases_from_urls", "url_key_for_alias"]
@@ -110,10 +112,28 @@ def databases_from_urls(
         secret = url.get_secret_value() if isinstance(url, SecretStr) else url
         explicit = url.explicit if isinstance(url, NamedDatabaseURL) else False
         named_url = NamedDatabaseURL(secret, keys[alias], explicit)
+        fields = _with_replica_by_name(alias, databases, fields_by_alias.get(alias, {}))
         try:
-            configs[alias] = DatabaseConfig.from_url(named_url, **fields_by_alias.get(alias, {}))
+            configs[alias] = DatabaseConfig.from_url(named_url, **fields)
         except DatabaseURLError as error:
             raise DatabaseURLError(f"databases[{alias!r}]: {error}") from None
         except ValidationError as error:
-            raise hide_inputs(error, loc_prefix=(alias,)) from None
+            raise_invalid_settings(
+                hide_inputs(error, loc_prefix=(alias,)),
+                f"databases[{alias!r}] ({named_url.described})",
+                where=lambda loc: field_location(loc[1:]),
+            )
     return configs
+
+
+def _with_replica_by_name(
+    alias: str, aliases: Collection[str], fields: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``fields`` plus ``replica_of`` for an alias named as a replica (``replica_db`` of
+    ``url_replica``) that declares no role, so that ``replica_db={"read_weight": 0.8}`` is
+    accepted as a replica's weight (as ``DjangoConfig`` would make it a replica anyway)."""
+    declared = {"replica_of", "apps", "read_only", "copy_of"}.intersection(fields)
+    primary = primary_by_name(alias, aliases)
+    if declared or primary is None:
+        return fields
+    return {**fields, "replica_of": primary}

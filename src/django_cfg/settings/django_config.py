@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -34,9 +35,13 @@ from pydantic import (
 
 from django_cfg.routing.topology import ROUTER_PATH
 from django_cfg.settings.base_dir import found_base_dir, project_base_dir
+from django_cfg.settings.caches import CacheConfig
+from django_cfg.settings.config_errors import defined_in, field_location, raise_invalid_settings
+from django_cfg.settings.console_logging import LogLevel, console_logging
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
 from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, current_environment
+from django_cfg.settings.email import EmailConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.production import fallback_database_problem
 from django_cfg.settings.replica_names import with_replicas_by_name
@@ -53,6 +58,18 @@ from django_cfg.settings.url import DatabaseURLError
 __all__ = ["DjangoConfig"]
 
 PINNING_MIDDLEWARE = "django_cfg.replicas.pinning.ReadYourWritesMiddleware"
+HSTS_SECONDS = 31_536_000  # a year, the value Django's deployment checklist suggests
+
+PASSWORD_VALIDATORS: list[dict[str, Any]] = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+"""What ``startproject`` writes into AUTH_PASSWORD_VALIDATORS."""
 MIN_SECRET_KEY_LENGTH = 50
 
 CONTRIB_APPS = [
@@ -120,6 +137,10 @@ class _PlainOverridesMetaclass(ModelMetaclass):
                 if unannotated or secret:
                     annotations[field_name] = field.annotation
         return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
+
+
+def _or(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
 
 
 def _default_debug(data: dict[str, Any]) -> bool:
@@ -211,9 +232,50 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     media_root: Path | None = None
     default_auto_field: str = "django.db.models.BigAutoField"
 
+    password_validators: list[dict[str, Any]] = Field(
+        default_factory=lambda: [dict(v) for v in PASSWORD_VALIDATORS],
+        description="AUTH_PASSWORD_VALIDATORS; default: Django's startproject four",
+    )
+    caches: dict[str, CacheConfig] | None = Field(
+        default=None,
+        description="CACHES from cache URLs (redis://, memcached://, dbcache://, ...); None: "
+        "Django's default (a per-process LocMemCache)",
+    )
+    email: EmailConfig | None = Field(
+        default=None, description="EMAIL_* from an e-mail URL (smtp+tls://, console://, ...)"
+    )
+    logging: dict[str, Any] | None = Field(
+        default=None, description="LOGGING (logging.config.dictConfig); None: Django's default"
+    )
+    log_level: LogLevel | None = Field(
+        default=None,
+        description="With logging unset: LOGGING that prints this level and above to the console",
+    )
+    secure_ssl_redirect: bool | None = Field(
+        default=None, description="SECURE_SSL_REDIRECT; None: on when debug is False"
+    )
+    secure_proxy_ssl_header: tuple[str, str] | None = Field(
+        default=None,
+        description="Behind a proxy that ends TLS, e.g. ('HTTP_X_FORWARDED_PROTO', 'https')",
+    )
+    secure_hsts_seconds: int | None = Field(
+        default=None, ge=0, description=f"None: {HSTS_SECONDS} when debug is False, else 0"
+    )
+    secure_hsts_include_subdomains: bool = False
+    secure_hsts_preload: bool = False
+    session_cookie_secure: bool | None = Field(default=None, description="None: not debug")
+    csrf_cookie_secure: bool | None = Field(default=None, description="None: not debug")
+    csrf_trusted_origins: list[str] = Field(default_factory=list)
+
     extra_settings: dict[str, Any] = Field(
         default_factory=dict, description="Further settings by their Django name; applied last"
     )
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:  # one line per field, naming the class and its file
+            raise_invalid_settings(error, defined_in(type(self)), where=field_location)
 
     # Checks are field validators, so that an error's input is that field alone and never
     # includes other fields' secrets.
@@ -257,7 +319,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         if "default" not in databases:
             raise ValueError(
                 "databases must contain 'default' (Django's main alias); got "
-                f"{', '.join(map(repr, databases)) or 'none'}."
+                f"{', '.join(map(repr, databases)) or 'none'}. databases_from_urls(env.database) "
+                "makes 'default' of the URL url (variable DATABASE__URL)."
             )
         # The specification's databases["replica"] declares no role: its name is the role.
         databases = with_replicas_by_name(databases)
@@ -344,6 +407,40 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             return None  # DjangoConfig itself: no project folder, a per-process key
         return found_base_dir(type(self))
 
+    @field_validator("caches", mode="before")
+    @classmethod
+    def _cache_urls(cls, caches: Any) -> Any:
+        if not isinstance(caches, dict):
+            return caches
+        return {
+            alias: CacheConfig.from_url(cache) if isinstance(cache, str | SecretStr) else cache
+            for alias, cache in caches.items()
+        }
+
+    @field_validator("caches")
+    @classmethod
+    def _check_caches(cls, caches: dict[str, CacheConfig] | None) -> dict[str, CacheConfig] | None:
+        if caches is not None and "default" not in caches:
+            raise ValueError(
+                "caches must contain 'default' (Django's cache); got "
+                f"{', '.join(map(repr, caches)) or 'none'}."
+            )
+        return caches
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email_url(cls, email: Any) -> Any:
+        return EmailConfig.from_url(email) if isinstance(email, str | SecretStr) else email
+
+    @field_validator("logging")
+    @classmethod
+    def _check_logging(cls, logging: dict[str, Any] | None) -> dict[str, Any] | None:
+        if logging is not None and logging.get("version") != 1:
+            raise ValueError(
+                "logging is a logging.config.dictConfig dict, which needs 'version': 1."
+            )
+        return logging
+
     @field_validator("extra_settings")
     @classmethod
     def _check_extra_settings(cls, extra: dict[str, Any]) -> dict[str, Any]:
@@ -412,6 +509,33 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                 raise DatabaseURLError(f"databases[{alias!r}]: {error}") from error.__cause__
         return databases
 
+    def _deployment_settings(self) -> dict[str, Any]:
+        """Password validators, caches, e-mail, logging and the HTTPS settings."""
+        production = not self.debug
+        hsts = self.secure_hsts_seconds
+        rendered: dict[str, Any] = {
+            "AUTH_PASSWORD_VALIDATORS": [dict(v) for v in self.password_validators],
+            "SECURE_SSL_REDIRECT": _or(self.secure_ssl_redirect, production),
+            "SECURE_HSTS_SECONDS": hsts if hsts is not None else HSTS_SECONDS * production,
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS": self.secure_hsts_include_subdomains,
+            "SECURE_HSTS_PRELOAD": self.secure_hsts_preload,
+            "SESSION_COOKIE_SECURE": _or(self.session_cookie_secure, production),
+            "CSRF_COOKIE_SECURE": _or(self.csrf_cookie_secure, production),
+        }
+        if self.secure_proxy_ssl_header is not None:
+            rendered["SECURE_PROXY_SSL_HEADER"] = self.secure_proxy_ssl_header
+        if self.csrf_trusted_origins:
+            rendered["CSRF_TRUSTED_ORIGINS"] = list(self.csrf_trusted_origins)
+        if self.caches is not None:
+            rendered["CACHES"] = {alias: c.to_django() for alias, c in self.caches.items()}
+        if self.email is not None:
+            rendered.update(self.email.settings())
+        if self.logging is not None:
+            rendered["LOGGING"] = self.logging
+        elif self.log_level is not None:
+            rendered["LOGGING"] = console_logging(self.log_level)
+        return rendered
+
     def get_all_settings(self) -> dict[str, Any]:
         """Every Django setting this configuration defines, by its Django name."""
         base_dir = self.project_dir
@@ -441,6 +565,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
             "MEDIA_ROOT": self.media_root,
         }
         settings.update({name: value for name, value in optional.items() if value is not None})
+        settings.update(self._deployment_settings())
         if self.routing_rules:
             settings["DATABASE_ROUTING_RULES"] = self.routing_rules
         if self.database_roles:

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DEVELOPMENT_ENVIRONMENTS", "ENVIRONMENT_VARIABLE", "current_environment"]
+__all__ = [
+    "DEVELOPMENT_ENVIRONMENTS",
+    "ENVIRONMENT_VARIABLE",
+    "current_environment",
+    "normalised_environment",
+]
 
 ENVIRONMENT_VARIABLE = "DJANGO_ENV"
 
@@ -22,7 +27,16 @@ DEVELOPMENT_ENVIRONMENTS = frozenset({"dev", "test"})
 _LONG_NAMES = {"development": "dev", "develop": "dev", "testing": "test", "production": "prod"}
 
 
-def current_environment() -> str:
-    """The normalised value of ``DJANGO_ENV`` ('dev' when unset or empty)."""
-    name = os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() or "dev"
+def normalised_environment(value: str) -> str:
+    """``" Production"`` -> ``"prod"``; empty -> ``"dev"``."""
+    name = value.strip().lower() or "dev"
     return _LONG_NAMES.get(name, name)
+
+
+def current_environment() -> str:
+    """The normalised value of ``DJANGO_ENV`` ('dev' when unset or empty).
+
+    Only the process environment is read: the environment chooses the files (``.env.prod``), so
+    no file can set it; ``EnvSettings`` refuses a ``.env`` that tries (``settings.production``).
+    """
+    return normalised_environment(os.environ.get(ENVIRONMENT_VARIABLE, ""))

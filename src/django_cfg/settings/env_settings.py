@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -32,15 +33,21 @@ from pydantic_settings import (
 )
 
 from django_cfg.settings.base_dir import project_base_dir
+from django_cfg.settings.config_errors import SettingsError, defined_in, raise_invalid_settings
 from django_cfg.settings.database_urls import DatabaseURLs
 from django_cfg.settings.django_env import current_environment
 from django_cfg.settings.hidden_input import hidden_input_validator
-from django_cfg.settings.production import SettingsFile, refuse_unset_in_production
+from django_cfg.settings.production import (
+    SettingsFile,
+    describe_sources,
+    refuse_environment_in_files,
+    refuse_unset_in_production,
+)
 
 __all__ = ["ConfigFileError", "EnvSettings"]
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(ValueError, SettingsError):
     """A settings file that cannot be read. The message never quotes the file's content."""
 
 
@@ -129,7 +136,10 @@ class EnvSettings(BaseSettings):
     """Base class for a project's environment settings, read from variables, .env and YAML."""
 
     model_config = SettingsConfigDict(
-        env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+        env_nested_delimiter="__",
+        extra="ignore",
+        hide_input_in_errors=True,
+        env_ignore_empty=True,  # DATABASE__URL= is unset: .env or the default applies
     )
     _hide_input = hidden_input_validator()  # no value read from a file or variable in errors
 
@@ -137,10 +147,21 @@ class EnvSettings(BaseSettings):
     """Folder holding .env and config.<environment>.yaml; default: the project's base directory."""
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**values)
+        files = self._settings_files()
+        refuse_environment_in_files(files)
+        try:
+            super().__init__(**values)
+        except ValidationError as error:  # one line per variable, then the files read
+            prefix = str(self.model_config.get("env_prefix") or "")
+            raise_invalid_settings(
+                error,
+                defined_in(type(self)),
+                where=lambda loc: "variable " + f"{prefix}{'__'.join(map(str, loc))}".upper(),
+                footer=describe_sources(files),
+            )
         # Outside dev/test, a database URL or secret_key that no source set is refused here,
         # naming the variable and the files read (see django_cfg.settings.production).
-        refuse_unset_in_production(self, current_environment(), self._settings_files())
+        refuse_unset_in_production(self, current_environment(), files)
 
     @classmethod
     def _settings_files(cls) -> list[SettingsFile]:

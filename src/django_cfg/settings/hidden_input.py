@@ -14,7 +14,7 @@ are covered too: the outer model re-raises what the inner one raised.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 __all__ = ["hidden_input_validator", "hide_inputs"]
 
 _PLACEHOLDER = "<hidden {}>"
+_Error = TypeVar("_Error", bound=ValidationError)
 
 
 def _placeholder(value: Any) -> str:
@@ -30,8 +31,13 @@ def _placeholder(value: Any) -> str:
     return _PLACEHOLDER.format(type(value).__name__)
 
 
-def hide_inputs(error: ValidationError, loc_prefix: Sequence[str | int] = ()) -> ValidationError:
-    """``error`` with every input replaced by ``<hidden TYPE>`` (and ``loc_prefix`` prepended)."""
+def hide_inputs(
+    error: ValidationError,
+    loc_prefix: Sequence[str | int] = (),
+    error_class: type[_Error] = ValidationError,  # type: ignore[assignment]
+) -> _Error:
+    """``error`` with every input replaced by ``<hidden TYPE>`` (and ``loc_prefix`` prepended),
+    as an ``error_class`` (a ``ValidationError`` subclass)."""
     details: list[InitErrorDetails] = []
     for line in error.errors(include_url=False):
         detail: InitErrorDetails = {
@@ -43,7 +49,7 @@ def hide_inputs(error: ValidationError, loc_prefix: Sequence[str | int] = ()) ->
             detail["ctx"] = line["ctx"]
         details.append(detail)
     try:
-        return ValidationError.from_exception_data(error.title, details, hide_input=True)
+        return error_class.from_exception_data(error.title, details, hide_input=True)
     except KeyError:
         # An error type pydantic does not know (a PydanticCustomError raised by a validator):
         # keep its type and rendered message, which never holds the input.
@@ -55,7 +61,7 @@ def hide_inputs(error: ValidationError, loc_prefix: Sequence[str | int] = ()) ->
             }
             for line, detail in zip(error.errors(include_url=False), details, strict=True)
         ]
-        return ValidationError.from_exception_data(error.title, custom, hide_input=True)
+        return error_class.from_exception_data(error.title, custom, hide_input=True)
 
 
 def _hide_validation_inputs(cls: type[Any], data: Any, handler: Any) -> Any:

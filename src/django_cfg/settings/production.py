@@ -27,13 +27,22 @@ from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 
-from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, ENVIRONMENT_VARIABLE
+from django_cfg.settings.config_errors import SettingsError
+from django_cfg.settings.django_env import (
+    DEVELOPMENT_ENVIRONMENTS,
+    ENVIRONMENT_VARIABLE,
+    current_environment,
+    normalised_environment,
+)
 
 __all__ = [
     "ProductionSettingsError",
     "SettingsFile",
+    "describe_sources",
     "fallback_database_problem",
+    "fallback_url",
     "is_development",
+    "refuse_environment_in_files",
     "refuse_unset_in_production",
 ]
 
@@ -42,7 +51,7 @@ _SPEC_DEFAULT_FOLDER = "db/"
 _VARIABLE_AT_LINE_START = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
 
 
-class ProductionSettingsError(ValueError):
+class ProductionSettingsError(ValueError, SettingsError):
     """A non-development environment would start on a built-in default (database URL, key)."""
 
 
@@ -80,6 +89,34 @@ class SettingsFile(NamedTuple):
         return found
 
 
+def refuse_environment_in_files(files: Iterable[SettingsFile]) -> None:
+    """Raise ``ProductionSettingsError`` when a dotenv file sets ``DJANGO_ENV`` to another
+    environment than the process runs in: the variable chooses which files are read, so it is
+    read from the process environment only, and the file's line would be silently ignored."""
+    if os.environ.get(ENVIRONMENT_VARIABLE, "").strip():
+        return  # the process chose (empty is unset): files agree with it or are overridden
+    from dotenv import dotenv_values
+
+    running = current_environment()
+    for file in files:
+        if not (file.dotenv and file.path.is_file()):
+            continue
+        try:
+            values = {key.upper(): value for key, value in dotenv_values(file.path).items()}
+        except (OSError, UnicodeDecodeError):
+            continue  # reading it for the settings fails next, with ConfigFileError's message
+        written = values.get(ENVIRONMENT_VARIABLE)
+        if written and normalised_environment(written) != running:
+            raise ProductionSettingsError(
+                f"{ENVIRONMENT_VARIABLE}={written} is set in {file.path}, but "
+                f"{ENVIRONMENT_VARIABLE} is read from the process environment only (it chooses "
+                f"which files are read: .env.<env>, config.<env>.yaml), so this process would "
+                f"run as {running!r}, with that environment's defaults (DEBUG). Set it where the "
+                f"process starts (export {ENVIRONMENT_VARIABLE}={written}, the service unit or "
+                f"the container's environment) and remove the line from {file.path}."
+            )
+
+
 def refuse_unset_in_production(
     settings: Any, environment: str, files: Iterable[SettingsFile]
 ) -> None:
@@ -113,7 +150,7 @@ def refuse_unset_in_production(
         f"{type(settings).__name__}: in the {environment!r} environment ({ENVIRONMENT_VARIABLE}) "
         "these must be set explicitly:",
         *(f"  - {item}" for item in missing),
-        _describe_sources(files),
+        describe_sources(files),
     ]
     if unparsable:
         message += [
@@ -127,7 +164,8 @@ def refuse_unset_in_production(
     raise ProductionSettingsError("\n".join(message))
 
 
-def _describe_sources(files: list[SettingsFile]) -> str:
+def describe_sources(files: list[SettingsFile]) -> str:
+    """``Read: the process environment and, in /srv/app: .env (read), ...``"""
     folders = {file.path.parent for file in files}
     if len(folders) == 1:
         listed = ", ".join(file.describe(short=True) for file in files)
@@ -155,23 +193,32 @@ def _spec_default_name(alias: str) -> str:
     return _SPEC_DEFAULT_FOLDER + ("default" if alias == "default" else alias[:-3]) + ".sqlite3"
 
 
+def fallback_url(
+    alias: str, engine: str, name: str, variables: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """``(url, variable)`` when this database is the specification loader's SQLite default for
+    ``alias`` (``name`` relative to the base directory) and its variable is absent from
+    ``variables`` (the process environment), else None."""
+    names = _variables_for(alias)
+    if names is None or engine != "django.db.backends.sqlite3" or name != _spec_default_name(alias):
+        return None
+    present = {variable.upper() for variable in (os.environ if variables is None else variables)}
+    return None if present.intersection(names) else (f"sqlite:///{name}", names[0])
+
+
 def fallback_database_problem(
     databases: Mapping[str, Any], environment: str, variables: Mapping[str, str] | None = None
 ) -> str | None:
     """What is wrong when databases are the specification loader's SQLite fallbacks, or None."""
     if is_development(environment):
         return None
-    present = {name.upper() for name in (os.environ if variables is None else variables)}
-    found = []
-    for alias, database in databases.items():
-        names = _variables_for(alias)
-        if names is None or database.engine != "django.db.backends.sqlite3":
-            continue
-        if getattr(database, "_url_set_explicitly", False):
-            continue  # set by a variable, .env or YAML file that EnvSettings read
-        if database.name != _spec_default_name(alias) or present.intersection(names):
-            continue
-        found.append((alias, f"sqlite:///{database.name}", names[0]))
+    found = [
+        (alias, *fallback)
+        for alias, database in databases.items()
+        # not when set by a variable, .env or YAML file that EnvSettings read
+        if not getattr(database, "_url_set_explicitly", False)
+        and (fallback := fallback_url(alias, database.engine, database.name, variables))
+    ]
     if not found:
         return None
     listed = "; ".join(

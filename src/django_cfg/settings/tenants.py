@@ -9,7 +9,9 @@
 
 ``DjangoConfig.tenants`` writes it into the ``DJANGO_CFG_TENANTS`` setting (read by
 ``django_cfg.tenants``) and adds the tenant middleware. The URL template is a secret like every
-database URL: its password is never part of a message.
+database URL: its password is never part of a message, and the setting holds the templates as
+``SecretStr`` (Django's error reports show ``SecretStr('**********')``; ``passwords`` is hidden
+by its name), read with ``template_text``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from django_cfg.settings.config_errors import field_location, raise_invalid_settings
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import DatabaseURLError
@@ -38,7 +42,9 @@ __all__ = [
     "TENANTS_SETTING",
     "TENANT_ALIAS_PREFIX",
     "TenantsConfig",
+    "check_host",
     "check_tenant_name",
+    "template_text",
     "tenant_alias",
     "tenant_replica_alias",
 ]
@@ -97,12 +103,34 @@ def check_template(template: str, field: str) -> str:
     return template
 
 
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def check_host(host: str) -> str:
+    """``host`` as the subdomain resolver compares it (lower case, no trailing dot), else
+    ValueError: a host name like ``www.example.com``, without scheme, port, path or wildcard."""
+    normalised = host.strip().lower().rstrip(".")
+    if not _HOST.fullmatch(normalised) or len(normalised) > 253:
+        raise ValueError(
+            f"shared_hosts: {host[:100]!r} is not a host name; give it as the Host header "
+            "names it, without scheme, port or path (e.g. 'example.com', 'www.example.com'). "
+            "IP hosts never name a tenant: they need no entry."
+        )
+    return normalised
+
+
 class TenantsConfig(BaseModel):
     """Which apps live in a database per tenant, where those databases are, and how a request
     names its tenant."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     _hide_input = hidden_input_validator()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     apps: tuple[str, ...] = Field(min_length=1, description="App labels of the tenant apps")
     url: SecretStr = Field(
@@ -129,6 +157,11 @@ class TenantsConfig(BaseModel):
         "dotted path",
     )
     header: str = Field(default="X-Tenant", description="The request header of resolver='header'")
+    shared_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts that name no tenant with resolver='subdomain' (the bare domain, "
+        "'www.example.com', 'api.example.com'): their requests run with none, like an IP host",
+    )
     names: tuple[str, ...] | None = Field(
         default=None,
         description="A fixed list of tenants; None: the tenants table in default "
@@ -142,7 +175,8 @@ class TenantsConfig(BaseModel):
     test_url: SecretStr | None = Field(
         default=None,
         description="Where the tenants' test databases are (a template like url); unset: "
-        "url with 'test_' before its database name (django_cfg.tenants.testing)",
+        "url with 'test-' before its database name, never a tenant's database name "
+        "(django_cfg.tenants.testing)",
     )
     recheck_seconds: float = Field(
         default=5.0,
@@ -194,6 +228,21 @@ class TenantsConfig(BaseModel):
                 raise ValueError("names lists a tenant twice.")
         return names
 
+    @field_validator("shared_hosts", mode="before")
+    @classmethod
+    def _check_shared_hosts(cls, hosts: Any) -> Any:
+        if isinstance(hosts, str):
+            raise ValueError(f"shared_hosts is a list of hosts, not a string: [{hosts!r}].")
+        return hosts
+
+    @field_validator("shared_hosts")
+    @classmethod
+    def _normalise_shared_hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        normalised = tuple(check_host(host) for host in hosts)
+        if len(set(normalised)) != len(normalised):
+            raise ValueError(f"shared_hosts lists a host twice: {list(hosts)!r}.")
+        return normalised
+
     @field_validator("passwords")
     @classmethod
     def _check_passwords(cls, passwords: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -242,6 +291,11 @@ class TenantsConfig(BaseModel):
                 f"resolver {resolver!r}: use 'subdomain', 'header', 'path', a callable "
                 "(request -> tenant name or None) or the dotted path of one."
             )
+        if self.shared_hosts and resolver != "subdomain":
+            raise ValueError(
+                f"shared_hosts only applies to resolver='subdomain' (resolver is {resolver!r}): "
+                "with another resolver a request names its tenant without its host."
+            )
         return self
 
     def database_url(self, name: str) -> str:
@@ -264,19 +318,27 @@ class TenantsConfig(BaseModel):
         """The ``DJANGO_CFG_TENANTS`` setting that ``django_cfg.tenants`` reads."""
         return {
             "apps": list(self.apps),
-            "url": self.url.get_secret_value(),
-            "replica_urls": list(self.replica_templates),
+            "url": self.url,  # SecretStr: hidden in Django's error reports (template_text)
+            "replica_urls": list(_as_tuple(self.replica_url)),
             "replica_role": replica_role(
                 self.replica_read_weight, self.replica_max_lag_seconds, self.replica_max_lag_bytes
             ),
             "resolver": self.resolver,
             "header": self.header,
+            "shared_hosts": list(self.shared_hosts),
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
-            "test_url": self.test_url.get_secret_value() if self.test_url is not None else None,
+            "test_url": self.test_url,
             "recheck_seconds": self.recheck_seconds,
             "passwords": dict(self.passwords),  # SecretStr values: never shown
         }
+
+
+def template_text(template: SecretStr | str) -> str:
+    """A URL template of the ``DJANGO_CFG_TENANTS`` setting as text, read where it is parsed:
+    ``TenantsConfig.setting()`` writes ``SecretStr`` (never shown in an error report), a
+    setting written by hand may hold a str."""
+    return template.get_secret_value() if isinstance(template, SecretStr) else template
 
 
 def replica_role(

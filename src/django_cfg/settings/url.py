@@ -39,11 +39,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, unquote_plus
 
 from pydantic import SecretStr
+
+from django_cfg.settings.config_errors import SettingsError
 
 __all__ = [
     "DRIVER_OPTIONS",
@@ -86,7 +89,7 @@ _FAMILIES = {
 }
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(ValueError, SettingsError):
     """A database URL that cannot be read. The message never contains the password."""
 
 
@@ -485,7 +488,24 @@ _PERCENT_ENCODE_HINT = (
 )
 
 
-def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> dict[str, Any]:
+class ServerURL(NamedTuple):
+    """The parts of ``scheme://user:password@host:port/path?query``, percent-decoded."""
+
+    user: str
+    password: str | None
+    """None when the URL has no ``:`` in its credentials (no password at all)."""
+    host: str
+    port: int | str | None
+    path: str
+    """What follows the host's ``/``, decoded (a database name, a cache's table)."""
+    query: str
+    where: str
+    """The URL as messages show it: the password as ``***``."""
+
+
+def split_server_url(scheme: str, rest: str, one_host: str | None = None) -> ServerURL:
+    """Split what follows ``scheme://``; ``one_host`` is the message refusing ``h1,h2`` (None:
+    several hosts are allowed). Errors never hold the password (the rules atop this module)."""
     # Where the credentials end is known for sure only when every '@' comes before the first '/',
     # '?' and '#'. Until that is established, no part of the URL is echoed; after it, the host,
     # port, name and query are known not to hold the password, and the URL is shown as
@@ -507,8 +527,8 @@ def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> di
     if "#" in rest:
         raise DatabaseURLError(
             f"{unsure}the URL contains '#' (character {len(scheme) + 4 + rest.find('#')}): if it "
-            "is part of the password or user, percent-encode it as %23; URLs of databases have "
-            "no '#fragment'."
+            "is part of the password or user, percent-encode it as %23; these URLs have no "
+            "'#fragment'."
         )
     authority, tail = rest[:cut], rest[cut:]
     path, _, query = tail.partition("?")
@@ -520,22 +540,34 @@ def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> di
         )
     raw_user, colon, raw_password = userinfo.partition(":")
     user, password = unquote(raw_user), unquote(raw_password)
-    host, port = _parse_servers(unsure, hostport, family)
+    host, port = _parse_servers(unsure, hostport, one_host)
     name = unquote(path[1:]) if path.startswith("/") else ""
     for part, value in (("user", user), ("password", password), ("host", host), ("name", name)):
         if "\x00" in value:
             raise DatabaseURLError(
-                f"{unsure}the {part} contains a NUL character (%00), which no database driver "
+                f"{unsure}the {part} contains a NUL character (%00), which no driver or server "
                 "accepts."
             )
     where = redacted_url(scheme, user, bool(colon), host, port, name)
+    return ServerURL(user, password if colon else None, host, port, name, query, where)
 
-    fields: dict[str, Any] = {"engine": engine, "name": name, "user": user, "host": host}
-    if colon:
-        fields["password"] = SecretStr(password)
-    if port is not None:
-        fields["port"] = port
-    for key, value in _parse_query(query, family, where=where).items():
+
+def _parse_server(scheme: str, engine: str, family: str | None, rest: str) -> dict[str, Any]:
+    one_host = (
+        None
+        if family == "postgresql"
+        else "several hosts separated by ',' are a PostgreSQL (libpq) feature; "
+        f"a {family or 'third-party'} database URL names one host."
+    )
+    url = split_server_url(scheme, rest, one_host)
+    where = url.where
+    fields: dict[str, Any] = {"engine": engine, "name": url.path, "user": url.user}
+    fields["host"] = url.host
+    if url.password is not None:
+        fields["password"] = SecretStr(url.password)
+    if url.port is not None:
+        fields["port"] = url.port
+    for key, value in _parse_query(url.query, family, where=where).items():
         if key in {"host", "port", "user", "password"} and fields.get(key):
             raise DatabaseURLError(f"{where}: {key!r} is given both in the URL and in its query.")
         fields[key] = value
@@ -551,15 +583,14 @@ _VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 """Characters shown as they are in messages (every other one is percent-encoded)."""
 
 
-def _parse_servers(unsure: str, hostport: str, family: str | None) -> tuple[str, int | str | None]:
+def _parse_servers(
+    unsure: str, hostport: str, one_host: str | None
+) -> tuple[str, int | str | None]:
     """``h1:5432,h2:5433`` -> ``("h1,h2", "5432,5433")``; one server -> ``(host, port)``."""
     if "," not in hostport:
         return _parse_hostport(unsure, hostport)
-    if family != "postgresql":
-        raise DatabaseURLError(
-            f"{unsure}several hosts separated by ',' are a PostgreSQL (libpq) feature; "
-            f"a {family or 'third-party'} database URL names one host."
-        )
+    if one_host is not None:
+        raise DatabaseURLError(f"{unsure}{one_host}")
     servers = []
     for number, item in enumerate(hostport.split(","), start=1):
         try:
@@ -607,19 +638,34 @@ def _parse_hostport(unsure: str, hostport: str) -> tuple[str, int | None]:
     return host, port
 
 
-def _parse_query(query: str, family: str | None, *, where: str) -> dict[str, Any]:
-    """Split the query into DatabaseConfig fields, ``options`` and ``pool``."""
-    if not query:
-        return {}
-    seen: set[str] = set()
-    fields: dict[str, Any] = {}
-    options: dict[str, Any] = {}
-    pool: dict[str, Any] = {}
-    known = DRIVER_OPTIONS.get(family or "")
-    # A password given in the query (password=, sslpassword=) with an unencoded '&' spills into
-    # the following parameters: then keys and values are named by position, never echoed.
+class QueryItem(NamedTuple):
+    """One ``key=value`` of a URL's query, decoded, and how messages may show it."""
+
+    key: str
+    value: str
+    shown_key: str
+    """``'sslmode'``, or ``number 3`` when the query may hold a password (never echoed)."""
+    echo: bool
+    where: str
+
+    @contextmanager
+    def converting(self) -> Iterator[None]:
+        """Adds where (and, when safe, the value) to a ``DatabaseURLError`` raised inside."""
+        try:
+            yield
+        except DatabaseURLError as error:
+            got = f"; got {quoted_for_message(self.value, _VISIBLE)!r}" if self.echo else ""
+            raise DatabaseURLError(f"{self.where}: {str(error).rstrip('.')}{got}.") from None
+
+
+def query_items(query: str, where: str) -> list[QueryItem]:
+    """The query's items, each key once. A password given in the query (``password=``,
+    ``sslpassword=``) with an unencoded ``&`` spills into the following items: then keys and
+    values are named by position, never echoed."""
     echo = "password" not in unquote_plus(query).lower()
-    for number, piece in enumerate(query.split("&"), start=1):
+    seen: set[str] = set()
+    items = []
+    for number, piece in enumerate(query.split("&") if query else [], start=1):
         if not piece:
             continue
         raw_key, equals, raw_value = piece.partition("=")
@@ -633,11 +679,23 @@ def _parse_query(query: str, family: str | None, *, where: str) -> dict[str, Any
         if key in seen:
             raise DatabaseURLError(f"{where}: query parameter {shown_key} is given twice.")
         seen.add(key)
-        try:
-            _place_option(key, value, family, known, fields, options, pool, shown_key)
-        except DatabaseURLError as error:
-            got = f"; got {quoted_for_message(value, _VISIBLE)!r}" if echo else ""
-            raise DatabaseURLError(f"{where}: {str(error).rstrip('.')}{got}.") from None
+        items.append(QueryItem(key, value, shown_key, echo, where))
+    return items
+
+
+def _parse_query(query: str, family: str | None, *, where: str) -> dict[str, Any]:
+    """Split the query into DatabaseConfig fields, ``options`` and ``pool``."""
+    if not query:
+        return {}
+    fields: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    pool: dict[str, Any] = {}
+    known = DRIVER_OPTIONS.get(family or "")
+    for item in query_items(query, where):
+        with item.converting():
+            _place_option(
+                item.key, item.value, family, known, fields, options, pool, item.shown_key
+            )
     if pool:
         if fields.get("pool") is False:
             raise DatabaseURLError(f"{where}: pool_* options are given together with pool=false.")

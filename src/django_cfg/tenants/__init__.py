@@ -1,2 +1,47 @@
 """A database per tenant (docs/tenants.md): the tenant of this context, its database, the
-registry of tenants, the router in front of the package's router, the middleware."""
+registry of tenants, the router in front of the package's router, the middleware.
+
+    from django_cfg.tenants import create_tenant, drop_tenant   # sign-up flows, scripts
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_cfg.tenants.lifecycle import (
+        CreatedTenant,
+        DroppedTenant,
+        TenantExistsError,
+        TenantLifecycleError,
+        create_tenant,
+        drop_tenant,
+    )
+
+# Imported on first use: importing the package (the app, settings) builds nothing.
+_LAZY = {
+    name: "django_cfg.tenants.lifecycle"
+    for name in (
+        "CreatedTenant",
+        "DroppedTenant",
+        "TenantExistsError",
+        "TenantLifecycleError",
+        "create_tenant",
+        "drop_tenant",
+    )
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'django_cfg.tenants' has no attribute {name!r}")
+
+
+__all__ = [
+    "CreatedTenant",
+    "DroppedTenant",
+    "TenantExistsError",
+    "TenantLifecycleError",
+    "create_tenant",
+    "drop_tenant",
+]

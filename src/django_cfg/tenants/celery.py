@@ -17,12 +17,11 @@ never imported otherwise.
 
 from __future__ import annotations
 
-from contextvars import Token
 from typing import Any
 
 from celery import signals  # type: ignore[import-untyped]
 
-from django_cfg.tenants.context import _tenant, current_tenant, use_tenant
+from django_cfg.tenants.context import current_tenant, use_tenant
 
 __all__ = ["HEADER", "connect", "disconnect"]
 
@@ -30,7 +29,7 @@ HEADER = "django_cfg_tenant"
 
 _TOKEN = "django_cfg_tenant_token"
 """The attribute of a running task's request (one per execution: a task id can run twice at
-once when a broker redelivers it) that keeps the token of the tenant set for it."""
+once when a broker redelivers it) that keeps the use_tenant block entered for it."""
 
 
 def _on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -57,25 +56,19 @@ def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         return  # run in the caller's thread with no header: the caller's tenant is selected
     # Not refused here (a signal handler's error would only be logged): the router checks
     # the tenant at the task's first query of a tenant app, which then fails the task.
-    selected: use_tenant | Token[str | None]
     try:
         selection = use_tenant(name)
     except ValueError:  # no tenant name: set as it is, refused at the first tenant query
-        selected = _tenant.set(name)
-    else:
-        selection.__enter__()  # as the block of use_tenant: not closed for max_open meanwhile
-        selected = selection
-    setattr(task.request, _TOKEN, selected)
+        selection = use_tenant.unchecked(str(name))
+    selection.__enter__()  # as the block of use_tenant: not closed for max_open meanwhile
+    setattr(task.request, _TOKEN, selection)
 
 
 def _on_postrun(task: Any = None, **_: Any) -> None:
     selected = getattr(task.request, _TOKEN, None) if task is not None else None
     if selected is not None:
         setattr(task.request, _TOKEN, None)
-        if isinstance(selected, use_tenant):
-            selected.__exit__()
-        else:
-            _tenant.reset(selected)
+        selected.__exit__()
 
 
 def connect() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.views.decorators.debug import sensitive_variables
 from pydantic import SecretStr
 
 from django_cfg.settings.database_config import DatabaseConfig
@@ -28,6 +29,7 @@ from django_cfg.settings.database_config import DatabaseConfig
 __all__ = ["check_storable_url", "with_password"]
 
 
+@sensitive_variables()  # url may hold a password: never in Django's error reports
 def check_storable_url(url: str, option: str = "--url") -> DatabaseConfig:
     """``url`` read as a ``DatabaseConfig``; ``ValueError`` if it holds a password (it would be
     stored in plain text in the tenants table). The message never shows the password."""
@@ -46,6 +48,7 @@ def check_storable_url(url: str, option: str = "--url") -> DatabaseConfig:
     return config
 
 
+@sensitive_variables()
 def with_password(
     config: DatabaseConfig, template: DatabaseConfig, passwords: Mapping[str, SecretStr]
 ) -> DatabaseConfig:

@@ -7,6 +7,14 @@ from django.utils import timezone
 
 MOVING = "moving"
 """``Tenant.state`` while ``move_tenant`` copies the tenant: its database refuses writes."""
+CREATING = "creating"
+"""``Tenant.state`` from ``create_tenant``'s claim of the name until it has taken the database
+(created it, or found it empty, or adopted it): not routable (``tenants.lifecycle``)."""
+MIGRATING = "migrating"
+"""``Tenant.state`` once the database is the tenant's (created, empty or adopted), until it is
+migrated: not routable; a resumed ``create_tenant`` continues on it."""
+UNROUTABLE = frozenset({CREATING, MIGRATING})
+"""The states of a tenant that the registry treats as not existing (requests get a 404)."""
 
 
 class Tenant(models.Model):
@@ -15,6 +23,7 @@ class Tenant(models.Model):
     (for a tenant on the template's server only). Maintained by ``manage.py create_tenant`` /
     ``drop_tenant`` / ``move_tenant``; lives on ``default``.
 
+    ``state`` is "" (ready), ``MOVING``, or ``CREATING`` / ``MIGRATING`` while it is created.
     ``url`` and ``replica_urls`` never hold a password (``TenantsConfig.passwords`` or the
     template's supply it). ``version`` grows at each change of ``url`` or ``state``: a process
     that opened the tenant re-reads the row every ``TenantsConfig.recheck_seconds`` and reopens
@@ -25,7 +34,7 @@ class Tenant(models.Model):
     name = models.CharField(max_length=63, unique=True)
     url = models.TextField(blank=True, default="")  # a database URL without its password
     replica_urls = models.JSONField(blank=True, default=list)  # database URLs, as url
-    state = models.CharField(max_length=16, blank=True, default="", db_default="")  # "" or MOVING
+    state = models.CharField(max_length=16, blank=True, default="", db_default="")  # "" or above
     version = models.PositiveBigIntegerField(default=0, db_default=0)
     created = models.DateTimeField(default=timezone.now)
 

@@ -2,6 +2,8 @@
 
     create_database("tenant_acme")   # SQLite: the file (on connect); PostgreSQL / MariaDB:
                                      # CREATE DATABASE on the tenant's server
+    database_exists("tenant_acme")   # the file exists, or the server lists the database
+    table_names("tenant_acme")       # its tables (connects: call when it exists)
     drop_database("tenant_acme")     # the file, or DROP DATABASE
 
 The alias must be open (``TenantRegistry.alias_for``). The server connection is Django's own
@@ -15,13 +17,16 @@ from pathlib import Path
 
 from django.db import ProgrammingError, connections
 
+from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.url import engine_family
+from django_cfg.tenants.production import refuse_production
 
-__all__ = ["create_database", "drop_database"]
+__all__ = ["create_database", "database_exists", "drop_database", "table_names"]
 
 
 def create_database(alias: str) -> bool:
     """Create ``alias``'s database; False if it already existed."""
+    refuse_production(alias, "create")  # while tests run: never a production tenant's
     connection = connections[alias]
     family = engine_family(connection.settings_dict["ENGINE"])
     if family == "sqlite":
@@ -42,8 +47,32 @@ def create_database(alias: str) -> bool:
     return True
 
 
+def database_exists(alias: str) -> bool:
+    """Whether ``alias``'s database exists (connects to its server, not to the database)."""
+    connection = connections[alias]
+    family = engine_family(connection.settings_dict["ENGINE"])
+    name = str(connection.settings_dict["NAME"])
+    if family == "sqlite":
+        return names_a_file(name) and Path(name).exists()
+    query = {
+        "postgresql": "SELECT 1 FROM pg_database WHERE datname = %s",
+        "mysql": "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+    }[str(family)]
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(query, [name])
+        return cursor.fetchone() is not None
+
+
+def table_names(alias: str) -> list[str]:
+    """The tables of ``alias``'s database, sorted (connects to it: SQLite creates the file)."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        return sorted(connection.introspection.table_names(cursor))
+
+
 def drop_database(alias: str) -> None:
     """Drop ``alias``'s database (closing this process's connection to it first)."""
+    refuse_production(alias, "drop")  # while tests run: never a production tenant's
     connection = connections[alias]
     connection.close()
     family = engine_family(connection.settings_dict["ENGINE"])

@@ -26,10 +26,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.views.decorators.debug import sensitive_variables
 
 from django_cfg.routing.read_only import read_only_because
 from django_cfg.routing.runtime import add_database, remove_database
@@ -40,6 +42,7 @@ from django_cfg.settings.tenants import (
     TENANT_ALIAS_PREFIX,
     TENANTS_SETTING,
     check_tenant_name,
+    template_text,
     tenant_alias,
     tenant_replica_alias,
 )
@@ -55,8 +58,10 @@ class TenantRegistry:
     def __init__(self, setting: Mapping[str, Any]) -> None:
         self.setting = setting
         self.apps: tuple[str, ...] = tuple(setting.get("apps", ()))
-        self.template: str = setting["url"]
-        self.replica_templates: tuple[str, ...] = tuple(setting.get("replica_urls") or ())
+        self.template: str = template_text(setting["url"])
+        self.replica_templates: tuple[str, ...] = tuple(
+            template_text(template) for template in setting.get("replica_urls") or ()
+        )
         self.replica_role: dict[str, Any] = dict(setting.get("replica_role") or {})
         """The ``DatabaseConfig`` fields of every tenant replica: read_weight, lag bounds."""
         names = setting.get("names")
@@ -94,15 +99,20 @@ class TenantRegistry:
         if self.fixed is not None:
             return sorted(self.fixed)
         _check_table_installed()
-        from django_cfg.tenants.models import Tenant
+        from django_cfg.tenants.models import UNROUTABLE, Tenant
 
-        return list(Tenant._default_manager.using(DEFAULT_DB_ALIAS).values_list("name", flat=True))
+        rows = Tenant._default_manager.using(DEFAULT_DB_ALIAS).exclude(state__in=UNROUTABLE)
+        return list(rows.values_list("name", flat=True))
 
     def _row(self, name: str) -> Any:
+        """Tenant ``name``'s row; None while it is created (not routable), except for the
+        creator itself (``provisioning``)."""
         _check_table_installed()
-        from django_cfg.tenants.models import Tenant
+        from django_cfg.tenants.models import UNROUTABLE, Tenant
 
         row = Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).first()
+        if row is not None and row.state in UNROUTABLE:
+            return row if name in _provisioning.get() else None
         if row is not None:
             self._known.add(name)
         return row
@@ -129,6 +139,7 @@ class TenantRegistry:
     def _database(self, name: str, row: Any) -> DatabaseConfig:
         return self.database_at(name, row.url if row is not None else "")
 
+    @sensitive_variables()  # here and below: no URL or password in Django's error reports
     def database_at(self, name: str, url: str) -> DatabaseConfig:
         """Tenant ``name``'s database if its row said ``url`` ("": the template's), with the
         password of ``TenantsConfig.passwords`` or the template (``tenants.credentials``)."""
@@ -137,6 +148,7 @@ class TenantRegistry:
             return template
         return with_password(DatabaseConfig.from_url(url), template, self.passwords)
 
+    @sensitive_variables()
     def replica_databases(self, name: str, row: Any = None) -> list[DatabaseConfig]:
         """Where tenant ``name``'s replicas are (none without replicas): its row's
         ``replica_urls``, else the replica templates', for a tenant whose database is the
@@ -218,6 +230,7 @@ class TenantRegistry:
                 self._known.discard(name)
             return self._open(name)
 
+    @sensitive_variables()  # add_database's settings hold the password
     def _open(self, name: str) -> str:
         with self._lock:
             alias = self.open.get(name)
@@ -338,6 +351,23 @@ class TenantRegistry:
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
                 read_only_because(alias, None)
+
+
+_provisioning: ContextVar[frozenset[str]] = ContextVar(
+    "django_cfg_tenant_provisioning", default=frozenset()
+)
+
+
+@contextmanager
+def provisioning(name: str) -> Iterator[None]:
+    """In the block, in this context only, tenant ``name`` routes while it is being created
+    (``tenants.lifecycle`` migrates its database); everywhere else it does not exist until
+    its row is ready."""
+    token = _provisioning.set(_provisioning.get() | {name})
+    try:
+        yield
+    finally:
+        _provisioning.reset(token)
 
 
 def _check_table_installed() -> None:

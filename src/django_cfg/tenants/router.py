@@ -27,7 +27,7 @@ from django_cfg.routing.router import DatabaseRouter
 from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import TENANT_HOME
 from django_cfg.settings.tenants import tenant_alias
-from django_cfg.tenants.context import NoTenantError, _tenant
+from django_cfg.tenants.context import NoTenantError, current_tenant
 from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
 
 __all__ = ["TenantRouter", "tenant_database"]
@@ -35,7 +35,7 @@ __all__ = ["TenantRouter", "tenant_database"]
 
 def tenant_database(model: type[Model]) -> str:
     """The database of ``model`` (a tenant app's) for the current tenant, opened if needed."""
-    name = _tenant.get()
+    name = current_tenant()
     registry = current_registry()
     if name is None or registry is None:
         meta = model._meta
@@ -104,7 +104,7 @@ class TenantRouter:
         if primary is None:
             alias = tenant_database(model)
         else:
-            name = _tenant.get()
+            name = current_tenant()
             if name is not None and tenant_alias(name) != primary:
                 raise ValueError(
                     f"A {model._meta.label} of tenant {name!r} cannot be related to a row of "

@@ -7,17 +7,28 @@ Django's test runner (settings.py)::
 pytest-django (conftest.py)::
 
     @pytest.fixture(scope="session")
-    def django_db_setup(django_db_setup, django_db_blocker):
-        with django_db_blocker.unblock(), tenant_test_databases():
+    def django_db_modify_db_settings(django_db_modify_db_settings, django_db_blocker):
+        with django_db_blocker.unblock():  # before Django's test databases replace default
+            return ProductionDatabases.read()
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_db_setup, django_db_blocker, django_db_modify_db_settings):
+        production = django_db_modify_db_settings
+        with django_db_blocker.unblock(), tenant_test_databases(production=production):
             yield
 
 While the tests run, tenants live in ``TenantsConfig.test_url`` (unset: the template with
-``test_`` before its database name, ``t_{tenant}`` -> ``test_t_{tenant}``,
-``tenants/{tenant}.sqlite3`` -> ``tenants/test_{tenant}.sqlite3``), never in the production
-template's databases. The tenants of ``TenantsConfig.names`` get their test database created
-(an old one is dropped first, unless keepdb) and migrated before the first test; tenants a test
-creates (``create_tenant``) get theirs wherever the test template says. Every tenant database
-opened during the run is dropped at the end (kept with keepdb / ``--keepdb`` / ``--reuse-db``).
+``test-`` before its database name, ``t_{tenant}`` -> ``test-t_{tenant}``,
+``tenants/{tenant}.sqlite3`` -> ``tenants/test-{tenant}.sqlite3``: a '-' is never part of a
+tenant's name, so no tenant of the template has such a database). The tenants of
+``TenantsConfig.names`` get their test database created (an old one is dropped first, unless
+keepdb) and migrated before the first test; tenants a test creates (``create_tenant``) get
+theirs wherever the test template says. Every tenant database opened during the run is dropped
+at the end (kept with keepdb / ``--keepdb`` / ``--reuse-db``).
+
+A production tenant's database (``TenantsConfig.names``, or every row of the tenants table,
+read before Django's test databases replace ``default``) is never created, opened or dropped
+by the tests: ``ImproperlyConfigured`` names it (``django_cfg.tenants.production``).
 """
 
 from __future__ import annotations
@@ -32,16 +43,24 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.signals import connection_created
 from django.test.runner import DiscoverRunner
 from django.test.utils import override_settings
+from pydantic import SecretStr
 
 from django_cfg.routing.runtime import add_database, remove_database
-from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING
+from django_cfg.settings.tenants import TENANTS_SETTING, template_text
+from django_cfg.tenants.production import (
+    PRODUCTION_DATABASES,
+    ProductionDatabases,
+    refuse_production,
+)
 from django_cfg.tenants.provisioning import create_database, drop_database
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
 __all__ = [
+    "ProductionDatabases",
     "TenantDiscoverRunner",
     "TenantTestDatabases",
     "TenantTestRunnerMixin",
@@ -51,10 +70,10 @@ __all__ = [
 
 
 def tenant_test_template(template: str) -> str:
-    """``template`` with ``test_`` before its database name (the last part of its path)."""
+    """``template`` with ``test-`` before its database name (the last part of its path)."""
     base, question, query = template.partition("?")
     head, _, last = base.rpartition("/")
-    return f"{head}/test_{last}{question}{query}"
+    return f"{head}/test-{last}{question}{query}"
 
 
 @dataclass
@@ -67,30 +86,33 @@ class TenantTestDatabases:
     the tenants table is used). With the tenants table, they are recorded in it."""
     verbosity: int = 1
     keepdb: bool = False
-    production: dict[str, Any] | None = None
+    production: ProductionDatabases | None = None
+    """The production tenants' databases, read while ``default`` was still the production
+    database (``ProductionDatabases.read()``); None: those of ``TenantsConfig.names``."""
+    _setting: dict[str, Any] | None = None
     _override: override_settings | None = None
     """The test template in place of the production one (Django's override_settings)."""
-    opened: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """alias -> connection settings of every tenant database opened during the run."""
+    opened: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """alias -> (vendor, connection settings) of every tenant database opened during the run."""
 
     def setup(self) -> None:
         setting = getattr(settings, TENANTS_SETTING, None)
         if not setting:
             return
+        if self.production is None:
+            self.production = _production_of_names(setting)
         registry = current_registry()
         if registry is not None:
             for name in list(registry.open):
                 registry.close(name)
-        self.production = setting
-        test_url = setting.get("test_url") or tenant_test_template(setting["url"])
-        # No replicas under tests: the replica templates name the production replicas.
-        self._override = override_settings(
-            **{TENANTS_SETTING: {**setting, "url": test_url, "replica_urls": []}}
-        )
+        self._setting = setting
+        self._override = override_settings(**{TENANTS_SETTING: self._test_setting(setting)})
         self._override.enable()
-        connection_created.connect(self._record, dispatch_uid=id(self))
+        connection_created.connect(self._connected, dispatch_uid=id(self))
         registry = current_registry()
         assert registry is not None
+        if registry.fixed is None:
+            self.production.refuse_production_default()
         names = sorted(self.tenants if self.tenants is not None else registry.fixed or ())
         for name in names:
             if registry.fixed is None:
@@ -98,16 +120,8 @@ class TenantTestDatabases:
 
                 Tenant._default_manager.using(DEFAULT_DB_ALIAS).get_or_create(name=name)
             alias = registry.alias_for(name)
-            owner = self._production_owner(alias, connections[alias].settings_dict)
-            if owner is not None:
-                raise ImproperlyConfigured(
-                    f"Tenant {name!r}: its test database "
-                    f"{connections[alias].settings_dict['NAME']!r} is the production database of "
-                    f"tenant {owner!r} (TenantsConfig.url); the tests would drop it. Set "
-                    "TenantsConfig.test_url to a template of other databases (e.g. another "
-                    "directory or prefix than any tenant's production database)."
-                )
-            self._record(connection=connections[alias])
+            refuse_production(alias, "reuse" if self.keepdb else "drop and create")
+            self._record(connections[alias])
             what = "Using existing" if self.keepdb else "Creating"
             self._log(f"{what} test database", alias, connections[alias].settings_dict)
             if not self.keepdb:
@@ -121,20 +135,34 @@ class TenantTestDatabases:
                 interactive=False,
             )
 
+    def _test_setting(self, setting: dict[str, Any]) -> dict[str, Any]:
+        """The tenants setting while the tests run: the test template, no replicas (their
+        templates name the production replicas), the production databases to refuse."""
+        test_url = setting.get("test_url") or SecretStr(
+            tenant_test_template(template_text(setting["url"]))
+        )
+        return {
+            **setting,
+            "url": test_url,
+            "replica_urls": [],
+            PRODUCTION_DATABASES: self.production,
+        }
+
     def teardown(self) -> None:
-        if self.production is None:
+        if self._setting is None:
             return
         connection_created.disconnect(dispatch_uid=id(self))
         try:
             registry = current_registry()
-            for alias, settings_dict in sorted(self.opened.items()):
+            for alias, (vendor, settings_dict) in sorted(self.opened.items()):
                 name = tenant_of_alias(alias)
                 if registry is not None and name is not None:
                     registry.close(name)
                 if self.keepdb:
                     continue
-                if self._production_owner(alias, settings_dict) is not None:
-                    self._log("Not destroying (not a test database)", alias, settings_dict)
+                assert self.production is not None
+                if self.production.owner(vendor, settings_dict) is not None:
+                    self._log("Not destroying (a production database)", alias, settings_dict)
                     continue
                 self._log("Destroying test database", alias, settings_dict)
                 added = alias not in connections.settings
@@ -149,42 +177,56 @@ class TenantTestDatabases:
             if self._override is not None:
                 self._override.disable()
                 self._override = None
-        self.production = None
+        self._setting = None
 
-    def _record(self, connection: Any, **_: Any) -> None:
+    def _connected(self, connection: Any, **_: Any) -> None:
+        """``connection_created``: a production tenant's database is refused (the connection
+        is closed before any statement); a tenant's test database is recorded."""
+        if connection.alias != NO_DB_ALIAS and self.production is not None:
+            owner = self.production.owner(connection.vendor, connection.settings_dict)
+            if owner is not None:
+                connection.close()
+                refuse_production(connection.alias, "use")
+        self._record(connection)
+
+    def _record(self, connection: Any) -> None:
         if tenant_of_alias(connection.alias) is not None:
-            self.opened.setdefault(connection.alias, dict(connection.settings_dict))
-
-    def _production_owner(self, alias: str, settings_dict: dict[str, Any]) -> str | None:
-        """The tenant (``alias``'s, or one of ``TenantsConfig.names``) whose production database
-        (by the production template) ``settings_dict`` is; None for a test database. Never
-        drop such a database."""
-        from django_cfg.settings.database_config import DatabaseConfig
-
-        assert self.production is not None
-        names: list[str] = [tenant_of_alias(alias) or "", *(self.production.get("names") or ())]
-        for name in dict.fromkeys(names):
-            production = DatabaseConfig.from_url(self.production["url"].replace(PLACEHOLDER, name))
-            ours = production.to_django(getattr(settings, "BASE_DIR", None))
-            if (
-                settings_dict.get("NAME") == ours.get("NAME")
-                and settings_dict.get("HOST") == ours.get("HOST")
-                and str(settings_dict.get("PORT") or "") == str(ours.get("PORT") or "")
-            ):
-                return name
-        return None
+            self.opened.setdefault(
+                connection.alias, (connection.vendor, dict(connection.settings_dict))
+            )
 
     def _log(self, what: str, alias: str, settings_dict: dict[str, Any]) -> None:
         if self.verbosity >= 1:
             sys.stderr.write(f"{what} for alias '{alias}' ('{settings_dict['NAME']}')...\n")
 
 
+def _production_of_names(setting: dict[str, Any]) -> ProductionDatabases:
+    """The production databases of ``TenantsConfig.names``; with the tenants table, refused:
+    ``default`` is the test database by now, the production rows can no longer be read."""
+    if setting.get("names") is None:
+        raise ImproperlyConfigured(
+            "tenant_test_databases(): with the tenants table, the production tenants must be "
+            "read before Django's test databases replace default, so that no test database is "
+            "a production tenant's: pass production=ProductionDatabases.read(), called in "
+            "pytest-django's django_db_modify_db_settings fixture (docs/tenants.md, \"Testing a "
+            'tenant project").'
+        )
+    return ProductionDatabases.read(setting)
+
+
 @contextmanager
 def tenant_test_databases(
-    tenants: Sequence[str] | None = None, *, verbosity: int = 0, keepdb: bool = False
+    tenants: Sequence[str] | None = None,
+    *,
+    verbosity: int = 0,
+    keepdb: bool = False,
+    production: ProductionDatabases | None = None,
 ) -> Iterator[None]:
-    """The tenants' test databases for the block (pytest-django's ``django_db_setup``)."""
-    databases = TenantTestDatabases(tenants, verbosity=verbosity, keepdb=keepdb)
+    """The tenants' test databases for the block (pytest-django's ``django_db_setup``);
+    ``production``: ``ProductionDatabases.read()`` before the test databases were set up."""
+    databases = TenantTestDatabases(
+        tenants, verbosity=verbosity, keepdb=keepdb, production=production
+    )
     try:
         databases.setup()
         yield
@@ -206,8 +248,14 @@ class TenantTestRunnerMixin:
                 f"{type(self).__name__}: the tenants' test databases are not cloned per worker, "
                 "so tests cannot run in parallel: run them without --parallel."
             )
+        # read while default is still the production database
+        production = (
+            ProductionDatabases.read() if getattr(settings, TENANTS_SETTING, None) else None
+        )
         old_config = super().setup_databases(**kwargs)  # type: ignore[misc]
-        tenants = TenantTestDatabases(self.tenants, verbosity=self.verbosity, keepdb=self.keepdb)
+        tenants = TenantTestDatabases(
+            self.tenants, verbosity=self.verbosity, keepdb=self.keepdb, production=production
+        )
         try:
             tenants.setup()
         except BaseException:

@@ -3,9 +3,12 @@
     python manage.py drop_tenant acme --noinput                   # keeps its database
     python manage.py drop_tenant acme --drop-database --noinput   # and drops it
 
-Removes the tenant's row from the tenants table and its database from this process. Other
-running processes stop finding it when they next look it up (a tenant they already opened
-stays reachable there until they restart or it is closed for ``max_open``).
+Removes the tenant's row from the tenants table (a half-created tenant's too) and its database
+from this process, and says what became of the database: dropped, or kept with its data at a
+place it names (``create_tenant`` of the name refuses that database unless ``--adopt``). Other
+running processes stop finding the tenant when they next look it up (a tenant they already
+opened stays reachable there until they restart or it is closed for ``max_open``). The same as
+``django_cfg.tenants.drop_tenant()``.
 """
 
 from __future__ import annotations
@@ -13,16 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-from django_cfg.management.tenant_commands import (
-    add_noinput_argument,
-    confirm,
-    tenants_registry,
-)
-from django_cfg.schema.state import redact
-from django_cfg.tenants.context import UnknownTenantError
-from django_cfg.tenants.provisioning import drop_database
+from django_cfg.management.tenant_commands import add_noinput_argument, confirm
+from django_cfg.tenants.lifecycle import TenantLifecycleError, drop_tenant
 
 
 class Command(BaseCommand):
@@ -38,30 +34,20 @@ class Command(BaseCommand):
         add_noinput_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_cfg.tenants.models import Tenant
-
-        registry = tenants_registry()
         name = options["name"]
-        if registry.fixed is not None:
-            raise CommandError(
-                "This project lists its tenants in TenantsConfig.names: remove the tenant there."
-            )
-        try:
-            registry.check(name)
-        except (UnknownTenantError, ValueError) as error:
-            raise CommandError(str(error)) from None
         what = "and DROP ITS DATABASE " if options["drop_database"] else ""
         confirm(options, f"Remove tenant {name!r} {what}?")
-        where = registry.database(name).redacted_url
-        if options["drop_database"]:
-            alias = registry.alias_for(name)
-            try:
-                drop_database(alias)
-            except (DatabaseError, OSError) as error:
-                raise CommandError(
-                    f"Tenant {name!r}: dropping {where} failed: {redact(alias, str(error))}"
-                ) from None
-        registry.forget(name)
-        Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(name=name).delete()
-        dropped = f"; database {where} dropped" if options["drop_database"] else ""
-        self.stdout.write(f"Tenant {name!r} removed{dropped}.")
+        try:
+            dropped = drop_tenant(name, drop_database=options["drop_database"])
+        except TenantLifecycleError as error:
+            raise CommandError(str(error)) from None
+        if options["verbosity"] < 1:
+            return
+        if dropped.dropped:
+            self.stdout.write(f"Tenant {name!r} removed; database {dropped.database} dropped.")
+        else:
+            self.stdout.write(
+                f"Tenant {name!r} removed; its database {dropped.database} is kept, with its "
+                f"data (drop it yourself when no longer needed; create_tenant {name} refuses "
+                "it unless --adopt)."
+            )
