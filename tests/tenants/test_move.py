@@ -150,22 +150,23 @@ def test_writes_are_refused_during_the_move_and_a_running_process_follows_it(
 def test_a_failed_verification_leaves_the_tenant_on_its_source_writable(
     acme: TenantProject, tmp_path: Path
 ) -> None:
-    """A row added to the source behind Django's back while the move holds after its copy:
-    the counts differ, the move gives up, the tenant stays where it was and takes writes."""
+    """A row deleted from the copy behind Django's back while the move holds after its copy
+    (the fenced source refuses such a write: see test_move_fence.py): the counts differ, the
+    move gives up, removes the fence, the tenant stays where it was and takes writes."""
     folder = tmp_path / "points"
     folder.mkdir()
     mover = acme.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "verify")
     wait_for(folder / "held", mover)
     assert (tmp_path / "moved" / "acme.sqlite3").exists()
-    with closing(sqlite3.connect(tmp_path / "tenants" / "acme.sqlite3")) as connection:
-        connection.execute("INSERT INTO notes_note (id, title) VALUES (9, 'behind its back')")
+    with closing(sqlite3.connect(tmp_path / "moved" / "acme.sqlite3")) as connection:
+        connection.execute("DELETE FROM notes_note WHERE id = 5")
         connection.commit()
     (folder / "release").touch()
     result = acme.finish(mover)
     assert not result["ok"]
     assert result["error"] == (
-        "Tenant 'acme' was not moved: the copy differs from the source: notes_note: 5 rows on "
-        "the source, 4 copied. It stays on sqlite:///tenants/acme.sqlite3 and takes writes "
+        "Tenant 'acme' was not moved: the copy differs from the source: notes_note: 4 rows on "
+        "the source, 3 copied. It stays on sqlite:///tenants/acme.sqlite3 and takes writes "
         "again (running processes within 0.5s); the new database sqlite:///moved/acme.sqlite3 "
         "was dropped."
     )
@@ -176,6 +177,9 @@ def test_a_failed_verification_leaves_the_tenant_on_its_source_writable(
     assert after["write"] == "written"
     titles = acme.sqlite_rows("tenants/acme.sqlite3", "SELECT title FROM notes_note")
     assert ("after-failure",) in titles
+    with closing(sqlite3.connect(tmp_path / "tenants" / "acme.sqlite3")) as connection:
+        connection.execute("INSERT INTO notes_note (id, title) VALUES (9, 'no fence left')")
+        connection.commit()  # the fence is gone: no trigger refuses it
     not_moving = acme.manage("move_tenant", "acme", "--abort", check=False)
     assert "Tenant 'acme' is not being moved." in not_moving
 

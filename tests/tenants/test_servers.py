@@ -50,8 +50,8 @@ def test_each_tenant_has_its_own_server_database(tmp_path: Path, server_url: str
             return sorted(title for (title,) in rows)
 
         assert titles(acme) == sorted([f"{acme}-row", *(f"{acme}-{i}" for i in range(0, 200, 2))])
-        assert titles(beta) == sorted(
-            [f"{beta}-1", f"{beta}-row", *(f"{beta}-{i}" for i in range(1, 200, 2))]
+        assert titles(beta) == sorted(  # beta-1 went with its author (every tenant's rows)
+            [f"{beta}-row", *(f"{beta}-{i}" for i in range(1, 200, 2))]
         )
         tables = {row[0] for row in server_rows(urls[acme], _TABLES[_family(server_url)])}
         assert {"notes_note", "notes_tag", "django_cfg_deleteintent"} <= tables

@@ -33,7 +33,7 @@ from django.db import DatabaseError, NotSupportedError, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
-from django_cfg.relations import delete_intents
+from django_cfg.relations import delete_intents, shared_delete
 from django_cfg.routing.runtime import current_runtime
 from django_cfg.routing.topology import TENANT_HOME, Topology, get_topology
 
@@ -162,10 +162,10 @@ class CrossDatabaseCollector(Collector):
         crossing = _crossing_fields()
         if any(field in crossing for field in related_fields):
             home = get_topology().home(related_model._meta.app_label)
-            if home == TENANT_HOME:  # rows of a tenant app: the current tenant's database
-                from django_cfg.tenants.router import tenant_database
-
-                home = tenant_database(related_model)
+            if home == TENANT_HOME:
+                # Rows of a tenant app: every tenant's, checked and changed tenant by tenant
+                # when this collector deletes (shared_delete), not collected here.
+                return queryset.none()
             return queryset.using(home)
         return queryset
 
@@ -211,6 +211,8 @@ class CrossDatabaseCollector(Collector):
                 foreign._raise_if_restricted()
 
     def add_field_update(self, field: Any, value: Any, objs: Any) -> None:
+        if isinstance(objs, QuerySet) and objs.query.is_empty():
+            return  # SET_NULL of the tenant rows left to shared_delete (related_objects)
         collector = self._collector_for(objs)
         if collector is self:
             super().add_field_update(field, value, objs)
@@ -259,22 +261,46 @@ class CrossDatabaseCollector(Collector):
                 set(chain.from_iterable(restricted.values())),
             )
 
+    def tenant_references(self) -> list[shared_delete.TenantReference]:
+        """The tenant rows that reference the shared rows this delete removes (every tenant's:
+        ``shared_delete``); none for a collector whose rows a recorded delete handles."""
+        if delete_intents.recorded_elsewhere(self):
+            return []
+        data: dict[Any, list[Any]] = {}
+        for collector in (self, *self._foreign_collectors()):
+            for model, rows in collector.data.items():
+                data.setdefault(model, []).extend(rows)
+        return shared_delete.tenant_references(data)
+
     def delete(self) -> tuple[int, dict[str, int]]:
-        if not self._foreign:
+        references = self.tenant_references()
+        if not self._foreign and not references:
             return super().delete()
+        if references:
+            delete_intents.finish_abandoned_sweeps()
+            shared_delete.check_every_tenant(references, _collector_on)
         counts: Counter[str] = Counter()
         databases = dict.fromkeys([self.using, *(c.using for c in self._foreign_collectors())])
         with ExitStack() as stack:
             for db in databases:
                 stack.enter_context(transaction.atomic(using=db, savepoint=False))
             # Crash safety: record what is deleted, in each database's transaction, first.
-            intent = delete_intents.record_delete(self, list(databases))
+            intent = delete_intents.record_delete(self, list(databases), references)
             stack.callback(intent.close)
             for foreign in self._foreign.values():
                 counts.update(foreign.delete()[1])
             counts.update(super().delete()[1])
+        if references:  # once every database committed: every tenant, then forget the intent
+            intent.before_removal = lambda: counts.update(
+                shared_delete.sweep_every_tenant(references, _collector_on)
+            )
         intent.finish()  # every database committed: forget the intent
         return sum(counts.values()), dict(counts)
+
+
+def _collector_on(alias: str) -> CrossDatabaseCollector:
+    """A collector for one tenant's rows (``shared_delete``)."""
+    return CrossDatabaseCollector(using=alias)
 
 
 # Queries that would JOIN across databases -------------------------------------------------------

@@ -20,7 +20,10 @@ field's ``on_delete`` (``orphans.repair_references``). Then the intent is remove
 ever rolled back: a row already deleted on one database cannot be brought back.
 
 ``manage.py repair_relations`` runs the recovery; the ``django_cfg.W050`` check (run by
-``migrate`` and ``check --database``) reports unfinished deletes.
+``migrate`` and ``check --database``) reports unfinished deletes. A shared row's delete also
+records the tenant rows that reference it (parts on ``EVERY_TENANT``, ``shared_delete``); those
+are finished automatically too, by the next such delete of any process
+(``finish_abandoned_sweeps``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,8 +43,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from django_cfg.relations.shared_delete import EVERY_TENANT, TenantReference, sweep_every_tenant
 from django_cfg.routing.runtime import current_runtime
 from django_cfg.routing.topology import get_topology
+from django_cfg.tenants.registry import tenant_of_alias
 
 if TYPE_CHECKING:
     from django_cfg.relations.crossing import CrossDatabaseCollector
@@ -64,6 +69,9 @@ logger = logging.getLogger("django_cfg.deletes")
 _recording: ContextVar[frozenset[int]] = ContextVar(
     "django_cfg_delete_recording", default=frozenset()
 )
+
+# While finish_abandoned_sweeps runs in this context (the deletes it runs do not start it again).
+_finishing: ContextVar[bool] = ContextVar("django_cfg_finishing_sweeps", default=False)
 
 
 class DeleteIntentTableMissing(ImproperlyConfigured):
@@ -116,6 +124,9 @@ class RecordedDelete:
     stores: list[str]  # those holding a copy of the intent
     active: bool = True
     _reset: Any = None
+    before_removal: Callable[[], None] | None = None
+    """Runs once every database committed, before the intent is removed (a shared delete:
+    ``shared_delete.sweep_every_tenant``); if it raises, the intent stays."""
 
     def close(self) -> None:
         """Leave the recording context (whatever happened)."""
@@ -141,6 +152,8 @@ class RecordedDelete:
             transaction.on_commit(lambda db=db: committed(db), using=db)  # type: ignore[misc]
 
     def _remove(self) -> None:
+        if self.before_removal is not None:
+            self.before_removal()
         remove_intent(self.token, self.stores)
 
 
@@ -161,13 +174,24 @@ def remove_intent(token: str, stores: Sequence[str]) -> None:
             )
 
 
-def record_delete(collector: CrossDatabaseCollector, databases: Sequence[str]) -> RecordedDelete:
+def recorded_elsewhere(collector: CrossDatabaseCollector) -> bool:
+    """Whether ``collector`` deletes rows of a delete that another collector recorded."""
+    return id(collector) in _recording.get()
+
+
+def record_delete(
+    collector: CrossDatabaseCollector,
+    databases: Sequence[str],
+    tenant_references: Sequence[TenantReference] = (),
+) -> RecordedDelete:
     """Write the intent of ``collector``'s delete on each of ``databases`` that takes migrations.
 
     Called inside the transaction of every database in ``databases``, before any row changes.
     The collectors a recorded delete handed rows to record nothing: their rows are in its intent.
+    ``tenant_references`` (tenant rows referencing the deleted shared rows) are recorded as
+    parts on ``EVERY_TENANT``: their ``on_delete`` is applied in every tenant once committed.
     """
-    if id(collector) in _recording.get():
+    if recorded_elsewhere(collector):
         return RecordedDelete("", [], [], active=False)
     stores = intent_databases(databases)
     missing = [db for db in stores if not _has_table(db)]
@@ -190,6 +214,10 @@ def record_delete(collector: CrossDatabaseCollector, databases: Sequence[str]) -
         for label, instances in sorted(
             (m._meta.label, objs) for m, objs in part.data.items() if objs
         )
+    ]
+    parts += [
+        (EVERY_TENANT, reference.label, [_encode(value) for value in reference.values])
+        for reference in tenant_references
     ]
     for db in stores:
         model._base_manager.using(db).bulk_create(
@@ -268,7 +296,14 @@ def finish_pending_delete(pending: PendingDelete) -> FinishedDelete:
     from django_cfg.relations.orphans import repair_references
 
     result = FinishedDelete(pending)
+    references = [
+        _tenant_reference(pending, label, values)
+        for db, label, values in pending.parts
+        if db == EVERY_TENANT
+    ]
     for db, label, encoded in pending.parts:
+        if db == EVERY_TENANT:
+            continue
         try:
             model: Any = apps.get_model(label)
         except LookupError as error:
@@ -294,5 +329,47 @@ def finish_pending_delete(pending: PendingDelete) -> FinishedDelete:
             for name, count in repair.changed.items():
                 result.repaired[name] = result.repaired.get(name, 0) + count
             result.left += repair.left
+    if references:  # after the shared rows: a still-alive one's delete sweeps on its own
+        swept = sweep_every_tenant(references, lambda alias: CrossDatabaseCollector(using=alias))
+        for name, count in swept.items():
+            result.deleted[name] = result.deleted.get(name, 0) + count
     remove_intent(pending.token, pending.found_on)  # copies elsewhere: found there later
     return result
+
+
+def _tenant_reference(pending: PendingDelete, label: str, values: list[Any]) -> TenantReference:
+    """The ``EVERY_TENANT`` part ``label`` (``notes.Note.author``) of ``pending``."""
+    model_label, _, name = label.rpartition(".")
+    try:
+        field: Any = apps.get_model(model_label)._meta.get_field(name)
+    except LookupError as error:  # FieldDoesNotExist is a LookupError too
+        raise ImproperlyConfigured(
+            f"Unfinished {pending.describe()}: {label!r} is not a field any more; apply its "
+            "old on_delete in each tenant by hand, then delete its rows from "
+            f"django_cfg_deleteintent (token {pending.token!r})."
+        ) from error
+    return TenantReference(field, tuple(field.target_field.to_python(v) for v in values))
+
+
+def finish_abandoned_sweeps() -> None:
+    """Finish the shared deletes whose tenant sweep did not end (a crash, a tenant that could
+    not be changed): run by every delete of a shared row that tenants reference, before its own.
+
+    An intent with ``EVERY_TENANT`` parts is visible only once its shared rows' deletion
+    committed, so finishing it is always right; a sweep that is still running elsewhere is
+    merely done twice (applying ``on_delete`` again changes nothing). A failure is logged and
+    the intent kept for the next time."""
+    if _finishing.get():
+        return  # a delete that finishing one runs: not again, from inside
+    shared = [alias for alias in intent_databases() if tenant_of_alias(alias) is None]
+    reset = _finishing.set(True)
+    try:
+        for pending in pending_deletes(shared):
+            if not any(db == EVERY_TENANT for db, _label, _values in pending.parts):
+                continue
+            try:
+                finish_pending_delete(pending)
+            except Exception as error:  # the new delete goes on; the intent stays
+                logger.warning("Could not finish %s yet: %s", pending.describe(), error)
+    finally:
+        _finishing.reset(reset)

@@ -9,8 +9,8 @@
 A tenant's database is added to this process (``django_cfg.routing.runtime.add_database``) the
 first time a query needs it, so a tenant created while the server runs is usable at once. Past
 ``TenantsConfig.max_open`` open tenants, the least recently used one is removed again
-(``remove_database``: this thread's connection is closed now, other threads' at their request's
-end) and reopened when used again.
+(``remove_database``: this thread's connection is closed now, each other thread's at its next
+routed query, ``fresh_connection``, or its request's end) and reopened when used again.
 
 With the tenants table, an open tenant's row is read again at its first use after
 ``TenantsConfig.recheck_seconds``: when its ``version`` changed (``move_tenant`` started,
@@ -25,12 +25,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.utils.connection import ConnectionDoesNotExist
 from django.views.decorators.debug import sensitive_variables
 
 from django_cfg.routing.read_only import read_only_because
@@ -49,7 +50,14 @@ from django_cfg.settings.tenants import (
 from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.credentials import with_password
 
-__all__ = ["TenantRegistry", "current_registry", "tenant_database_of", "tenant_of_alias"]
+__all__ = [
+    "TenantRegistry",
+    "checked_connections",
+    "current_registry",
+    "fresh_connection",
+    "tenant_database_of",
+    "tenant_of_alias",
+]
 
 
 class TenantRegistry:
@@ -73,8 +81,8 @@ class TenantRegistry:
         """name -> alias of the tenants whose database this process has added, oldest first."""
         self.replicas: dict[str, tuple[str, ...]] = {}
         """name -> the aliases of its replicas, for the open tenants that have replicas."""
-        self._opened: dict[str, tuple[int, float]] = {}
-        """name -> (the row's version it was opened at, when to read the row again)."""
+        self._opened: dict[str, tuple[tuple[Any, int], float]] = {}
+        """name -> ((the row's pk, its version) when opened, when to read the row again)."""
         self._known: set[str] = set()  # rows of the tenants table seen (a tenant once created)
         self._lock = threading.RLock()
         self._holds = 0  # while > 0 (db_status), nothing is closed for max_open
@@ -222,7 +230,7 @@ class TenantRegistry:
             except DatabaseError:  # default unreachable: keep what is open, ask again later
                 self._opened[name] = (version, now + self.recheck_seconds)
                 return alias
-            if row is not None and row.version == version:
+            if row is not None and (row.pk, row.version) == version:
                 self._opened[name] = (version, now + self.recheck_seconds)
                 return alias
             self.close(name)  # moved, being moved, back from a move, or dropped
@@ -282,7 +290,8 @@ class TenantRegistry:
             if moving
             else None,
         )
-        self._opened[name] = (row.version, time.monotonic() + self.recheck_seconds)
+        # the row's identity too: a tenant dropped and created again may restart at its version
+        self._opened[name] = ((row.pk, row.version), time.monotonic() + self.recheck_seconds)
 
     def _bound(self) -> None:
         """Close the least recently used tenants past ``max_open`` (none while held; never
@@ -322,10 +331,16 @@ class TenantRegistry:
             self._in_use[name] = self._in_use.get(name, 0) + 1
 
     def unuse(self, name: str) -> None:
+        """The end of a ``use(name)``: past ``max_open`` (tenants were kept open while in use),
+        the least recently used ones no context uses are closed now (not from an event loop:
+        at the next opening then)."""
         with self._lock:
             left = self._in_use.pop(name, 1) - 1
             if left:
                 self._in_use[name] = left
+            over = self.max_open is not None and len(self.open) > self.max_open
+        if over and not _in_event_loop():
+            self._bound()
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -351,6 +366,13 @@ class TenantRegistry:
             if alias is not None and alias in connections.settings:
                 remove_database(alias)
                 read_only_because(alias, None)
+
+    def close_unless_used(self, name: str) -> None:
+        """Close tenant ``name`` unless it is pinned or a context selected it (a shared delete
+        closes each tenant it opened: ``relations.shared_delete``)."""
+        with self._lock:
+            if name not in self._pins and name not in self._in_use:
+                self.close(name)
 
 
 _provisioning: ContextVar[frozenset[str]] = ContextVar(
@@ -389,6 +411,50 @@ def tenant_database_of(alias: str) -> str | None:
     if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
         return None
     return primary if tenant_of_alias(primary) is not None else None
+
+
+checked_connections = threading.local()
+"""Per thread, its ``__dict__``: each tenant database it was routed to (the connections it may
+hold) -> the runtime's count of removed databases when this thread last checked it. The router
+reads it inline (a call would cost more than the check): ``fresh_connection`` when it differs."""
+
+
+def fresh_connection(alias: str, removals: int) -> str:
+    """``alias``, once this thread holds no connection to a database removed since it last
+    looked (a tenant closed for ``max_open``, or reopened after a move or a drop): the tenant
+    router calls it for every query it routes, whatever the thread does (no request needed).
+    ``removals``: ``DatabaseRuntime.removals``. One dictionary lookup and one comparison when
+    nothing was removed."""
+    checked = checked_connections.__dict__
+    if checked.get(alias) == removals:
+        return alias
+    checked.setdefault(alias, None)
+    for held in list(checked):
+        if not _close_if_superseded(held):
+            checked[held] = None  # in a transaction: closed at a routed query after it
+        elif held in connections.settings:
+            checked[held] = removals
+        else:
+            del checked[held]
+    return alias
+
+
+def _close_if_superseded(alias: str) -> bool:
+    """Close and forget this thread's connection to ``alias`` if it was opened for settings that
+    are gone (the alias removed, or removed and added again); False if kept because a
+    transaction is open on it (closing it would break the transaction)."""
+    try:
+        connection = connections[alias]  # creates no connection; raises if none and removed
+    except ConnectionDoesNotExist:
+        return True
+    if connection.settings_dict is connections.settings.get(alias):
+        return True
+    if connection.in_atomic_block:
+        return False
+    with suppress(DatabaseError):  # a connection the server ended (a dropped database)
+        connection.close()
+    del connections[alias]
+    return True
 
 
 def _in_transaction(alias: str) -> bool:

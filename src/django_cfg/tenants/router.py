@@ -10,6 +10,9 @@ other model, so shared apps route exactly as without tenants:
   the package's router exactly as for a fixed primary (``DatabaseRouter.read_replicated``:
   read-your-writes, ``use_primary()``, atomic blocks, lag bounds, weights, breakers), and its
   writes mark this context for that tenant's database only;
+- a connection is never used for a tenant database that was removed since it was opened (a
+  move, a drop, ``max_open``): before returning an alias, this thread's superseded connections
+  are closed (``registry.fresh_connection``; one lookup and comparison per query otherwise);
 - a tenant row may reference a shared row (a ForeignKey from a tenant app to a shared app, which
   crosses databases like any other); rows of two tenants are never related;
 - a tenant database holds the tenant apps' tables (and the delete intents), nothing else; no
@@ -28,7 +31,13 @@ from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
 from django_cfg.routing.topology import TENANT_HOME
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import NoTenantError, current_tenant
-from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
+from django_cfg.tenants.registry import (
+    checked_connections,
+    current_registry,
+    fresh_connection,
+    tenant_database_of,
+    tenant_of_alias,
+)
 
 __all__ = ["TenantRouter", "tenant_database"]
 
@@ -84,13 +93,16 @@ class TenantRouter:
         if instance is not None:
             db = instance._state.db
             if db is not None and tenant_database_of(db) is not None:
-                return str(db)  # a relative of a row of that tenant (or its replica): there
+                # a relative of a row of that tenant (or its replica): there
+                return fresh_connection(str(db), self._current().removals)
         alias = tenant_database(model)
         runtime = self._runtime
         if runtime is None or runtime.retired:  # opening the tenant rebuilt it
             runtime = self._current()
         if alias in runtime.replicated:
-            return self._replicas.read_replicated(runtime, alias)
+            alias = self._replicas.read_replicated(runtime, alias)
+        if checked_connections.__dict__.get(alias) != runtime.removals:
+            fresh_connection(alias, runtime.removals)  # this thread's superseded ones closed
         return alias
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
@@ -117,6 +129,8 @@ class TenantRouter:
         by_position = runtime.write_marks.get(alias)
         if by_position is not None:  # the tenant's database has replicas: read your writes
             runtime.pins.note_write(alias, by_position)
+        if checked_connections.__dict__.get(alias) != runtime.removals:
+            fresh_connection(alias, runtime.removals)  # this thread's superseded ones closed
         return alias
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:

@@ -23,7 +23,7 @@ from django.core.management.color import no_style
 from django.db import connections, transaction
 from django.db.models import Model
 
-__all__ = ["TableCheck", "compare", "copy_rows", "tenant_models"]
+__all__ = ["TableCheck", "compare", "copy_rows", "tenant_models", "tenant_tables"]
 
 
 def tenant_models(app_labels: Iterable[str], alias: str) -> list[type[Model]]:
@@ -39,6 +39,11 @@ def tenant_models(app_labels: Iterable[str], alias: str) -> list[type[Model]]:
     if intents._meta.db_table in connections[alias].introspection.table_names():
         models.append(intents)
     return _dependency_order(models)
+
+
+def tenant_tables(app_labels: Iterable[str], alias: str) -> list[str]:
+    """The tables of ``tenant_models`` (what ``move_tenant`` fences)."""
+    return [model._meta.db_table for model in tenant_models(app_labels, alias)]
 
 
 def _dependency_order(models: list[type[Model]]) -> list[type[Model]]:

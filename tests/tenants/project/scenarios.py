@@ -67,7 +67,7 @@ def routing(names: list[str]) -> dict[str, Any]:
     except ValueError as error:
         out["across_tenants"] = str(error)
     with use_tenant(acme):
-        user.delete()  # CASCADE onto acme's notes; beta's notes are beta's (docs/tenants.md)
+        user.delete()  # CASCADE onto every tenant's notes (docs/tenants.md)
         out["acme_after_delete"] = sorted(Note.objects.values_list("title", flat=True))
     with use_tenant(beta):
         out["beta_after_delete"] = sorted(Note.objects.values_list("title", flat=True))
@@ -217,6 +217,34 @@ def late(names: list[str]) -> dict[str, Any]:
         Note.objects.create(title=f"{name}-late")
         out["after"] = sorted(Note.objects.values_list("title", flat=True))
     return out
+
+
+def recycled(names: list[str]) -> dict[str, Any]:
+    """A tenant dropped (database too) and created again by another process while this one
+    had it open: this process must reopen the new database, not write to the dropped one."""
+    import os
+    import subprocess
+    import sys
+
+    from django_cfg.tenants.registry import current_registry
+
+    (name,) = names
+    with use_tenant(name):
+        Note.objects.create(title=f"{name}-old")
+    for command in (["drop_tenant", name, "--drop-database", "--noinput"], ["create_tenant", name]):
+        subprocess.run(
+            [sys.executable, "-m", "tests.tenants.project.run", "manage", *command],
+            check=True,
+            env=os.environ,
+            capture_output=True,
+        )
+    registry = current_registry()
+    assert registry is not None
+    registry.refresh(name)  # as the next use after recheck_seconds would
+    with use_tenant(name):
+        before = sorted(Note.objects.values_list("title", flat=True))
+        Note.objects.create(title=f"{name}-new")
+    return {"before": before}
 
 
 def _outcome(get: Callable[[], Any]) -> Any:
@@ -646,6 +674,124 @@ def migrate_bounded(names: list[str]) -> dict[str, Any]:
             "out": out.getvalue()}  # fmt: skip
 
 
+def writers(args: list[str]) -> dict[str, Any]:
+    """THREADS threads that never see a request boundary (no request signals, no
+    close_removed_connections), each inside use_tenant(NAME) throughout: every round inserts a
+    note and renames the oldest note it inserted and has not renamed yet (an UPDATE). A write
+    is acknowledged when its statement returned without error (the rename: 1 row). After
+    FOLDER/stop, each thread goes on until it has AFTER acknowledged writes more (at most 1,000
+    rounds more, 50,000 in all). FOLDER/writing: every thread has run its first round."""
+    import threading
+
+    from django.db import DatabaseError
+
+    name, folder_text, threads_text, after_text = args
+    folder, after = Path(folder_text), int(after_text)
+    started = threading.Barrier(int(threads_text) + 1)
+
+    def worker(number: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"inserted": [], "renamed": [], "refused": {}, "after_stop": 0}
+        pending: list[tuple[int, str]] = []
+        stop_seen, rounds_after = False, 0
+        with use_tenant(name):
+            for round_ in range(50_000):
+                if not stop_seen and (folder / "stop").exists():
+                    stop_seen = True
+                acknowledged = 0
+                try:
+                    title = f"w{number}-{round_}"
+                    pending.append((Note.objects.create(title=title).pk, title))
+                    out["inserted"].append(title)
+                    acknowledged += 1
+                    if pending:
+                        pk, old = pending[0]
+                        if Note.objects.filter(pk=pk, title=old).update(title=f"{old}-renamed"):
+                            out["renamed"].append(old)
+                            acknowledged += 1
+                        pending.pop(0)  # renamed, or gone (a lost insert: the test finds it)
+                except Exception as error:  # refused: not acknowledged
+                    kind = type(error).__name__
+                    if not isinstance(error, DatabaseError):
+                        kind = f"unexpected {kind}: {error}"
+                    out["refused"][kind] = out["refused"].get(kind, 0) + 1
+                    time.sleep(0.005)
+                if round_ == 0:
+                    started.wait(60)
+                if stop_seen:
+                    out["after_stop"] += acknowledged
+                    rounds_after += 1
+                    if out["after_stop"] >= after or rounds_after >= 1000:
+                        break
+        return out
+
+    results: list[dict[str, Any]] = [{} for _ in range(int(threads_text))]
+
+    def run_worker(number: int) -> None:
+        results[number] = worker(number)
+
+    threads = [threading.Thread(target=run_worker, args=(n,)) for n in range(len(results))]
+    for thread in threads:
+        thread.start()
+    started.wait(60)
+    (folder / "writing").touch()
+    for thread in threads:
+        thread.join(600)
+    return {"threads": results}
+
+
+def held_backends(args: list[str]) -> dict[str, Any]:
+    """THREADS threads with no request boundary each query every tenant of NAMES once (max_open
+    closes the least recently used); then each makes one more query of the last tenant. The
+    PostgreSQL backends on databases named PREFIX* after each phase, counted from another
+    connection (to the server's ``postgres`` database)."""
+    import threading
+
+    import psycopg
+
+    prefix, threads_text, *names = args
+    registry = current_registry()
+    assert registry is not None
+    server = registry.database(names[0])  # the tenants' server
+
+    def backends() -> int:
+        with psycopg.connect(
+            host=server.host, port=server.port, user=server.user, dbname="postgres"
+        ) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s",
+                (prefix + "%",),
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    count = int(threads_text)
+    phase_one, counted = threading.Barrier(count + 1), threading.Event()
+    phase_two = threading.Barrier(count + 1)
+
+    def worker() -> None:
+        for name in names:
+            with use_tenant(name):
+                Note.objects.count()
+        phase_one.wait(60)
+        counted.wait(60)
+        with use_tenant(names[-1]):
+            Note.objects.count()
+        phase_two.wait(60)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    phase_one.wait(60)
+    out: dict[str, Any] = {"after_all_tenants": backends(), "open": list(registry.open)}
+    counted.set()
+    phase_two.wait(60)
+    out["after_one_more_query"] = backends()
+    out["open_after"] = list(registry.open)
+    for thread in threads:
+        thread.join(60)
+    return out
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "replicas": replicas,
     "served": served,
@@ -660,6 +806,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "write": write,
     "authored": authored,
     "late": late,
+    "recycled": recycled,
     "celery": celery,
     "celery_eager": celery_eager,
     "django_tasks": django_tasks,
@@ -669,6 +816,8 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "held_move": held_move,
     "dropped": dropped,
     "atomic_across_mark": atomic_across_mark,
+    "writers": writers,
+    "held_backends": held_backends,
 }
 
 

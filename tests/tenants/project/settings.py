@@ -6,7 +6,8 @@ Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENA
 TENANT_TEST_REPLICA_URLS (replica templates, separated by spaces; with them the replica
 probe/retry intervals are 0.2 s / 1 s), TENANT_TEST_REPLICA_MAX_LAG_BYTES,
 TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}),
-TENANT_TEST_TEST_URL (TenantsConfig.test_url).
+TENANT_TEST_TEST_URL (TenantsConfig.test_url), TENANT_TEST_SHARED_DELETE (1: the tenant app
+``assignments`` too, tests/tenants/test_shared_delete.py).
 """
 
 import json
@@ -20,19 +21,20 @@ _names = os.environ.get("TENANT_TEST_NAMES")
 _max_open = os.environ.get("TENANT_TEST_MAX_OPEN")
 _replicas = tuple(os.environ.get("TENANT_TEST_REPLICA_URLS", "").split())
 _max_lag_bytes = os.environ.get("TENANT_TEST_REPLICA_MAX_LAG_BYTES")
+_tenant_apps = ["notes", *(["assignments"] if os.environ.get("TENANT_TEST_SHARED_DELETE") else [])]
 
 
 class TenantProjectConfig(DjangoConfig):
     project_name: str = "tenant tests"
     root_urlconf: str | None = "tests.tenants.project.urls"
     allowed_hosts: list[str] = ["*"]
-    project_apps: list[str] = ["tests.tenants.project.notes"]
+    project_apps: list[str] = [f"tests.tenants.project.{app}" for app in _tenant_apps]
     base_dir: Path | None = Path(os.environ["TENANT_TEST_DIR"])
     databases: dict[str, DatabaseConfig] = {
         "default": DatabaseConfig.from_url(os.environ["TENANT_TEST_DEFAULT_URL"])
     }
     tenants: TenantsConfig | None = TenantsConfig(
-        apps=["notes"],
+        apps=_tenant_apps,
         url=os.environ["TENANT_TEST_URL"],
         resolver=os.environ.get("TENANT_TEST_RESOLVER", "header"),
         names=_names.split(",") if _names else None,

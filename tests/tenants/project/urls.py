@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -26,4 +27,5 @@ urlpatterns = [
     path("notes/", notes),
     path("async-notes/", notes_async),
     path("notes/add/", add_note),
+    path("admin/", admin.site.urls),
 ]

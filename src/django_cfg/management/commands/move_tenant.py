@@ -6,17 +6,21 @@
 
 1. The tenant's row is marked as being moved: every process that uses the tenant reopens its
    database read-only at its next use after ``TenantsConfig.recheck_seconds`` (a write is
-   refused with a message naming the tenant and the move); the command waits that long + 1 s.
-2. The new database is created (where the engine allows) and migrated (migrate_all's engine).
-3. Every table of the tenant apps (and the delete intents) is copied, primary keys kept, in
+   refused with a message naming the tenant and the move).
+2. The source is fenced (``django_cfg.tenants.fence``): a trigger on each of its tables refuses
+   every write, from any process and connection, once the writes in flight are committed.
+   The command then waits ``recheck_seconds`` + 1 s (processes go read-only: clearer errors).
+3. The new database is created (where the engine allows) and migrated (migrate_all's engine).
+4. Every table of the tenant apps (and the delete intents) is copied, primary keys kept, in
    batches, in one transaction (``django_cfg.tenants.row_copy``), any engine to any engine.
-4. Row counts and primary-key checksums are compared per table, the source counted again.
-5. The row gets the new URL (without a password) and becomes writable: processes reopen the
-   tenant at its new URL at their next use after ``recheck_seconds``.
+5. Row counts and primary-key checksums are compared per table, the source counted again.
+6. The row gets the new URL (without a password) and becomes writable: processes reopen the
+   tenant at its new URL at their next use after ``recheck_seconds``. The old database keeps
+   its fence: a process that has not seen the switch yet gets its writes refused, never lost.
 
-Any failure (or Ctrl-C) before the switch leaves the tenant on its source, writable again, and
-drops the new database if this run created it; the exit status is 1 and the message names
-the tables and counts that differ. Only for tenants of the tenants table.
+Any failure (or Ctrl-C) before the switch removes the fence and leaves the tenant on its source,
+writable again, and drops the new database if this run created it; the exit status is 1 and
+the message names the tables and counts that differ. Only for tenants of the tenants table.
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.settings.url import DatabaseURLError
 from django_cfg.tenants.credentials import check_storable_url
+from django_cfg.tenants.fence import fence, unfence
 from django_cfg.tenants.models import MOVING
 from django_cfg.tenants.provisioning import create_database, drop_database
 from django_cfg.tenants.registry import TenantRegistry
-from django_cfg.tenants.row_copy import compare, copy_rows, tenant_models
+from django_cfg.tenants.row_copy import compare, copy_rows, tenant_models, tenant_tables
 
 
 class MoveFailed(Exception):
@@ -136,14 +141,21 @@ class Command(BaseCommand):
         verbosity: int = options["verbosity"]
         started = time.monotonic()
         target_alias = _side_alias(name, "move")
+        fence_alias = _side_alias(name, "fence")
         source_alias = tenant_alias(name)
         created: bool | None = None  # None: not created (yet); False: it existed before
+        tables: list[str] = []
+        fenced: list[str] = []  # the tables fenced (all or none)
         try:
+            add_database(fence_alias, source)  # writable: the fence is DDL
+            tables = tenant_tables(registry.apps, fence_alias)
+            fence(fence_alias, tables, fence_message(name))
+            fenced = tables
             grace = registry.recheck_seconds + 1
             if verbosity >= 1:
                 self.stdout.write(
-                    f"Tenant {name!r} is read-only; waiting {grace:g}s for running processes "
-                    "to see it."
+                    f"Tenant {name!r} is read-only (its database refuses writes); waiting "
+                    f"{grace:g}s for running processes to see it."
                 )
             time.sleep(grace)
             source_alias = registry.refresh(name)  # read-only here too
@@ -152,6 +164,7 @@ class Command(BaseCommand):
             MigrateAll(
                 stdout=cast(Any, self.stdout), stderr=cast(Any, self.stderr)
             ).migrate_tenant_databases([target_alias], verbosity=max(verbosity - 1, 0))
+            unfence(target_alias, tables)  # a database fenced by an earlier move away from it
             models = tenant_models(registry.apps, source_alias)
             _check_empty(models, target_alias, target)
             copy_rows(
@@ -169,13 +182,13 @@ class Command(BaseCommand):
             if not switched.update(url=options["url"], state="", version=version + 1):
                 raise MoveFailed("its row changed during the move (move_tenant --abort?)")
         except BaseException as error:  # Ctrl-C included: the tenant must not stay read-only
-            why = _reason(error, source_alias, target_alias)
-            kept = self._give_up(registry, name, version, target_alias, target, created)
-            raise CommandError(
-                f"Tenant {name!r} was not moved: {why}. It stays on {source.redacted_url} and "
-                f"takes writes again (running processes within {registry.recheck_seconds:g}s); "
-                f"{kept}."
-            ) from None
+            why = _reason(error, source_alias, target_alias, fence_alias)
+            back = _back_on_source(registry, name, version, fence_alias, fenced, source)
+            kept = self._give_up(target_alias, target, created)
+            raise CommandError(f"Tenant {name!r} was not moved: {why}. {back}; {kept}.") from None
+        finally:
+            if fence_alias in connections.settings:
+                remove_database(fence_alias)
         remove_database(target_alias)
         registry.refresh(name)  # this process: at the new URL
         rows = sum(check.source_rows for check in checks)
@@ -201,19 +214,11 @@ class Command(BaseCommand):
 
     def _give_up(
         self,
-        registry: TenantRegistry,
-        name: str,
-        version: int,
         target_alias: str,
         target: DatabaseConfig,
         created: bool | None,
     ) -> str:
-        """The tenant back on its source, writable; the new database dropped if created here.
-        What became of the new database."""
-        _tenants().filter(name=name, state=MOVING, version=version).update(
-            state="", version=version + 1
-        )
-        registry.close(name)
+        """The new database dropped if created here; what became of it."""
         where = target.redacted_url
         if target_alias not in connections.settings:
             return f"the new database {where} was not opened"
@@ -257,6 +262,18 @@ class Command(BaseCommand):
         row = _tenants().get(name=name)
         if row.state != MOVING:
             raise CommandError(f"Tenant {name!r} is not being moved.")
+        source = registry.database(name)
+        alias = _side_alias(name, "fence")
+        add_database(alias, source)
+        try:
+            unfence(alias, tenant_tables(registry.apps, alias))
+        except (DatabaseError, OSError) as error:
+            raise CommandError(
+                f"Tenant {name!r} stays read-only: removing the fence of its tables in "
+                f"{source.redacted_url} failed: {redact(alias, str(error))}"
+            ) from None
+        finally:
+            remove_database(alias)
         _tenants().filter(name=name, state=MOVING).update(state="", version=F("version") + 1)
         if verbosity < 1:
             return
@@ -265,6 +282,43 @@ class Command(BaseCommand):
             f"(running processes within {registry.recheck_seconds:g}s). A new database a "
             "killed move left behind was not dropped."
         )
+
+
+def fence_message(name: str) -> str:
+    """What a fenced database says to a write of tenant ``name`` (MariaDB keeps 128 characters)."""
+    return (
+        f"tenant {name!r} is being moved (or was moved) by manage.py move_tenant: this database "
+        "refuses its writes"
+    )
+
+
+def _back_on_source(
+    registry: TenantRegistry,
+    name: str,
+    version: int,
+    alias: str,
+    fenced: list[str],
+    source: DatabaseConfig,
+) -> str:
+    """The fence removed and the tenant writable on its source again; what the user reads."""
+    where = source.redacted_url
+    try:
+        if fenced:
+            unfence(alias, fenced)
+    except (DatabaseError, OSError) as error:
+        return (
+            f"It stays on {where}, read-only: removing the fence of its tables failed "
+            f"({redact(alias, str(error))}); make it writable with: manage.py move_tenant "
+            f"{name} --abort"
+        )
+    _tenants().filter(name=name, state=MOVING, version=version).update(
+        state="", version=version + 1
+    )
+    registry.close(name)
+    return (
+        f"It stays on {where} and takes writes again (running processes within "
+        f"{registry.recheck_seconds:g}s)"
+    )
 
 
 def _tenants() -> Any:
