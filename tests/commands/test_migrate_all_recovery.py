@@ -291,7 +291,10 @@ def test_a_database_that_fails_does_not_stop_the_others(
     output = run.stdout + run.stderr
     assert run.returncode == 1
     assert password not in output
-    assert "CommandError: 1 of 3 databases failed to migrate; migrated: default, shop_db." in output
+    assert (
+        "CommandError: 1 of 3 databases failed to migrate; 2 migrated, 1 failed:\n  blog_db: "
+        in output
+    )
     assert "  blog_db: migrate failed after " in output
     assert "OperationalError" in output
     assert 'database "missing_***" does not exist' in output
@@ -316,7 +319,7 @@ def test_default_failing_does_not_stop_blog_db_and_shop_db_on_sqlite(
     assert run.returncode == 1, output
     assert "blog_db: 2 applied: blog.0001_initial, django_cfg.0001_delete_intents" in output
     assert "shop_db: 2 applied: django_cfg.0001_delete_intents, shop.0001_initial" in output
-    assert "1 of 3 databases failed to migrate; migrated: blog_db, shop_db." in output
+    assert "1 of 3 databases failed to migrate; 2 migrated, 1 failed:\n  default: " in output
     assert "  default: migrate failed after " in output
     assert "blog_post" in project.tables("blog_db")
 
@@ -334,7 +337,7 @@ def test_an_unreachable_mariadb_database_does_not_stop_the_others(
     )
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
-    assert "1 of 3 databases failed to migrate; migrated: default, blog_db." in output
+    assert "1 of 3 databases failed to migrate; 2 migrated, 1 failed:\n  shop_db: " in output
     assert "  shop_db: migrate failed after " in output
     assert "Unknown database 'django_cfg_missing'" in output
     assert "blog_post" in project.tables("blog_db")

@@ -93,7 +93,7 @@ def test_a_failing_migration_leaves_what_migrate_leaves_and_a_rerun_finishes(
     )
     assert "index tickets_status_priority already exists" in failed
     out = manage(env, "migrate_all", "--tenant", "a", "--tenant", "b", "--tenant", "c", check=False)
-    assert "1 of 3 databases failed to migrate; migrated: tenant_a, tenant_c." in out
+    assert "1 of 3 databases failed to migrate; 2 migrated, 1 failed:\n  tenant_b: " in out
     assert "tenant_b: migrate failed" in out
     assert "index tickets_status_priority already exists" in out
     reference = sqlite_schema(tmp_path / "tenants" / "ref.sqlite3")

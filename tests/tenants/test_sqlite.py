@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -189,7 +190,11 @@ def test_migrate_all_isolates_a_failing_tenant(tmp_path: Path) -> None:
         run = project.manage("migrate_all", "--parallel", parallel, check=False)
         assert "1 of 5 databases failed to migrate" in run
         assert "tenant_broken: cannot open its database" in run
-        assert "migrated: default, tenant_t1, tenant_t2, tenant_t3." in run
+        # the four others counted, not listed; the failed one named
+        assert "1 failed:\n  tenant_broken: cannot open its database" in run
+        counts = re.search(r"1 of 5 databases failed to migrate; (.*), 1 failed:", run)
+        assert counts is not None, run
+        assert sum(int(part.split()[0]) for part in counts[1].split(", ")) == 4
     assert {"notes_note"} <= project.sqlite_tables("tenants/t3.sqlite3")
     # one tenant only
     only = project.manage("migrate_all", "--tenant", "t1")

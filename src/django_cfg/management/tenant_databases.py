@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 
+from django_cfg.management.did_you_mean import did_you_mean
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.registry import TenantRegistry, current_registry
@@ -91,10 +92,21 @@ def tenant_names(
             names = registry.names()
         except DatabaseError:  # default not migrated yet: no tenant was created
             names = []
+    return [_checked(registry, name) for name in names]
+
+
+def _checked(registry: TenantRegistry, name: str) -> str:
+    """``name`` if it is a tenant, else a ``CommandError`` with the closest tenant names."""
     try:
-        return [registry.check(name) for name in names]
-    except (UnknownTenantError, ValueError) as error:
+        return registry.check(name)
+    except ValueError as error:
         raise CommandError(str(error)) from None
+    except UnknownTenantError as error:
+        try:
+            known = registry.names()
+        except DatabaseError:
+            known = []
+        raise CommandError(f"{error}{did_you_mean(name, known)}") from None
 
 
 def _open(

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import OperationalError
 
 from django_cfg.replicas import pinning
+from django_cfg.routing.missing_database import database_missing, missing_database_fix
 from django_cfg.routing.runtime import current_runtime
 from django_cfg.settings.url import shown_servers
 
@@ -48,6 +49,8 @@ def connection_failed(wrapper: Any, error: BaseException, seconds: float) -> Exc
     if failed != alias:
         what += f" and its primary {failed!r}"
     reason = " ".join(str(error).split())
+    if database_missing(error):  # the server answered: it is up
+        return OperationalError(f"{what}: {reason}. The {missing_database_fix(settings)}.")
     return OperationalError(
         f"{what} cannot be reached: {reason}. Check that the server is up and that HOST/PORT "
         "point at it; the connect timeout is OPTIONS['connect_timeout'] (URL ?connect_timeout=)."

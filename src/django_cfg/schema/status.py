@@ -20,6 +20,7 @@ from django.db import connections
 
 from django_cfg.replicas.own_connection import own_connection
 from django_cfg.replicas.wal import replayed_position, written_position
+from django_cfg.routing.missing_database import explained
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.state import pending_migrations
 from django_cfg.settings.sqlite import names_a_file
@@ -27,6 +28,9 @@ from django_cfg.settings.sqlite import names_a_file
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DatabaseStatus", "database_statuses", "probe"]
 
 CONNECT_TIMEOUT_SECONDS = 5
+
+_PROBE = {"sqlite": "SELECT COUNT(*) FROM sqlite_master"}
+"""The query that measures the round trip, per vendor (default ``SELECT 1``)."""
 
 
 @dataclass
@@ -42,7 +46,9 @@ class DatabaseStatus:
     is_primary: bool = False
     """``DatabaseRole.is_primary``: takes writes (an outage fails ``db_status``)."""
     reachable: bool = False
+    """It answered a query that reads it (SQLite: its schema, so a corrupt file does not)."""
     error: str | None = None
+    """Why it is unhealthy: unreachable, or reachable but its migrations cannot be read."""
     latency_ms: float | None = None
     pending: list[str] | None = field(default=None)
     lag_bytes: int | None = None
@@ -51,8 +57,13 @@ class DatabaseStatus:
     """Replicas: why the lag is unknown (its primary cannot be asked); the replica's own state
     is in ``reachable``/``error``, never the primary's."""
 
+    @property
+    def healthy(self) -> bool:
+        """Reachable, and nothing failed while looking at it (its lag aside)."""
+        return self.reachable and self.error is None
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "healthy": self.healthy}
 
 
 def database_statuses(topology: Topology | None = None) -> list[DatabaseStatus]:
@@ -85,7 +96,8 @@ def probe(
         wrapper.ensure_connection()
         with wrapper.cursor() as cursor:
             started = time.perf_counter()
-            cursor.execute("SELECT 1")
+            # SQLite answers SELECT 1 without reading the file: a corrupt one must not pass.
+            cursor.execute(_PROBE.get(wrapper.vendor, "SELECT 1"))
             cursor.fetchone()
             status.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         status.reachable = True
@@ -123,8 +135,9 @@ def _measure_lag(status: DatabaseStatus, replica: Any, primary_alias: str) -> No
 
 
 def _described(error: Exception, alias: str) -> str:
-    """``OperationalError: ...`` on one line, without the password of ``alias``."""
-    message = " ".join(f"{type(error).__name__}: {error}".split())
+    """``OperationalError: ...`` on one line (with the fix for a missing database), without
+    the password of ``alias``."""
+    message = explained(error, connections.settings[alias])
     password = connections.settings[alias].get("PASSWORD") or ""
     return message.replace(password, "***") if password else message
 

@@ -3,7 +3,10 @@
     python manage.py db_status
     python manage.py db_status --json       # for monitoring; same fields
 
-Exits with status 1 when a primary database cannot be reached. Passwords are never shown.
+Exits with status 1 when a primary database is unhealthy: it cannot be reached, or cannot be
+read (a corrupt SQLite file), or its migrations cannot be read. ``-v 0`` prints only that
+error; ``-v 1`` one section per database and a count of each state; ``-v 2`` also the names of
+the unapplied migrations. Passwords are never shown.
 With ``TenantsConfig``, every tenant's database follows (role ``tenant``), each followed by
 its replicas (role ``replica of tenant_<name>``, with their lag).
 """
@@ -11,10 +14,12 @@ its replicas (role ``replica of tenant_<name>``, with their lag).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_cfg.management.output import summary
 from django_cfg.management.tenant_databases import TenantDatabases, selected_tenants
 from django_cfg.routing.topology import TENANT_HOME, get_topology
 from django_cfg.schema.status import DatabaseStatus, database_statuses, probe
@@ -32,14 +37,23 @@ class Command(BaseCommand):
         statuses = database_statuses()
         with selected_tenants(None, every=True) as tenants:
             statuses += self._tenant_statuses(tenants)
+        verbosity: int = options["verbosity"]
         if options["json"]:
             self.stdout.write(json.dumps([s.as_dict() for s in statuses], indent=2))
-        else:
+        elif verbosity >= 1:
             for status in statuses:
-                self._write(status, options["verbosity"])
-        down = [s.alias for s in statuses if s.is_primary and not s.reachable]
-        if down:
-            raise CommandError(f"primary database unreachable: {', '.join(down)}")
+                self._write(status, verbosity)
+        failed = {s.alias: s.error or "" for s in statuses if s.is_primary and not s.healthy}
+        counts = Counter(_state(s) for s in statuses if s.alias not in failed)
+        if failed:
+            raise CommandError(
+                f"{len(failed)} primary database{'s' * (len(failed) != 1)} unhealthy; "
+                + summary(counts, failed)
+            )
+        if verbosity >= 1 and not options["json"]:
+            self.stdout.write(
+                self.style.SUCCESS(f"{len(statuses)} databases: {summary(counts, {})}")
+            )
 
     @staticmethod
     def _tenant_statuses(tenants: TenantDatabases) -> list[DatabaseStatus]:
@@ -81,6 +95,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  reachable: {self.style.SUCCESS('yes')} ({status.latency_ms:.2f} ms round trip)"
             )
+            if status.error is not None:
+                self.stdout.write(f"  healthy: {self.style.ERROR('no')}  {status.error}")
         else:
             self.stdout.write(f"  reachable: {self.style.ERROR('no')}  {status.error}")
         if status.lag_bytes is not None:
@@ -96,3 +112,12 @@ class Command(BaseCommand):
                     self.style.WARNING(f"  migrations: {len(status.pending)} unapplied")
                     + (f": {shown}" if shown else " (run manage.py migrate_all)")
                 )
+
+
+def _state(status: DatabaseStatus) -> str:
+    """How a database that did not fail is counted in the summary."""
+    if not status.healthy:
+        return "unhealthy replicas" if not status.is_primary else "unhealthy"
+    if status.pending:
+        return "healthy, with unapplied migrations"
+    return "healthy"

@@ -21,6 +21,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_cfg.management.did_you_mean import check_database_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.schema.fixtures import data_databases, natural_keys_across
 
@@ -87,6 +88,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *app_labels: str, **options: Any) -> None:
+        check_database_option(options["databases"])
         fixed = options["databases"] or not options["tenants"]  # --tenant alone: no fixed one
         databases = data_databases(options["databases"]) if fixed else []
         if options["use_natural_foreign_keys"]:

@@ -25,10 +25,14 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands import loaddata
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
+from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.output import PassThrough
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
+from django_cfg.routing.missing_database import explained
 from django_cfg.schema.fixtures import data_databases
+from django_cfg.schema.state import redact
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
 
@@ -86,6 +90,7 @@ class Command(BaseCommand):
         if directories and len(labels) > 1:
             raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
         requested = options["databases"]
+        check_database_option(requested)
         tenant_only = bool(options["tenants"]) and not requested  # --tenant alone: no fixed one
         databases = data_databases(requested)  # refuses a --database that holds no tables
         tenant_files: dict[str, list[str]] = {}
@@ -115,7 +120,7 @@ class Command(BaseCommand):
                     plan[alias] = fixtures
             with ExitStack() as stack:
                 for alias in plan:
-                    stack.enter_context(transaction.atomic(using=alias))
+                    _begin(stack, alias)
                 loaded = {
                     alias: self._load(alias, fixtures, options) for alias, fixtures in plan.items()
                 }
@@ -173,7 +178,8 @@ class Command(BaseCommand):
                     app_label=options["app_label"],
                     ignore=options["ignore"],
                     exclude=options["exclude"],
-                    verbosity=0,
+                    verbosity=max(options["verbosity"] - 1, 0),  # -v 2: loaddata's own lines
+                    stdout=PassThrough(self.stdout),
                     skip_checks=True,
                 )
         except Exception as error:  # any failure: the transactions of every database roll back
@@ -201,7 +207,7 @@ class Command(BaseCommand):
             fixed = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias) is None]
             per_tenant = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias)]
             skipped = in_fixtures - sum(fixed) - max(per_tenant, default=0)
-        if skipped > 0:
+        if skipped > 0 and verbosity >= 1:
             self.stderr.write(
                 self.style.WARNING(
                     f"{skipped} object(s) in the fixtures were installed on no database: their "
@@ -209,3 +215,13 @@ class Command(BaseCommand):
                     "read-only database, an unmanaged model) or were excluded."
                 )
             )
+
+
+def _begin(stack: ExitStack, alias: str) -> None:
+    """Open ``alias``'s transaction in ``stack``; a CommandError if its database does not
+    answer (nothing was loaded anywhere yet)."""
+    try:
+        stack.enter_context(transaction.atomic(using=alias))
+    except DatabaseError as error:
+        why = redact(alias, explained(error, connections.settings[alias]))
+        raise CommandError(f"{alias}: {why}\nNothing was loaded.") from None

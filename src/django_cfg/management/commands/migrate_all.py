@@ -33,12 +33,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
-from django_cfg.management.output import PassThrough
+from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.output import PassThrough, summary
 from django_cfg.management.tenant_databases import (
     add_tenant_option,
     registry_for_option,
     tenant_names,
 )
+from django_cfg.routing.missing_database import explained
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.cache_tables import missing_cache_tables
 from django_cfg.schema.lock import migration_lock
@@ -63,11 +65,8 @@ def migration_targets(requested: list[str] | None, topology: Topology) -> list[s
     targets = list(topology.migration_targets)
     if not requested:
         return targets
+    check_database_option(requested)
     for alias in requested:
-        if alias not in topology.roles:
-            raise CommandError(
-                f"No database {alias!r} in DATABASES; migrate_all migrates: {', '.join(targets)}."
-            )
         if alias not in targets:
             role = topology.roles[alias]
             why = (
@@ -198,6 +197,9 @@ class Command(BaseCommand):
         targets += tenants or []
         verbosity: int = options["verbosity"]
         failures: dict[str, str] = {}
+        self._outcomes: dict[str, str] = {}  # alias -> "migrated" / "up to date"
+        self._recorded_elsewhere = False
+        self._verbosity = verbosity
         runnable = list(targets)
         if options["check_unapplied"]:
             self._check(runnable, verbosity, failures)
@@ -207,8 +209,10 @@ class Command(BaseCommand):
                 try:
                     with self._opened(alias):
                         self._plan(alias)
-                except CannotOpen as error:
-                    self.stderr.write(f"{alias}: {error}")
+                    self._outcomes[alias] = "planned"
+                except (CannotOpen, DatabaseError) as error:
+                    failures[alias] = self._failed(alias, error)
+            self._raise_for(failures, "could not be planned")
             return
         if options["parallel"] > 1 and len(runnable) > 2:
             # default first (the others' rows reference its tables), then the rest at once.
@@ -224,15 +228,36 @@ class Command(BaseCommand):
         else:
             for alias in runnable:
                 self._migrate(alias, topology, options, failures)
-        if failures:
-            # One database's failure does not stop the others; the exit status says it.
-            migrated = [alias for alias in targets if alias not in failures]
-            lines = [
-                f"{len(failures)} of {len(targets)} databases failed to migrate"
-                + (f"; migrated: {', '.join(migrated)}." if migrated else "."),
-                *(f"  {alias}: {failures[alias]}" for alias in targets if alias in failures),
-            ]
-            raise CommandError("\n".join(lines))
+        self._say_recorded_elsewhere(verbosity)
+        # One database's failure does not stop the others; the exit status says it.
+        self._raise_for({alias: failures[alias] for alias in targets if alias in failures})
+
+    def _raise_for(self, failures: dict[str, str], what: str = "failed to migrate") -> None:
+        """A CommandError with the counts and one line per failure, if any failed."""
+        if not failures:
+            return
+        counts = Counter(self._outcomes[alias] for alias in self._outcomes)
+        total = len(failures) + sum(counts.values())
+        raise CommandError(
+            f"{len(failures)} of {total} database{'s' * (total != 1)} {what}; "
+            + summary(counts, failures)
+        )
+
+    def _failed(self, alias: str, error: Exception) -> str:
+        """Why ``alias`` failed (passwords replaced); at -v 1 and more, said on stderr as it
+        happens (the CommandError at the end lists every failure)."""
+        why = str(error) if isinstance(error, CannotOpen) else _described(alias, error)
+        if self._verbosity >= 1:
+            self.stderr.write(self.style.ERROR(f"{alias}: {why}"))
+        return why
+
+    def _say_recorded_elsewhere(self, verbosity: int) -> None:
+        """Once, at -v 1 (-v 2 counts them on each database's line)."""
+        if self._recorded_elsewhere and verbosity == 1:
+            self.stdout.write(
+                "Each database also recorded the migrations of the apps that live on other "
+                "databases (rows in django_migrations, no tables); -v 2 counts them."
+            )
 
     def _migrate_in_thread(
         self, alias: str, topology: Topology, options: dict[str, Any], failures: dict[str, str]
@@ -245,23 +270,24 @@ class Command(BaseCommand):
             connections.close_all()
 
     def _check(self, targets: list[str], verbosity: int, failures: dict[str, str]) -> None:
-        behind = False
         for alias in targets:
             try:
                 with self._opened(alias):
                     pending = pending_migrations(alias)
                     no_cache_table = missing_cache_tables(alias)
-            except CannotOpen as error:
-                failures[alias] = str(error)
-                self.stderr.write(f"{alias}: {error}")
+            except (CannotOpen, DatabaseError) as error:
+                failures[alias] = self._failed(alias, error)
                 continue
-            behind = behind or bool(pending or no_cache_table)
+            behind = bool(pending or no_cache_table)
+            self._outcomes[alias] = "behind" if behind else "up to date"
             if verbosity >= 1:
-                line = f"{alias}: {_summary(pending, 'unapplied')}"
+                line = f"{alias}: {self._summary(pending, 'unapplied', verbosity)}"
                 if no_cache_table:
                     line += f"; cache table missing: {', '.join(no_cache_table)}"
                 self.stdout.write(line)
-        if behind or failures:
+        if failures:
+            self._raise_for(failures, "could not be checked")
+        if "behind" in self._outcomes.values():
             sys.exit(1)
 
     def _plan(self, alias: str) -> None:
@@ -308,25 +334,27 @@ class Command(BaseCommand):
             with self._opened(alias), migration_lock(alias, wait=waiting):
                 done = self._migrate_locked(alias, options)
         except CannotOpen as error:
-            failures[alias] = str(error)
-            self.stderr.write(f"{alias}: {failures[alias]}")
+            failures[alias] = self._failed(alias, error)
             return
         except Exception as error:
             failed_after = time.perf_counter() - started
-            failures[alias] = redact(
-                alias, f"migrate failed after {failed_after:.2f}s: {type(error).__name__}: {error}"
+            failures[alias] = self._failed(
+                alias,
+                MigrateFailed(
+                    f"migrate failed after {failed_after:.2f}s: " + _described(alias, error)
+                ),
             )
-            if verbosity >= 1:
-                self.stderr.write(f"{alias}: {failures[alias]}")
             return
+        pending, cache_created = done
+        changed = bool(pending or cache_created)
+        self._outcomes[alias] = "migrated" if changed else "up to date"
         if verbosity >= 1:
-            pending, cache_created = done
-            summary = _summary(pending, "applied")
+            line = self._summary(pending, "applied", verbosity)
             if cache_created:
-                summary += f"; cache table created: {', '.join(cache_created)}"
+                line += f"; cache table created: {', '.join(cache_created)}"
             took = f"({time.perf_counter() - started:.2f}s)"
-            style = self.style.SUCCESS if pending or cache_created else self.style.NOTICE
-            self.stdout.write(f"{style(alias)}: {summary} {took}")
+            name = self.style.SUCCESS(alias) if changed else alias
+            self.stdout.write(f"{name}: {line} {took}")
 
     def _migrate_locked(
         self, alias: str, options: dict[str, Any]
@@ -383,6 +411,24 @@ class Command(BaseCommand):
         self._plans.apply(connection, plan, max(verbosity - 1, 0), output, progress)
         return plan.pending(alias)
 
+    def _summary(self, pending: list[PendingMigration], verb: str, verbosity: int) -> str:
+        """``2 applied: blog.0001_initial, blog.0002_x``; the migrations recorded for apps that
+        live elsewhere are counted at -v 2 and said once at the end at -v 1."""
+        if not pending:
+            return "up to date"
+        here = [(app, name) for app, name, runs_here in pending if runs_here]
+        elsewhere = len(pending) - len(here)
+        if len(here) <= 3:
+            listed = ", ".join(f"{app}.{name}" for app, name in here)
+        else:
+            per_app = Counter(app for app, _name in here)
+            listed = ", ".join(f"{app} ({count})" for app, count in sorted(per_app.items()))
+        text = f"{len(here)} {verb}" + (f": {listed}" if listed else "")
+        if elsewhere and verbosity >= 2:
+            text += f" (+{elsewhere} recorded for apps that live on other databases)"
+        self._recorded_elsewhere = self._recorded_elsewhere or bool(elsewhere)
+        return text
+
     def _create_cache_tables(self, alias: str, verbosity: int) -> list[str]:
         missing = missing_cache_tables(alias)
         if missing:
@@ -397,6 +443,10 @@ class CannotOpen(Exception):
     """A tenant's database could not be added to this process (its URL, its server)."""
 
 
+class MigrateFailed(Exception):
+    """Migrating one database failed; the message says after how long and why."""
+
+
 def _answers(alias: str) -> bool:
     try:
         connections[alias].ensure_connection()
@@ -405,18 +455,8 @@ def _answers(alias: str) -> bool:
     return True
 
 
-def _summary(pending: list[PendingMigration], verb: str) -> str:
-    """``2 applied: blog.0001_initial, blog.0002_x (+21 recorded for apps that live elsewhere)``."""
-    if not pending:
-        return "up to date"
-    here = [(app, name) for app, name, runs_here in pending if runs_here]
-    elsewhere = len(pending) - len(here)
-    if len(here) <= 3:
-        listed = ", ".join(f"{app}.{name}" for app, name in here)
-    else:
-        per_app = Counter(app for app, _name in here)
-        listed = ", ".join(f"{app} ({count})" for app, count in sorted(per_app.items()))
-    text = f"{len(here)} {verb}" + (f": {listed}" if listed else "")
-    if elsewhere:
-        text += f" (+{elsewhere} recorded for apps that live on other databases)"
-    return text
+def _described(alias: str, error: Exception) -> str:
+    """``error`` on one line, the fix for a missing database, no password of ``alias``."""
+    if isinstance(error, MigrateFailed):
+        return str(error)
+    return redact(alias, explained(error, connections.settings[alias]))

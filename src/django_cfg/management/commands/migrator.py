@@ -11,12 +11,15 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connections
 
 from django_cfg.management.output import PassThrough
+from django_cfg.routing.missing_database import explained
 from django_cfg.routing.topology import get_topology
 from django_cfg.schema.state import (
     PendingMigration,
     pending_migrations,
+    redact,
     unmigrated_changes,
 )
 
@@ -50,7 +53,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity: int = options["verbosity"]
         changes = unmigrated_changes()
-        pending = {alias: pending_migrations(alias) for alias in get_topology().migration_targets}
+        pending = {alias: _pending(alias) for alias in get_topology().migration_targets}
         if verbosity >= 1:
             self._show(changes, pending)
         if options["dry_run"] or options["auto"]:
@@ -90,7 +93,13 @@ class Command(BaseCommand):
         options = {k: v for k, v in CHOICES.items() if has_changes or k != "1"}
         menu = "\n".join(f"  [{key}] {text}" for key, text in options.items())
         while True:
-            answer = input(f"What now?\n{menu}\n> ").strip().lower()
+            try:
+                answer = input(f"What now?\n{menu}\n> ").strip().lower()
+            except EOFError:  # no terminal (a pipe, CI, cron): nobody can answer
+                raise CommandError(
+                    "migrator asks what to do, but standard input is closed: pass --auto to "
+                    "run makemigrations + migrate_all, or --noinput to only show the state."
+                ) from None
             if answer in options:
                 return answer
             self.stdout.write(f"Please answer one of: {', '.join(options)}.")
@@ -104,3 +113,12 @@ class Command(BaseCommand):
             call_command("migrate_all", interactive=False, plan=dry_run, **output)
         except SystemExit as exit_:
             raise CommandError(f"stopped with exit status {exit_.code}") from exit_
+
+
+def _pending(alias: str) -> list[PendingMigration]:
+    """``alias``'s unapplied migrations, or a CommandError saying why they cannot be read."""
+    try:
+        return pending_migrations(alias)
+    except DatabaseError as error:
+        why = redact(alias, explained(error, connections.settings[alias]))
+        raise CommandError(f"{alias}: cannot read its migrations: {why}") from None

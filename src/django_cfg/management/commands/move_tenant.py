@@ -38,12 +38,12 @@ from django_cfg.management.tenant_commands import (
     confirm,
     tenants_registry,
 )
+from django_cfg.management.tenant_databases import tenant_names
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.schema.state import redact
 from django_cfg.settings.database_config import DatabaseConfig
-from django_cfg.settings.tenants import check_tenant_name, tenant_alias
+from django_cfg.settings.tenants import tenant_alias
 from django_cfg.settings.url import DatabaseURLError
-from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.fence import fence, unfence
 from django_cfg.tenants.models import MOVING
@@ -92,12 +92,9 @@ class Command(BaseCommand):
                 "TenantsConfig.names, where each database is the template's. Leave names unset "
                 "and record the tenants with create_tenant to move them one by one."
             )
-        try:
-            name = registry.check(check_tenant_name(options["name"]))
-        except (UnknownTenantError, ValueError) as error:
-            raise CommandError(str(error)) from None
+        (name,) = tenant_names(registry, [options["name"]], every=False)  # or did you mean
         if options["abort"]:
-            self._abort(registry, name)
+            self._abort(registry, name, options["verbosity"])
             return
         if not options["url"]:
             raise CommandError("move_tenant: give the new database with --url URL.")
@@ -196,17 +193,17 @@ class Command(BaseCommand):
         registry.refresh(name)  # this process: at the new URL
         rows = sum(check.source_rows for check in checks)
         took = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
-                f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
-            )
-        )
         if verbosity >= 1:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
+                    f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
+                )
+            )
             for check in checks:
                 self.stdout.write(f"  {check.describe()}")
         if options["drop_source"]:
-            self._drop_source(registry, name, source)
+            self._drop_source(registry, name, source, verbosity)
 
     def _progress(self, verbosity: int) -> Any:
         def progress(model: type[Model], rows: int) -> None:
@@ -237,10 +234,15 @@ class Command(BaseCommand):
             remove_database(target_alias)
         return f"the new database {where} was dropped"
 
-    def _drop_source(self, registry: TenantRegistry, name: str, source: DatabaseConfig) -> None:
+    def _drop_source(
+        self, registry: TenantRegistry, name: str, source: DatabaseConfig, verbosity: int
+    ) -> None:
         """Drop the old database once running processes have left it (``recheck_seconds``)."""
         grace = registry.recheck_seconds + 1
-        self.stdout.write(f"Waiting {grace:g}s for running processes to leave the old database.")
+        if verbosity >= 1:
+            self.stdout.write(
+                f"Waiting {grace:g}s for running processes to leave the old database."
+            )
         time.sleep(grace)
         alias = _side_alias(name, "old")
         add_database(alias, source)  # writable: DROP DATABASE needs it
@@ -253,9 +255,10 @@ class Command(BaseCommand):
             ) from None
         finally:
             remove_database(alias)
-        self.stdout.write(f"Dropped {source.redacted_url}.")
+        if verbosity >= 1:
+            self.stdout.write(self.style.SUCCESS(f"Dropped {source.redacted_url}."))
 
-    def _abort(self, registry: TenantRegistry, name: str) -> None:
+    def _abort(self, registry: TenantRegistry, name: str, verbosity: int) -> None:
         row = _tenants().get(name=name)
         if row.state != MOVING:
             raise CommandError(f"Tenant {name!r} is not being moved.")
@@ -272,6 +275,8 @@ class Command(BaseCommand):
         finally:
             remove_database(alias)
         _tenants().filter(name=name, state=MOVING).update(state="", version=F("version") + 1)
+        if verbosity < 1:
+            return
         self.stdout.write(
             f"Tenant {name!r} takes writes again on {registry.database(name).redacted_url} "
             f"(running processes within {registry.recheck_seconds:g}s). A new database a "

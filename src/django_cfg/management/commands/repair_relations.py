@@ -32,6 +32,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.db.models import DO_NOTHING
 
+from django_cfg.management.did_you_mean import check_database_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
 from django_cfg.relations.delete_intents import (
@@ -49,7 +50,7 @@ from django_cfg.relations.orphans import (
     repair_orphans,
     why_left,
 )
-from django_cfg.routing.topology import TENANT_HOME, get_topology
+from django_cfg.routing.topology import TENANT_HOME
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
@@ -121,18 +122,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         databases, tenants_named = options["databases"], options["tenants"]
-        for alias in databases or ():
-            if alias not in get_topology().roles:
-                name = tenant_of_alias(alias)
-                raise CommandError(
-                    f"--database {alias}: no such database in DATABASES ("
-                    + (
-                        f"{alias} is tenant {name}'s database: use --tenant {name}"
-                        if name is not None
-                        else f"databases: {', '.join(get_topology().roles)}"
-                    )
-                    + ")."
-                )
+        check_database_option(databases)
         older_than = timedelta(seconds=float(options["older_than"]))
         with selected_tenants(tenants_named, every=not databases) as tenants:
             fixed = bool(databases) or not tenants_named  # --tenant alone: no fixed database
