@@ -57,6 +57,7 @@ __all__ = [
     "current_runtime",
     "rebuild_runtime",
     "remove_database",
+    "thread_connection",
 ]
 
 _POSTGRESQL = "django.db.backends.postgresql"
@@ -440,14 +441,14 @@ def close_removed_connections(**_: Any) -> None:
 def _close_here(alias: str) -> None:
     """Close and forget this thread's connection to ``alias`` if it is one of settings that are
     gone (removed, or replaced by ``add_database``); never opens one."""
-    connection = _thread_connection(alias)
+    connection = thread_connection(alias)
     if connection is None or connection.settings_dict is connections.settings.get(alias):
         return
     connection.close()
     del connections[alias]
 
 
-def _thread_connection(alias: str) -> Any:
+def thread_connection(alias: str) -> Any:
     """This thread's connection wrapper of ``alias`` if it made one, without making one:
     ``connections[alias]`` would, and opens a tenant's database (patches.py, patch 8). Read
     where Django keeps them (``tests/patches/test_patches.py`` pins it)."""

@@ -31,11 +31,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from django.utils.connection import ConnectionDoesNotExist
 from django.views.decorators.debug import sensitive_variables
 
 from django_cfg.routing.read_only import read_only_because
-from django_cfg.routing.runtime import add_database, remove_database
+from django_cfg.routing.runtime import add_database, remove_database, thread_connection
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
     PLACEHOLDER,
@@ -443,11 +442,8 @@ def _close_if_superseded(alias: str) -> bool:
     """Close and forget this thread's connection to ``alias`` if it was opened for settings that
     are gone (the alias removed, or removed and added again); False if kept because a
     transaction is open on it (closing it would break the transaction)."""
-    try:
-        connection = connections[alias]  # creates no connection; raises if none and removed
-    except ConnectionDoesNotExist:
-        return True
-    if connection.settings_dict is connections.settings.get(alias):
+    connection = thread_connection(alias)  # not connections[alias]: it reopens a tenant
+    if connection is None or connection.settings_dict is connections.settings.get(alias):
         return True
     if connection.in_atomic_block:
         return False
