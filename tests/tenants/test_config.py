@@ -215,3 +215,14 @@ def test_passwords_are_secrets_keyed_by_user_and_server() -> None:
         )
     assert "a passwords key is not 'user@host' or 'user@host:port'" in str(error.value)
     assert SECRET not in str(error.value)
+
+
+def test_an_unknown_tenant_among_many_names_is_a_short_message() -> None:
+    from django_cfg.tenants.registry import TenantRegistry
+
+    names = [f"t{number:04}" for number in range(1000)]
+    registry = TenantRegistry({"apps": ["notes"], "url": "sqlite:///{tenant}.db", "names": names})
+    message = str(registry._unknown("t10000"))
+    assert message == "no tenant 't10000': it is not in TenantsConfig.names (1000 tenants)."
+    few = TenantRegistry({"apps": ["notes"], "url": "sqlite:///{tenant}.db", "names": ["b", "a"]})
+    assert str(few._unknown("c")) == "no tenant 'c': it is not in TenantsConfig.names (a, b)."

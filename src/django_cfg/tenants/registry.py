@@ -132,8 +132,10 @@ class TenantRegistry:
         return name
 
     def _unknown(self, name: str) -> UnknownTenantError:
+        fixed = sorted(self.fixed or ())
+        listed = ", ".join(fixed) if len(fixed) <= 10 else f"{len(fixed)} tenants"
         where = (
-            f"TenantsConfig.names ({', '.join(sorted(self.fixed)) or 'empty'})"
+            f"TenantsConfig.names ({listed or 'empty'})"
             if self.fixed is not None
             else f"the tenants table (create it with: manage.py create_tenant {name})"
         )
