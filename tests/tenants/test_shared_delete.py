@@ -186,7 +186,10 @@ def test_admin_delete_page_lists_protected_rows_of_any_tenant(tmp_path: Path) ->
     _assert_nothing_deleted(project, users)
 
 
-def test_kill_9_mid_sweep_then_the_next_shared_delete_finishes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("recovery", ["next shared delete", "migrate_all"])
+def test_kill_9_mid_sweep_then_the_next_shared_delete_or_deploy_finishes_it(
+    tmp_path: Path, recovery: str
+) -> None:
     project = _project(tmp_path)
     users = _run(project, "seed")
     # Killed by a post_delete receiver at ann's first note in beta: acme is done, beta's
@@ -208,6 +211,15 @@ def test_kill_9_mid_sweep_then_the_next_shared_delete_finishes_it(tmp_path: Path
         assert state["orphans"] == [users["ann"]], name
     assert _intents(project) > 0  # the intent on default says what is unfinished
 
+    if recovery == "migrate_all":  # each deploy finishes what a crash left
+        out = project.manage("migrate_all")
+        assert "Finished 1 shared delete whose tenant sweep a crash had left" in out
+        for name in TENANTS:
+            state = _in_tenant(project, name, users)
+            assert state["orphans"] == [], name
+            assert (state["ann_notes"], state["unassigned_tasks"]) == (0, 2), name
+        assert _intents(project) == 0
+        return
     # The automatic recovery: any later delete of a shared row that tenants reference.
     out = _run(project, "delete", "bob", "-")
     assert out["per_model"] == {"auth.User": 1, "notes.Note": 3}

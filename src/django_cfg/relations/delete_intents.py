@@ -351,25 +351,29 @@ def _tenant_reference(pending: PendingDelete, label: str, values: list[Any]) -> 
     return TenantReference(field, tuple(field.target_field.to_python(v) for v in values))
 
 
-def finish_abandoned_sweeps() -> None:
+def finish_abandoned_sweeps() -> int:
     """Finish the shared deletes whose tenant sweep did not end (a crash, a tenant that could
-    not be changed): run by every delete of a shared row that tenants reference, before its own.
+    not be changed): run by every delete of a shared row that tenants reference, before its own,
+    and by ``migrate_all`` after it migrated every database (each deploy); how many it finished.
 
     An intent with ``EVERY_TENANT`` parts is visible only once its shared rows' deletion
     committed, so finishing it is always right; a sweep that is still running elsewhere is
     merely done twice (applying ``on_delete`` again changes nothing). A failure is logged and
     the intent kept for the next time."""
     if _finishing.get():
-        return  # a delete that finishing one runs: not again, from inside
+        return 0  # a delete that finishing one runs: not again, from inside
     shared = [alias for alias in intent_databases() if tenant_of_alias(alias) is None]
     reset = _finishing.set(True)
+    finished = 0
     try:
         for pending in pending_deletes(shared):
             if not any(db == EVERY_TENANT for db, _label, _values in pending.parts):
                 continue
             try:
                 finish_pending_delete(pending)
+                finished += 1
             except Exception as error:  # the new delete goes on; the intent stays
                 logger.warning("Could not finish %s yet: %s", pending.describe(), error)
     finally:
         _finishing.reset(reset)
+    return finished

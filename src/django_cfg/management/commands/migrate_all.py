@@ -40,6 +40,7 @@ from django_cfg.management.tenant_databases import (
     registry_for_option,
     tenant_names,
 )
+from django_cfg.relations.delete_intents import finish_abandoned_sweeps
 from django_cfg.routing.missing_database import explained
 from django_cfg.routing.topology import Topology, get_topology
 from django_cfg.schema.cache_tables import missing_cache_tables
@@ -229,8 +230,20 @@ class Command(BaseCommand):
             for alias in runnable:
                 self._migrate(alias, topology, options, failures)
         self._say_recorded_elsewhere(verbosity)
+        if tenants and not failures:
+            self._finish_shared_deletes(verbosity)
         # One database's failure does not stop the others; the exit status says it.
         self._raise_for({alias: failures[alias] for alias in targets if alias in failures})
+
+    def _finish_shared_deletes(self, verbosity: int) -> None:
+        """Finish the tenant sweeps of shared deletes that a crash left (each deploy runs
+        migrate_all: an abandoned sweep waits at most until then, or the next shared delete)."""
+        finished = finish_abandoned_sweeps()
+        if finished and verbosity >= 1:
+            self.stdout.write(
+                f"Finished {finished} shared delete{'s' * (finished != 1)} whose tenant sweep a "
+                "crash had left (on_delete applied in every tenant)."
+            )
 
     def _raise_for(self, failures: dict[str, str], what: str = "failed to migrate") -> None:
         """A CommandError with the counts and one line per failure, if any failed."""
