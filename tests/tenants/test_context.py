@@ -144,6 +144,46 @@ def test_context_managers_built_on_generators_select_for_the_callers_block(
     assert current_tenant() is None
 
 
+def test_a_context_manager_of_use_tenant_in_a_generator_selects_for_the_generator_only(
+    registry: CountingRegistry,
+) -> None:
+    """``with as_tenant("acme"): yield`` in a generator's body, ``as_tenant`` a user's own
+    ``@contextmanager`` around ``use_tenant``: the generator's block, as ``use_tenant`` itself."""
+
+    @contextlib.contextmanager
+    def as_tenant(name: str) -> Iterator[None]:
+        with use_tenant(name):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def as_tenant_async(name: str) -> AsyncIterator[None]:
+        async with use_tenant(name):
+            yield
+
+    def acme_items() -> Iterator[str | None]:
+        with as_tenant("acme"):
+            yield current_tenant()
+
+    async def acme_items_async() -> AsyncIterator[str | None]:
+        async with as_tenant_async("acme"):
+            yield current_tenant()
+
+    async def consume_async() -> tuple[str | None, str | None]:
+        items = acme_items_async()
+        first = await items.__anext__()
+        between = current_tenant()
+        await items.aclose()
+        return first, between
+
+    with use_tenant("beta"):
+        items = acme_items()
+        assert next(items) == "acme"
+        assert current_tenant() == "beta"  # was acme: the consumer's write went to acme
+        items.close()
+        assert asyncio.run(consume_async()) == ("acme", "beta")
+        assert current_tenant() == "beta"
+
+
 def test_tasks_a_generator_starts_in_its_block_run_as_its_tenant_while_it_waits(
     registry: CountingRegistry,
 ) -> None:

@@ -74,13 +74,15 @@ class _Selection:
 
 
 def _generator_body(frame: FrameType | None) -> FrameType | None:
-    """``frame`` if it is a generator's (not a ``@contextmanager`` one's), else None."""
-    if frame is None or not frame.f_code.co_flags & _GENERATOR_FLAGS:
-        return None
-    driver = frame.f_back
-    if driver is not None and driver.f_code in _CONTEXT_MANAGER_STEPS:
-        return None
-    return frame
+    """The generator whose code the block selects for: ``frame`` if it is a generator's, else
+    None; for a ``@contextmanager`` generator (``with as_tenant("acme"): yield`` wrapping
+    ``use_tenant``), the frame running its ``with`` statement, judged the same way."""
+    while frame is not None and frame.f_code.co_flags & _GENERATOR_FLAGS:
+        driver = frame.f_back
+        if driver is None or driver.f_code not in _CONTEXT_MANAGER_STEPS:
+            return frame
+        frame = driver.f_back  # the code that entered the @contextmanager's block
+    return None
 
 
 def _at_yield(frame: FrameType) -> bool:
