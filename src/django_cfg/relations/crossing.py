@@ -277,7 +277,7 @@ class CrossDatabaseCollector(Collector):
         if not self._foreign and not references:
             return super().delete()
         if references:
-            delete_intents.finish_abandoned_sweeps()
+            delete_intents.finish_abandoned_sweeps(limit=delete_intents.SWEEPS_PER_DELETE)
             shared_delete.check_every_tenant(references, _collector_on)
         counts: Counter[str] = Counter()
         databases = dict.fromkeys([self.using, *(c.using for c in self._foreign_collectors())])

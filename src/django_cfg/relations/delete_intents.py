@@ -351,10 +351,17 @@ def _tenant_reference(pending: PendingDelete, label: str, values: list[Any]) -> 
     return TenantReference(field, tuple(field.target_field.to_python(v) for v in values))
 
 
-def finish_abandoned_sweeps() -> int:
+SWEEPS_PER_DELETE = 2
+"""How many unfinished sweeps a shared delete finishes before its own (oldest first): a tenant
+that refuses writes for long (a killed move) makes intents pile up; each delete's extra cost
+stays bounded, and ``migrate_all`` finishes them all."""
+
+
+def finish_abandoned_sweeps(limit: int | None = None) -> int:
     """Finish the shared deletes whose tenant sweep did not end (a crash, a tenant that could
     not be changed): run by every delete of a shared row that tenants reference, before its own,
-    and by ``migrate_all`` after it migrated every database (each deploy); how many it finished.
+    and by ``migrate_all`` after it migrated every database (each deploy); how many it finished
+    (at most ``limit`` tried, oldest first).
 
     An intent with ``EVERY_TENANT`` parts is visible only once its shared rows' deletion
     committed, so finishing it is always right; a sweep that is still running elsewhere is
@@ -366,9 +373,12 @@ def finish_abandoned_sweeps() -> int:
     reset = _finishing.set(True)
     finished = 0
     try:
-        for pending in pending_deletes(shared):
-            if not any(db == EVERY_TENANT for db, _label, _values in pending.parts):
-                continue
+        sweeps = [
+            pending
+            for pending in pending_deletes(shared)
+            if any(db == EVERY_TENANT for db, _label, _values in pending.parts)
+        ]
+        for pending in sweeps[:limit]:
             try:
                 finish_pending_delete(pending)
                 finished += 1
