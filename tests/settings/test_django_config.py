@@ -279,3 +279,20 @@ def test_a_read_only_postgresql_database_opens_read_only_transactions() -> None:
     assert warehouse.to_django()["OPTIONS"]["options"] == (
         "-c statement_timeout=5000 -c default_transaction_read_only=on"
     )
+
+
+def test_a_config_class_defined_in_a_function_builds_with_the_functions_names() -> None:
+    """``from __future__ import annotations`` and a config class in a function (a test, a
+    script): its annotations name the function's imports, resolved when it is instantiated."""
+    namespace: dict[str, object] = {}
+    exec(
+        "from __future__ import annotations\n"
+        "def configure():\n"
+        "    from django_cfg import DatabaseConfig as Local, DjangoConfig\n"
+        "    class InFunction(DjangoConfig):\n"
+        "        databases: dict[str, Local] = {'default': Local.from_url('sqlite:///x.db')}\n"
+        "    return InFunction(secret_key='k' * 50)\n",
+        namespace,
+    )
+    config = namespace["configure"]()  # type: ignore[operator]
+    assert config.get_all_settings()["DATABASES"]["default"]["NAME"].endswith("x.db")

@@ -277,10 +277,15 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     )
 
     def __init__(self, **data: Any) -> None:
+        cls = type(self)
+        if not cls.__pydantic_complete__:  # defer_build: built now, with the caller's names (a
+            # class defined in a function); pydantic's own deferred build would look one frame
+            # short, in this __init__
+            cls.model_rebuild(raise_errors=False, _parent_namespace_depth=3)
         try:
             super().__init__(**data)
         except ValidationError as error:  # one line per field, naming the class and its file
-            raise_invalid_settings(error, defined_in(type(self)), where=field_location)
+            raise_invalid_settings(error, defined_in(cls), where=field_location)
 
     # Checks are field validators, so that an error's input is that field alone and never
     # includes other fields' secrets.
