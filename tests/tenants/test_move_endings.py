@@ -1,13 +1,5 @@
-"""Attack: a shared user deleted while one tenant is being moved.
-
-The delete itself behaves as documented (docs/tenants.md, "Deleting a shared row"): the user is
-deleted, the moving tenant's sweep is refused by the fence, ``SharedDeleteIncomplete`` names it
-and the intent is kept. But nothing finishes that intent when the move ends: the moved tenant
-keeps rows that reference the deleted user until some *other* shared row is deleted (issue 18
-point 5: 0 orphans "once a documented automatic mechanism finishes"; the move is such a point).
-Observed on main, after the move returned: acme holds 3 notes (CASCADE) and 1 task (SET_NULL)
-of the deleted user; beta and gamma 0; a later unrelated delete brings acme to 0.
-"""
+"""How a ``move_tenant`` ends when something else happens to the tenant meanwhile
+(docs/tenants.md, "Moving a tenant"): a drop, a shared delete its fence refused."""
 
 from __future__ import annotations
 
@@ -15,7 +7,12 @@ import json
 from pathlib import Path
 
 from tests.support.spec_page import run_python
-from tests.tenants.project_support import ROOT, SQLITE_TEMPLATE, TenantProject
+from tests.tenants.project_support import (
+    ROOT,
+    SQLITE_TEMPLATE,
+    TenantProject,
+    wait_for,
+)
 
 SCRIPT = """
 import io, json, threading
@@ -50,9 +47,10 @@ def held_copy(*args, **kwargs):
     return copy_rows(*args, **kwargs)
 
 move_tenant.copy_rows = held_copy
+said = io.StringIO()
 moved = threading.Thread(target=call_command, args=("move_tenant", "acme"),
                          kwargs={"url": "sqlite:///moved/acme.sqlite3", "interactive": False,
-                                 "stdout": io.StringIO()})
+                                 "stdout": said})
 moved.start()
 assert held.wait(60)
 try:
@@ -69,13 +67,46 @@ for name in ["acme", "beta", "gamma"]:
         left[name] = (Note.objects.filter(author_id=ann_pk).count()
                       + Task.objects.filter(assignee_id=ann_pk).count())
 acme_url = current_registry()._row("acme").url
-print(json.dumps({"delete": delete, "acme_url": acme_url,
+print(json.dumps({"delete": delete, "acme_url": acme_url, "said": said.getvalue(),
                   "user_left": User.objects.filter(pk=ann_pk).exists(),
                   "left": left}))
 """
 
 
+def test_a_move_interrupted_by_a_drop_says_the_tenant_was_dropped(tmp_path: Path) -> None:
+    """``drop_tenant --drop-database`` while the move holds before its copy. No data is kept or
+    resurrected, but the move used to say the tenant "stays on sqlite:///tenants/acme.sqlite3,
+    read-only ... make it writable with: manage.py move_tenant acme --abort", which answers "no
+    tenant"."""
+    project = TenantProject(tmp_path, SQLITE_TEMPLATE, recheck_seconds=0.5)
+    project.manage("migrate_all", "--verbosity", "0")
+    project.manage("create_tenant", "acme")
+    project.scenario("seed", "acme")
+    folder = tmp_path / "points"
+    folder.mkdir()
+    mover = project.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "copy")
+    try:
+        wait_for(folder / "held", mover)
+        project.manage("drop_tenant", "acme", "--drop-database", "--noinput")
+    finally:
+        (folder / "release").touch()
+    result = project.finish(mover)
+
+    assert not result["ok"]
+    assert not (tmp_path / "tenants" / "acme.sqlite3").exists()  # holds on main
+    error = result["error"]
+    assert "--abort" not in error, error  # acme no longer exists: --abort answers "no tenant"
+    assert "dropped" in error.split(".", 1)[0], error  # the reason: the tenant was dropped
+    assert "its database sqlite:///tenants/acme.sqlite3 was dropped too" in error, error
+    assert "the new database sqlite:///moved/acme.sqlite3 was dropped" in error, error
+    assert not (tmp_path / "moved" / "acme.sqlite3").exists()
+
+
 def test_a_move_finishes_the_shared_delete_its_fence_refused(tmp_path: Path) -> None:
+    """A shared user deleted while acme is being moved: acme's sweep is refused by the fence
+    and the intent kept (as documented); the move finishes it when it ends. Before, acme kept
+    3 notes (CASCADE) and 1 task (SET_NULL) of the deleted user until an unrelated shared
+    delete ran."""
     project = TenantProject(tmp_path, SQLITE_TEMPLATE, recheck_seconds=0.3)
     env = {**project.env, "TENANT_TEST_SHARED_DELETE": "1"}
 
@@ -86,3 +117,4 @@ def test_a_move_finishes_the_shared_delete_its_fence_refused(tmp_path: Path) -> 
     assert result["acme_url"] == "sqlite:///moved/acme.sqlite3"  # the move succeeded
     # main: {"acme": 4, "beta": 0, "gamma": 0} -- until an unrelated shared delete runs
     assert result["left"] == {"acme": 0, "beta": 0, "gamma": 0}
+    assert "Finished 1 shared delete(s) whose rows in tenant 'acme'" in result["said"]
