@@ -2,6 +2,7 @@
 
     fence("tenant_acme__fence", ["notes_note", "notes_tag"], "tenant 'acme' is being moved")
     unfence("tenant_acme__fence", ["notes_note", "notes_tag"])   # the move failed: writable
+    fences_without("tenant_acme__move", "tenant 'acme' ...")   # fenced for another tenant?
 
 A trigger on every table of the tenant aborts each INSERT, UPDATE and DELETE (and TRUNCATE on
 PostgreSQL) with the message: SQLite ``RAISE(ABORT, ...)`` (an ``IntegrityError``), PostgreSQL a
@@ -26,7 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_cfg.settings.url import engine_family
 
-__all__ = ["LOCK_TIMEOUT", "fence", "unfence"]
+__all__ = ["LOCK_TIMEOUT", "fence", "fences_without", "unfence"]
 
 LOCK_TIMEOUT = "10s"
 """How long PostgreSQL's fence waits for the transactions that wrote a table to end."""
@@ -92,6 +93,23 @@ def unfence(alias: str, tables: Iterable[str]) -> None:
                     else _sqlite_trigger(connection, table, event)
                 )
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def fences_without(alias: str, message: str) -> int:
+    """How many fence triggers of database ``alias`` do not say ``message`` (0: no fence, or
+    only the fence of the move that gave ``message``, which is safe to remove)."""
+    connection = connections[alias]
+    family = engine_family(connection.settings_dict["ENGINE"])
+    query = {
+        "sqlite": "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
+        "postgresql": "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname LIKE %s",
+        "mysql": "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS "
+        "WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE %s",
+    }[str(family)]
+    said = _literal(message[:128].replace("\\", "") if family == "mysql" else message)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [_NAME + "%"])
+        return sum(1 for (definition,) in cursor.fetchall() if said not in str(definition))
 
 
 def _literal(text: str) -> str:

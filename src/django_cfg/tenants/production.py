@@ -28,7 +28,13 @@ from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import TENANTS_SETTING
 from django_cfg.tenants.registry import TenantRegistry
 
-__all__ = ["PRODUCTION_DATABASES", "ProductionDatabases", "database_identity"]
+__all__ = [
+    "PRODUCTION_DATABASES",
+    "ProductionDatabases",
+    "config_identity",
+    "database_identity",
+    "tenant_databases",
+]
 
 PRODUCTION_DATABASES = "production_databases"
 """The key of the test run's tenants setting that holds the ``ProductionDatabases``."""
@@ -59,6 +65,12 @@ def database_identity(vendor: str, settings_dict: Mapping[str, Any]) -> frozense
         port = given_port.strip() or _DEFAULT_PORTS.get(vendor, "")
         identity.add((vendor, "localhost" if local else host, port, name.lower()))
     return frozenset(identity)
+
+
+def config_identity(config: DatabaseConfig) -> frozenset[tuple[str, ...]]:
+    """``database_identity`` of a ``DatabaseConfig`` (a relative SQLite path: from BASE_DIR)."""
+    settings_dict = config.to_django(getattr(settings, "BASE_DIR", None))
+    return database_identity(config.family or config.engine, settings_dict)
 
 
 class ProductionDatabases:
@@ -95,9 +107,8 @@ class ProductionDatabases:
             tenants = [(row.name, row) for row in _production_rows()]
         owners: dict[tuple[str, ...], str] = {}
         for name, row in tenants:
-            for config, what in _databases(registry, name, row):
-                settings_dict = config.to_django(getattr(settings, "BASE_DIR", None))
-                for key in database_identity(config.family or config.engine, settings_dict):
+            for config, what in tenant_databases(registry, name, row):
+                for key in config_identity(config):
                     owners.setdefault(key, f"tenant {name!r}{what}")
         return cls(owners, default_identity)
 
@@ -162,7 +173,7 @@ def _production_rows() -> list[Any]:
         default.close()
 
 
-def _databases(
+def tenant_databases(
     registry: TenantRegistry, name: str, row: Any
 ) -> Iterable[tuple[DatabaseConfig, str]]:
     """Tenant ``name``'s database and replicas, with what they are (``" (replica 1)"``)."""

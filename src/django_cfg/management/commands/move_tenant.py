@@ -18,9 +18,17 @@
    tenant at its new URL at their next use after ``recheck_seconds``. The old database keeps
    its fence: a process that has not seen the switch yet gets its writes refused, never lost.
 
+Refused before anything is marked or opened: a target that is another tenant's database or
+replica (compared by ``tenants.production.database_identity``). Refused after step 3, before
+anything is written there: a target holding rows, or fenced by another tenant's move (the fence
+of an earlier move of this tenant away from it is removed).
+
 Any failure (or Ctrl-C) before the switch removes the fence and leaves the tenant on its source,
 writable again, and drops the new database if this run created it; the exit status is 1 and
-the message names the tables and counts that differ. Only for tenants of the tenants table.
+the message names the tables and counts that differ (or that the tenant was dropped meanwhile).
+When the tenant is writable again (switched, given back, ``--abort``), the shared deletes whose
+sweep its fence refused are finished (``finish_abandoned_sweeps``). Only for tenants of the
+tenants table.
 """
 
 from __future__ import annotations
@@ -39,17 +47,25 @@ from django_cfg.management.tenant_commands import (
     tenants_registry,
 )
 from django_cfg.management.tenant_databases import tenant_names
+from django_cfg.relations.delete_intents import finish_abandoned_sweeps
 from django_cfg.routing.runtime import add_database, remove_database
 from django_cfg.schema.state import redact
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.settings.url import DatabaseURLError
 from django_cfg.tenants.credentials import check_storable_url
-from django_cfg.tenants.fence import fence, unfence
+from django_cfg.tenants.fence import fence, fences_without, unfence
 from django_cfg.tenants.models import MOVING
-from django_cfg.tenants.provisioning import create_database, drop_database
+from django_cfg.tenants.production import config_identity, tenant_databases
+from django_cfg.tenants.provisioning import create_database, database_exists, drop_database
 from django_cfg.tenants.registry import TenantRegistry
-from django_cfg.tenants.row_copy import compare, copy_rows, tenant_models, tenant_tables
+from django_cfg.tenants.row_copy import (
+    TableCheck,
+    compare,
+    copy_rows,
+    tenant_models,
+    tenant_tables,
+)
 
 
 class MoveFailed(Exception):
@@ -106,8 +122,9 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1.")
         source = registry.database(name)
         target = registry.database_at(name, options["url"])
-        if _same_database(source, target):
+        if config_identity(source) & config_identity(target):
             raise CommandError(f"Tenant {name!r} already lives in {source.redacted_url}.")
+        _refuse_other_tenants_database(registry, name, target)
         row = _tenants().get(name=name)
         if row.state == MOVING:
             raise CommandError(
@@ -151,59 +168,94 @@ class Command(BaseCommand):
             tables = tenant_tables(registry.apps, fence_alias)
             fence(fence_alias, tables, fence_message(name))
             fenced = tables
-            grace = registry.recheck_seconds + 1
-            if verbosity >= 1:
-                self.stdout.write(
-                    f"Tenant {name!r} is read-only (its database refuses writes); waiting "
-                    f"{grace:g}s for running processes to see it."
-                )
-            time.sleep(grace)
+            self._wait_read_only(registry, name, verbosity)
             source_alias = registry.refresh(name)  # read-only here too
             add_database(target_alias, target)
             created = create_database(target_alias)
             MigrateAll(
                 stdout=cast(Any, self.stdout), stderr=cast(Any, self.stderr)
             ).migrate_tenant_databases([target_alias], verbosity=max(verbosity - 1, 0))
-            unfence(target_alias, tables)  # a database fenced by an earlier move away from it
             models = tenant_models(registry.apps, source_alias)
             _check_empty(models, target_alias, target)
+            _unfence_own(name, target_alias, tables, target)
             copy_rows(
                 models, source_alias, target_alias, options["batch_size"], self._progress(verbosity)
             )
-            checks = compare(models, source_alias, target_alias)
-            differ = [check for check in checks if not check.same]
-            if differ:
-                raise MoveFailed(
-                    "the copy differs from the source: "
-                    + "; ".join(check.describe() for check in differ)
-                )
+            checks = _verified(models, source_alias, target_alias)
             switched = _tenants().filter(name=name, state=MOVING, version=version)
             # The URL as given: check_storable_url refused one with a password.
             if not switched.update(url=options["url"], state="", version=version + 1):
                 raise MoveFailed("its row changed during the move (move_tenant --abort?)")
         except BaseException as error:  # Ctrl-C included: the tenant must not stay read-only
             why = _reason(error, source_alias, target_alias, fence_alias)
+            if _dropped(name):
+                registry.forget(name)
+                source_left = _source_after_drop(fence_alias, fenced, source)
+                kept = self._give_up(target_alias, target, created)
+                raise CommandError(
+                    f"Tenant {name!r} was dropped during the move (drop_tenant), so it was not "
+                    f"moved; {source_left}; {kept}."
+                ) from None
             back = _back_on_source(registry, name, version, fence_alias, fenced, source)
             kept = self._give_up(target_alias, target, created)
+            self._finish_sweeps(name, verbosity)
             raise CommandError(f"Tenant {name!r} was not moved: {why}. {back}; {kept}.") from None
         finally:
             if fence_alias in connections.settings:
                 remove_database(fence_alias)
         remove_database(target_alias)
         registry.refresh(name)  # this process: at the new URL
-        rows = sum(check.source_rows for check in checks)
-        took = time.monotonic() - started
+        self._finish_sweeps(name, verbosity)
         if verbosity >= 1:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
-                    f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
-                )
-            )
-            for check in checks:
-                self.stdout.write(f"  {check.describe()}")
+            self._report(name, source, target, checks, time.monotonic() - started)
         if options["drop_source"]:
             self._drop_source(registry, name, source, verbosity)
+
+    def _wait_read_only(self, registry: TenantRegistry, name: str, verbosity: int) -> None:
+        """Give running processes ``recheck_seconds`` + 1 s to see the tenant read-only."""
+        grace = registry.recheck_seconds + 1
+        if verbosity >= 1:
+            self.stdout.write(
+                f"Tenant {name!r} is read-only (its database refuses writes); waiting "
+                f"{grace:g}s for running processes to see it."
+            )
+        time.sleep(grace)
+
+    def _report(
+        self,
+        name: str,
+        source: DatabaseConfig,
+        target: DatabaseConfig,
+        checks: list[TableCheck],
+        took: float,
+    ) -> None:
+        rows = sum(check.source_rows for check in checks)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Tenant {name!r} moved from {source.redacted_url} to {target.redacted_url}: "
+                f"{len(checks)} tables, {rows} rows copied and verified ({took:.1f}s)."
+            )
+        )
+        for check in checks:
+            self.stdout.write(f"  {check.describe()}")
+
+    def _finish_sweeps(self, name: str, verbosity: int) -> None:
+        """Finish the shared deletes whose sweep the fence refused (tenant ``name`` is writable
+        again, at its new database or on its source)."""
+        try:
+            finished = finish_abandoned_sweeps()  # a failed one is logged and kept
+        except DatabaseError as error:
+            self.stderr.write(
+                "Finishing the shared deletes the move's fence refused failed "
+                f"({redact(DEFAULT_DB_ALIAS, str(error))}); the next shared delete or migrate_all "
+                "finishes them."
+            )
+            return
+        if finished and verbosity >= 1:
+            self.stdout.write(
+                f"Finished {finished} shared delete(s) whose rows in tenant {name!r} (or "
+                "another tenant) the fence had refused to change."
+            )
 
     def _progress(self, verbosity: int) -> Any:
         def progress(model: type[Model], rows: int) -> None:
@@ -275,6 +327,7 @@ class Command(BaseCommand):
         finally:
             remove_database(alias)
         _tenants().filter(name=name, state=MOVING).update(state="", version=F("version") + 1)
+        self._finish_sweeps(name, verbosity)
         if verbosity < 1:
             return
         self.stdout.write(
@@ -337,13 +390,67 @@ def _side_alias(name: str, role: str) -> str:
     raise AssertionError("unreachable")
 
 
-def _same_database(a: DatabaseConfig, b: DatabaseConfig) -> bool:
-    from django.conf import settings
+def _refuse_other_tenants_database(
+    registry: TenantRegistry, name: str, target: DatabaseConfig
+) -> None:
+    """``CommandError`` if ``target`` is another tenant's database or replica (its row's url,
+    else the template's), compared by what the database is (``database_identity``)."""
+    wanted = config_identity(target)
+    for row in _tenants().exclude(name=name).order_by("name"):
+        for config, what in tenant_databases(registry, row.name, row):
+            if wanted & config_identity(config):
+                raise CommandError(
+                    f"Tenant {name!r} was not moved: {target.redacted_url} is the database of "
+                    f"tenant {row.name!r}{what}; moving there would mix the two tenants' rows. "
+                    "Give a --url that no tenant uses."
+                )
 
-    base_dir = getattr(settings, "BASE_DIR", None)
-    first, second = a.to_django(base_dir), b.to_django(base_dir)
-    keys = ("ENGINE", "HOST", "PORT", "NAME")
-    return all(str(first.get(key)) == str(second.get(key)) for key in keys)
+
+def _unfence_own(name: str, alias: str, tables: list[str], target: DatabaseConfig) -> None:
+    """Remove the fence an earlier move of tenant ``name`` away from ``alias`` left there;
+    refuse a target fenced by another tenant's move."""
+    foreign = fences_without(alias, fence_message(name))
+    if foreign:
+        raise MoveFailed(
+            f"{target.redacted_url} is fenced by a move of another tenant ({foreign} fence "
+            "triggers that do not name this tenant): move to a database no tenant uses"
+        )
+    unfence(alias, tables)
+
+
+def _verified(models: list[type[Model]], source: str, target: str) -> list[TableCheck]:
+    """Each table compared on both databases; ``MoveFailed`` naming those that differ."""
+    checks = compare(models, source, target)
+    differ = [check for check in checks if not check.same]
+    if differ:
+        raise MoveFailed(
+            "the copy differs from the source: " + "; ".join(check.describe() for check in differ)
+        )
+    return checks
+
+
+def _dropped(name: str) -> bool:
+    """Whether tenant ``name``'s row is gone (``drop_tenant`` ran during the move)."""
+    try:
+        return not _tenants().filter(name=name).exists()
+    except DatabaseError:  # default unreachable: not known to be dropped
+        return False
+
+
+def _source_after_drop(alias: str, fenced: list[str], source: DatabaseConfig) -> str:
+    """What became of the source of a tenant dropped during its move (its fence removed if the
+    database was kept)."""
+    where = source.redacted_url
+    if alias not in connections.settings:
+        return f"its database {where} was not changed"
+    try:
+        if not database_exists(alias):
+            return f"its database {where} was dropped too"
+        if fenced:
+            unfence(alias, fenced)
+    except (DatabaseError, OSError) as error:
+        return f"its database {where} may keep the move's fence ({redact(alias, str(error))})"
+    return f"its database {where} is kept, with its data, writable (the fence removed)"
 
 
 def _check_empty(models: list[type[Model]], alias: str, target: DatabaseConfig) -> None:
