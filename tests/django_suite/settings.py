@@ -22,6 +22,9 @@ class DjangoSuiteConfig(DjangoConfig):
     default_auto_field: str = "django.db.models.AutoField"
     use_tz: bool = False
     media_url: str = ""  # Django's default, which its admin tests expect ("/documents/x.txt")
+    # Django's test settings validate no passwords (its admin tests add users with short ones);
+    # DjangoConfig's default is startproject's four validators.
+    password_validators: list[dict[str, object]] = []
     databases: dict[str, DatabaseConfig] = {
         "default": DatabaseConfig.from_url("sqlite://"),
         "other": DatabaseConfig.from_url("sqlite://", copy_of="default"),
