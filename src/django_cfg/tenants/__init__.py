@@ -17,26 +17,6 @@ if TYPE_CHECKING:
         drop_tenant,
     )
 
-# Imported on first use: importing the package (the app, settings) builds nothing.
-_LAZY = {
-    name: "django_cfg.tenants.lifecycle"
-    for name in (
-        "CreatedTenant",
-        "DroppedTenant",
-        "TenantExistsError",
-        "TenantLifecycleError",
-        "create_tenant",
-        "drop_tenant",
-    )
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'django_cfg.tenants' has no attribute {name!r}")
-
-
 __all__ = [
     "CreatedTenant",
     "DroppedTenant",
@@ -45,3 +25,11 @@ __all__ = [
     "create_tenant",
     "drop_tenant",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The lifecycle API, imported on first use: importing the package (the app, settings)
+    builds nothing."""
+    if name in __all__:
+        return getattr(import_module("django_cfg.tenants.lifecycle"), name)
+    raise AttributeError(f"module 'django_cfg.tenants' has no attribute {name!r}")
