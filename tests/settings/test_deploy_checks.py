@@ -3,26 +3,15 @@ renders settings that pass Django's own (HTTPS redirect, HSTS, secure cookies, v
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-PROJECT = {
-    "manage.py": """\
-        import os, sys
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
-        from django.core.management import execute_from_command_line
-        execute_from_command_line(sys.argv)
-        """,
-    "api/__init__.py": "",
-    "api/settings.py": """\
-        from api.config import config
-        globals().update(config.get_all_settings())
-        """,
-    "api/config.py": """\
+from tests.support.manage_py_project import write_manage_py_project
+from tests.support.spec_page import user_environment
+
+CONFIG = """\
         import os
         from pydantic import SecretStr
         from django_cfg import DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
@@ -42,21 +31,14 @@ PROJECT = {
                 email = "console://"
 
         config = MyDjangoConfig()
-        """,
-}
+        """
 KEY = "k3y-" * 15
 
 
 def check_deploy(tmp_path: Path, **variables: str) -> tuple[int, set[str], str]:
     """Exit status, the ids reported and the output of ``manage.py check --deploy``."""
-    for name, text in PROJECT.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(textwrap.dedent(text))
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DATABASE", "DJANGO", "SECRET"))
-    }
+    write_manage_py_project(tmp_path, CONFIG)
+    environ = {k: v for k, v in user_environment().items() if not k.startswith("SECRET")}
     run = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=tmp_path,

@@ -5,10 +5,8 @@ and the file, without pydantic's rendering (DJANGO_CFG_TRACEBACK=1 keeps it as t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import textwrap
 import traceback
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from pydantic import ValidationError
 from django_cfg import DatabaseConfig, DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
 from django_cfg.settings.production import ProductionSettingsError
 from tests.settings.test_env_loading import environment_in, url
+from tests.support.manage_py_project import write_manage_py_project
+from tests.support.spec_page import run_process
 
 PYDANTIC_RENDERING = ("validation error for", "errors.pydantic.dev", "[type=", "input_value")
 
@@ -132,19 +132,7 @@ def test_a_database_field_error_names_the_url_variable(tmp_path, clean_env) -> N
     assert "s3cret-pw" not in message
 
 
-SETTINGS_PROJECT = {
-    "manage.py": """\
-        import os, sys
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
-        from django.core.management import execute_from_command_line
-        execute_from_command_line(sys.argv)
-        """,
-    "api/__init__.py": "",
-    "api/settings.py": """\
-        from api.config import config
-        globals().update(config.get_all_settings())
-        """,
-    "api/config.py": """\
+CHECKED_CONFIG = """\
         from django_cfg import DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
 
         class Environment(EnvSettings):
@@ -156,21 +144,15 @@ SETTINGS_PROJECT = {
             databases = databases_from_urls(env.database, blog_db={"read_weight": 0.5})
 
         config = MyDjangoConfig()
-        """,
-}
+        """
 
 
 def check_command(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    for name, text in SETTINGS_PROJECT.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(textwrap.dedent(text))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "DJANGO"))}
-    return subprocess.run(
+    write_manage_py_project(tmp_path, CHECKED_CONFIG)
+    return run_process(
         [sys.executable, "manage.py", "check"],
         cwd=tmp_path,
-        env={**environ, "DATABASE__URL_BLOG": "sqlite:///db/blog.sqlite3", **variables},
-        capture_output=True,
-        text=True,
+        env={"DATABASE__URL_BLOG": "sqlite:///db/blog.sqlite3", **variables},
         timeout=60,
     )
 
