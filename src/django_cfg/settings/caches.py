@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import Any, Self
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr
 
-from django_cfg.settings.config_errors import field_location, raise_invalid_settings
+from django_cfg.settings.config_errors import ConfigModel
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
@@ -51,7 +51,7 @@ CACHE_BACKENDS: dict[str, str] = {
 _OPTIONS = {"max_entries", "cull_frequency"}
 
 
-class CacheConfig(BaseModel):
+class CacheConfig(ConfigModel):
     """One entry of ``CACHES``; ``from_url`` reads a cache URL, ``to_django()`` renders it."""
 
     model_config = ConfigDict(
@@ -69,12 +69,6 @@ class CacheConfig(BaseModel):
     key_prefix: str = ""
     version: int = 1
     options: dict[str, Any] = Field(default_factory=dict, description="Backend OPTIONS")
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @classmethod
     def from_url(cls, url: str | SecretStr, **fields: Any) -> Self:

@@ -23,13 +23,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from django.core.exceptions import ImproperlyConfigured
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from django_cfg.settings.hidden_input import hide_inputs
 
 __all__ = [
     "TRACEBACK_VARIABLE",
+    "ConfigModel",
     "InvalidSettings",
     "SettingsError",
     "field_location",
@@ -113,3 +114,14 @@ def defined_in(cls: type[Any]) -> str:
     except ValueError:  # another drive (Windows)
         shown = path
     return f"{cls.__name__} ({shown if not shown.startswith('..') else path})"
+
+
+class ConfigModel(BaseModel):
+    """A config class whose validation errors are one short ``InvalidSettings`` naming the class
+    and the field (``CacheConfig: field location: ...``)."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise_invalid_settings(error, type(self).__name__, where=field_location)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Self
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -28,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from django_cfg.settings.config_errors import field_location, raise_invalid_settings
+from django_cfg.settings.config_errors import ConfigModel, field_location, raise_invalid_settings
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
@@ -73,7 +72,7 @@ def _database_named(url: str | SecretStr) -> str:
     return "DatabaseConfig"
 
 
-class DatabaseConfig(BaseModel):
+class DatabaseConfig(ConfigModel):
     """A database connection plus its role in routing (home of ``apps``, replica, read-only)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
@@ -154,12 +153,6 @@ class DatabaseConfig(BaseModel):
             raise_invalid_settings(error, _database_named(url), where=field_location)
         config._url_set_explicitly = isinstance(url, NamedDatabaseURL) and url.explicit
         return config
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @model_validator(mode="before")
     @classmethod

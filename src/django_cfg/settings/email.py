@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
-from django_cfg.settings.config_errors import field_location, raise_invalid_settings
+from django_cfg.settings.config_errors import ConfigModel
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
@@ -46,7 +46,7 @@ EMAIL_BACKENDS: dict[str, str] = {
 _DEFAULT_PORTS = {"smtp": 25, "smtp+tls": 587, "smtp+ssl": 465}
 
 
-class EmailConfig(BaseModel):
+class EmailConfig(ConfigModel):
     """Django's ``EMAIL_*`` settings; ``from_url`` reads an e-mail URL."""
 
     model_config = ConfigDict(
@@ -63,12 +63,6 @@ class EmailConfig(BaseModel):
     use_ssl: bool = Field(default=False, description="Implicit TLS (usually port 465)")
     timeout: int | None = Field(default=None, gt=0, description="Seconds per SMTP operation")
     file_path: str | None = Field(default=None, description="Folder of the file backend")
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     @model_validator(mode="after")
     def _tls_or_ssl(self) -> Self:

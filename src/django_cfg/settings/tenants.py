@@ -21,17 +21,15 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from django_cfg.settings.config_errors import field_location, raise_invalid_settings
+from django_cfg.settings.config_errors import ConfigModel
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import DatabaseURLError
@@ -119,18 +117,12 @@ def check_host(host: str) -> str:
     return normalised
 
 
-class TenantsConfig(BaseModel):
+class TenantsConfig(ConfigModel):
     """Which apps live in a database per tenant, where those databases are, and how a request
     names its tenant."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     _hide_input = hidden_input_validator()
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise_invalid_settings(error, type(self).__name__, where=field_location)
 
     apps: tuple[str, ...] = Field(min_length=1, description="App labels of the tenant apps")
     url: SecretStr = Field(
