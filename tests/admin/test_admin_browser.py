@@ -140,12 +140,10 @@ class Admin:
         return Select(self.css(selector))
 
     def submit(self, selector: str) -> None:
-        from selenium.webdriver.support import expected_conditions as ec
-
         button = self.css(selector)
         self.driver.execute_script("arguments[0].scrollIntoView();", button)
         button.click()
-        self.wait.until(ec.staleness_of(button))
+        self.wait.until(lambda _driver: _detached(button))
         self.loaded()
 
     def autocomplete(self, field: str, term: str, choice: str) -> None:
@@ -299,3 +297,20 @@ def delete_users(admin: Admin, project: ExampleProject, ids: dict[str, int], pos
     }
     assert rows(project, "blog_db", "SELECT text FROM blog_comment") == {("Commented in Chromium",)}
     assert rows(project, "shop_db", "SELECT COUNT(*) FROM shop_order") == {(2,)}
+
+
+def _detached(element: Any) -> bool:
+    """Whether ``element`` left the document (the form's page was replaced): selenium's
+    ``staleness_of``, plus the form in which chromedriver sometimes reports the same thing, a
+    plain WebDriverException "Node with given id does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error.msg):
+            return True
+        raise
+    return False
