@@ -80,10 +80,10 @@ from django.db import connection, connections, router  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from django_cfg.replicas.pinning import set_write  # noqa: E402
-from django_cfg.replicas.wal import replayed_position, written_position  # noqa: E402
 from django_cfg.routing.router import DatabaseRouter  # noqa: E402
-from django_cfg.routing.topology import ROUTER_PATH  # noqa: E402
+from django_cfg.state.pins import set_write  # noqa: E402
+from django_cfg.state.topology import ROUTER_PATH  # noqa: E402
+from django_cfg.state.wal import replayed_position, written_position  # noqa: E402
 
 Session._meta.db_table = f"bench_session_{os.getpid()}"  # processes may run side by side
 with connection.schema_editor() as editor:

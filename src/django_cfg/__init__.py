@@ -22,19 +22,15 @@ from django_cfg.settings.tenants import TenantsConfig
 from django_cfg.settings.url import DatabaseURLError, register_scheme
 
 if TYPE_CHECKING:
-    from django_cfg.replicas.pinning import use_primary
     from django_cfg.settings.database_urls import (
         DatabaseURLs,
         alias_for_url_key,
         databases_from_urls,
     )
     from django_cfg.settings.env_settings import EnvSettings
-    from django_cfg.tenants.context import (
-        NoTenantError,
-        UnknownTenantError,
-        current_tenant,
-        use_tenant,
-    )
+    from django_cfg.state.pins import use_primary
+    from django_cfg.tenants.context import current_tenant, use_tenant
+    from django_cfg.tenants.errors import NoTenantError, UnknownTenantError
 
 # Imported on first use, so that a settings module that does not use them (most) does not pay
 # for building their models at every startup.
@@ -43,11 +39,11 @@ _LAZY = {
     "alias_for_url_key": "django_cfg.settings.database_urls",
     "databases_from_urls": "django_cfg.settings.database_urls",
     "EnvSettings": "django_cfg.settings.env_settings",
-    "use_primary": "django_cfg.replicas.pinning",
+    "use_primary": "django_cfg.state.pins",
     "use_tenant": "django_cfg.tenants.context",
     "current_tenant": "django_cfg.tenants.context",
-    "NoTenantError": "django_cfg.tenants.context",
-    "UnknownTenantError": "django_cfg.tenants.context",
+    "NoTenantError": "django_cfg.tenants.errors",
+    "UnknownTenantError": "django_cfg.tenants.errors",
 }
 
 

@@ -14,12 +14,14 @@ class DjangoCfgConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started, setting_changed
 
-        from django_cfg import checks  # noqa: F401  (registers the system checks)
-        from django_cfg.routing.runtime import close_removed_connections, rebuild_runtime
+        import django_cfg.checks  # noqa: F401  (registers the system checks)
+        from django_cfg import patches
+        from django_cfg.runtime.added_databases import close_removed_connections
+        from django_cfg.runtime.runtime import install_django_hooks
 
-        # The database runtime everything at request time reads; it installs the patches of
-        # Django the topology needs (django_cfg.patches).
-        rebuild_runtime()
+        # The database runtime everything at request time reads; from now on each rebuild has
+        # django_cfg.patches apply the patches of Django its topology needs.
+        install_django_hooks(patches)
         setting_changed.connect(_rebuild_runtime, dispatch_uid="django_cfg.rebuild_runtime")
         for signal in (request_started, request_finished):
             signal.connect(
@@ -37,8 +39,8 @@ def _rebuild_runtime(*, setting: str, **_: Any) -> None:
     """The one ``setting_changed`` receiver: a routing setting changed (``override_settings``),
     so the database runtime is compiled again; the router re-fetches it at its next call.
     Django rebuilds its own router list for DATABASE_ROUTERS; the runtime decides the patches."""
-    from django_cfg.routing.runtime import rebuild_runtime
-    from django_cfg.routing.topology import TOPOLOGY_SETTINGS
+    from django_cfg.runtime.runtime import rebuild_runtime
+    from django_cfg.state.topology import TOPOLOGY_SETTINGS
 
     if setting in TOPOLOGY_SETTINGS or setting == "DATABASE_ROUTERS":
         rebuild_runtime()

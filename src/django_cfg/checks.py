@@ -46,19 +46,19 @@ from django_cfg.relations.crossing import (
     cross_database_relations,
     joined_cross_database_relations,
 )
-from django_cfg.routing.topology import (
-    ROUTER_PATH,
-    TENANT_HOME,
-    Topology,
-    get_topology,
-    router_installed,
-)
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
 from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
 from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
 from django_cfg.settings.production import fallback_url, is_development
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
 from django_cfg.settings.url import base_engine, engine_family, server_list, shown_servers
+from django_cfg.state.topology import (
+    ROUTER_PATH,
+    TENANT_HOME,
+    Topology,
+    router_installed,
+)
 
 TAG = "django_cfg"
 
@@ -125,7 +125,7 @@ def check_fallback_databases(**_: Any) -> list[CheckMessage]:
 
 @register(TAG, deploy=True)
 def check_replica_lag_bounds(**_: Any) -> list[CheckMessage]:
-    topology = get_topology()
+    topology = current_runtime().topology
     return [
         Warning(
             f"Replica {role.alias!r} of {role.replica_of!r} has no lag bound: reads keep going "
@@ -190,7 +190,7 @@ def _routing_in_use() -> bool:
 
 @register(TAG)
 def check_routing_rules(**_: Any) -> list[CheckMessage]:
-    topology = get_topology()
+    topology = current_runtime().topology
     messages: list[CheckMessage] = []
     if topology.rules and not _routing_in_use():
         messages.append(
@@ -275,7 +275,7 @@ def _check_rule(
 
 @register(TAG)
 def check_replicas(**_: Any) -> list[CheckMessage]:
-    topology = get_topology()
+    topology = current_runtime().topology
     messages: list[CheckMessage] = [
         Error(
             f"Database {role.alias!r} is a replica of {role.replica_of!r}, which is not in "
@@ -310,7 +310,7 @@ def check_replicas(**_: Any) -> list[CheckMessage]:
 def check_cross_database_relations(**_: Any) -> list[CheckMessage]:
     if not _routing_in_use():
         return []
-    topology = get_topology()
+    topology = current_runtime().topology
     messages: list[CheckMessage] = [
         Error(
             f"{relation.describe()}: a {type(relation.field).__name__} across databases needs a "
@@ -344,7 +344,7 @@ def _shared_to_tenant(relation: CrossDatabaseRelation) -> bool:
 @register(Tags.models, TAG)
 def check_shared_to_tenant_relations(**_: Any) -> list[CheckMessage]:
     """A shared row cannot name a tenant row: every tenant has its own rows of that model."""
-    topology = get_topology()
+    topology = current_runtime().topology
     relations = (*cross_database_relations(topology), *joined_cross_database_relations(topology))
     messages: list[CheckMessage] = []
     for relation in filter(_shared_to_tenant, relations):
@@ -404,7 +404,9 @@ def check_replica_names(**_: Any) -> list[CheckMessage]:
     """Aliases named like a replica that nothing declares a replica (hand-written settings)."""
     if not _routing_in_use():
         return []
-    return replica_name_warnings(get_topology(), getattr(settings, "DATABASE_ROLES", {}) or {})
+    return replica_name_warnings(
+        current_runtime().topology, getattr(settings, "DATABASE_ROLES", {}) or {}
+    )
 
 
 def replica_name_warnings(topology: Topology, declared: dict[str, Any]) -> list[CheckMessage]:

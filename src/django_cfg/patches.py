@@ -1,8 +1,9 @@
 """Every change django_cfg makes to Django's own objects, in one place.
 
     # django_cfg/apps.py (the package does this; a project writes nothing)
-    patches.install(topology)   # in AppConfig.ready() and when a routing setting changes
-    patches.uninstall()         # Django's objects as they were
+    install_django_hooks(patches)   # AppConfig.ready(): the runtime calls follow() per rebuild
+    patches.install(topology)       # what follow() does when the topology needs other patches
+    patches.uninstall()             # Django's objects as they were
 
 Patches of Django
 -----------------
@@ -97,18 +98,19 @@ from django.db.models import ForeignKey
 from django.db.utils import ConnectionHandler
 from django.utils.connection import ConnectionDoesNotExist
 
-from django_cfg.relations.crossing import (
-    CrossDatabaseCollector,
-    CrossDatabaseRelation,
-    cross_database_relations,
-    join_error_wrapper,
-)
+from django_cfg.relations.collector import CrossDatabaseCollector
+from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
+from django_cfg.relations.wrong_database_errors import join_error_wrapper
 from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
-from django_cfg.routing.topology import TENANT_HOME, Topology
+from django_cfg.runtime.process_state import ProcessState
+from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
+from django_cfg.state.topology import TENANT_HOME, Topology, router_installed
 
 __all__ = [
+    "Applied",
     "add_connection",
     "dropped_constraints",
+    "follow",
     "install",
     "installed",
     "remove_connection",
@@ -119,47 +121,84 @@ __all__ = [
 _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
 
 
-@dataclass
-class _Applied:
-    """What ``install()`` changed, so that ``uninstall()`` can put it back."""
+@dataclass(eq=False)
+class Applied:
+    """What ``install()`` changed, so that ``uninstall()`` can put it back; kept on the
+    runtime's process state (``current_runtime().state.patches``)."""
 
     names: dict[tuple[ModuleType | type, str], Any] = field(
         default_factory=dict
     )  # -> Django's value
     constraints: list[CrossDatabaseRelation] = field(default_factory=list)
     wraps_connections: bool = False
+    followed: tuple[Any, ...] | None = None
+    """What of the topology the patches were last installed for (``follow``); None: unknown."""
 
 
-_applied = _Applied()
 _INHERITED = object()  # the patched class only inherited the attribute: deleted on uninstall
 
 
-def install(topology: Topology) -> None:
+def _applied(state: ProcessState | None = None) -> Applied:
+    state = state if state is not None else current_runtime().state
+    if state.patches is None:
+        state.patches = Applied()
+    applied: Applied = state.patches
+    return applied
+
+
+def follow(runtime: DatabaseRuntime) -> None:
+    """The patches ``runtime`` needs (``DjangoHooks.follow``, called by each rebuild before the
+    runtime is published): installed for the relations that cross databases and for primaries
+    with replicas when the router is installed, undone when it is not. Redone only when an app
+    changed its home, a primary gained or lost its replicas, or the router came or went (adding
+    a database that no app lives on and that is no replica costs nothing here)."""
+    from django.conf import settings
+
+    applied = _applied(runtime.state)
+    in_use = router_installed(getattr(settings, "DATABASE_ROUTERS", ()))
+    followed = (
+        in_use,
+        tuple(sorted(runtime.homes.items())),
+        runtime.replicated,
+        wraps_connections(runtime.topology),
+    )
+    if applied.followed == followed:
+        return
+    if in_use:
+        install(runtime.topology, applied)
+    else:
+        uninstall(applied)
+    applied.followed = followed
+
+
+def install(topology: Topology, applied: Applied | None = None) -> None:
     """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent).
 
     It goes straight from what is applied to what is needed: a patch needed before and after
     stays in place throughout (a delete running in another thread meanwhile still gets the
     cross-database collector and no constraint comes back).
     """
+    applied = applied if applied is not None else _applied()
+    applied.followed = None  # installed by hand: the next rebuild decides again
     relations = cross_database_relations(topology)
     names: dict[tuple[ModuleType | type, str], Any] = {}
     if relations:
         names.update(_cross_database_deletion())
         if apps.is_installed("django.contrib.admin"):
-            names.update(_cross_database_admin())
+            names.update(_cross_database_admin(applied))
     if any(role.replica_of is not None for role in topology.roles.values()):
-        names.update(_connect_reports())
+        names.update(_connect_reports(applied))
     if TENANT_HOME in topology.homes.values():
-        names.update(_tenant_connections())
-    for (module, name), original in list(_applied.names.items()):
+        names.update(_tenant_connections(applied))
+    for (module, name), original in list(applied.names.items()):
         if (module, name) not in names:
             _restore(module, name, original)
-            del _applied.names[(module, name)]
+            del applied.names[(module, name)]
     for (module, name), replacement in names.items():
-        _applied.names.setdefault((module, name), vars(module).get(name, _INHERITED))
+        applied.names.setdefault((module, name), vars(module).get(name, _INHERITED))
         setattr(module, name, replacement)
-    _set_constraints(relations)
-    _wrap_connections(wraps_connections(topology))
+    _set_constraints(relations, applied)
+    _wrap_connections(wraps_connections(topology), applied)
 
 
 def wraps_connections(topology: Topology) -> bool:
@@ -167,17 +206,19 @@ def wraps_connections(topology: Topology) -> bool:
     return len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values())
 
 
-def uninstall() -> None:
+def uninstall(applied: Applied | None = None) -> None:
     """Give Django its objects back (idempotent).
 
     Connections opened while installed keep their error-explaining wrappers: they only reword
     errors, and other threads' connections are not reachable from here.
     """
-    for (module, name), original in _applied.names.items():
+    applied = applied if applied is not None else _applied()
+    applied.followed = None
+    for (module, name), original in applied.names.items():
         _restore(module, name, original)
-    _applied.names.clear()
-    _set_constraints(())
-    _wrap_connections(False)
+    applied.names.clear()
+    _set_constraints((), applied)
+    _wrap_connections(False, applied)
 
 
 def _restore(owner: ModuleType | type, name: str, original: Any) -> None:
@@ -190,15 +231,16 @@ def _restore(owner: ModuleType | type, name: str, original: Any) -> None:
 def installed() -> dict[str, Any]:
     """What is changed now: ``{"django.db.models.base.Collector": CrossDatabaseCollector, ...}``,
     and ``"django.db.backends.signals.connection_created"`` when new connections get wrappers."""
-    changed = {_qualified(owner, name): getattr(owner, name) for owner, name in _applied.names}
-    if _applied.wraps_connections:
+    applied = _applied()
+    changed = {_qualified(owner, name): getattr(owner, name) for owner, name in applied.names}
+    if applied.wraps_connections:
         changed["django.db.backends.signals.connection_created"] = _wrap_new_connection
     return changed
 
 
 def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
     """The crossing ForeignKeys whose database constraint ``install()`` dropped (patch 2)."""
-    return tuple(_applied.constraints)
+    return tuple(_applied().constraints)
 
 
 def _qualified(owner: ModuleType | type, name: str) -> str:
@@ -224,24 +266,24 @@ def _cross_database_deletion() -> dict[tuple[ModuleType | type, str], Any]:
 # 2. No database constraint across databases ----------------------------------------------------
 
 
-def _set_constraints(relations: tuple[CrossDatabaseRelation, ...]) -> None:
+def _set_constraints(relations: tuple[CrossDatabaseRelation, ...], applied: Applied) -> None:
     """No constraint on the crossing ForeignKeys; the user's back on those that stopped crossing."""
     fields = {relation.field for relation in relations}
-    for relation in list(_applied.constraints):
+    for relation in list(applied.constraints):
         if relation.field not in fields:
             relation.field.db_constraint = True  # type: ignore[attr-defined]
-            _applied.constraints.remove(relation)
+            applied.constraints.remove(relation)
     for relation in relations:
         fk = relation.field
         if isinstance(fk, ForeignKey) and getattr(fk, "db_constraint", False):
             fk.db_constraint = False  # type: ignore[attr-defined]
-            _applied.constraints.append(relation)
+            applied.constraints.append(relation)
 
 
 # 3, 4. The admin -------------------------------------------------------------------------------
 
 
-def _cross_database_admin() -> dict[tuple[ModuleType | type, str], Any]:
+def _cross_database_admin(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
     """The admin's delete pages collect across databases; changelists JOIN within one."""
     import django.contrib.admin.utils
     from django.contrib.admin.views.main import ChangeList
@@ -249,7 +291,7 @@ def _cross_database_admin() -> dict[tuple[ModuleType | type, str], Any]:
     from django_cfg.admin.cross_database import CrossDatabaseNestedObjects
 
     key = (ChangeList, "apply_select_related")
-    django_method = _applied.names.get(key, vars(ChangeList)["apply_select_related"])
+    django_method = applied.names.get(key, vars(ChangeList)["apply_select_related"])
     return {
         (django.contrib.admin.utils, "NestedObjects"): CrossDatabaseNestedObjects,
         key: _select_related_within_databases(django_method),
@@ -270,12 +312,12 @@ def _select_related_within_databases(django_method: Callable[..., Any]) -> Calla
 # 5. Execute wrappers for a connection's lifetime -----------------------------------------------
 
 
-def _wrap_connections(needed: bool) -> None:
-    if needed and not _applied.wraps_connections:
+def _wrap_connections(needed: bool, applied: Applied) -> None:
+    if needed and not applied.wraps_connections:
         connection_created.connect(_wrap_new_connection, dispatch_uid=_WRAP_CONNECTIONS)
-    elif not needed and _applied.wraps_connections:
+    elif not needed and applied.wraps_connections:
         connection_created.disconnect(dispatch_uid=_WRAP_CONNECTIONS)
-    _applied.wraps_connections = needed
+    applied.wraps_connections = needed
 
 
 def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
@@ -296,12 +338,12 @@ def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any)
 # 7. Failed connections reported ----------------------------------------------------------------
 
 
-def _connect_reports() -> dict[tuple[ModuleType | type, str], Any]:
+def _connect_reports(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
     """Django's ``connect()`` tells ``replicas.outage`` how it went (see patch 7)."""
     from django_cfg.replicas import outage
 
     key = (BaseDatabaseWrapper, "connect")
-    if key in _applied.names:  # installed: keep the wrapper in place
+    if key in applied.names:  # installed: keep the wrapper in place
         return {key: vars(BaseDatabaseWrapper)["connect"]}
     original = vars(BaseDatabaseWrapper)["connect"]
 
@@ -323,10 +365,10 @@ def _connect_reports() -> dict[tuple[ModuleType | type, str], Any]:
 # 8. Tenant aliases on first use ----------------------------------------------------------------
 
 
-def _tenant_connections() -> dict[tuple[ModuleType | type, str], Any]:
+def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
     """``connections["tenant_acme"]`` opens a known tenant's database (see patch 8)."""
     key = (ConnectionHandler, "__getitem__")
-    if key in _applied.names:  # installed: keep the wrapper in place
+    if key in applied.names:  # installed: keep the wrapper in place
         return {key: vars(ConnectionHandler)["__getitem__"]}
     original = ConnectionHandler.__getitem__
 
@@ -347,7 +389,7 @@ def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:
     routed query would; False if ``alias`` names no tenant of this process."""
     from django.db import connections
 
-    from django_cfg.tenants.context import UnknownTenantError
+    from django_cfg.tenants.errors import UnknownTenantError
     from django_cfg.tenants.registry import current_registry, tenant_database_of, tenant_of_alias
 
     primary = tenant_database_of(alias) if handler is connections else None
@@ -374,7 +416,8 @@ def add_connection(alias: str, settings_dict: dict[str, Any]) -> None:
 
 
 def remove_connection(alias: str) -> None:
-    """Forget ``alias``'s settings (patch 6); the caller closes its connections first."""
+    """Forget ``alias``'s settings (patch 6). Connections made with them stay open until closed
+    (``remove_database`` closes the calling thread's; other threads at their next request)."""
     from django.db import connections
 
     connections.settings.pop(alias, None)

@@ -34,7 +34,7 @@ from django_cfg.admin.cross_database import (
     CrossDatabaseNestedObjects,
     admin_lookup_errors,
 )
-from django_cfg.routing.topology import get_topology
+from django_cfg.runtime.runtime import current_runtime
 from tests.support.engine_pairs import Pair
 
 ADMIN = "tests.support.admin_across_databases_site"
@@ -270,7 +270,7 @@ def rows_on_plain_django(client: Client, page_url: str) -> str:
     try:
         return rows(client, page_url)
     finally:
-        patches.install(get_topology())
+        patches.install(current_runtime().topology)
 
 
 ONLY_AND_DEFER = [

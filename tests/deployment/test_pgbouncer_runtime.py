@@ -19,8 +19,8 @@ from django.db import OperationalError, connections, transaction
 from django.test import Client, override_settings
 
 from django_cfg import DatabaseConfig
-from django_cfg.replicas.monitor import current_monitor
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
+from django_cfg.runtime.runtime import current_runtime
 from tests.support.replica_tools import replay_paused, start_replica, wait_for_replica
 from tests.support.services import pgbouncer_release
 
@@ -145,7 +145,7 @@ def through_the_poolers() -> Iterator[None]:
             try:
                 yield
             finally:
-                if (monitor := current_monitor()) is not None:
+                if (monitor := current_runtime().monitor) is not None:
                     monitor.close()
     finally:
         for alias in changed:

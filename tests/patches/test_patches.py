@@ -42,8 +42,9 @@ from django_cfg.backends.replica_postgresql.base import (
     FailoverCursorDebugWrapper,
     FailoverCursorWrapper,
 )
-from django_cfg.relations.crossing import CrossDatabaseCollector
-from django_cfg.routing.topology import DatabaseRole, Topology, get_topology
+from django_cfg.relations.collector import CrossDatabaseCollector
+from django_cfg.runtime.runtime import current_runtime
+from django_cfg.state.topology import DatabaseRole, Topology
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "django_cfg"
 assert SRC.is_dir(), SRC  # a scan of nothing would find nothing
@@ -72,7 +73,7 @@ WRAPS_CONNECTIONS = "django.db.backends.signals.connection_created"
 REPORTS_CONNECTS = "django.db.backends.base.base.BaseDatabaseWrapper.connect"
 DJANGO_CONNECT = BaseDatabaseWrapper.connect
 if REPORTS_CONNECTS in patches.installed():  # the suite's settings have a replica
-    DJANGO_CONNECT = patches._applied.names[(BaseDatabaseWrapper, "connect")]
+    DJANGO_CONNECT = patches._applied().names[(BaseDatabaseWrapper, "connect")]
 
 
 def current(name: str) -> Any:
@@ -93,7 +94,7 @@ def restored() -> Iterator[None]:
     try:
         yield
     finally:
-        patches.install(get_topology())
+        patches.install(current_runtime().topology)
 
 
 # What is patched ---------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def test_nothing_is_patched_when_no_relation_crosses_databases(restored: None) -
         for alias, role in settings.DATABASE_ROLES.items()
     }
     with override_settings(DATABASE_ROLES=roles, DATABASE_ROUTING_RULES={}):
-        assert get_topology().homes == {}  # every app on default: nothing crosses
+        assert current_runtime().topology.homes == {}  # every app on default: nothing crosses
         # Several databases, and a replica:
         assert patches.installed().keys() == {WRAPS_CONNECTIONS, REPORTS_CONNECTS}
         assert {name: current(name) for name in DJANGO_NAMES} == DJANGO_NAMES
@@ -150,8 +151,8 @@ def test_one_writable_database_gets_no_patch_at_all(restored: None) -> None:
 def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(
     restored: None,
 ) -> None:
-    patches.install(get_topology())
-    patches.install(get_topology())
+    patches.install(current_runtime().topology)
+    patches.install(current_runtime().topology)
     assert patches.installed().keys() == {*OURS, WRAPS_CONNECTIONS, REPORTS_CONNECTS}
     patches.uninstall()
     patches.uninstall()
@@ -178,14 +179,14 @@ def test_installing_again_never_passes_through_djangos_objects(restored: None) -
 
     import sys
 
-    patches.install(get_topology())
+    patches.install(current_runtime().topology)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
         for _ in range(300):
-            patches.install(get_topology())
+            patches.install(current_runtime().topology)
     finally:
         stop.set()
         watcher.join()

@@ -14,7 +14,7 @@ from django.db.utils import ConnectionHandler
 from django.utils.connection import BaseConnectionHandler, ConnectionDoesNotExist
 
 from django_cfg import patches
-from django_cfg.routing.topology import TENANT_HOME, DatabaseRole, Topology
+from django_cfg.state.topology import TENANT_HOME, DatabaseRole, Topology
 from tests.patches.test_patches import restored  # noqa: F401 (the fixture: the suite's patches back)
 
 TENANT_CONNECTIONS = "django.db.utils.ConnectionHandler.__getitem__"

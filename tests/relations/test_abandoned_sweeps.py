@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from django_cfg.relations import delete_intents
-from django_cfg.relations.delete_intents import PendingDelete, finish_abandoned_sweeps
+from django_cfg.relations import roll_forward
+from django_cfg.relations.collector import CrossDatabaseCollector
+from django_cfg.relations.delete_intents import PendingDelete
+from django_cfg.relations.roll_forward import SWEEPS_PER_DELETE, finish_abandoned_sweeps
 from django_cfg.relations.shared_delete import EVERY_TENANT
 
 
@@ -24,17 +26,19 @@ def pending(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ]
     other = PendingDelete("x", created, ["default"], [("blog_db", "blog.Post", [1])])
     finished: list[str] = []
-    monkeypatch.setattr(delete_intents, "intent_databases", lambda: ["default"])
-    monkeypatch.setattr(delete_intents, "pending_deletes", lambda _dbs: [other, *sweeps])
-    monkeypatch.setattr(delete_intents, "finish_pending_delete", lambda p: finished.append(p.token))
+    monkeypatch.setattr(roll_forward, "intent_databases", lambda: ["default"])
+    monkeypatch.setattr(roll_forward, "pending_deletes", lambda _dbs: [other, *sweeps])
+    monkeypatch.setattr(
+        roll_forward, "finish_pending_delete", lambda p, _collector: finished.append(p.token)
+    )
     return finished
 
 
 def test_a_shared_delete_finishes_at_most_the_oldest_few(pending: list[str]) -> None:
-    assert finish_abandoned_sweeps(limit=delete_intents.SWEEPS_PER_DELETE) == 2
+    assert finish_abandoned_sweeps(CrossDatabaseCollector, limit=SWEEPS_PER_DELETE) == 2
     assert pending == ["s0", "s1"]
 
 
 def test_without_a_limit_every_sweep_is_finished(pending: list[str]) -> None:
-    assert finish_abandoned_sweeps() == 5
+    assert finish_abandoned_sweeps(CrossDatabaseCollector) == 5
     assert pending == ["s0", "s1", "s2", "s3", "s4"]

@@ -14,7 +14,7 @@ from django.db import connections, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.test.utils import CaptureQueriesContext
 
-from django_cfg.relations.crossing import CrossDatabaseJoinError
+from django_cfg.relations.wrong_database_errors import CrossDatabaseJoinError
 from tests.support.engine_pairs import PAIRS, Pair, make_author
 
 

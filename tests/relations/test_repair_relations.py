@@ -327,7 +327,7 @@ def test_the_intents_table_is_on_every_database_that_takes_migrations() -> None:
 def test_a_database_without_the_intents_table_refuses_the_delete_before_any_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django_cfg.routing.runtime import current_runtime
+    from django_cfg.runtime.runtime import current_runtime
 
     pair = Pair("lite", "default", "sqlite_blog")
     ada, post, _comment, draft = make(pair, "ada")

@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, override_settings
 from django.urls import path
 
-from django_cfg.replicas.pinning import _COOKIE_SALT, COOKIE_NAME, current_pins
+from django_cfg.replicas.pinning import _COOKIE_SALT, COOKIE_NAME
+from django_cfg.state.pins import current_pins
 
 
 def pins_view(request: HttpRequest) -> HttpResponse:

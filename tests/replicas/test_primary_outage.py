@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import OperationalError, connections
 from django.test import Client, override_settings
 
-from django_cfg.replicas.monitor import current_monitor
-from django_cfg.replicas.pinning import current_pins
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.url import PRIMARY_CONNECT_TIMEOUT
+from django_cfg.state.pins import current_pins
 from tests.support.dead_primary import primary_down
 from tests.support.replica_tools import start_replica, wait_for_replica
 
@@ -58,7 +58,7 @@ def outage_ready(transactional_db: None) -> Iterator[int]:
         try:
             yield person.pk
         finally:
-            if (monitor := current_monitor()) is not None:
+            if (monitor := current_runtime().monitor) is not None:
                 monitor.close()
             connections["replica"].close()
             connections["postgres"].close()
@@ -97,7 +97,7 @@ def test_no_read_of_a_replicated_model_fails_while_the_primary_is_down(
 ) -> None:
     with override_settings(DATABASE_ROLES=roles(read_weight)), primary_down(how):
         served, failed, slowest = read_many(outage_ready)
-        monitor = current_monitor()
+        monitor = current_runtime().monitor
         assert monitor is not None
         counts = dict(monitor.counters)
     print(
@@ -155,7 +155,7 @@ def test_a_pin_whose_primary_went_away_does_not_fail_the_read(outage_ready: int)
     with override_settings(DATABASE_ROLES=roles(1.0)):
         served, pins = in_new_context(scenario)
     assert (served, pins) == ("standby", {})
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     assert monitor is not None
     assert monitor.counters["pin_dropped:primary_down"] == 1
 

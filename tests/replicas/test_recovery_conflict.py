@@ -22,7 +22,7 @@ from django.apps import apps
 from django.db import connections
 
 from django_cfg import DatabaseConfig
-from django_cfg.replicas.monitor import current_monitor
+from django_cfg.runtime.runtime import current_runtime
 from tests.support.replica_tools import wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL
 
@@ -117,7 +117,7 @@ def test_a_replica_read_cancelled_by_a_recovery_conflict_is_rerun_on_the_primary
     wait_for_replica()
     dbname = str(connections["replica"].settings_dict["NAME"])
     application = f"django_cfg_conflict_{threading.get_ident()}"
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     assert monitor is not None
     before = dict(monitor.counts)
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.replicas.monitor import (
+from django_cfg.state.replica_monitor import (
     ReplicaHealth,
     ReplicaMonitor,
     ReplicaOptions,
@@ -19,7 +19,7 @@ from django_cfg.replicas.monitor import (
     format_lsn,
     parse_lsn,
 )
-from django_cfg.routing.topology import Topology
+from django_cfg.state.topology import Topology
 
 PG = "postgresql://app@db/main"
 REPLICA = "postgresql://app@replica/main"
@@ -213,12 +213,8 @@ def test_write_markers_from_the_cookie_expire_pin_seconds_after_the_write() -> N
     from django.http import HttpResponse
     from django.test import RequestFactory
 
-    from django_cfg.replicas.pinning import (
-        _COOKIE_SALT,
-        COOKIE_NAME,
-        EMPTY,
-        ReadYourWritesMiddleware,
-    )
+    from django_cfg.replicas.pinning import _COOKIE_SALT, COOKIE_NAME, ReadYourWritesMiddleware
+    from django_cfg.state.pins import EMPTY
 
     def request_with(value: str) -> object:
         response = HttpResponse()  # signed exactly as the middleware signs it

@@ -26,9 +26,8 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_cfg import use_primary
-from django_cfg.replicas.monitor import current_monitor
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
-from django_cfg.routing.topology import get_topology
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.status import probe
 from tests.support.replica_tools import (
     read_through_outage,
@@ -78,7 +77,7 @@ def replicated(transactional_db: None) -> Iterator[None]:
 
 def close_monitor() -> None:
     """Close the monitor's own probe connections (they would keep the test database busy)."""
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     if monitor is not None:
         monitor.close()
 
@@ -170,7 +169,7 @@ def test_reads_inside_atomic_see_uncommitted_rows(replicated: None) -> None:
         created = Person.objects.create(name=f"atomic {uuid.uuid4().hex}")
         found = in_new_context(Person.objects.get, pk=created.pk)  # no pin: atomic alone
         assert served_by(found) == "primary"
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     assert monitor is not None
     assert monitor.counters["primary:atomic"] >= 1
 
@@ -284,7 +283,7 @@ def test_lagging_replica_is_skipped_within_a_probe_interval_and_returns(
             if read_again == "standby":
                 break
         assert read_again == "standby"
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     assert monitor is not None
 
 
@@ -317,7 +316,7 @@ def test_a_read_whose_replica_connection_dies_is_run_again_on_the_primary(
     replica = connections["replica"]
     replica.ensure_connection()
     assert not replica.serving_primary
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     assert monitor is not None
     reruns = monitor.counts["rerun_on_primary"]
     terminate_on_replica(replica.connection.info.backend_pid)
@@ -343,7 +342,7 @@ def test_explicit_write_to_the_read_only_warehouse_fails_clearly(replicated: Non
 
 
 def test_db_status_shows_the_replica_and_its_lag(replicated: None) -> None:
-    topology = get_topology()
+    topology = current_runtime().topology
     wait_for_replica()
     replica = probe("replica", topology).as_dict()
     assert (replica["role"], replica["reachable"], replica["port"]) == (

@@ -22,7 +22,7 @@ from django.test import override_settings
 
 from django_cfg import DatabaseConfig, DjangoConfig
 from django_cfg.routing.router import DatabaseRouter
-from django_cfg.routing.topology import Topology
+from django_cfg.state.topology import Topology
 
 Person = apps.get_model("lite_people", "Person")  # home: default
 Post = apps.get_model("lite_posts", "Post")  # home: sqlite_blog; Post.author -> Person

@@ -18,8 +18,9 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from django_cfg import DatabaseConfig
 from django_cfg.routing.router import DatabaseRouter
-from django_cfg.routing.runtime import add_database, current_runtime, remove_database
-from django_cfg.routing.topology import ROUTER_PATH
+from django_cfg.runtime.added_databases import add_database, remove_database
+from django_cfg.runtime.runtime import current_runtime
+from django_cfg.state.topology import ROUTER_PATH
 from tests.apps.testapp.models import Note
 
 ALIAS = "added_at_run_time"

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError, ProgrammingError, transaction
 
-from django_cfg.relations.crossing import CrossDatabaseJoinError, TableNotOnDatabaseError
+from django_cfg.relations.wrong_database_errors import (
+    CrossDatabaseJoinError,
+    TableNotOnDatabaseError,
+)
 from tests.support.engine_pairs import PAIRS, Pair, make_author
 from tests.support.example_project import ALIASES, ExampleProject
 

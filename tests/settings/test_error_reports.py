@@ -25,7 +25,7 @@ from django.views.debug import (
 )
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.routing.runtime import add_database, remove_database
+from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.settings.error_reports import DatabasePasswordFilter
 from tests.support.error_reports import MAIL_SETTINGS, ExcInfo, raise_in, reports
 from tests.support.services import MARIADB_URL, POSTGRES_URL

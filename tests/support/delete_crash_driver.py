@@ -297,7 +297,7 @@ def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
 def race_trials(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connections
 
-    from django_cfg.relations.crossing import CrossDatabaseCollector
+    from django_cfg.relations.collector import CrossDatabaseCollector
 
     person, post, comment, _draft = models()
     result: dict[str, Any] = {"trials": 0, "orphans": 0, "listed": 0, "repaired": 0}

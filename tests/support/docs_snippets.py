@@ -91,14 +91,14 @@ REASONS = {
 }
 
 KINDS = {
-    ("architecture.md", "from django_cfg.routing.runtime import add_database"): "shell",
+    ("architecture.md", "from django_cfg.runtime.added_databases import add_database"): "shell",
     ("configuration.md", "DatabaseConfig.from_url("): "script",
     ("configuration.md", "from django_cfg import CacheConfig"): "script",
     ("deployment.md", "DatabaseConfig.from_url("): "script",
     ("migrations.md", 'databases["cache_db"]'): "script",
     ("migrations.md", "DATABASE_ROUTING_RULES"): "settings",
     ("migrations.md", "CACHES = "): "settings",
-    ("replicas.md", "from django_cfg.replicas.monitor"): "shell",
+    ("replicas.md", "from django_cfg.state.replica_monitor"): "shell",
     ("routing.md", "# settings.py"): "settings",
     ("routing.md", "databases = {"): "script",
     ("routing.md", "DATABASE_ROUTERS"): "settings",

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 
 from django_cfg import DatabaseConfig
-from django_cfg.replicas.wal import format_lsn, replayed_position, written_position
+from django_cfg.state.wal import format_lsn, replayed_position, written_position
 from tests.support.services import POSTGRES_URL, REPLICA_URL
 
 PG_VERSION = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]

@@ -56,7 +56,7 @@ def test_a_django_task_runs_in_the_tenant_it_was_enqueued_in(fixed: TenantProjec
     assert immediate["acme"]["kwargs"] == {"django_cfg_tenant": "acme"}
     assert immediate["beta"]["return"] == "beta"
     assert immediate["None"]["status"] == "FAILED"
-    assert immediate["None"]["errors"] == ["django_cfg.tenants.context.NoTenantError"]
+    assert immediate["None"]["errors"] == ["django_cfg.tenants.errors.NoTenantError"]
     assert immediate["None"]["kwargs"] == {}
     assert out["tenant_argument"].startswith(
         "TypeError: 'django_cfg_tenant' is the keyword argument that carries the tenant"

@@ -17,10 +17,11 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from django_cfg import TenantsConfig
-from django_cfg.routing.topology import ROUTER_PATH
 from django_cfg.settings.tenants import TENANTS_ROUTER
-from django_cfg.tenants.context import UnknownTenantError, use_tenant
+from django_cfg.state.topology import ROUTER_PATH
+from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.credentials import check_storable_url
+from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.provisioning import create_database
 from django_cfg.tenants.registry import current_registry
 from tests.apps.testapp.models import Note

@@ -37,9 +37,10 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils.text import capfirst
 
-from django_cfg.relations.crossing import CrossDatabaseCollector, _crossing_fields
+from django_cfg.relations.collector import CrossDatabaseCollector
+from django_cfg.relations.crossing import crossing_fields
 from django_cfg.relations.shared_delete import collect_in_tenant, in_each_tenant
-from django_cfg.routing.topology import get_topology
+from django_cfg.runtime.runtime import current_runtime
 
 __all__ = [
     "CrossDatabaseChangeList",
@@ -152,7 +153,7 @@ class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
         return super().collect(objs, source=source, source_attr=source_attr, **kwargs)
 
     def related_objects(self, related_model: Any, related_fields: Any, objs: Any) -> Any:
-        crossing = _crossing_fields()
+        crossing = crossing_fields()
         if not any(field in crossing for field in related_fields):
             return super().related_objects(related_model, related_fields, objs)
         # NestedObjects would select_related() the ForeignKey back to the deleted rows: a JOIN
@@ -220,7 +221,7 @@ class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
 
     def _field_updates_across(self) -> Iterator[tuple[Model | None, FieldUpdate]]:
         """Rows on other databases that the delete updates, each with the row it points to."""
-        crossing = _crossing_fields()
+        crossing = crossing_fields()
         for collector in [self, *self._foreign_collectors()]:
             field_updates: dict[tuple[Any, Any], list[Any]] = collector.field_updates
             for (field, value), batches in field_updates.items():
@@ -238,7 +239,7 @@ class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
 
 
 def _home(model: Any) -> str:
-    return get_topology().home(model._meta.app_label)
+    return current_runtime().topology.home(model._meta.app_label)
 
 
 def _non_null_paths(model: Any, prefix: str = "", depth: int = 5) -> Iterator[tuple[str, bool]]:
@@ -306,7 +307,7 @@ def _crossing_in_list_display(model: Any, list_display: Iterable[Any]) -> Iterat
             field = model._meta.get_field(name) if isinstance(name, str) else None
         except FieldDoesNotExist:
             continue
-        if field in _crossing_fields() and name != getattr(field, "attname", None):
+        if field in crossing_fields() and name != getattr(field, "attname", None):
             yield name
 
 
@@ -483,7 +484,7 @@ def admin_lookup_errors(site: Any) -> list[CheckMessage]:
                 field = model._meta.get_field(lookup)
             except FieldDoesNotExist:
                 continue
-            if field in _crossing_fields():
+            if field in crossing_fields():
                 messages.append(
                     Error(
                         f"{name}.list_filter uses RelatedOnlyFieldListFilter on {lookup!r}, a "
@@ -503,7 +504,7 @@ def check_admin_lookups(**_: Any) -> list[CheckMessage]:
     """``manage.py check``: admin options that would JOIN across databases (every admin site)."""
     from django.contrib.admin.sites import all_sites
 
-    if not _crossing_fields():
+    if not crossing_fields():
         return []
     messages: list[CheckMessage] = []
     for site in all_sites:

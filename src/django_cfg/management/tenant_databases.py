@@ -25,7 +25,7 @@ from django.db import DatabaseError
 
 from django_cfg.management.did_you_mean import did_you_mean
 from django_cfg.settings.tenants import tenant_alias
-from django_cfg.tenants.context import UnknownTenantError
+from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 
 __all__ = [

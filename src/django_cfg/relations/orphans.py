@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.db.models.deletion import ProtectedError, RestrictedError
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
-from django_cfg.relations.crossing import (
-    CrossDatabaseCollector,
-    CrossDatabaseRelation,
-    cross_database_relations,
-)
-from django_cfg.routing.topology import TENANT_HOME
+from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
+from django_cfg.state.topology import TENANT_HOME
+from django_cfg.tenants.context import current_tenant
+from django_cfg.tenants.router import tenant_database
 
 __all__ = [
     "OrphanBatch",
@@ -156,8 +154,9 @@ def _orphan_rows(
             return
 
 
-def repair_orphans(batch: OrphanBatch) -> Repair:
-    """Apply the field's ``on_delete`` to the rows of ``batch`` that are still orphans."""
+def repair_orphans(batch: OrphanBatch, collector: type[Collector]) -> Repair:
+    """Apply the field's ``on_delete`` to the rows of ``batch`` that are still orphans, with
+    ``collector`` (``CrossDatabaseCollector``)."""
     relation = batch.relation
     repair = Repair()
     values = list(dict.fromkeys(value for _pk, value in batch.rows))
@@ -176,25 +175,29 @@ def repair_orphans(batch: OrphanBatch) -> Repair:
         if count:
             repair.left.append(f"{relation.label}: {count} row(s) left ({why_left(relation)})")
         return repair
-    collector = CrossDatabaseCollector(using=relation.database, origin=orphans)
+    deleting = collector(using=relation.database, origin=orphans)
     try:
         if action == "delete":
-            collector.collect(orphans)
+            deleting.collect(orphans)
         else:
             count = orphans.count()
-            on_delete_of(relation)(collector, relation.field, orphans, orphans.db)
+            on_delete_of(relation)(deleting, relation.field, orphans, orphans.db)
             repair.changed[label] += count
-        repair.changed.update(collector.delete()[1])
+        repair.changed.update(deleting.delete()[1])
     except (ProtectedError, RestrictedError) as error:
         repair.left.append(f"{relation.label}: could not {action} ({error.args[0]})")
     return repair
 
 
 def repair_references(
-    model: type[models.Model], pks: Sequence[Any], batch_size: int = DEFAULT_BATCH_SIZE
+    model: type[models.Model],
+    pks: Sequence[Any],
+    collector: type[Collector],
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Repair:
     """Apply ``on_delete`` to every row on another database that references a deleted ``pks``
-    row of ``model`` (finishing a delete whose ``model`` rows are already gone)."""
+    row of ``model`` (finishing a delete whose ``model`` rows are already gone), with
+    ``collector`` (``CrossDatabaseCollector``)."""
     repair = Repair()
     concrete = model._meta.concrete_model
     for found in cross_database_relations():
@@ -209,7 +212,7 @@ def repair_references(
             continue  # a to_field relation: find_orphans covers it
         for start in range(0, len(pks), batch_size):
             for batch in _orphan_rows(relation, pks[start : start + batch_size], batch_size):
-                repair.add(repair_orphans(batch))
+                repair.add(repair_orphans(batch, collector))
     return repair
 
 
@@ -218,9 +221,6 @@ def _in_current_tenant(relation: CrossDatabaseRelation) -> CrossDatabaseRelation
     those with no tenant selected (``repair_relations`` scans each tenant's orphans itself)."""
     if relation.database != TENANT_HOME:
         return relation if relation.target_database != TENANT_HOME else None
-    from django_cfg.tenants.context import current_tenant
-    from django_cfg.tenants.router import tenant_database
-
     if current_tenant() is None:
         return None
     return relation._replace(database=tenant_database(relation.field.model))

@@ -31,8 +31,10 @@ from typing import Any, NamedTuple
 from django.db import DatabaseError, models
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
-from django_cfg.routing.topology import TENANT_HOME, get_topology
-from django_cfg.tenants.context import UnknownTenantError, use_tenant
+from django_cfg.runtime.runtime import current_runtime
+from django_cfg.state.topology import TENANT_HOME
+from django_cfg.tenants.context import use_tenant
+from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.registry import current_registry
 
 __all__ = [
@@ -75,7 +77,7 @@ def tenant_references(data: Mapping[Any, Iterable[Any]]) -> list[TenantReference
     """The references from tenant models to the shared rows of ``data`` (``{model: rows}``, a
     collector's), one per ForeignKey (DO_NOTHING ones left out); none when the rows' model is
     itself a tenant model."""
-    topology = get_topology()
+    topology = current_runtime().topology
     found: list[TenantReference] = []
     for model, rows in data.items():
         if topology.home(model._meta.app_label) == TENANT_HOME:

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connections
 
-from django_cfg.routing.runtime import current_runtime
+from django_cfg.runtime.runtime import current_runtime
 
 __all__ = ["FailoverCursorMixin", "ReplicaFailoverMixin"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from django.db import OperationalError
 
-from django_cfg.replicas import pinning
 from django_cfg.routing.missing_database import database_missing, missing_database_fix
-from django_cfg.routing.runtime import current_runtime
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.url import shown_servers
+from django_cfg.state import pins
 
 __all__ = ["connected", "connection_failed"]
 
@@ -40,7 +40,7 @@ def connection_failed(wrapper: Any, error: BaseException, seconds: float) -> Exc
     monitor = current_runtime().monitor
     if monitor is not None and failed in monitor.primary_health:
         monitor.record_failure(failed, error, seconds)
-        pinning.drop_pending(failed)
+        pins.drop_pending(failed)
     if not isinstance(error, wrapper.Database.OperationalError):
         return None
     settings = wrapper.settings_dict

@@ -89,7 +89,7 @@ def read_only_wrapper(alias: str) -> Callable[..., Any] | None:
 
     ``django_cfg.patches`` installs it on each new connection to a read-only database.
     """
-    from django_cfg.routing.runtime import current_runtime
+    from django_cfg.runtime.runtime import current_runtime
 
     role = current_runtime().topology.roles.get(alias)
     return _explain_writes if role is not None and role.read_only else None

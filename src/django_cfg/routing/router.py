@@ -8,7 +8,7 @@ database is configured; with hand-written settings, add it yourself:
 
 An ordinary Django router: Django's ``ConnectionRouter`` builds it and calls it in its loop,
 after the routers in front of it. Building it changes nothing; it answers from the database
-runtime (``django_cfg.routing.runtime``): plain dicts compiled once per topology, re-fetched
+runtime (``django_cfg.runtime.runtime``): plain dicts compiled once per topology, re-fetched
 when the runtime is rebuilt (a routing setting changed, a database was added or removed).
 Reads of a primary that has replicas go to a replica (docs/replicas.md) unless the code is in
 ``use_primary()``, in ``transaction.atomic()`` on that primary, or this context wrote to it and
@@ -25,10 +25,9 @@ from typing import Any, cast
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
-from django_cfg.replicas import pinning
-from django_cfg.replicas.pinning import EMPTY, current_pins
-from django_cfg.routing.runtime import DatabaseRuntime, ReadPlan, current_runtime
-from django_cfg.routing.topology import Topology
+from django_cfg.runtime.runtime import DatabaseRuntime, ReadPlan, current_runtime
+from django_cfg.state.pins import EMPTY, Write, current_pins, set_write
+from django_cfg.state.topology import Topology
 
 __all__ = ["DatabaseRouter"]
 
@@ -150,7 +149,7 @@ class DatabaseRouter:
                 counts["primary:read_your_writes"] += 1
                 return home
             else:
-                pinning.set_write(home, None)
+                set_write(home, None)
         return self._choose(runtime, home, after_lsn, wrapper)
 
     @staticmethod
@@ -166,14 +165,14 @@ class DatabaseRouter:
         if after_lsn is not None and all(
             monitor.replayed(r.alias, home, after_lsn) for r in monitor.replicas[home]
         ):
-            pinning.set_write(home, None)  # every replica has the write: the pin is done
+            set_write(home, None)  # every replica has the write: the pin is done
         return replica
 
     @staticmethod
     def _write_position(runtime: DatabaseRuntime, home: str) -> int | None:
         assert runtime.monitor is not None
         lsn = runtime.monitor.pin_position(home)  # None: the primary cannot answer
-        pinning.set_write(home, None if lsn is None else pinning.Write(lsn, time.time()))
+        set_write(home, None if lsn is None else Write(lsn, time.time()))
         return lsn
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.core.management.utils import parse_apps_and_model_labels
 
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
-from django_cfg.routing.topology import get_topology
+from django_cfg.runtime.runtime import current_runtime
 
 __all__ = ["data_databases", "natural_keys_across"]
 
@@ -26,7 +26,7 @@ def data_databases(requested: Sequence[str] | None) -> list[str]:
     another database's, so dumping them too would load every such row twice, and loading a
     fixture into them would write each object on its model's home and on the copy.
     """
-    topology = get_topology()
+    topology = current_runtime().topology
     targets = list(topology.migration_targets)
     if not requested:
         targets = [alias for alias in targets if topology.copy_of(alias) is None]

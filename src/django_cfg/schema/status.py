@@ -18,12 +18,13 @@ from typing import Any
 from django.apps import apps
 from django.db import connections
 
-from django_cfg.replicas.own_connection import own_connection
-from django_cfg.replicas.wal import replayed_position, written_position
 from django_cfg.routing.missing_database import explained
-from django_cfg.routing.topology import Topology, get_topology
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.state import pending_migrations
 from django_cfg.settings.sqlite import names_a_file
+from django_cfg.state.own_connection import own_connection
+from django_cfg.state.topology import Topology
+from django_cfg.state.wal import replayed_position, written_position
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DatabaseStatus", "database_statuses", "probe"]
 
@@ -68,7 +69,7 @@ class DatabaseStatus:
 
 def database_statuses(topology: Topology | None = None) -> list[DatabaseStatus]:
     """One probe per alias in DATABASES order."""
-    topology = topology or get_topology()
+    topology = topology or current_runtime().topology
     return [probe(alias, topology) for alias in topology.aliases]
 
 

@@ -33,7 +33,6 @@ from pydantic import (
     model_validator,
 )
 
-from django_cfg.routing.topology import ROUTER_PATH
 from django_cfg.settings.base_dir import found_base_dir, project_base_dir
 from django_cfg.settings.caches import CacheConfig
 from django_cfg.settings.config_errors import defined_in, field_location, raise_invalid_settings
@@ -54,6 +53,7 @@ from django_cfg.settings.tenants import (
     TenantsConfig,
 )
 from django_cfg.settings.url import DatabaseURLError
+from django_cfg.state.topology import ROUTER_PATH
 
 __all__ = ["DjangoConfig"]
 

@@ -44,6 +44,8 @@ __all__ = [
     "check_tenant_name",
     "template_text",
     "tenant_alias",
+    "tenant_database_of",
+    "tenant_of_alias",
     "tenant_replica_alias",
 ]
 
@@ -84,6 +86,26 @@ def tenant_replica_alias(name: str, number: int = 1) -> str:
     then ``tenant_<name>.replica2``... A '.' is never part of a tenant's name, so no tenant's
     own alias can be another tenant's replica alias (``tenant_acme_replica`` could)."""
     return f"{TENANT_ALIAS_PREFIX}{name}{REPLICA_SUFFIX}{number if number > 1 else ''}"
+
+
+def tenant_of_alias(alias: str) -> str | None:
+    """The tenant whose database ``alias`` is (``tenant_acme`` -> ``acme``), else None."""
+    if not alias.startswith(TENANT_ALIAS_PREFIX):
+        return None
+    name = alias[len(TENANT_ALIAS_PREFIX) :]
+    try:
+        return check_tenant_name(name)
+    except ValueError:
+        return None
+
+
+def tenant_database_of(alias: str) -> str | None:
+    """The tenant database ``alias`` is or replicates (``tenant_acme.replica2`` ->
+    ``tenant_acme``), else None; read from the alias alone, so also for a tenant closed since."""
+    primary, dot, replica = alias.partition(".")
+    if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
+        return None
+    return primary if tenant_of_alias(primary) is not None else None
 
 
 def check_template(template: str, field: str) -> str:

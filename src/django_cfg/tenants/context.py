@@ -33,6 +33,8 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from django_cfg.settings.tenants import check_tenant_name
+from django_cfg.tenants.errors import NoTenantError, UnknownTenantError
+from django_cfg.tenants.registry import current_registry
 
 __all__ = ["NoTenantError", "UnknownTenantError", "current_tenant", "use_tenant"]
 
@@ -46,14 +48,6 @@ _CONTEXT_MANAGER_STEPS = frozenset(
     }
 )
 _YIELD_VALUE, _RESUME = dis.opmap["YIELD_VALUE"], dis.opmap["RESUME"]
-
-
-class NoTenantError(RuntimeError):
-    """A query of a tenant app ran with no tenant selected (it never falls back to default)."""
-
-
-class UnknownTenantError(LookupError):
-    """A tenant that is neither in ``TenantsConfig.names`` nor in the tenants table."""
 
 
 class _Selection:
@@ -111,8 +105,6 @@ def _registry() -> Any:
 
     if not settings.configured:
         return None
-    from django_cfg.tenants.registry import current_registry  # it imports this module
-
     return current_registry()
 
 

@@ -25,7 +25,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from django_cfg.tenants.context import NoTenantError, UnknownTenantError, use_tenant
+from django_cfg.tenants.context import use_tenant
+from django_cfg.tenants.errors import NoTenantError, UnknownTenantError
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 
 __all__ = ["TenantMiddleware", "resolve_tenant", "subdomain_tenant"]

@@ -6,8 +6,9 @@
                                    # with its replicas ("tenant_acme.replica") if it has any
     registry.close("acme")         # remove_database of its replicas, then of "tenant_acme"
 
-A tenant's database is added to this process (``django_cfg.routing.runtime.add_database``) the
-first time a query needs it, so a tenant created while the server runs is usable at once. Past
+A tenant's database is added to this process (``add_database`` of
+``django_cfg.runtime.added_databases``) the first time a query needs it, so a tenant created
+while the server runs is usable at once. Past
 ``TenantsConfig.max_open`` open tenants, the least recently used one is removed again
 (``remove_database``: this thread's connection is closed now, each other thread's at its next
 routed query, ``fresh_connection``, or its request's end) and reopened when used again.
@@ -34,20 +35,21 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.views.decorators.debug import sensitive_variables
 
 from django_cfg.routing.read_only import read_only_because
-from django_cfg.routing.runtime import add_database, remove_database, thread_connection
+from django_cfg.runtime.added_databases import add_database, remove_database
+from django_cfg.runtime.runtime import thread_connection
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
     PLACEHOLDER,
-    REPLICA_SUFFIX,
-    TENANT_ALIAS_PREFIX,
     TENANTS_SETTING,
     check_tenant_name,
     template_text,
     tenant_alias,
+    tenant_database_of,
+    tenant_of_alias,
     tenant_replica_alias,
 )
-from django_cfg.tenants.context import UnknownTenantError
 from django_cfg.tenants.credentials import with_password
+from django_cfg.tenants.errors import UnknownTenantError
 
 __all__ = [
     "TenantRegistry",
@@ -405,15 +407,6 @@ def _check_table_installed() -> None:
         )
 
 
-def tenant_database_of(alias: str) -> str | None:
-    """The tenant database ``alias`` is or replicates (``tenant_acme.replica2`` ->
-    ``tenant_acme``), else None; read from the alias alone, so also for a tenant closed since."""
-    primary, dot, replica = alias.partition(".")
-    if dot and not replica.startswith(REPLICA_SUFFIX[1:]):
-        return None
-    return primary if tenant_of_alias(primary) is not None else None
-
-
 checked_connections = threading.local()
 """Per thread, its ``__dict__``: each tenant database it was routed to (the connections it may
 hold) -> the runtime's count of removed databases when this thread last checked it. The router
@@ -466,17 +459,6 @@ def _in_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def tenant_of_alias(alias: str) -> str | None:
-    """The tenant whose database ``alias`` is (``tenant_acme`` -> ``acme``), else None."""
-    if not alias.startswith(TENANT_ALIAS_PREFIX):
-        return None
-    name = alias[len(TENANT_ALIAS_PREFIX) :]
-    try:
-        return check_tenant_name(name)
-    except ValueError:
-        return None
 
 
 _registry: TenantRegistry | None = None

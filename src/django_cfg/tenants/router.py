@@ -27,10 +27,11 @@ from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 
 from django_cfg.routing.router import DatabaseRouter
-from django_cfg.routing.runtime import DatabaseRuntime, current_runtime
-from django_cfg.routing.topology import TENANT_HOME
+from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
 from django_cfg.settings.tenants import tenant_alias
-from django_cfg.tenants.context import NoTenantError, current_tenant
+from django_cfg.state.topology import TENANT_HOME
+from django_cfg.tenants.context import current_tenant
+from django_cfg.tenants.errors import NoTenantError
 from django_cfg.tenants.registry import (
     checked_connections,
     current_registry,

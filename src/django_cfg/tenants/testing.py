@@ -49,7 +49,7 @@ from django.test.runner import DiscoverRunner
 from django.test.utils import override_settings
 from pydantic import SecretStr
 
-from django_cfg.routing.runtime import add_database, remove_database
+from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.settings.tenants import TENANTS_SETTING, template_text
 from django_cfg.tenants.production import (
     PRODUCTION_DATABASES,

@@ -20,8 +20,8 @@ from django.db import connections, transaction
 from django.test import AsyncClient, Client
 
 from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_primary, use_tenant
-from django_cfg.replicas.monitor import current_monitor
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.registry import current_registry
 from tests.tenants.project.notes.models import Note, Tag
@@ -413,7 +413,7 @@ def replicas(names: list[str]) -> dict[str, Any]:
     assert registry is not None
     out["replicas"] = {name: list(aliases) for name, aliases in registry.replicas.items()}
     out["configured"] = sorted(a for a in connections.settings if a.startswith("tenant_"))
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     out["counters"] = dict(monitor.counters) if monitor is not None else {}
     return out
 
@@ -421,7 +421,7 @@ def replicas(names: list[str]) -> dict[str, Any]:
 def served(names: list[str]) -> dict[str, Any]:
     """Each tenant's notes as a context that wrote nothing reads them (``notes_as_read``)."""
     out = {name: fresh(notes_as_read, name) for name in names}
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     out["counters"] = dict(monitor.counters) if monitor is not None else {}
     return out
 
@@ -441,7 +441,7 @@ def cut_off(names: list[str]) -> dict[str, Any]:
         admin.execute("SELECT pg_terminate_backend(%s)", [replica.connection.info.backend_pid])
     with use_tenant(name):
         rows = list(Note.objects.all())
-    monitor = current_monitor()
+    monitor = current_runtime().monitor
     assert monitor is not None
     return {
         "before": before,

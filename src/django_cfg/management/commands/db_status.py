@@ -21,9 +21,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_cfg.management.output import summary
 from django_cfg.management.tenant_databases import TenantDatabases, selected_tenants
-from django_cfg.routing.topology import TENANT_HOME, get_topology
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.status import DatabaseStatus, database_statuses, probe
 from django_cfg.settings.url import shown_servers
+from django_cfg.state.topology import TENANT_HOME
 
 
 class Command(BaseCommand):
@@ -57,7 +58,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _tenant_statuses(tenants: TenantDatabases) -> list[DatabaseStatus]:
-        topology = get_topology()
+        topology = current_runtime().topology
         labels = sorted(label for label, home in topology.homes.items() if home == TENANT_HOME)
         statuses = []
         for alias in tenants.aliases:
@@ -76,7 +77,7 @@ class Command(BaseCommand):
                     )
                 )
                 continue
-            topology = get_topology()
+            topology = current_runtime().topology
             statuses.append(probe(alias, topology, tenant_apps=labels))
             statuses += [
                 probe(replica.alias, topology, tenant_apps=labels)

@@ -40,9 +40,10 @@ from django_cfg.management.tenant_databases import (
     registry_for_option,
     tenant_names,
 )
-from django_cfg.relations.delete_intents import finish_abandoned_sweeps
+from django_cfg.relations.collector import CrossDatabaseCollector
+from django_cfg.relations.roll_forward import finish_abandoned_sweeps
 from django_cfg.routing.missing_database import explained
-from django_cfg.routing.topology import Topology, get_topology
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.cache_tables import missing_cache_tables
 from django_cfg.schema.lock import migration_lock
 from django_cfg.schema.recovery import (
@@ -59,6 +60,7 @@ from django_cfg.schema.state import (
     runs_on,
 )
 from django_cfg.settings.tenants import tenant_alias
+from django_cfg.state.topology import Topology
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -125,7 +127,10 @@ class Command(BaseCommand):
     def get_check_kwargs(self, options: dict[str, Any]) -> Any:
         """Also run the database checks (as migrate does) for the databases to migrate."""
         kwargs: dict[Any, Any] = dict(super().get_check_kwargs(options))
-        return {**kwargs, "databases": migration_targets(options["databases"], get_topology())}
+        return {
+            **kwargs,
+            "databases": migration_targets(options["databases"], current_runtime().topology),
+        }
 
     def check(self, *args: Any, **kwargs: Any) -> None:
         """A database that cannot be reached fails its own migration, not everyone's checks."""
@@ -192,7 +197,7 @@ class Command(BaseCommand):
         options: dict[str, Any],
         tenants: list[str] | None = None,
     ) -> None:
-        topology = get_topology()
+        topology = current_runtime().topology
         fixed = options["databases"] or not options["tenants"]  # --tenant alone: no fixed one
         targets = migration_targets(options["databases"], topology) if fixed else []
         targets += tenants or []
@@ -238,7 +243,7 @@ class Command(BaseCommand):
     def _finish_shared_deletes(self, verbosity: int) -> None:
         """Finish the tenant sweeps of shared deletes that a crash left (each deploy runs
         migrate_all: an abandoned sweep waits at most until then, or the next shared delete)."""
-        finished = finish_abandoned_sweeps()
+        finished = finish_abandoned_sweeps(CrossDatabaseCollector)
         if finished and verbosity >= 1:
             self.stdout.write(
                 f"Finished {finished} shared delete{'s' * (finished != 1)} whose tenant sweep a "

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connections
 
 from django_cfg.management.output import PassThrough
 from django_cfg.routing.missing_database import explained
-from django_cfg.routing.topology import get_topology
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.state import (
     PendingMigration,
     pending_migrations,
@@ -53,7 +53,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity: int = options["verbosity"]
         changes = unmigrated_changes()
-        pending = {alias: _pending(alias) for alias in get_topology().migration_targets}
+        pending = {alias: _pending(alias) for alias in current_runtime().topology.migration_targets}
         if verbosity >= 1:
             self._show(changes, pending)
         if options["dry_run"] or options["auto"]:

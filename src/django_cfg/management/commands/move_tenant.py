@@ -47,8 +47,9 @@ from django_cfg.management.tenant_commands import (
     tenants_registry,
 )
 from django_cfg.management.tenant_databases import tenant_names
-from django_cfg.relations.delete_intents import finish_abandoned_sweeps
-from django_cfg.routing.runtime import add_database, remove_database
+from django_cfg.relations.collector import CrossDatabaseCollector
+from django_cfg.relations.roll_forward import finish_abandoned_sweeps
+from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.schema.state import redact
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import tenant_alias
@@ -243,7 +244,9 @@ class Command(BaseCommand):
         """Finish the shared deletes whose sweep the fence refused (tenant ``name`` is writable
         again, at its new database or on its source)."""
         try:
-            finished = finish_abandoned_sweeps()  # a failed one is logged and kept
+            finished = finish_abandoned_sweeps(
+                CrossDatabaseCollector
+            )  # a failed one is logged and kept
         except DatabaseError as error:
             self.stderr.write(
                 "Finishing the shared deletes the move's fence refused failed "

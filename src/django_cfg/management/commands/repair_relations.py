@@ -34,12 +34,9 @@ from django.db.models import DO_NOTHING
 
 from django_cfg.management.did_you_mean import check_database_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
+from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
-from django_cfg.relations.delete_intents import (
-    PendingDelete,
-    finish_pending_delete,
-    pending_deletes,
-)
+from django_cfg.relations.delete_intents import PendingDelete, pending_deletes
 from django_cfg.relations.orphans import (
     DEFAULT_BATCH_SIZE,
     OrphanBatch,
@@ -50,7 +47,8 @@ from django_cfg.relations.orphans import (
     repair_orphans,
     why_left,
 )
-from django_cfg.routing.topology import TENANT_HOME
+from django_cfg.relations.roll_forward import finish_pending_delete
+from django_cfg.state.topology import TENANT_HOME
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
@@ -222,7 +220,7 @@ class Command(BaseCommand):
         for delete in pending:
             try:
                 with use_tenant(self._tenant_of(delete)):
-                    finished = finish_pending_delete(delete)
+                    finished = finish_pending_delete(delete, CrossDatabaseCollector)
             except Exception as error:  # reported; the intent stays for the next run
                 problems.append(f"could not finish {delete.describe()}: {error}")
                 continue
@@ -248,7 +246,7 @@ class Command(BaseCommand):
                 found += len(batch.rows)
                 try:
                     with use_tenant(tenant_of_alias(relation.database)):
-                        total.add(repair_orphans(batch))
+                        total.add(repair_orphans(batch, CrossDatabaseCollector))
                 except DatabaseError as error:
                     total.left.append(f"{relation.label}: repair failed: {error}")
             if not found:

@@ -32,7 +32,6 @@ __all__ = [
     "DatabaseRole",
     "RoutingRule",
     "Topology",
-    "get_topology",
 ]
 
 ROUTER_PATH = "django_cfg.routing.router.DatabaseRouter"
@@ -113,7 +112,7 @@ class Topology(NamedTuple):
         ``app_labels`` maps installed app names (``"apps.blog"``) to labels (``"blog"``); by
         default it is read from Django's app registry when that is ready. ``added`` (alias ->
         a DATABASE_ROLES entry) and ``removed`` are the databases added and removed at run time
-        (``django_cfg.routing.runtime.add_database``): they override what settings say.
+        (``django_cfg.runtime.runtime.add_database``): they override what settings say.
         """
         added = added or {}
         gone = frozenset(removed)
@@ -238,13 +237,6 @@ def _installed_app_labels() -> dict[str, str]:
     if not apps.apps_ready:
         return {}
     return {config.name: config.label for config in apps.get_app_configs()}
-
-
-def get_topology() -> Topology:
-    """The project's topology: the one the database runtime holds (``current_runtime()``)."""
-    from django_cfg.routing.runtime import current_runtime
-
-    return current_runtime().topology
 
 
 def router_installed(routers: Iterable[Any]) -> bool:

@@ -39,20 +39,19 @@ from typing import Any
 from django.db import connections
 from django.dispatch import Signal
 
-from django_cfg.replicas.own_connection import own_connection
-from django_cfg.replicas.wal import (
+from django_cfg.settings.replica_options import ReplicaOptions
+from django_cfg.state.own_connection import own_connection
+from django_cfg.state.topology import DatabaseRole, Topology
+from django_cfg.state.wal import (
     format_lsn,
     parse_lsn,
     replayed_position,
     written_position,
 )
-from django_cfg.routing.topology import DatabaseRole, Topology
-from django_cfg.settings.replica_options import ReplicaOptions
 
 __all__ = [
     "ReplicaMonitor",
     "ReplicaOptions",
-    "current_monitor",
     "format_lsn",
     "parse_lsn",
     "replica_state_changed",
@@ -506,10 +505,3 @@ def primary_wal_lsn(alias: str) -> int | None:
         return None
     with connection.cursor() as cursor:
         return written_position(cursor)
-
-
-def current_monitor() -> ReplicaMonitor | None:
-    """The runtime's replica monitor (None without replicas): ``current_runtime().monitor``."""
-    from django_cfg.routing.runtime import current_runtime
-
-    return current_runtime().monitor

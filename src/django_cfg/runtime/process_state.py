@@ -1,0 +1,53 @@
+"""The process state that outlives each ``DatabaseRuntime``: one object, handed from every
+runtime to the one that replaces it (``runtime.state``).
+
+    state = current_runtime().state
+    state.tenant_registry        # the open tenants (django_cfg.tenants.registry), or None
+    state.read_only_reasons      # alias -> why writes to it are refused now (a moved tenant)
+
+A runtime is replaced, never changed; what does change while the process runs is here, each
+field owned (written) by the one module named beside it, under that module's own lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["DjangoHooks", "ProcessState"]
+
+
+class DjangoHooks(Protocol):
+    """What the runtime asks of ``django_cfg.patches``, the one module that changes Django's
+    objects; given to the runtime by ``AppConfig.ready`` (``install_django_hooks``)."""
+
+    def add_connection(self, alias: str, settings_dict: dict[str, Any]) -> None:
+        """Make ``alias`` a database of ``django.db.connections``."""
+
+    def remove_connection(self, alias: str) -> None:
+        """Forget ``alias``'s connection settings."""
+
+    def follow(self, runtime: Any) -> None:
+        """Apply the patches of Django the topology of ``runtime`` (the ``DatabaseRuntime``
+        about to be published) needs, and undo the others."""
+
+
+@dataclass(eq=False)
+class ProcessState:
+    """Everything of the process that a rebuild keeps (see the module docstring)."""
+
+    hooks: DjangoHooks | None = None
+    """``django_cfg.patches`` once the app is ready (``install_django_hooks``)."""
+    patches: Any = None
+    """``django_cfg.patches``: its record of what it changed in Django (one source of truth)."""
+    closed_here: threading.local = field(default_factory=threading.local)
+    """``runtime.added_databases``: per thread, the ``removals`` count up to which this thread
+    closed its connections to removed databases (``upto``; ``DatabaseRuntime.removals``)."""
+    tenant_connections: threading.local = field(default_factory=threading.local)
+    """``tenants.registry``: per thread (its ``__dict__``), each tenant database it was routed to
+    -> the ``removals`` count when it last checked that its connection is current."""
+    tenant_registry: Any = None
+    """``tenants.registry``: the ``TenantRegistry`` of the tenants setting, made on first use."""
+    read_only_reasons: dict[str, str] = field(default_factory=dict)
+    """``routing.read_only``: alias -> why its writes are refused now (a tenant being moved)."""

@@ -1,0 +1,289 @@
+"""The database runtime: the one object that request-time code reads.
+
+    from django_cfg.runtime.runtime import current_runtime
+
+    runtime = current_runtime()
+    runtime.topology.home("blog")      # "blog_db": each app's home, each alias's role
+    runtime.monitor                    # the ReplicaMonitor (None without replicas)
+    runtime.pins.pin_seconds           # how long a write pins reads where no WAL position tells
+
+It is built in ``AppConfig.ready`` from settings and rebuilt by one ``setting_changed``
+receiver (``override_settings`` of a routing setting) and by ``add_database`` /
+``remove_database``. The router, the replica backend, the pin middleware, the relation guards
+and the commands all read it; none of them keeps state of its own. A rebuild keeps what did not
+change: the replica monitor (its breakers, lag samples and counters) while the replicas are the
+same, the relation caches while no app changed its home.
+
+Databases are added and removed while the process runs by ``django_cfg.runtime.added_databases``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import Model
+
+from django_cfg.runtime.process_state import ProcessState
+from django_cfg.settings.replica_options import ReplicaOptions
+from django_cfg.settings.url import base_engine
+from django_cfg.state.pins import PinPolicy
+from django_cfg.state.replica_monitor import (
+    COUNTERS,
+    ReplicaHealth,
+    ReplicaMonitor,
+    replicas_by_primary,
+)
+from django_cfg.state.topology import Topology
+
+if TYPE_CHECKING:
+    from django_cfg.runtime.process_state import DjangoHooks
+
+__all__ = [
+    "DatabaseRuntime",
+    "building",
+    "current_runtime",
+    "install_django_hooks",
+    "rebuild_runtime",
+    "thread_connection",
+]
+
+_POSTGRESQL = "django.db.backends.postgresql"
+
+
+ReadPlan = tuple[str, tuple[str, ReplicaHealth] | tuple[()] | None]
+"""A model's home, and its replicas for reads: None without replicas, ``(alias, health)`` for a
+single replica without a lag bound, ``()`` otherwise (``DatabaseRouter.db_for_read``)."""
+
+
+class DatabaseRuntime:
+    """Topology, replica monitor, pin policy and the caches derived from them, for one process.
+
+    Replaced, never changed, when settings or the set of databases change: after it is built
+    only its caches fill, and ``retired`` is set once another runtime replaced it (holders
+    re-fetch). What outlives it (the open tenants, patches applied) is on ``state``.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        options: ReplicaOptions | None = None,
+        engines: Mapping[str, str] | None = None,
+        *,
+        added: Mapping[str, Mapping[str, Any]] | None = None,
+        removed: Iterable[str] = (),
+        previous: DatabaseRuntime | None = None,
+        removed_now: str | None = None,
+    ) -> None:
+        """``engines``: alias -> ENGINE (PostgreSQL primaries pin reads by WAL position);
+        ``added`` / ``removed``: the databases changed at run time, carried to the next
+        rebuild; ``previous``: the runtime this one replaces (what did not change is kept);
+        ``removed_now``: the database whose removal this rebuild is for."""
+        self.topology = topology
+        self.options = options or ReplicaOptions()
+        self.pins = PinPolicy(self.options.pin_seconds)
+        self.added: Mapping[str, Mapping[str, Any]] = dict(added or {})
+        self.removed = frozenset(removed)
+        self.state: ProcessState = previous.state if previous is not None else ProcessState()
+        """What outlives this runtime (``process_state``): handed on to the next one."""
+        self.retired = False
+        """True once another runtime replaced this one: holders (the router) re-fetch."""
+        self.removals, self.replaced = _removals(previous, removed_now)
+        """How many times a database was removed in this process, and the aliases removed at
+        least once (threads may hold a connection made with their old settings)."""
+        self._compile_routing_tables(topology)
+        self._watch_replicas(topology, engines or {}, previous)
+
+        # Caches, filled on first use by the code that owns each computation.
+        self.wrappers = threading.local()
+        """Per thread: ``{alias: connections[alias]}`` for the router (connections[] is slow)."""
+        self.read_plans: dict[type[Model], ReadPlan] = {}
+        """``DatabaseRouter.db_for_read``: per model, its home and its replicas for reads."""
+        self.write_plans: dict[type[Model], tuple[str, bool | None]] = {}
+        """``DatabaseRouter.db_for_write``: per model, its home and ``write_marks[home]``."""
+        self.pointers: dict[tuple[type[Model], type[Model]], bool] = {}
+        """``allow_relation``: whether a model has a ForeignKey another model's row can fill."""
+        self.crossing_fields: frozenset[Any] | None = None
+        """``relations.crossing``: the relation fields that cross databases."""
+        self.tables_elsewhere: dict[str, dict[str, str]] = {}
+        """``relations.crossing``: per alias, ``{db_table: home}`` of the tables it lacks."""
+        self.intent_tables: set[tuple[str, str]] = set()
+        """``relations.delete_intents``: (alias, NAME) known to hold the intents table."""
+        if previous is not None:
+            self._keep_caches(previous)
+
+    def _compile_routing_tables(self, topology: Topology) -> None:
+        """The router's lookup tables: it does dictionary lookups on them per call."""
+        self.homes: dict[str, str] = dict(topology.homes)
+        self.primary_of: dict[str, str] = {a: topology.primary_of(a) for a in topology.aliases}
+        self.primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
+        self.migration_targets = frozenset(topology.migration_targets)
+        self.copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
+
+    def _watch_replicas(
+        self, topology: Topology, engines: Mapping[str, str], previous: DatabaseRuntime | None
+    ) -> None:
+        """The replica monitor (kept from ``previous`` while its servers are the same) and the
+        tables the router reads it by."""
+        self.monitor_servers = _servers(replicas_by_primary(topology))
+        """Where the monitor's primaries and replicas are (a change of server: a new monitor)."""
+        self.monitor = _monitor_for(topology, self.options, self.monitor_servers, previous)
+        monitor = self.monitor
+        self.replicated: frozenset[str] = frozenset(monitor.replicas if monitor else ())
+        self.single_replicas = monitor.single_replicas if monitor else {}
+        self.counts: dict[str, int] = monitor.counts if monitor else dict.fromkeys(COUNTERS, 0)
+        self.lsn_primaries = frozenset(
+            primary
+            for primary in self.replicated
+            if base_engine(engines.get(primary, "")) == _POSTGRESQL
+        )
+        self.write_marks = {primary: primary in self.lsn_primaries for primary in self.replicated}
+        """Primaries whose writes mark this context: True if by WAL position, False by time."""
+
+    @classmethod
+    def from_settings(
+        cls,
+        source: Any = settings,
+        *,
+        added: Mapping[str, Mapping[str, Any]] | None = None,
+        removed: Iterable[str] = (),
+        previous: DatabaseRuntime | None = None,
+        removed_now: str | None = None,
+    ) -> DatabaseRuntime:
+        """Compile ``source`` (``django.conf.settings`` by default) and the run-time changes."""
+        topology = Topology.from_settings(source, added=added, removed=removed)
+        databases: Mapping[str, Any] = getattr(source, "DATABASES", {}) or {}
+        engines = {alias: db.get("ENGINE", "") for alias, db in databases.items()}
+        for alias in added or {}:
+            if alias in connections.settings:
+                engines[alias] = connections.settings[alias].get("ENGINE", "")
+        return cls(
+            topology,
+            ReplicaOptions.from_settings(source),
+            engines,
+            added=added,
+            removed=removed,
+            previous=previous,
+            removed_now=removed_now,
+        )
+
+    def _keep_caches(self, previous: DatabaseRuntime) -> None:
+        self.intent_tables = {key for key in previous.intent_tables if key[0] not in self.removed}
+        if previous.homes != self.homes:
+            return  # apps moved: relations and the tables each database holds are recomputed
+        self.crossing_fields = previous.crossing_fields
+        self.pointers = previous.pointers
+        for alias, tables in previous.tables_elsewhere.items():
+            if self._holds_same(previous, alias):
+                self.tables_elsewhere[alias] = tables
+
+    def _holds_same(self, previous: DatabaseRuntime, alias: str) -> bool:
+        old, new = previous.topology, self.topology
+        return alias in new.roles and (old.primary_of(alias), old.copy_of(alias)) == (
+            new.primary_of(alias),
+            new.copy_of(alias),
+        )
+
+
+def _monitor_for(
+    topology: Topology,
+    options: ReplicaOptions,
+    servers: Mapping[str, tuple[Any, ...]],
+    previous: DatabaseRuntime | None,
+) -> ReplicaMonitor | None:
+    """The previous monitor while the replicas, their servers and the options are unchanged,
+    else a new one (``rebuild_runtime`` closes the old one once the new runtime is current)
+    that keeps what the old one knew of the databases still on the same servers: opening a
+    tenant with replicas does not reset the breakers and lag of every other replica."""
+    replicas = replicas_by_primary(topology)
+    old = previous.monitor if previous is not None else None
+    if old is None or previous is None or old.options != options:
+        return ReplicaMonitor(topology, options) if replicas else None
+    if old.replicas == replicas and previous.monitor_servers == servers:
+        return old
+    if not replicas:
+        return None
+    known = previous.monitor_servers
+    kept = frozenset(alias for alias, server in servers.items() if known.get(alias) == server)
+    return ReplicaMonitor(topology, options, previous=old, kept=kept)
+
+
+def _servers(replicas: Mapping[str, Iterable[Any]]) -> dict[str, tuple[Any, ...]]:
+    """Where each primary and replica of ``replicas`` is: a monitor follows these servers."""
+    aliases = [*replicas, *(role.alias for roles in replicas.values() for role in roles)]
+    server = ("ENGINE", "HOST", "PORT", "NAME", "USER")
+    return {
+        alias: tuple(connections.settings.get(alias, {}).get(key) for key in server)
+        for alias in aliases
+    }
+
+
+def _removals(
+    previous: DatabaseRuntime | None, removed_now: str | None
+) -> tuple[int, frozenset[str]]:
+    if previous is None:
+        return (1, frozenset({removed_now})) if removed_now else (0, frozenset())
+    if removed_now is None:
+        return previous.removals, previous.replaced
+    return previous.removals + 1, previous.replaced | {removed_now}
+
+
+# The process's runtime ----------------------------------------------------------------------------
+
+_current: DatabaseRuntime | None = None
+building = threading.RLock()
+"""Held while a runtime is built and published, and while a database is added or removed."""
+
+
+def current_runtime() -> DatabaseRuntime:
+    """The process's database runtime (built from settings on first use)."""
+    return _current if _current is not None else rebuild_runtime()
+
+
+def rebuild_runtime(
+    *,
+    added: Mapping[str, Mapping[str, Any]] | None = None,
+    removed: Iterable[str] | None = None,
+    removed_now: str | None = None,
+) -> DatabaseRuntime:
+    """Compile settings again (with the run-time changes so far, or the ones given) and make
+    the result the current runtime. Called from ``AppConfig.ready`` and on ``setting_changed``.
+
+    Django's objects follow it (``DjangoHooks.follow``) before it is published, so a query
+    routed by the new runtime always meets the patches it needs."""
+    global _current  # noqa: PLW0603 (the one piece of process state: everything else hangs off it)
+    with building:
+        previous = _current
+        if added is None:
+            added = previous.added if previous is not None else {}
+        if removed is None:
+            removed = previous.removed if previous is not None else ()
+        runtime = DatabaseRuntime.from_settings(
+            settings, added=added, removed=removed, previous=previous, removed_now=removed_now
+        )
+        if runtime.state.hooks is not None:
+            runtime.state.hooks.follow(runtime)
+        _current = runtime
+        if previous is not None:
+            previous.retired = True
+            if previous.monitor is not None and previous.monitor is not runtime.monitor:
+                previous.monitor.close()
+    return runtime
+
+
+def install_django_hooks(hooks: DjangoHooks) -> DatabaseRuntime:
+    """Let the runtime change Django's objects through ``hooks`` (``django_cfg.patches``), and
+    rebuild so that they follow the current topology: ``AppConfig.ready`` calls it once the
+    models are loaded."""
+    current_runtime().state.hooks = hooks
+    return rebuild_runtime()
+
+
+def thread_connection(alias: str) -> Any:
+    """This thread's connection wrapper of ``alias`` if it made one, without making one:
+    ``connections[alias]`` would, and opens a tenant's database (patches.py, patch 8). Read
+    where Django keeps them (``tests/patches/test_patches.py`` pins it)."""
+    return getattr(connections._connections, alias, None)  # type: ignore[attr-defined]
