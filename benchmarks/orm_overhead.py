@@ -81,8 +81,8 @@ from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from django_cfg.routing.router import DatabaseRouter  # noqa: E402
+from django_cfg.settings.routers import ROUTER_PATH  # noqa: E402
 from django_cfg.state.pins import set_write  # noqa: E402
-from django_cfg.state.topology import ROUTER_PATH  # noqa: E402
 from django_cfg.state.wal import replayed_position, written_position  # noqa: E402
 
 Session._meta.db_table = f"bench_session_{os.getpid()}"  # processes may run side by side

@@ -37,7 +37,7 @@ from django.test import override_settings  # noqa: E402
 from tests.tenants.project.notes.models import Note  # noqa: E402
 
 from django_cfg import use_tenant  # noqa: E402
-from django_cfg.state.topology import ROUTER_PATH  # noqa: E402
+from django_cfg.settings.routers import ROUTER_PATH  # noqa: E402
 
 N = 100_000
 

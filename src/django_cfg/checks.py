@@ -52,13 +52,9 @@ from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environ
 from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
 from django_cfg.settings.production import fallback_url, is_development
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
+from django_cfg.settings.routers import ROUTER_PATH, router_installed
 from django_cfg.settings.url import base_engine, engine_family, server_list, shown_servers
-from django_cfg.state.topology import (
-    ROUTER_PATH,
-    TENANT_HOME,
-    Topology,
-    router_installed,
-)
+from django_cfg.state.topology import TENANT_HOME, Topology
 
 TAG = "django_cfg"
 

@@ -104,7 +104,8 @@ from django_cfg.relations.wrong_database_errors import join_error_wrapper
 from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
 from django_cfg.runtime.process_state import ProcessState
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.state.topology import TENANT_HOME, Topology, router_installed
+from django_cfg.settings.routers import router_installed
+from django_cfg.state.topology import TENANT_HOME, Topology
 
 __all__ = [
     "Applied",

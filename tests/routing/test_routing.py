@@ -14,8 +14,9 @@ from django.test import override_settings
 
 from django_cfg.routing.router import DatabaseRouter
 from django_cfg.runtime.runtime import DatabaseRuntime
+from django_cfg.settings.routers import ROUTER_PATH
 from django_cfg.state.pins import EMPTY, PinPolicy, Write, current_pins, set_write
-from django_cfg.state.topology import ROUTER_PATH, Topology
+from django_cfg.state.topology import Topology
 from tests.apps.testapp.models import Note
 
 DATABASES = {name: {} for name in ("default", "blog_db", "shop_db", "replica", "analytics")}

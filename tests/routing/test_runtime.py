@@ -20,7 +20,7 @@ from django_cfg import DatabaseConfig
 from django_cfg.routing.router import DatabaseRouter
 from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.runtime.runtime import current_runtime
-from django_cfg.state.topology import ROUTER_PATH
+from django_cfg.settings.routers import ROUTER_PATH
 from tests.apps.testapp.models import Note
 
 ALIAS = "added_at_run_time"

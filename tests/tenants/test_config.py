@@ -6,6 +6,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
+from django_cfg.settings.routers import ROUTER_PATH
 from django_cfg.settings.tenants import (
     TENANTS_MIDDLEWARE,
     TENANTS_ROUTER,
@@ -13,7 +14,7 @@ from django_cfg.settings.tenants import (
     tenant_alias,
     tenant_replica_alias,
 )
-from django_cfg.state.topology import ROUTER_PATH, TENANT_HOME, Topology
+from django_cfg.state.topology import TENANT_HOME, Topology
 from django_cfg.tenants.registry import tenant_database_of
 
 SECRET = "s3cr3t-Pa55"

@@ -17,8 +17,8 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from django_cfg import TenantsConfig
+from django_cfg.settings.routers import ROUTER_PATH
 from django_cfg.settings.tenants import TENANTS_ROUTER
-from django_cfg.state.topology import ROUTER_PATH
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.errors import UnknownTenantError

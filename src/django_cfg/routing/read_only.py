@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import DatabaseError, InternalError
 
+from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.pooler import behind_transaction_pooler
 
 __all__ = [
@@ -49,19 +50,17 @@ class ReadOnlyDatabaseError(InternalError):
     """A write was sent to a database configured with ``read_only=True``."""
 
 
-_reasons: dict[str, str] = {}
-
-
 def read_only_because(alias: str, reason: str | None) -> None:
     """Say why ``alias`` is read-only in its refusals (``None``: the configured default).
 
     ``move_tenant`` makes a tenant's database read-only for the time of a move: its refusals
     then name the tenant and the move instead of ``DatabaseConfig(read_only=True)``.
     """
+    reasons = current_runtime().state.read_only_reasons
     if reason is None:
-        _reasons.pop(alias, None)
+        reasons.pop(alias, None)
     else:
-        _reasons[alias] = reason
+        reasons[alias] = reason
 
 
 def _explain_writes(
@@ -74,7 +73,7 @@ def _explain_writes(
             raise
         alias = context["connection"].alias
         statement = sql.split(None, 1)[0].upper() if sql.strip() else "the statement"
-        reason = _reasons.get(alias)
+        reason = current_runtime().state.read_only_reasons.get(alias)
         if reason is not None:
             raise ReadOnlyDatabaseError(f"{reason}: {statement} refused.") from error
         raise ReadOnlyDatabaseError(
@@ -89,8 +88,6 @@ def read_only_wrapper(alias: str) -> Callable[..., Any] | None:
 
     ``django_cfg.patches`` installs it on each new connection to a read-only database.
     """
-    from django_cfg.runtime.runtime import current_runtime
-
     role = current_runtime().topology.roles.get(alias)
     return _explain_writes if role is not None and role.read_only else None
 

@@ -45,6 +45,7 @@ from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.production import fallback_database_problem
 from django_cfg.settings.replica_names import with_replicas_by_name
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+from django_cfg.settings.routers import ROUTER_PATH
 from django_cfg.settings.tenants import (
     TENANT_ALIAS_PREFIX,
     TENANTS_MIDDLEWARE,
@@ -53,7 +54,6 @@ from django_cfg.settings.tenants import (
     TenantsConfig,
 )
 from django_cfg.settings.url import DatabaseURLError
-from django_cfg.state.topology import ROUTER_PATH
 
 __all__ = ["DjangoConfig"]
 

@@ -27,17 +27,11 @@ from typing import Any, NamedTuple
 from django.db import DEFAULT_DB_ALIAS
 
 __all__ = [
-    "ROUTER_PATH",
     "TENANT_HOME",
     "DatabaseRole",
     "RoutingRule",
     "Topology",
 ]
-
-ROUTER_PATH = "django_cfg.routing.router.DatabaseRouter"
-#: The path django-cfg 0.1 wrote into DATABASE_ROUTERS; settings written then keep working.
-LEGACY_ROUTER_PATH = "django_cfg.databases.router.DatabaseRouter"
-"""What ``DjangoConfig`` puts in DATABASE_ROUTERS when more than one database is configured."""
 
 TOPOLOGY_SETTINGS = frozenset(
     {
@@ -237,12 +231,3 @@ def _installed_app_labels() -> dict[str, str]:
     if not apps.apps_ready:
         return {}
     return {config.name: config.label for config in apps.get_app_configs()}
-
-
-def router_installed(routers: Iterable[Any]) -> bool:
-    """Whether DATABASE_ROUTERS holds the package's router (as a path or an instance)."""
-    return any(
-        r in (ROUTER_PATH, LEGACY_ROUTER_PATH)
-        or f"{type(r).__module__}.{type(r).__qualname__}" == ROUTER_PATH
-        for r in routers
-    )

@@ -36,7 +36,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from django_cfg.routing.read_only import read_only_because
 from django_cfg.runtime.added_databases import add_database, remove_database
-from django_cfg.runtime.runtime import thread_connection
+from django_cfg.runtime.runtime import (
+    DatabaseRuntime,
+    building,
+    current_runtime,
+    thread_connection,
+)
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
     PLACEHOLDER,
@@ -53,7 +58,6 @@ from django_cfg.tenants.errors import UnknownTenantError
 
 __all__ = [
     "TenantRegistry",
-    "checked_connections",
     "current_registry",
     "fresh_connection",
     "tenant_database_of",
@@ -407,19 +411,15 @@ def _check_table_installed() -> None:
         )
 
 
-checked_connections = threading.local()
-"""Per thread, its ``__dict__``: each tenant database it was routed to (the connections it may
-hold) -> the runtime's count of removed databases when this thread last checked it. The router
-reads it inline (a call would cost more than the check): ``fresh_connection`` when it differs."""
-
-
-def fresh_connection(alias: str, removals: int) -> str:
+def fresh_connection(alias: str, runtime: DatabaseRuntime) -> str:
     """``alias``, once this thread holds no connection to a database removed since it last
     looked (a tenant closed for ``max_open``, or reopened after a move or a drop): the tenant
     router calls it for every query it routes, whatever the thread does (no request needed).
-    ``removals``: ``DatabaseRuntime.removals``. One dictionary lookup and one comparison when
-    nothing was removed."""
-    checked = checked_connections.__dict__
+    One dictionary lookup and one comparison when nothing was removed: the router reads
+    ``runtime.state.tenant_connections`` inline (each tenant database this thread was routed
+    to -> ``runtime.removals`` when it last checked) and calls this when it differs."""
+    removals = runtime.removals
+    checked = runtime.state.tenant_connections.__dict__
     if checked.get(alias) == removals:
         return alias
     checked.setdefault(alias, None)
@@ -461,21 +461,18 @@ def _in_event_loop() -> bool:
     return True
 
 
-_registry: TenantRegistry | None = None
-_building = threading.Lock()
-
-
 def current_registry() -> TenantRegistry | None:
-    """The registry of the ``DJANGO_CFG_TENANTS`` setting (None without tenants); a new one
-    when the setting changed (``override_settings``)."""
-    global _registry  # noqa: PLW0603 (the process's open tenants: one registry per setting)
+    """The registry of the ``DJANGO_CFG_TENANTS`` setting (None without tenants), kept on the
+    runtime's process state; a new one when the setting changed (``override_settings``)."""
     setting = getattr(settings, TENANTS_SETTING, None)
-    registry = _registry
+    state = current_runtime().state
+    registry: TenantRegistry | None = state.tenant_registry
     if registry is not None and registry.setting is setting:
         return registry
     if not setting:
         return None
-    with _building:
-        if _registry is None or _registry.setting is not setting:
-            _registry = TenantRegistry(setting) if setting else None
-        return _registry
+    with building:
+        registry = state.tenant_registry
+        if registry is None or registry.setting is not setting:
+            registry = state.tenant_registry = TenantRegistry(setting)
+        return registry

@@ -33,7 +33,6 @@ from django_cfg.state.topology import TENANT_HOME
 from django_cfg.tenants.context import current_tenant
 from django_cfg.tenants.errors import NoTenantError
 from django_cfg.tenants.registry import (
-    checked_connections,
     current_registry,
     fresh_connection,
     tenant_database_of,
@@ -95,15 +94,15 @@ class TenantRouter:
             db = instance._state.db
             if db is not None and tenant_database_of(db) is not None:
                 # a relative of a row of that tenant (or its replica): there
-                return fresh_connection(str(db), self._current().removals)
+                return fresh_connection(str(db), self._current())
         alias = tenant_database(model)
         runtime = self._runtime
         if runtime is None or runtime.retired:  # opening the tenant rebuilt it
             runtime = self._current()
         if alias in runtime.replicated:
             alias = self._replicas.read_replicated(runtime, alias)
-        if checked_connections.__dict__.get(alias) != runtime.removals:
-            fresh_connection(alias, runtime.removals)  # this thread's superseded ones closed
+        if runtime.state.tenant_connections.__dict__.get(alias) != runtime.removals:
+            fresh_connection(alias, runtime)  # this thread's superseded ones closed
         return alias
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
@@ -130,8 +129,8 @@ class TenantRouter:
         by_position = runtime.write_marks.get(alias)
         if by_position is not None:  # the tenant's database has replicas: read your writes
             runtime.pins.note_write(alias, by_position)
-        if checked_connections.__dict__.get(alias) != runtime.removals:
-            fresh_connection(alias, runtime.removals)  # this thread's superseded ones closed
+        if runtime.state.tenant_connections.__dict__.get(alias) != runtime.removals:
+            fresh_connection(alias, runtime)  # this thread's superseded ones closed
         return alias
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
