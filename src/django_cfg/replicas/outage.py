@@ -15,10 +15,10 @@ from typing import Any
 
 from django.db import OperationalError
 
-from django_cfg.state.missing_database import database_missing, missing_database_fix
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.url import shown_servers
 from django_cfg.state import pins
+from django_cfg.state.missing_database import database_missing, missing_database_fix
 
 __all__ = ["connected", "connection_failed"]
 

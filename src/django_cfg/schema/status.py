@@ -18,10 +18,10 @@ from typing import Any
 from django.apps import apps
 from django.db import connections
 
-from django_cfg.state.missing_database import explained
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.state import pending_migrations
 from django_cfg.settings.sqlite import names_a_file
+from django_cfg.state.missing_database import explained
 from django_cfg.state.own_connection import own_connection
 from django_cfg.state.topology import Topology
 from django_cfg.state.wal import replayed_position, written_position

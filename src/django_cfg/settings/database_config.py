@@ -31,6 +31,7 @@ from django_cfg.settings.config_errors import ConfigModel, field_location, raise
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.pooler import POOLER_KEY, PoolerMode
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+from django_cfg.settings.replica_reads import ReplicaReads
 from django_cfg.settings.sqlite import MEMORY, names_a_file
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
@@ -202,15 +203,7 @@ class DatabaseConfig(ConfigModel):
                 f"{self.redacted_url}: a replica serves the apps of its primary "
                 f"{self.replica_of!r}; remove apps={list(self.apps)!r} from the replica."
             )
-        replica_only = {
-            name: value
-            for name, value in (
-                ("read_weight", self.read_weight != 1.0),
-                ("max_lag_seconds", self.max_lag_seconds is not None),
-                ("max_lag_bytes", self.max_lag_bytes is not None),
-            )
-            if value
-        }
+        replica_only = self.replica_reads.given()
         if self.replica_of is None and replica_only:
             raise ValueError(
                 f"{self.redacted_url}: {', '.join(replica_only)} only apply to a replica; "
@@ -302,6 +295,11 @@ class DatabaseConfig(ConfigModel):
     def __str__(self) -> str:
         return self.redacted_url
 
+    @property
+    def replica_reads(self) -> ReplicaReads:
+        """Its share of its primary's reads and its lag bounds (replicas only)."""
+        return ReplicaReads(self.read_weight, self.max_lag_seconds, self.max_lag_bytes)
+
     def role_setting(self) -> dict[str, Any]:
         """This database's DATABASE_ROLES entry: apps, primary (for replicas), weight, lag
         bounds, read-only, copy (empty for a plain primary)."""
@@ -310,11 +308,7 @@ class DatabaseConfig(ConfigModel):
             role["apps"] = list(self.apps)
         if self.replica_of is not None:
             role["replica_of"] = self.replica_of
-            role["read_weight"] = self.read_weight
-            if self.max_lag_seconds is not None:
-                role["max_lag_seconds"] = self.max_lag_seconds
-            if self.max_lag_bytes is not None:
-                role["max_lag_bytes"] = self.max_lag_bytes
+            role.update(self.replica_reads.role())
         if self.read_only:
             role["read_only"] = True
         elif self.replica_of is None and "replica_of" in self.model_fields_set:

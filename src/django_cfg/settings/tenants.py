@@ -32,6 +32,7 @@ from pydantic import (
 from django_cfg.settings.config_errors import ConfigModel
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.replica_reads import ReplicaReads
 from django_cfg.settings.url import DatabaseURLError
 
 __all__ = [
@@ -270,15 +271,7 @@ class TenantsConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _check_replicas(self) -> TenantsConfig:
-        options = [
-            name
-            for name, given in (
-                ("replica_read_weight", self.replica_read_weight != 1.0),
-                ("replica_max_lag_seconds", self.replica_max_lag_seconds is not None),
-                ("replica_max_lag_bytes", self.replica_max_lag_bytes is not None),
-            )
-            if given
-        ]
+        options = self.replica_reads.given(prefix="replica_")
         if self.replica_url is None and options:
             raise ValueError(
                 f"{', '.join(options)} only apply to tenant replicas; set replica_url too."
@@ -325,6 +318,13 @@ class TenantsConfig(ConfigModel):
         return tuple(url.get_secret_value() for url in _as_tuple(self.replica_url))
 
     @property
+    def replica_reads(self) -> ReplicaReads:
+        """Each tenant replica's share of its tenant's reads and its lag bounds."""
+        return ReplicaReads(
+            self.replica_read_weight, self.replica_max_lag_seconds, self.replica_max_lag_bytes
+        )
+
+    @property
     def has_replicas(self) -> bool:
         return self.replica_url is not None
 
@@ -334,9 +334,7 @@ class TenantsConfig(ConfigModel):
             "apps": list(self.apps),
             "url": self.url,  # SecretStr: hidden in Django's error reports (template_text)
             "replica_urls": list(_as_tuple(self.replica_url)),
-            "replica_role": replica_role(
-                self.replica_read_weight, self.replica_max_lag_seconds, self.replica_max_lag_bytes
-            ),
+            "replica_role": self.replica_reads.role(),
             "resolver": self.resolver,
             "header": self.header,
             "shared_hosts": list(self.shared_hosts),
@@ -353,18 +351,6 @@ def template_text(template: SecretStr | str) -> str:
     ``TenantsConfig.setting()`` writes ``SecretStr`` (never shown in an error report), a
     setting written by hand may hold a str."""
     return template.get_secret_value() if isinstance(template, SecretStr) else template
-
-
-def replica_role(
-    read_weight: float, max_lag_seconds: float | None, max_lag_bytes: int | None
-) -> dict[str, Any]:
-    """The ``DatabaseConfig`` fields each tenant replica gets (its weight and lag bounds)."""
-    role: dict[str, Any] = {"read_weight": read_weight}
-    if max_lag_seconds is not None:
-        role["max_lag_seconds"] = max_lag_seconds
-    if max_lag_bytes is not None:
-        role["max_lag_bytes"] = max_lag_bytes
-    return role
 
 
 def _as_tuple(urls: SecretStr | tuple[SecretStr, ...] | None) -> tuple[SecretStr, ...]:

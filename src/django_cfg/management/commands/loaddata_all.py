@@ -30,9 +30,9 @@ from django.db import DatabaseError, connections, transaction
 from django_cfg.management.did_you_mean import check_database_option
 from django_cfg.management.output import PassThrough
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
-from django_cfg.state.missing_database import explained
 from django_cfg.schema.fixtures import data_databases
 from django_cfg.schema.state import redact
+from django_cfg.state.missing_database import explained
 from django_cfg.tenants.registry import current_registry, tenant_of_alias
 
 

@@ -42,7 +42,6 @@ from django_cfg.management.tenant_databases import (
 )
 from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.roll_forward import finish_abandoned_sweeps
-from django_cfg.state.missing_database import explained
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.cache_tables import missing_cache_tables
 from django_cfg.schema.lock import migration_lock
@@ -60,6 +59,7 @@ from django_cfg.schema.state import (
     runs_on,
 )
 from django_cfg.settings.tenants import tenant_alias
+from django_cfg.state.missing_database import explained
 from django_cfg.state.topology import Topology
 
 

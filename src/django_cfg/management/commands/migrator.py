@@ -14,7 +14,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from django_cfg.management.output import PassThrough
-from django_cfg.state.missing_database import explained
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.state import (
     PendingMigration,
@@ -22,6 +21,7 @@ from django_cfg.schema.state import (
     redact,
     unmigrated_changes,
 )
+from django_cfg.state.missing_database import explained
 
 CHOICES = {
     "1": "makemigrations, then migrate_all",
