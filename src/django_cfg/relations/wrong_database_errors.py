@@ -20,6 +20,7 @@ from django.apps import apps
 from django.db import DatabaseError, NotSupportedError
 
 from django_cfg.relations.crossing import cross_database_relations
+from django_cfg.routing.explained_errors import explaining_wrapper
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.state.topology import Topology
 
@@ -169,22 +170,15 @@ def explain_table_not_on_database(alias: str, sql: str) -> str | None:
     )
 
 
-def _explain_failures(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
-) -> Any:
-    try:
-        return execute(sql, params, many, context)
-    except DatabaseError as error:
-        if not any(message in str(error) for message in _MISSING_TABLE_MESSAGES):
-            raise
-        alias = context["connection"].alias
-        wrong_database = explain_table_not_on_database(alias, sql)
-        if wrong_database is not None:
-            raise _table_error_class(type(error))(wrong_database) from error
-        explanation = explain_cross_database_join(alias, sql)
-        if explanation is None:
-            raise
-        raise CrossDatabaseJoinError(explanation) from error
+def _explain(alias: str, sql: str, error: DatabaseError) -> Exception | None:
+    wrong_database = explain_table_not_on_database(alias, sql)
+    if wrong_database is not None:
+        return _table_error_class(type(error))(wrong_database)
+    explanation = explain_cross_database_join(alias, sql)
+    return CrossDatabaseJoinError(explanation) if explanation is not None else None
+
+
+_explain_failures = explaining_wrapper(_MISSING_TABLE_MESSAGES, _explain)
 
 
 def join_error_wrapper(alias: str) -> Callable[..., Any] | None:

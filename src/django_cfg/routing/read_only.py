@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import DatabaseError, InternalError
 
+from django_cfg.routing.explained_errors import explaining_wrapper
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.pooler import behind_transaction_pooler
 
@@ -63,24 +64,19 @@ def read_only_because(alias: str, reason: str | None) -> None:
         reasons[alias] = reason
 
 
-def _explain_writes(
-    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
-) -> Any:
-    try:
-        return execute(sql, params, many, context)
-    except DatabaseError as error:
-        if not any(message in str(error) for message in _READ_ONLY_MESSAGES):
-            raise
-        alias = context["connection"].alias
-        statement = sql.split(None, 1)[0].upper() if sql.strip() else "the statement"
-        reason = current_runtime().state.read_only_reasons.get(alias)
-        if reason is not None:
-            raise ReadOnlyDatabaseError(f"{reason}: {statement} refused.") from error
-        raise ReadOnlyDatabaseError(
-            f"database {alias!r} is read-only (DatabaseConfig(read_only=True)): {statement} "
-            f"refused. Writes go to a primary; the router never sends them to {alias!r}, so "
-            "this one was sent there explicitly (.using(), save(using=...), a raw cursor)."
-        ) from error
+def _refusal(alias: str, sql: str, error: DatabaseError) -> Exception:
+    statement = sql.split(None, 1)[0].upper() if sql.strip() else "the statement"
+    reason = current_runtime().state.read_only_reasons.get(alias)
+    if reason is not None:
+        return ReadOnlyDatabaseError(f"{reason}: {statement} refused.")
+    return ReadOnlyDatabaseError(
+        f"database {alias!r} is read-only (DatabaseConfig(read_only=True)): {statement} "
+        f"refused. Writes go to a primary; the router never sends them to {alias!r}, so "
+        "this one was sent there explicitly (.using(), save(using=...), a raw cursor)."
+    )
+
+
+_explain_writes = explaining_wrapper(_READ_ONLY_MESSAGES, _refusal)
 
 
 def read_only_wrapper(alias: str) -> Callable[..., Any] | None:
