@@ -215,3 +215,4 @@ ensure_primary
 ensure_replica
 ensure_mariadb
 ensure_pgbouncer
+"$(dirname "$0")/patroni.sh" # the Patroni cluster (5441/5442) of the failover test
