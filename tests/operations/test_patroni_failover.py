@@ -2,7 +2,8 @@
 (``target_session_attrs=read-write``) to the Patroni cluster of scripts/patroni.sh keeps running
 when the leader's PostgreSQL is killed, writes again within 10 s of Patroni's promotion, and no
 acknowledged write is missing on the new leader (synchronous_mode). The killed node rejoins as
-the synchronous standby before the test ends, so the next run starts from a healthy cluster."""
+the synchronous standby before the test ends, so the next run starts from a healthy cluster.
+Every wait is bounded: a broken cluster fails the test in under 2 minutes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,7 +188,7 @@ def stop_app(app: subprocess.Popen[str]) -> str:
     assert app.stderr is not None
     app.stdin.close()
     try:
-        app.wait(timeout=20)
+        app.wait(timeout=10)
     except subprocess.TimeoutExpired:
         app.kill()
         app.wait()
@@ -203,6 +205,18 @@ def rows_on(member: Member) -> set[int]:
         return {pk for (pk,) in connection.execute(f"SELECT id FROM {TABLE}")}
 
 
+def describe_errors(errors: list[tuple[float, str]], killed_at: float) -> str:
+    """How many writes failed, when (relative to the kill) and with which errors."""
+    if not errors:
+        return "no write failed"
+    times = [at - killed_at for at, _ in errors]
+    kinds = Counter(message[:90] for _, message in errors)  # "<exception class>: <first line>"
+    return (
+        f"{len(errors)} failed attempts from {min(times):+.2f} s to {max(times):+.2f} s: "
+        + "; ".join(f"{count} x {kind}" for kind, count in kinds.most_common(3))
+    )
+
+
 def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
     tmp_path: Path,
 ) -> None:
@@ -217,12 +231,12 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
     reader.start()
     try:
         wait_for(
-            "200 writes acknowledged before the kill", 20, lambda: len(output.acknowledged) >= 200
+            "200 writes acknowledged before the kill", 10, lambda: len(output.acknowledged) >= 200
         )
         killed_at = time.time()
         kill_postgres(leader)
         promoted_at = wait_for(
-            f"Patroni promoting {standby.name}", 30, lambda: node_role(standby) in LEADER_ROLES
+            f"Patroni promoting {standby.name}", 25, lambda: node_role(standby) in LEADER_ROLES
         )
         wait_for(
             "a write after the promotion",
@@ -239,16 +253,17 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
     assert not output.other, output.other
 
     missing = set(output.acknowledged) - rows_on(standby)
-    failed = [at for at, _ in output.errors]
     print(
         f"\nfailover {leader.name} -> {standby.name}: kill -> promotion "
         f"{promoted_at - killed_at:.2f} s, promotion -> first write "
-        f"{resumed_at - promoted_at:.2f} s, "
-        f"{len(output.acknowledged)} writes acknowledged, {len(missing)} missing, "
-        f"{len(failed)} failed attempts between {min(failed, default=0) - killed_at:+.2f} s and "
-        f"{max(failed, default=0) - killed_at:+.2f} s of the kill"
+        f"{resumed_at - promoted_at:.2f} s, {len(output.acknowledged)} writes acknowledged, "
+        f"{len(missing)} missing; {describe_errors(output.errors, killed_at)}"
     )
     assert resumed_at - promoted_at <= RESUME_LIMIT
     assert not missing, f"{len(missing)} acknowledged writes missing on {standby.name}"
     assert min(output.acknowledged.values()) < killed_at < max(output.acknowledged.values())
-    wait_until_healthy(45)  # the killed node rejoins (pg_rewind) as the synchronous standby
+    wait_until_healthy(40)  # the killed node rejoins (pg_rewind) as the synchronous standby
+    print(
+        f"{leader.name} back as the synchronous standby "
+        f"{time.time() - killed_at:.1f} s after the kill"
+    )
