@@ -136,9 +136,7 @@ postgresql:
 EOF
 }
 
-node_healthy() { rest "$1" /health >/dev/null; } # node_healthy REST_PORT: PostgreSQL runs
-
-ensure_node() { # ensure_node NAME PG_PORT REST_PORT
+ensure_node() { # ensure_node NAME PG_PORT REST_PORT: its configuration written, its Patroni running
   local name=$1 config=$PATRONI_HOME/$1.yml pidfile=$PATRONI_HOME/$1.pid text
   install -d -o postgres -g postgres -m 750 "$PATRONI_HOME/log/$name"
   text=$(node_config "$@")
@@ -155,12 +153,33 @@ ensure_node() { # ensure_node NAME PG_PORT REST_PORT
     say "starting Patroni $name (PostgreSQL 127.0.0.1:$2, REST 127.0.0.1:$3)"
     daemon "$pidfile" "$PATRONI_HOME/log/$name/patroni.out" "$(command -v patroni)" "$config"
   fi
-  wait_for 60 node_healthy "$3" ||
-    fail "PostgreSQL of Patroni $name does not run (see $PATRONI_HOME/log/$name/)"
+}
+
+write_ctl_config() { # for patronictl: the DCS only (a node's file makes it read that node's data)
+  printf '%s\n' "scope: $SCOPE" "namespace: /django-cfg-patroni/" "etcd3:" "  hosts: $ETCD_CLIENT" \
+    >"$PATRONI_HOME/patronictl.yml"
+}
+ctl() { as_postgres patronictl -c "$PATRONI_HOME/patronictl.yml" "$@"; }
+
+cluster() { # GET /cluster from the first node that answers
+  local node
+  for node in "${NODES[@]}"; do rest "${node##*:}" /cluster 2>/dev/null && return 0; done
+  return 1
+}
+members_where() { # members_where PYTHON_CONDITION_ON_m: the names of those members
+  cluster | "$PYTHON" -c "
+import json, sys
+print(' '.join(m['name'] for m in json.load(sys.stdin)['members'] if $1))"
+}
+has_leader() { [[ -n "$(members_where 'm["role"] == "leader" and m["state"] == "running"')" ]]; }
+cluster_healthy() { # a running leader and a running synchronous standby
+  [[ "$(members_where 'm["state"] in ("running", "streaming")' | wc -w)" == 2 ]] &&
+    [[ -n "$(members_where 'm["role"] == "leader"')" && -n "$(members_where 'm["role"] == "sync_standby"')" ]]
 }
 
 ensure_dynamic_config() { # a cluster bootstrapped earlier keeps what etcd holds: patch it
   local rest_port=${NODES[0]##*:} wanted
+  rest "$rest_port" /config >/dev/null 2>&1 || rest_port=${NODES[1]##*:}
   wanted=$(dynamic_config | "$PYTHON" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))')
   if ! rest "$rest_port" /config | "$PYTHON" -c '
 import json, sys
@@ -175,24 +194,31 @@ sys.exit(0 if within(json.loads(sys.argv[1]), json.load(sys.stdin)) else 1)' "$w
   fi
 }
 
-cluster_healthy() { # a running leader and a streaming synchronous standby
-  rest "${NODES[0]##*:}" /cluster | "$PYTHON" -c '
-import json, sys
-members = json.load(sys.stdin)["members"]
-roles = sorted(m["role"] for m in members if m["state"] in ("running", "streaming"))
-sys.exit(0 if roles == ["leader", "sync_standby"] else 1)'
+# A replica whose WAL went past the new leader's (possible only if a failover happened without
+# synchronous_mode) may never get out of "starting": rebuild it from the leader.
+reinit_stuck_replicas() {
+  local name
+  for name in $(members_where 'm["role"] != "leader" and m["state"] not in ("running", "streaming")'); do
+    say "rebuilding $name from the leader (patronictl reinit): it does not run as a replica"
+    ctl reinit --force --wait "$SCOPE" "$name" >/dev/null
+  done
 }
 
 ensure_packages
 ensure_etcd
+write_ctl_config
 for node in "${NODES[@]}"; do
   IFS=: read -r name pg_port rest_port <<<"$node"
   ensure_node "$name" "$pg_port" "$rest_port"
 done
+wait_for 60 has_leader || fail "no Patroni node became the leader (logs: $PATRONI_HOME/log/)"
 ensure_dynamic_config
-if ! wait_for 60 cluster_healthy; then
-  as_postgres patronictl -c "$PATRONI_HOME/pg1.yml" list >&2 || true
-  fail "the cluster has no leader with a streaming synchronous standby (logs: $PATRONI_HOME/log/)"
+if ! wait_for 30 cluster_healthy; then
+  reinit_stuck_replicas
+  if ! wait_for 60 cluster_healthy; then
+    ctl list >&2 || true
+    fail "the cluster has no leader with a running synchronous standby (logs: $PATRONI_HOME/log/)"
+  fi
 fi
-say "Patroni cluster '$SCOPE' ready: PostgreSQL 127.0.0.1:5441,127.0.0.1:5442 (leader:" \
-  "$(rest "${NODES[0]##*:}" /leader >/dev/null 2>&1 && echo pg1 || echo pg2))"
+say "Patroni cluster '$SCOPE' ready on 127.0.0.1:5441,127.0.0.1:5442, leader:" \
+  "$(members_where 'm["role"] == "leader"')"
