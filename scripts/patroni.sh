@@ -57,12 +57,19 @@ ensure_packages() {
 etcd_healthy() { rest "${ETCD_CLIENT#*:}" /health 2>/dev/null | grep -q '"health":"true"'; }
 
 ensure_etcd() {
+  local pidfile=$PATRONI_HOME/etcd.pid
+  if ! etcd_healthy && running "$pidfile" && ! wait_for 10 etcd_healthy; then
+    # e.g. still shutting down: a stopping etcd waits for its clients' watch streams to end
+    say "restarting etcd (its process runs but does not answer)"
+    kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    wait_for 5 bash -c "! kill -0 $(cat "$pidfile")" || fail "etcd (pid $(cat "$pidfile")) did not stop"
+  fi
   if ! etcd_healthy; then
-    if ! running "$PATRONI_HOME/etcd.pid"; then
+    if ! running "$pidfile"; then
       port_taken "${ETCD_CLIENT#*:}" && fail "port ${ETCD_CLIENT#*:} is taken by another program (ss -ltnp)"
       say "starting etcd on $ETCD_CLIENT"
       install -d -o postgres -g postgres -m 700 "$PATRONI_HOME/etcd"
-      daemon "$PATRONI_HOME/etcd.pid" "$PATRONI_HOME/log/etcd.log" "$(command -v etcd)" \
+      daemon "$pidfile" "$PATRONI_HOME/log/etcd.log" "$(command -v etcd)" \
         --name django-cfg --data-dir "$PATRONI_HOME/etcd" \
         --listen-client-urls "http://$ETCD_CLIENT" --advertise-client-urls "http://$ETCD_CLIENT" \
         --listen-peer-urls "http://$ETCD_PEER" --initial-advertise-peer-urls "http://$ETCD_PEER" \
@@ -204,17 +211,23 @@ reinit_stuck_replicas() {
   done
 }
 
+start_nodes() {
+  local node name pg_port rest_port
+  for node in "${NODES[@]}"; do
+    IFS=: read -r name pg_port rest_port <<<"$node"
+    ensure_node "$name" "$pg_port" "$rest_port"
+  done
+}
+
 ensure_packages
 ensure_etcd
 write_ctl_config
-for node in "${NODES[@]}"; do
-  IFS=: read -r name pg_port rest_port <<<"$node"
-  ensure_node "$name" "$pg_port" "$rest_port"
-done
+start_nodes
 wait_for 60 has_leader || fail "no Patroni node became the leader (logs: $PATRONI_HOME/log/)"
 ensure_dynamic_config
 if ! wait_for 30 cluster_healthy; then
-  reinit_stuck_replicas
+  start_nodes # a Patroni that was still stopping a moment ago
+  wait_for 30 cluster_healthy || reinit_stuck_replicas
   if ! wait_for 60 cluster_healthy; then
     ctl list >&2 || true
     fail "the cluster has no leader with a running synchronous standby (logs: $PATRONI_HOME/log/)"
