@@ -210,7 +210,7 @@ def describe_errors(errors: list[tuple[float, str]], killed_at: float) -> str:
     if not errors:
         return "no write failed"
     times = [at - killed_at for at, _ in errors]
-    kinds = Counter(message[:90] for _, message in errors)  # "<exception class>: <first line>"
+    kinds = Counter(message[:140] for _, message in errors)  # "<exception class>: <first line>"
     return (
         f"{len(errors)} failed attempts from {min(times):+.2f} s to {max(times):+.2f} s: "
         + "; ".join(f"{count} x {kind}" for kind, count in kinds.most_common(3))
