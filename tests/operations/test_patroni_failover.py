@@ -165,7 +165,7 @@ def prepare_database() -> None:
         db.execute(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, writer int, seq int)")
 
 
-def start_app(root: Path) -> subprocess.Popen[str]:
+def start_app(root: Path, url: str) -> subprocess.Popen[str]:
     write_manage_py_project(root, CONFIG)
     (root / "writes").mkdir()
     (root / "writes" / "__init__.py").write_text("")
@@ -174,7 +174,7 @@ def start_app(root: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "writer.py"],
         cwd=root,
-        env=user_environment({"FAILOVER_DATABASE_URL": PATRONI_URL}),
+        env=user_environment({"FAILOVER_DATABASE_URL": url}),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -217,15 +217,21 @@ def describe_errors(errors: list[tuple[float, str]], killed_at: float) -> str:
     )
 
 
+@pytest.mark.parametrize(
+    "conn_max_age",
+    [0, 60],  # a connection per request (the default), and connections kept across requests
+    ids=lambda seconds: f"conn_max_age={seconds}",
+)
 def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
-    tmp_path: Path,
+    tmp_path: Path, conn_max_age: int
 ) -> None:
     wait_until_healthy(20)  # the previous run's killed node may still be rejoining
     prepare_database()
     leader = next(m for m in members() if m.role == "leader")
     standby = next(m for m in members() if m.role == "sync_standby")
     output = AppOutput()
-    app = start_app(tmp_path)
+    separator = "&" if "?" in PATRONI_URL else "?"
+    app = start_app(tmp_path, f"{PATRONI_URL}{separator}conn_max_age={conn_max_age}")
     assert app.stdout is not None
     reader = threading.Thread(target=output.read, args=(app.stdout,), daemon=True)
     reader.start()
@@ -254,7 +260,7 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
 
     missing = set(output.acknowledged) - rows_on(standby)
     print(
-        f"\nfailover {leader.name} -> {standby.name}: kill -> promotion "
+        f"\nconn_max_age={conn_max_age}, {leader.name} -> {standby.name}: kill -> promotion "
         f"{promoted_at - killed_at:.2f} s, promotion -> first write "
         f"{resumed_at - promoted_at:.2f} s, {len(output.acknowledged)} writes acknowledged, "
         f"{len(missing)} missing; {describe_errors(output.errors, killed_at)}"
