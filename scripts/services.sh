@@ -6,6 +6,7 @@
 #   PgBouncer            127.0.0.1:6432 -> the primary, 127.0.0.1:6433 -> the replica,
 #                        127.0.0.1:6434 -> the primary with ignore_startup_parameters = options
 #                        (transaction pooling, the config in scripts/pgbouncer/, user postgres)
+#   Patroni cluster      127.0.0.1:5441,127.0.0.1:5442 with etcd (scripts/patroni.sh)
 # Needs root and Debian's PostgreSQL and MariaDB packages; installs Debian's pgbouncer if it is
 # missing. Exits non-zero if any service is not up at the end.
 # Usage: scripts/services.sh [--rebuild-replica]
@@ -215,3 +216,4 @@ ensure_primary
 ensure_replica
 ensure_mariadb
 ensure_pgbouncer
+"$(dirname "$0")/patroni.sh" # the Patroni cluster (5441/5442) of the failover test

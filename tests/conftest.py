@@ -9,6 +9,7 @@ import pytest
 
 from django_cfg import DatabaseConfig
 from tests.support.browser import browser_missing
+from tests.support.patroni import patroni_missing
 from tests.support.services import IN_CI, MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
 
 _left_out: list[str] = []
@@ -20,6 +21,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reasons = [unreachable(m) for m in SERVICES if item.get_closest_marker(m)]
         if item.get_closest_marker("browser"):
             reasons.append(browser_missing())
+        if item.get_closest_marker("patroni"):
+            reasons.append(patroni_missing())
         reasons = [reason for reason in reasons if reason]
         if not reasons:
             kept.append(item)
