@@ -30,7 +30,7 @@ class DjangoCfgConfig(AppConfig):
         if apps.is_installed("django.contrib.admin"):
             from django.core.checks import Tags, register
 
-            from django_cfg.admin.cross_database import check_admin_lookups
+            from django_cfg.checks.admin import check_admin_lookups
 
             register(check_admin_lookups, Tags.admin, "django_cfg")
 

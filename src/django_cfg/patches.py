@@ -25,12 +25,13 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    attribute from the field when it writes migrations and schema, and offers no hook to supply
    it per field. ``dropped_constraints()`` lists them (``makemigrations`` prints it).
 3. ``NestedObjects`` in ``django.contrib.admin.utils`` is rebound to
-   ``CrossDatabaseNestedObjects``. Needed when: the admin is installed and a ForeignKey crosses.
+   ``admin.delete_page.CrossDatabaseNestedObjects``. Needed when: the admin is installed and a
+   ForeignKey crosses.
    Why: ``get_deleted_objects()`` (the delete view and the "delete selected" action) instantiates
    the module-level name; the public ``ModelAdmin.get_deleted_objects()`` would need code in
    every user's ``ModelAdmin``.
 4. ``ChangeList.apply_select_related`` (``django.contrib.admin.views.main``) is wrapped: Django's
-   result goes through ``admin.cross_database.follow_within_databases()``, which returns it as it
+   result goes through ``admin.changelist.follow_within_databases()``, which returns it as it
    is unless it JOINs across databases. Needed when: as 3. Why: the changelist builds its query
    in ``ChangeList.get_queryset()`` with no hook between ``select_related()`` and the query;
    ``ModelAdmin.get_changelist()`` may return a project's own ``ChangeList`` subclass, and a
@@ -289,7 +290,7 @@ def _cross_database_admin(applied: Applied) -> dict[tuple[ModuleType | type, str
     import django.contrib.admin.utils
     from django.contrib.admin.views.main import ChangeList
 
-    from django_cfg.admin.cross_database import CrossDatabaseNestedObjects
+    from django_cfg.admin.delete_page import CrossDatabaseNestedObjects
 
     key = (ChangeList, "apply_select_related")
     django_method = applied.names.get(key, vars(ChangeList)["apply_select_related"])
@@ -301,7 +302,7 @@ def _cross_database_admin(applied: Applied) -> dict[tuple[ModuleType | type, str
 
 @functools.cache  # one wrapper per Django method: install() after uninstall() puts the same back
 def _select_related_within_databases(django_method: Callable[..., Any]) -> Callable[..., Any]:
-    from django_cfg.admin.cross_database import follow_within_databases
+    from django_cfg.admin.changelist import follow_within_databases
 
     @functools.wraps(django_method)
     def apply_select_related(self: Any, qs: Any) -> Any:

@@ -29,11 +29,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import path, resolve, reverse
 
 from django_cfg import patches
-from django_cfg.admin.cross_database import (
-    CrossDatabaseChangeList,
-    CrossDatabaseNestedObjects,
-    admin_lookup_errors,
-)
+from django_cfg.admin.changelist import CrossDatabaseChangeList
+from django_cfg.admin.delete_page import CrossDatabaseNestedObjects
+from django_cfg.checks.admin import admin_lookup_errors
 from django_cfg.runtime.runtime import current_runtime
 from tests.support.engine_pairs import Pair
 

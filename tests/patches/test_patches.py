@@ -37,7 +37,8 @@ from django.test import override_settings
 from pydantic import BaseModel, PydanticUserError
 
 from django_cfg import patches
-from django_cfg.admin.cross_database import CrossDatabaseChangeList, CrossDatabaseNestedObjects
+from django_cfg.admin.changelist import CrossDatabaseChangeList
+from django_cfg.admin.delete_page import CrossDatabaseNestedObjects
 from django_cfg.backends.replica_postgresql.base import (
     FailoverCursorDebugWrapper,
     FailoverCursorWrapper,

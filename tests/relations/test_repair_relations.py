@@ -18,7 +18,7 @@ from django.db import connections
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
-from django_cfg.checks import check_unfinished_deletes
+from django_cfg.checks.relations import check_unfinished_deletes
 from django_cfg.relations.delete_intents import pending_deletes
 from tests.support.engine_pairs import PAIRS, Pair
 

@@ -18,7 +18,7 @@ import pytest
 from django.core.checks import Warning
 
 from django_cfg import DatabaseConfig, DjangoConfig
-from django_cfg.checks import replica_name_warnings
+from django_cfg.checks.replicas import replica_name_warnings
 from django_cfg.state.topology import Topology
 from tests.support.spec_page import MANAGE_PY, SpecProject, block, run_python
 

@@ -23,7 +23,7 @@ from django.test import override_settings
 from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
-from django_cfg.checks import check_development_key
+from django_cfg.checks.deployment import check_development_key
 from django_cfg.settings.development_key import (
     DEVELOPMENT_KEY_FILE,
     DEVELOPMENT_KEY_PREFIX,
