@@ -98,7 +98,7 @@ KINDS = {
     ("migrations.md", 'databases["cache_db"]'): "script",
     ("migrations.md", "DATABASE_ROUTING_RULES"): "settings",
     ("migrations.md", "CACHES = "): "settings",
-    ("replicas.md", "from django_cfg.state.replica_monitor"): "shell",
+    ("replicas.md", "from django_cfg.runtime.runtime import current_runtime"): "shell",
     ("routing.md", "# settings.py"): "settings",
     ("routing.md", "databases = {"): "script",
     ("routing.md", "DATABASE_ROUTERS"): "settings",
