@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.schema.fixtures import data_databases, natural_keys_across
 
@@ -46,12 +47,8 @@ class Command(BaseCommand):
             metavar="DIRECTORY",
             help="Directory for the fixtures, one per database: <alias>.<format>.",
         )
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only this database (repeatable). Default: every database that holds tables.",
+        add_database_option(
+            parser, "Only this database (repeatable). Default: every database that holds tables."
         )
         add_tenant_option(
             parser,

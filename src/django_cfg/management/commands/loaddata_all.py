@@ -28,6 +28,7 @@ from django.core.management.commands import loaddata
 from django.db import DatabaseError, connections, transaction
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option
 from django_cfg.management.output import PassThrough
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.routing.missing_database import explained
@@ -50,12 +51,8 @@ class Command(BaseCommand):
             nargs="+",
             help="A directory written by dumpdata_all, or fixture labels as loaddata takes them.",
         )
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only this database (repeatable). Default: every database that holds tables.",
+        add_database_option(
+            parser, "Only this database (repeatable). Default: every database that holds tables."
         )
         add_tenant_option(
             parser,

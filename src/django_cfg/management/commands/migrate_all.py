@@ -34,6 +34,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option, add_noinput_option
 from django_cfg.management.output import PassThrough, summary
 from django_cfg.management.tenant_databases import (
     add_tenant_option,
@@ -85,12 +86,9 @@ class Command(BaseCommand):
     help = "Migrates every database that takes migrations (default first), each with its apps."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only this database (repeatable). Default: every database that takes migrations.",
+        add_database_option(
+            parser,
+            "Only this database (repeatable). Default: every database that takes migrations.",
         )
         add_tenant_option(
             parser,
@@ -114,13 +112,7 @@ class Command(BaseCommand):
             help="Migrate up to N databases at once, after default (each with its own "
             "connection and lock). Default: 1, one after another.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Do not prompt the user for input of any kind.",
-        )
+        add_noinput_option(parser, "Do not prompt the user for input of any kind.")
 
     def get_check_kwargs(self, options: dict[str, Any]) -> Any:
         """Also run the database checks (as migrate does) for the databases to migrate."""

@@ -41,8 +41,9 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import F, Model
 
 from django_cfg.management.commands.migrate_all import Command as MigrateAll
+from django_cfg.management.options import add_noinput_option
 from django_cfg.management.tenant_commands import (
-    add_noinput_argument,
+    add_tenant_url_option,
     confirm,
     tenants_registry,
 )
@@ -80,11 +81,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The tenant to move.")
-        parser.add_argument(
-            "--url",
-            help="Its new database URL, without a password (TenantsConfig.passwords or the "
-            "template's applies).",
-        )
+        add_tenant_url_option(parser, "Its new database URL")
         parser.add_argument(
             "--drop-source",
             action="store_true",
@@ -98,7 +95,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Make a tenant left read-only by a killed move writable again on its source.",
         )
-        add_noinput_argument(parser)
+        add_noinput_option(parser, "Do not ask for confirmation.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         registry = tenants_registry()

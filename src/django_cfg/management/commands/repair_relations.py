@@ -33,6 +33,7 @@ from django.db import DatabaseError
 from django.db.models import DO_NOTHING
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option, add_noinput_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
 from django_cfg.relations.delete_intents import (
@@ -70,19 +71,10 @@ class Command(BaseCommand):
             action="store_true",
             help="List what would be repaired, change nothing; exit 1 if anything would be.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Repair without asking for confirmation.",
-        )
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only relations whose rows live on this database, and deletes recorded there "
+        add_noinput_option(parser, "Repair without asking for confirmation.")
+        add_database_option(
+            parser,
+            "Only relations whose rows live on this database, and deletes recorded there "
             "(repeatable; default: all).",
         )
         add_tenant_option(
