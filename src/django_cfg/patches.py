@@ -46,7 +46,7 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    PostgreSQL database behind a transaction pooler also gets a wrapper that runs a statement
    outside ``atomic()`` in a read-only transaction (``routing.read_only``).
 6. ``connections.settings`` gains or loses an entry when a database is added or removed at run
-   time (``routing.runtime.add_database`` / ``remove_database``: ``add_connection`` and
+   time (``runtime.added_databases.add_database`` / ``remove_database``: ``add_connection`` and
    ``remove_connection`` here). Needed when: the project calls them (tenants, tests). Why no
    public hook: Django reads ``DATABASES`` once into ``ConnectionHandler.settings`` and has no
    call to add an alias; the entry gets Django's defaults from its own ``configure_settings``,
