@@ -53,7 +53,7 @@ _KIND = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _MYSQL_NAME_LENGTH = 64  # GET_LOCK refuses longer names
 _LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
 
-Locker = Callable[[str, str, "Callable[[], None] | None", bool], AbstractContextManager[bool]]
+Locker = Callable[[str, str, Callable[[], None] | None, bool], AbstractContextManager[bool]]
 
 
 @contextmanager
