@@ -4,6 +4,7 @@ runtime to the one that replaces it (``runtime.state``).
     state = current_runtime().state
     state.tenant_registry        # the open tenants (django_cfg.tenants.registry), or None
     state.read_only_reasons      # alias -> why writes to it are refused now (a moved tenant)
+    state.server_locks           # (alias, lock name) held by a thread, where no server holds it
 
 A runtime is replaced, never changed; what does change while the process runs is here, each
 field owned (written) by the one module named beside it, under that module's own lock.
@@ -51,3 +52,8 @@ class ProcessState:
     """``tenants.registry``: the ``TenantRegistry`` of the tenants setting, made on first use."""
     read_only_reasons: dict[str, str] = field(default_factory=dict)
     """``routing.read_only``: alias -> why its writes are refused now (a tenant being moved)."""
+    server_locks: set[tuple[str, str]] = field(default_factory=set)
+    """``runtime.server_locks``: (alias, lock name) held by a thread of this process, for the
+    databases whose server holds no lock (in-memory SQLite, other vendors)."""
+    server_locks_released: threading.Condition = field(default_factory=threading.Condition)
+    """``runtime.server_locks``: guards ``server_locks``; notified when one is released."""
