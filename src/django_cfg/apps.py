@@ -27,12 +27,26 @@ class DjangoCfgConfig(AppConfig):
             signal.connect(
                 close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
             )
+        _install_operations()
         if apps.is_installed("django.contrib.admin"):
             from django.core.checks import Tags, register
 
             from django_cfg.checks.admin import check_admin_lookups
 
             register(check_admin_lookups, Tags.admin, "django_cfg")
+
+
+def _install_operations() -> None:
+    """Per-query metrics (unless ``DJANGO_CFG_QUERY_METRICS = False``), and in prometheus_client's
+    multiprocess mode a flush of this process's counts at the end of every request."""
+    from django.core.signals import request_finished
+
+    from django_cfg.operations.prometheus_export import flush, multiprocess_mode
+    from django_cfg.operations.query_metrics import install_query_metrics, query_metrics_enabled
+
+    install_query_metrics(query_metrics_enabled())
+    if multiprocess_mode():
+        request_finished.connect(flush, dispatch_uid="django_cfg.metrics_flush")
 
 
 def _rebuild_runtime(*, setting: str, **_: Any) -> None:

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django_cfg.runtime.operation_counts import OperationCounts
+
 __all__ = ["DjangoHooks", "ProcessState"]
 
 
@@ -57,3 +59,18 @@ class ProcessState:
     databases whose server holds no lock (in-memory SQLite, other vendors)."""
     server_locks_released: threading.Condition = field(default_factory=threading.Condition)
     """``runtime.server_locks``: guards ``server_locks``; notified when one is released."""
+    operations: OperationCounts = field(default_factory=OperationCounts)
+    """Per-alias counts of routing, failover, failures and tenants (``runtime.operation_counts``
+    names each field's owner); exported by ``django_cfg.operations``."""
+    health_lock: threading.Lock = field(default_factory=threading.Lock)
+    """``operations.health``: guards ``health_results`` and ``health_in_flight``."""
+    health_results: dict[str, Any] = field(default_factory=dict)
+    """``operations.health``: alias -> the last answer of its probe (``ServerHealth``)."""
+    health_in_flight: dict[str, Any] = field(default_factory=dict)
+    """``operations.health``: alias -> (when its probe started, an Event set once answered)."""
+    metrics_lock: threading.Lock = field(default_factory=threading.Lock)
+    """``operations.prometheus_export``: guards ``metrics_export`` (one flush at a time)."""
+    metrics_export: dict[Any, Any] = field(default_factory=dict)
+    """``operations.prometheus_export``, multiprocess mode only: this process's
+    prometheus_client metric objects (by name) and what it added to them so far (by name and
+    labels): the next flush adds the rest."""
