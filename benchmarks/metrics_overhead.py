@@ -65,7 +65,7 @@ from django.db import connection, connections  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from django_cfg.operations.query_metrics import measuring_wrapper  # noqa: E402
+from django_cfg.routing.query_metrics import measuring_wrapper  # noqa: E402
 from django_cfg.settings.routers import ROUTER_PATH  # noqa: E402
 from django_cfg.state.pins import set_write  # noqa: E402
 from django_cfg.state.wal import replayed_position, written_position  # noqa: E402

@@ -37,14 +37,12 @@ class DjangoCfgConfig(AppConfig):
 
 
 def _install_operations() -> None:
-    """Per-query metrics (unless ``DJANGO_CFG_QUERY_METRICS = False``), and in prometheus_client's
-    multiprocess mode a flush of this process's counts at the end of every request."""
+    """In prometheus_client's multiprocess mode, a flush of this process's counts at the end of
+    every request (per-query metrics are patch 5's wrapper: django_cfg.patches)."""
     from django.core.signals import request_finished
 
     from django_cfg.operations.prometheus_export import flush, multiprocess_mode
-    from django_cfg.operations.query_metrics import install_query_metrics, query_metrics_enabled
 
-    install_query_metrics(query_metrics_enabled())
     if multiprocess_mode():
         request_finished.connect(flush, dispatch_uid="django_cfg.metrics_flush")
 

@@ -38,7 +38,9 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    subclass of ours in its place would show in ``repr()`` (Django's own tests check it).
 5. Error-explaining execute wrappers are put first in ``connection.execute_wrappers`` of each
    new connection (``connection_created``) to a read-only database or to a database that lacks
-   some model's table. Needed when: a database is read-only, or there is more than one. Why:
+   some model's table, and the statement timer of the metrics (``routing.query_metrics``).
+   Needed when: a database is read-only, or there is more than one, or
+   ``DJANGO_CFG_QUERY_METRICS`` is on (the default with prometheus-client installed). Why:
    Django's public ``connection.execute_wrapper()`` is a context manager that appends a wrapper
    and pops the last one on exit; a wrapper for the connection's lifetime has no public API.
    Put first (outermost), it leaves the user's ``with execute_wrapper()`` blocks popping their
@@ -102,6 +104,7 @@ from django.utils.connection import ConnectionDoesNotExist
 from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
 from django_cfg.relations.wrong_database_errors import join_error_wrapper
+from django_cfg.routing.query_metrics import measuring_wrapper, query_metrics_enabled
 from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
 from django_cfg.runtime.process_state import ProcessState
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
@@ -204,8 +207,13 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
 
 
 def wraps_connections(topology: Topology) -> bool:
-    """Whether new connections of ``topology`` need the error-explaining wrappers (patch 5)."""
-    return len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values())
+    """Whether new connections of ``topology`` need execute wrappers (patch 5): explaining
+    errors, or timing statements (``DJANGO_CFG_QUERY_METRICS``)."""
+    return (
+        len(topology.aliases) > 1
+        or any(role.read_only for role in topology.roles.values())
+        or query_metrics_enabled()
+    )
 
 
 def uninstall(applied: Applied | None = None) -> None:
@@ -332,6 +340,10 @@ def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any)
         explain_writes,
         join_error_wrapper(connection.alias),
     ]
+    if query_metrics_enabled() and not any(
+        getattr(wrapper, "measures_queries", False) for wrapper in connection.execute_wrappers
+    ):  # not again on a reconnection of a measured wrapper
+        wrappers.append(measuring_wrapper(connection.alias))
     for wrapper in wrappers:
         if wrapper is not None and wrapper not in connection.execute_wrappers:
             connection.execute_wrappers.insert(0, wrapper)  # outermost; see patch 5

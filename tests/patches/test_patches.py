@@ -142,11 +142,16 @@ def test_one_writable_database_gets_no_patch_at_all(restored: None) -> None:
         finally:
             connection.close()
 
-    assert [w.__name__ for w in wrappers_of_a_new_connection()] == ["_explain_failures"]
+    # The suite's project: the statement timer (metrics), then the missing-table explanation.
+    assert [w.__name__ for w in wrappers_of_a_new_connection()] == ["measured", "explaining"]
     one = Topology(aliases=("default",), roles={"default": DatabaseRole("default")}, homes={})
-    patches.install(one)
-    assert patches.installed() == {}
-    assert wrappers_of_a_new_connection() == []
+    with override_settings(DJANGO_CFG_QUERY_METRICS=False):
+        patches.install(one)
+        assert patches.installed() == {}
+        assert wrappers_of_a_new_connection() == []
+    patches.install(one)  # with the metrics' statement timer only
+    assert patches.installed().keys() == {WRAPS_CONNECTIONS}
+    assert wrappers_of_a_new_connection()[0].__name__ == "measured"
 
 
 def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(

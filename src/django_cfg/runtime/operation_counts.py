@@ -54,11 +54,11 @@ class OperationCounts:
     connection_failures: defaultdict[str, int] = field(default_factory=_per_alias)
     """``replicas.outage``: connections that could not be made (while patch 7 is in place)."""
     failed_writes: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``operations.query_metrics``: statements other than SELECT that raised, per alias."""
+    """``routing.query_metrics``: statements other than SELECT that raised, per alias."""
     latency: defaultdict[str, LatencyHistogram] = field(
         default_factory=lambda: defaultdict(LatencyHistogram)
     )
-    """``operations.query_metrics``: query durations per alias (when query metrics are on)."""
+    """``routing.query_metrics``: query durations per alias (when query metrics are on)."""
     tenants_opened: int = 0
     """``tenants.registry``: tenant databases added to this process."""
     tenants_evicted: int = 0
