@@ -17,6 +17,7 @@ import pytest
 from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.spec_page import run_process, user_environment
 from tests.tenants.project.lifecycle_steps import STEPS
+from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import (
     ROOT,
     SQLITE_TEMPLATE,
@@ -127,7 +128,7 @@ def test_create_tenant_killed_at_any_step_is_finished_by_running_it_again(
     assert "migrated, recorded." in again
     assert setup.rows()[name] == ""
     assert {"notes_note", "django_cfg_deleteintent"} <= setup.tables(name)
-    setup.project.scenario("write", name)
+    setup.project.scenario(write, name)
     assert setup.probe(name) == {"status": 200, "titles": [f"{name}-row"]}
     assert f"tenant_{name}: up to date" in setup.project.manage("migrate_all", "--check")
 
@@ -179,14 +180,14 @@ def test_concurrent_creations_of_one_name_end_with_one_tenant(setup: Setup) -> N
         assert f"Tenant {name!r} already exists" in err
         assert "Traceback" not in err
     assert setup.rows() == {name: ""}
-    setup.project.scenario("write", name)
+    setup.project.scenario(write, name)
     assert setup.probe(name) == {"status": 200, "titles": [f"{name}-row"]}
 
 
 def test_a_recycled_name_does_not_inherit_the_dropped_tenants_database(setup: Setup) -> None:
     project, name = setup.project, setup.tenant("reuse")
     project.manage("create_tenant", name)
-    project.scenario("write", name)
+    project.scenario(write, name)
     kept = project.manage("drop_tenant", name, "--noinput")
     assert f"Tenant {name!r} removed; its database " in kept
     where = (
@@ -251,7 +252,7 @@ def test_drop_tenant_killed_before_the_drop_is_finished_by_running_it_again(
 ) -> None:
     project, name = setup.project, setup.tenant("half")
     project.manage("create_tenant", name)
-    project.scenario("write", name)
+    project.scenario(write, name)
     killed = setup.steps("kill-drop", name)
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert setup.rows() == {name: "creating"}  # not routable any more
