@@ -47,9 +47,10 @@ class ExampleProject(SubprocessProject):
     def env(self) -> dict[str, str]:
         return {**{URL_VARIABLES[a]: url for a, url in self.urls.items()}, **self.settings}
 
-    def migrate_all_at_once(self, runs: int, timeout: float) -> list[tuple[int, str]]:
-        """``runs`` ``manage.py migrate_all --noinput`` started together: (exit status, output)
-        of each; none is left running."""
+    def migrate_all_at_once(self, runs: int, timeout: float) -> list[str]:
+        """``runs`` ``manage.py migrate_all --noinput`` started together (none is left
+        running): each must exit 0, and no database may record a migration twice. Their
+        outputs."""
         processes = [
             self.popen(*self.MANAGE, "migrate_all", "--noinput", merge_stderr=True)
             for _ in range(runs)
@@ -59,9 +60,14 @@ class ExampleProject(SubprocessProject):
         finally:
             for process in processes:
                 process.kill()
-        return [
-            (process.returncode, output) for process, output in zip(processes, outputs, strict=True)
-        ]
+        assert [process.returncode for process in processes] == [0] * runs, outputs
+        for alias in ALIASES:
+            rows = self.query(
+                alias,
+                "SELECT app, name FROM django_migrations GROUP BY app, name HAVING COUNT(*) > 1",
+            )
+            assert rows == [], f"migrations recorded twice on {alias}"
+        return outputs
 
     def query(self, alias: str, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` on the database behind ``alias`` with the bare driver."""
