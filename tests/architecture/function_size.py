@@ -1,6 +1,6 @@
 """The package's functions a reader can hold: at most 50 lines and 12 branches each.
 
-python tests/architecture/function_size.py     # lists the ones over, longest first
+    python tests/architecture/function_size.py     # lists the ones over, longest first
 """
 
 from __future__ import annotations
