@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
 from django.apps import AppConfig, apps
@@ -27,6 +28,10 @@ class DjangoCfgConfig(AppConfig):
             signal.connect(
                 close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
             )
+        if find_spec("celery") is not None:  # read-your-writes follows Celery tasks
+            from django_cfg.replicas import celery
+
+            celery.connect()
         if apps.is_installed("django.contrib.admin"):
             from django.core.checks import Tags, register
 

@@ -31,6 +31,7 @@ class TenantProject:
     recheck_seconds: float | None = None
     passwords: dict[str, str] | None = None
     test_url: str | None = None
+    extra_env: dict[str, str] | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -55,7 +56,7 @@ class TenantProject:
             env["TENANT_TEST_PASSWORDS"] = json.dumps(self.passwords)
         if self.test_url is not None:
             env["TENANT_TEST_TEST_URL"] = self.test_url
-        return env
+        return {**env, **(self.extra_env or {})}
 
     def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         return run_python(

@@ -822,4 +822,7 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
 
 
 def run(scenario: str, names: list[str]) -> None:
-    print(json.dumps(SCENARIOS[scenario](names)))
+    from tests.tenants.project import services_scenarios, worker_scenarios
+
+    chosen = {**SCENARIOS, **services_scenarios.SCENARIOS, **worker_scenarios.SCENARIOS}
+    print(json.dumps(chosen[scenario](names)))
