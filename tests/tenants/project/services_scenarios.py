@@ -9,10 +9,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.base import ContentFile
 from django.db import connections, transaction
+from django.test import override_settings
 
 from django_cfg import current_tenant, use_tenant
 from tests.tenants.project.notes.models import Note
@@ -55,7 +57,9 @@ def cache(names: list[str]) -> dict[str, Any]:
         out["without key function"] = plain.get("stats")
     from django.core.management.commands.createcachetable import Command as CreateCacheTable
 
-    CreateCacheTable().create_table("default", "tenant_cache", dry_run=False)
+    create = CreateCacheTable()
+    create.verbosity = 0
+    create.create_table("default", "tenant_cache", dry_run=False)
     database = DatabaseCache("tenant_cache", KEY_FUNCTION)
     out["database"] = _stats_cache(database, names)
     with use_tenant(names[0]):
@@ -64,11 +68,27 @@ def cache(names: list[str]) -> dict[str, Any]:
         row[0]
         for row in connections["default"].cursor().execute("SELECT cache_key FROM tenant_cache")
     )
-    out["keys"] = {str(n): cache_key("stats", "", 1) for n in names} | {
-        "None": cache_key("stats", "", 1)
-    }
+    out["keys"] = {}
+    for name in [*names, None]:
+        with use_tenant(name):
+            out["keys"][str(name)] = cache_key("stats", "app", 2)
+    return out
+
+
+def sessions(names: list[str]) -> dict[str, Any]:
+    """A database session saved in a tenant's request: where its row is."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import Client
+
+    out: dict[str, Any] = {}
     with use_tenant(names[0]):
-        out["keys"][names[0]] = cache_key("stats", "", 1)
+        session = SessionStore()
+        session["cart"] = [1, 2]
+        session.save()
+        out["db"] = session.model.objects.filter(pk=session.session_key).get()._state.db
+    out["read with no tenant"] = SessionStore(session_key=session.session_key).get("cart")
+    response = Client().get("/notes/", headers={"X-Tenant": names[1]})
+    out["request"] = response.status_code
     return out
 
 
@@ -76,7 +96,11 @@ def storage(names: list[str]) -> dict[str, Any]:
     """Files saved through the tenant storage in each tenant and with none."""
     from django_cfg.tenants.storage import TenantFileSystemStorage
 
-    files = TenantFileSystemStorage()
+    with override_settings(MEDIA_ROOT=str(settings.BASE_DIR / "media"), MEDIA_URL="/media/"):
+        return _saved_files(TenantFileSystemStorage(), names)
+
+
+def _saved_files(files: Any, names: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in [*names, None]:
         with use_tenant(name):
@@ -88,7 +112,7 @@ def storage(names: list[str]) -> dict[str, Any]:
                 "read": files.open(saved).read().decode(),
             }
     with use_tenant(names[1]):
-        out["other sees first"] = files.exists(f"../{names[0]}/report.txt")
+        out["other has first's name"] = files.exists(f"{names[0]}/report.txt")
         try:
             files.open(f"../{names[0]}/report.txt")
             out["traversal"] = "opened"
@@ -157,4 +181,5 @@ SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "storage": storage,
     "log_lines": log_lines,
     "on_commit": on_commit,
+    "sessions": sessions,
 }
