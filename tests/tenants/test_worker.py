@@ -52,26 +52,11 @@ def worker_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[T
     project.manage("migrate_all", "--verbosity", "0")
     project.scenario("write", "acme", "beta")
     snapshot(project, "acme", "beta")
+    command = [sys.executable, "-m", "celery", "-A", "tests.tenants.project.worker_app"]
+    options = ["-P", request.param, "-c", "2", "-Q", queue, "--loglevel", "WARNING"]
+    quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.tenants.project.worker_app",
-            "worker",
-            "-P",
-            request.param,
-            "-c",
-            "2",
-            "-Q",
-            queue,
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],  # fmt: skip
+        [*command, "worker", *options, *quiet],
         cwd=ROOT,
         env=user_environment(project.env),
         stdout=subprocess.PIPE,

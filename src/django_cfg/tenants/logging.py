@@ -14,7 +14,7 @@
         "loggers": {"django.db.backends": {"handlers": ["console"], "level": "DEBUG"}},
     }
 
-    # [tenant=acme] django.db.backends (0.000) SELECT ... FROM "notes_note" ...; args=(); alias=tenant_acme
+    # [tenant=acme] django.db.backends (0.000) SELECT ... "notes_note" ...; alias=tenant_acme
 
 A record of an SQL statement (``django.db.backends``: Django logs each one with ``DEBUG = True``)
 gets the tenant whose database ran it (``tenant_acme``, ``tenant_acme.replica``); any other

@@ -34,19 +34,19 @@ __all__ = ["TenantFileSystemStorage"]
 class TenantFileSystemStorage(FileSystemStorage):
     """Django's ``FileSystemStorage`` with the current tenant's folder as its root."""
 
-    @property  # type: ignore[override]
+    @property
     def base_location(self) -> str:
-        root = str(self._value_or_setting(self._location, settings.MEDIA_ROOT))
+        root = str(self._value_or_setting(vars(self)["_location"], settings.MEDIA_ROOT))
         name = current_tenant()
         return root if name is None else os.path.join(root, check_tenant_name(name))
 
-    @property  # type: ignore[override]
+    @property
     def location(self) -> str:
         return os.path.abspath(self.base_location)
 
-    @property  # type: ignore[override]
+    @property
     def base_url(self) -> str:
-        base = str(self._value_or_setting(self._base_url, settings.MEDIA_URL) or "")
+        base = str(self._value_or_setting(vars(self)["_base_url"], settings.MEDIA_URL) or "")
         if base and not base.endswith("/"):
             base += "/"
         name = current_tenant()

@@ -170,9 +170,8 @@ def on_commit(names: list[str]) -> dict[str, Any]:
         transaction.on_commit(lambda: ran.setdefault("none", current_tenant()))
         with use_tenant(names[1]):
             pass
-    with use_tenant(names[1]), transaction.atomic():
-        with use_tenant(names[0]):
-            transaction.on_commit(record("first, commit inside second"))
+    with use_tenant(names[1]), transaction.atomic(), use_tenant(names[0]):
+        transaction.on_commit(record("first, commit inside second"))
     return ran
 
 
