@@ -77,7 +77,8 @@ def _with_context(kwargs: dict[str, Any]) -> dict[str, Any]:
         if reserved in kwargs:
             raise TypeError(
                 f"{reserved!r} is the keyword argument that carries the {what} of a TenantTask: "
-                "select the tenant with use_tenant() around enqueue() instead of passing it."
+                "enqueue() sets it from this context (select the tenant with use_tenant() "
+                "around enqueue()); do not pass it."
             )
     name, pins = current_tenant(), pins_to_carry()
     if name is not None:
