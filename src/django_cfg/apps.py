@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
 from django.apps import AppConfig, apps
@@ -28,6 +29,10 @@ class DjangoCfgConfig(AppConfig):
                 close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
             )
         _install_operations()
+        if find_spec("celery") is not None:  # read-your-writes follows Celery tasks
+            from django_cfg.replicas import celery
+
+            celery.connect()
         if apps.is_installed("django.contrib.admin"):
             from django.core.checks import Tags, register
 

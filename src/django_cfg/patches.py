@@ -74,6 +74,14 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    tenant's alias raises Django's ``ConnectionDoesNotExist`` saying where tenants come from.
    Only the miss path differs: an alias already there is returned as before.
 
+9. ``BaseDatabaseWrapper.on_commit`` (``transaction.on_commit()`` calls it; no backend
+   overrides it) is wrapped. Needed when: the project has tenants. Why no public hook: a
+   callback registered inside ``use_tenant("acme")`` in a transaction that commits after that
+   block ended (an outer ``atomic()``) ran with the tenant of the commit, or none; Django
+   stores the callable as given and has no signal or hook around its call. Wrapped, a callback
+   registered inside an atomic block is stored as ``tenants.context.keeping_tenant(func)``,
+   which runs it as the tenant of the registration (a callback run at once is not wrapped).
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -195,6 +203,7 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
         names.update(_connect_reports(applied))
     if TENANT_HOME in topology.homes.values():
         names.update(_tenant_connections(applied))
+        names.update(_on_commit_keeps_tenant(applied))
     for (module, name), original in list(applied.names.items()):
         if (module, name) not in names:
             _restore(module, name, original)
@@ -396,6 +405,27 @@ def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str],
         return original(self, alias)
 
     return {key: __getitem__}
+
+
+# 9. on_commit callbacks keep their tenant -------------------------------------------------------
+
+
+def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
+    """A callback registered in an atomic block runs as the tenant that registered it."""
+    key = (BaseDatabaseWrapper, "on_commit")
+    if key in applied.names:  # installed: keep the wrapper in place
+        return {key: vars(BaseDatabaseWrapper)["on_commit"]}
+    original = BaseDatabaseWrapper.on_commit
+
+    @functools.wraps(original)
+    def on_commit(self: BaseDatabaseWrapper, func: Callable[[], Any], robust: bool = False) -> None:
+        from django_cfg.tenants.context import keeping_tenant
+
+        if self.in_atomic_block and callable(func):
+            func = keeping_tenant(func)
+        original(self, func, robust)
+
+    return {key: on_commit}
 
 
 def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:

@@ -39,6 +39,7 @@ class TenantProject(SubprocessProject):
     recheck_seconds: float | None = None
     passwords: dict[str, str] | None = None
     test_url: str | None = None
+    extra_env: dict[str, str] | None = None
 
     MANAGE: ClassVar[tuple[str, ...]] = (*RUN, "manage")
 
@@ -69,15 +70,15 @@ class TenantProject(SubprocessProject):
             env["TENANT_TEST_PASSWORDS"] = json.dumps(self.passwords)
         if self.test_url is not None:
             env["TENANT_TEST_TEST_URL"] = self.test_url
-        return env
+        return {**env, **(self.extra_env or {})}
 
-    def scenario(self, function: Scenario, *args: str) -> dict[str, Any]:
+    def scenario(self, function: Scenario | str, *args: str) -> dict[str, Any]:
         """``function([ARGS])`` run in a process of the project: what it returned."""
         out = self.python(*RUN, scenario_path(function), *args)
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return result
 
-    def start(self, function: Scenario, *args: str) -> subprocess.Popen[str]:
+    def start(self, function: Scenario | str, *args: str) -> subprocess.Popen[str]:
         """``scenario`` in a process that runs beside the test (``finish`` reads it)."""
         return self.popen(*RUN, scenario_path(function), *args)
 
@@ -93,8 +94,11 @@ class TenantProject(SubprocessProject):
         return {name for (name,) in rows}
 
 
-def scenario_path(function: Scenario) -> str:
-    """``module:function``, as tests/tenants/project/run.py finds ``function`` again."""
+def scenario_path(function: Scenario | str) -> str:
+    """``module:function``, as tests/tenants/project/run.py finds ``function`` again (given as
+    is for a scenario whose module the test process cannot import: it imports models)."""
+    if isinstance(function, str):
+        return function
     assert "." not in function.__qualname__, f"{function.__qualname__}: a module-level function"
     return f"{function.__module__}:{function.__qualname__}"
 
