@@ -11,7 +11,9 @@ exists only in this checkout's ``tenant_router_cost.py``: the before side gets a
 Counts are valgrind's (``run.counted_instructions``): wall times on these shared machines are
 noise. Prints a markdown table and writes every count as JSON to OUT.json if given (each
 count also to OUT.json.partial as it finishes). BENCH_WORKERS: valgrind processes at once
-(default: the number of cores).
+(default: the number of cores). ``router_cost.py pinned`` reads depend on wall time under
+valgrind (the pin lasts ``read_your_writes_seconds``, 5 s): compare them only with a longer
+window (RESULTS.md, issue 19).
 """
 
 from __future__ import annotations
