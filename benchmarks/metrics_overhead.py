@@ -6,10 +6,10 @@ The setup of orm_overhead.py (a replica configured, reads through django_cfg's r
 replica alias, DEBUG off). Cases, alternating over 15 rounds (each first in half of them):
 
 - ``no_router``: no router (Django's loop over no routers), no per-query wrapper;
-- ``metrics_off``: the router (which counts each routed read/write per alias: a dict
-  increment), no per-query wrapper (``DJANGO_CFG_QUERY_METRICS = False``);
-- ``metrics_on``: the router and the per-query wrapper (latency histogram, failed writes:
-  ``DJANGO_CFG_QUERY_METRICS = True``, the default).
+- ``metrics_off``: the router, no per-query wrapper (``DJANGO_CFG_QUERY_METRICS = False``);
+- ``metrics_on``: the router and the per-query wrapper (reads and writes counted, latency
+  histogram, failed writes: ``DJANGO_CFG_QUERY_METRICS = True``, the default with
+  prometheus-client installed).
 
 Prints one JSON line: per query, each case's median round (us per query) and the median of
 the per-round ratios on/off and off/no_router. Time on a shared 2-core machine moves by several

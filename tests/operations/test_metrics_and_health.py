@@ -90,11 +90,13 @@ def test_a_scrape_counts_the_writes_reads_and_failed_writes_of_each_alias(client
     def rose(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert rose("django_cfg_routed_writes_total", alias="postgres") == 4  # 3 + the duplicate
-    reads = rose("django_cfg_routed_reads_total", alias="postgres") + rose(
-        "django_cfg_routed_reads_total", alias="replica"
+    assert rose("django_cfg_writes_total", alias="postgres") == 4  # 3 + the duplicate
+    reads = rose("django_cfg_reads_total", alias="postgres") + rose(
+        "django_cfg_reads_total", alias="replica"
     )
-    assert reads == 2
+    # The 2 queries' SELECTs, and the package's own (read-your-writes asks the primary its WAL
+    # position after a write): every SELECT that ran is counted, where it ran.
+    assert reads >= 2
     assert rose("django_cfg_failed_writes_total", alias="postgres") == 1
     # every statement is timed: 4 INSERTs, the savepoint ones and the reads at least
     assert rose("django_cfg_query_duration_seconds_count", alias="postgres") >= 4

@@ -129,7 +129,7 @@ def test_one_scrape_sees_the_writes_of_two_worker_processes(tmp_path: Path) -> N
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-    assert samples[("django_cfg_routed_writes_total", (("alias", "default"),))] == 12
+    assert samples[("django_cfg_writes_total", (("alias", "default"),))] == 12
     assert samples[("django_cfg_query_duration_seconds_count", (("alias", "default"),))] >= 12
     assert samples[("django_cfg_database_up", (("alias", "default"),))] == 1
     assert '"status": "ok"' in ready

@@ -33,8 +33,8 @@ from django_cfg.settings.tenants import tenant_database_of
 __all__ = ["flush", "multiprocess_mode", "render_metrics"]
 
 ALIAS_COUNTERS = (  # name (prometheus_client adds _total), help, OperationCounts field
-    ("django_cfg_routed_reads", "Reads the router sent to the database.", "reads"),
-    ("django_cfg_routed_writes", "Writes the router sent to the database.", "writes"),
+    ("django_cfg_reads", "SELECT statements run on the database.", "reads"),
+    ("django_cfg_writes", "INSERT, UPDATE and DELETE statements run on the database.", "writes"),
     (
         "django_cfg_replica_fallbacks",
         "Connections of a replica alias made to its primary instead (replica unreachable).",

@@ -60,15 +60,11 @@ class DatabaseRouter:
             home, replicas = runtime.read_plans[model]
         except (KeyError, TypeError):  # a model's first read (or a stand-in, not hashable)
             home, replicas = _read_plan(runtime, model)
-        # Each answer is counted per alias (runtime.routed_reads: a dict increment; the
-        # metrics endpoint exports it at scrape time).
         if hints:
             db = self._same_home_copy(runtime, home, hints, write=False)
             if db is not None:
-                runtime.routed_reads[db] += 1
                 return db
         if replicas is None:
-            runtime.routed_reads[home] += 1
             return home
         # Replicated data. Inlined, as this runs on every such read: a thread's first read, an
         # atomic block, use_primary(), write markers and several replicas take read_replicated.
@@ -77,11 +73,8 @@ class DatabaseRouter:
             if wrapper is not None and not wrapper.in_atomic_block and current_pins() is EMPTY:
                 alias, health = replicas
                 if not health.retry_at or health.retry_at <= time.monotonic():
-                    runtime.routed_reads[alias] += 1
                     return alias
-        alias = self.read_replicated(runtime, home)
-        runtime.routed_reads[alias] += 1
-        return alias
+        return self.read_replicated(runtime, home)
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         runtime = self._runtime
@@ -94,9 +87,7 @@ class DatabaseRouter:
         if hints:
             db = self._same_home_copy(runtime, home, hints, write=True)
             if db is not None:
-                runtime.routed_writes[db] += 1
                 return db
-        runtime.routed_writes[home] += 1
         if by_position is not None:  # a primary with replicas: reads after this write see it
             # PinPolicy.note_write's "nothing to do" case, inlined: a marker already waits for
             # this primary's WAL position, or a time marker was set within note_again_after.

@@ -2,7 +2,7 @@
 and ``django_cfg.operations`` exports as Prometheus metrics at scrape time.
 
     counts = current_runtime().state.operations
-    counts.reads["replica"]          # reads the router sent to "replica" so far
+    counts.reads["replica"]          # SELECT statements run on "replica" so far
     counts.failed_writes["default"]  # write statements that raised on "default"
 
 A dict increment costs tens of nanoseconds; a ``prometheus_client`` call per query would cost
@@ -44,9 +44,9 @@ class OperationCounts:
     """Counters since the process started, per alias (the field's docstring names its owner)."""
 
     reads: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``routing.router``: reads the router sent to each alias."""
+    """``routing.query_metrics``: SELECT statements run on each alias."""
     writes: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``routing.router``: writes the router sent to each alias."""
+    """``routing.query_metrics``: INSERT, UPDATE and DELETE statements run on each alias."""
     replica_fallbacks: defaultdict[str, int] = field(default_factory=_per_alias)
     """``replicas.failover``: connections of a replica alias made to its primary instead."""
     reruns: defaultdict[str, int] = field(default_factory=_per_alias)

@@ -89,9 +89,6 @@ class DatabaseRuntime:
         self.removed = frozenset(removed)
         self.state: ProcessState = previous.state if previous is not None else ProcessState()
         """What outlives this runtime (``process_state``): handed on to the next one."""
-        self.routed_reads = self.state.operations.reads
-        """The router's per-alias read counts (``state.operations.reads``, one lookup less)."""
-        self.routed_writes = self.state.operations.writes
         self.retired = False
         """True once another runtime replaced this one: holders (the router) re-fetch."""
         self.removals, self.replaced = _removals(previous, removed_now)

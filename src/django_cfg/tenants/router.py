@@ -117,7 +117,6 @@ class TenantRouter:
             alias = self._replicas.read_replicated(runtime, alias)
         if runtime.state.tenant_connections.__dict__.get(alias) != runtime.removals:
             fresh_connection(alias, runtime)  # this thread's superseded ones closed
-        runtime.routed_reads[alias] += 1
         return alias
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
@@ -146,7 +145,6 @@ class TenantRouter:
             runtime.pins.note_write(alias, by_position)
         if runtime.state.tenant_connections.__dict__.get(alias) != runtime.removals:
             fresh_connection(alias, runtime)  # this thread's superseded ones closed
-        runtime.routed_writes[alias] += 1
         return alias
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
