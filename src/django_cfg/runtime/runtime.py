@@ -122,6 +122,17 @@ class DatabaseRuntime:
         self.primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
         self.migration_targets = frozenset(topology.migration_targets)
         self.copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
+        self.primary_reads = frozenset(label.lower() for label in self.options.primary_reads)
+        """App and model labels (lower case) whose reads always go to the primary."""
+
+    def reads_primary(self, model: type[Model]) -> bool:
+        """Whether ``model``'s reads always go to its primary (``ReplicaOptions.primary_reads``:
+        auth and sessions by default). Asked once per model: the router keeps the answer in its
+        read plan, so an ordinary model's read costs nothing more."""
+        meta = model._meta
+        return (
+            meta.app_label.lower() in self.primary_reads or meta.label_lower in self.primary_reads
+        )
 
     def _watch_replicas(
         self, topology: Topology, engines: Mapping[str, str], previous: DatabaseRuntime | None
