@@ -68,6 +68,9 @@ databases = {
 }
 rendered = DjangoConfig(
     databases=databases,
+    # Session stands for an ordinary replicated model: its app is taken out of the apps that
+    # always read their primary (replica_primary_reads), so its reads go to the replica.
+    replica_primary_reads=("auth",),
     contrib_apps=["django.contrib.sessions"],
     debug=False,
     secret_key="benchmark-only-" + "k" * 50,

@@ -39,6 +39,11 @@ class DjangoCfgConfig(AppConfig):
             from django_cfg.checks.admin import check_admin_lookups
 
             register(check_admin_lookups, Tags.admin, "django_cfg")
+            from django.contrib import admin
+
+            from django_cfg.admin.databases_page import register_databases_page
+
+            register_databases_page(admin.site)  # the "Databases" page (docs/admin.md)
 
 
 def _install_operations() -> None:

@@ -1,4 +1,6 @@
-"""The ``django_cfg`` app's one model: ``DeleteIntent`` (docs/cross-database-relations.md).
+"""The ``django_cfg`` app's models: ``DeleteIntent`` (docs/cross-database-relations.md), and
+``Database``, a proxy (no table) that puts the admin's "Databases" page in the admin index
+(``django_cfg.admin.databases_page``, docs/admin.md).
 
 A cross-database delete writes one ``DeleteIntent`` row per (database, model) of the objects it
 deletes, on every database it changes, inside that database's transaction; the rows are removed
@@ -29,3 +31,15 @@ class DeleteIntent(models.Model):
 
     def __str__(self) -> str:
         return f"delete {self.token}: {self.model} on {self.database!r}"
+
+
+class Database(DeleteIntent):
+    """The admin's "Databases" page hangs off it (/admin/django_cfg/database/), shown to staff
+    with its view permission (superusers). A proxy, so no table of its own and nothing for
+    ``dumpdata`` (which skips proxies; an unmanaged model without a table would fail it)."""
+
+    class Meta:
+        app_label = "django_cfg"
+        proxy = True
+        default_permissions = ("view",)
+        verbose_name = "database"

@@ -190,7 +190,7 @@ def test_migrate_all_waits_for_a_run_that_holds_the_lock(any_engine_project) -> 
         assert "accounts_user" not in project.tables("default")
     rest = waiting.stdout.read()  # the lock is released: it goes on
     assert waiting.wait(timeout=120) == 0
-    assert "default: 20 applied" in rest
+    assert "default: 21 applied" in rest
     assert "accounts_user" in project.tables("default")
 
 
@@ -238,7 +238,7 @@ def test_migrator_dry_run_changes_nothing(project) -> None:
 
 def test_migrator_shows_every_database_and_asks(project) -> None:
     output = project.manage("migrator", stdin="2\n")
-    assert "blog_db: 22 unapplied (" in output
+    assert "blog_db: 23 unapplied (" in output
     assert "blog: 0001_initial" in output
     assert "[2] migrate_all only" in output
     assert "blog_db: 2 applied" in output  # the answer ran migrate_all
@@ -247,7 +247,7 @@ def test_migrator_shows_every_database_and_asks(project) -> None:
 
 def test_migrator_noinput_only_shows_the_state(project) -> None:
     output = project.manage("migrator", "--noinput")
-    assert "shop_db: 22 unapplied" in output
+    assert "shop_db: 23 unapplied" in output
     assert project.tables("shop_db") == set()
     project.manage("migrate_all")
     assert "Everything is up to date." in project.manage("migrator", "--noinput")
@@ -341,7 +341,7 @@ def test_parallel_migrates_default_first_then_the_others_at_once(
     project = ExampleProject.copy(tmp_path, {a: create() for a in ALIASES} if create else None)
     output = project.manage("migrate_all", "--parallel", "3")
     lines = [line for line in output.splitlines() if line][:-1]  # the notice said once, last
-    assert lines[0].startswith("default: 20 applied")
+    assert lines[0].startswith("default: 21 applied")
     assert sorted(line.split(":")[0] for line in lines[1:]) == ["blog_db", "shop_db"]
     for alias, tables in {
         "blog_db": BLOG_TABLES,

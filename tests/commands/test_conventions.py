@@ -45,11 +45,11 @@ def test_migrate_all_styles_success_green_notices_plain_errors_red(project) -> N
     detailed = ExampleProject.copy(project.root.parent / "detailed").manage(
         "migrate_all", "-v", "2"
     )
-    assert "blog_db: 2 applied: blog.0001_initial, django_cfg.0001_delete_intents (+20 " in detailed
+    assert "blog_db: 2 applied: blog.0001_initial, django_cfg.0001_delete_intents (+21 " in detailed
     code, out, _ = run(project, "migrate_all", "--force-color")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith(f"{GREEN}default{RESET}: 20 applied: ")
+    assert lines[0].startswith(f"{GREEN}default{RESET}: 21 applied: ")
     # said once, not on every line
     assert "recorded for apps that live on other databases" not in out
     assert out.count("recorded the migrations of the apps that live on other databases") == 1
@@ -122,10 +122,10 @@ def test_db_status_verbosity_0_prints_nothing_when_healthy_and_2_names_migration
         (project.root / "db" / f"{name}.sqlite3").touch()
     assert run(project, "db_status", "-v", "0") == (0, "", "")
     out = project.manage("db_status")
-    assert "migrations: 22 unapplied (run manage.py migrate_all)" in out
+    assert "migrations: 23 unapplied (run manage.py migrate_all)" in out
     assert out.splitlines()[-1] == "3 databases: 1 healthy, 2 healthy, with unapplied migrations."
     detailed = project.manage("db_status", "-v", "2")
-    assert "migrations: 22 unapplied: " in detailed
+    assert "migrations: 23 unapplied: " in detailed
     assert "blog.0001_initial" in detailed
 
 
@@ -201,7 +201,7 @@ def test_migrator_without_a_terminal_says_what_to_pass(project) -> None:
     assert code == 1
     assert "Traceback" not in err
     assert "standard input is closed: pass --auto" in err
-    assert "blog_db: 22 unapplied" in out  # the state was shown first
+    assert "blog_db: 23 unapplied" in out  # the state was shown first
 
 
 # a database that does not exist -----------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_each_database_lists_only_its_own_apps_migrations(tmp_path: Path) -> Non
         "django_cfg",
         "sessions",
     }
-    assert len(migrations) == 20
+    assert len(migrations) == 21
     assert all(line.startswith("    ") for line in on_default if line not in migrations)
     assert "Create model Post" not in "\n".join(on_default)
     assert project.tables("blog_db") == set()  # --plan applies nothing

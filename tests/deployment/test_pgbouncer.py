@@ -184,3 +184,111 @@ def test_pooler_transaction_turns_server_side_cursors_off_and_is_checked() -> No
         DatabaseConfig.from_url("mysql://app@h/main?pooler=transaction")
     with pytest.raises(ValueError, match="must be one of session, transaction"):
         DatabaseConfig.from_url("postgresql://app@h/main?pooler=statement")
+
+
+# --- prepared statements behind a transaction pooler (issue 21, point 6) ------------------------
+
+
+def test_pooler_transaction_turns_prepared_statements_off_and_refuses_a_threshold() -> None:
+    options = DatabaseConfig.from_url(
+        "postgresql://app@pgbouncer:6432/main?pooler=transaction"
+    ).to_django()["OPTIONS"]
+    assert "prepare_threshold" in options
+    assert options["prepare_threshold"] is None
+    with pytest.raises(ValueError, match="needs server-side prepared statements off") as refused:
+        DatabaseConfig.from_url(
+            "postgresql://app@pgbouncer:6432/main?pooler=transaction",
+            options={"prepare_threshold": 5},
+        )
+    assert "remove prepare_threshold=5" in str(refused.value)
+    session = DatabaseConfig.from_url(
+        "postgresql://app@pgbouncer:6432/main?pooler=session", options={"prepare_threshold": 5}
+    )
+    assert session.to_django()["OPTIONS"]["prepare_threshold"] == 5  # one connection per client
+
+
+def databases_with_pooled_entry(**changes: Any) -> dict[str, Any]:
+    """The suite's DATABASES plus a transaction-pooled entry, changed after DjangoConfig wrote it
+    (as a settings.py that edits ``DATABASES[alias]["OPTIONS"]`` does)."""
+    from django.conf import settings
+
+    entry = DatabaseConfig.from_url("postgresql://app@127.0.0.1:6432/main?pooler=transaction")
+    made = entry.to_django()
+    made["OPTIONS"].update(changes.pop("OPTIONS", {}))
+    made.update(changes)
+    return {**settings.DATABASES, "through_pooler": made}
+
+
+def test_check_refuses_prepared_statements_behind_a_transaction_pooler() -> None:
+    with pytest.warns(UserWarning, match="DATABASES"):
+        found = messages(DATABASES=databases_with_pooled_entry(OPTIONS={"prepare_threshold": 5}))
+    assert list(found) == ["django_cfg.E061"]
+    message = found["django_cfg.E061"]
+    assert "Database 'through_pooler' is behind a transaction pooler" in message
+    assert "OPTIONS['prepare_threshold'] is 5" in message
+    assert "Remove prepare_threshold from DATABASES['through_pooler']['OPTIONS']" in message
+
+
+def test_check_refuses_server_side_cursors_behind_a_transaction_pooler() -> None:
+    with pytest.warns(UserWarning, match="DATABASES"):
+        found = messages(DATABASES=databases_with_pooled_entry(DISABLE_SERVER_SIDE_CURSORS=False))
+    assert list(found) == ["django_cfg.E061"]
+    assert "DISABLE_SERVER_SIDE_CURSORS is not true" in found["django_cfg.E061"]
+    assert "['DISABLE_SERVER_SIDE_CURSORS'] = True" in found["django_cfg.E061"]
+
+
+def write_and_read_back_from_threads(alias: str, threads: int, each: int) -> list[BaseException]:
+    """``threads`` threads each create ``each`` rows through ``alias`` and read each one back by
+    its primary key (the same two statements again and again: what psycopg would prepare)."""
+    Person = person_model()
+    failures: list[BaseException] = []
+
+    def work(number: int) -> None:
+        try:
+            for row in range(each):
+                try:
+                    written = Person.objects.using(alias).create(name=f"t{number}-{row}")
+                    assert Person.objects.using(alias).get(pk=written.pk).name == written.name
+                except Exception as error:  # every failed write or read is counted
+                    failures.append(error)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    return failures
+
+
+@pytest.mark.usefixtures("pooled")
+@pytest.mark.postgres
+@pytest.mark.pgbouncer
+@pytest.mark.django_db(transaction=True, databases=["default", "postgres", POOLED])
+def test_400_writes_from_8_threads_through_pgbouncer_with_the_default_settings() -> None:
+    assert connections[POOLED].settings_dict["OPTIONS"]["prepare_threshold"] is None
+    failures = write_and_read_back_from_threads(POOLED, threads=8, each=50)
+    assert failures == []
+    assert person_model().objects.using("postgres").count() == 400
+
+
+@pytest.mark.usefixtures("pooled")
+@pytest.mark.postgres
+@pytest.mark.pgbouncer
+@pytest.mark.django_db(transaction=True, databases=["default", "postgres", POOLED])
+def test_prepared_statements_that_e061_refuses_fail_through_pgbouncer() -> None:
+    """The same load with psycopg's prepared statements on (its default threshold, and
+    server-side binding, without which Django's client-side cursor never prepares): measured
+    234 of 800 writes and reads failing."""
+    options = connections.settings[POOLED]["OPTIONS"]
+    saved = dict(options)
+    options.update(prepare_threshold=5, server_side_binding=True)
+    try:
+        failures = write_and_read_back_from_threads(POOLED, threads=8, each=50)
+    finally:
+        connections[POOLED].close()
+        options.clear()
+        options.update(saved)
+    assert len(failures) > 0
+    assert any("prepared statement" in str(failure) for failure in failures)

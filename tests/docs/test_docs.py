@@ -96,11 +96,13 @@ def test_readme_project_reads_through_its_replica(tmp_path: Path) -> None:
     for command in (["check"], ["migrate_all", "-v", "0"]):
         run = run_process([sys.executable, "manage.py", *command], cwd=tmp_path, env=env)
         assert run.returncode == 0, run.stdout + run.stderr
-    query = (
+    query = (  # ContentType: an ordinary model; auth reads its primary (replica_primary_reads)
         "from django.contrib.auth.models import User; from django.db import router; "
-        "print(User.objects.count(), router.db_for_read(User), router.db_for_write(User))"
+        "from django.contrib.contenttypes.models import ContentType; "
+        "print(User.objects.count(), router.db_for_read(ContentType), router.db_for_read(User), "
+        "router.db_for_write(User))"
     )
     run = run_process([sys.executable, "manage.py", "shell", "-c", query], cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.splitlines()[-1].split() == ["0", "replica", "default"]
+    assert run.stdout.splitlines()[-1].split() == ["0", "replica", "default", "default"]
     assert re.search(r"^# settings\.py$", config, re.M)

@@ -172,6 +172,7 @@ def test_replicas_bring_the_middleware_and_options() -> None:
         "probe_interval": 0.5,
         "retry_interval": 30.0,
         "pin_seconds": 5.0,
+        "primary_reads": ["auth", "sessions"],
     }
     plain = DjangoConfig(databases={"default": DatabaseConfig.from_url(PG)}).get_all_settings()
     assert "django_cfg.replicas.pinning.ReadYourWritesMiddleware" not in plain["MIDDLEWARE"]
@@ -195,8 +196,12 @@ def test_each_primary_reads_from_its_own_replicas() -> None:
         app_labels={},
     )
     router = DatabaseRouter(topology)
-    people = SimpleNamespace(_meta=SimpleNamespace(app_label="lite_people"))
-    posts = SimpleNamespace(_meta=SimpleNamespace(app_label="lite_posts"))
+    people = SimpleNamespace(
+        _meta=SimpleNamespace(app_label="lite_people", label_lower="lite_people.person")
+    )
+    posts = SimpleNamespace(
+        _meta=SimpleNamespace(app_label="lite_posts", label_lower="lite_posts.post")
+    )
 
     def reads() -> tuple[str, str, str, str]:
         return (

@@ -39,6 +39,7 @@ SAMPLES: dict[str, Any] = {
     "bool | None": True,  # None (the default) follows debug, which is True here
     "int | None": 3600,
     "tuple[str, str] | None": ("HTTP_X_FORWARDED_PROTO", "https"),
+    "tuple[str, ...]": ("sample_app", "sample_app.Model"),
     "dict[str, CacheConfig] | None": {"default": CacheConfig.from_url("locmem://sample")},
     "EmailConfig | None": EmailConfig.from_url("console://"),
     "dict[str, Any] | None": {"version": 1, "root": {"level": "ERROR"}},

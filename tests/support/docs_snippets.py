@@ -99,6 +99,7 @@ REASONS = {
 }
 
 KINDS = {
+    ("admin.md", "from django.contrib import admin"): "shell",
     ("architecture.md", "from django_cfg.runtime.added_databases import add_database"): "shell",
     ("configuration.md", "DatabaseConfig.from_url("): "script",
     ("configuration.md", "from django_cfg import CacheConfig"): "script",

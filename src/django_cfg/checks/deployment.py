@@ -7,6 +7,8 @@ django_cfg.W024  (check --deploy) AUTH_PASSWORD_VALIDATORS is empty
 django_cfg.W025  (check --deploy) EMAIL_BACKEND keeps mail (console, file, locmem, dummy)
 django_cfg.W060  a PostgreSQL URL looks pooled (port 6432, 'pgbouncer' in the host) but does
                  not say which pooler mode (``?pooler=transaction`` or ``session``)
+django_cfg.E061  a database behind a transaction pooler keeps state on a server connection:
+                 server-side prepared statements (``prepare_threshold``) or server-side cursors
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from django_cfg.checks.tag import TAG
 from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
-from django_cfg.settings.pooler import POOLER_KEY, looks_pooled
+from django_cfg.settings.pooler import POOLER_KEY, behind_transaction_pooler, looks_pooled
 from django_cfg.settings.production import fallback_url, is_development
 from django_cfg.settings.url import base_engine, engine_family, server_list, shown_servers
 
@@ -140,3 +142,41 @@ def check_pooled_urls(**_: Any) -> list[CheckMessage]:
         and POOLER_KEY not in entry
         and looks_pooled(server_list(str(entry.get("HOST") or ""), entry.get("PORT") or None))
     ]
+
+
+@register(TAG)
+def check_transaction_pooler_session_state(**_: Any) -> list[CheckMessage]:
+    """E061: what a transaction pooler breaks, set on a database declared behind one (a
+    ``DATABASES`` entry changed after ``DjangoConfig`` wrote it, or written by hand)."""
+    messages: list[CheckMessage] = []
+    for alias, entry in settings.DATABASES.items():
+        if not behind_transaction_pooler(entry):
+            continue
+        threshold = (entry.get("OPTIONS") or {}).get("prepare_threshold")
+        if threshold is not None:
+            messages.append(
+                Error(
+                    f"Database {alias!r} is behind a transaction pooler (POOLER = "
+                    f"'transaction') but OPTIONS['prepare_threshold'] is {threshold!r}: with "
+                    "server-side binding psycopg prepares a statement on one server connection "
+                    'and runs it later on whichever the pooler hands out ("prepared statement '
+                    "... does not exist\", or another client's statement of the same name).",
+                    hint=f"Remove prepare_threshold from DATABASES[{alias!r}]['OPTIONS'] "
+                    "(django_cfg sets it to None, psycopg's 'never prepare', behind a "
+                    "transaction pooler). See docs/deployment.md#behind-pgbouncer.",
+                    id="django_cfg.E061",
+                )
+            )
+        if not entry.get("DISABLE_SERVER_SIDE_CURSORS"):
+            messages.append(
+                Error(
+                    f"Database {alias!r} is behind a transaction pooler (POOLER = "
+                    "'transaction') but DISABLE_SERVER_SIDE_CURSORS is not true: .iterator() "
+                    "fetches from a cursor that lives on another server connection "
+                    '("cursor ... does not exist").',
+                    hint=f"Set DATABASES[{alias!r}]['DISABLE_SERVER_SIDE_CURSORS'] = True (as "
+                    "?pooler=transaction does). See docs/deployment.md#behind-pgbouncer.",
+                    id="django_cfg.E061",
+                )
+            )
+    return messages

@@ -10,9 +10,10 @@ An ordinary Django router: Django's ``ConnectionRouter`` builds it and calls it 
 after the routers in front of it. Building it changes nothing; it answers from the database
 runtime (``django_cfg.runtime.runtime``): plain dicts compiled once per topology, re-fetched
 when the runtime is rebuilt (a routing setting changed, a database was added or removed).
-Reads of a primary that has replicas go to a replica (docs/replicas.md) unless the code is in
-``use_primary()``, in ``transaction.atomic()`` on that primary, or this context wrote to it and
-no replica has that write yet.
+Reads of a primary that has replicas go to a replica (docs/replicas.md) unless the model's app is
+one that always reads its primary (``ReplicaOptions.primary_reads``: auth and sessions by
+default), the code is in ``use_primary()``, in ``transaction.atomic()`` on that primary, or this
+context wrote to it and no replica has that write yet.
 """
 
 from __future__ import annotations
@@ -235,10 +236,11 @@ def _primary_down(runtime: DatabaseRuntime, home: str) -> bool:
 
 
 def _read_plan(runtime: DatabaseRuntime, model: type[Model]) -> ReadPlan:
-    """``model``'s home and its replicas for reads (``ReadPlan``), remembered per model class
-    for the next read."""
+    """``model``'s home and its replicas for reads (``ReadPlan``: none for a model that always
+    reads its primary), remembered per model class for the next read."""
     home = runtime.homes.get(model._meta.app_label, DEFAULT_DB_ALIAS)
-    replicas = (runtime.single_replicas.get(home) or ()) if home in runtime.replicated else None
+    replicated = home in runtime.replicated and not runtime.reads_primary(model)
+    replicas = (runtime.single_replicas.get(home) or ()) if replicated else None
     plan = home, replicas
     if isinstance(model, type):  # not a test's stand-in (unhashable): looked up each time
         runtime.read_plans[model] = plan

@@ -122,6 +122,24 @@ class DatabaseRuntime:
         self.primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
         self.migration_targets = frozenset(topology.migration_targets)
         self.copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
+        self.primary_reads = frozenset(label.lower() for label in self.options.primary_reads)
+        """App and model labels (lower case) whose reads always go to the primary."""
+        self._reads_primary: dict[type[Model], bool] = {}
+
+    def reads_primary(self, model: type[Model]) -> bool:
+        """Whether ``model``'s reads always go to its primary (``ReplicaOptions.primary_reads``:
+        auth and sessions by default). The router asks once per model and keeps the answer in
+        its read plan; the tenant router asks per read of a tenant with replicas (one lookup)."""
+        try:
+            return self._reads_primary[model]
+        except (KeyError, TypeError):  # first time for this model (or a test's stand-in)
+            meta = model._meta
+            found = meta.app_label.lower() in self.primary_reads or (
+                meta.label_lower in self.primary_reads
+            )
+            if isinstance(model, type):
+                self._reads_primary[model] = found
+            return found
 
     def _watch_replicas(
         self, topology: Topology, engines: Mapping[str, str], previous: DatabaseRuntime | None

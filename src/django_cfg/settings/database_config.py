@@ -112,7 +112,8 @@ class DatabaseConfig(ConfigModel):
     pooler: PoolerMode | None = Field(
         default=None,
         description="'transaction' behind a transaction pooler (PgBouncer): server-side cursors "
-        "off, pooler-safe locks; 'session' for a session pooler (settings/pooler.py)",
+        "and prepared statements off, pooler-safe locks; 'session' for a session pooler "
+        "(settings/pooler.py)",
     )
 
     apps: tuple[str, ...] = Field(default=(), description="App labels whose home is this database")
@@ -252,6 +253,13 @@ class DatabaseConfig(ConfigModel):
                 "one server connection, the next fetch may run on another); remove "
                 "disable_server_side_cursors=false."
             )
+        if self.pooler == "transaction" and self.options.get("prepare_threshold") is not None:
+            raise ValueError(
+                f"{where}: pooler='transaction' needs server-side prepared statements off (a "
+                "statement is prepared on one server connection, the next execution may run on "
+                "another, or another client's statement of the same name); remove "
+                f"prepare_threshold={self.options['prepare_threshold']!r} from its options."
+            )
 
     def _check_pool(self, family: str | None) -> None:
         where = self.redacted_url
@@ -360,6 +368,8 @@ class DatabaseConfig(ConfigModel):
         }
         if self.disable_server_side_cursors or self.pooler == "transaction":
             settings["DISABLE_SERVER_SIDE_CURSORS"] = True
+        if self.pooler == "transaction":
+            options["prepare_threshold"] = None  # psycopg's "never prepare" (its default is 5)
         if self.pooler is not None:
             settings[POOLER_KEY] = self.pooler
         return settings

@@ -212,6 +212,11 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
         description="How long a write pins reads to the primary where the engine cannot tell "
         "when a replica has it (and the cookie's lifetime)",
     )
+    replica_primary_reads: tuple[str, ...] = Field(
+        default=REPLICA_DEFAULTS.primary_reads,
+        description="App labels and model labels ('accounts.User') whose reads always go to the "
+        "primary, however far a replica lags: logins and sessions (docs/replicas.md)",
+    )
 
     base_dir: Path | None = Field(
         default=None, description="Project base directory; found from the subclass's package"
@@ -590,6 +595,7 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
                 "probe_interval": self.replica_probe_interval,
                 "retry_interval": self.replica_retry_interval,
                 "pin_seconds": self.read_your_writes_seconds,
+                "primary_reads": list(self.replica_primary_reads),
             }
         settings.update(self.extra_settings)
         return settings

@@ -6,10 +6,12 @@
 In transaction pooling, each transaction of a client may run on another server connection, and a
 server connection passes from client to client: nothing may rely on session state. So
 ``pooler="transaction"`` turns Django's server-side cursors off (``.iterator()`` would fetch from
-a cursor that lives on another connection), and the library's session-level mechanisms use their
-pooler-safe forms (``schema/lock.py``). ``pooler="session"`` changes nothing: a session pooler
-gives each client one server connection for its whole session. The setting is in the
-``DATABASES`` entry as ``POOLER``, for code that holds a connection.
+a cursor that lives on another connection) and psycopg's prepared statements (``prepare_threshold
+= None``; a threshold of one's own is refused, and ``check`` reports one put back: E061), and the
+library's session-level mechanisms use their pooler-safe forms (``schema/lock.py``).
+``pooler="session"`` changes nothing: a session pooler gives each client one server connection
+for its whole session. The setting is in the ``DATABASES`` entry as ``POOLER``, for code that
+holds a connection.
 """
 
 from __future__ import annotations

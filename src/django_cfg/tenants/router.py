@@ -113,7 +113,7 @@ class TenantRouter:
         runtime = self._runtime
         if runtime is None or runtime.retired:  # opening the tenant rebuilt it
             runtime = self._current()
-        if alias in runtime.replicated:
+        if alias in runtime.replicated and not runtime.reads_primary(model):
             alias = self._replicas.read_replicated(runtime, alias)
         if runtime.state.tenant_connections.__dict__.get(alias) != runtime.removals:
             fresh_connection(alias, runtime)  # this thread's superseded ones closed
