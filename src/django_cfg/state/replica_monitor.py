@@ -40,6 +40,7 @@ from django.db import connections
 from django.dispatch import Signal
 
 from django_cfg.settings.replica_options import ReplicaOptions
+from django_cfg.state.connection_failures import is_connection_failure
 from django_cfg.state.own_connection import own_connection
 from django_cfg.state.topology import DatabaseRole, Topology
 from django_cfg.state.wal import (
@@ -271,11 +272,11 @@ class ReplicaMonitor:
         try:
             probe.ensure_connection()
         except Exception as error:  # still down: the breaker stays open, with a longer wait
-            self.record_failure(primary, error, time.monotonic() - started)
-        else:
-            self.record_success(primary)
+            if self.record_failure(primary, error, time.monotonic() - started):
+                return
         finally:
             probe.close()
+        self.record_success(primary)  # it answered (an error of its own is not an outage)
 
     def reachable(self, primary: str, wrapper: Any) -> bool:
         """Whether this context's connection ``wrapper`` to ``primary`` can serve a read: open
@@ -290,23 +291,24 @@ class ReplicaMonitor:
             if raw is not None:
                 wrapper.close()  # broken: the server went away under it
             wrapper.ensure_connection()
-        except Exception as error:
-            self.record_failure(primary, error, time.monotonic() - started)
-            return False
+        except Exception as error:  # not a connection failure: the read raises it
+            return not self.record_failure(primary, error, time.monotonic() - started)
         return True
 
     def pin_position(self, primary: str) -> int | None:
         """``primary``'s WAL position for a read-your-writes marker, on this context's own
-        connection; None when the primary cannot answer (its breaker is open, or the query
+        connection; None when the primary cannot answer (its breaker is open, or the connection
         fails): the marker is then dropped. Either the write failed, and there is nothing to
         read back, or it committed before the primary went away, and then only a replica can
-        serve the read anyway (and it has the write unless it lagged at that very moment)."""
+        serve the read anyway (and it has the write unless it lagged at that very moment).
+        Any other error (the SQL's, e.g. a pooler's) is raised: the primary is up."""
         if not self.primary_down(primary):
             started = time.monotonic()
             try:
                 return primary_wal_lsn(primary)
             except Exception as error:
-                self.record_failure(primary, error, time.monotonic() - started)
+                if not self.record_failure(primary, error, time.monotonic() - started):
+                    raise
         self.counts["pin_dropped:primary_down"] += 1
         return None
 
@@ -329,18 +331,27 @@ class ReplicaMonitor:
 
     def record_failure(
         self, alias: str, error: BaseException, attempt_seconds: float = 0.0
-    ) -> None:
-        """``attempt_seconds``: how long the failed attempt took (timeouts back off longer)."""
+    ) -> bool:
+        """Count a failure of ``alias`` if ``error`` is a connection failure (True); any other
+        error is logged and changes nothing (False). ``attempt_seconds``: how long the failed
+        attempt took (timeouts back off longer)."""
         health = self._breaker(alias)
         if health is None:
-            return
+            return False
+        if not is_connection_failure(error):
+            logger.warning(
+                "%s answered with an error (not an outage, its breaker stays as it is): %s",
+                alias,
+                " ".join(f"{type(error).__name__}: {error}".split()),
+            )
+            return False
         primary = alias in self.primary_health
         with self._health_lock:
             if not primary:
                 self.counts["failover"] += 1
             now = time.monotonic()
             if health.failures and not health.probing and health.retry_at > now:
-                return  # another connection already reported this outage
+                return True  # another connection already reported this outage
             first = not health.failures
             health.failures += 1
             health.probing = False
@@ -360,7 +371,7 @@ class ReplicaMonitor:
                 health.last_error,
                 health.wait,
             )
-            return
+            return True
         log(
             "replica %s is unavailable (%s); its reads go elsewhere, next try in %.1f s",
             alias,
@@ -371,6 +382,7 @@ class ReplicaMonitor:
             replica_state_changed.send(
                 sender=type(self), alias=alias, available=False, error=health.last_error
             )
+        return True
 
     def record_success(self, alias: str) -> None:
         health = self._breaker(alias)
