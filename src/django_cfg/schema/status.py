@@ -238,16 +238,20 @@ def _read_facts(status: DatabaseStatus, facts: Any) -> None:
 
 def _probe_servers(statuses: list[DatabaseStatus], timeout: float) -> None:
     """Each server of a multi-host URL on its own, all in parallel."""
-    jobs, owners = [], []
+    jobs: list[Callable[[], ServerStatus]] = []
+    owners: list[tuple[DatabaseStatus, str]] = []
     for status in statuses:
         servers = server_list(status.host, status.port or None) if status.host else []
         if len(servers) < 2 or "postgresql" not in status.engine:
             continue
-        for server in servers:
-            jobs.append(_server_job(status.alias, server, timeout))
-            owners.append(status)
-    for status, server in zip(owners, run_bounded(jobs, 2 * timeout + 1), strict=True):
-        status.servers.append(server or ServerStatus(address="?", error="no answer (hung)"))
+        for host, port in servers:
+            jobs.append(_server_job(status.alias, (host, port), timeout))
+            owners.append((status, shown_servers(host, port)))
+    answers = run_bounded(jobs, 2 * timeout + 1)
+    for (status, address), answer in zip(owners, answers, strict=True):
+        status.servers.append(
+            answer or ServerStatus(address=address, error=f"no answer within {2 * timeout + 1:g} s")
+        )
 
 
 def _server_job(

@@ -30,7 +30,7 @@ def own_connection(
     options = settings_dict.setdefault("OPTIONS", {})
     options.pop("pool", None)
     if engine_family(settings_dict["ENGINE"]) in {"postgresql", "mysql"}:
-        options["connect_timeout"] = max(1, round(connect_timeout))  # libpq: whole seconds
+        options["connect_timeout"] = max(1, connect_timeout)  # libpq: whole seconds, 2 at least
     if server is not None:
         settings_dict["HOST"], settings_dict["PORT"] = server[0], server[1] or ""
         options.pop("target_session_attrs", None)

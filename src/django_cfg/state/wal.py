@@ -10,8 +10,8 @@ Read-your-writes, the lag probes and ``db_status`` compare these two numbers (ne
 columns of ``pg_stat_replication``, which go NULL when idle). ``db_status`` asks each server what
 it is in one query:
 
-    facts = server_facts(cursor)    # ServerFacts(in_recovery=True, position=..., replay_paused=False,
-                                    #             lag_seconds=0.0)
+    facts = server_facts(cursor)
+    # ServerFacts(in_recovery=True, position=..., replay_paused=False, lag_seconds=0.0)
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 __all__ = [
     "REPLAYED_POSITION_SQL",
     "SERVER_FACTS_SQL",
-    "ServerFacts",
     "WRITTEN_POSITION_SQL",
+    "ServerFacts",
     "format_lsn",
     "parse_lsn",
     "replayed_position",
