@@ -98,8 +98,10 @@ def test_paused_replay_is_degraded_with_lag_in_seconds_and_bytes(
     assert code == 3, text
     replica = statuses(text)["replica"]
     assert replica["replay_paused"] is True
-    assert isinstance(replica["lag_bytes"], int) and replica["lag_bytes"] > 0
-    assert isinstance(replica["lag_seconds"], float) and replica["lag_seconds"] >= 1
+    assert isinstance(replica["lag_bytes"], int)
+    assert replica["lag_bytes"] > 0
+    assert isinstance(replica["lag_seconds"], float)
+    assert replica["lag_seconds"] >= 1
     assert "replay is paused" in text
     assert "2 databases degraded" in text  # both aliases of the standby
 
@@ -109,7 +111,8 @@ def test_a_hung_primary_costs_one_timeout_and_exits_1(project: Path, pair: Priva
         code, text, seconds = db_status(project, pair, "--timeout", "2")
     print(f"\nDB_STATUS hung primary, 2 replica aliases, --timeout 2: {seconds:.2f} s, exit {code}")
     assert code == 1, text
-    assert "default" in text and "timeout" in text.lower()
+    assert "default" in text
+    assert "timeout" in text.lower()
     # Before: (1 + replicas) connect timeouts in a row (each replica's lag asked the primary).
     # Now every server at once: one timeout, plus the interpreter and Django's start.
     assert seconds < 2 * 2 + 3

@@ -127,7 +127,8 @@ def run_reader(root: Path, pair: PrivatePair, hang: float) -> list[tuple[float, 
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert app.stdin is not None and app.stdout is not None
+    assert app.stdin is not None
+    assert app.stdout is not None
     try:
         assert app.stdout.readline().strip() == "started"
         time.sleep(1)
@@ -156,4 +157,5 @@ def test_a_hung_replica_costs_a_read_about_connect_timeout_at_most(
     )
     assert not errors, errors[:3]
     assert slowest < CONNECT_TIMEOUT + 1.5, f"a read waited {slowest:.2f} s for the hung replica"
-    assert by_alias["default"] and by_alias["replica"]
+    assert by_alias["default"]
+    assert by_alias["replica"]

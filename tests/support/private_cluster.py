@@ -12,6 +12,7 @@ user; the directory is removed and the servers stopped (after a SIGCONT) on the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -104,10 +105,8 @@ class PrivateServer:
         if not (self.data / "postmaster.pid").exists():
             return
         for pid in self.pids():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
 
     @contextmanager
     def hung(self) -> Iterator[None]:

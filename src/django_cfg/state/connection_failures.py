@@ -12,8 +12,8 @@ A connection failure is an ``OperationalError`` or ``InterfaceError`` (Django's,
 behind it) that carries no SQLSTATE (refused, timed out, closed under the client) or one of
 class 08 (connection exception), 57P01-57P03 (the server shuts down or cannot take connections
 yet) or 53300 (too many connections); on MySQL, the client errors of a lost or refused
-connection; Python's own ``ConnectionError`` and ``TimeoutError``. Anything else (syntax, permissions, ``QueryCanceled``, PgBouncer's prepared
-statements) is the SQL's error.
+connection; Python's own ``ConnectionError`` and ``TimeoutError``. Anything else (syntax,
+permissions, ``QueryCanceled``, PgBouncer's prepared statements) is the SQL's error.
 """
 
 from __future__ import annotations
