@@ -159,3 +159,131 @@ def test_a_hung_replica_costs_a_read_about_connect_timeout_at_most(
     assert slowest < CONNECT_TIMEOUT + 1.5, f"a read waited {slowest:.2f} s for the hung replica"
     assert by_alias["default"]
     assert by_alias["replica"]
+
+
+WRITER = """\
+# Writer threads insert one row per "request" until stdin closes, then print one JSON line:
+# each write's (start, seconds, "ok" or error).
+import json, os, sys, threading, time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+import django
+
+django.setup()
+from django.core.signals import request_finished, request_started
+from rows.models import Row
+
+stop, writes, lock = threading.Event(), [], threading.Lock()
+
+
+def write():
+    while not stop.is_set():
+        request_started.send(sender=None)
+        started = time.time()
+        try:
+            Row.objects.create(name="w")
+            outcome = "ok"
+        except Exception as error:
+            outcome = f"error {type(error).__name__}: {str(error)[:200]}"
+        finally:
+            request_finished.send(sender=None)
+        with lock:
+            writes.append((started, time.time() - started, outcome))
+        time.sleep(0.01)
+
+
+threads = [threading.Thread(target=write) for _ in range(4)]
+for thread in threads:
+    thread.start()
+print("started", flush=True)
+sys.stdin.read()
+stop.set()
+for thread in threads:
+    thread.join(60)
+print(json.dumps(writes), flush=True)
+"""
+
+UNBOUNDED = pytest.mark.xfail(
+    strict=True,
+    reason="a kept connection to a SIGSTOPped server waits for the whole hang: the kernel "
+    "acknowledges every packet (keepalives and tcp_user_timeout never fire), the server's "
+    "timeouts do not run, and neither psycopg nor Django's is_usable()/the pool's check bound "
+    "a query on the client (docs/deployment.md, 'Bounded waits')",
+)
+WRITE_MODES = {
+    "conn_max_age=0": ("", ()),
+    "conn_max_age=60+health_checks": ("?conn_max_age=60&conn_health_checks=true", UNBOUNDED),
+    "pool": ("?pool=true", UNBOUNDED),
+}
+
+
+def run_writer(
+    root: Path, pair: PrivatePair, query: str, hang: float, fault: str = "hung"
+) -> list[tuple[float, float, str]]:
+    """Writes for 1 s, the primary ``fault`` ("hung" or "down") for ``hang`` s, then 1 s more
+    (2 s after a crash: recovery); every write."""
+    write_manage_py_project(root, CONFIG)
+    (root / "rows").mkdir()
+    (root / "rows" / "__init__.py").write_text("")
+    (root / "rows" / "models.py").write_text(MODELS)
+    (root / "writer.py").write_text(WRITER)
+    env = {"PRIMARY_URL": pair.primary.url() + query, "STANDBY_URL": pair.standby.url()}
+    app = subprocess.Popen(
+        [sys.executable, "writer.py"],
+        cwd=root,
+        env=user_environment(env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert app.stdout is not None
+    try:
+        assert app.stdout.readline().strip() == "started", app.stderr
+        time.sleep(1)
+        with pair.primary.hung() if fault == "hung" else pair.primary.down():
+            time.sleep(hang)
+        time.sleep(1 if fault == "hung" else 2)
+        stdout, stderr = app.communicate("", timeout=180)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert app.returncode == 0, stderr
+    return [tuple(write) for write in json.loads(stdout.splitlines()[-1])]
+
+
+@pytest.mark.parametrize(
+    "mode", [pytest.param(mode, marks=marks) for mode, (_, marks) in WRITE_MODES.items()]
+)
+def test_a_write_to_a_hung_primary_fails_within_the_bound(
+    tmp_path: Path, pair: PrivatePair, mode: str
+) -> None:
+    writes = run_writer(tmp_path, pair, WRITE_MODES[mode][0], HANG_SECONDS)
+    slowest = max(seconds for _, seconds, _ in writes)
+    failed = [outcome for _, _, outcome in writes if outcome != "ok"]
+    print(
+        f"\nHUNG primary {HANG_SECONDS:.0f} s, {mode}, 4 writer threads: {len(writes)} writes, "
+        f"slowest {slowest:.2f} s, {len(failed)} failed: {sorted(set(failed))[:2]}"
+    )
+    hung_from = min(started for started, _, _ in writes) + 1  # the app wrote for 1 s first
+    assert any(o == "ok" for at, _, o in writes if at < hung_from), "no write before the hang"
+    assert any(o == "ok" for at, _, o in writes if at > hung_from + HANG_SECONDS + 0.5)
+    assert slowest < 5 + 1.5, f"a write waited {slowest:.2f} s for the hung primary"
+
+
+def test_a_pooled_write_waits_at_most_the_connect_timeout_while_the_primary_is_down(
+    tmp_path: Path, pair: PrivatePair
+) -> None:
+    """psycopg_pool waits up to its ``timeout`` (30 s by default) for a connection while it
+    reconnects; DatabaseConfig makes that the connect timeout (5 s)."""
+    writes = run_writer(tmp_path, pair, "?pool=true", HANG_SECONDS, fault="down")
+    slowest = max(seconds for _, seconds, _ in writes)
+    failed = [outcome for _, _, outcome in writes if outcome != "ok"]
+    print(
+        f"\nDOWN primary {HANG_SECONDS:.0f} s (crashed), pool, 4 writer threads: {len(writes)} "
+        f"writes, slowest {slowest:.2f} s, {len(failed)} failed: {sorted(set(failed))[:2]}"
+    )
+    assert failed, "no write failed while the primary was down"
+    assert writes[-1][2] == "ok", "writes did not come back after the restart"
+    assert slowest < 5 + 1.5, f"a write waited {slowest:.2f} s for the pool"

@@ -109,6 +109,15 @@ class PrivateServer:
                 os.kill(pid, signal.SIGCONT)
 
     @contextmanager
+    def down(self) -> Iterator[None]:
+        """The server crashed (``pg_ctl stop -m immediate``), started again after the block."""
+        _as_postgres(str(BIN / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.data))
+        try:
+            yield
+        finally:
+            self.start()
+
+    @contextmanager
     def hung(self) -> Iterator[None]:
         """The server accepts TCP (the kernel does) and never answers, until the block ends."""
         self.suspend()
