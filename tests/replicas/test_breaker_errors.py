@@ -88,3 +88,24 @@ def test_real_driver_errors_are_told_apart() -> None:
     assert not is_connection_failure(cancelled.value)  # the server answered: it is up
     assert not is_connection_failure(wrong_sql.value)
     assert is_connection_failure(lost.value)  # 57P01 terminating connection, or none
+
+
+@pytest.mark.mariadb
+def test_mysql_sql_errors_are_not_connection_failures() -> None:
+    """MySQL raises OperationalError for plain SQL errors too (1054 unknown column): told apart
+    by the error number."""
+    import MySQLdb
+
+    from tests.support.services import MARIADB_URL
+
+    url = DatabaseConfig.from_url(MARIADB_URL)
+    with pytest.raises(MySQLdb.OperationalError) as refused:
+        MySQLdb.connect(host="127.0.0.1", port=CLOSED_PORT, user="root", connect_timeout=2)
+    assert is_connection_failure(refused.value)
+    connection = MySQLdb.connect(host=url.host, port=url.port or 3306, user=url.user)
+    try:
+        with pytest.raises(MySQLdb.OperationalError) as wrong_sql:
+            connection.cursor().execute("SELECT no_such_column")
+    finally:
+        connection.close()
+    assert not is_connection_failure(wrong_sql.value)
