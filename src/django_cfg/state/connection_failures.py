@@ -12,8 +12,9 @@ A connection failure is an ``OperationalError`` or ``InterfaceError`` (Django's,
 behind it) that carries no SQLSTATE (refused, timed out, closed under the client) or one of
 class 08 (connection exception), 57P01-57P03 (the server shuts down or cannot take connections
 yet) or 53300 (too many connections); on MySQL, the client errors of a lost or refused
-connection; Python's own ``ConnectionError`` and ``TimeoutError``. Anything else (syntax,
-permissions, ``QueryCanceled``, PgBouncer's prepared statements) is the SQL's error.
+connection; Python's own ``OSError`` (sockets: refused, reset, timed out, unknown host).
+Anything else (syntax, permissions, ``QueryCanceled``, PgBouncer's prepared statements) is
+the SQL's error.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ gone away, lost connection (also during the handshake)."""
 
 def is_connection_failure(error: BaseException) -> bool:
     """Whether ``error`` says the server was not reached or the connection was lost."""
-    if isinstance(error, (ConnectionError, TimeoutError)):
+    if isinstance(error, OSError):
         return True
     driver_error = error.__cause__ if isinstance(error.__cause__, Exception) else error
     if not _is_operational(error) and not _is_operational(driver_error):
