@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
 from django.apps import AppConfig, apps
@@ -27,12 +28,28 @@ class DjangoCfgConfig(AppConfig):
             signal.connect(
                 close_removed_connections, dispatch_uid="django_cfg.close_removed_connections"
             )
+        _install_operations()
+        if find_spec("celery") is not None:  # read-your-writes follows Celery tasks
+            from django_cfg.replicas import celery
+
+            celery.connect()
         if apps.is_installed("django.contrib.admin"):
             from django.core.checks import Tags, register
 
             from django_cfg.checks.admin import check_admin_lookups
 
             register(check_admin_lookups, Tags.admin, "django_cfg")
+
+
+def _install_operations() -> None:
+    """In prometheus_client's multiprocess mode, a flush of this process's counts at the end of
+    every request (per-query metrics are patch 5's wrapper: django_cfg.patches)."""
+    from django.core.signals import request_finished
+
+    from django_cfg.operations.prometheus_export import flush, multiprocess_mode
+
+    if multiprocess_mode():
+        request_finished.connect(flush, dispatch_uid="django_cfg.metrics_flush")
 
 
 def _rebuild_runtime(*, setting: str, **_: Any) -> None:

@@ -38,7 +38,9 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    subclass of ours in its place would show in ``repr()`` (Django's own tests check it).
 5. Error-explaining execute wrappers are put first in ``connection.execute_wrappers`` of each
    new connection (``connection_created``) to a read-only database or to a database that lacks
-   some model's table. Needed when: a database is read-only, or there is more than one. Why:
+   some model's table, and the statement timer of the metrics (``routing.query_metrics``).
+   Needed when: a database is read-only, or there is more than one, or
+   ``DJANGO_CFG_QUERY_METRICS`` is on (the default with prometheus-client installed). Why:
    Django's public ``connection.execute_wrapper()`` is a context manager that appends a wrapper
    and pops the last one on exit; a wrapper for the connection's lifetime has no public API.
    Put first (outermost), it leaves the user's ``with execute_wrapper()`` blocks popping their
@@ -46,7 +48,7 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    PostgreSQL database behind a transaction pooler also gets a wrapper that runs a statement
    outside ``atomic()`` in a read-only transaction (``routing.read_only``).
 6. ``connections.settings`` gains or loses an entry when a database is added or removed at run
-   time (``routing.runtime.add_database`` / ``remove_database``: ``add_connection`` and
+   time (``runtime.added_databases.add_database`` / ``remove_database``: ``add_connection`` and
    ``remove_connection`` here). Needed when: the project calls them (tenants, tests). Why no
    public hook: Django reads ``DATABASES`` once into ``ConnectionHandler.settings`` and has no
    call to add an alias; the entry gets Django's defaults from its own ``configure_settings``,
@@ -71,6 +73,14 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    registry knows is opened as its first routed query would, then looked up again; an unknown
    tenant's alias raises Django's ``ConnectionDoesNotExist`` saying where tenants come from.
    Only the miss path differs: an alias already there is returned as before.
+
+9. ``BaseDatabaseWrapper.on_commit`` (``transaction.on_commit()`` calls it; no backend
+   overrides it) is wrapped. Needed when: the project has tenants. Why no public hook: a
+   callback registered inside ``use_tenant("acme")`` in a transaction that commits after that
+   block ended (an outer ``atomic()``) ran with the tenant of the commit, or none; Django
+   stores the callable as given and has no signal or hook around its call. Wrapped, a callback
+   registered inside an atomic block is stored as ``tenants.context.keeping_tenant(func)``,
+   which runs it as the tenant of the registration (a callback run at once is not wrapped).
 
 Not patches (public hooks, or classes the package owns):
 
@@ -102,6 +112,7 @@ from django.utils.connection import ConnectionDoesNotExist
 from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
 from django_cfg.relations.wrong_database_errors import join_error_wrapper
+from django_cfg.routing.query_metrics import measuring_wrapper, query_metrics_enabled
 from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
 from django_cfg.runtime.process_state import ProcessState
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
@@ -192,6 +203,7 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
         names.update(_connect_reports(applied))
     if TENANT_HOME in topology.homes.values():
         names.update(_tenant_connections(applied))
+        names.update(_on_commit_keeps_tenant(applied))
     for (module, name), original in list(applied.names.items()):
         if (module, name) not in names:
             _restore(module, name, original)
@@ -204,8 +216,13 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
 
 
 def wraps_connections(topology: Topology) -> bool:
-    """Whether new connections of ``topology`` need the error-explaining wrappers (patch 5)."""
-    return len(topology.aliases) > 1 or any(role.read_only for role in topology.roles.values())
+    """Whether new connections of ``topology`` need execute wrappers (patch 5): explaining
+    errors, or timing statements (``DJANGO_CFG_QUERY_METRICS``)."""
+    return (
+        len(topology.aliases) > 1
+        or any(role.read_only for role in topology.roles.values())
+        or query_metrics_enabled()
+    )
 
 
 def uninstall(applied: Applied | None = None) -> None:
@@ -332,6 +349,10 @@ def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any)
         explain_writes,
         join_error_wrapper(connection.alias),
     ]
+    if query_metrics_enabled() and not any(
+        getattr(wrapper, "measures_queries", False) for wrapper in connection.execute_wrappers
+    ):  # not again on a reconnection of a measured wrapper
+        wrappers.append(measuring_wrapper(connection.alias))
     for wrapper in wrappers:
         if wrapper is not None and wrapper not in connection.execute_wrappers:
             connection.execute_wrappers.insert(0, wrapper)  # outermost; see patch 5
@@ -384,6 +405,27 @@ def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str],
         return original(self, alias)
 
     return {key: __getitem__}
+
+
+# 9. on_commit callbacks keep their tenant -------------------------------------------------------
+
+
+def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
+    """A callback registered in an atomic block runs as the tenant that registered it."""
+    key = (BaseDatabaseWrapper, "on_commit")
+    if key in applied.names:  # installed: keep the wrapper in place
+        return {key: vars(BaseDatabaseWrapper)["on_commit"]}
+    original = BaseDatabaseWrapper.on_commit
+
+    @functools.wraps(original)
+    def on_commit(self: BaseDatabaseWrapper, func: Callable[[], Any], robust: bool = False) -> None:
+        from django_cfg.tenants.context import keeping_tenant
+
+        if self.in_atomic_block and callable(func):
+            func = keeping_tenant(func)
+        original(self, func, robust)
+
+    return {key: on_commit}
 
 
 def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:

@@ -33,25 +33,12 @@ from django_cfg.admin.changelist import CrossDatabaseChangeList
 from django_cfg.admin.delete_page import CrossDatabaseNestedObjects
 from django_cfg.checks.admin import admin_lookup_errors
 from django_cfg.runtime.runtime import current_runtime
-from tests.support.engine_pairs import Pair
+from tests.support.engine_pairs import Pair, engine_pairs
 
 ADMIN = "tests.support.admin_across_databases_site"
 
-PAIRS = [
-    pytest.param(
-        Pair("lite", "default", "sqlite_blog"),
-        marks=pytest.mark.django_db(databases=["default", "sqlite_blog"]),
-        id="sqlite",
-    ),
-    pytest.param(
-        Pair("pg", "postgres", "postgres_blog"),
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.django_db(databases=["default", "postgres", "postgres_blog"]),
-        ],
-        id="postgresql",
-    ),
-]
+# MariaDB: tests/relations/test_cross_database_relations.py; "default": the admin user
+PAIRS = engine_pairs("sqlite", "postgresql", also=("default",))
 
 
 @pytest.fixture(params=PAIRS)

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
@@ -29,7 +26,8 @@ import pytest
 
 from django_cfg import DatabaseConfig
 from tests.support.example_project import ALIASES, ExampleProject
-from tests.support.spec_page import run_process, user_environment
+from tests.support.killed_migrate_all import kill_migrate_all
+from tests.support.spec_page import run_process
 
 ROUNDS = int(os.environ.get("DJANGO_CFG_KILL_ROUNDS", "2"))
 ENGINES = [
@@ -104,27 +102,8 @@ def reference(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> di
 
 def kill_during_migrate_all(project: ExampleProject, rng: random.Random) -> int:
     """Start migrate_all, SIGKILL it a random time after its k-th "Applying"; k returned."""
-    run = subprocess.Popen(
-        [sys.executable, "manage.py", "migrate_all", "--noinput", "-v", "2"],
-        cwd=project.root,
-        env=user_environment({**project.env, "PYTHONUNBUFFERED": "1"}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert run.stdout is not None
-    target = rng.randint(1, 23)  # 23 migrations are applied on the three databases
-    seen, output = 0, b""
-    while seen < target:
-        chunk = os.read(run.stdout.fileno(), 4096)
-        if not chunk:
-            break  # it finished before the target: the kill lands after the end
-        output += chunk
-        seen = output.count(b"Applying ")
-    time.sleep(rng.uniform(0, 0.08))
-    run.send_signal(signal.SIGKILL)
-    run.wait(timeout=60)
-    run.stdout.close()
-    return seen
+    # 23 migrations are applied on the three databases
+    return kill_migrate_all(project.root, project.env, rng, migrations=23, max_pause=0.08)
 
 
 UNRECORDED_REMOVE_FIELD = "Unknown column 'name' in 'django_content_type'"

@@ -3,6 +3,8 @@
 when the leader's PostgreSQL is killed, writes again within 10 s of Patroni's promotion, and no
 acknowledged write is missing on the new leader (synchronous_mode). The killed node rejoins as
 the synchronous standby before the test ends, so the next run starts from a healthy cluster.
+Before the kill and after the promotion, the app's -/readyz and a scrape of its -/metrics
+name the server that is the primary (django_cfg.urls, served by the app process itself).
 Every wait is bounded: a broken cluster fails the test in under 2 minutes."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ from tests.support.patroni import (
     node_role,
     wait_until_healthy,
 )
+from tests.support.private_postgres import free_port
 from tests.support.spec_page import user_environment
 
 pytestmark = pytest.mark.patroni
@@ -44,10 +48,18 @@ CONFIG = """\
 
     class FailoverConfig(DjangoConfig):
         project_apps = ["writes"]
+        root_urlconf = "api.urls"
+        allowed_hosts = ["127.0.0.1"]
         databases = {"default": DatabaseConfig.from_url(os.environ["FAILOVER_DATABASE_URL"])}
 
     config = FailoverConfig()
     """
+
+URLS = """\
+from django.urls import include, path
+
+urlpatterns = [path("-/", include("django_cfg.urls"))]
+"""
 
 MODELS = f"""\
 from django.db import models
@@ -66,7 +78,9 @@ WRITER = f"""\
 # {WRITERS} threads insert rows until stdin closes; each acknowledged insert prints
 # "ok <id> <unix time>", each failure "error <unix time> <exception>". Every insert is one
 # "request": Django's request signals open and close connections as they do in a view.
+# It also serves django_cfg.urls (-/readyz, -/metrics) on 127.0.0.1:$FAILOVER_HTTP_PORT.
 import os, sys, threading, time
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
 import django
@@ -101,6 +115,18 @@ def write(writer):
             request_finished.send(sender=None)
 
 
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+from django.core.wsgi import get_wsgi_application
+
+http = make_server(
+    "127.0.0.1", int(os.environ["FAILOVER_HTTP_PORT"]), get_wsgi_application(),
+    handler_class=QuietHandler,
+)
+threading.Thread(target=http.serve_forever, daemon=True).start()
 threads = [threading.Thread(target=write, args=(n,)) for n in range({WRITERS})]
 for thread in threads:
     thread.start()
@@ -166,8 +192,9 @@ def prepare_database() -> None:
         db.execute(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, writer int, seq int)")
 
 
-def start_app(root: Path, url: str) -> subprocess.Popen[str]:
+def start_app(root: Path, url: str, http_port: int) -> subprocess.Popen[str]:
     write_manage_py_project(root, CONFIG)
+    (root / "api" / "urls.py").write_text(URLS)
     (root / "writes").mkdir()
     (root / "writes" / "__init__.py").write_text("")
     (root / "writes" / "models.py").write_text(MODELS)
@@ -175,7 +202,7 @@ def start_app(root: Path, url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "writer.py"],
         cwd=root,
-        env=user_environment({"FAILOVER_DATABASE_URL": url}),
+        env=user_environment({"FAILOVER_DATABASE_URL": url, "FAILOVER_HTTP_PORT": str(http_port)}),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -194,6 +221,31 @@ def stop_app(app: subprocess.Popen[str]) -> str:
         app.kill()
         app.wait()
     return app.stderr.read()
+
+
+def primary_seen_by_the_app(http_port: int) -> tuple[str, str]:
+    """The server -/readyz of the app reports as the primary of "default", and the one a scrape
+    of -/metrics reports (``django_cfg_database_server{role="primary"} 1``)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base = f"http://127.0.0.1:{http_port}/-/"
+    with urllib.request.urlopen(base + "readyz", timeout=10) as answer:
+        ready = json.load(answer)
+    assert ready["status"] == "ok", ready
+    default = ready["databases"]["default"]
+    assert default["server_role"] == "primary", ready
+    with urllib.request.urlopen(base + "metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    scraped = [
+        sample.labels["server"]
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "django_cfg_database_server"
+        and sample.labels == {**sample.labels, "alias": "default", "role": "primary"}
+        and sample.value == 1
+    ]
+    assert len(scraped) == 1, text
+    return default["server"], scraped[0]
 
 
 def rows_on(member: Member) -> set[int]:
@@ -232,7 +284,8 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
     standby = next(m for m in members() if m.role == "sync_standby")
     output = AppOutput()
     separator = "&" if "?" in PATRONI_URL else "?"
-    app = start_app(tmp_path, f"{PATRONI_URL}{separator}conn_max_age={conn_max_age}")
+    http_port = free_port()
+    app = start_app(tmp_path, f"{PATRONI_URL}{separator}conn_max_age={conn_max_age}", http_port)
     assert app.stdout is not None
     reader = threading.Thread(target=output.read, args=(app.stdout,), daemon=True)
     reader.start()
@@ -240,6 +293,8 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
         wait_for(
             "200 writes acknowledged before the kill", 10, lambda: len(output.acknowledged) >= 200
         )
+        leader_address = f"{leader.host}:{leader.port}"
+        assert primary_seen_by_the_app(http_port) == (leader_address, leader_address)
         killed_at = time.time()
         kill_postgres(leader)
         promoted_at = wait_for(
@@ -253,6 +308,8 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
         resumed_at = output.acknowledged_after(promoted_at)[0]
         time.sleep(1)  # more writes on the new leader
         assert app.poll() is None, f"the app exited ({app.returncode}) during the failover"
+        standby_address = f"{standby.host}:{standby.port}"
+        assert primary_seen_by_the_app(http_port) == (standby_address, standby_address)
     finally:
         stderr = stop_app(app)
         reader.join(5)

@@ -142,11 +142,16 @@ def test_one_writable_database_gets_no_patch_at_all(restored: None) -> None:
         finally:
             connection.close()
 
-    assert [w.__name__ for w in wrappers_of_a_new_connection()] == ["_explain_failures"]
+    # The suite's project: the statement timer (metrics), then the missing-table explanation.
+    assert [w.__name__ for w in wrappers_of_a_new_connection()] == ["measured", "explaining"]
     one = Topology(aliases=("default",), roles={"default": DatabaseRole("default")}, homes={})
-    patches.install(one)
-    assert patches.installed() == {}
-    assert wrappers_of_a_new_connection() == []
+    with override_settings(DJANGO_CFG_QUERY_METRICS=False):
+        patches.install(one)
+        assert patches.installed() == {}
+        assert wrappers_of_a_new_connection() == []
+    patches.install(one)  # with the metrics' statement timer only
+    assert patches.installed().keys() == {WRAPS_CONNECTIONS}
+    assert wrappers_of_a_new_connection()[0].__name__ == "measured"
 
 
 def test_install_is_idempotent_and_uninstall_gives_django_its_objects_back(
@@ -622,3 +627,40 @@ def test_no_module_but_patches_writes_to_djangos_or_pydantics_objects() -> None:
     assert not findings, "Patches of Django outside django_cfg/patches.py:\n" + "\n".join(
         map(str, findings)
     )
+
+
+# Patch 9: on_commit callbacks keep their tenant --------------------------------------------------
+
+DJANGO_ON_COMMIT = BaseDatabaseWrapper.__dict__["on_commit"]
+
+
+def test_every_backend_registers_on_commit_callbacks_through_the_base_on_commit() -> None:
+    from django.db import transaction
+    from django.db.backends.mysql.base import DatabaseWrapper as MySQLDatabaseWrapper
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
+
+    assert "get_connection(using).on_commit(func, robust)" in inspect.getsource(
+        transaction.on_commit
+    )
+    source = inspect.getsource(DJANGO_ON_COMMIT)
+    assert "if self.in_atomic_block:" in source
+    assert "self.run_on_commit.append((set(self.savepoint_ids), func, robust))" in source
+    for backend in (PostgreSQLDatabaseWrapper, MySQLDatabaseWrapper, SQLiteDatabaseWrapper):
+        owner = next(c for c in backend.__mro__ if "on_commit" in c.__dict__)
+        assert owner is BaseDatabaseWrapper, backend
+
+
+def test_tenants_wrap_on_commit_and_uninstall_gives_it_back(restored: None) -> None:
+    from django_cfg.state.topology import TENANT_HOME
+
+    tenants = Topology(
+        aliases=("default",),
+        roles={"default": DatabaseRole("default")},
+        homes={"notes": TENANT_HOME},
+    )
+    patches.install(tenants)
+    patches.install(tenants)
+    wrapped = patches.installed()["django.db.backends.base.base.BaseDatabaseWrapper.on_commit"]
+    assert wrapped.__wrapped__ is DJANGO_ON_COMMIT
+    patches.uninstall()
+    assert BaseDatabaseWrapper.__dict__["on_commit"] is DJANGO_ON_COMMIT

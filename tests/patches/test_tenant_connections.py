@@ -55,7 +55,7 @@ def test_atomic_and_querysets_reach_a_database_through_connections_getitem() -> 
 
 
 def test_the_threads_connections_are_kept_in_connections_connections() -> None:
-    """``routing.runtime.thread_connection`` reads a thread's wrapper there (without making
+    """``runtime.runtime.thread_connection`` reads a thread's wrapper there (without making
     one, which ``connections[alias]`` would)."""
     made = connections["default"]
     assert connections._connections.default is made

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+_SETTINGS_VARIABLES = ("DATABASE", "SECRET_KEY", "DEBUG", "DJANGO_ENV")
 
 
 @pytest.fixture
-def clean_env(monkeypatch) -> pytest.MonkeyPatch:
-    for name in (
-        "DJANGO_ENV",
-        "DATABASE__URL",
-        "DATABASE_URL",
-        "DATABASE__URL_BLOG",
-        "DATABASE_URL_BLOG",
-        "DATABASE_URL_SHOP",
-        "SECRET_KEY",
-        "DEBUG",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No variable that the settings read (DATABASE*, SECRET_KEY*, DEBUG*, DJANGO_ENV*)."""
+    for name in list(os.environ):
+        if name.upper().startswith(_SETTINGS_VARIABLES):
+            monkeypatch.delenv(name)
     return monkeypatch

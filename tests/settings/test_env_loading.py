@@ -5,22 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from django_cfg import DatabaseURLs, EnvSettings, alias_for_url_key, databases_from_urls
-
-
-def environment_in(folder: Path) -> type[EnvSettings]:
-    class Environment(EnvSettings):
-        config_dir = folder
-        secret_key: SecretStr | None = None
-        debug: bool = False
-        database: DatabaseURLs = DatabaseURLs()
-
-    return Environment
+from django_cfg import DatabaseURLs, alias_for_url_key, databases_from_urls
+from tests.support.env_settings import environment_in
 
 
 def url(value: SecretStr | None) -> str | None:

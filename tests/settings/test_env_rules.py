@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from django_cfg import DatabaseConfig, DatabaseURLs, DjangoConfig, EnvSettings, databases_from_urls
 from django_cfg.settings.production import ProductionSettingsError
-from tests.settings.test_env_loading import environment_in, url
+from tests.settings.test_env_loading import url
+from tests.support.env_settings import environment_in
 from tests.support.manage_py_project import write_manage_py_project
 from tests.support.spec_page import run_process
 

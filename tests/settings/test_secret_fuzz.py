@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from django_cfg import (
     CacheConfig,
@@ -43,9 +43,9 @@ from django_cfg import (
     DatabaseURLs,
     DjangoConfig,
     EmailConfig,
-    EnvSettings,
     databases_from_urls,
 )
+from tests.support.env_settings import environment_in
 
 SEED = int(os.environ.get("DJANGO_CFG_FUZZ_SEED", "20261125"))
 URL_ROUNDS = 20_000
@@ -273,29 +273,12 @@ def test_no_config_error_shows_3_characters_of_a_secret() -> None:
     assert tally.kinds.get("ValidationError", 0) > CONFIG_ROUNDS // 3
 
 
-@pytest.fixture
-def no_database_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith(("DATABASE", "SECRET_KEY", "DEBUG", "DJANGO_ENV")):
-            monkeypatch.delenv(name)
-
-
-def _environment(folder: Path) -> type[EnvSettings]:
-    class Environment(EnvSettings):
-        config_dir = folder
-        secret_key: SecretStr | None = None
-        debug: bool = False
-        database: DatabaseURLs = DatabaseURLs()
-
-    return Environment
-
-
 def test_no_env_loading_error_shows_3_characters_of_a_secret(
-    tmp_path: Path, no_database_variables: None
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     """Values from config.dev.yaml and .env: a URL with a password, a bad bool, a numeric key."""
     rng = random.Random(SEED + 2)
-    environment = _environment(tmp_path)
+    environment = environment_in(tmp_path)
     tally = Tally()
 
     def load(yaml_values: dict[str, Any], dotenv: str) -> Callable[[], Any]:

@@ -88,6 +88,14 @@ REASONS = {
     ("tenants.md", "@pytest.fixture"): "a pytest fixture of a tenant project's suite",
     ("tenants.md", "from django.db import transaction"): "Order and Invoice are the reader's "
     "tenant models",
+    ("tenants.md", 'with use_tenant("acme"):\n    cache.set'): "acme_stats is the reader's "
+    "(tests/tenants/test_shared_services.py runs the same calls)",
+    ("tenants.md", 'with use_tenant("acme"):\n    note.attachment'): "note and content are the "
+    "reader's (tests/tenants/test_shared_services.py saves files the same way)",
+    ("tenants.md", "order = Order.objects.create"): "Order and send_receipt are the reader's "
+    "(tests/tenants/test_worker.py runs a worker)",
+    ("tenants.md", "with transaction.atomic():\n    with use_tenant"): "notify is the reader's "
+    "(tests/tenants/test_shared_services.py registers such callbacks)",
 }
 
 KINDS = {
@@ -106,6 +114,9 @@ KINDS = {
     ("tenants.md", "# settings (DjangoConfig"): "settings",
     ("tenants.md", "import pytest"): "settings",
     ("tenants.md", "# examples/saas/api/config.py"): "excerpt",
+    ("tenants.md", "CACHES = "): "settings",
+    ("tenants.md", "STORAGES = "): "settings",
+    ("tenants.md", "LOGGING = "): "settings",
 }
 
 

@@ -31,26 +31,26 @@ class Pair:
             return int(cursor.fetchone()[0])
 
 
-PAIRS = [
-    pytest.param(
-        Pair("lite", "default", "sqlite_blog"),
-        marks=pytest.mark.django_db(databases=["default", "sqlite_blog"]),
-        id="sqlite",
-    ),
-    pytest.param(
-        Pair("pg", "postgres", "postgres_blog"),
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.django_db(databases=["postgres", "postgres_blog"]),
-        ],
-        id="postgresql",
-    ),
-    pytest.param(
-        Pair("maria", "mariadb", "mariadb_blog"),
-        marks=[pytest.mark.mariadb, pytest.mark.django_db(databases=["mariadb", "mariadb_blog"])],
-        id="mariadb",
-    ),
-]
+_ENGINES = {
+    "sqlite": (Pair("lite", "default", "sqlite_blog"), []),
+    "postgresql": (Pair("pg", "postgres", "postgres_blog"), [pytest.mark.postgres]),
+    "mariadb": (Pair("maria", "mariadb", "mariadb_blog"), [pytest.mark.mariadb]),
+}
+
+
+def engine_pairs(*engines: str, also: tuple[str, ...] = ()) -> list[Any]:
+    """``PAIRS`` of ``engines`` (all three if none), each test given the pair's two databases
+    and the aliases ``also`` (e.g. ``default`` for the admin's user)."""
+    params = []
+    for engine in engines or tuple(_ENGINES):
+        pair, marks = _ENGINES[engine]
+        databases = list(dict.fromkeys([*also, pair.people, pair.posts]))
+        django_db = pytest.mark.django_db(databases=databases)
+        params.append(pytest.param(pair, marks=[*marks, django_db], id=engine))
+    return params
+
+
+PAIRS = engine_pairs()
 
 
 def make_author(pair: Pair, name: str = "ada") -> Any:

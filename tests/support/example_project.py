@@ -8,17 +8,13 @@ project.tables("blog_db")          # what the database itself says, read without
 from __future__ import annotations
 
 import shutil
-import sqlite3
-import subprocess
-import sys
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django_cfg import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_FILE
-from tests.support.spec_page import run_python, user_environment
+from tests.support.subprocess_project import SubprocessProject, server_rows
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "saas"
 ALIASES = ("default", "blog_db", "shop_db")
@@ -33,8 +29,7 @@ URL_VARIABLES = {
 
 
 @dataclass
-class ExampleProject:
-    root: Path
+class ExampleProject(SubprocessProject):
     urls: dict[str, str] = field(default_factory=dict)
     """alias -> URL; empty means the example's own SQLite files under db/."""
     settings: dict[str, str] = field(default_factory=dict)
@@ -52,24 +47,12 @@ class ExampleProject:
     def env(self) -> dict[str, str]:
         return {**{URL_VARIABLES[a]: url for a, url in self.urls.items()}, **self.settings}
 
-    def python(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
-        return run_python(*args, cwd=self.root, env=self.env, check=check, stdin=stdin)
-
-    def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
-        return self.python("manage.py", *args, check=check, stdin=stdin)
-
-    def migrate_all_at_once(self, runs: int, timeout: float) -> list[tuple[int, str]]:
-        """``runs`` ``manage.py migrate_all --noinput`` started together: (exit status, output)
-        of each; none is left running."""
+    def migrate_all_at_once(self, runs: int, timeout: float) -> list[str]:
+        """``runs`` ``manage.py migrate_all --noinput`` started together (none is left
+        running): each must exit 0, and no database may record a migration twice. Their
+        outputs."""
         processes = [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "migrate_all", "--noinput"],
-                cwd=self.root,
-                env=user_environment(self.env),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+            self.popen(*self.MANAGE, "migrate_all", "--noinput", merge_stderr=True)
             for _ in range(runs)
         ]
         try:
@@ -77,9 +60,14 @@ class ExampleProject:
         finally:
             for process in processes:
                 process.kill()
-        return [
-            (process.returncode, output) for process, output in zip(processes, outputs, strict=True)
-        ]
+        assert [process.returncode for process in processes] == [0] * runs, outputs
+        for alias in ALIASES:
+            rows = self.query(
+                alias,
+                "SELECT app, name FROM django_migrations GROUP BY app, name HAVING COUNT(*) > 1",
+            )
+            assert rows == [], f"migrations recorded twice on {alias}"
+        return outputs
 
     def query(self, alias: str, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` on the database behind ``alias`` with the bare driver."""
@@ -87,28 +75,9 @@ class ExampleProject:
         database = DatabaseConfig.from_url(url) if url is not None else None
         if database is None or database.family == "sqlite":
             name = "default" if alias == "default" else alias.removesuffix("_db")
-            path = self.root / (database.name if database else f"db/{name}.sqlite3")
-            with closing(sqlite3.connect(path)) as connection:
-                return connection.execute(sql).fetchall()
-        if database.family == "postgresql":
-            import psycopg
-
-            with psycopg.connect(
-                host=database.host, port=database.port, user=database.user, dbname=database.name
-            ) as connection:
-                return connection.execute(sql).fetchall()
-        import MySQLdb
-
-        connection = MySQLdb.connect(
-            host=database.host,
-            port=database.port or 3306,
-            user=database.user,
-            database=database.name,
-        )
-        with closing(connection):
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            return list(cursor.fetchall())
+            relative = database.name if database else f"db/{name}.sqlite3"
+            return self.sqlite_rows(relative, sql, must_exist=False)
+        return server_rows(url or "", sql)
 
     def tables(self, alias: str) -> set[str]:
         url = self.urls.get(alias, "sqlite://")

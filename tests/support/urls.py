@@ -1,10 +1,11 @@
 """Views for the read-your-writes middleware tests: create a person (also one that answers 503
-when the database refuses the write), read one back."""
+when the database refuses the write), read one back; and django_cfg's operations endpoints
+under ``-/``."""
 
 from django.apps import apps
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def create_person(request: HttpRequest) -> HttpResponse:
@@ -31,4 +32,5 @@ urlpatterns = [
     path("people/", create_person),
     path("people/try/", try_create_person),
     path("people/<int:pk>/", read_person),
+    path("-/", include("django_cfg.urls")),
 ]

@@ -1,26 +1,34 @@
-"""A throw-away tenant project (tests/tenants/project) with its databases in ``tmp_path``."""
+"""A throw-away tenant project (tests/tenants/project) with its databases in ``tmp_path``.
+
+Scenarios run in it are functions of the test modules (or of tests/tenants/project/scenarios.py
+when several test modules share them): ``project.scenario(routing, "acme", "beta")`` runs
+``routing(["acme", "beta"])`` in a process of the project and returns the JSON it returns.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.support.spec_page import run_process, run_python, user_environment
+from tests.support.subprocess_project import SubprocessProject, server_rows, wait_for
+from tests.tenants.project.scenarios import held_move, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 SQLITE_TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
+MOVED_URL = "sqlite:///moved/acme.sqlite3"
+RUN = ("-m", "tests.tenants.project.run")
+
+Scenario = Callable[[list[str]], dict[str, Any]]
+"""A function run in the project's process: it gets the arguments, returns JSON-able data."""
 
 
 @dataclass
-class TenantProject:
-    root: Path
+class TenantProject(SubprocessProject):
     tenant_url: str
     default_url: str = "sqlite:///default.sqlite3"
     names: list[str] | None = None
@@ -31,6 +39,13 @@ class TenantProject:
     recheck_seconds: float | None = None
     passwords: dict[str, str] | None = None
     test_url: str | None = None
+    extra_env: dict[str, str] | None = None
+
+    MANAGE: ClassVar[tuple[str, ...]] = (*RUN, "manage")
+
+    @property
+    def cwd(self) -> Path:
+        return ROOT
 
     @property
     def env(self) -> dict[str, str]:
@@ -55,38 +70,17 @@ class TenantProject:
             env["TENANT_TEST_PASSWORDS"] = json.dumps(self.passwords)
         if self.test_url is not None:
             env["TENANT_TEST_TEST_URL"] = self.test_url
-        return env
+        return {**env, **(self.extra_env or {})}
 
-    def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
-        return run_python(
-            "-m", "tests.tenants.project.run", "manage", *args,
-            cwd=ROOT, env=self.env, check=check, stdin=stdin,
-        )  # fmt: skip
-
-    def status(self, *args: str) -> tuple[int, str]:
-        """``manage.py ARGS``: its exit status and its output (stdout + stderr)."""
-        run = run_process(
-            [sys.executable, "-m", "tests.tenants.project.run", "manage", *args],
-            cwd=ROOT,
-            env=self.env,
-        )
-        return run.returncode, run.stdout + run.stderr
-
-    def scenario(self, name: str, *args: str) -> dict[str, Any]:
-        out = run_python("-m", "tests.tenants.project.run", name, *args, cwd=ROOT, env=self.env)
+    def scenario(self, function: Scenario | str, *args: str) -> dict[str, Any]:
+        """``function([ARGS])`` run in a process of the project: what it returned."""
+        out = self.python(*RUN, scenario_path(function), *args)
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return result
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[str]:
-        """Scenario ``name`` in a process that runs beside the test (``finish`` reads it)."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.tenants.project.run", name, *args],
-            cwd=ROOT,
-            env=user_environment(self.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    def start(self, function: Scenario | str, *args: str) -> subprocess.Popen[str]:
+        """``scenario`` in a process that runs beside the test (``finish`` reads it)."""
+        return self.popen(*RUN, scenario_path(function), *args)
 
     @staticmethod
     def finish(process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
@@ -95,65 +89,51 @@ class TenantProject:
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         return result
 
-    def sqlite_rows(self, relative: str, sql: str) -> list[tuple[Any, ...]]:
-        """``sql`` on the SQLite file ``relative`` to the project, read without Django."""
-        path = self.root / relative
-        assert path.exists(), f"{path} does not exist"
-        with closing(sqlite3.connect(path)) as connection:
-            return connection.execute(sql).fetchall()
-
     def sqlite_tables(self, relative: str) -> set[str]:
         rows = self.sqlite_rows(relative, "SELECT name FROM sqlite_master WHERE type='table'")
         return {name for (name,) in rows}
+
+
+def scenario_path(function: Scenario | str) -> str:
+    """``module:function``, as tests/tenants/project/run.py finds ``function`` again (given as
+    is for a scenario whose module the test process cannot import: it imports models)."""
+    if isinstance(function, str):
+        return function
+    assert "." not in function.__qualname__, f"{function.__qualname__}: a module-level function"
+    return f"{function.__module__}:{function.__qualname__}"
+
+
+def seeded_acme(root: Path, *others: str) -> TenantProject:
+    """Tenants acme and ``others`` in the tenants table on SQLite files (recheck_seconds 0.5),
+    acme with tags and notes (a gap in the keys: scenario ``seed``)."""
+    project = TenantProject(root, SQLITE_TEMPLATE, recheck_seconds=0.5)
+    project.manage("migrate_all", "--verbosity", "0")
+    for name in ("acme", *others):
+        project.manage("create_tenant", name)
+    project.scenario(seed, "acme")
+    return project
+
+
+def start_held_move(
+    project: TenantProject, folder: Path, point: str = "copy", url: str = MOVED_URL
+) -> subprocess.Popen[str]:
+    """``move_tenant acme --url URL`` in a process of its own (scenario ``held_move``), once it
+    holds at POINT ("copy": before its copy, "verify": after it); FOLDER/release lets it go on,
+    ``project.finish`` reads its outcome."""
+    folder.mkdir(exist_ok=True)
+    mover = project.start(held_move, "acme", url, str(folder), point)
+    try:
+        wait_for(folder / "held", mover)
+    except BaseException:
+        (folder / "release").touch()
+        raise
+    return mover
 
 
 def sqlite_titles(project: TenantProject, name: str) -> list[str]:
     """The note titles in tenant ``name``'s SQLite file (template ``SQLITE_TEMPLATE``), sorted."""
     rows = project.sqlite_rows(f"tenants/{name}.sqlite3", "SELECT title FROM notes_note")
     return sorted(title for (title,) in rows)
-
-
-def wait_for(path: Path, process: subprocess.Popen[str] | None = None, timeout: float = 60) -> None:
-    """Wait until ``path`` exists (a scenario reached a point); fail if ``process`` ended."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if process is not None and process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"the scenario ended before {path.name}: {out}{err}")
-        assert time.monotonic() < deadline, f"{path.name} did not appear in {timeout}s"
-        time.sleep(0.05)
-
-
-def server_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
-    """``sql`` on the PostgreSQL / MariaDB database of ``url``, with the bare driver."""
-    from django_cfg import DatabaseConfig
-
-    database = DatabaseConfig.from_url(url)
-    password = database.password.get_secret_value() if database.password else None
-    if database.family == "postgresql":
-        import psycopg
-
-        with psycopg.connect(
-            host=database.host,
-            port=database.port,
-            user=database.user,
-            password=password,
-            dbname=database.name,
-        ) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
-    import MySQLdb
-
-    connection = MySQLdb.connect(
-        host=database.host,
-        port=int(database.port or 3306),
-        user=database.user,
-        password=password or "",
-        database=database.name,
-    )
-    with closing(connection):
-        cursor = connection.cursor()
-        cursor.execute(sql)
-        return list(cursor.fetchall())
 
 
 def server_databases(url: str) -> set[str]:

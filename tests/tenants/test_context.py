@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from django_cfg.tenants import context
 from django_cfg.tenants.context import _at_yield, current_tenant, use_tenant
-from tests.support.spec_page import run_python
-from tests.tenants.project_support import ROOT, TenantProject, sqlite_titles
+from django_cfg.tenants.registry import current_registry
+from tests.tenants.project.scenarios import Rollback, error_of
+from tests.tenants.project_support import TenantProject, sqlite_titles
 
 
 class CountingRegistry:
@@ -333,7 +335,7 @@ def test_writes_follow_the_running_code(tmp_path: Path) -> None:
     tenant reads in another, and what ``atomic()`` without ``using`` covers."""
     project = TenantProject(tmp_path, "sqlite:///tenants/{tenant}.sqlite3", names=["acme", "beta"])
     project.manage("migrate_all", "--verbosity", "0")
-    out = _scenario(project, "writes")
+    out = project.scenario(writes)
     assert sqlite_titles(project, "acme") == sorted(
         ["acme-1", "acme-2", "acme-from-generator", "atomic-default-rolled-back"]
     )
@@ -351,11 +353,90 @@ def test_writes_follow_the_running_code(tmp_path: Path) -> None:
     assert out["atomic_using_tenant"] == "rolled back"
 
 
-def _scenario(project: TenantProject, name: str) -> dict[str, Any]:
-    import json
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
 
-    output = run_python(
-        "-m", "tests.tenants.scenarios_context", name, cwd=ROOT, env=project.env
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
+
+def writes(args: list[str]) -> dict[str, Any]:
+    """Writes around generators suspended in their block; QuerySets across tenants; atomic."""
+    from tests.tenants.project.notes.models import Note
+
+    out: dict[str, Any] = {}
+    with use_tenant("acme"):
+        Note.objects.create(title="acme-1")
+        Note.objects.create(title="acme-2")
+    with use_tenant("beta"):
+        Note.objects.create(title="beta-1")
+
+    def acme_notes() -> Iterator[str]:
+        with use_tenant("acme"):
+            for note in Note.objects.order_by("title"):
+                yield note.title
+            Note.objects.create(title="acme-from-generator")
+
+    with use_tenant("beta"):
+        rows = acme_notes()
+        read = [next(rows)]
+        Note.objects.create(title="beta-from-consumer")  # beta's, not acme's
+        read += list(rows)
+        out["generator_read"] = read
+        rows = acme_notes()
+        next(rows)  # left suspended inside its acme block, collected below
+    del rows
+    gc.collect()
+    out["after_collection"] = [current_tenant(), error_of(Note.objects.count).partition(":")[0]]
+
+    async def acme_stream() -> AsyncIterator[str]:
+        async with use_tenant("acme"):
+            async for note in Note.objects.order_by("title"):
+                yield note.title
+
+    async def consume() -> None:
+        async with use_tenant("beta"):
+            async for _title in acme_stream():
+                await Note.objects.acreate(title="beta-from-async-consumer")
+                break
+
+    asyncio.run(consume())
+    registry = current_registry()
+    assert registry is not None
+    out["in_use"] = dict(registry._in_use)
+    _querysets(out)
+    _atomic(out)
+    return out
+
+
+def _querysets(out: dict[str, Any]) -> None:
+    from tests.tenants.project.notes.models import Note
+
+    with use_tenant("acme"):
+        built = Note.objects.filter(title__endswith="-1")
+        cached = Note.objects.filter(title__in=["acme-1", "acme-2"]).order_by("title")
+        list(cached)
+        pinned = Note.objects.using("tenant_acme").filter(title__in=["acme-1", "acme-2"])
+        row = Note.objects.get(title="acme-1")
+    with use_tenant("beta"):
+        out["built_in_acme_run_in_beta"] = sorted(n.title for n in built)
+        out["run_in_acme_then_iterated_in_beta"] = [n.title for n in cached]
+        out["pinned_with_using"] = sorted(n.title for n in pinned)
+        row.title = "acme-1-saved-in-beta"
+        out["acme_row_saved_in_beta"] = error_of(row.save)
+
+
+def _atomic(out: dict[str, Any]) -> None:
+    from tests.tenants.project.notes.models import Note
+
+    with use_tenant("acme"):
+        try:
+            with transaction.atomic():  # a transaction of default: acme's write is not in it
+                Note.objects.create(title="atomic-default-rolled-back")
+                raise Rollback
+        except Rollback:
+            pass
+        try:
+            with transaction.atomic(using="tenant_acme"):
+                Note.objects.create(title="atomic-tenant")
+                raise Rollback
+        except Rollback:
+            pass
+        gone = not Note.objects.filter(title="atomic-tenant").exists()
+        out["atomic_using_tenant"] = "rolled back" if gone else "kept"

@@ -6,9 +6,11 @@ import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from django_cfg import use_tenant
 from tests.tenants.project_support import TenantProject
 
 TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
@@ -26,7 +28,7 @@ def project_with_notes(root: Path) -> TenantProject:
     project.manage("migrate_all", "--verbosity", "0")
     for name in NAMES:
         project.manage("create_tenant", name)
-    project.scenario("authored", *NAMES)
+    project.scenario(authored, *NAMES)
     return project
 
 
@@ -252,3 +254,20 @@ def test_a_tenant_that_cannot_be_opened_is_named(project: TenantProject, tmp_pat
     out = project.manage("dumpdata_all", "-o", str(backup), check=False)
     assert "tenant_broken: cannot open its database" in out
     assert not backup.exists() or not list(backup.iterdir())
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def authored(names: list[str]) -> dict[str, Any]:
+    """User ann in default, one note of hers per tenant (titled after it) and one by nobody."""
+    from django.contrib.auth.models import User
+
+    from tests.tenants.project.notes.models import Note
+
+    ann = User.objects.create(username="ann")
+    for name in names:
+        with use_tenant(name):
+            Note.objects.create(title=f"{name}-ann", author=ann)
+            Note.objects.create(title=f"{name}-nobody")
+    return {"ann": ann.pk}

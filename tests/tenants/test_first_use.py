@@ -4,31 +4,22 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections, transaction
 
+from django_cfg.tenants.registry import current_registry
 from tests.support.services import POSTGRES_URL, sibling_url
-from tests.support.spec_page import run_python
+from tests.tenants.project.scenarios import Rollback, error_of
 from tests.tenants.project_support import (
-    ROOT,
     TenantProject,
     drop_server_database,
     server_rows,
     sqlite_titles,
 )
-
-
-def first_use(project: TenantProject, acme: str, beta: str) -> dict[str, Any]:
-    output = run_python(
-        "-m", "tests.tenants.scenarios_context", "first_use", acme, beta,
-        cwd=ROOT, env=project.env,
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
 
 
 def check(out: dict[str, Any], acme: str, beta: str) -> None:
@@ -44,7 +35,7 @@ def check(out: dict[str, Any], acme: str, beta: str) -> None:
 
 
 def test_first_use_by_alias_on_sqlite(fixed: TenantProject) -> None:
-    out = first_use(fixed, "acme", "beta")  # was: ConnectionDoesNotExist at the first line
+    out = fixed.scenario(first_use, "acme", "beta")  # was: ConnectionDoesNotExist at the first line
     check(out, "acme", "beta")
     assert sqlite_titles(fixed, "acme") == ["first-use"]  # the rolled-back row is not there
 
@@ -59,10 +50,40 @@ def test_first_use_by_alias_on_postgresql(tmp_path: Path) -> None:
     try:
         for name in (acme, beta):
             project.manage("create_tenant", name)
-        out = first_use(project, acme, beta)
+        out = project.scenario(first_use, acme, beta)
         check(out, acme, beta)
         rows = server_rows(template.replace("{tenant}", acme), "SELECT title FROM notes_note")
         assert rows == [("first-use",)]
     finally:
         for name in (acme, beta):
             drop_server_database(template.replace("{tenant}", name))
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def first_use(args: list[str]) -> dict[str, Any]:
+    """A process whose first use of its tenants names their aliases (a Celery task's shape)."""
+    from tests.tenants.project.notes.models import Note
+
+    acme, beta = args
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {"open_before": list(registry.open)}
+    with transaction.atomic(using=f"tenant_{acme}"):
+        note = Note.objects.using(f"tenant_{acme}").create(title="first-use")
+    out["saved_to"] = note._state.db
+    try:
+        with transaction.atomic(using=f"tenant_{acme}"):
+            Note.objects.using(f"tenant_{acme}").create(title="rolled-back")
+            raise Rollback
+    except Rollback:
+        pass
+    with connections[f"tenant_{beta}"].cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM notes_note")
+        out["beta_count"] = cursor.fetchone()[0]
+    out["open_after"] = sorted(registry.open)
+    out["unknown"] = error_of(lambda: connections["tenant_nosuch"])
+    out["not_a_tenant"] = error_of(lambda: connections["nosuch"])
+    out["invalid"] = error_of(lambda: connections["tenant_../x"])
+    return out

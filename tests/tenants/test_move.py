@@ -7,18 +7,31 @@ import datetime
 import hashlib
 import secrets
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from django_cfg import UnknownTenantError, use_tenant
+from django_cfg.tenants.registry import current_registry
 from tests.support.services import MARIADB_URL, POSTGRES_URL, sibling_url
+from tests.support.subprocess_project import wait_for
+from tests.tenants.project.scenarios import (
+    seed,
+    tenant_titles,
+    tenant_where,
+    try_write,
+    write_or_refusal,
+)
 from tests.tenants.project_support import (
     TenantProject,
     drop_server_database,
+    seeded_acme,
     server_databases,
     server_rows,
-    wait_for,
+    start_held_move,
 )
 
 TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
@@ -39,11 +52,7 @@ def tenant_row(project: TenantProject, name: str) -> tuple[str, str, int]:
 @pytest.fixture
 def acme(tmp_path: Path) -> TenantProject:
     """Tenant acme in the tenants table, on a SQLite file, with tags and notes (a key gap)."""
-    project = TenantProject(tmp_path, TEMPLATE, recheck_seconds=0.5)
-    project.manage("migrate_all", "--verbosity", "0")
-    project.manage("create_tenant", "acme")
-    project.scenario("seed", "acme")
-    return project
+    return seeded_acme(tmp_path)
 
 
 def test_sqlite_file_to_sqlite_file_keeps_keys_and_drops_the_source(
@@ -66,7 +75,7 @@ def test_sqlite_file_to_sqlite_file_keeps_keys_and_drops_the_source(
     assert not (tmp_path / "tenants" / "acme.sqlite3").exists()
     assert tenant_row(acme, "acme") == ("sqlite:///moved/acme.sqlite3", "", 2)
     # A new process writes to the new file; the next key follows the copied ones.
-    after = acme.scenario("try_write", "acme", "after-move")
+    after = acme.scenario(try_write, "acme", "after-move")
     assert after["write"] == "written"
     assert after["name"] == str(tmp_path / "moved" / "acme.sqlite3")
     assert acme.sqlite_rows("moved/acme.sqlite3", NOTES)[-1] == (6, "after-move", None)
@@ -113,13 +122,11 @@ def test_writes_are_refused_during_the_move_and_a_running_process_follows_it(
     A process started during the move is refused too."""
     folder = tmp_path / "points"
     folder.mkdir()
-    follower = acme.start("follower", "acme", str(folder))
+    follower = acme.start(follow_the_move, "acme", str(folder))
     wait_for(folder / "opened", follower)
-    new_url = "sqlite:///moved/acme.sqlite3"
-    mover = acme.start("held_move", "acme", new_url, str(folder), "copy")
-    wait_for(folder / "held", mover)  # marked read-only, grace waited, copy not started
+    mover = start_held_move(acme, folder)  # marked read-only, grace waited, copy not started
     assert tenant_row(acme, "acme")[1] == "moving"
-    fresh = acme.scenario("try_write", "acme", "fresh-during")
+    fresh = acme.scenario(try_write, "acme", "fresh-during")
     assert fresh["write"] == (
         "ReadOnlyDatabaseError: tenant 'acme' is read-only while manage.py move_tenant moves "
         "its database ('tenant_acme'); writes are refused until the move ends, then they go "
@@ -154,9 +161,7 @@ def test_a_failed_verification_leaves_the_tenant_on_its_source_writable(
     (the fenced source refuses such a write: see test_move_fence.py): the counts differ, the
     move gives up, removes the fence, the tenant stays where it was and takes writes."""
     folder = tmp_path / "points"
-    folder.mkdir()
-    mover = acme.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "verify")
-    wait_for(folder / "held", mover)
+    mover = start_held_move(acme, folder, "verify")
     assert (tmp_path / "moved" / "acme.sqlite3").exists()
     with closing(sqlite3.connect(tmp_path / "moved" / "acme.sqlite3")) as connection:
         connection.execute("DELETE FROM notes_note WHERE id = 5")
@@ -173,7 +178,7 @@ def test_a_failed_verification_leaves_the_tenant_on_its_source_writable(
     assert not (tmp_path / "moved" / "acme.sqlite3").exists()
     url, state, _version = tenant_row(acme, "acme")
     assert (url, state) == ("", "")
-    after = acme.scenario("try_write", "acme", "after-failure")
+    after = acme.scenario(try_write, "acme", "after-failure")
     assert after["write"] == "written"
     titles = acme.sqlite_rows("tenants/acme.sqlite3", "SELECT title FROM notes_note")
     assert ("after-failure",) in titles
@@ -193,14 +198,14 @@ def test_a_move_to_a_server_that_does_not_answer_exits_1(acme: TenantProject) ->
     assert "It stays on sqlite:///tenants/acme.sqlite3 and takes writes again" in out
     assert "the new database postgresql://postgres@127.0.0.1:1/nowhere was not created." in out
     assert tenant_row(acme, "acme")[:2] == ("", "")
-    assert acme.scenario("try_write", "acme", "still-here")["write"] == "written"
+    assert acme.scenario(try_write, "acme", "still-here")["write"] == "written"
 
 
 def test_abort_makes_a_tenant_a_killed_move_left_read_only_writable(acme: TenantProject) -> None:
     with closing(sqlite3.connect(acme.root / "default.sqlite3")) as connection:
         connection.execute("UPDATE django_cfg_tenant SET state = 'moving', version = 7")
         connection.commit()
-    refused = acme.scenario("try_write", "acme", "while-stuck")
+    refused = acme.scenario(try_write, "acme", "while-stuck")
     assert "tenant 'acme' is read-only while manage.py move_tenant" in refused["write"]
     again = acme.manage("move_tenant", "acme", "--url", "sqlite:///m/acme.sqlite3", check=False)
     assert "Tenant 'acme' is already being moved." in again
@@ -208,11 +213,11 @@ def test_abort_makes_a_tenant_a_killed_move_left_read_only_writable(acme: Tenant
     out = acme.manage("move_tenant", "acme", "--abort")
     assert "Tenant 'acme' takes writes again on sqlite:///tenants/acme.sqlite3" in out
     assert tenant_row(acme, "acme") == ("", "", 8)
-    assert acme.scenario("try_write", "acme", "unstuck")["write"] == "written"
+    assert acme.scenario(try_write, "acme", "unstuck")["write"] == "written"
 
 
 def test_a_running_process_sees_a_drop_in_another_process(acme: TenantProject) -> None:
-    out = acme.scenario("dropped", "acme")
+    out = acme.scenario(dropped, "acme")
     assert out["before"] == "written"
     assert out["after"] == (
         "no tenant 'acme': it is not in the tenants table (create it with: "
@@ -222,7 +227,7 @@ def test_a_running_process_sees_a_drop_in_another_process(acme: TenantProject) -
 
 
 def test_an_open_transaction_is_not_switched_under_it(acme: TenantProject) -> None:
-    out = acme.scenario("atomic_across_mark", "acme")
+    out = acme.scenario(atomic_across_mark, "acme")
     assert "in-transaction-1" in out["titles"]
     assert "in-transaction-2" in out["titles"]  # committed: the transaction was not broken
     assert out["after"].startswith("ReadOnlyDatabaseError: tenant 'acme' is read-only while")
@@ -241,7 +246,7 @@ def test_sqlite_file_to_postgresql(acme: TenantProject, tmp_path: Path) -> None:
         assert server_rows(url, NOTES) == notes
         assert server_rows(url, TAGS) == tags
         assert tenant_row(acme, "acme") == (url, "", 2)
-        after = acme.scenario("try_write", "acme", "on-postgres")
+        after = acme.scenario(try_write, "acme", "on-postgres")
         assert (after["write"], after["name"]) == ("written", database)
         # the sequence was set past the copied keys (else: a duplicate key 1)
         assert server_rows(url, NOTES)[-1] == (6, "on-postgres", None)
@@ -264,7 +269,7 @@ def test_postgresql_to_mariadb_dropping_the_source(tmp_path: Path) -> None:
     project.manage("migrate_all", "--verbosity", "0")
     try:
         project.manage("create_tenant", "acme")
-        project.scenario("seed", "acme")
+        project.scenario(seed, "acme")
         notes = server_rows(source, NOTES)
         assert [pk for pk, _, _ in notes] == [1, 2, 4, 5]
         out = project.manage("move_tenant", "acme", "--url", target, "--noinput", "--drop-source")
@@ -275,7 +280,7 @@ def test_postgresql_to_mariadb_dropping_the_source(tmp_path: Path) -> None:
             ("seeded", datetime.datetime(2026, 1, 2, 3, 4, 5, 123456))  # UTC, microseconds kept
         ]
         assert source_db not in server_databases(source)
-        after = project.scenario("try_write", "acme", "on-mariadb")
+        after = project.scenario(try_write, "acme", "on-mariadb")
         assert (after["write"], after["name"]) == ("written", target_db)
         assert server_rows(target, NOTES)[-1] == (6, "on-mariadb", None)
     finally:
@@ -302,7 +307,7 @@ def test_no_password_is_stored_in_the_tenants_table_or_shown(tmp_path: Path) -> 
     outputs = [project.manage("migrate_all", "--verbosity", "0")]
     try:
         outputs.append(project.manage("create_tenant", "acme"))
-        project.scenario("seed", "acme")
+        project.scenario(seed, "acme")
         for command in (("create_tenant", "big"), ("move_tenant", "acme", "--noinput")):
             refused = project.manage(*command, "--url", f"{with_password}/{prefix}_x", check=False)
             outputs.append(refused)
@@ -315,13 +320,13 @@ def test_no_password_is_stored_in_the_tenants_table_or_shown(tmp_path: Path) -> 
                 "move_tenant", "acme", "--url", same_server, "--noinput", "--drop-source"
             )
         )
-        here = project.scenario("try_write", "acme", "same-server")
+        here = project.scenario(try_write, "acme", "same-server")
         assert here["password_sha256"] == hashlib.sha256(secret.encode()).hexdigest()
         elsewhere = f"postgresql://postgres@localhost:{server.rpartition(':')[2]}/{prefix}_local"
         outputs.append(
             project.manage("move_tenant", "acme", "--url", elsewhere, "--noinput", "--drop-source")
         )
-        there = project.scenario("try_write", "acme", "elsewhere")
+        there = project.scenario(try_write, "acme", "elsewhere")
         assert (there["write"], there["host"]) == ("written", "localhost")
         assert there["password_sha256"] == hashlib.sha256(other.encode()).hexdigest()
         assert server_rows(elsewhere, "SELECT title FROM notes_note ORDER BY id")[-2:] == [
@@ -359,15 +364,104 @@ def test_a_tenant_being_moved_refuses_writes_on_each_server(
         with closing(sqlite3.connect(tmp_path / "default.sqlite3")) as connection:
             connection.execute("UPDATE django_cfg_tenant SET state = 'moving', version = 1")
             connection.commit()
-        refused = project.scenario("try_write", "acme", "while-moving")
+        refused = project.scenario(try_write, "acme", "while-moving")
         assert refused["write"] == (
             "ReadOnlyDatabaseError: tenant 'acme' is read-only while manage.py move_tenant "
             "moves its database ('tenant_acme'); writes are refused until the move ends, then "
             "they go to the tenant's new database: INSERT refused."
         )
         project.manage("move_tenant", "acme", "--abort")
-        assert project.scenario("try_write", "acme", "after")["write"] == "written"
+        assert project.scenario(try_write, "acme", "after")["write"] == "written"
         url = template.replace("{tenant}", "acme")
         assert server_rows(url, "SELECT title FROM notes_note") == [("after",)]
     finally:
         project.manage("drop_tenant", "acme", "--drop-database", "--noinput", check=False)
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def follow_the_move(args: list[str]) -> dict[str, Any]:
+    """A process that opened the tenant before a move: a write while the move holds (FOLDER/held
+    .. FOLDER/wrote), then, after FOLDER/moved and recheck_seconds, a write and read."""
+    name, folder_text = args
+    folder = Path(folder_text)
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {
+        "before": write_or_refusal(name, "follower-before"),
+        **tenant_where(name),
+    }
+    (folder / "opened").touch()
+    wait_for(folder / "held")
+    out["during"] = write_or_refusal(name, "follower-during")
+    out["during_titles"] = tenant_titles(name)
+    out["during_where"] = tenant_where(name)
+    (folder / "wrote").touch()
+    wait_for(folder / "moved")
+    time.sleep(registry.recheck_seconds + 0.1)
+    out["after"] = write_or_refusal(name, "follower-after")
+    out["after_titles"] = tenant_titles(name)
+    out["after_where"] = tenant_where(name)
+    return out
+
+
+def dropped(args: list[str]) -> dict[str, Any]:
+    """A tenant this process has open, dropped by another process: seen after recheck_seconds."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.tenants.project.notes.models import Note
+
+    (name,) = args
+    registry = current_registry()
+    assert registry is not None
+    out: dict[str, Any] = {"before": write_or_refusal(name, "before-drop")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.tenants.project.run",
+            "manage",
+            "drop_tenant",
+            name,
+            "--noinput",
+        ],
+        check=True,
+        env=os.environ,
+        capture_output=True,
+    )
+    time.sleep(registry.recheck_seconds + 0.1)
+    try:
+        with use_tenant(name):
+            Note.objects.count()
+    except UnknownTenantError as error:
+        out["after"] = str(error)
+    out["open"] = list(registry.open)
+    return out
+
+
+def atomic_across_mark(args: list[str]) -> dict[str, Any]:
+    """A transaction on the tenant open while its row is marked as being moved (by SQL on
+    default.sqlite3 here): it is not broken; the tenant is reopened read-only after it."""
+    import sqlite3
+    from contextlib import closing
+
+    from django.conf import settings
+    from django.db import transaction
+
+    from tests.tenants.project.notes.models import Note
+
+    (name,) = args
+    registry = current_registry()
+    assert registry is not None
+    alias = registry.alias_for(name)
+    with use_tenant(name), transaction.atomic(using=alias):
+        Note.objects.create(title="in-transaction-1")
+        with closing(sqlite3.connect(settings.DATABASES["default"]["NAME"])) as connection:
+            connection.execute("UPDATE django_cfg_tenant SET state = 'moving', version = 99")
+            connection.commit()
+        time.sleep(registry.recheck_seconds + 0.1)
+        Note.objects.create(title="in-transaction-2")  # due, but not under the transaction
+    return {"after": write_or_refusal(name, "after-transaction"), "titles": tenant_titles(name)}

@@ -11,7 +11,8 @@ from tests.tenants.project_support import (
     ROOT,
     SQLITE_TEMPLATE,
     TenantProject,
-    wait_for,
+    seeded_acme,
+    start_held_move,
 )
 
 SCRIPT = """
@@ -78,15 +79,10 @@ def test_a_move_interrupted_by_a_drop_says_the_tenant_was_dropped(tmp_path: Path
     resurrected, but the move used to say the tenant "stays on sqlite:///tenants/acme.sqlite3,
     read-only ... make it writable with: manage.py move_tenant acme --abort", which answers "no
     tenant"."""
-    project = TenantProject(tmp_path, SQLITE_TEMPLATE, recheck_seconds=0.5)
-    project.manage("migrate_all", "--verbosity", "0")
-    project.manage("create_tenant", "acme")
-    project.scenario("seed", "acme")
+    project = seeded_acme(tmp_path)
     folder = tmp_path / "points"
-    folder.mkdir()
-    mover = project.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "copy")
+    mover = start_held_move(project, folder)
     try:
-        wait_for(folder / "held", mover)
         project.manage("drop_tenant", "acme", "--drop-database", "--noinput")
     finally:
         (folder / "release").touch()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -14,13 +15,17 @@ from typing import Any
 
 import pytest
 
+from django_cfg import use_tenant
+from django_cfg.tenants.registry import current_registry
 from tests.support.services import MARIADB_URL, POSTGRES_URL, sibling_url
+from tests.support.subprocess_project import wait_for
+from tests.tenants.project.scenarios import seed, try_write
 from tests.tenants.project_support import (
     TenantProject,
     drop_server_database,
     server_databases,
     server_rows,
-    wait_for,
+    start_held_move,
 )
 
 MOVES = 3
@@ -44,7 +49,7 @@ def move_while_writing(
     """The writers started, then one ``move_tenant`` process per target: each move's exit
     status, output and the tenant's row after it; the writers' report."""
     folder.mkdir()
-    writers = project.start("writers", "acme", str(folder), str(THREADS), str(AFTER))
+    writers = project.start(write_throughout, "acme", str(folder), str(THREADS), str(AFTER))
     wait_for(folder / "writing", writers)
     moves = []
     for url in targets:
@@ -155,7 +160,7 @@ def test_max_open_bounds_the_backends_threads_hold(tmp_path: Path) -> None:
     try:
         project = TenantProject(tmp_path, template, names=names, max_open=2)
         project.manage("migrate_all", "--verbosity", "0")
-        out = project.scenario("held_backends", f"{database}{prefix}_", "8", *names)
+        out = project.scenario(held_backends, f"{database}{prefix}_", "8", *names)
         assert len(out["open_after"]) == 2
         assert out["after_one_more_query"] <= 2 * 8, out
     finally:
@@ -169,22 +174,19 @@ def test_abort_after_a_killed_move_removes_the_fence(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, "sqlite:///tenants/{tenant}.sqlite3", recheck_seconds=0.5)
     project.manage("migrate_all", "--verbosity", "0")
     project.manage("create_tenant", "acme")
-    folder = tmp_path / "points"
-    folder.mkdir()
-    mover = project.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "copy")
-    wait_for(folder / "held", mover)
+    mover = start_held_move(project, tmp_path / "points")
     mover.kill()
     mover.communicate()
     source = tmp_path / "tenants" / "acme.sqlite3"
     fenced = pytest.raises(sqlite3.IntegrityError, match="tenant 'acme' is being moved")
     with closing(sqlite3.connect(source)) as connection, fenced:
         connection.execute("INSERT INTO notes_note (title) VALUES ('bare driver')")
-    refused = project.scenario("try_write", "acme", "while-stuck")
+    refused = project.scenario(try_write, "acme", "while-stuck")
     assert "tenant 'acme' is read-only while manage.py move_tenant" in refused["write"]
     out = project.manage("move_tenant", "acme", "--abort")
     assert "Tenant 'acme' takes writes again on sqlite:///tenants/acme.sqlite3" in out
     assert tenant_row(project) == ("", "")
-    assert project.scenario("try_write", "acme", "unstuck")["write"] == "written"
+    assert project.scenario(try_write, "acme", "unstuck")["write"] == "written"
     with closing(sqlite3.connect(source)) as connection:
         connection.execute("INSERT INTO notes_note (title) VALUES ('bare driver')")
         connection.commit()
@@ -206,7 +208,7 @@ def test_a_mariadb_source_is_fenced_after_its_move(tmp_path: Path) -> None:
     project.manage("migrate_all", "--verbosity", "0")
     try:
         project.manage("create_tenant", "acme")
-        project.scenario("seed", "acme")
+        project.scenario(seed, "acme")
         database = DatabaseConfig.from_url(source)
         early = MySQLdb.connect(
             host=database.host, port=int(database.port or 3306), user=database.user,
@@ -225,3 +227,128 @@ def test_a_mariadb_source_is_fenced_after_its_move(tmp_path: Path) -> None:
         project.manage("drop_tenant", "acme", "--noinput", check=False)
         drop_server_database(source)
     assert source.partition("?")[0].rpartition("/")[2] not in server_databases(MARIADB_URL)
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def write_throughout(args: list[str]) -> dict[str, Any]:
+    """THREADS threads that never see a request boundary (no request signals, no
+    close_removed_connections), each inside use_tenant(NAME) throughout: every round inserts a
+    note and renames the oldest note it inserted and has not renamed yet (an UPDATE). A write
+    is acknowledged when its statement returned without error (the rename: 1 row). After
+    FOLDER/stop, each thread goes on until it has AFTER acknowledged writes more (at most 1,000
+    rounds more, 50,000 in all). FOLDER/writing: every thread has run its first round."""
+    import threading
+
+    from django.db import DatabaseError
+
+    from tests.tenants.project.notes.models import Note
+
+    name, folder_text, threads_text, after_text = args
+    folder, after = Path(folder_text), int(after_text)
+    started = threading.Barrier(int(threads_text) + 1)
+
+    def worker(number: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"inserted": [], "renamed": [], "refused": {}, "after_stop": 0}
+        pending: list[tuple[int, str]] = []
+        stop_seen, rounds_after = False, 0
+        with use_tenant(name):
+            for round_ in range(50_000):
+                if not stop_seen and (folder / "stop").exists():
+                    stop_seen = True
+                acknowledged = 0
+                try:
+                    title = f"w{number}-{round_}"
+                    pending.append((Note.objects.create(title=title).pk, title))
+                    out["inserted"].append(title)
+                    acknowledged += 1
+                    if pending:
+                        pk, old = pending[0]
+                        if Note.objects.filter(pk=pk, title=old).update(title=f"{old}-renamed"):
+                            out["renamed"].append(old)
+                            acknowledged += 1
+                        pending.pop(0)  # renamed, or gone (a lost insert: the test finds it)
+                except Exception as error:  # refused: not acknowledged
+                    kind = type(error).__name__
+                    if not isinstance(error, DatabaseError):
+                        kind = f"unexpected {kind}: {error}"
+                    out["refused"][kind] = out["refused"].get(kind, 0) + 1
+                    time.sleep(0.005)
+                if round_ == 0:
+                    started.wait(60)
+                if stop_seen:
+                    out["after_stop"] += acknowledged
+                    rounds_after += 1
+                    if out["after_stop"] >= after or rounds_after >= 1000:
+                        break
+        return out
+
+    results: list[dict[str, Any]] = [{} for _ in range(int(threads_text))]
+
+    def run_worker(number: int) -> None:
+        results[number] = worker(number)
+
+    threads = [threading.Thread(target=run_worker, args=(n,)) for n in range(len(results))]
+    for thread in threads:
+        thread.start()
+    started.wait(60)
+    (folder / "writing").touch()
+    for thread in threads:
+        thread.join(600)
+    return {"threads": results}
+
+
+def held_backends(args: list[str]) -> dict[str, Any]:
+    """THREADS threads with no request boundary each query every tenant of NAMES once (max_open
+    closes the least recently used); then each makes one more query of the last tenant. The
+    PostgreSQL backends on databases named PREFIX* after each phase, counted from another
+    connection (to the server's ``postgres`` database)."""
+    import threading
+
+    import psycopg
+
+    from tests.tenants.project.notes.models import Note
+
+    prefix, threads_text, *names = args
+    registry = current_registry()
+    assert registry is not None
+    server = registry.database(names[0])  # the tenants' server
+
+    def backends() -> int:
+        with psycopg.connect(
+            host=server.host, port=server.port, user=server.user, dbname="postgres"
+        ) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s",
+                (prefix + "%",),
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    count = int(threads_text)
+    phase_one, counted = threading.Barrier(count + 1), threading.Event()
+    phase_two = threading.Barrier(count + 1)
+
+    def worker() -> None:
+        for name in names:
+            with use_tenant(name):
+                Note.objects.count()
+        phase_one.wait(60)
+        counted.wait(60)
+        with use_tenant(names[-1]):
+            Note.objects.count()
+        phase_two.wait(60)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    phase_one.wait(60)
+    out: dict[str, Any] = {"after_all_tenants": backends(), "open": list(registry.open)}
+    counted.set()
+    phase_two.wait(60)
+    out["after_one_more_query"] = backends()
+    out["open_after"] = list(registry.open)
+    for thread in threads:
+        thread.join(60)
+    return out

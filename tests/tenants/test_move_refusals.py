@@ -15,8 +15,9 @@ from tests.support.services import MARIADB_URL, POSTGRES_URL, sibling_url
 from tests.tenants.project_support import (
     TenantProject,
     drop_server_database,
+    seeded_acme,
     server_databases,
-    wait_for,
+    start_held_move,
 )
 
 TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
@@ -38,11 +39,7 @@ def test_move_onto_another_tenants_database_is_refused(tmp_path: Path) -> None:
     """An operator's typo in --url: beta, just created (migrated, no rows yet), looked like a
     valid target because only a database with rows was refused; afterwards both tenants routed
     to one file and beta's customer read acme's notes."""
-    project = TenantProject(tmp_path, TEMPLATE, recheck_seconds=0.5)
-    project.manage("migrate_all", "--verbosity", "0")
-    project.manage("create_tenant", "acme")
-    project.manage("create_tenant", "beta")  # a new customer: migrated, no rows yet
-    project.scenario("seed", "acme")
+    project = seeded_acme(tmp_path, "beta")  # beta: a new customer, migrated, no rows yet
     acme_titles = project.sqlite_rows("tenants/acme.sqlite3", NOTES)
     assert acme_titles  # acme has notes, beta none
     assert project.sqlite_rows("tenants/beta.sqlite3", NOTES) == []
@@ -85,17 +82,10 @@ def test_a_refused_move_leaves_the_fence_of_a_tenant_being_moved(tmp_path: Path)
     command used to remove the fence of its target (meant for a database an earlier move left
     fenced) before it found the target holds rows, so acme's source, mid-move, took a write from
     a bare driver connection again (15 triggers before, 0 after)."""
-    project = TenantProject(tmp_path, TEMPLATE, recheck_seconds=0.5)
-    project.manage("migrate_all", "--verbosity", "0")
-    project.manage("create_tenant", "acme")
-    project.manage("create_tenant", "beta")
-    project.scenario("seed", "acme")
+    project = seeded_acme(tmp_path, "beta")
     folder = tmp_path / "points"
-    folder.mkdir()
-    mover = project.start("held_move", "acme", "sqlite:///moved/acme.sqlite3", str(folder), "copy")
+    mover = start_held_move(project, folder)  # acme: fenced, read-only, copy not started
     try:
-        wait_for(folder / "held", mover)  # acme: fenced, read-only, copy not started
-
         code, out = project.status(
             "move_tenant", "beta", "--url", "sqlite:///tenants/acme.sqlite3", "--noinput"
         )

@@ -10,19 +10,27 @@ there, and the scenarios ask the connection that served a read ``pg_is_in_recove
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections, transaction
+from django.test import Client
 
-from django_cfg import DatabaseConfig
+from django_cfg import DatabaseConfig, use_primary, use_tenant
+from django_cfg.runtime.runtime import current_runtime
+from django_cfg.tenants.registry import current_registry
 from tests.support.replica_tools import replay_paused, start_replica, wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL, sibling_url
+from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import TenantProject, server_databases
+from tests.tenants.test_sqlite import lru
 
 TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
 REPLICA = "sqlite:///replicas/{tenant}.sqlite3"
@@ -56,7 +64,7 @@ def sqlite_project(tmp_path: Path) -> TenantProject:
     project.manage("migrate_all", "--verbosity", "0")
     # migrations never target a replica: its file was not even created
     assert not list((tmp_path / "replicas").glob("*.sqlite3"))
-    project.scenario("write", "acme", "beta")
+    project.scenario(write, "acme", "beta")
     snapshot(project, "acme", "beta")
     return project
 
@@ -64,7 +72,7 @@ def sqlite_project(tmp_path: Path) -> TenantProject:
 def test_sqlite_reads_go_to_the_tenants_replica_and_writes_pin_that_tenant_only(
     sqlite_project: TenantProject,
 ) -> None:
-    out = sqlite_project.scenario("replicas", "acme", "beta")
+    out = sqlite_project.scenario(replicas, "acme", "beta")
 
     for name in ("acme", "beta"):  # a context that wrote nothing reads the tenant's replica
         assert out["fresh"][name] == {
@@ -105,7 +113,7 @@ def test_sqlite_reads_go_to_the_tenants_replica_and_writes_pin_that_tenant_only(
 def test_sqlite_read_your_writes_follows_the_cookie_to_a_process_that_closed_the_tenant(
     sqlite_project: TenantProject,
 ) -> None:
-    out = sqlite_project.scenario("pin_cookie", "acme")
+    out = sqlite_project.scenario(pin_cookie, "acme")
     assert out["posted"]["database"] == "tenant_acme"
     assert out["cookie"] is not None
     assert out["cookie"].startswith("tenant_acme:")
@@ -123,7 +131,7 @@ def test_sqlite_closing_a_tenant_past_max_open_removes_its_replicas(tmp_path: Pa
         replica_urls=[REPLICA, "sqlite:///replicas2/{tenant}.sqlite3"],
     )
     project.manage("migrate_all", "--verbosity", "0")
-    out = project.scenario("lru", "a1", "a2", "a3")
+    out = project.scenario(lru, "a1", "a2", "a3")
     assert out["open_after_each"] == [["a1"], ["a1", "a2"], ["a2", "a3"], ["a3", "a1"]]
     assert out["configured"] == [
         "tenant_a1",
@@ -175,12 +183,12 @@ def test_postgresql_tenant_replicas_on_the_streaming_replica(tmp_path: Path) -> 
             created = project.manage("create_tenant", name)
             assert "(created), migrated, recorded." in created
             assert f"replica: {replica_template.replace('{tenant}', name)}" in created
-        project.scenario("write", acme, beta)
+        project.scenario(write, acme, beta)
         wait_for_replica()  # the tenant databases and their rows are on the standby now
 
         with replay_paused():
-            out = project.scenario("replicas", acme, beta)
-            cookie = project.scenario("pin_cookie", acme)
+            out = project.scenario(replicas, acme, beta)
+            cookie = project.scenario(pin_cookie, acme)
         _check_reads_while_replay_is_paused(out, acme, beta)
         assert cookie["cookie"].startswith(f"tenant_{acme}:")
         assert cookie["cookie"].split(":")[1].isdigit()  # the marker waits for a WAL position
@@ -188,13 +196,13 @@ def test_postgresql_tenant_replicas_on_the_streaming_replica(tmp_path: Path) -> 
         assert f"{acme}-web" not in cookie["stranger_titles"]  # the paused standby
 
         wait_for_replica()
-        caught_up = project.scenario("served", acme, beta)
+        caught_up = project.scenario(served, acme, beta)
         assert on_replica(caught_up[acme], acme)
         assert caught_up[acme]["standby"] is True
         assert caught_up[acme]["titles"] == [f"{acme}-new", f"{acme}-saved", f"{acme}-web"]
         assert caught_up[beta]["titles"] == [f"{beta}-row"]
 
-        cut = project.scenario("cut_off", acme)
+        cut = project.scenario(cut_off, acme)
         assert on_replica(cut["before"], acme)
         assert cut["before"]["standby"] is True
         assert cut["after"]["db"] == f"tenant_{acme}.replica"
@@ -255,7 +263,7 @@ def _dead(template: str) -> str:
 def _check_failover(dead: TenantProject) -> None:
     """Replicas that cannot be reached: every read is still served, by the tenant's primary."""
     acme, beta = _tenants(dead)
-    out = dead.scenario("served", acme, beta)
+    out = dead.scenario(served, acme, beta)
     for name in (acme, beta):
         read = out[name]
         assert read["db"] == f"tenant_{name}.replica"
@@ -269,11 +277,11 @@ def _check_lag_bound(bounded: TenantProject, acme: str, beta: str) -> None:
     """replica_max_lag_bytes=1: the standby serves while it is caught up, the tenant's primary
     while replay is paused behind a write."""
     # caught up (other sessions write to this server too: a few tries)
-    tries = [bounded.scenario("served", acme) for _ in range(5)]
+    tries = [bounded.scenario(served, acme) for _ in range(5)]
     assert any(on_replica(out[acme], acme) and out[acme]["standby"] for out in tries), tries
     with replay_paused():
-        bounded.scenario("write", acme)  # WAL the standby does not replay
-        out = bounded.scenario("served", acme, beta)
+        bounded.scenario(write, acme)  # WAL the standby does not replay
+        out = bounded.scenario(served, acme, beta)
     for name in (acme, beta):
         assert (out[name]["standby"], out[name]["port"]) == (False, 5432)
         assert out[name]["serving_primary"] is False  # skipped for lag, not failed over
@@ -285,3 +293,142 @@ def _check_lag_bound(bounded: TenantProject, acme: str, beta: str) -> None:
 def _tenants(project: TenantProject) -> list[str]:
     listed = project.sqlite_rows("default.sqlite3", "SELECT name FROM django_cfg_tenant")
     return sorted(name for (name,) in listed)
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def notes_as_read(name: str) -> dict[str, Any]:
+    """Every note of tenant ``name`` as this context reads them, and who served the read: the
+    alias (``_state.db``) and, asked on that very connection, its server (PostgreSQL: whether
+    it is a standby, its port) or file (SQLite)."""
+    from tests.tenants.project.notes.models import Note
+
+    with use_tenant(name):
+        rows = list(Note.objects.all())
+    db = rows[0]._state.db if rows else None
+    out: dict[str, Any] = {"db": db, "titles": sorted(row.title for row in rows)}
+    if db is not None:
+        connection = connections[db]
+        out["serving_primary"] = bool(getattr(connection, "serving_primary", False))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+                out["standby"], out["port"] = cursor.fetchone()
+        else:
+            out["file"] = Path(connection.settings_dict["NAME"]).parent.name
+    return out
+
+
+def fresh(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a context that has written nothing (no read-your-writes pin)."""
+    return contextvars.Context().run(function, *args)
+
+
+def replicas(names: list[str]) -> dict[str, Any]:
+    """Reads of tenants with replicas: who serves a context that wrote nothing, one that wrote
+    (read-your-writes per tenant), use_primary, a replica row saved; the aliases open."""
+    from tests.tenants.project.notes.models import Note
+
+    acme, beta = names[:2]
+    out: dict[str, Any] = {"fresh": {name: fresh(notes_as_read, name) for name in names}}
+
+    def writer() -> dict[str, Any]:
+        with use_tenant(acme):
+            Note.objects.create(title=f"{acme}-new")
+        return {
+            "acme": [notes_as_read(acme) for _ in range(5)],  # pinned to acme's database
+            "beta": notes_as_read(beta),  # acme's write pins nothing of beta
+        }
+
+    out["writer"] = fresh(writer)
+    out["after_write_fresh"] = fresh(notes_as_read, acme)
+
+    def primary_forced() -> dict[str, Any]:
+        with use_primary():
+            return notes_as_read(acme)
+
+    out["use_primary"] = fresh(primary_forced)
+
+    def in_atomic() -> dict[str, Any]:
+        with transaction.atomic(using=f"tenant_{acme}"):
+            return notes_as_read(acme)
+
+    out["atomic"] = fresh(in_atomic)
+
+    def save_a_replica_row() -> dict[str, Any]:
+        with use_tenant(acme):
+            note = Note.objects.get(title=f"{acme}-row")
+            loaded_from = note._state.db
+            note.title = f"{acme}-saved"
+            note.save()
+        return {"loaded_from": loaded_from, "saved_to": note._state.db}
+
+    out["save"] = fresh(save_a_replica_row)
+    registry = current_registry()
+    assert registry is not None
+    out["replicas"] = {name: list(aliases) for name, aliases in registry.replicas.items()}
+    out["configured"] = sorted(a for a in connections.settings if a.startswith("tenant_"))
+    monitor = current_runtime().monitor
+    out["counters"] = dict(monitor.counters) if monitor is not None else {}
+    return out
+
+
+def served(names: list[str]) -> dict[str, Any]:
+    """Each tenant's notes as a context that wrote nothing reads them (``notes_as_read``)."""
+    out = {name: fresh(notes_as_read, name) for name in names}
+    monitor = current_runtime().monitor
+    out["counters"] = dict(monitor.counters) if monitor is not None else {}
+    return out
+
+
+def cut_off(names: list[str]) -> dict[str, Any]:
+    """A read whose tenant replica connection is ended by the server (PostgreSQL): run again,
+    and answered, on the tenant's database."""
+    import psycopg
+
+    from tests.tenants.project.notes.models import Note
+
+    (name,) = names
+    before = notes_as_read(name)
+    replica = connections[before["db"]]
+    settings = replica.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname="postgres"
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [replica.connection.info.backend_pid])
+    with use_tenant(name):
+        rows = list(Note.objects.all())
+    monitor = current_runtime().monitor
+    assert monitor is not None
+    return {
+        "before": before,
+        "after": {
+            "db": rows[0]._state.db,
+            "titles": sorted(row.title for row in rows),
+            "serving_primary": replica.serving_primary,
+        },
+        "counters": dict(monitor.counters),
+    }
+
+
+def pin_cookie(names: list[str]) -> dict[str, Any]:
+    """Read-your-writes across requests: a POST in tenant acme, then GETs with and without its
+    cookie, after this process closed acme (the cookie names a database not open yet)."""
+    acme = names[0]
+    writer, stranger = Client(), Client()
+    headers = {"x-tenant": acme}
+    posted = writer.post("/notes/add/", {"title": f"{acme}-web"}, headers=headers).json()
+    registry = current_registry()
+    assert registry is not None
+    registry.close(acme)
+    closed = [a for a in connections.settings if a.startswith(f"tenant_{acme}")]
+    return {
+        "posted": posted,
+        "cookie": writer.cookies["django_cfg_pins"].value
+        if "django_cfg_pins" in writer.cookies
+        else None,
+        "closed_aliases": closed,
+        "writer_titles": writer.get("/notes/", headers=headers).json()["titles"],
+        "stranger_titles": stranger.get("/notes/", headers=headers).json()["titles"],
+    }

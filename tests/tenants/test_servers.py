@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import MARIADB_URL, POSTGRES_URL, sibling_url
+from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import TenantProject, server_databases, server_rows
+from tests.tenants.test_sqlite import concurrency, routing
 
 SERVERS = [
     pytest.param(POSTGRES_URL, marks=pytest.mark.postgres, id="postgresql"),
@@ -36,14 +38,14 @@ def test_each_tenant_has_its_own_server_database(tmp_path: Path, server_url: str
         assert f"tenant_{acme}: up to date" in again
         assert f"tenant_{beta}: up to date" in again
 
-        out = project.scenario("routing", acme, beta)
+        out = project.scenario(routing, acme, beta)
         assert out["acme_note_db"] == f"tenant_{acme}"
         assert out["acme_author"] == "ann"
         assert "rows of two tenants are never related" in out["across_tenants"]
         assert out["acme_after_delete"] == []  # CASCADE from default's user, on the server
-        project.scenario("write", acme, beta)
-        concurrency = project.scenario("concurrency", acme, beta)
-        assert concurrency["leaks"] == []
+        project.scenario(write, acme, beta)
+        tasks = project.scenario(concurrency, acme, beta)
+        assert tasks["leaks"] == []
 
         def titles(name: str) -> list[str]:
             rows = server_rows(urls[name], "SELECT title FROM notes_note")

@@ -5,27 +5,35 @@ tenants this process has not opened under max_open=1.
 
 The tenant project with its ``assignments`` app: ``notes.Note.author`` CASCADE,
 ``assignments.Task.assignee`` SET_NULL, ``assignments.Hold.owner`` PROTECT
-(tests/tenants/project/shared_deletes.py seeds and deletes)."""
+(the scenarios at the end of this module seed and delete)."""
 
 from __future__ import annotations
 
-import json
+import os
 import secrets
-import subprocess
+import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.models import ProtectedError
+from django.db.models.signals import post_delete
+from django.test import Client
 
+from django_cfg import use_tenant
+from django_cfg.tenants.registry import current_registry
 from tests.support.services import POSTGRES_URL, sibling_url
-from tests.support.spec_page import run_python, user_environment
+from tests.support.spec_page import run_process
 from tests.tenants.project_support import (
     ROOT,
+    RUN,
     SQLITE_TEMPLATE,
     TenantProject,
     drop_server_database,
+    scenario_path,
     server_rows,
 )
 
@@ -46,12 +54,12 @@ def _project(tmp_path: Path, **options: Any) -> TenantProject:
     return project
 
 
-def _run(project: TenantProject, *args: str) -> dict[str, Any]:
-    out = run_python(
-        "-m", "tests.tenants.project.shared_deletes", *args, cwd=ROOT, env=project.env
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+def _seeded(
+    tmp_path: Path, *protect_in: str, **options: Any
+) -> tuple[TenantProject, dict[str, Any]]:
+    """``_project`` with ann's and bob's rows (scenario ``seed_users``): it and the users' keys."""
+    project = _project(tmp_path, **options)
+    return project, project.scenario(seed_users, *protect_in)
 
 
 _REFERENCES = [  # (what, table, ForeignKey column to auth_user)
@@ -133,9 +141,8 @@ def _assert_nothing_deleted(project: TenantProject, users: dict[str, int]) -> No
 def test_deleting_a_shared_user_applies_on_delete_in_every_tenant(
     tmp_path: Path, selected: str
 ) -> None:
-    project = _project(tmp_path)
-    users = _run(project, "seed")
-    out = _run(project, "delete", "ann", selected)
+    project, users = _seeded(tmp_path)
+    out = project.scenario(delete_user, "ann", selected)
     assert out["per_model"] == {"auth.User": 1, "notes.Note": 6}  # 2 notes in each tenant
     _assert_ann_deleted_everywhere(project, users)
 
@@ -143,9 +150,8 @@ def test_deleting_a_shared_user_applies_on_delete_in_every_tenant(
 def test_protect_in_another_tenant_refuses_the_delete_and_names_the_tenant(
     tmp_path: Path,
 ) -> None:
-    project = _project(tmp_path)
-    users = _run(project, "seed", "gamma")  # a hold on ann in gamma only
-    out = _run(project, "delete", "ann", "acme")
+    project, users = _seeded(tmp_path, "gamma")  # a hold on ann in gamma only
+    out = project.scenario(delete_user, "ann", "acme")
     assert "In tenant 'gamma' (database 'tenant_gamma')" in out["protected"]
     assert "'Hold.owner'" in out["protected"]
     assert "Nothing was deleted in any database" in out["protected"]
@@ -158,9 +164,8 @@ def test_protect_in_another_tenant_refuses_the_delete_and_names_the_tenant(
 def test_admin_delete_page_shows_each_tenant_and_the_post_deletes_everywhere(
     tmp_path: Path, selected: str
 ) -> None:
-    project = _project(tmp_path)
-    users = _run(project, "seed")
-    page = _run(project, "admin", "ann", selected)
+    project, users = _seeded(tmp_path)
+    page = project.scenario(admin_delete_page, "ann", selected)
     assert page["status"] == 200
     html = page["page"]
     for name in TENANTS:
@@ -169,19 +174,18 @@ def test_admin_delete_page_shows_each_tenant_and_the_post_deletes_everywhere(
     assert "<li>Notes: 6</li>" in html  # the summary counts every tenant's deleted rows
     _assert_nothing_deleted(project, users)  # the page changes nothing
 
-    posted = _run(project, "admin", "ann", selected, "post")
+    posted = project.scenario(admin_delete_page, "ann", selected, "post")
     assert posted["status"] == 302, posted["page"][:2000]
     _assert_ann_deleted_everywhere(project, users)
 
 
 def test_admin_delete_page_lists_protected_rows_of_any_tenant(tmp_path: Path) -> None:
-    project = _project(tmp_path)
-    users = _run(project, "seed", "gamma")
-    page = _run(project, "admin", "ann", "acme")
+    project, users = _seeded(tmp_path, "gamma")
+    page = project.scenario(admin_delete_page, "ann", "acme")
     assert page["status"] == 200
     assert "would require deleting the following protected related objects" in page["page"]
     assert "<li>Hold: gamma keeps ann (tenant gamma)</li>" in page["page"]
-    posted = _run(project, "admin", "ann", "-", "post")  # Django refuses the POST too
+    posted = project.scenario(admin_delete_page, "ann", "-", "post")  # Django refuses the POST too
     assert posted["status"] == 200
     _assert_nothing_deleted(project, users)
 
@@ -190,18 +194,11 @@ def test_admin_delete_page_lists_protected_rows_of_any_tenant(tmp_path: Path) ->
 def test_kill_9_mid_sweep_then_the_next_shared_delete_or_deploy_finishes_it(
     tmp_path: Path, recovery: str
 ) -> None:
-    project = _project(tmp_path)
-    users = _run(project, "seed")
+    project, users = _seeded(tmp_path)
     # Killed by a post_delete receiver at ann's first note in beta: acme is done, beta's
     # transaction dies, gamma is not reached.
-    crashed = subprocess.run(
-        [sys.executable, "-m", "tests.tenants.project.shared_deletes", "crash", "ann", "beta"],
-        cwd=ROOT,
-        env=user_environment(project.env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    crash = [sys.executable, *RUN, scenario_path(crash_mid_sweep), "ann", "beta"]
+    crashed = run_process(crash, cwd=ROOT, env=project.env, timeout=120)
     assert crashed.returncode == -9, crashed.stdout + crashed.stderr
     assert _usernames(project) == ["bob"]
     assert _in_tenant(project, "acme", users)["orphans"] == []
@@ -221,7 +218,7 @@ def test_kill_9_mid_sweep_then_the_next_shared_delete_or_deploy_finishes_it(
         assert _intents(project) == 0
         return
     # The automatic recovery: any later delete of a shared row that tenants reference.
-    out = _run(project, "delete", "bob", "-")
+    out = project.scenario(delete_user, "bob", "-")
     assert out["per_model"] == {"auth.User": 1, "notes.Note": 3}
     assert _usernames(project) == []
     for name in TENANTS:
@@ -233,9 +230,8 @@ def test_kill_9_mid_sweep_then_the_next_shared_delete_or_deploy_finishes_it(
 
 
 def test_tenants_not_open_are_covered_one_at_a_time_under_max_open_1(tmp_path: Path) -> None:
-    project = _project(tmp_path, max_open=1)
-    users = _run(project, "seed")
-    out = _run(project, "timed", "ann")
+    project, users = _seeded(tmp_path, max_open=1)
+    out = project.scenario(timed_delete, "ann")
     assert out["peak_open"] == 1  # one tenant database at a time
     assert out["open_after"] == 0  # and none left open by the delete
     _assert_ann_deleted_everywhere(project, users)
@@ -257,15 +253,15 @@ def test_on_postgresql_tenants_protect_refuses_and_cascade_set_null_reach_every_
     try:
         for name in names:
             project.manage("create_tenant", name, "--verbosity", "0")
-        users = _run(project, "seed", names[2])  # a hold on ann in the third tenant
-        refused = _run(project, "delete", "ann", names[0])
+        users = project.scenario(seed_users, names[2])  # a hold on ann in the third tenant
+        refused = project.scenario(delete_user, "ann", names[0])
         assert f"In tenant {names[2]!r} (database 'tenant_{names[2]}')" in refused["protected"]
         assert _usernames(project) == ["ann", "bob"]
         for name in names:
             state = _in_tenant(project, name, users, rows)
             assert (state["ann_notes"], state["ann_tasks"], state["unassigned_tasks"]) == (2, 2, 0)
 
-        out = _run(project, "delete", "bob", names[0])
+        out = project.scenario(delete_user, "bob", names[0])
         assert out["per_model"] == {"auth.User": 1, "notes.Note": 3}
         assert _usernames(project) == ["ann"]
         for name in names:
@@ -277,3 +273,117 @@ def test_on_postgresql_tenants_protect_refuses_and_cascade_set_null_reach_every_
     finally:
         for name in names:
             drop_server_database(template.replace("{tenant}", name))
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def tenant_names() -> list[str]:
+    registry = current_registry()
+    assert registry is not None
+    return registry.names()
+
+
+def seed_users(args: list[str]) -> dict[str, Any]:
+    """Users ann (to delete) and bob (kept) on default; in every tenant two notes of ann
+    (CASCADE), one of bob, two tasks of ann (SET_NULL), one of bob; with PROTECT_IN, a hold on ann
+    (PROTECT) in that tenant."""
+    from django.contrib.auth.models import User
+
+    from tests.tenants.project.assignments.models import Hold, Task
+    from tests.tenants.project.notes.models import Note
+
+    protect_in = args[0] if args else None
+    ann = User.objects.create(username="ann")
+    bob = User.objects.create(username="bob")
+    for name in tenant_names():
+        with use_tenant(name):
+            Note.objects.bulk_create(
+                [Note(title=f"{name}-ann-{i}", author=ann) for i in (1, 2)]
+                + [Note(title=f"{name}-bob", author=bob)]
+            )
+            Task.objects.bulk_create(
+                [Task(title=f"{name}-ann-{i}", assignee=ann) for i in (1, 2)]
+                + [Task(title=f"{name}-bob", assignee=bob)]
+            )
+            if name == protect_in:
+                Hold.objects.create(reason=f"{name} keeps ann", owner=ann)
+    return {"ann": ann.pk, "bob": bob.pk}
+
+
+def delete_user(args: list[str]) -> dict[str, Any]:
+    """``user.delete()`` of USER with TENANT selected (``-``: none)."""
+    from django.contrib.auth.models import User
+
+    username, tenant = args
+    user = User.objects.get(username=username)
+    try:
+        with use_tenant(None if tenant == "-" else tenant):
+            count, per_model = user.delete()
+    except ProtectedError as error:
+        protected = sorted(str(obj) for obj in error.protected_objects)
+        return {"protected": str(error), "objects": protected}
+    return {"count": count, "per_model": per_model}
+
+
+def admin_delete_page(args: list[str]) -> dict[str, Any]:
+    """The admin's delete page of USER as a superuser (GET, or with ``post`` the POST that
+    confirms), with the X-Tenant header of TENANT (``-``: a plain host)."""
+    from django.contrib.auth.models import User
+
+    username, tenant, *post = args
+    admin_user, _ = User.objects.get_or_create(
+        username="root", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(admin_user)
+    user = User.objects.get(username=username)
+    headers = {} if tenant == "-" else {"X-Tenant": tenant}
+    url = f"/admin/auth/user/{user.pk}/delete/"
+    if post:
+        response = client.post(url, {"post": "yes"}, headers=headers)
+    else:
+        response = client.get(url, headers=headers)
+    return {"status": response.status_code, "page": response.content.decode()}
+
+
+def crash_mid_sweep(args: list[str]) -> dict[str, Any]:
+    """``user.delete()`` of USER with no tenant selected, killed with SIGKILL by a post_delete
+    receiver of its first note deleted in tenant TENANT (mid-sweep)."""
+    from django.contrib.auth.models import User
+
+    from tests.tenants.project.notes.models import Note
+
+    username, tenant = args
+
+    def die(sender: Any, instance: Note, using: str, **kwargs: Any) -> None:
+        if using == f"tenant_{tenant}":
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-sweep, inside that tenant's transaction
+
+    post_delete.connect(die, sender=Note)
+    User.objects.get(username=username).delete()
+    return {"survived": True}  # never printed: the receiver kills the process
+
+
+def timed_delete(args: list[str]) -> dict[str, Any]:
+    """``user.delete()`` of USER with no tenant selected: seconds taken, and the most tenant
+    databases open at once in this process while it ran."""
+    from django.contrib.auth.models import User
+
+    from tests.tenants.project.notes.models import Note
+
+    (username,) = args
+    registry = current_registry()
+    assert registry is not None
+    peak = 0
+
+    def watch(sender: Any, **kwargs: Any) -> None:
+        nonlocal peak
+        peak = max(peak, len(registry.open))
+
+    post_delete.connect(watch, sender=Note)
+    user = User.objects.get(username=username)
+    start = time.perf_counter()
+    count, _ = user.delete()
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "count": count, "peak_open": peak, "open_after": len(registry.open)}

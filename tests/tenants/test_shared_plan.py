@@ -13,19 +13,16 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.killed_migrate_all import kill_migrate_all
 from tests.support.services import POSTGRES_URL, sibling_url
-from tests.support.spec_page import run_python, user_environment
+from tests.support.spec_page import run_python
 from tests.tenants.project_support import ROOT, server_rows
 
 PROJECT = ROOT / "benchmarks" / "tenant_project"
@@ -123,25 +120,8 @@ def test_a_run_killed_at_random_points_is_finished_by_the_next(tmp_path: Path) -
         for name in ("a", "b", "c"):
             for leftover in (tmp_path / "tenants").glob(f"{name}.sqlite3*"):
                 leftover.unlink()
-        run = subprocess.Popen(
-            [sys.executable, "manage.py", "migrate_all", "--noinput", "-v", "2"],
-            cwd=PROJECT,
-            env=user_environment({**env, "BENCH_MODE": "tenants", "PYTHONUNBUFFERED": "1"}),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert run.stdout is not None
-        target, seen, output = rng.randint(1, 3 * 13), 0, b""
-        while seen < target:
-            chunk = os.read(run.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            output += chunk
-            seen = output.count(b"Applying ")
-        time.sleep(rng.uniform(0, 0.05))
-        run.send_signal(signal.SIGKILL)
-        run.wait(timeout=60)
-        run.stdout.close()
+        tenants = {**env, "BENCH_MODE": "tenants"}
+        kill_migrate_all(PROJECT, tenants, rng, migrations=3 * 13, max_pause=0.05)
         manage(env, "migrate_all", "--noinput")  # exit status 0: nothing left half done
         for name in ("a", "b", "c"):
             assert sqlite_schema(tmp_path / "tenants" / f"{name}.sqlite3") == reference, name

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.db import connections
+from django.test import AsyncClient, Client
 
+from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_tenant
+from django_cfg.settings.tenants import tenant_alias
+from django_cfg.tenants.registry import current_registry
+from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import SQLITE_TEMPLATE as TEMPLATE
 from tests.tenants.project_support import TenantProject
 from tests.tenants.project_support import sqlite_titles as titles
@@ -32,7 +40,7 @@ def test_migrate_all_puts_tenant_apps_in_each_tenant_file_only(fixed: TenantProj
 def test_rows_land_in_their_tenant_file_and_relations_cross_to_default(
     fixed: TenantProject,
 ) -> None:
-    out = fixed.scenario("routing", "acme", "beta")
+    out = fixed.scenario(routing, "acme", "beta")
     assert out["acme_note_db"] == "tenant_acme"
     assert out["user_db"] == "default"
     assert out["acme_author"] == "ann"  # the ForeignKey read across, from default
@@ -56,7 +64,7 @@ def test_rows_land_in_their_tenant_file_and_relations_cross_to_default(
 
 
 def test_concurrent_asyncio_tasks_never_see_another_tenants_rows(fixed: TenantProject) -> None:
-    out = fixed.scenario("concurrency", "acme", "beta")
+    out = fixed.scenario(concurrency, "acme", "beta")
     assert out["leaks"] == []
     assert out["counts"] == {"acme": 100, "beta": 100}
     assert len(titles(fixed, "acme")) == 100
@@ -65,7 +73,7 @@ def test_concurrent_asyncio_tasks_never_see_another_tenants_rows(fixed: TenantPr
 
 
 def test_the_middleware_selects_the_tenant_per_request(fixed: TenantProject) -> None:
-    out = fixed.scenario("requests", "acme", "beta")
+    out = fixed.scenario(requests, "acme", "beta")
     assert out["sync"]["acme"] == {"tenant": "acme", "titles": ["acme-page"]}
     assert out["sync"]["beta"] == {"tenant": "beta", "titles": ["beta-page"]}
     assert out["unknown_status"] == 404
@@ -79,7 +87,7 @@ def test_the_middleware_selects_the_tenant_per_request(fixed: TenantProject) -> 
 def test_least_recently_used_tenants_are_closed_past_max_open(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, TEMPLATE, names=["a1", "a2", "a3"], max_open=2)
     project.manage("migrate_all", "--verbosity", "0")
-    out = project.scenario("lru", "a1", "a2", "a3")
+    out = project.scenario(lru, "a1", "a2", "a3")
     assert out["open_after_each"] == [["a1"], ["a1", "a2"], ["a2", "a3"], ["a3", "a1"]]
     assert out["configured"] == ["tenant_a1", "tenant_a3"]
     assert out["first_titles"] == ["a1-lru", "a1-lru"]  # reopened: its rows are there
@@ -90,7 +98,7 @@ def test_least_recently_used_tenants_are_closed_past_max_open(tmp_path: Path) ->
 def test_max_open_never_closes_a_tenant_a_context_uses(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, TEMPLATE, names=["u1", "u2", "u3"], max_open=1)
     project.manage("migrate_all", "--verbosity", "0")
-    out = project.scenario("in_use", "u1", "u2", "u3")
+    out = project.scenario(in_use, "u1", "u2", "u3")
     # u1 selected (and queried) by a thread: u2 and u3 opened meanwhile close each other, and
     # u3 is closed when its block releases it (max_open=1 applies again at once)
     assert out["open_meanwhile"] == ["u1"]
@@ -105,7 +113,7 @@ def test_max_open_never_closes_a_tenant_a_context_uses(tmp_path: Path) -> None:
 def test_migrate_all_keeps_max_open_while_it_runs(tmp_path: Path, parallel: int) -> None:
     names = [f"m{i}" for i in range(6)]
     project = TenantProject(tmp_path, TEMPLATE, names=names, max_open=2)
-    out = project.scenario("migrate_bounded", str(parallel))
+    out = project.scenario(migrate_bounded, str(parallel))
     for name in names:
         assert f"tenant_{name}: 2 applied" in out["out"]
         assert "notes_note" in project.sqlite_tables(f"tenants/{name}.sqlite3")
@@ -129,7 +137,7 @@ def test_registry_table_create_use_and_drop_tenants(tmp_path: Path) -> None:
     # placed elsewhere than the template says
     elsewhere = tmp_path / "big" / "big_co.sqlite3"
     project.manage("create_tenant", "big_co", "--url", f"sqlite:///{elsewhere}")
-    project.scenario("write", "acme", "big_co")
+    project.scenario(write, "acme", "big_co")
     assert titles(project, "acme") == ["acme-row"]
     with closing(sqlite3.connect(elsewhere)) as connection:
         assert connection.execute("SELECT title FROM notes_note").fetchall() == [("big_co-row",)]
@@ -156,7 +164,7 @@ def test_registry_table_create_use_and_drop_tenants(tmp_path: Path) -> None:
 def test_a_tenant_created_while_a_process_runs_is_usable_there(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, TEMPLATE)
     project.manage("migrate_all", "--verbosity", "0")
-    out = project.scenario("late", "gamma")
+    out = project.scenario(late, "gamma")
     assert "no tenant 'gamma'" in out["before"]
     assert out["after"] == ["gamma-late"]
     assert titles(project, "gamma") == ["gamma-late"]
@@ -168,7 +176,7 @@ def test_a_process_follows_a_tenant_dropped_and_created_again(tmp_path: Path) ->
     project = TenantProject(tmp_path, TEMPLATE)
     project.manage("migrate_all", "--verbosity", "0")
     project.manage("create_tenant", "gamma")
-    out = project.scenario("recycled", "gamma")
+    out = project.scenario(recycled, "gamma")
     assert out["before"] == []
     assert titles(project, "gamma") == ["gamma-new"]
 
@@ -256,3 +264,247 @@ def test_db_status_lists_every_tenant(tmp_path: Path) -> None:
     text = project.manage("db_status")
     assert "tenant_acme" in text
     assert "role: tenant" in text
+
+
+# Scenarios, run in a process of the tenant project (TenantProject.scenario)
+
+
+def routing(names: list[str]) -> dict[str, Any]:
+    """Rows per tenant, a user in default, the relation across, on_delete across."""
+    from django.contrib.auth.models import User
+
+    from tests.tenants.project.notes.models import Note, Tag
+
+    acme, beta = names
+    out: dict[str, Any] = {}
+    user = User.objects.create(username="ann")
+    with use_tenant(acme):
+        tag = Tag.objects.create(name="t")
+        note = Note.objects.create(title=f"{acme}-1", author=user, tag=tag)
+        out["acme_note_db"] = note._state.db
+        out["acme_author"] = Note.objects.get(pk=note.pk).author.username
+        out["acme_user_notes"] = sorted(user.notes.values_list("title", flat=True))
+    with use_tenant(beta):
+        Note.objects.create(title=f"{beta}-1", author=user)
+        out["beta_titles"] = sorted(Note.objects.values_list("title", flat=True))
+
+    @use_tenant(acme)
+    def acme_titles() -> list[str]:
+        return sorted(Note.objects.values_list("title", flat=True))
+
+    out["decorated"] = acme_titles()
+    out["user_db"] = user._state.db
+    try:
+        Note.objects.count()
+    except NoTenantError as error:
+        out["no_tenant"] = str(error)
+    try:
+        with use_tenant("nosuch"):
+            Note.objects.count()
+    except UnknownTenantError as error:
+        out["unknown"] = str(error)
+    try:
+        use_tenant("../etc")
+    except ValueError as error:
+        out["invalid"] = str(error)
+    try:
+        with use_tenant(acme):
+            Note.objects.create(title="x", tag=Tag.objects.using("tenant_" + beta).create())
+    except ValueError as error:
+        out["across_tenants"] = str(error)
+    with use_tenant(acme):
+        user.delete()  # CASCADE onto every tenant's notes (docs/tenants.md)
+        out["acme_after_delete"] = sorted(Note.objects.values_list("title", flat=True))
+    with use_tenant(beta):
+        out["beta_after_delete"] = sorted(Note.objects.values_list("title", flat=True))
+    return out
+
+
+def concurrency(names: list[str]) -> dict[str, Any]:
+    """Many asyncio tasks, each for one of the tenants, writing and reading interleaved."""
+    from tests.tenants.project.notes.models import Note
+
+    async def task(name: str, i: int) -> list[str]:
+        async with use_tenant(name):
+            await Note.objects.acreate(title=f"{name}-{i}")
+            await asyncio.sleep(0)
+            seen = [t async for t in Note.objects.values_list("title", flat=True)]
+            assert current_tenant() == name
+            return [t for t in seen if not t.startswith(f"{name}-")]
+
+    async def main() -> list[list[str]]:
+        return await asyncio.gather(*(task(names[i % len(names)], i) for i in range(200)))
+
+    leaks = [leak for found in asyncio.run(main()) for leak in found]
+    counts = {}
+    for name in names:
+        with use_tenant(name):
+            counts[name] = Note.objects.count()
+    return {"leaks": leaks, "counts": counts}
+
+
+def requests(names: list[str]) -> dict[str, Any]:
+    """The middleware: a tenant per request (sync and concurrent async); 404 when unknown."""
+    from tests.tenants.project.notes.models import Note
+
+    for name in names:
+        with use_tenant(name):
+            Note.objects.create(title=f"{name}-page")
+    client = Client()
+    out: dict[str, Any] = {
+        "sync": {n: client.get("/notes/", headers={"x-tenant": n}).json() for n in names},
+        "unknown_status": client.get("/notes/", headers={"x-tenant": "nosuch"}).status_code,
+        "invalid_status": client.get("/notes/", headers={"x-tenant": "a/b"}).status_code,
+    }
+    out["no_tenant_status"] = client.get("/notes/").status_code  # a 404, not a 500
+
+    async def many() -> list[dict[str, Any]]:
+        aclient = AsyncClient()
+        responses = await asyncio.gather(
+            *(
+                aclient.get("/async-notes/", headers={"x-tenant": names[i % len(names)]})
+                for i in range(60)
+            )
+        )
+        return [r.json() for r in responses]
+
+    out["async"] = asyncio.run(many())
+    return out
+
+
+def lru(names: list[str]) -> dict[str, Any]:
+    """max_open: the least recently used tenants' databases are removed, reopened on use."""
+    from tests.tenants.project.notes.models import Note
+
+    registry = current_registry()
+    assert registry is not None
+    seen = []
+    for name in [*names, names[0]]:
+        with use_tenant(name):
+            Note.objects.create(title=f"{name}-lru")
+        seen.append(list(registry.open))
+    with use_tenant(names[0]):
+        titles = sorted(Note.objects.values_list("title", flat=True))
+    return {
+        "open_after_each": seen,
+        "configured": sorted(a for a in connections.settings if a.startswith("tenant_")),
+        "first_titles": titles,
+    }
+
+
+def in_use(names: list[str]) -> dict[str, Any]:
+    """max_open: a tenant one thread has selected (and queried) is not closed while another
+    thread opens more tenants; it is closed once no context uses it."""
+    import threading
+
+    from tests.tenants.project.notes.models import Note
+
+    registry = current_registry()
+    assert registry is not None
+    held, others = names[0], names[1:]
+    queried, opened = threading.Event(), threading.Event()
+    out: dict[str, Any] = {}
+
+    def worker() -> None:
+        with use_tenant(held):
+            Note.objects.create(title=f"{held}-in-use")
+            queried.set()
+            opened.wait(30)
+            out["configured_meanwhile"] = tenant_alias(held) in connections.settings
+            out["titles_after"] = sorted(Note.objects.values_list("title", flat=True))
+        connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    queried.wait(30)
+    for name in others:
+        with use_tenant(name):
+            Note.objects.create(title=f"{name}-in-use")
+    out["open_meanwhile"] = list(registry.open)
+    opened.set()
+    thread.join(30)
+    with use_tenant(others[0]):  # another open: now the least recently used one closes
+        Note.objects.count()
+    out["open_after"] = list(registry.open)
+    return out
+
+
+def migrate_bounded(names: list[str]) -> dict[str, Any]:
+    """migrate_all --parallel N (``names[0]``) with max_open: how many tenant databases were
+    open at most, measured each time the registry opens one."""
+    import io
+
+    from django.core.management import call_command
+
+    registry = current_registry()
+    assert registry is not None
+    peak = 0
+    bound = registry._bound
+
+    def watched() -> None:
+        nonlocal peak
+        peak = max(peak, len(registry.open))
+        bound()
+
+    registry._bound = watched  # type: ignore[method-assign]
+    out = io.StringIO()
+    call_command("migrate_all", parallel=int(names[0]), stdout=out, verbosity=1)
+    configured = sorted(a for a in connections.settings if a.startswith("tenant_"))
+    return {"peak": peak, "open_after": list(registry.open), "configured": configured,
+            "out": out.getvalue()}  # fmt: skip
+
+
+def late(names: list[str]) -> dict[str, Any]:
+    """A tenant created by another process after this one looked for it."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.tenants.project.notes.models import Note
+
+    (name,) = names
+    out: dict[str, Any] = {}
+    try:
+        with use_tenant(name):
+            Note.objects.count()
+    except UnknownTenantError as error:
+        out["before"] = str(error)
+    subprocess.run(
+        [sys.executable, "-m", "tests.tenants.project.run", "manage", "create_tenant", name],
+        check=True,
+        env=os.environ,
+        capture_output=True,
+    )
+    with use_tenant(name):
+        Note.objects.create(title=f"{name}-late")
+        out["after"] = sorted(Note.objects.values_list("title", flat=True))
+    return out
+
+
+def recycled(names: list[str]) -> dict[str, Any]:
+    """A tenant dropped (database too) and created again by another process while this one
+    had it open: this process must reopen the new database, not write to the dropped one."""
+    import os
+    import subprocess
+    import sys
+
+    from django_cfg.tenants.registry import current_registry
+    from tests.tenants.project.notes.models import Note
+
+    (name,) = names
+    with use_tenant(name):
+        Note.objects.create(title=f"{name}-old")
+    for command in (["drop_tenant", name, "--drop-database", "--noinput"], ["create_tenant", name]):
+        subprocess.run(
+            [sys.executable, "-m", "tests.tenants.project.run", "manage", *command],
+            check=True,
+            env=os.environ,
+            capture_output=True,
+        )
+    registry = current_registry()
+    assert registry is not None
+    registry.refresh(name)  # as the next use after recheck_seconds would
+    with use_tenant(name):
+        before = sorted(Note.objects.values_list("title", flat=True))
+        Note.objects.create(title=f"{name}-new")
+    return {"before": before}

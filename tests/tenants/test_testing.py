@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.spec_page import run_process
+from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import ROOT, TenantProject, server_databases, server_rows
 
 TEMPLATE = "sqlite:///tenants/{tenant}.sqlite3"
@@ -55,7 +56,7 @@ def digest(path: Path) -> str:
 def production(fixed: TenantProject) -> TenantProject:
     """Tenants acme and beta (TenantsConfig.names), their production files migrated, a row in
     each: the tests of the project must never touch them."""
-    fixed.scenario("write", "acme", "beta")
+    fixed.scenario(write, "acme", "beta")
     return fixed
 
 
@@ -133,7 +134,7 @@ def test_a_test_url_naming_the_production_databases_is_refused(tmp_path: Path) -
     production database to create its test database. It refuses before touching any."""
     project = TenantProject(tmp_path, TEMPLATE, names=["acme", "beta"], test_url=TEMPLATE)
     project.manage("migrate_all", "--verbosity", "0")
-    project.scenario("write", "acme", "beta")
+    project.scenario(write, "acme", "beta")
     before = production_files(project)
     for command in (
         ["-m", "tests.tenants.project.run", "manage", "test", SELFTEST, "--testrunner", RUNNER],
@@ -162,7 +163,7 @@ def test_a_tenant_named_like_another_tenants_test_database_keeps_its_database(
     ``tenants/test-acme.sqlite3`` (a '-' is in no tenant's name), never test_acme's file."""
     project = TenantProject(tmp_path, TEMPLATE, names=["acme", "test_acme"])
     project.manage("migrate_all", "--verbosity", "0")
-    project.scenario("write", "acme", "test_acme")
+    project.scenario(write, "acme", "test_acme")
     before = production_files(project)
     run = run_process(
         [sys.executable, "-m", "tests.tenants.project.run", "manage", "test",
@@ -221,7 +222,7 @@ def test_a_production_tenant_named_like_a_test_database_is_never_touched(
     project.manage("migrate_all", "--verbosity", "0")
     project.manage("create_tenant", "test_acme", "--verbosity", "0")
     for _ in range(3):
-        project.scenario("write", "test_acme")
+        project.scenario(write, "test_acme")
     rows = project.sqlite_rows("tenants/test_acme.sqlite3", "SELECT title FROM notes_note")
     assert rows == [("test_acme-row",)] * 3
 
@@ -253,7 +254,7 @@ def test_a_production_postgresql_tenant_named_like_a_test_database_is_never_touc
     try:
         project.manage("migrate_all", "--verbosity", "0")
         project.manage("create_tenant", "test_acme", "--verbosity", "0")
-        project.scenario("write", "test_acme")
+        project.scenario(write, "test_acme")
         for how in GUARD_RUNS:
             report = run_guard(project, how, production)
             assert server_rows(production, "SELECT title FROM notes_note") == [("test_acme-row",)]

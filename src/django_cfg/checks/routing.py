@@ -21,7 +21,7 @@ from django_cfg.checks.tag import TAG
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
 from django_cfg.settings.routers import ROUTER_PATH, router_installed
-from django_cfg.state.topology import Topology
+from django_cfg.state.topology import DatabaseRole, Topology
 
 
 def _routing_in_use() -> bool:
@@ -71,37 +71,46 @@ def _check_rule(
                 id="django_cfg.E001",
             )
         ]
-    messages: list[CheckMessage] = []
+    return _app_label_errors(where, label, labels) + _unfit_database_messages(where, label, role)
+
+
+def _app_label_errors(where: str, label: str, labels: set[str]) -> list[CheckMessage]:
+    """E002: the rule's app is not installed (or is the database cache, with no such cache)."""
     if label == CACHE_APP_LABEL and not database_caches_configured():
         # Django's DatabaseCache model has this label: routable, though no app is installed.
-        messages.append(
+        return [
             Error(
                 f"{where} routes Django's database cache ({CACHE_APP_LABEL!r}), but no cache in "
                 "CACHES uses django.core.cache.backends.db.DatabaseCache.",
                 hint="Configure CACHES with that backend, or remove the rule.",
                 id="django_cfg.E002",
             )
-        )
-    elif label not in labels and label != CACHE_APP_LABEL:
-        messages.append(
+        ]
+    if label not in labels and label != CACHE_APP_LABEL:
+        return [
             Error(
                 f"{where} names app {label!r}, which is not an installed app label.",
                 hint="Rules use app labels (AppConfig.label, e.g. 'blog' for 'apps.blog'); "
                 f"installed: {', '.join(sorted(labels))}.",
                 id="django_cfg.E002",
             )
-        )
+        ]
+    return []
+
+
+def _unfit_database_messages(where: str, label: str, role: DatabaseRole) -> list[CheckMessage]:
+    """E004 for a rule to a replica, W005 for one to a read-only database."""
     if role.replica_of is not None:
-        messages.append(
+        return [
             Error(
                 f"{where} routes {label!r} to a replica of {role.replica_of!r}; its writes and "
                 "migrations would go to a database that cannot take them.",
                 hint=f"Route {label!r} to {role.replica_of!r}: reads use its replicas anyway.",
                 id="django_cfg.E004",
             )
-        )
-    elif role.read_only:
-        messages.append(
+        ]
+    if role.read_only:
+        return [
             Warning(
                 f"{where} routes {label!r} to a read-only database: reads work, every write "
                 "fails and its tables are never migrated there.",
@@ -109,5 +118,5 @@ def _check_rule(
                 "otherwise route the app to a primary.",
                 id="django_cfg.W005",
             )
-        )
-    return messages
+        ]
+    return []

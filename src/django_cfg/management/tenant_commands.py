@@ -1,7 +1,7 @@
 """What the tenant commands (create_tenant, drop_tenant, move_tenant) share.
 
 registry = tenants_registry()             # or a CommandError: the project has no tenants
-add_noinput_argument(parser)              # --noinput / --no-input, as Django's commands
+add_tenant_url_option(parser, "Its new database URL")  # --url, stored: no password in it
 confirm(options, "Remove tenant 'acme'?") # asks unless --noinput; CommandError if not 'yes'
                                           # (or if nobody can answer: no terminal)
 """
@@ -14,7 +14,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 
-__all__ = ["add_noinput_argument", "confirm", "tenants_registry"]
+__all__ = ["add_tenant_url_option", "confirm", "tenants_registry"]
 
 
 def tenants_registry() -> TenantRegistry:
@@ -28,13 +28,11 @@ def tenants_registry() -> TenantRegistry:
     return registry
 
 
-def add_noinput_argument(parser: CommandParser) -> None:
+def add_tenant_url_option(parser: CommandParser, what: str) -> None:
+    """``--url URL``: ``what``, stored in the tenants table, hence without a password."""
     parser.add_argument(
-        "--noinput",
-        "--no-input",
-        action="store_false",
-        dest="interactive",
-        help="Do not ask for confirmation.",
+        "--url",
+        help=f"{what}, without a password (TenantsConfig.passwords or the template's applies).",
     )
 
 

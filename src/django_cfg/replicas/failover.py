@@ -82,8 +82,10 @@ class ReplicaFailoverMixin:
     def _connect_to_primary(self) -> Any:
         primary = connections[self.primary_alias]
         self.serving_primary = True
-        if monitor := current_runtime().monitor:
+        runtime = current_runtime()
+        if monitor := runtime.monitor:
             monitor.counts["served_by_primary"] += 1
+        runtime.state.operations.replica_fallbacks[self.alias] += 1
         return super().get_new_connection(primary.get_connection_params())  # type: ignore[misc]
 
     def reconnected_after(self, error: Exception) -> bool:
@@ -93,8 +95,9 @@ class ReplicaFailoverMixin:
         lost = raw is None or raw.closed or getattr(raw, "broken", False)
         if not lost or self.in_atomic_block or not self.failover_enabled:
             return False
-        monitor = current_runtime().monitor
-        if monitor is not None:
+        runtime = current_runtime()
+        runtime.state.operations.reruns[self.alias] += 1
+        if (monitor := runtime.monitor) is not None:
             monitor.record_failure(self.alias, error)
             monitor.counts["rerun_on_primary"] += 1
         self.close()
@@ -111,7 +114,9 @@ class ReplicaFailoverMixin:
             "conflict with recovery" not in str(error)
         ):
             return None
-        if monitor := current_runtime().monitor:
+        runtime = current_runtime()
+        runtime.state.operations.reruns[self.alias] += 1
+        if monitor := runtime.monitor:
             monitor.counts["recovery_conflict"] += 1
             monitor.counts["rerun_on_primary"] += 1
         primary = connections[self.primary_alias]

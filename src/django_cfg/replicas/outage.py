@@ -37,7 +37,9 @@ def connection_failed(wrapper: Any, error: BaseException, seconds: float) -> Exc
     failed = alias
     if getattr(wrapper, "serving_primary", False):  # a replica that fell back to its primary
         failed = wrapper.primary_alias
-    monitor = current_runtime().monitor
+    runtime = current_runtime()
+    runtime.state.operations.connection_failures[failed] += 1  # the metrics' count
+    monitor = runtime.monitor
     if monitor is not None and failed in monitor.primary_health:
         monitor.record_failure(failed, error, seconds)
         pins.drop_pending(failed)

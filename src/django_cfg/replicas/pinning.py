@@ -24,16 +24,23 @@ from django_cfg.settings.tenants import tenant_of_alias
 from django_cfg.state.pins import EMPTY, PinState, Write, current_pins, replace_pins, restore_pins
 from django_cfg.state.topology import TENANT_HOME
 
-__all__ = ["COOKIE_NAME", "ReadYourWritesMiddleware"]
+__all__ = [
+    "COOKIE_NAME",
+    "ReadYourWritesMiddleware",
+    "markable",
+    "markers_text",
+    "parse_markers",
+]
 
 COOKIE_NAME = "django_cfg_pins"
 _COOKIE_SALT = "django_cfg.pinning"
 
 
-def _parse_cookie(
+def parse_markers(
     value: str, primaries: Callable[[str], bool], now: float, lifetime: float
 ) -> PinState:
-    """The markers of a cookie this middleware signed; ValueError for anything else.
+    """The markers of a cookie this middleware signed (or of a task's message,
+    ``django_cfg.replicas.carried_pins``); ValueError for anything else.
 
     The signature proves the server wrote it, not that it still makes sense: a deploy may have
     removed or renamed the alias, made it a replica or taken its replicas away, and a cookie
@@ -55,7 +62,8 @@ def _parse_cookie(
     return PinState(writes=writes) if writes else EMPTY
 
 
-def _cookie_value(state: PinState) -> str:
+def markers_text(state: PinState) -> str:
+    """``state``'s write markers as text: ``alias:wal-position:write-time,...``."""
     return ",".join(
         f"{alias}:{'' if w.lsn is None else w.lsn}:{w.at:.3f}" for alias, w in state.writes.items()
     )
@@ -105,7 +113,7 @@ class ReadYourWritesMiddleware:
                 COOKIE_NAME, salt=_COOKIE_SALT, max_age=timedelta(seconds=lifetime)
             )
             # The primaries that have replicas in this deploy: the only aliases a marker names.
-            state = _parse_cookie(value or "", _markable(runtime), time.time(), lifetime)
+            state = parse_markers(value or "", markable(runtime), time.time(), lifetime)
         except (BadSignature, ValueError, OverflowError):
             return EMPTY  # not this deploy's cookie: ignored, and deleted with the response
         # A marker lives pin_seconds from its write, however often the cookie is sent back.
@@ -128,7 +136,7 @@ class ReadYourWritesMiddleware:
         if state.writes:
             response.set_signed_cookie(
                 COOKIE_NAME,
-                _cookie_value(state),
+                markers_text(state),
                 salt=_COOKIE_SALT,
                 max_age=int(runtime.pins.pin_seconds) or 1,
                 httponly=True,
@@ -139,7 +147,7 @@ class ReadYourWritesMiddleware:
             response.delete_cookie(COOKIE_NAME, samesite="Lax")
 
 
-def _markable(runtime: DatabaseRuntime) -> Callable[[str], bool]:
+def markable(runtime: DatabaseRuntime) -> Callable[[str], bool]:
     """Whether a cookie's marker may name an alias: a primary with replicas now, or, with
     tenants, any tenant's database (a process adds a tenant's database and its replicas at its
     first query, after the request's cookie was read)."""

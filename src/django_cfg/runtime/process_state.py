@@ -4,6 +4,7 @@ runtime to the one that replaces it (``runtime.state``).
     state = current_runtime().state
     state.tenant_registry        # the open tenants (django_cfg.tenants.registry), or None
     state.read_only_reasons      # alias -> why writes to it are refused now (a moved tenant)
+    state.server_locks           # (alias, lock name) held by a thread, where no server holds it
 
 A runtime is replaced, never changed; what does change while the process runs is here, each
 field owned (written) by the one module named beside it, under that module's own lock.
@@ -14,6 +15,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from django_cfg.runtime.operation_counts import OperationCounts
 
 __all__ = ["DjangoHooks", "ProcessState"]
 
@@ -51,3 +54,23 @@ class ProcessState:
     """``tenants.registry``: the ``TenantRegistry`` of the tenants setting, made on first use."""
     read_only_reasons: dict[str, str] = field(default_factory=dict)
     """``routing.read_only``: alias -> why its writes are refused now (a tenant being moved)."""
+    server_locks: set[tuple[str, str]] = field(default_factory=set)
+    """``runtime.server_locks``: (alias, lock name) held by a thread of this process, for the
+    databases whose server holds no lock (in-memory SQLite, other vendors)."""
+    server_locks_released: threading.Condition = field(default_factory=threading.Condition)
+    """``runtime.server_locks``: guards ``server_locks``; notified when one is released."""
+    operations: OperationCounts = field(default_factory=OperationCounts)
+    """Per-alias counts of routing, failover, failures and tenants (``runtime.operation_counts``
+    names each field's owner); exported by ``django_cfg.operations``."""
+    health_lock: threading.Lock = field(default_factory=threading.Lock)
+    """``operations.health``: guards ``health_results`` and ``health_in_flight``."""
+    health_results: dict[str, Any] = field(default_factory=dict)
+    """``operations.health``: alias -> the last answer of its probe (``ServerHealth``)."""
+    health_in_flight: dict[str, Any] = field(default_factory=dict)
+    """``operations.health``: alias -> (when its probe started, an Event set once answered)."""
+    metrics_lock: threading.Lock = field(default_factory=threading.Lock)
+    """``operations.prometheus_export``: guards ``metrics_export`` (one flush at a time)."""
+    metrics_export: dict[Any, Any] = field(default_factory=dict)
+    """``operations.prometheus_export``, multiprocess mode only: this process's
+    prometheus_client metric objects (by name) and what it added to them so far (by name and
+    labels): the next flush adds the rest."""

@@ -10,11 +10,11 @@
 It is built in ``AppConfig.ready`` from settings and rebuilt by one ``setting_changed``
 receiver (``override_settings`` of a routing setting) and by ``add_database`` /
 ``remove_database``. The router, the replica backend, the pin middleware, the relation guards
-and the commands all read it; none of them keeps state of its own. A rebuild keeps what did not
-change: the replica monitor (its breakers, lag samples and counters) while the replicas are the
-same, the relation caches while no app changed its home.
-
-Databases are added and removed while the process runs by ``django_cfg.runtime.added_databases``.
+and the commands all read it; none of them keeps state of its own: what must outlive a rebuild
+(the open tenants, what the patches changed) is on ``runtime.state`` (``process_state``). A
+rebuild keeps what did not change: the replica monitor (its breakers, lag samples and counters)
+while the replicas are the same, the relation caches while no app changed its home.
+``runtime.added_databases`` adds and removes databases while the process runs.
 """
 
 from __future__ import annotations
@@ -224,6 +224,7 @@ def _servers(replicas: Mapping[str, Iterable[Any]]) -> dict[str, tuple[Any, ...]
 def _removals(
     previous: DatabaseRuntime | None, removed_now: str | None
 ) -> tuple[int, frozenset[str]]:
+    """``previous``'s removal count and removed aliases, with ``removed_now`` counted."""
     if previous is None:
         return (1, frozenset({removed_now})) if removed_now else (0, frozenset())
     if removed_now is None:

@@ -34,6 +34,7 @@ import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
@@ -165,51 +166,69 @@ class SharedPlans:
             )
         connection.prepare_database()
         alias = connection.alias
-        # pre_migrate handlers may insert operations into the plan's migrations (contenttypes
-        # does, where ContentType lives): they get copies, the shared migrations stay as read.
-        copies = []
-        for migration, steps in plan.migrations:
-            copied = copy.copy(migration)
-            setattr(copied, "operations", list(migration.operations))  # noqa: B010 (mypy)
-            copies.append((copied, steps))
-        signal_plan = [(copied, False) for copied, _ in copies]
+        migrations = _copies(plan)
+        signal_plan = [(migration, False) for migration, _ in migrations]
         signal = {"apps": plan.start.apps, "plan": signal_plan, "stdout": stdout}
         emit_pre_migrate_signal(verbosity, False, alias, **signal)
         recorder = MigrationRecorder(connection)
-        if copies:
+        if migrations:
             recorder.ensure_schema()
+        done = progress or _no_progress
         state = plan.start
-        index = 0
-        while index < len(copies):
-            migration, steps = copies[index]
-            if connection.vendor != "sqlite" or not migration.atomic:
-                state = _apply(connection, recorder, migration, steps, state)
-                index += 1
-                if progress is not None:
-                    progress(migration)
+        # SQLite: consecutive atomic migrations share one transaction; the others one each.
+        in_one = connection.vendor == "sqlite"
+        for shared, run in groupby(migrations, key=lambda item: in_one and item[0].atomic):
+            if shared:
+                state = _apply_in_one_transaction(connection, recorder, list(run), state, done)
                 continue
-            # SQLite: consecutive atomic migrations in one transaction, each in a savepoint
-            # (one commit, not one per migration: a commit waits for the disk twice). What
-            # succeeded before a failing migration is committed, as Django's migrate leaves it.
-            failed: Exception | None = None
-            connection.disable_constraint_checking()  # as the schema editor does, for all
-            try:
-                with transaction.atomic(alias):
-                    while index < len(copies) and copies[index][0].atomic:
-                        migration, steps = copies[index]
-                        try:
-                            state = _apply(connection, recorder, migration, steps, state)
-                        except Exception as error:  # rolled back to its savepoint
-                            failed = error
-                            break
-                        index += 1
-                        if progress is not None:
-                            progress(migration)
-            finally:
-                connection.enable_constraint_checking()
-            if failed is not None:
-                raise failed
+            for migration, steps in run:
+                state = _apply(connection, recorder, migration, steps, state)
+                done(migration)
         emit_post_migrate_signal(verbosity, False, alias, **{**signal, "apps": plan.end.apps})
+
+
+def _copies(plan: MigrationPlan) -> list[tuple[Migration, list[Step]]]:
+    """The plan's migrations copied with their own operations lists: pre_migrate handlers may
+    insert operations (contenttypes does, where ContentType lives); the shared migrations stay
+    as read."""
+    copies = []
+    for migration, steps in plan.migrations:
+        copied = copy.copy(migration)
+        setattr(copied, "operations", list(migration.operations))  # noqa: B010 (mypy)
+        copies.append((copied, steps))
+    return copies
+
+
+def _no_progress(migration: Migration) -> None:
+    """No ``progress`` given: nothing to say after each migration."""
+
+
+def _apply_in_one_transaction(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    run: list[tuple[Migration, list[Step]]],
+    state: ProjectState,
+    done: Callable[[Migration], None],
+) -> ProjectState:
+    """SQLite: the atomic migrations of ``run`` in one transaction, each in a savepoint (one
+    commit, not one per migration: a commit waits for the disk twice). What succeeded before a
+    failing migration is committed, as Django's migrate leaves it; then its error is raised."""
+    failed: Exception | None = None
+    connection.disable_constraint_checking()  # as the schema editor does, for all
+    try:
+        with transaction.atomic(connection.alias):
+            for migration, steps in run:
+                try:
+                    state = _apply(connection, recorder, migration, steps, state)
+                except Exception as error:  # rolled back to its savepoint
+                    failed = error
+                    break
+                done(migration)
+    finally:
+        connection.enable_constraint_checking()
+    if failed is not None:
+        raise failed
+    return state
 
 
 def _apply(

@@ -29,6 +29,7 @@ from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
     QueryItem,
+    known_scheme,
     query_items,
     quoted_for_message,
     split_server_url,
@@ -115,12 +116,7 @@ class CacheConfig(ConfigModel):
 
 
 def _parse_cache_url(url: str) -> dict[str, Any]:
-    scheme, separator, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not separator or scheme not in CACHE_BACKENDS:
-        known = ", ".join(f"{name}://" for name in CACHE_BACKENDS)
-        shown = f"scheme {scheme!r}" if separator and scheme.isalnum() else "no known scheme"
-        raise DatabaseURLError(f"not a cache URL ({shown}); write one of: {known}.")
+    scheme, rest = known_scheme(url, CACHE_BACKENDS, "cache")
     fields: dict[str, Any] = {"backend": CACHE_BACKENDS[scheme]}
     if scheme in {"redis", "rediss"}:
         return fields | _redis(scheme, rest)

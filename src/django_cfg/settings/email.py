@@ -24,6 +24,7 @@ from django_cfg.settings.config_errors import ConfigModel
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.url import (
     DatabaseURLError,
+    known_scheme,
     query_items,
     quoted_for_message,
     split_server_url,
@@ -113,16 +114,7 @@ class EmailConfig(ConfigModel):
 
 
 def _parse_email_url(url: str) -> dict[str, Any]:
-    scheme, separator, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not separator or scheme not in EMAIL_BACKENDS:
-        known = ", ".join(f"{name}://" for name in EMAIL_BACKENDS)
-        shown = (
-            f"scheme {scheme!r}"
-            if separator and scheme.replace("+", "").isalnum()
-            else ("no known scheme")
-        )
-        raise DatabaseURLError(f"not an e-mail URL ({shown}); write one of: {known}.")
+    scheme, rest = known_scheme(url, EMAIL_BACKENDS, "e-mail")
     fields: dict[str, Any] = {"backend": EMAIL_BACKENDS[scheme]}
     if scheme not in _DEFAULT_PORTS:
         path, _, query = rest.partition("?")

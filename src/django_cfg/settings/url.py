@@ -337,6 +337,24 @@ POOL_OPTIONS: dict[str, Converter] = {
 # --- parsing ----------------------------------------------------------------------------------
 
 
+def known_scheme(url: str, known: Mapping[str, Any], kind: str) -> tuple[str, str]:
+    """``url``'s scheme (lower-cased) and the rest after ``://``; ``DatabaseURLError`` naming the
+    ``known`` schemes when it has none of them (``kind``: "cache", "e-mail")."""
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if separator and scheme in known:
+        return scheme, rest
+    names = ", ".join(f"{name}://" for name in known)
+    shown = (
+        f"scheme {scheme!r}"
+        if separator and scheme.replace("+", "").isalnum()
+        else "no known scheme"
+    )
+    raise DatabaseURLError(
+        f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} URL ({shown}); write one of: {names}."
+    )
+
+
 def quoted_for_message(text: str, safe: str = "") -> str:
     """``text`` percent-encoded for a message; never fails, whatever the characters."""
     return quote(text.encode("utf-8", "surrogatepass"), safe=safe)

@@ -2,12 +2,14 @@
 registry of tenants, the router in front of the package's router, the middleware.
 
     from django_cfg.tenants import create_tenant, drop_tenant   # sign-up flows, scripts
+    CACHES = {"default": {..., "KEY_FUNCTION": "django_cfg.tenants.cache_key"}}
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django_cfg.tenants.cache import cache_key
     from django_cfg.tenants.lifecycle import (
         CreatedTenant,
         DroppedTenant,
@@ -22,14 +24,17 @@ __all__ = [
     "DroppedTenant",
     "TenantExistsError",
     "TenantLifecycleError",
+    "cache_key",
     "create_tenant",
     "drop_tenant",
 ]
 
 
 def __getattr__(name: str) -> object:
-    """The lifecycle API, imported on first use: importing the package (the app, settings)
-    builds nothing."""
+    """The lifecycle API and the cache key function, imported on first use: importing the
+    package (the app, settings) builds nothing."""
+    if name == "cache_key":
+        return import_module("django_cfg.tenants.cache").cache_key
     if name in __all__:
         return getattr(import_module("django_cfg.tenants.lifecycle"), name)
     raise AttributeError(f"module 'django_cfg.tenants' has no attribute {name!r}")

@@ -36,7 +36,13 @@ from django_cfg.settings.tenants import check_tenant_name
 from django_cfg.tenants.errors import NoTenantError, UnknownTenantError
 from django_cfg.tenants.registry import current_registry
 
-__all__ = ["NoTenantError", "UnknownTenantError", "current_tenant", "use_tenant"]
+__all__ = [
+    "NoTenantError",
+    "UnknownTenantError",
+    "current_tenant",
+    "keeping_tenant",
+    "use_tenant",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -240,6 +246,21 @@ class use_tenant:
                 return function(*args, **kwargs)
 
         return run  # type: ignore[return-value]
+
+
+def keeping_tenant(function: Callable[[], Any]) -> Callable[[], Any]:
+    """``function`` to be called later as the tenant selected now, or with none: an
+    ``on_commit`` callback (``django_cfg.patches``, patch 9) runs as the tenant that registered
+    it, even when the transaction commits after that tenant's block ended."""
+    name = current_tenant()
+    selection = use_tenant(None) if name is None else use_tenant.unchecked(name)
+
+    @functools.wraps(function)
+    def run() -> Any:
+        with selection:
+            return function()
+
+    return run
 
 
 def _generator_as(name: str | None, function: F) -> F:

@@ -241,6 +241,7 @@ class TenantRegistry:
                 self._opened[name] = (version, now + self.recheck_seconds)
                 return alias
             self.close(name)  # moved, being moved, back from a move, or dropped
+            current_runtime().state.operations.tenants_superseded += 1
             if row is None:
                 self._known.discard(name)
             return self._open(name)
@@ -265,6 +266,7 @@ class TenantRegistry:
                     self._add(name, alias, row)
                 self._add_replicas(name, row)
             self.open[name] = alias
+            current_runtime().state.operations.tenants_opened += 1
             self._bound()
             return alias
 
@@ -311,6 +313,7 @@ class TenantRegistry:
             closable = [name for name in self.open if name not in busy]
             for name in closable[: max(len(self.open) - self.max_open, 0)]:
                 self.close(name)
+                current_runtime().state.operations.tenants_evicted += 1
 
     def pin(self, name: str) -> str:
         """Open tenant ``name`` and keep it open until ``unpin(name)`` (``migrate_all``, one

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 
 from django_cfg.routing.router import DatabaseRouter
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenants import TENANTS_SETTING, tenant_alias
 from django_cfg.state.topology import TENANT_HOME
 from django_cfg.tenants.context import current_tenant
 from django_cfg.tenants.errors import NoTenantError
 from django_cfg.tenants.registry import (
+    TenantRegistry,
     current_registry,
     fresh_connection,
     tenant_database_of,
@@ -42,10 +44,12 @@ from django_cfg.tenants.registry import (
 __all__ = ["TenantRouter", "tenant_database"]
 
 
-def tenant_database(model: type[Model]) -> str:
-    """The database of ``model`` (a tenant app's) for the current tenant, opened if needed."""
+def tenant_database(model: type[Model], registry: TenantRegistry | None = None) -> str:
+    """The database of ``model`` (a tenant app's) for the current tenant, opened if needed;
+    ``registry``: ``current_registry()``, when the caller has it at hand."""
     name = current_tenant()
-    registry = current_registry()
+    if registry is None:
+        registry = current_registry()
     if name is None or registry is None:
         meta = model._meta
         raise NoTenantError(
@@ -74,6 +78,16 @@ class TenantRouter:
             assert runtime is not None
         return runtime
 
+    def _registry(self) -> TenantRegistry | None:
+        """The tenant registry, read from the runtime this router holds (the router runs for
+        every tenant query: ``current_registry()`` when it is not there yet, or is another
+        setting's)."""
+        runtime = self._runtime
+        registry = runtime.state.tenant_registry if runtime is not None else None
+        if registry is None or registry.setting is not getattr(settings, TENANTS_SETTING, None):
+            return current_registry()
+        return registry  # type: ignore[no-any-return]
+
     def _tenant_labels(self) -> frozenset[str]:
         """The tenant apps' labels, recomputed when the database runtime was rebuilt."""
         runtime = self._runtime
@@ -95,7 +109,7 @@ class TenantRouter:
             if db is not None and tenant_database_of(db) is not None:
                 # a relative of a row of that tenant (or its replica): there
                 return fresh_connection(str(db), self._current())
-        alias = tenant_database(model)
+        alias = tenant_database(model, self._registry())
         runtime = self._runtime
         if runtime is None or runtime.retired:  # opening the tenant rebuilt it
             runtime = self._current()
@@ -114,7 +128,7 @@ class TenantRouter:
         db = instance._state.db if instance is not None else None
         primary = tenant_database_of(db) if db is not None else None
         if primary is None:
-            alias = tenant_database(model)
+            alias = tenant_database(model, self._registry())
         else:
             name = current_tenant()
             if name is not None and tenant_alias(name) != primary:

@@ -1,6 +1,9 @@
-"""``python -m tests.tenants.project.run manage ARGS`` or ``... run SCENARIO``: the tenant
-project's manage.py, and the scenarios tests/tenants runs in it (each prints JSON)."""
+"""``python -m tests.tenants.project.run manage ARGS`` or ``... run MODULE:FUNCTION ARGS``: the
+tenant project's manage.py, or a scenario run in it (tests/tenants/project_support.py): the
+JSON of what ``FUNCTION([ARGS])`` returns."""
 
+import importlib
+import json
 import os
 import sys
 
@@ -15,6 +18,6 @@ if __name__ == "__main__":
         import django
 
         django.setup()
-        from tests.tenants.project import scenarios
-
-        scenarios.run(sys.argv[1], sys.argv[2:])
+        module, _, function = sys.argv[1].partition(":")
+        scenario = getattr(importlib.import_module(module), function)
+        print(json.dumps(scenario(sys.argv[2:])))

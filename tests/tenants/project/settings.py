@@ -5,7 +5,8 @@ Its databases come from the environment: TENANT_TEST_DEFAULT_URL (default), TENA
 (a fixed list; unset: the tenants table), TENANT_TEST_MAX_OPEN, TENANT_TEST_RESOLVER,
 TENANT_TEST_REPLICA_URLS (replica templates, separated by spaces; with them the replica
 probe/retry intervals are 0.2 s / 1 s), TENANT_TEST_REPLICA_MAX_LAG_BYTES,
-TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}),
+TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PIN_SECONDS
+(read_your_writes_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}),
 TENANT_TEST_TEST_URL (TenantsConfig.test_url), TENANT_TEST_SHARED_DELETE (1: the tenant app
 ``assignments`` too, tests/tenants/test_shared_delete.py).
 """
@@ -47,6 +48,7 @@ class TenantProjectConfig(DjangoConfig):
     )
     replica_probe_interval: float = 0.2
     replica_retry_interval: float = 1.0
+    read_your_writes_seconds: float = float(os.environ.get("TENANT_TEST_PIN_SECONDS", "5"))
     # Django >= 6.0's tasks framework (tests/tenants/project/notes/tasks.py); unread on 5.2.
     extra_settings: dict[str, Any] = {
         "TASKS": {

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_cfg.management.tenant_commands import add_tenant_url_option
 from django_cfg.tenants.lifecycle import TenantLifecycleError, create_tenant
 
 
@@ -33,10 +34,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The tenant's name: a-z, 0-9 and '_', 1 to 63 long.")
-        parser.add_argument(
-            "--url",
-            help="The tenant's database URL, when not the template's (another server), "
-            "without a password (TenantsConfig.passwords or the template's applies).",
+        add_tenant_url_option(
+            parser, "The tenant's database URL, when not the template's (another server)"
         )
         parser.add_argument(
             "--replica-url",

@@ -17,7 +17,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_cfg.management.tenant_commands import add_noinput_argument, confirm
+from django_cfg.management.options import add_noinput_option
+from django_cfg.management.tenant_commands import confirm
 from django_cfg.tenants.lifecycle import TenantLifecycleError, drop_tenant
 
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Also drop the tenant's database (its file on SQLite): its data is lost.",
         )
-        add_noinput_argument(parser)
+        add_noinput_option(parser, "Do not ask for confirmation.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"]

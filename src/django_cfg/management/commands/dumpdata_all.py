@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option, add_exclude_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.schema.fixtures import data_databases, natural_keys_across
 
@@ -46,46 +47,15 @@ class Command(BaseCommand):
             metavar="DIRECTORY",
             help="Directory for the fixtures, one per database: <alias>.<format>.",
         )
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only this database (repeatable). Default: every database that holds tables.",
+        add_database_option(
+            parser, "Only this database (repeatable). Default: every database that holds tables."
         )
         add_tenant_option(
             parser,
             "Only this tenant's database (repeatable). Default: every tenant, unless "
             "--database is given.",
         )
-        parser.add_argument("--format", default="json", help="Serialization format (json).")
-        parser.add_argument("--indent", type=int, help="Indentation of the output.")
-        parser.add_argument(
-            "-e",
-            "--exclude",
-            action="append",
-            default=[],
-            help="An app_label or app_label.ModelName to exclude (repeatable).",
-        )
-        parser.add_argument(
-            "--natural-foreign",
-            action="store_true",
-            dest="use_natural_foreign_keys",
-            help="Use natural foreign keys (not across databases: see docs/migrations.md).",
-        )
-        parser.add_argument(
-            "--natural-primary",
-            action="store_true",
-            dest="use_natural_primary_keys",
-            help="Use natural primary keys.",
-        )
-        parser.add_argument(
-            "-a",
-            "--all",
-            action="store_true",
-            dest="use_base_manager",
-            help="Use Django's base manager (rows a custom manager would filter out too).",
-        )
+        _add_dumpdata_options(parser)
 
     def handle(self, *app_labels: str, **options: Any) -> None:
         check_database_option(options["databases"])
@@ -137,3 +107,29 @@ class Command(BaseCommand):
                 f"does not exist:{relations}\nDump without --natural-foreign, or exclude these "
                 "models (-e app_label.ModelName) and dump them separately."
             )
+
+
+def _add_dumpdata_options(parser: CommandParser) -> None:
+    """The options of Django's dumpdata that dumpdata_all passes on unchanged."""
+    parser.add_argument("--format", default="json", help="Serialization format (json).")
+    parser.add_argument("--indent", type=int, help="Indentation of the output.")
+    add_exclude_option(parser)
+    parser.add_argument(
+        "--natural-foreign",
+        action="store_true",
+        dest="use_natural_foreign_keys",
+        help="Use natural foreign keys (not across databases: see docs/migrations.md).",
+    )
+    parser.add_argument(
+        "--natural-primary",
+        action="store_true",
+        dest="use_natural_primary_keys",
+        help="Use natural primary keys.",
+    )
+    parser.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        dest="use_base_manager",
+        help="Use Django's base manager (rows a custom manager would filter out too).",
+    )

@@ -28,6 +28,7 @@ from django.core.management.commands import loaddata
 from django.db import DatabaseError, connections, transaction
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option, add_exclude_option
 from django_cfg.management.output import PassThrough
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.schema.fixtures import data_databases
@@ -50,12 +51,8 @@ class Command(BaseCommand):
             nargs="+",
             help="A directory written by dumpdata_all, or fixture labels as loaddata takes them.",
         )
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only this database (repeatable). Default: every database that holds tables.",
+        add_database_option(
+            parser, "Only this database (repeatable). Default: every database that holds tables."
         )
         add_tenant_option(
             parser,
@@ -72,59 +69,34 @@ class Command(BaseCommand):
             dest="ignore",
             help="Ignore fields in the fixtures that no longer exist on the model.",
         )
-        parser.add_argument(
-            "-e",
-            "--exclude",
-            action="append",
-            default=[],
-            help="An app_label or app_label.ModelName to exclude (repeatable).",
-        )
+        add_exclude_option(parser)
 
     def handle(self, *labels: str, **options: Any) -> None:
-        if "-" in labels:
-            raise CommandError(
-                "loaddata_all reads each fixture once per database and cannot read stdin; "
-                "save it to a file first."
-            )
-        directories = [label for label in labels if Path(label).is_dir()]
-        if directories and len(labels) > 1:
-            raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
+        directory = _directory_given(labels)
         requested = options["databases"]
         check_database_option(requested)
         tenant_only = bool(options["tenants"]) and not requested  # --tenant alone: no fixed one
         databases = data_databases(requested)  # refuses a --database that holds no tables
         tenant_files: dict[str, list[str]] = {}
-        if directories:
-            files, tenant_files = self._fixture_files(Path(directories[0]))
+        if directory is None:
+            plan = {} if tenant_only else {alias: list(labels) for alias in databases}
+            names, every = options["tenants"], not requested
+        else:
+            files, tenant_files = self._fixture_files(Path(directory))
             plan = {} if tenant_only else self._files_per_database(files, requested)
             in_files = [name for alias in sorted(tenant_files) if (name := tenant_of_alias(alias))]
             names = options["tenants"] or ([] if requested else in_files)
             every = False
-        else:
-            plan = {} if tenant_only else {alias: list(labels) for alias in databases}
-            names, every = options["tenants"], not requested
         with selected_tenants(names, every=every) as tenants:
-            if tenants.failures:
-                raise CommandError(
-                    "\n".join(f"{alias}: {why}" for alias, why in tenants.failures.items())
-                    + "\nNothing was loaded."
-                )
+            _refuse_unopened(tenants.failures)
             for alias in tenants.aliases:
-                if directories and options["tenants"] and alias not in tenant_files:
-                    raise CommandError(
-                        f"--tenant {tenant_of_alias(alias)}: {directories[0]} has no {alias}.* "
-                        "fixture (dumpdata_all writes one per tenant). Nothing was loaded."
-                    )
-                fixtures = tenant_files.get(alias, []) if directories else list(labels)
+                fixtures = _tenant_fixtures(
+                    alias, labels, directory, tenant_files, named=bool(options["tenants"])
+                )
                 if fixtures:
                     plan[alias] = fixtures
-            with ExitStack() as stack:
-                for alias in plan:
-                    _begin(stack, alias)
-                loaded = {
-                    alias: self._load(alias, fixtures, options) for alias, fixtures in plan.items()
-                }
-        self._report(plan, loaded, directory=bool(directories), verbosity=options["verbosity"])
+            loaded = self._load_in_one_transaction_each(plan, options)
+        self._report(plan, loaded, directory=directory is not None, verbosity=options["verbosity"])
 
     @staticmethod
     def _fixture_files(directory: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -164,6 +136,16 @@ class Command(BaseCommand):
             alias: files[alias] for alias in data_databases(requested or found) if alias in files
         }
 
+    def _load_in_one_transaction_each(
+        self, plan: dict[str, list[str]], options: dict[str, Any]
+    ) -> dict[str, tuple[int, int]]:
+        """Every database's transaction opened first, each loaded, all committed at the end (a
+        failure anywhere loads nothing); ``{alias: (installed, in the fixtures)}``."""
+        with ExitStack() as stack:
+            for alias in plan:
+                _begin(stack, alias)
+            return {alias: self._load(alias, fixtures, options) for alias, fixtures in plan.items()}
+
     def _load(self, alias: str, fixtures: list[str], options: dict[str, Any]) -> tuple[int, int]:
         """Load ``fixtures`` into ``alias``: (objects installed, objects in the fixtures)."""
         command = loaddata.Command()
@@ -200,13 +182,7 @@ class Command(BaseCommand):
                     f"{alias}: {self.style.SUCCESS(f'installed {installed} object(s)')} "
                     f"from {names}"
                 )
-        if directory:
-            skipped = sum(total - installed for installed, total in loaded.values())
-        else:  # each tenant installs the tenant apps' objects: counted once
-            in_fixtures = max((total for _, total in loaded.values()), default=0)
-            fixed = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias) is None]
-            per_tenant = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias)]
-            skipped = in_fixtures - sum(fixed) - max(per_tenant, default=0)
+        skipped = _installed_nowhere(loaded, directory)
         if skipped > 0 and verbosity >= 1:
             self.stderr.write(
                 self.style.WARNING(
@@ -215,6 +191,59 @@ class Command(BaseCommand):
                     "read-only database, an unmanaged model) or were excluded."
                 )
             )
+
+
+def _directory_given(labels: tuple[str, ...]) -> str | None:
+    """The dumpdata_all directory named, or None for fixtures; a CommandError for stdin or for
+    a directory named with other labels."""
+    if "-" in labels:
+        raise CommandError(
+            "loaddata_all reads each fixture once per database and cannot read stdin; "
+            "save it to a file first."
+        )
+    directories = [label for label in labels if Path(label).is_dir()]
+    if directories and len(labels) > 1:
+        raise CommandError("Name one dumpdata_all directory, or fixtures, not both.")
+    return directories[0] if directories else None
+
+
+def _refuse_unopened(failures: dict[str, str]) -> None:
+    """A CommandError naming the tenant databases that could not be opened, if any."""
+    if failures:
+        raise CommandError(
+            "\n".join(f"{alias}: {why}" for alias, why in failures.items())
+            + "\nNothing was loaded."
+        )
+
+
+def _tenant_fixtures(
+    alias: str,
+    labels: tuple[str, ...],
+    directory: str | None,
+    tenant_files: dict[str, list[str]],
+    named: bool,
+) -> list[str]:
+    """What loads into tenant database ``alias``: every fixture, or its file of the directory
+    (a CommandError if the tenant was ``named`` by --tenant and has none)."""
+    if directory is None:
+        return list(labels)
+    if named and alias not in tenant_files:
+        raise CommandError(
+            f"--tenant {tenant_of_alias(alias)}: {directory} has no {alias}.* "
+            "fixture (dumpdata_all writes one per tenant). Nothing was loaded."
+        )
+    return tenant_files.get(alias, [])
+
+
+def _installed_nowhere(loaded: dict[str, tuple[int, int]], directory: bool) -> int:
+    """How many objects of the fixtures no database installed: per file from a directory; for
+    fixtures loaded everywhere, the tenant apps' objects counted once (each tenant has them)."""
+    if directory:
+        return sum(total - installed for installed, total in loaded.values())
+    in_fixtures = max((total for _, total in loaded.values()), default=0)
+    fixed = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias) is None]
+    per_tenant = [n for alias, (n, _) in loaded.items() if tenant_of_alias(alias)]
+    return in_fixtures - sum(fixed) - max(per_tenant, default=0)
 
 
 def _begin(stack: ExitStack, alias: str) -> None:

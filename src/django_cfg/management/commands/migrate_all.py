@@ -34,6 +34,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option, add_noinput_option
 from django_cfg.management.output import PassThrough, summary
 from django_cfg.management.tenant_databases import (
     add_tenant_option,
@@ -87,12 +88,9 @@ class Command(BaseCommand):
     help = "Migrates every database that takes migrations (default first), each with its apps."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only this database (repeatable). Default: every database that takes migrations.",
+        add_database_option(
+            parser,
+            "Only this database (repeatable). Default: every database that takes migrations.",
         )
         add_tenant_option(
             parser,
@@ -116,13 +114,7 @@ class Command(BaseCommand):
             help="Migrate up to N databases at once, after default (each with its own "
             "connection and lock). Default: 1, one after another.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Do not prompt the user for input of any kind.",
-        )
+        add_noinput_option(parser, "Do not prompt the user for input of any kind.")
 
     def get_check_kwargs(self, options: dict[str, Any]) -> Any:
         """Also run the database checks (as migrate does) for the databases to migrate."""
@@ -206,39 +198,53 @@ class Command(BaseCommand):
         self._outcomes: dict[str, str] = {}  # alias -> "migrated" / "up to date"
         self._recorded_elsewhere = False
         self._verbosity = verbosity
-        runnable = list(targets)
         if options["check_unapplied"]:
-            self._check(runnable, verbosity, failures)
+            self._check(targets, verbosity, failures)
             return
         if options["plan"]:
-            for alias in runnable:
-                try:
-                    with self._opened(alias):
-                        self._plan(alias)
-                    self._outcomes[alias] = "planned"
-                except (CannotOpen, DatabaseError) as error:
-                    failures[alias] = self._failed(alias, error)
-            self._raise_for(failures, "could not be planned")
+            self._plan_each(targets, failures)
             return
-        if options["parallel"] > 1 and len(runnable) > 2:
-            # default first (the others' rows reference its tables), then the rest at once.
-            first, *rest = runnable if runnable[0] == "default" else ["", *runnable]
-            if first:
-                self._migrate(first, topology, options, failures)
-            with ThreadPoolExecutor(max_workers=options["parallel"]) as pool:
-                for run in [
-                    pool.submit(self._migrate_in_thread, a, topology, options, failures)
-                    for a in rest
-                ]:
-                    run.result()
+        if options["parallel"] > 1 and len(targets) > 2:
+            self._migrate_in_parallel(targets, topology, options, failures)
         else:
-            for alias in runnable:
+            for alias in targets:
                 self._migrate(alias, topology, options, failures)
         self._say_recorded_elsewhere(verbosity)
         if tenants and not failures:
             self._finish_shared_deletes(verbosity)
         # One database's failure does not stop the others; the exit status says it.
         self._raise_for({alias: failures[alias] for alias in targets if alias in failures})
+
+    def _plan_each(self, targets: list[str], failures: dict[str, str]) -> None:
+        """``--plan``: what each database would run; a CommandError naming those that could
+        not be planned."""
+        for alias in targets:
+            try:
+                with self._opened(alias):
+                    self._plan(alias)
+                self._outcomes[alias] = "planned"
+            except (CannotOpen, DatabaseError) as error:
+                failures[alias] = self._failed(alias, error)
+        self._raise_for(failures, "could not be planned")
+
+    def _migrate_in_parallel(
+        self,
+        targets: list[str],
+        topology: Topology,
+        options: dict[str, Any],
+        failures: dict[str, str],
+    ) -> None:
+        """``default`` first (the others' rows reference its tables), then the rest at once,
+        ``--parallel`` at a time."""
+        first, *rest = targets if targets[0] == "default" else ["", *targets]
+        if first:
+            self._migrate(first, topology, options, failures)
+        with ThreadPoolExecutor(max_workers=options["parallel"]) as pool:
+            for run in [
+                pool.submit(self._migrate_in_thread, alias, topology, options, failures)
+                for alias in rest
+            ]:
+                run.result()
 
     def _finish_shared_deletes(self, verbosity: int) -> None:
         """Finish the tenant sweeps of shared deletes that a crash left (each deploy runs

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
+from django_cfg.management.options import add_noinput_option
 from django_cfg.management.output import PassThrough
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.state import (
@@ -42,13 +43,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Show what would be done (new migrations, planned operations); change nothing.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Do not prompt; without --auto, only show the state.",
-        )
+        add_noinput_option(parser, "Do not prompt; without --auto, only show the state.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity: int = options["verbosity"]

@@ -34,15 +34,17 @@ tenants table.
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import F, Model
 
 from django_cfg.management.commands.migrate_all import Command as MigrateAll
+from django_cfg.management.options import add_noinput_option
 from django_cfg.management.tenant_commands import (
-    add_noinput_argument,
+    add_tenant_url_option,
     confirm,
     tenants_registry,
 )
@@ -73,6 +75,33 @@ class MoveFailed(Exception):
     """A step of the move failed; the message says which and why (no password in it)."""
 
 
+@dataclass
+class _Move:
+    """One move of tenant ``name``: its aliases in this process and how far it got (what a
+    failure undoes)."""
+
+    name: str
+    source: DatabaseConfig
+    target: DatabaseConfig
+    version: int
+    """The row's version while it is being moved."""
+    created: bool | None = None
+    """None: the new database not created (yet); False: it existed before."""
+    fenced: list[str] = field(default_factory=list)
+    """The tables fenced (all or none)."""
+    source_alias: str = field(init=False)
+    """``tenant_<name>``, reopened read-only once fenced."""
+    target_alias: str = field(init=False)
+    """The new database, beside the tenant's alias (``_side_alias``)."""
+    fence_alias: str = field(init=False)
+    """The source, writable: the fence is DDL."""
+
+    def __post_init__(self) -> None:
+        self.source_alias = tenant_alias(self.name)
+        self.target_alias = _side_alias(self.name, "move")
+        self.fence_alias = _side_alias(self.name, "fence")
+
+
 class Command(BaseCommand):
     help = (
         "Moves a tenant's database to another URL: copy, verify row counts, switch; the "
@@ -81,11 +110,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The tenant to move.")
-        parser.add_argument(
-            "--url",
-            help="Its new database URL, without a password (TenantsConfig.passwords or the "
-            "template's applies).",
-        )
+        add_tenant_url_option(parser, "Its new database URL")
         parser.add_argument(
             "--drop-source",
             action="store_true",
@@ -99,7 +124,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Make a tenant left read-only by a killed move writable again on its source.",
         )
-        add_noinput_argument(parser)
+        add_noinput_option(parser, "Do not ask for confirmation.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         registry = tenants_registry()
@@ -158,59 +183,90 @@ class Command(BaseCommand):
     ) -> None:
         verbosity: int = options["verbosity"]
         started = time.monotonic()
-        target_alias = _side_alias(name, "move")
-        fence_alias = _side_alias(name, "fence")
-        source_alias = tenant_alias(name)
-        created: bool | None = None  # None: not created (yet); False: it existed before
-        tables: list[str] = []
-        fenced: list[str] = []  # the tables fenced (all or none)
+        move = _Move(name, source, target, version)
         try:
-            add_database(fence_alias, source)  # writable: the fence is DDL
-            tables = tenant_tables(registry.apps, fence_alias)
-            fence(fence_alias, tables, fence_message(name))
-            fenced = tables
-            self._wait_read_only(registry, name, verbosity)
-            source_alias = registry.refresh(name)  # read-only here too
-            add_database(target_alias, target)
-            created = create_database(target_alias)
-            MigrateAll(
-                stdout=cast(Any, self.stdout), stderr=cast(Any, self.stderr)
-            ).migrate_tenant_databases([target_alias], verbosity=max(verbosity - 1, 0))
-            models = tenant_models(registry.apps, source_alias)
-            _check_empty(models, target_alias, target)
-            _unfence_own(name, target_alias, tables, target)
-            copy_rows(
-                models, source_alias, target_alias, options["batch_size"], self._progress(verbosity)
-            )
-            checks = _verified(models, source_alias, target_alias)
-            switched = _tenants().filter(name=name, state=MOVING, version=version)
-            # The URL as given: check_storable_url refused one with a password.
-            if not switched.update(url=options["url"], state="", version=version + 1):
-                raise MoveFailed("its row changed during the move (move_tenant --abort?)")
+            checks = self._copy_and_switch(registry, move, options)
         except BaseException as error:  # Ctrl-C included: the tenant must not stay read-only
-            why = _reason(error, source_alias, target_alias, fence_alias)
-            if _dropped(name):
-                registry.forget(name)
-                source_left = _source_after_drop(fence_alias, fenced, source)
-                kept = self._give_up(target_alias, target, created)
-                raise CommandError(
-                    f"Tenant {name!r} was dropped during the move (drop_tenant), so it was not "
-                    f"moved; {source_left}; {kept}."
-                ) from None
-            back = _back_on_source(registry, name, version, fence_alias, fenced, source)
-            kept = self._give_up(target_alias, target, created)
-            self._finish_sweeps(name, verbosity)
-            raise CommandError(f"Tenant {name!r} was not moved: {why}. {back}; {kept}.") from None
+            self._give_back(registry, move, error, verbosity)
         finally:
-            if fence_alias in connections.settings:
-                remove_database(fence_alias)
-        remove_database(target_alias)
+            if move.fence_alias in connections.settings:
+                remove_database(move.fence_alias)
+        remove_database(move.target_alias)
         registry.refresh(name)  # this process: at the new URL
         self._finish_sweeps(name, verbosity)
         if verbosity >= 1:
             self._report(name, source, target, checks, time.monotonic() - started)
         if options["drop_source"]:
             self._drop_source(registry, name, source, verbosity)
+
+    def _copy_and_switch(
+        self, registry: TenantRegistry, move: _Move, options: dict[str, Any]
+    ) -> list[TableCheck]:
+        """Steps 2 to 6 of the move (the module's docstring); the tables' checks."""
+        verbosity: int = options["verbosity"]
+        tables = self._fence_source(registry, move, verbosity)
+        models = self._prepare_target(registry, move, tables, verbosity)
+        copy_rows(
+            models,
+            move.source_alias,
+            move.target_alias,
+            options["batch_size"],
+            self._progress(verbosity),
+        )
+        checks = _verified(models, move.source_alias, move.target_alias)
+        switched = _tenants().filter(name=move.name, state=MOVING, version=move.version)
+        # The URL as given: check_storable_url refused one with a password.
+        if not switched.update(url=options["url"], state="", version=move.version + 1):
+            raise MoveFailed("its row changed during the move (move_tenant --abort?)")
+        return checks
+
+    def _fence_source(self, registry: TenantRegistry, move: _Move, verbosity: int) -> list[str]:
+        """Fence the source's tables, wait for running processes to see the tenant read-only,
+        reopen it read-only here; the tenant tables."""
+        add_database(move.fence_alias, move.source)  # writable: the fence is DDL
+        tables = tenant_tables(registry.apps, move.fence_alias)
+        fence(move.fence_alias, tables, fence_message(move.name))
+        move.fenced = tables
+        self._wait_read_only(registry, move.name, verbosity)
+        move.source_alias = registry.refresh(move.name)  # read-only here too
+        return tables
+
+    def _prepare_target(
+        self, registry: TenantRegistry, move: _Move, tables: list[str], verbosity: int
+    ) -> list[type[Model]]:
+        """Create and migrate the new database, refuse it if it holds rows or another tenant's
+        fence, remove this tenant's old fence there; the tenant models to copy."""
+        add_database(move.target_alias, move.target)
+        move.created = create_database(move.target_alias)
+        MigrateAll(
+            stdout=cast(Any, self.stdout), stderr=cast(Any, self.stderr)
+        ).migrate_tenant_databases([move.target_alias], verbosity=max(verbosity - 1, 0))
+        models = tenant_models(registry.apps, move.source_alias)
+        _check_empty(models, move.target_alias, move.target)
+        _unfence_own(move.name, move.target_alias, tables, move.target)
+        return models
+
+    def _give_back(
+        self, registry: TenantRegistry, move: _Move, error: BaseException, verbosity: int
+    ) -> NoReturn:
+        """After a failed move: the tenant back on its source, writable, the new database
+        dropped if created here; a CommandError saying why and what became of each."""
+        name = move.name
+        why = _reason(error, move.source_alias, move.target_alias, move.fence_alias)
+        if _dropped(name):
+            registry.forget(name)
+            source_left = _source_after_drop(move.fence_alias, move.fenced, move.source)
+            kept = self._give_up(move.target_alias, move.target, move.created)
+            raise CommandError(
+                f"Tenant {name!r} was dropped during the move (drop_tenant), so it was not "
+                f"moved; {source_left}; {kept}."
+            ) from None
+        back = _back_on_source(
+            registry, name, move.version, move.fence_alias, move.fenced, move.source
+        )
+        kept = self._give_up(move.target_alias, move.target, move.created)
+        self._finish_sweeps(name, verbosity)
+        raise CommandError(f"Tenant {name!r} was not moved: {why}. {back}; {kept}.") from None
 
     def _wait_read_only(self, registry: TenantRegistry, name: str, verbosity: int) -> None:
         """Give running processes ``recheck_seconds`` + 1 s to see the tenant read-only."""

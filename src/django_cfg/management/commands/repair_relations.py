@@ -33,6 +33,7 @@ from django.db import DatabaseError
 from django.db.models import DO_NOTHING
 
 from django_cfg.management.did_you_mean import check_database_option
+from django_cfg.management.options import add_database_option, add_noinput_option
 from django_cfg.management.tenant_databases import add_tenant_option, selected_tenants
 from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
@@ -68,19 +69,10 @@ class Command(BaseCommand):
             action="store_true",
             help="List what would be repaired, change nothing; exit 1 if anything would be.",
         )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="Repair without asking for confirmation.",
-        )
-        parser.add_argument(
-            "--database",
-            action="append",
-            dest="databases",
-            metavar="ALIAS",
-            help="Only relations whose rows live on this database, and deletes recorded there "
+        add_noinput_option(parser, "Repair without asking for confirmation.")
+        add_database_option(
+            parser,
+            "Only relations whose rows live on this database, and deletes recorded there "
             "(repeatable; default: all).",
         )
         add_tenant_option(
@@ -216,6 +208,19 @@ class Command(BaseCommand):
         size: int,
         grace: float,
     ) -> None:
+        problems = self._finish_deletes(pending)
+        problems += self._repair_orphans(relations, size, grace)
+        problems += [f"{alias}: {why}" for alias, why in self.unopened.items()]
+        if problems:
+            raise CommandError(
+                "Left unrepaired (see above):\n  "
+                + "\n  ".join(problems)
+                + "\nRun 'manage.py repair_relations --dry-run' to list the rows."
+            )
+        self._line(self.style.SUCCESS("Nothing left to repair."))
+
+    def _finish_deletes(self, pending: list[PendingDelete]) -> list[str]:
+        """Finish each interrupted delete (as the tenant whose rows it changed); what was left."""
         problems: list[str] = []
         for delete in pending:
             try:
@@ -233,44 +238,51 @@ class Command(BaseCommand):
                 + (f"; {_counts(done)}" if done else "")
             )
             problems += finished.left
+        return problems
+
+    def _repair_orphans(
+        self, relations: list[CrossDatabaseRelation], size: int, grace: float
+    ) -> list[str]:
+        """Find the orphans, wait ``grace``, repair those still orphans; what was left."""
         # Found first, repaired after the grace period: repair_orphans checks again that each
         # target is still missing (a row committed meanwhile on its database is no orphan).
         found_batches = {relation: self._scan(relation, size) for relation in relations}
         if grace and any(found_batches.values()):
             self._line(f"Orphans found; checking them again in {grace:g}s (--grace).")
             time.sleep(grace)
+        problems: list[str] = []
         for relation, batches in found_batches.items():
-            total = Repair()
-            found = 0
-            for batch in batches:
-                found += len(batch.rows)
-                try:
-                    with use_tenant(tenant_of_alias(relation.database)):
-                        total.add(repair_orphans(batch, CrossDatabaseCollector))
-                except DatabaseError as error:
-                    total.left.append(f"{relation.label}: repair failed: {error}")
-            if not found:
-                continue
-            if total.changed:
-                self._line(
-                    self.style.SUCCESS(
-                        f"{relation.describe()}: {found} orphan(s) repaired "
-                        f"({on_delete_action(relation)}): {_counts(total.changed)}"
-                    )
+            problems += self._repair_relation(relation, batches)
+        return problems
+
+    def _repair_relation(
+        self, relation: CrossDatabaseRelation, batches: list[OrphanBatch]
+    ) -> list[str]:
+        """Repair the orphans of ``relation`` by its on_delete; what was left (DO_NOTHING's
+        rows are only listed)."""
+        total = Repair()
+        found = 0
+        for batch in batches:
+            found += len(batch.rows)
+            try:
+                with use_tenant(tenant_of_alias(relation.database)):
+                    total.add(repair_orphans(batch, CrossDatabaseCollector))
+            except DatabaseError as error:
+                total.left.append(f"{relation.label}: repair failed: {error}")
+        if not found:
+            return []
+        if total.changed:
+            self._line(
+                self.style.SUCCESS(
+                    f"{relation.describe()}: {found} orphan(s) repaired "
+                    f"({on_delete_action(relation)}): {_counts(total.changed)}"
                 )
-            for why in total.left:
-                if on_delete_of(relation) is DO_NOTHING:
-                    self._line(self.style.WARNING(why))
-                else:
-                    problems.append(why)
-        problems += [f"{alias}: {why}" for alias, why in self.unopened.items()]
-        if problems:
-            raise CommandError(
-                "Left unrepaired (see above):\n  "
-                + "\n  ".join(problems)
-                + "\nRun 'manage.py repair_relations --dry-run' to list the rows."
             )
-        self._line(self.style.SUCCESS("Nothing left to repair."))
+        if on_delete_of(relation) is not DO_NOTHING:
+            return total.left
+        for why in total.left:
+            self._line(self.style.WARNING(why))
+        return []
 
     @staticmethod
     def _scan(relation: CrossDatabaseRelation, size: int) -> list[OrphanBatch]:

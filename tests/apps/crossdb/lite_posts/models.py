@@ -1,36 +1,6 @@
-"""Posts on the second SQLite database, pointing at ``lite_people.Person`` with each on_delete."""
+"""Posts on the second SQLite database, pointing at ``lite_people.Person`` with each on_delete
+(tests/apps/crossdb/posts.py)."""
 
-from django.db import models
+from tests.apps.crossdb.posts import posts_of
 
-
-class Post(models.Model):
-    title = models.CharField(max_length=100)
-    author = models.ForeignKey("lite_people.Person", on_delete=models.CASCADE, related_name="posts")
-
-
-class Comment(models.Model):
-    """On the same database as Post: the cascade from a person continues there."""
-
-    text = models.CharField(max_length=100)
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
-
-
-class Draft(models.Model):
-    title = models.CharField(max_length=100)
-    editor = models.ForeignKey(
-        "lite_people.Person", null=True, on_delete=models.SET_NULL, related_name="drafts"
-    )
-
-
-class Invoice(models.Model):
-    total = models.IntegerField(default=0)
-    customer = models.ForeignKey(
-        "lite_people.Person", on_delete=models.PROTECT, related_name="invoices"
-    )
-
-
-class Badge(models.Model):
-    label = models.CharField(max_length=50)
-    holder = models.ForeignKey(
-        "lite_people.Person", on_delete=models.RESTRICT, related_name="badges"
-    )
+Post, Comment, Draft, Invoice, Badge = posts_of(__name__, "lite_people")
