@@ -99,7 +99,8 @@ class PrivateServer:
 
     def suspend(self) -> None:
         for pid in self.pids():
-            os.kill(pid, signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError):  # a backend that just exited
+                os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         if not (self.data / "postmaster.pid").exists():
