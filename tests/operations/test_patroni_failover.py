@@ -331,3 +331,56 @@ def test_the_app_survives_a_killed_leader_without_losing_an_acknowledged_write(
         f"{leader.name} back as the synchronous standby "
         f"{time.time() - killed_at:.1f} s after the kill"
     )
+
+
+STATUS_CONFIG = """\
+    import os
+    from django_cfg import DatabaseConfig, DjangoConfig
+
+    class StatusConfig(DjangoConfig):
+        databases = {"default": DatabaseConfig.from_url(os.environ["FAILOVER_DATABASE_URL"])}
+
+    config = StatusConfig()
+    """
+
+
+def cluster_status(root: Path) -> tuple[int, dict[str, str], str]:
+    """``manage.py db_status --json --timeout 2``: its exit status, each server's role as it
+    says it (``unreachable`` for none), and its output."""
+    from tests.support.spec_page import run_process
+
+    run = run_process(
+        [sys.executable, "manage.py", "db_status", "--json", "--timeout", "2"],
+        cwd=root,
+        env={"FAILOVER_DATABASE_URL": PATRONI_URL},
+        timeout=60,
+    )
+    listed = json.loads(run.stdout[: run.stdout.index("\n]") + 2])
+    servers = listed[0]["servers"]
+    roles = {s["address"]: s["server_role"] or "unreachable" for s in servers}
+    return run.returncode, roles, run.stdout + run.stderr
+
+
+def test_db_status_shows_the_new_roles_after_a_failover(tmp_path: Path) -> None:
+    wait_until_healthy(20)
+    prepare_database()
+    write_manage_py_project(tmp_path, STATUS_CONFIG)
+    leader = next(m for m in members() if m.role == "leader")
+    standby = next(m for m in members() if m.role == "sync_standby")
+    old, new = f"{leader.host}:{leader.port}", f"{standby.host}:{standby.port}"
+    code, roles, text = cluster_status(tmp_path)
+    assert (code, roles) == (0, {old: "primary", new: "standby"}), text
+
+    kill_postgres(leader)
+    wait_for("Patroni's promotion", 25, lambda: node_role(standby) in LEADER_ROLES)
+    code, roles, text = cluster_status(tmp_path)
+    # The old leader is down (or already rejoining as a standby): never a primary any more.
+    assert roles[new] == "primary", text
+    assert roles[old] in {"unreachable", "standby"}, text
+    if roles[old] == "unreachable":
+        assert code == 3, text  # degraded: a server of the URL is down, no standby left
+        assert f"server {old} is unreachable" in text
+
+    wait_until_healthy(40)
+    code, roles, text = cluster_status(tmp_path)
+    assert (code, roles) == (0, {old: "standby", new: "primary"}), text

@@ -28,7 +28,7 @@ from django.test.utils import CaptureQueriesContext
 from django_cfg import use_primary
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
 from django_cfg.runtime.runtime import current_runtime
-from django_cfg.schema.status import probe
+from django_cfg.schema.status import database_statuses, probe
 from tests.support.replica_tools import (
     read_through_outage,
     replay_paused,
@@ -344,13 +344,17 @@ def test_explicit_write_to_the_read_only_warehouse_fails_clearly(replicated: Non
 def test_db_status_shows_the_replica_and_its_lag(replicated: None) -> None:
     topology = current_runtime().topology
     wait_for_replica()
-    replica = probe("replica", topology).as_dict()
+    statuses = {s.alias: s for s in database_statuses(topology)}
+    replica = statuses["replica"].as_dict()
     assert (replica["role"], replica["reachable"], replica["port"]) == (
         "replica of postgres",
         True,
         "5433",
     )
+    assert (replica["server_role"], statuses["postgres"].server_role) == ("standby", "primary")
     assert replica["lag_bytes"] is not None
+    assert replica["lag_seconds"] is not None
+    assert replica["replay_paused"] in {False, True}  # the shared standby: others may pause it
     assert replica["pending"] is None  # a replica takes no migrations
     assert probe("analytics", topology).role == "read-only"
     stop_replica()

@@ -109,7 +109,8 @@ GOOD_URLS: list[tuple[str, dict[str, Any]]] = [
     ("postgresql://h/d?disable_server_side_cursors=true", {"DISABLE_SERVER_SIDE_CURSORS": True}),
     (
         "postgresql://h/d?pool=true",
-        {"OPTIONS": {"pool": True, "connect_timeout": 5}, "CONN_MAX_AGE": 0},
+        # pool=true: psycopg_pool's 30 s wait for a connection bounded by the connect timeout
+        {"OPTIONS": {"pool": {"timeout": 5}, "connect_timeout": 5}, "CONN_MAX_AGE": 0},
     ),
     (
         "postgresql://h/d?pool_min_size=2&pool_max_size=8&pool_timeout=2.5",

@@ -36,6 +36,7 @@ from django_cfg.settings.sqlite import MEMORY, names_a_file
 from django_cfg.settings.url import (
     DRIVER_DEFAULTS,
     ENGINES,
+    PRIMARY_CONNECT_TIMEOUT,
     DatabaseURLError,
     NamedDatabaseURL,
     engine_family,
@@ -335,13 +336,13 @@ class DatabaseConfig(ConfigModel):
             key: value.get_secret_value() if isinstance(value, SecretStr) else value
             for key, value in self.options.items()
         }
-        if self.pool is not False:
-            options["pool"] = self.pool
         if self.replica_of is not None and self.family in {"postgresql", "mysql"}:
             options.setdefault("connect_timeout", REPLICA_DEFAULTS.connect_timeout)
         for key, value in DRIVER_DEFAULTS.get(self.family or "", {}).items():
             if not (self.read_only and key == "transaction_mode"):  # no write lock to take
                 options.setdefault(key, value)
+        if self.pool is not False:
+            options["pool"] = _bounded_pool(self.pool, options.get("connect_timeout"))
         if self.read_only and self.pooler != "transaction":
             # Behind a transaction pooler no startup option reaches the server (PgBouncer refuses
             # ``options``, or drops it): read-only is enforced per transaction at run time.
@@ -394,3 +395,13 @@ class DatabaseConfig(ConfigModel):
                 f"{self.redacted_url}: cannot create the folder of the SQLite file ({reason})."
             ) from error
         return str(path)
+
+
+def _bounded_pool(pool: bool | dict[str, Any], connect_timeout: Any) -> dict[str, Any]:
+    """psycopg_pool's arguments, with ``timeout`` (how long a request waits for a connection
+    while none is free or the server is being reconnected; psycopg_pool's default is 30 s) the
+    connect timeout unless given. (Django passes ``check`` itself: ``CONN_HEALTH_CHECKS``.)"""
+    arguments = {} if pool is True else dict(pool or {})
+    seconds = connect_timeout if isinstance(connect_timeout, (int, float)) else None
+    arguments.setdefault("timeout", seconds or PRIMARY_CONNECT_TIMEOUT)
+    return arguments

@@ -36,10 +36,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections
+from django.db import OperationalError, connections
 from django.dispatch import Signal
 
 from django_cfg.settings.replica_options import ReplicaOptions
+from django_cfg.state.connection_failures import is_connection_failure
 from django_cfg.state.own_connection import own_connection
 from django_cfg.state.topology import DatabaseRole, Topology
 from django_cfg.state.wal import (
@@ -104,6 +105,23 @@ class _PrimaryWal:
     probed_at: float = 0.0
 
 
+@dataclass
+class _Flight:
+    """The one probe thread in flight: when it started, the server it waits for."""
+
+    done: threading.Event
+    started: float
+    alias: str | None = None
+    reported: bool = False
+
+
+def _fly(flight: _Flight, work: Callable[[], None]) -> None:
+    try:
+        work()
+    finally:
+        flight.done.set()
+
+
 class ReplicaMonitor:
     """Per process: replica choice, breakers, lag probes and counters, for one Topology."""
 
@@ -147,6 +165,7 @@ class ReplicaMonitor:
         }
         self._probe_lock = threading.Lock()  # one probing thread at a time; others use what we know
         self._probes: dict[str, Any] = {}
+        self._flight: _Flight | None = None  # the probe thread in flight (_in_background)
 
     def _carry_over(self, previous: ReplicaMonitor, kept: frozenset[str]) -> None:
         """What ``previous`` knows of the aliases in ``kept``: their state objects themselves
@@ -271,11 +290,11 @@ class ReplicaMonitor:
         try:
             probe.ensure_connection()
         except Exception as error:  # still down: the breaker stays open, with a longer wait
-            self.record_failure(primary, error, time.monotonic() - started)
-        else:
-            self.record_success(primary)
+            if self.record_failure(primary, error, time.monotonic() - started):
+                return
         finally:
             probe.close()
+        self.record_success(primary)  # it answered (an error of its own is not an outage)
 
     def reachable(self, primary: str, wrapper: Any) -> bool:
         """Whether this context's connection ``wrapper`` to ``primary`` can serve a read: open
@@ -290,23 +309,24 @@ class ReplicaMonitor:
             if raw is not None:
                 wrapper.close()  # broken: the server went away under it
             wrapper.ensure_connection()
-        except Exception as error:
-            self.record_failure(primary, error, time.monotonic() - started)
-            return False
+        except Exception as error:  # not a connection failure: the read raises it
+            return not self.record_failure(primary, error, time.monotonic() - started)
         return True
 
     def pin_position(self, primary: str) -> int | None:
         """``primary``'s WAL position for a read-your-writes marker, on this context's own
-        connection; None when the primary cannot answer (its breaker is open, or the query
+        connection; None when the primary cannot answer (its breaker is open, or the connection
         fails): the marker is then dropped. Either the write failed, and there is nothing to
         read back, or it committed before the primary went away, and then only a replica can
-        serve the read anyway (and it has the write unless it lagged at that very moment)."""
+        serve the read anyway (and it has the write unless it lagged at that very moment).
+        Any other error (the SQL's, e.g. a pooler's) is raised: the primary is up."""
         if not self.primary_down(primary):
             started = time.monotonic()
             try:
                 return primary_wal_lsn(primary)
             except Exception as error:
-                self.record_failure(primary, error, time.monotonic() - started)
+                if not self.record_failure(primary, error, time.monotonic() - started):
+                    raise
         self.counts["pin_dropped:primary_down"] += 1
         return None
 
@@ -329,18 +349,27 @@ class ReplicaMonitor:
 
     def record_failure(
         self, alias: str, error: BaseException, attempt_seconds: float = 0.0
-    ) -> None:
-        """``attempt_seconds``: how long the failed attempt took (timeouts back off longer)."""
+    ) -> bool:
+        """Count a failure of ``alias`` if ``error`` is a connection failure (True); any other
+        error is logged and changes nothing (False). ``attempt_seconds``: how long the failed
+        attempt took (timeouts back off longer)."""
         health = self._breaker(alias)
         if health is None:
-            return
+            return False
+        if not is_connection_failure(error):
+            logger.warning(
+                "%s answered with an error (not an outage, its breaker stays as it is): %s",
+                alias,
+                " ".join(f"{type(error).__name__}: {error}".split()),
+            )
+            return False
         primary = alias in self.primary_health
         with self._health_lock:
             if not primary:
                 self.counts["failover"] += 1
             now = time.monotonic()
             if health.failures and not health.probing and health.retry_at > now:
-                return  # another connection already reported this outage
+                return True  # another connection already reported this outage
             first = not health.failures
             health.failures += 1
             health.probing = False
@@ -360,7 +389,7 @@ class ReplicaMonitor:
                 health.last_error,
                 health.wait,
             )
-            return
+            return True
         log(
             "replica %s is unavailable (%s); its reads go elsewhere, next try in %.1f s",
             alias,
@@ -371,6 +400,7 @@ class ReplicaMonitor:
             replica_state_changed.send(
                 sender=type(self), alias=alias, available=False, error=health.last_error
             )
+        return True
 
     def record_success(self, alias: str) -> None:
         health = self._breaker(alias)
@@ -394,17 +424,23 @@ class ReplicaMonitor:
         if health.replay_lsn is not None and health.replay_lsn >= lsn:
             return True
         if time.monotonic() - health.replay_checked_at >= self.options.probe_interval / 10:
-            self._probe_replica(alias, primary)
+            self._in_background(lambda: self._probe_replica(alias, primary))
         return health.replay_lsn is not None and health.replay_lsn >= lsn
 
     def _refresh(self, primary: str, max_age: float) -> None:
         wal = self._wal[primary]
         if self.is_unavailable(primary):
             return  # nothing to compare with: the breaker retries the primary
-        if time.monotonic() - wal.probed_at < max_age or not self._probe_lock.acquire(
-            blocking=False
-        ):
-            return  # fresh enough, or another thread is probing: use what we know
+        if time.monotonic() - wal.probed_at < max_age:
+            return  # fresh enough
+        self._in_background(lambda: self._refresh_now(primary))
+
+    def _refresh_now(self, primary: str) -> None:
+        """Ask ``primary`` and then each of its replicas for their WAL positions (the probe
+        thread; nothing when another probe holds the lock)."""
+        wal = self._wal[primary]
+        if not self._probe_lock.acquire(blocking=False):
+            return  # another thread is probing: use what we know
         try:
             wal.probed_at = time.monotonic()
             primary_lsn = self._query_lsn(primary, written_position)
@@ -423,6 +459,41 @@ class ReplicaMonitor:
         finally:
             self._probe_lock.release()
 
+    def _in_background(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (a probe) on a daemon thread and wait for it at most
+        ``connect_timeout`` seconds: a hung server holds no request longer, and is taken out
+        of rotation until it answers. While another thread's probe is in flight nothing
+        waits: what is known serves (and a probe in flight for too long is reported)."""
+        bound = float(self.options.connect_timeout)
+        with self._health_lock:
+            flight = self._flight
+            mine = flight is None or flight.done.is_set()
+            if mine:
+                flight = self._flight = _Flight(threading.Event(), time.monotonic())
+        assert flight is not None
+        if mine:
+            threading.Thread(
+                target=_fly, args=(flight, work), name="django_cfg lag probe", daemon=True
+            ).start()
+            if flight.done.wait(bound):
+                return
+        elif time.monotonic() - flight.started < bound:
+            return
+        self._report_hung(flight, bound)
+
+    def _report_hung(self, flight: _Flight, bound: float) -> None:
+        """The server ``flight`` waits for has not answered within ``bound`` seconds: its
+        breaker opens (once per probe) until the probe, or a later one, gets its answer."""
+        with self._health_lock:
+            if flight.reported or flight.done.is_set() or flight.alias is None:
+                return
+            flight.reported = True
+        error = OperationalError(
+            f"{flight.alias} did not answer a WAL-position probe within {bound:g} s "
+            "(connect_timeout): the server hangs or is overloaded"
+        )
+        self.record_failure(flight.alias, error, bound)
+
     def _probe_replica(self, alias: str, primary: str, locked: bool = False) -> None:
         if not locked and not self._probe_lock.acquire(blocking=False):
             return
@@ -440,6 +511,8 @@ class ReplicaMonitor:
         """A WAL position ``read`` on this monitor's own connection to ``alias``; None if it
         cannot answer."""
         started = time.monotonic()
+        if self._flight is not None:
+            self._flight.alias = alias  # what a hung probe waits for
         try:
             probe = self._probe_connection(alias)
             if probe.vendor != "postgresql":
@@ -462,10 +535,17 @@ class ReplicaMonitor:
         return probe
 
     def close(self) -> None:
-        with self._probe_lock:
+        """Close the probe connections (left open, with a warning, while a probe hangs on
+        one of them for more than ``connect_timeout``)."""
+        if not self._probe_lock.acquire(timeout=self.options.connect_timeout):
+            logger.warning("a lag probe hangs: its connections are left open")
+            return
+        try:
             for probe in self._probes.values():
                 probe.close()
             self._probes.clear()
+        finally:
+            self._probe_lock.release()
 
     def status(self) -> Mapping[str, Mapping[str, Any]]:
         """Per replica: unavailable or not, the last error, lag (bytes, seconds), for db_status."""

@@ -7,19 +7,27 @@
     lag_bytes = written - replayed
 
 Read-your-writes, the lag probes and ``db_status`` compare these two numbers (never the lag
-columns of ``pg_stat_replication``, which go NULL when idle).
+columns of ``pg_stat_replication``, which go NULL when idle). ``db_status`` asks each server what
+it is in one query:
+
+    facts = server_facts(cursor)
+    # ServerFacts(in_recovery=True, position=..., replay_paused=False, lag_seconds=0.0)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "REPLAYED_POSITION_SQL",
+    "SERVER_FACTS_SQL",
     "WRITTEN_POSITION_SQL",
+    "ServerFacts",
     "format_lsn",
     "parse_lsn",
     "replayed_position",
+    "server_facts",
     "written_position",
 ]
 
@@ -27,6 +35,30 @@ WRITTEN_POSITION_SQL = "SELECT pg_current_wal_lsn()::text"
 """On a primary: the WAL position its last write reached."""
 REPLAYED_POSITION_SQL = "SELECT pg_last_wal_replay_lsn()::text"
 """On a replica: the WAL position it has replayed (NULL on a primary)."""
+SERVER_FACTS_SQL = """
+SELECT r, (CASE WHEN r THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
+       CASE WHEN r THEN pg_is_wal_replay_paused() END,
+       CASE WHEN r THEN CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END END
+FROM pg_is_in_recovery() AS r
+"""
+"""What the server is (``pg_is_in_recovery()``), its WAL position (written on a primary, replayed
+on a standby), whether replay is paused, and how many seconds of commits it has yet to replay
+(0 when it has replayed all it received: an idle primary is no lag)."""
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """One PostgreSQL server's own answer about its role and replay."""
+
+    in_recovery: bool
+    """True: a standby (read-only, replaying WAL); False: a primary (takes writes)."""
+    position: int | None
+    """The WAL position it has written (a primary) or replayed (a standby)."""
+    replay_paused: bool | None
+    """Standbys: ``pg_wal_replay_pause()`` is in effect (its data stays as it is)."""
+    lag_seconds: float | None
+    """Standbys: age of the last replayed commit while WAL it received waits to be replayed."""
 
 
 def parse_lsn(text: str) -> int:
@@ -47,6 +79,18 @@ def written_position(cursor: Any) -> int | None:
 def replayed_position(cursor: Any) -> int | None:
     """The replica's replayed WAL position, read with ``cursor`` (None if not a standby)."""
     return _position(cursor, REPLAYED_POSITION_SQL)
+
+
+def server_facts(cursor: Any) -> ServerFacts:
+    """What the server ``cursor`` is connected to says of itself."""
+    cursor.execute(SERVER_FACTS_SQL)
+    in_recovery, position, paused, lag = cursor.fetchone()
+    return ServerFacts(
+        in_recovery=bool(in_recovery),
+        position=parse_lsn(position) if position else None,
+        replay_paused=paused,
+        lag_seconds=None if lag is None else max(0.0, round(float(lag), 3)),
+    )
 
 
 def _position(cursor: Any, sql: str) -> int | None:
