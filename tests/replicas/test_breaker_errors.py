@@ -109,3 +109,34 @@ def test_mysql_sql_errors_are_not_connection_failures() -> None:
     finally:
         connection.close()
     assert not is_connection_failure(wrong_sql.value)
+
+
+def test_the_middleware_answers_the_view_when_the_primary_answers_its_position_with_an_error(
+    monitor: ReplicaMonitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the view, the read-your-writes middleware asks the primary its WAL position: an
+    SQL error there (the primary is up) leaves the view's response and keeps a time marker."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from django_cfg.replicas.pinning import COOKIE_NAME, ReadYourWritesMiddleware
+    from django_cfg.state.pins import current_pins, set_write
+
+    def refuse(primary: str) -> int:
+        raise InternalError('prepared statement "_pg3_2" does not exist')
+
+    monkeypatch.setattr(monitor, "pin_position", refuse)
+    assert "postgres" in current_runtime().lsn_primaries
+
+    def view(request: object) -> HttpResponse:
+        current_runtime().pins.note_write("postgres", by_position=True)
+        assert current_pins().writes["postgres"].lsn is None
+        return HttpResponse("made")
+
+    response = ReadYourWritesMiddleware(view)(RequestFactory().post("/"))
+    assert response.status_code == 200
+    assert response.content == b"made"
+    marker = response.cookies[COOKIE_NAME].value.split(":")
+    assert marker[0] == "postgres" and marker[1] == ""  # a time marker, no WAL position
+    assert monitor.primary_health["postgres"].failures == 0
+    set_write("postgres", None)

@@ -9,6 +9,7 @@ requests in a signed cookie, so a POST is followed by GETs that see it.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.signing import BadSignature
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
@@ -31,6 +33,8 @@ __all__ = [
     "markers_text",
     "parse_markers",
 ]
+
+logger = logging.getLogger("django_cfg.replicas")
 
 COOKIE_NAME = "django_cfg_pins"
 _COOKIE_SALT = "django_cfg.pinning"
@@ -131,7 +135,16 @@ class ReadYourWritesMiddleware:
             if write.lsn is None and monitor is not None and primary in runtime.lsn_primaries:
                 # None: the primary cannot answer (the write failed, or it went away since):
                 # no marker, and no 500 for a response the view has already made.
-                lsn = monitor.pin_position(primary)
+                try:
+                    lsn = monitor.pin_position(primary)
+                except DatabaseError as error:  # the primary is up; its answer is an SQL error
+                    logger.warning(
+                        "database %r: its WAL position could not be read (%s); the next "
+                        "requests read it for pin_seconds instead.",
+                        primary,
+                        error,
+                    )
+                    continue  # the marker stays a time marker: safe, and no 500 either
                 state = state.with_write(primary, None if lsn is None else Write(lsn, write.at))
         if state.writes:
             response.set_signed_cookie(
