@@ -137,6 +137,7 @@ def test_the_middleware_answers_the_view_when_the_primary_answers_its_position_w
     assert response.status_code == 200
     assert response.content == b"made"
     marker = response.cookies[COOKIE_NAME].value.split(":")
-    assert marker[0] == "postgres" and marker[1] == ""  # a time marker, no WAL position
+    assert marker[0] == "postgres"
+    assert marker[1] == ""  # a time marker, no WAL position
     assert monitor.primary_health["postgres"].failures == 0
     set_write("postgres", None)
