@@ -1,5 +1,6 @@
-"""Django's ``showmigrations``, also for a tenant's database: ``--database tenant_<name>`` (the tenant is
-selected while it runs; ``management/tenant_database_option.py``). Otherwise Django's command."""
+"""Django's ``showmigrations``, also for a tenant's database: ``--database tenant_<name>``
+(the tenant is selected while it runs; ``management/tenant_database_option.py``).
+"""
 
 from __future__ import annotations
 
