@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class TenantProject:
     recheck_seconds: float | None = None
     passwords: dict[str, str] | None = None
     test_url: str | None = None
+    env_extra: dict[str, str] = field(default_factory=dict)
+    """More environment variables of the project's processes."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -55,7 +57,7 @@ class TenantProject:
             env["TENANT_TEST_PASSWORDS"] = json.dumps(self.passwords)
         if self.test_url is not None:
             env["TENANT_TEST_TEST_URL"] = self.test_url
-        return env
+        return {**env, **self.env_extra}
 
     def manage(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         return run_python(
