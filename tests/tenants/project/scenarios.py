@@ -792,7 +792,46 @@ def held_backends(args: list[str]) -> dict[str, Any]:
     return out
 
 
+def hosts(hosts: list[str]) -> dict[str, Any]:
+    """GET /notes/ with each Host header through the test client (sync), and the async view
+    through the middleware in async mode (Django's AsyncClient always adds its own host): the
+    tenant each request ran as, or its status code."""
+    from django.http import Http404
+    from django.test import AsyncRequestFactory
+
+    from django_cfg.tenants.middleware import TenantMiddleware
+    from tests.tenants.project.urls import notes_async
+
+    client = Client()
+
+    def shown(response: Any) -> Any:
+        ok = response.status_code == 200
+        return json.loads(response.content)["tenant"] if ok else response.status_code
+
+    async def async_hosts() -> list[Any]:
+        middleware = TenantMiddleware(notes_async)
+        shown_: list[Any] = []
+        for host in hosts:
+            request = AsyncRequestFactory().get("/async-notes/")
+            request.META["HTTP_HOST"] = host
+            try:
+                try:
+                    shown_.append(shown(await middleware(request)))
+                except NoTenantError as error:  # as Django's handler would pass it on
+                    middleware.process_exception(request, error)
+            except Http404:
+                shown_.append(404)
+        return shown_
+
+    first = dict(zip(hosts, asyncio.run(async_hosts()), strict=True))  # reads the domains
+    return {
+        "sync": {host: shown(client.get("/notes/", headers={"host": host})) for host in hosts},
+        "async": first,
+    }
+
+
 SCENARIOS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
+    "hosts": hosts,
     "replicas": replicas,
     "served": served,
     "pin_cookie": pin_cookie,
