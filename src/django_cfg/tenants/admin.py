@@ -53,7 +53,6 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
 class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = TenantForm
     list_display = ("name", "shown_state", "shown_domains", "database", "created")
-    list_filter = ("state",)
     search_fields = ("name",)
     readonly_fields = ("name", "shown_state", "database", "replica_urls", "version", "created")
     fields = ("name", "shown_state", "database", "replica_urls", "domains", "version", "created")
