@@ -29,10 +29,15 @@ at the end (kept with keepdb / ``--keepdb`` / ``--reuse-db``).
 A production tenant's database (``TenantsConfig.names``, or every row of the tenants table,
 read before Django's test databases replace ``default``) is never created, opened or dropped
 by the tests: ``ImproperlyConfigured`` names it (``django_cfg.tenants.production``).
+
+Under pytest-xdist each worker has tenant test databases of its own, named after the worker
+(``PYTEST_XDIST_WORKER``) as pytest-django names ``default``'s: ``test-{tenant}-gw0``,
+``tenants/test-{tenant}-gw1.sqlite3`` (``worker=`` says it explicitly).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,7 +55,7 @@ from django.test.utils import override_settings
 from pydantic import SecretStr
 
 from django_cfg.runtime.added_databases import add_database, remove_database
-from django_cfg.settings.tenants import TENANTS_SETTING, template_text
+from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING, template_text
 from django_cfg.tenants.production import (
     PRODUCTION_DATABASES,
     ProductionDatabases,
@@ -76,6 +81,18 @@ def tenant_test_template(template: str) -> str:
     return f"{head}/test-{last}{question}{query}"
 
 
+def worker_template(template: str, worker: str | None) -> str:
+    """``template`` with ``-<worker>`` after ``{tenant}`` (``test-{tenant}-gw0``): each
+    pytest-xdist worker's own databases (a '-' is never part of a tenant's name, so a worker's
+    database is never another tenant's); unchanged without a worker."""
+    return template.replace(PLACEHOLDER, f"{PLACEHOLDER}-{worker}") if worker else template
+
+
+def xdist_worker() -> str | None:
+    """The pytest-xdist worker this process is (``gw0``, ``gw1``...; set by xdist), else None."""
+    return os.environ.get("PYTEST_XDIST_WORKER") or None
+
+
 @dataclass
 class TenantTestDatabases:
     """The tenants' test databases of one test run: ``setup()`` before the first test,
@@ -89,6 +106,8 @@ class TenantTestDatabases:
     production: ProductionDatabases | None = None
     """The production tenants' databases, read while ``default`` was still the production
     database (``ProductionDatabases.read()``); None: those of ``TenantsConfig.names``."""
+    worker: str | None = None
+    """The pytest-xdist worker (``gw0``): its own databases, ``test-{tenant}-gw0``."""
     _setting: dict[str, Any] | None = None
     _override: override_settings | None = None
     """The test template in place of the production one (Django's override_settings)."""
@@ -138,12 +157,13 @@ class TenantTestDatabases:
     def _test_setting(self, setting: dict[str, Any]) -> dict[str, Any]:
         """The tenants setting while the tests run: the test template, no replicas (their
         templates name the production replicas), the production databases to refuse."""
-        test_url = setting.get("test_url") or SecretStr(
-            tenant_test_template(template_text(setting["url"]))
+        test_url = template_text(setting.get("test_url") or "") or tenant_test_template(
+            template_text(setting["url"])
         )
+        test_url = worker_template(test_url, self.worker)
         return {
             **setting,
-            "url": test_url,
+            "url": SecretStr(test_url),
             "replica_urls": [],
             PRODUCTION_DATABASES: self.production,
         }
@@ -221,11 +241,17 @@ def tenant_test_databases(
     verbosity: int = 0,
     keepdb: bool = False,
     production: ProductionDatabases | None = None,
+    worker: str | None = None,
 ) -> Iterator[None]:
     """The tenants' test databases for the block (pytest-django's ``django_db_setup``);
-    ``production``: ``ProductionDatabases.read()`` before the test databases were set up."""
+    ``production``: ``ProductionDatabases.read()`` before the test databases were set up;
+    ``worker``: the pytest-xdist worker (unset: ``PYTEST_XDIST_WORKER``, set by xdist)."""
     databases = TenantTestDatabases(
-        tenants, verbosity=verbosity, keepdb=keepdb, production=production
+        tenants,
+        verbosity=verbosity,
+        keepdb=keepdb,
+        production=production,
+        worker=worker or xdist_worker(),
     )
     try:
         databases.setup()
