@@ -82,7 +82,7 @@ class TenantDatabaseCommand(BaseCommand):
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         action = database_action(parser)
-        action.choices = TenantAliases(tuple(action.choices or connections))  # type: ignore[arg-type]
+        action.choices = TenantAliases(tuple(action.choices or connections))
         action.help = (action.help or "") + " A tenant's database: tenant_<name>."
         return parser
 
