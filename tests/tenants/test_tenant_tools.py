@@ -125,6 +125,8 @@ def test_tenant_command_runs_any_command_in_one_tenant_or_all(project: TenantPro
     project.manage("tenant_command", "acme", "shell", "-c", add)
     dumped = json.loads(project.manage("tenant_command", "acme", "dumpdata", "notes.note"))
     assert [row["fields"]["title"] for row in dumped] == ["x"]  # --database tenant_acme added
+    project.manage("tenant_command", "acme", "flush", "--noinput")  # Django's own choices
+    assert json.loads(project.manage("tenant_command", "acme", "dumpdata", "notes.note")) == []
     out = project.manage("tenant_command", "--all-tenants", "showmigrations", "notes")
     assert out.count("[X] 0001_initial") == 3
     assert "showmigrations: 3 succeeded." in out

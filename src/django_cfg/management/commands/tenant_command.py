@@ -6,8 +6,9 @@ selected; ``--all-tenants``: for every tenant, each failure isolated.
     python manage.py tenant_command --all-tenants migrate                 # one after another
     python manage.py tenant_command --all-tenants --parallel 4 loaddata seed.json
 
-The command runs inside ``use_tenant(NAME)``; a command with a ``--database`` option (migrate,
-dumpdata, loaddata, dbshell, ...) gets ``--database tenant_<name>`` unless ARGS name one.
+The command runs inside ``use_tenant(NAME)``, the tenant's database opened first (so it is among
+the aliases any command's ``--database`` accepts: flush, createcachetable, ...); a command with
+a ``--database`` option gets ``--database tenant_<name>`` unless ARGS name one.
 ``--all-tenants`` runs it for each tenant (``list_tenants``), in this process one after another,
 or with ``--parallel N`` in N processes at a time (each tenant's output printed as a block when
 it ends). A failing tenant does not stop the others; the summary names each failure, and the
@@ -34,6 +35,7 @@ from django_cfg.management.tenant_commands import tenants_registry
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.errors import UnknownTenantError
+from django_cfg.tenants.registry import current_registry
 
 
 class Command(BaseCommand):
@@ -143,14 +145,17 @@ class Command(BaseCommand):
 def run_command(name: str, command: str, rest: list[str]) -> None:
     """Run ``manage.py COMMAND REST`` in this process with tenant ``name`` selected (and its
     database as ``--database`` when the command has that option and REST names none)."""
-    instance = _command_class(command)
-    parser = instance.create_parser("manage.py", command)
-    has_database = any("--database" in action.option_strings for action in parser._actions)
-    given = any(word == "--database" or word.startswith("--database=") for word in rest)
-    argv = ["manage.py", command, *rest]
-    if has_database and not given:
-        argv += ["--database", tenant_alias(name)]
     with use_tenant(name):
+        registry = current_registry()
+        assert registry is not None
+        registry.alias_for(name)  # in connections now: every command's --database choices
+        instance = _command_class(command)
+        parser = instance.create_parser("manage.py", command)
+        has_database = any("--database" in action.option_strings for action in parser._actions)
+        given = any(word == "--database" or word.startswith("--database=") for word in rest)
+        argv = ["manage.py", command, *rest]
+        if has_database and not given:
+            argv += ["--database", tenant_alias(name)]
         instance.run_from_argv(argv)
 
 
