@@ -64,11 +64,15 @@ def database_action(parser: CommandParser) -> argparse.Action:
 
 def tenant_of_option(database: str | None) -> str | None:
     """The tenant ``--database`` names (``tenant_acme`` -> ``acme``), checked to exist; None for
-    any other database; a CommandError for an unknown tenant."""
+    any other database, and for an alias already open that the registry did not open as a
+    tenant's (``move_tenant``'s target, ``tenant_acme__move``); a CommandError for an unknown
+    tenant."""
     name = tenant_of_alias(database) if database else None
     registry = current_registry() if name is not None else None
     if name is None or registry is None:
         return None
+    if database in connections.settings:  # opened: by the registry, or by a command
+        return name if registry.open.get(name) == database else None
     try:
         return registry.check(name)
     except UnknownTenantError as error:

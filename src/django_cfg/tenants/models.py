@@ -37,7 +37,7 @@ class Tenant(models.Model):
     name = models.CharField(max_length=63, unique=True)
     url = models.TextField(blank=True, default="")  # a database URL without its password
     replica_urls = models.JSONField(blank=True, default=list)  # database URLs, as url
-    domains = models.JSONField(blank=True, default=list)  # its own hosts: ["acme.com"]
+    domains = models.JSONField(blank=True, default=list, db_default=[])  # hosts: ["acme.com"]
     state = models.CharField(max_length=16, blank=True, default="", db_default="")  # "" or above
     version = models.PositiveBigIntegerField(default=0, db_default=0)
     created = models.DateTimeField(default=timezone.now)

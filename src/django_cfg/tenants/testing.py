@@ -12,9 +12,11 @@ pytest-django (conftest.py)::
             return ProductionDatabases.read()
 
     @pytest.fixture(scope="session")
-    def django_db_setup(django_db_setup, django_db_blocker, django_db_modify_db_settings):
-        production = django_db_modify_db_settings
-        with django_db_blocker.unblock(), tenant_test_databases(production=production):
+    def django_db_setup(django_db_setup, django_db_blocker, django_db_modify_db_settings, request):
+        production, worker = django_db_modify_db_settings, xdist_worker(request)
+        with django_db_blocker.unblock(), tenant_test_databases(
+            production=production, worker=worker
+        ):
             yield
 
 While the tests run, tenants live in ``TenantsConfig.test_url`` (unset: the template with
@@ -30,14 +32,13 @@ A production tenant's database (``TenantsConfig.names``, or every row of the ten
 read before Django's test databases replace ``default``) is never created, opened or dropped
 by the tests: ``ImproperlyConfigured`` names it (``django_cfg.tenants.production``).
 
-Under pytest-xdist each worker has tenant test databases of its own, named after the worker
-(``PYTEST_XDIST_WORKER``) as pytest-django names ``default``'s: ``test-{tenant}-gw0``,
-``tenants/test-{tenant}-gw1.sqlite3`` (``worker=`` says it explicitly).
+Under pytest-xdist each worker has tenant test databases of its own, named after the worker as
+pytest-django names ``default``'s: ``test-{tenant}-gw0``, ``tenants/test-{tenant}-gw1.sqlite3``;
+the recipe passes ``worker=xdist_worker(request)`` (None outside xdist).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ __all__ = [
     "TenantTestRunnerMixin",
     "tenant_test_databases",
     "tenant_test_template",
+    "xdist_worker",
 ]
 
 
@@ -88,9 +90,12 @@ def worker_template(template: str, worker: str | None) -> str:
     return template.replace(PLACEHOLDER, f"{PLACEHOLDER}-{worker}") if worker else template
 
 
-def xdist_worker() -> str | None:
-    """The pytest-xdist worker this process is (``gw0``, ``gw1``...; set by xdist), else None."""
-    return os.environ.get("PYTEST_XDIST_WORKER") or None
+def xdist_worker(request: Any) -> str | None:
+    """The pytest-xdist worker running this session (``gw0``, ``gw1``...), read as pytest-django
+    reads it (``request.config.workerinput``), else None. Not ``PYTEST_XDIST_WORKER``: a pytest
+    started by a test of an xdist worker inherits that variable without being a worker."""
+    workerinput = getattr(request.config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else None
 
 
 @dataclass
@@ -245,13 +250,13 @@ def tenant_test_databases(
 ) -> Iterator[None]:
     """The tenants' test databases for the block (pytest-django's ``django_db_setup``);
     ``production``: ``ProductionDatabases.read()`` before the test databases were set up;
-    ``worker``: the pytest-xdist worker (unset: ``PYTEST_XDIST_WORKER``, set by xdist)."""
+    ``worker``: the pytest-xdist worker (``xdist_worker(request)``): its own databases."""
     databases = TenantTestDatabases(
         tenants,
         verbosity=verbosity,
         keepdb=keepdb,
         production=production,
-        worker=worker or xdist_worker(),
+        worker=worker,
     )
     try:
         databases.setup()
