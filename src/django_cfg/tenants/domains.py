@@ -13,6 +13,7 @@ rule. The hosts of the tenants table are read in one query, again once older tha
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -29,8 +30,8 @@ def host_name(host: str) -> str:
     """``host`` (a Host header, maybe with a port) as domains are kept: lower case, no port, no
     trailing dot."""
     host = host.lower()
-    if host.startswith("["):  # an IPv6 literal: never a tenant's domain
-        return host
+    if host.startswith("["):  # an IPv6 literal, maybe with a port: never a tenant's domain
+        return host.partition("]")[0] + "]"
     return host.partition(":")[0].rstrip(".")
 
 
@@ -50,7 +51,7 @@ class TenantDomains:
         (a query on ``default``: from async code, ``refresh()`` in a thread first)."""
         domain = host_name(host)
         name = self.fixed.get(domain)
-        if name is not None or not self.table:
+        if name is not None or not self.table or not _may_be_a_domain(domain):
             return name
         if self.stale():
             self.refresh()
@@ -96,6 +97,16 @@ class TenantDomains:
             if domain in (domains or ()):
                 return str(name)
         return None
+
+
+def _may_be_a_domain(domain: str) -> bool:
+    """Whether ``domain`` could be a tenant's (a host name; an IP host never is: health checks
+    on ``10.0.0.12`` read no table)."""
+    try:
+        ipaddress.ip_address(domain.strip("[]"))
+    except ValueError:
+        return True
+    return False
 
 
 def checked_domains(domains: TenantDomains, name: str, hosts: Iterable[str]) -> list[str]:
