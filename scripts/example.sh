@@ -25,18 +25,10 @@ cd "${EXAMPLE_DIR:-examples/saas}"
 "$python" manage.py check
 if [[ "${SAAS_TENANTS:-}" == 1 ]]; then
   tenants=(acme globex)
-  for tenant in "${tenants[@]}"; do
-    # once: a second run finds the tenant recorded and goes on
-    if out=$("$python" manage.py create_tenant "$tenant" 2>&1); then
-      echo "$out"
-    elif grep -q "Tenant '$tenant' already exists" <<<"$out"; then
-      echo "Tenant '$tenant': already exists, kept."
-    else
-      echo "$out" >&2
-      exit 1
-    fi
-  done
+  # once: a second run finds the tenants recorded and keeps them
+  "$python" manage.py create_tenant "${tenants[@]}" --if-not-exists
   "$python" manage.py migrate_all --noinput
+  "$python" manage.py list_tenants
   "$python" tenants_demo.py "${tenants[@]}"
 else
   "$python" demo.py

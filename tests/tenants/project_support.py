@@ -11,7 +11,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,7 +39,8 @@ class TenantProject(SubprocessProject):
     recheck_seconds: float | None = None
     passwords: dict[str, str] | None = None
     test_url: str | None = None
-    extra_env: dict[str, str] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """More environment variables of the project's processes."""
 
     MANAGE: ClassVar[tuple[str, ...]] = (*RUN, "manage")
 
@@ -70,7 +71,7 @@ class TenantProject(SubprocessProject):
             env["TENANT_TEST_PASSWORDS"] = json.dumps(self.passwords)
         if self.test_url is not None:
             env["TENANT_TEST_TEST_URL"] = self.test_url
-        return {**env, **(self.extra_env or {})}
+        return {**env, **self.extra_env}
 
     def scenario(self, function: Scenario | str, *args: str) -> dict[str, Any]:
         """``function([ARGS])`` run in a process of the project: what it returned."""

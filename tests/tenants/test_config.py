@@ -39,6 +39,7 @@ def test_settings_name_the_tenants_the_router_in_front_and_the_middleware() -> N
         "resolver": "path",
         "header": "X-Tenant",
         "shared_hosts": [],
+        "domains": {},
         "names": ["acme", "beta"],
         "max_open": 10,
         "test_url": None,

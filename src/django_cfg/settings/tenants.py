@@ -127,13 +127,14 @@ def check_template(template: str, field: str) -> str:
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
-def check_host(host: str) -> str:
+def check_host(host: str, field: str = "shared_hosts") -> str:
     """``host`` as the subdomain resolver compares it (lower case, no trailing dot), else
-    ValueError: a host name like ``www.example.com``, without scheme, port, path or wildcard."""
+    ValueError naming ``field``: a host name like ``www.example.com``, without scheme, port,
+    path or wildcard."""
     normalised = host.strip().lower().rstrip(".")
     if not _HOST.fullmatch(normalised) or len(normalised) > 253:
         raise ValueError(
-            f"shared_hosts: {host[:100]!r} is not a host name; give it as the Host header "
+            f"{field}: {host[:100]!r} is not a host name; give it as the Host header "
             "names it, without scheme, port or path (e.g. 'example.com', 'www.example.com'). "
             "IP hosts never name a tenant: they need no entry."
         )
@@ -176,6 +177,12 @@ class TenantsConfig(ConfigModel):
         default=(),
         description="Hosts that name no tenant with resolver='subdomain' (the bare domain, "
         "'www.example.com', 'api.example.com'): their requests run with none, like an IP host",
+    )
+    domains: dict[str, str] = Field(
+        default_factory=dict,
+        description="A tenant's own domains with resolver='subdomain': host -> tenant name "
+        "({'acme.com': 'acme'}), checked before the subdomain rule; with the tenants table, "
+        "also create_tenant --domain (stored on the tenant's row)",
     )
     names: tuple[str, ...] | None = Field(
         default=None,
@@ -258,6 +265,16 @@ class TenantsConfig(ConfigModel):
             raise ValueError(f"shared_hosts lists a host twice: {list(hosts)!r}.")
         return normalised
 
+    @field_validator("domains")
+    @classmethod
+    def _check_domains(cls, domains: dict[str, str]) -> dict[str, str]:
+        normalised = {
+            check_host(host, "domains"): check_tenant_name(n) for host, n in domains.items()
+        }
+        if len(normalised) != len(domains):
+            raise ValueError(f"domains lists a host twice: {sorted(domains)!r}.")
+        return normalised
+
     @field_validator("passwords")
     @classmethod
     def _check_passwords(cls, passwords: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -305,6 +322,23 @@ class TenantsConfig(ConfigModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_domains_fit(self) -> TenantsConfig:
+        if self.domains and self.resolver != "subdomain":
+            raise ValueError(
+                f"domains only applies to resolver='subdomain' (resolver is {self.resolver!r}): "
+                "with another resolver a request names its tenant without its host."
+            )
+        unlisted = sorted(
+            {name for name in self.domains.values() if name not in (self.names or ())}
+        )
+        if self.names is not None and unlisted:
+            raise ValueError(f"domains names tenants that are not in names: {unlisted}.")
+        both = sorted(set(self.domains) & set(self.shared_hosts))
+        if both:
+            raise ValueError(f"{both}: in shared_hosts and in domains; a host is one or the other.")
+        return self
+
     def database_url(self, name: str) -> str:
         return self.url.get_secret_value().replace(PLACEHOLDER, check_tenant_name(name))
 
@@ -338,6 +372,7 @@ class TenantsConfig(ConfigModel):
             "resolver": self.resolver,
             "header": self.header,
             "shared_hosts": list(self.shared_hosts),
+            "domains": dict(self.domains),
             "names": list(self.names) if self.names is not None else None,
             "max_open": self.max_open,
             "test_url": self.test_url,

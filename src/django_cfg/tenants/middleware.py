@@ -3,7 +3,8 @@
     resolver="subdomain"   acme.example.com -> "acme" (the first label of a host of 3+ labels,
                            or of 2 labels ending in "localhost"); an IP host (127.0.0.1,
                            [::1], with or without port) and TenantsConfig.shared_hosts name
-                           none
+                           none; first, a tenant's own domain (acme.com -> "acme":
+                           TenantsConfig.domains, create_tenant --domain; tenants.domains)
     resolver="header"      the X-Tenant header (TenantsConfig.header)
     resolver="path"        /acme/notes/ -> "acme" (the URL patterns keep the prefix:
                            path("<str:tenant>/", include(...)))
@@ -98,6 +99,8 @@ class TenantMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> Any:
         registry = current_registry()
+        if registry is not None and registry.domains.stale():
+            await sync_to_async(registry.domains.refresh)()  # a query on default
         name = self._name(request, registry)
         if (
             name is not None
@@ -121,6 +124,12 @@ class TenantMiddleware:
 
     @staticmethod
     def _name(request: HttpRequest, registry: TenantRegistry | None) -> str | None:
-        name = resolve_tenant(request, dict(registry.setting)) if registry is not None else None
+        name = None
+        if registry is not None:
+            setting = registry.setting
+            if setting.get("resolver", "subdomain") == "subdomain":
+                name = registry.domains.tenant_of(request.get_host())
+            if name is None:
+                name = resolve_tenant(request, dict(setting))
         request.tenant = name  # type: ignore[attr-defined]
         return name

@@ -23,6 +23,9 @@ class Tenant(models.Model):
     (for a tenant on the template's server only). Maintained by ``manage.py create_tenant`` /
     ``drop_tenant`` / ``move_tenant``; lives on ``default``.
 
+    ``domains`` are the tenant's own hosts (``create_tenant --domain``, the admin), which the
+    middleware resolves before the subdomain rule (``tenants.domains``).
+
     ``state`` is "" (ready), ``MOVING``, or ``CREATING`` / ``MIGRATING`` while it is created.
     ``url`` and ``replica_urls`` never hold a password (``TenantsConfig.passwords`` or the
     template's supply it). ``version`` grows at each change of ``url`` or ``state``: a process
@@ -34,6 +37,7 @@ class Tenant(models.Model):
     name = models.CharField(max_length=63, unique=True)
     url = models.TextField(blank=True, default="")  # a database URL without its password
     replica_urls = models.JSONField(blank=True, default=list)  # database URLs, as url
+    domains = models.JSONField(blank=True, default=list, db_default=[])  # hosts: ["acme.com"]
     state = models.CharField(max_length=16, blank=True, default="", db_default="")  # "" or above
     version = models.PositiveBigIntegerField(default=0, db_default=0)
     created = models.DateTimeField(default=timezone.now)

@@ -54,6 +54,7 @@ from django_cfg.settings.tenants import (
     tenant_replica_alias,
 )
 from django_cfg.tenants.credentials import with_password
+from django_cfg.tenants.domains import TenantDomains
 from django_cfg.tenants.errors import UnknownTenantError
 
 __all__ = [
@@ -82,6 +83,10 @@ class TenantRegistry:
         self.max_open: int | None = setting.get("max_open")
         self.recheck_seconds: float = float(setting.get("recheck_seconds") or 5.0)
         self.passwords: Mapping[str, Any] = setting.get("passwords") or {}
+        self.domains = TenantDomains(
+            setting.get("domains") or {}, self.fixed is None, self.recheck_seconds
+        )
+        """Each tenant's own domains (``TenantsConfig.domains``, the rows' ``domains``)."""
         self.open: OrderedDict[str, str] = OrderedDict()
         """name -> alias of the tenants whose database this process has added, oldest first."""
         self.replicas: dict[str, tuple[str, ...]] = {}

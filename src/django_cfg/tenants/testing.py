@@ -12,9 +12,11 @@ pytest-django (conftest.py)::
             return ProductionDatabases.read()
 
     @pytest.fixture(scope="session")
-    def django_db_setup(django_db_setup, django_db_blocker, django_db_modify_db_settings):
-        production = django_db_modify_db_settings
-        with django_db_blocker.unblock(), tenant_test_databases(production=production):
+    def django_db_setup(django_db_setup, django_db_blocker, django_db_modify_db_settings, request):
+        production, worker = django_db_modify_db_settings, xdist_worker(request)
+        with django_db_blocker.unblock(), tenant_test_databases(
+            production=production, worker=worker
+        ):
             yield
 
 While the tests run, tenants live in ``TenantsConfig.test_url`` (unset: the template with
@@ -29,6 +31,10 @@ at the end (kept with keepdb / ``--keepdb`` / ``--reuse-db``).
 A production tenant's database (``TenantsConfig.names``, or every row of the tenants table,
 read before Django's test databases replace ``default``) is never created, opened or dropped
 by the tests: ``ImproperlyConfigured`` names it (``django_cfg.tenants.production``).
+
+Under pytest-xdist each worker has tenant test databases of its own, named after the worker as
+pytest-django names ``default``'s: ``test-{tenant}-gw0``, ``tenants/test-{tenant}-gw1.sqlite3``;
+the recipe passes ``worker=xdist_worker(request)`` (None outside xdist).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from django.test.utils import override_settings
 from pydantic import SecretStr
 
 from django_cfg.runtime.added_databases import add_database, remove_database
-from django_cfg.settings.tenants import TENANTS_SETTING, template_text
+from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING, template_text
 from django_cfg.tenants.production import (
     PRODUCTION_DATABASES,
     ProductionDatabases,
@@ -66,6 +72,7 @@ __all__ = [
     "TenantTestRunnerMixin",
     "tenant_test_databases",
     "tenant_test_template",
+    "xdist_worker",
 ]
 
 
@@ -74,6 +81,21 @@ def tenant_test_template(template: str) -> str:
     base, question, query = template.partition("?")
     head, _, last = base.rpartition("/")
     return f"{head}/test-{last}{question}{query}"
+
+
+def worker_template(template: str, worker: str | None) -> str:
+    """``template`` with ``-<worker>`` after ``{tenant}`` (``test-{tenant}-gw0``): each
+    pytest-xdist worker's own databases (a '-' is never part of a tenant's name, so a worker's
+    database is never another tenant's); unchanged without a worker."""
+    return template.replace(PLACEHOLDER, f"{PLACEHOLDER}-{worker}") if worker else template
+
+
+def xdist_worker(request: Any) -> str | None:
+    """The pytest-xdist worker running this session (``gw0``, ``gw1``...), read as pytest-django
+    reads it (``request.config.workerinput``), else None. Not ``PYTEST_XDIST_WORKER``: a pytest
+    started by a test of an xdist worker inherits that variable without being a worker."""
+    workerinput = getattr(request.config, "workerinput", None)
+    return str(workerinput["workerid"]) if workerinput else None
 
 
 @dataclass
@@ -89,6 +111,8 @@ class TenantTestDatabases:
     production: ProductionDatabases | None = None
     """The production tenants' databases, read while ``default`` was still the production
     database (``ProductionDatabases.read()``); None: those of ``TenantsConfig.names``."""
+    worker: str | None = None
+    """The pytest-xdist worker (``gw0``): its own databases, ``test-{tenant}-gw0``."""
     _setting: dict[str, Any] | None = None
     _override: override_settings | None = None
     """The test template in place of the production one (Django's override_settings)."""
@@ -138,12 +162,13 @@ class TenantTestDatabases:
     def _test_setting(self, setting: dict[str, Any]) -> dict[str, Any]:
         """The tenants setting while the tests run: the test template, no replicas (their
         templates name the production replicas), the production databases to refuse."""
-        test_url = setting.get("test_url") or SecretStr(
-            tenant_test_template(template_text(setting["url"]))
+        test_url = template_text(setting.get("test_url") or "") or tenant_test_template(
+            template_text(setting["url"])
         )
+        test_url = worker_template(test_url, self.worker)
         return {
             **setting,
-            "url": test_url,
+            "url": SecretStr(test_url),
             "replica_urls": [],
             PRODUCTION_DATABASES: self.production,
         }
@@ -221,11 +246,17 @@ def tenant_test_databases(
     verbosity: int = 0,
     keepdb: bool = False,
     production: ProductionDatabases | None = None,
+    worker: str | None = None,
 ) -> Iterator[None]:
     """The tenants' test databases for the block (pytest-django's ``django_db_setup``);
-    ``production``: ``ProductionDatabases.read()`` before the test databases were set up."""
+    ``production``: ``ProductionDatabases.read()`` before the test databases were set up;
+    ``worker``: the pytest-xdist worker (``xdist_worker(request)``): its own databases."""
     databases = TenantTestDatabases(
-        tenants, verbosity=verbosity, keepdb=keepdb, production=production
+        tenants,
+        verbosity=verbosity,
+        keepdb=keepdb,
+        production=production,
+        worker=worker,
     )
     try:
         databases.setup()

@@ -7,8 +7,9 @@ TENANT_TEST_REPLICA_URLS (replica templates, separated by spaces; with them the 
 probe/retry intervals are 0.2 s / 1 s), TENANT_TEST_REPLICA_MAX_LAG_BYTES,
 TENANT_TEST_RECHECK (recheck_seconds), TENANT_TEST_PIN_SECONDS
 (read_your_writes_seconds), TENANT_TEST_PASSWORDS (JSON: {"user@host": password}),
-TENANT_TEST_TEST_URL (TenantsConfig.test_url), TENANT_TEST_SHARED_DELETE (1: the tenant app
-``assignments`` too, tests/tenants/test_shared_delete.py).
+TENANT_TEST_TEST_URL (TenantsConfig.test_url), TENANT_TEST_DOMAINS (JSON: TenantsConfig.domains),
+TENANT_TEST_UNMIGRATED_FIELD (1: a model change without its migration), TENANT_TEST_SHARED_DELETE
+(1: the tenant app ``assignments`` too, tests/tenants/test_shared_delete.py).
 """
 
 import json
@@ -45,6 +46,7 @@ class TenantProjectConfig(DjangoConfig):
         recheck_seconds=float(os.environ.get("TENANT_TEST_RECHECK", "5")),
         passwords=json.loads(os.environ.get("TENANT_TEST_PASSWORDS", "{}")),
         test_url=os.environ.get("TENANT_TEST_TEST_URL"),
+        domains=json.loads(os.environ.get("TENANT_TEST_DOMAINS", "{}")),
     )
     replica_probe_interval: float = 0.2
     replica_retry_interval: float = 1.0

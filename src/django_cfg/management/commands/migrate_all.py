@@ -58,6 +58,7 @@ from django_cfg.schema.state import (
     pending_migrations,
     redact,
     runs_on,
+    unmigrated_changes,
 )
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.state.missing_database import explained
@@ -210,6 +211,7 @@ class Command(BaseCommand):
             for alias in targets:
                 self._migrate(alias, topology, options, failures)
         self._say_recorded_elsewhere(verbosity)
+        self._say_unmigrated_changes(verbosity)
         if tenants and not failures:
             self._finish_shared_deletes(verbosity)
         # One database's failure does not stop the others; the exit status says it.
@@ -281,6 +283,25 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Each database also recorded the migrations of the apps that live on other "
                 "databases (rows in django_migrations, no tables); -v 2 counts them."
+            )
+
+    def _say_unmigrated_changes(self, verbosity: int) -> None:
+        """Django's migrate notice of model changes without a migration, once per run (the
+        per-database migrate runs quietly, and Django says it only when nothing was applied)."""
+        changes = unmigrated_changes() if verbosity >= 1 else {}
+        if changes:
+            labels = ", ".join(repr(label) for label in changes)
+            self.stdout.write(
+                self.style.NOTICE(
+                    f"  Your models in app(s): {labels} have changes that are not yet reflected "
+                    "in a migration, and so won't be applied."
+                )
+            )
+            self.stdout.write(
+                self.style.NOTICE(
+                    "  Run 'manage.py makemigrations' to make new migrations, and then re-run "
+                    "'manage.py migrate_all' to apply them."
+                )
             )
 
     def _migrate_in_thread(
@@ -404,6 +425,7 @@ class Command(BaseCommand):
             interactive=options["interactive"],
             fake_initial=bool(later),
             skip_checks=True,
+            tenants_notice=False,
             verbosity=max(verbosity - 1, 0),
             stdout=output,
         )

@@ -1,6 +1,8 @@
 """The tenant app: its tables live in every tenant's database; ``author`` is a user of the
 shared ``default`` database (a ForeignKey across databases)."""
 
+import os
+
 from django.conf import settings
 from django.db import models
 
@@ -15,3 +17,5 @@ class Note(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="notes"
     )
     tag = models.ForeignKey(Tag, null=True, on_delete=models.SET_NULL)
+    if os.environ.get("TENANT_TEST_UNMIGRATED_FIELD"):  # a change without its migration
+        size = models.IntegerField(default=0)

@@ -4,7 +4,7 @@ them is a production tenant's database (read before Django's test databases repl
 
 import pytest
 
-from django_cfg.tenants.testing import ProductionDatabases, tenant_test_databases
+from django_cfg.tenants.testing import ProductionDatabases, tenant_test_databases, xdist_worker
 
 
 @pytest.fixture(scope="session")
@@ -17,5 +17,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings, django_db_blocker
 def django_db_setup(django_db_setup, django_db_blocker, django_db_modify_db_settings, request):
     keepdb = request.config.getvalue("reuse_db")
     production = django_db_modify_db_settings
-    with django_db_blocker.unblock(), tenant_test_databases(keepdb=keepdb, production=production):
+    worker = xdist_worker(request)  # pytest-xdist: this worker's own tenant databases
+    with (
+        django_db_blocker.unblock(),
+        tenant_test_databases(keepdb=keepdb, production=production, worker=worker),
+    ):
         yield

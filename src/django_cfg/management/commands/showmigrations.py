@@ -1,0 +1,13 @@
+"""Django's ``showmigrations``, also for a tenant's database: ``--database tenant_<name>``
+(the tenant is selected while it runs; ``management/tenant_database_option.py``).
+"""
+
+from __future__ import annotations
+
+from django.core.management.commands.showmigrations import Command as ShowMigrations
+
+from django_cfg.management.tenant_database_option import TenantDatabaseCommand
+
+
+class Command(TenantDatabaseCommand, ShowMigrations):
+    pass

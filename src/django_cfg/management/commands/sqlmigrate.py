@@ -1,0 +1,13 @@
+"""Django's ``sqlmigrate``, also for a tenant's database: ``--database tenant_<name>``
+(the tenant is selected while it runs; ``management/tenant_database_option.py``).
+"""
+
+from __future__ import annotations
+
+from django.core.management.commands.sqlmigrate import Command as SqlMigrate
+
+from django_cfg.management.tenant_database_option import TenantDatabaseCommand
+
+
+class Command(TenantDatabaseCommand, SqlMigrate):
+    pass

@@ -1,0 +1,130 @@
+"""The tenants table in the admin, in headless Chromium, served by ``manage.py runserver`` of the
+tenant project: its list (name, state, domains, database), no "add" and no "delete", a
+tenant's domains edited (and a domain of another tenant refused). Tenants on SQLite files and
+on PostgreSQL databases; after each step the tenants table is read back with list_tenants."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.admin.test_admin_browser import Admin, free_port
+from tests.support.browser import chromium
+from tests.support.services import POSTGRES_URL, sibling_url
+from tests.support.spec_page import user_environment
+from tests.tenants.project_support import ROOT, SQLITE_TEMPLATE, TenantProject
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "browser-test-password"
+MANAGE = [sys.executable, "-m", "tests.tenants.project.run", "manage"]
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql"),
+    ]
+)
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantProject]:
+    suffix = secrets.token_hex(3)
+    template = (
+        SQLITE_TEMPLATE
+        if request.param == "sqlite"
+        else sibling_url(POSTGRES_URL, f"_{suffix}_{{tenant}}")
+    )
+    project = TenantProject(tmp_path, template, resolver="subdomain")
+    project.manage("migrate_all", "--verbosity", "0")
+    project.manage("create_tenant", "acme", "--domain", "acme.com", "--verbosity", "0")
+    project.manage("create_tenant", "beta", "--verbosity", "0")
+    project.extra_env = {"DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    project.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "a@b.org")
+    try:
+        yield project
+    finally:
+        if request.param != "sqlite":
+            for name in ("acme", "beta"):
+                project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
+
+
+@pytest.fixture
+def server(project: TenantProject, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / "runserver.log").open("w")
+    process = subprocess.Popen(
+        [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=user_environment(project.env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(300):  # bounded: up to ~60 s for the server to listen
+            if process.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert process.poll() is None, (tmp_path / "runserver.log").read_text()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def domains(project: TenantProject) -> dict[str, list[str]]:
+    tenants = json.loads(project.manage("list_tenants", "--json"))
+    return {tenant["name"]: tenant["domains"] for tenant in tenants}
+
+
+def test_the_tenants_table_in_chromium(
+    project: TenantProject, server: str, request: pytest.FixtureRequest
+) -> None:
+    with chromium(request.node.name) as driver:
+        admin = Admin(driver, server)
+        admin.open("/admin/login/?next=/admin/")
+        admin.css("#id_username").send_keys("admin")
+        admin.css("#id_password").send_keys(PASSWORD)
+        admin.submit("input[type=submit]")
+        assert "Tenants" in admin.text()
+
+        admin.open("/admin/django_cfg_tenants/tenant/")
+        lines = admin.text().splitlines()
+        acme = next(line for line in lines if line.startswith("acme "))
+        assert "ready" in acme
+        assert "acme.com" in acme
+        assert project.tenant_url.replace("{tenant}", "acme").partition("://")[2] in acme
+        assert any(line.startswith("beta ready") for line in lines), lines
+        assert "Create, drop and move tenants with manage.py create_tenant" in admin.text()
+        assert not driver.find_elements("css selector", "#content a.addlink")  # no "Add tenant"
+        assert not driver.find_elements("css selector", "option[value=delete_selected]")
+
+        admin.open("/admin/django_cfg_tenants/tenant/")
+        driver.find_element("link text", "acme").click()
+        admin.loaded()
+        assert not driver.find_elements("css selector", "#id_name")  # read only
+        field = admin.css("#id_domains")
+        field.clear()
+        field.send_keys("acme.com, WWW.acme.com")
+        admin.submit("input[name=_save]")
+        assert "was changed successfully" in admin.text()
+        assert domains(project) == {"acme": ["acme.com", "www.acme.com"], "beta": []}
+
+        admin.open("/admin/django_cfg_tenants/tenant/")
+        driver.find_element("link text", "beta").click()
+        admin.loaded()
+        admin.css("#id_domains").send_keys("www.acme.com")
+        admin.submit("input[name=_save]")
+        assert "it is tenant 'acme''s domain already" in admin.text()
+        assert domains(project)["beta"] == []
