@@ -49,7 +49,7 @@ def test_readme_main_job_runs_end_to_end(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     for line in DEMO_LINES:
         assert line in run.stdout
-    assert "default: 20 applied" in run.stdout
+    assert "default: 21 applied" in run.stdout
     assert "blog_db: 2 applied: blog.0001_initial, django_cfg.0001_delete_intents" in run.stdout
     assert run.stdout.count("migrations: up to date") == 3  # db_status, last
     assert sorted(p.name for p in (project.root / "db").glob("*.sqlite3")) == [
