@@ -260,8 +260,9 @@ def test_db_status_lists_every_tenant(tmp_path: Path) -> None:
     assert by_alias["default"]["pending"] == []
     behind = by_alias["tenant_behind"]["pending"]  # every migration not recorded there
     assert {"django_cfg.0001_delete_intents", "notes.0001_initial"} <= set(behind)
-    assert len(behind) == 24  # 21 + django_cfg_tenants 0002 (replica_urls), 0003 (state, version),
-    # 0004 (domains)
+    # 21 + django_cfg 0002 (the Databases page's proxy model) + django_cfg_tenants 0002
+    # (replica_urls), 0003 (state, version), 0004 (domains)
+    assert len(behind) == 25
     text = project.manage("db_status")
     assert "tenant_acme" in text
     assert "role: tenant" in text
