@@ -16,8 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,25 +25,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.replica_tools import PG_CTL
-
-BIN = Path(PG_CTL).parent
-
-
-def _as_postgres(*command: str) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", *command],
-        cwd="/",
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.private_postgres import BIN, as_postgres, free_port
 
 
 @dataclass
@@ -69,7 +49,7 @@ class PrivateServer:
         )
 
     def start(self) -> None:
-        _as_postgres(
+        as_postgres(
             str(BIN / "pg_ctl"), "start", "-w", "-t", "30", "-D", str(self.data),
             "-l", str(self.data / "server.log"),
         )  # fmt: skip
@@ -77,10 +57,10 @@ class PrivateServer:
     def stop(self) -> None:
         self.resume()
         if (self.data / "postmaster.pid").exists():
-            _as_postgres(str(BIN / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.data))
+            as_postgres(str(BIN / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.data))
 
     def promote(self) -> None:
-        _as_postgres(str(BIN / "pg_ctl"), "promote", "-w", "-D", str(self.data))
+        as_postgres(str(BIN / "pg_ctl"), "promote", "-w", "-D", str(self.data))
 
     def pids(self) -> list[int]:
         """The postmaster and its children (backends, walsender/receiver, background workers)."""
@@ -112,7 +92,7 @@ class PrivateServer:
     @contextmanager
     def down(self) -> Iterator[None]:
         """The server crashed (``pg_ctl stop -m immediate``), started again after the block."""
-        _as_postgres(str(BIN / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.data))
+        as_postgres(str(BIN / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.data))
         try:
             yield
         finally:
@@ -152,7 +132,7 @@ class PrivatePair:
 
 def _build_primary(root: Path) -> PrivateServer:
     server = PrivateServer(free_port(), root / "primary")
-    _as_postgres(
+    as_postgres(
         str(BIN / "initdb"), "-D", str(server.data), "-U", "postgres", "--auth=trust", "-N",
     )  # fmt: skip
     with (server.data / "postgresql.conf").open("a") as conf:
@@ -167,7 +147,7 @@ def _build_primary(root: Path) -> PrivateServer:
 
 def _build_standby(root: Path, primary: PrivateServer) -> PrivateServer:
     standby = PrivateServer(free_port(), root / "standby")
-    _as_postgres(
+    as_postgres(
         str(BIN / "pg_basebackup"), "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast",
         "-d", f"host=127.0.0.1 port={primary.port} user=postgres",
     )  # fmt: skip

@@ -31,14 +31,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _as_postgres(*command: str) -> None:
-    subprocess.run(
+def as_postgres(*command: str, timeout: float = 60) -> None:
+    """Run ``command`` as the postgres user (PostgreSQL refuses to run as root); its stderr in
+    the error if it fails."""
+    done = subprocess.run(
         ["runuser", "-u", "postgres", "--", *command],
         cwd="/",
-        check=True,
         capture_output=True,
-        timeout=60,
+        text=True,
+        timeout=timeout,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-2000:]}")
 
 
 @dataclass
@@ -80,12 +84,12 @@ def private_postgres() -> Iterator[PrivateServer]:
     shutil.chown(data, "postgres", "postgres")
     server = PrivateServer(data / "data", free_port())
     try:
-        _as_postgres(
+        as_postgres(
             str(BIN / "initdb"), "-D", str(server.data), "-A", "trust", "-U", "postgres", "-N"
         )
         options = f"-p {server.port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = str(data / "log")
-        _as_postgres(
+        as_postgres(
             str(BIN / "pg_ctl"), "start", "-w", "-D", str(server.data), "-o", options, "-l", log
         )
         yield server
@@ -94,5 +98,5 @@ def private_postgres() -> Iterator[PrivateServer]:
             for pid in server.pids():
                 os.kill(pid, signal.SIGCONT)
         with contextlib.suppress(subprocess.SubprocessError):
-            _as_postgres(str(BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(server.data))
+            as_postgres(str(BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(server.data))
         shutil.rmtree(data, ignore_errors=True)

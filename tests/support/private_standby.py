@@ -15,8 +15,6 @@ folder it owns), stopped and removed in a ``finally``.
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,27 +25,7 @@ from pathlib import Path
 import psycopg
 
 from django_cfg.state.wal import format_lsn, replayed_position, written_position
-from tests.support.replica_tools import PG_VERSION
-
-BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
-
-
-def _as_postgres(*command: str, timeout: float = 60) -> None:
-    done = subprocess.run(
-        ["runuser", "-u", "postgres", "--", *command],
-        cwd="/",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-2000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.private_postgres import BIN, as_postgres, free_port
 
 
 @dataclass(frozen=True)
@@ -95,7 +73,7 @@ class StandbyPair:
 
 
 def _start(data: Path, port: int, log: Path) -> None:
-    _as_postgres(
+    as_postgres(
         str(BIN / "pg_ctl"), "start", "-w", "-t", "30", "-D", str(data), "-l", str(log),
         "-o", f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
     )  # fmt: skip
@@ -106,18 +84,18 @@ def private_standby(database: str) -> Iterator[StandbyPair]:
     """A running primary with ``database`` created and a streaming hot standby of it."""
     folder = Path(tempfile.mkdtemp(prefix="django_cfg_standby_"))
     shutil.chown(folder, "postgres", "postgres")
-    pair = StandbyPair(folder, _free_port(), _free_port(), database)
+    pair = StandbyPair(folder, free_port(), free_port(), database)
     primary, standby = folder / "primary", folder / "standby"
     started: list[Path] = []
     try:
-        _as_postgres(str(BIN / "initdb"), "-D", str(primary), "-U", "postgres", "-A", "trust")
+        as_postgres(str(BIN / "initdb"), "-D", str(primary), "-U", "postgres", "-A", "trust")
         with (primary / "postgresql.conf").open("a") as conf:
             conf.write("fsync = off\nmax_connections = 40\n")
         _start(primary, pair.primary_port, folder / "primary.log")
         started.append(primary)
         with pair.connect(pair.primary_port) as connection:
             connection.execute(f'CREATE DATABASE "{database}"')
-        _as_postgres(
+        as_postgres(
             str(BIN / "pg_basebackup"), "-D", str(standby), "-R", "-X", "stream", "-c", "fast",
             "-d", f"host=127.0.0.1 port={pair.primary_port} user=postgres",
         )  # fmt: skip
@@ -127,5 +105,5 @@ def private_standby(database: str) -> Iterator[StandbyPair]:
         yield pair
     finally:
         for data in reversed(started):
-            _as_postgres(str(BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data))
+            as_postgres(str(BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data))
         shutil.rmtree(folder, ignore_errors=True)
