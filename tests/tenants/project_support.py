@@ -8,13 +8,17 @@ when several test modules share them): ``project.scenario(routing, "acme", "beta
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
+from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.subprocess_project import SubprocessProject, server_rows, wait_for
 from tests.tenants.project.scenarios import held_move, seed
 
@@ -102,6 +106,35 @@ def scenario_path(function: Scenario | str) -> str:
         return function
     assert "." not in function.__qualname__, f"{function.__qualname__}: a module-level function"
     return f"{function.__module__}:{function.__qualname__}"
+
+
+ENGINES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql"),
+]
+"""The engines of ``engine_project``: ``@pytest.fixture(params=ENGINES)``."""
+
+
+@contextmanager
+def engine_project(
+    root: Path, engine: str, dropped: tuple[str, ...], **options: Any
+) -> Iterator[TenantProject]:
+    """A migrated tenant project whose tenants live in SQLite files or in PostgreSQL databases
+    of a prefix of their own; on PostgreSQL the tenants ``dropped`` (and their databases) are
+    dropped afterwards."""
+    template = (
+        SQLITE_TEMPLATE
+        if engine == "sqlite"
+        else sibling_url(POSTGRES_URL, f"_{secrets.token_hex(3)}_{{tenant}}")
+    )
+    project = TenantProject(root, template, **options)
+    project.manage("migrate_all", "--verbosity", "0")
+    try:
+        yield project
+    finally:
+        if engine != "sqlite":
+            for name in dropped:
+                project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
 
 
 def seeded_acme(root: Path, *others: str) -> TenantProject:

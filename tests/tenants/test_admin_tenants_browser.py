@@ -6,7 +6,6 @@ on PostgreSQL databases; after each step the tenants table is read back with lis
 from __future__ import annotations
 
 import json
-import secrets
 import socket
 import subprocess
 import sys
@@ -18,9 +17,8 @@ import pytest
 
 from tests.admin.test_admin_browser import Admin, free_port
 from tests.support.browser import chromium
-from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.spec_page import user_environment
-from tests.tenants.project_support import ROOT, SQLITE_TEMPLATE, TenantProject
+from tests.tenants.project_support import ENGINES, ROOT, TenantProject, engine_project
 
 pytestmark = pytest.mark.browser
 
@@ -28,31 +26,14 @@ PASSWORD = "browser-test-password"
 MANAGE = [sys.executable, "-m", "tests.tenants.project.run", "manage"]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql"),
-    ]
-)
+@pytest.fixture(params=ENGINES)
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantProject]:
-    suffix = secrets.token_hex(3)
-    template = (
-        SQLITE_TEMPLATE
-        if request.param == "sqlite"
-        else sibling_url(POSTGRES_URL, f"_{suffix}_{{tenant}}")
-    )
-    project = TenantProject(tmp_path, template, resolver="subdomain")
-    project.manage("migrate_all", "--verbosity", "0")
-    project.manage("create_tenant", "acme", "--domain", "acme.com", "--verbosity", "0")
-    project.manage("create_tenant", "beta", "--verbosity", "0")
-    project.extra_env = {"DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-    project.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "a@b.org")
-    try:
+    with engine_project(tmp_path, request.param, ("acme", "beta"), resolver="subdomain") as project:
+        project.manage("create_tenant", "acme", "--domain", "acme.com", "--verbosity", "0")
+        project.manage("create_tenant", "beta", "--verbosity", "0")
+        project.extra_env = {"DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+        project.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "a@b.org")
         yield project
-    finally:
-        if request.param != "sqlite":
-            for name in ("acme", "beta"):
-                project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
 
 
 @pytest.fixture

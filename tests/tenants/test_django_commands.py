@@ -6,39 +6,20 @@ Django's notice of model changes without a migration. SQLite files and PostgreSQ
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.services import POSTGRES_URL, sibling_url
-from tests.tenants.project_support import SQLITE_TEMPLATE, TenantProject
+from tests.tenants.project_support import ENGINES, SQLITE_TEMPLATE, TenantProject, engine_project
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql"),
-    ]
-)
+@pytest.fixture(params=ENGINES)
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantProject]:
     """Tenants acme and beta in the tenants table, created by create_tenant; no notes yet."""
-    suffix = secrets.token_hex(3)
-    template = (
-        SQLITE_TEMPLATE
-        if request.param == "sqlite"
-        else sibling_url(POSTGRES_URL, f"_{suffix}_{{tenant}}")
-    )
-    project = TenantProject(tmp_path, template)
-    project.manage("migrate_all", "--verbosity", "0")
-    project.manage("create_tenant", "acme", "beta", "--verbosity", "0")
-    try:
+    with engine_project(tmp_path, request.param, ("acme", "beta")) as project:
+        project.manage("create_tenant", "acme", "beta", "--verbosity", "0")
         yield project
-    finally:
-        if request.param != "sqlite":
-            for name in ("acme", "beta"):
-                project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
 
 
 def add_note(project: TenantProject, name: str, title: str) -> None:

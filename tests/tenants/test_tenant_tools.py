@@ -5,39 +5,22 @@ PostgreSQL databases for the tenants."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.services import POSTGRES_URL, sibling_url
-from tests.tenants.project_support import SQLITE_TEMPLATE, TenantProject
+from tests.tenants.project_support import ENGINES, SQLITE_TEMPLATE, TenantProject, engine_project
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgres, id="postgresql"),
-    ]
-)
+@pytest.fixture(params=ENGINES)
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantProject]:
     """An empty tenants table; resolver="subdomain"."""
-    suffix = secrets.token_hex(3)
-    template = (
-        SQLITE_TEMPLATE
-        if request.param == "sqlite"
-        else sibling_url(POSTGRES_URL, f"_{suffix}_{{tenant}}")
-    )
-    project = TenantProject(tmp_path, template, resolver="subdomain")
-    project.manage("migrate_all", "--verbosity", "0")
-    try:
+    with engine_project(
+        tmp_path, request.param, ("acme", "beta", "gamma"), resolver="subdomain"
+    ) as project:
         yield project
-    finally:
-        if request.param != "sqlite":
-            for name in ("acme", "beta", "gamma"):
-                project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
 
 
 def listed(project: TenantProject) -> list[dict[str, object]]:
