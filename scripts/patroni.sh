@@ -179,10 +179,23 @@ import json, sys
 print(' '.join(m['name'] for m in json.load(sys.stdin)['members'] if $1))"
 }
 has_leader() { [[ -n "$(members_where 'm["role"] == "leader" and m["state"] == "running"')" ]]; }
-cluster_healthy() { # a running leader and a running synchronous standby
-  [[ "$(members_where 'm["state"] in ("running", "streaming")' | wc -w)" == 2 ]] &&
-    [[ -n "$(members_where 'm["role"] == "leader"')" && -n "$(members_where 'm["role"] == "sync_standby"')" ]]
+leader_streams_synchronously() { # the leader's own view: a standby streaming with sync_state sync
+  local port
+  port=$(cluster | "$PYTHON" -c "
+import json, sys
+print(' '.join(str(m['port']) for m in json.load(sys.stdin)['members'] if m['role'] == 'leader'))")
+  [[ -n "$port" ]] && [[ "$("$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -XAtc \
+    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'")" == 1 ]]
 }
+cluster_healthy() { # a running leader and a running synchronous standby, seen by Patroni and PostgreSQL
+  [[ "$(members_where 'm["state"] in ("running", "streaming")' | wc -w)" == 2 ]] &&
+    [[ -n "$(members_where 'm["role"] == "leader"')" && -n "$(members_where 'm["role"] == "sync_standby"')" ]] &&
+    leader_streams_synchronously
+}
+# Right after a restart, Patroni can list the standby that etcd's /sync key still names (from
+# before) as sync_standby for a few seconds, then demote it until it streams again: healthy only
+# when it holds for 3 s.
+cluster_steady() { cluster_healthy && sleep 3 && cluster_healthy; }
 
 ensure_dynamic_config() { # a cluster bootstrapped earlier keeps what etcd holds: patch it
   local rest_port=${NODES[0]##*:} wanted
@@ -225,10 +238,10 @@ write_ctl_config
 start_nodes
 wait_for 60 has_leader || fail "no Patroni node became the leader (logs: $PATRONI_HOME/log/)"
 ensure_dynamic_config
-if ! wait_for 30 cluster_healthy; then
+if ! wait_for 30 cluster_steady; then
   start_nodes # a Patroni that was still stopping a moment ago
-  wait_for 30 cluster_healthy || reinit_stuck_replicas
-  if ! wait_for 60 cluster_healthy; then
+  wait_for 30 cluster_steady || reinit_stuck_replicas
+  if ! wait_for 60 cluster_steady; then
     ctl list >&2 || true
     fail "the cluster has no leader with a running synchronous standby (logs: $PATRONI_HOME/log/)"
   fi

@@ -89,8 +89,19 @@ def unhealthy_reason() -> str | None:
 
 @cache
 def patroni_missing() -> str | None:
-    """For the ``patroni`` marker: why the cluster cannot serve the failover test, or None."""
-    return unhealthy_reason()
+    """For the ``patroni`` marker: why the cluster cannot serve the failover test, or None.
+
+    A cluster that answers but is not healthy yet (a standby still catching up after a restart)
+    is given up to 60 s; one whose REST API does not answer is missing at once.
+    """
+    deadline = time.monotonic() + 60
+    while (reason := unhealthy_reason()) is not None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            members()
+            time.sleep(0.5)
+            continue
+        break
+    return reason
 
 
 def wait_until_healthy(seconds: float) -> None:
