@@ -24,12 +24,12 @@ def test_a_redelivered_task_on_two_threads_restores_each_threads_tenant() -> Non
 
     def first() -> None:  # prerun, (second's prerun), postrun
         task = fake_task("acme")
-        tenant_celery._on_prerun(task_id="same-id", task=task)
+        tenant_celery.TENANT.on_prerun(task_id="same-id", task=task)
         seen["first during"] = current_tenant()
         steps[0].set()
         steps[1].wait(5)
         try:
-            tenant_celery._on_postrun(task_id="same-id", task=task)
+            tenant_celery.TENANT.on_postrun(task_id="same-id", task=task)
         except Exception as error:  # Celery would log it and go on
             seen["first error"] = type(error).__name__
         seen["first after"] = current_tenant()
@@ -38,11 +38,11 @@ def test_a_redelivered_task_on_two_threads_restores_each_threads_tenant() -> Non
     def second() -> None:  # prerun after first's prerun, postrun after first's postrun
         task = fake_task("beta")
         steps[0].wait(5)
-        tenant_celery._on_prerun(task_id="same-id", task=task)
+        tenant_celery.TENANT.on_prerun(task_id="same-id", task=task)
         seen["second during"] = current_tenant()
         steps[1].set()
         steps[2].wait(5)
-        tenant_celery._on_postrun(task_id="same-id", task=task)
+        tenant_celery.TENANT.on_postrun(task_id="same-id", task=task)
         seen["second after"] = current_tenant()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
