@@ -82,6 +82,21 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    registered inside an atomic block is stored as ``tenants.context.keeping_tenant(func)``,
    which runs it as the tenant of the registration (a callback run at once is not wrapped).
 
+10. ``is_usable``, ``close_if_health_check_failed`` and the ``pool`` property of PostgreSQL's
+   ``DatabaseWrapper`` (``django.db.backends.postgresql.base``; the replica backend inherits
+   them) are replaced or wrapped. Needed when: a PostgreSQL database keeps connections
+   (``CONN_MAX_AGE``) or pools them. Why: a kept connection to a hung server (SIGSTOPped, a
+   frozen disk) waits for the whole hang: its kernel acknowledges every packet, so keepalives
+   and ``tcp_user_timeout`` never fire, and the server's own timeouts do not run. Django's
+   health check (``SELECT 1`` in ``is_usable()``, ``CONN_HEALTH_CHECKS``) and the pool's check
+   (Django passes ``check=ConnectionPool.check_connection`` itself, so ``OPTIONS["pool"]``
+   cannot give another: a duplicate keyword) have no client-side deadline, and Django has no
+   hook for either. Replaced, the check waits at most the database's ``connect_timeout``
+   (``state.answer_deadline``): ``is_usable()`` is False after it; the health check before a
+   statement raises ``OperationalError`` naming the database instead of reconnecting to the
+   server that just did not answer (a second timeout); the pool Django made gets the bounded
+   check in place of ``check_connection`` (psycopg_pool keeps it in ``_check``).
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -106,7 +121,7 @@ from django.apps import apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import ForeignKey
-from django.db.utils import ConnectionHandler
+from django.db.utils import ConnectionHandler, OperationalError
 from django.utils.connection import ConnectionDoesNotExist
 
 from django_cfg.relations.collector import CrossDatabaseCollector
@@ -117,6 +132,8 @@ from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrap
 from django_cfg.runtime.process_state import ProcessState
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
 from django_cfg.settings.routers import router_installed
+from django_cfg.settings.url import base_engine, shown_servers
+from django_cfg.state.answer_deadline import answered_within, check_deadline
 from django_cfg.state.topology import TENANT_HOME, Topology
 
 __all__ = [
@@ -174,6 +191,7 @@ def follow(runtime: DatabaseRuntime) -> None:
         tuple(sorted(runtime.homes.items())),
         runtime.replicated,
         wraps_connections(runtime.topology),
+        keeps_postgresql_connections(),
     )
     if applied.followed == followed:
         return
@@ -204,6 +222,8 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
     if TENANT_HOME in topology.homes.values():
         names.update(_tenant_connections(applied))
         names.update(_on_commit_keeps_tenant(applied))
+    if keeps_postgresql_connections():
+        names.update(_bounded_health_checks(applied))
     for (module, name), original in list(applied.names.items()):
         if (module, name) not in names:
             _restore(module, name, original)
@@ -426,6 +446,91 @@ def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, s
         original(self, func, robust)
 
     return {key: on_commit}
+
+
+# 10. Health checks with a deadline -------------------------------------------------------------
+
+
+def _bounded_health_checks(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
+    """PostgreSQL's health checks (Django's and the pool's) wait at most the connect timeout
+    (see patch 10)."""
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
+
+    names = ("is_usable", "close_if_health_check_failed", "pool")
+    if (PostgreSQLWrapper, "pool") in applied.names:  # installed: keep the wrappers in place
+        return {(PostgreSQLWrapper, name): vars(PostgreSQLWrapper)[name] for name in names}
+    django_pool = vars(PostgreSQLWrapper)["pool"]
+    return {
+        (PostgreSQLWrapper, "is_usable"): _is_usable,
+        (PostgreSQLWrapper, "close_if_health_check_failed"): _close_if_health_check_failed,
+        (PostgreSQLWrapper, "pool"): property(_checked_within_deadline(django_pool.fget)),
+    }
+
+
+def _is_usable(self: Any) -> bool:
+    """Django's ``is_usable()`` (``SELECT 1`` on the psycopg connection), answered in time."""
+    if self.connection is None:
+        return False
+    return answered_within(self.connection, check_deadline(self.settings_dict)) is True
+
+
+def _close_if_health_check_failed(self: Any) -> None:
+    """Django's (the base class's, after PostgreSQL's "the pool checks its own"), the check
+    answered in time; no answer fails the statement at once, rather than reconnecting to a
+    server that just did not answer (one more connect timeout)."""
+    if self.connection is None or not self.health_check_enabled or self.health_check_done:
+        return
+    if self.pool:  # psycopg_pool checks a connection when it hands it out
+        return
+    seconds = check_deadline(self.settings_dict)
+    answered = answered_within(self.connection, seconds)
+    if answered is not True:
+        self.close()
+    self.health_check_done = True
+    if answered is None:
+        server = shown_servers(str(self.settings_dict.get("HOST") or ""), self.settings_dict.get("PORT"))
+        raise OperationalError(
+            f"Database {self.alias!r} ({server}) did not answer a health check (SELECT 1) "
+            f"within {seconds:g} s, its connect_timeout: the server hangs or is overloaded. "
+            "The kept connection was closed; the next statement connects anew."
+        )
+
+
+def _checked_within_deadline(django_pool: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Django's ``pool`` property; the pool it made with psycopg_pool's ``check_connection``
+    (``CONN_HEALTH_CHECKS``) checks with a deadline instead."""
+
+    @functools.wraps(django_pool)
+    def pool(self: Any) -> Any:
+        made = django_pool(self)
+        if made is not None and made._check is type(made).check_connection:
+            made._check = _pool_check(self.alias, check_deadline(self.settings_dict))
+        return made
+
+    return pool
+
+
+def _pool_check(alias: str, seconds: float) -> Callable[[Any], None]:
+    def check_connection(connection: Any) -> None:
+        """psycopg_pool's ``check``: raises unless the connection answered in time."""
+        answered = answered_within(connection, seconds)
+        if answered is not True:
+            reason = "no answer" if answered is None else "a broken connection"
+            raise OperationalError(f"Database {alias!r}: {reason} to SELECT 1 within {seconds:g} s")
+
+    return check_connection
+
+
+def keeps_postgresql_connections() -> bool:
+    """Whether patch 10 is needed: a PostgreSQL database keeps connections (``CONN_MAX_AGE``)
+    or pools them."""
+    from django.conf import settings
+
+    return any(
+        base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql"
+        and (entry.get("CONN_MAX_AGE", 0) != 0 or (entry.get("OPTIONS") or {}).get("pool"))
+        for entry in getattr(settings, "DATABASES", {}).values()
+    )
 
 
 def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:
