@@ -488,7 +488,8 @@ def _close_if_health_check_failed(self: Any) -> None:
         self.close()
     self.health_check_done = True
     if answered is None:
-        server = shown_servers(str(self.settings_dict.get("HOST") or ""), self.settings_dict.get("PORT"))
+        entry = self.settings_dict
+        server = shown_servers(str(entry.get("HOST") or ""), entry.get("PORT"))
         raise OperationalError(
             f"Database {self.alias!r} ({server}) did not answer a health check (SELECT 1) "
             f"within {seconds:g} s, its connect_timeout: the server hangs or is overloaded. "
@@ -521,15 +522,17 @@ def _pool_check(alias: str, seconds: float) -> Callable[[Any], None]:
     return check_connection
 
 
-def keeps_postgresql_connections() -> bool:
-    """Whether patch 10 is needed: a PostgreSQL database keeps connections (``CONN_MAX_AGE``)
-    or pools them."""
+def keeps_postgresql_connections(databases: dict[str, Any] | None = None) -> bool:
+    """Whether patch 10 is needed: a PostgreSQL database of ``databases`` (``DATABASES``)
+    keeps connections (``CONN_MAX_AGE``) or pools them."""
     from django.conf import settings
 
+    if databases is None:
+        databases = getattr(settings, "DATABASES", {})
     return any(
         base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql"
         and (entry.get("CONN_MAX_AGE", 0) != 0 or (entry.get("OPTIONS") or {}).get("pool"))
-        for entry in getattr(settings, "DATABASES", {}).values()
+        for entry in databases.values()
     )
 
 
