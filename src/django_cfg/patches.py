@@ -179,9 +179,11 @@ def _applied(state: ProcessState | None = None) -> Applied:
 def follow(runtime: DatabaseRuntime) -> None:
     """The patches ``runtime`` needs (``DjangoHooks.follow``, called by each rebuild before the
     runtime is published): installed for the relations that cross databases and for primaries
-    with replicas when the router is installed, undone when it is not. Redone only when an app
-    changed its home, a primary gained or lost its replicas, or the router came or went (adding
-    a database that no app lives on and that is no replica costs nothing here)."""
+    with replicas when the router is installed, undone when it is not (the bounded health
+    checks, patch 10, stay whenever a PostgreSQL database keeps connections: they do not
+    route). Redone only when an app changed its home, a primary gained or lost its replicas,
+    the router came or went, or connections started or stopped being kept (adding a database
+    that no app lives on and that is no replica costs nothing here)."""
     from django.conf import settings
 
     applied = _applied(runtime.state)
@@ -195,15 +197,13 @@ def follow(runtime: DatabaseRuntime) -> None:
     )
     if applied.followed == followed:
         return
-    if in_use:
-        install(runtime.topology, applied)
-    else:
-        uninstall(applied)
+    install(runtime.topology, applied, routed=in_use)
     applied.followed = followed
 
 
-def install(topology: Topology, applied: Applied | None = None) -> None:
-    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent).
+def install(topology: Topology, applied: Applied | None = None, *, routed: bool = True) -> None:
+    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent);
+    without the router (``routed=False``) only those that do not route (patch 10).
 
     It goes straight from what is applied to what is needed: a patch needed before and after
     stays in place throughout (a delete running in another thread meanwhile still gets the
@@ -211,17 +211,8 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
     """
     applied = applied if applied is not None else _applied()
     applied.followed = None  # installed by hand: the next rebuild decides again
-    relations = cross_database_relations(topology)
-    names: dict[tuple[ModuleType | type, str], Any] = {}
-    if relations:
-        names.update(_cross_database_deletion())
-        if apps.is_installed("django.contrib.admin"):
-            names.update(_cross_database_admin(applied))
-    if any(role.replica_of is not None for role in topology.roles.values()):
-        names.update(_connect_reports(applied))
-    if TENANT_HOME in topology.homes.values():
-        names.update(_tenant_connections(applied))
-        names.update(_on_commit_keeps_tenant(applied))
+    relations = cross_database_relations(topology) if routed else ()
+    names = _routing_names(topology, relations, applied) if routed else {}
     if keeps_postgresql_connections():
         names.update(_bounded_health_checks(applied))
     for (module, name), original in list(applied.names.items()):
@@ -232,7 +223,24 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
         applied.names.setdefault((module, name), vars(module).get(name, _INHERITED))
         setattr(module, name, replacement)
     _set_constraints(relations, applied)
-    _wrap_connections(wraps_connections(topology), applied)
+    _wrap_connections(routed and wraps_connections(topology), applied)
+
+
+def _routing_names(
+    topology: Topology, relations: tuple[CrossDatabaseRelation, ...], applied: Applied
+) -> dict[tuple[ModuleType | type, str], Any]:
+    """Patches 1, 3, 4, 7, 8 and 9 as ``topology`` needs them: (owner, name) -> replacement."""
+    names: dict[tuple[ModuleType | type, str], Any] = {}
+    if relations:
+        names.update(_cross_database_deletion())
+        if apps.is_installed("django.contrib.admin"):
+            names.update(_cross_database_admin(applied))
+    if any(role.replica_of is not None for role in topology.roles.values()):
+        names.update(_connect_reports(applied))
+    if TENANT_HOME in topology.homes.values():
+        names.update(_tenant_connections(applied))
+        names.update(_on_commit_keeps_tenant(applied))
+    return names
 
 
 def wraps_connections(topology: Topology) -> bool:
