@@ -111,7 +111,7 @@ def counted(requests: int) -> dict[str, object]:
     result: dict[str, object] = {"requests": requests}
     for mode in MODES:
         per_request = {
-            checks: round((found[(mode, checks, 3 * requests)] - found[(mode, checks, requests)]))
+            checks: (found[(mode, checks, 3 * requests)] - found[(mode, checks, requests)])
             // (2 * requests)
             for checks in CHECKS
         }
