@@ -95,7 +95,8 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    (``state.answer_deadline``): ``is_usable()`` is False after it; the health check before a
    statement raises ``OperationalError`` naming the database instead of reconnecting to the
    server that just did not answer (a second timeout); the pool Django made gets the bounded
-   check in place of ``check_connection`` (psycopg_pool keeps it in ``_check``).
+   check in place of ``check_connection`` (psycopg_pool keeps it in ``_check``; a ``check`` of
+   the project's own, which Django 6.0+ takes from ``OPTIONS["pool"]``, is left as it is).
 
 Not patches (public hooks, or classes the package owns):
 
