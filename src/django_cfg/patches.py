@@ -82,6 +82,22 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    registered inside an atomic block is stored as ``tenants.context.keeping_tenant(func)``,
    which runs it as the tenant of the registration (a callback run at once is not wrapped).
 
+10. ``is_usable``, ``close_if_health_check_failed`` and the ``pool`` property of PostgreSQL's
+   ``DatabaseWrapper`` (``django.db.backends.postgresql.base``; the replica backend inherits
+   them) are replaced or wrapped. Needed when: a PostgreSQL database keeps connections
+   (``CONN_MAX_AGE``) or pools them. Why: a kept connection to a hung server (SIGSTOPped, a
+   frozen disk) waits for the whole hang: its kernel acknowledges every packet, so keepalives
+   and ``tcp_user_timeout`` never fire, and the server's own timeouts do not run. Django's
+   health check (``SELECT 1`` in ``is_usable()``, ``CONN_HEALTH_CHECKS``) and the pool's check
+   (Django passes ``check=ConnectionPool.check_connection`` itself, so ``OPTIONS["pool"]``
+   cannot give another: a duplicate keyword) have no client-side deadline, and Django has no
+   hook for either. Replaced, the check waits at most the database's ``connect_timeout``
+   (``state.answer_deadline``): ``is_usable()`` is False after it; the health check before a
+   statement raises ``OperationalError`` naming the database instead of reconnecting to the
+   server that just did not answer (a second timeout); the pool Django made gets the bounded
+   check in place of ``check_connection`` (psycopg_pool keeps it in ``_check``; a ``check`` of
+   the project's own, which Django 6.0+ takes from ``OPTIONS["pool"]``, is left as it is).
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -106,7 +122,7 @@ from django.apps import apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import ForeignKey
-from django.db.utils import ConnectionHandler
+from django.db.utils import ConnectionHandler, OperationalError
 from django.utils.connection import ConnectionDoesNotExist
 
 from django_cfg.relations.collector import CrossDatabaseCollector
@@ -117,6 +133,8 @@ from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrap
 from django_cfg.runtime.process_state import ProcessState
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
 from django_cfg.settings.routers import router_installed
+from django_cfg.settings.url import base_engine, shown_servers
+from django_cfg.state.answer_deadline import answered_within, check_deadline
 from django_cfg.state.topology import TENANT_HOME, Topology
 
 __all__ = [
@@ -162,9 +180,11 @@ def _applied(state: ProcessState | None = None) -> Applied:
 def follow(runtime: DatabaseRuntime) -> None:
     """The patches ``runtime`` needs (``DjangoHooks.follow``, called by each rebuild before the
     runtime is published): installed for the relations that cross databases and for primaries
-    with replicas when the router is installed, undone when it is not. Redone only when an app
-    changed its home, a primary gained or lost its replicas, or the router came or went (adding
-    a database that no app lives on and that is no replica costs nothing here)."""
+    with replicas when the router is installed, undone when it is not (the bounded health
+    checks, patch 10, stay whenever a PostgreSQL database keeps connections: they do not
+    route). Redone only when an app changed its home, a primary gained or lost its replicas,
+    the router came or went, or connections started or stopped being kept (adding a database
+    that no app lives on and that is no replica costs nothing here)."""
     from django.conf import settings
 
     applied = _applied(runtime.state)
@@ -174,18 +194,17 @@ def follow(runtime: DatabaseRuntime) -> None:
         tuple(sorted(runtime.homes.items())),
         runtime.replicated,
         wraps_connections(runtime.topology),
+        keeps_postgresql_connections(),
     )
     if applied.followed == followed:
         return
-    if in_use:
-        install(runtime.topology, applied)
-    else:
-        uninstall(applied)
+    install(runtime.topology, applied, routed=in_use)
     applied.followed = followed
 
 
-def install(topology: Topology, applied: Applied | None = None) -> None:
-    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent).
+def install(topology: Topology, applied: Applied | None = None, *, routed: bool = True) -> None:
+    """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent);
+    without the router (``routed=False``) only those that do not route (patch 10).
 
     It goes straight from what is applied to what is needed: a patch needed before and after
     stays in place throughout (a delete running in another thread meanwhile still gets the
@@ -193,7 +212,25 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
     """
     applied = applied if applied is not None else _applied()
     applied.followed = None  # installed by hand: the next rebuild decides again
-    relations = cross_database_relations(topology)
+    relations = cross_database_relations(topology) if routed else ()
+    names = _routing_names(topology, relations, applied) if routed else {}
+    if keeps_postgresql_connections():
+        names.update(_bounded_health_checks(applied))
+    for (module, name), original in list(applied.names.items()):
+        if (module, name) not in names:
+            _restore(module, name, original)
+            del applied.names[(module, name)]
+    for (module, name), replacement in names.items():
+        applied.names.setdefault((module, name), vars(module).get(name, _INHERITED))
+        setattr(module, name, replacement)
+    _set_constraints(relations, applied)
+    _wrap_connections(routed and wraps_connections(topology), applied)
+
+
+def _routing_names(
+    topology: Topology, relations: tuple[CrossDatabaseRelation, ...], applied: Applied
+) -> dict[tuple[ModuleType | type, str], Any]:
+    """Patches 1, 3, 4, 7, 8 and 9 as ``topology`` needs them: (owner, name) -> replacement."""
     names: dict[tuple[ModuleType | type, str], Any] = {}
     if relations:
         names.update(_cross_database_deletion())
@@ -204,15 +241,7 @@ def install(topology: Topology, applied: Applied | None = None) -> None:
     if TENANT_HOME in topology.homes.values():
         names.update(_tenant_connections(applied))
         names.update(_on_commit_keeps_tenant(applied))
-    for (module, name), original in list(applied.names.items()):
-        if (module, name) not in names:
-            _restore(module, name, original)
-            del applied.names[(module, name)]
-    for (module, name), replacement in names.items():
-        applied.names.setdefault((module, name), vars(module).get(name, _INHERITED))
-        setattr(module, name, replacement)
-    _set_constraints(relations, applied)
-    _wrap_connections(wraps_connections(topology), applied)
+    return names
 
 
 def wraps_connections(topology: Topology) -> bool:
@@ -426,6 +455,94 @@ def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, s
         original(self, func, robust)
 
     return {key: on_commit}
+
+
+# 10. Health checks with a deadline -------------------------------------------------------------
+
+
+def _bounded_health_checks(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
+    """PostgreSQL's health checks (Django's and the pool's) wait at most the connect timeout
+    (see patch 10)."""
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
+
+    names = ("is_usable", "close_if_health_check_failed", "pool")
+    if (PostgreSQLWrapper, "pool") in applied.names:  # installed: keep the wrappers in place
+        return {(PostgreSQLWrapper, name): vars(PostgreSQLWrapper)[name] for name in names}
+    django_pool = vars(PostgreSQLWrapper)["pool"]
+    return {
+        (PostgreSQLWrapper, "is_usable"): _is_usable,
+        (PostgreSQLWrapper, "close_if_health_check_failed"): _close_if_health_check_failed,
+        (PostgreSQLWrapper, "pool"): property(_checked_within_deadline(django_pool.fget)),
+    }
+
+
+def _is_usable(self: Any) -> bool:
+    """Django's ``is_usable()`` (``SELECT 1`` on the psycopg connection), answered in time."""
+    if self.connection is None:
+        return False
+    return answered_within(self.connection, check_deadline(self.settings_dict)) is True
+
+
+def _close_if_health_check_failed(self: Any) -> None:
+    """Django's (the base class's, after PostgreSQL's "the pool checks its own"), the check
+    answered in time; no answer fails the statement at once, rather than reconnecting to a
+    server that just did not answer (one more connect timeout)."""
+    if self.connection is None or not self.health_check_enabled or self.health_check_done:
+        return
+    if self.pool:  # psycopg_pool checks a connection when it hands it out
+        return
+    seconds = check_deadline(self.settings_dict)
+    answered = answered_within(self.connection, seconds)
+    if answered is not True:
+        self.close()
+    self.health_check_done = True
+    if answered is None:
+        entry = self.settings_dict
+        server = shown_servers(str(entry.get("HOST") or ""), entry.get("PORT"))
+        raise OperationalError(
+            f"Database {self.alias!r} ({server}) did not answer a health check (SELECT 1) "
+            f"within {seconds:g} s, its connect_timeout: the server hangs or is overloaded. "
+            "The kept connection was closed; the next statement connects anew."
+        )
+
+
+def _checked_within_deadline(django_pool: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Django's ``pool`` property; the pool it made with psycopg_pool's ``check_connection``
+    (``CONN_HEALTH_CHECKS``) checks with a deadline instead."""
+
+    @functools.wraps(django_pool)
+    def pool(self: Any) -> Any:
+        made = django_pool(self)
+        if made is not None and made._check is type(made).check_connection:
+            made._check = _pool_check(self.alias, check_deadline(self.settings_dict))
+        return made
+
+    return pool
+
+
+def _pool_check(alias: str, seconds: float) -> Callable[[Any], None]:
+    def check_connection(connection: Any) -> None:
+        """psycopg_pool's ``check``: raises unless the connection answered in time."""
+        answered = answered_within(connection, seconds)
+        if answered is not True:
+            reason = "no answer" if answered is None else "a broken connection"
+            raise OperationalError(f"Database {alias!r}: {reason} to SELECT 1 within {seconds:g} s")
+
+    return check_connection
+
+
+def keeps_postgresql_connections(databases: dict[str, Any] | None = None) -> bool:
+    """Whether patch 10 is needed: a PostgreSQL database of ``databases`` (``DATABASES``)
+    keeps connections (``CONN_MAX_AGE``) or pools them."""
+    from django.conf import settings
+
+    if databases is None:
+        databases = getattr(settings, "DATABASES", {})
+    return any(
+        base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql"
+        and (entry.get("CONN_MAX_AGE", 0) != 0 or (entry.get("OPTIONS") or {}).get("pool"))
+        for entry in databases.values()
+    )
 
 
 def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:

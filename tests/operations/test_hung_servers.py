@@ -203,22 +203,15 @@ for thread in threads:
 print(json.dumps(writes), flush=True)
 """
 
-UNBOUNDED = pytest.mark.xfail(
-    strict=True,
-    reason="a kept connection to a SIGSTOPped server waits for the whole hang: the kernel "
-    "acknowledges every packet (keepalives and tcp_user_timeout never fire), the server's "
-    "timeouts do not run, and neither psycopg nor Django's is_usable()/the pool's check bound "
-    "a query on the client (docs/deployment.md, 'Bounded waits')",
-)
 WRITE_MODES = {
-    "conn_max_age=0": ("", ()),
-    "conn_max_age=60+health_checks": ("?conn_max_age=60&conn_health_checks=true", UNBOUNDED),
-    "pool": ("?pool=true", UNBOUNDED),
+    "conn_max_age=0": "",
+    "conn_max_age=60+health_checks": "?conn_max_age=60&conn_health_checks=true",
+    "pool": "?pool=true",  # checks each connection it hands out (DatabaseConfig's default)
 }
 
 
 FAULT_STARTED: list[float] = []
-"""When each run_writer fault began (wall clock, as the app's timestamps)."""
+"""When each run_writer fault was in place (wall clock, as the app's timestamps)."""
 
 
 def run_writer(
@@ -245,9 +238,9 @@ def run_writer(
     try:
         assert app.stdout.readline().strip() == "started", app.stderr
         time.sleep(1)
-        FAULT_STARTED.append(time.time())
         with pair.primary.hung() if fault == "hung" else pair.primary.down():
-            time.sleep(hang)
+            FAULT_STARTED.append(time.time())  # every server process stopped (finding them
+            time.sleep(hang)  # in /proc took 0.2-0.3 s on a loaded machine)
         time.sleep(1 if fault == "hung" else 2)
         stdout, stderr = app.communicate("", timeout=180)
     finally:
@@ -258,25 +251,25 @@ def run_writer(
     return [tuple(write) for write in json.loads(stdout.splitlines()[-1])]
 
 
-@pytest.mark.parametrize(
-    "mode", [pytest.param(mode, marks=marks) for mode, (_, marks) in WRITE_MODES.items()]
-)
+@pytest.mark.parametrize("mode", list(WRITE_MODES))
 def test_a_write_to_a_hung_primary_fails_within_the_bound(
     tmp_path: Path, pair: PrivatePair, mode: str
 ) -> None:
-    writes = run_writer(tmp_path, pair, WRITE_MODES[mode][0], HANG_SECONDS)
+    writes = run_writer(tmp_path, pair, WRITE_MODES[mode], HANG_SECONDS)
     hung_from = FAULT_STARTED[-1]
-    slowest = max(seconds for _, seconds, _ in writes)
     # A write in flight when the server stops waits for it whatever the settings (8.02 s in one
-    # run with conn_max_age=0); the bound is for the writes that start while it hangs.
-    during = [s for started, s, _ in writes if hung_from + 0.2 < started < hung_from + HANG_SECONDS]
-    if mode == "conn_max_age=0":
-        assert during, "no write started while the primary hung"
-        slowest = max(during)
+    # run with conn_max_age=0): no client-side deadline bounds a statement (a slow query would
+    # be cut short too). The bound is for the writes that start while it hangs, the health
+    # check of a kept or pooled connection included.
+    during = [s for started, s, _ in writes if hung_from < started < hung_from + HANG_SECONDS]
+    assert during, "no write started while the primary hung"
+    slowest = max(during)
     failed = [outcome for _, _, outcome in writes if outcome != "ok"]
     print(
         f"\nHUNG primary {HANG_SECONDS:.0f} s, {mode}, 4 writer threads: {len(writes)} writes, "
-        f"slowest {slowest:.2f} s, {len(failed)} failed: {sorted(set(failed))[:2]}"
+        f"slowest started while hung {slowest:.2f} s (of all, those in flight at the stop "
+        f"included: {max(s for _, s, _ in writes):.2f} s), {len(failed)} failed: "
+        f"{sorted(set(failed))[:2]}"
     )
     assert any(o == "ok" for at, _, o in writes if at < hung_from), "no write before the hang"
     assert any(o == "ok" for at, _, o in writes if at > hung_from + HANG_SECONDS + 0.5)

@@ -664,3 +664,82 @@ def test_tenants_wrap_on_commit_and_uninstall_gives_it_back(restored: None) -> N
     assert wrapped.__wrapped__ is DJANGO_ON_COMMIT
     patches.uninstall()
     assert BaseDatabaseWrapper.__dict__["on_commit"] is DJANGO_ON_COMMIT
+
+
+# Patch 10: health checks with a deadline ---------------------------------------------------------
+
+DJANGO_HEALTH_CHECKS = {
+    name: PostgreSQLDatabaseWrapper.__dict__[name]
+    for name in ("is_usable", "close_if_health_check_failed", "pool")
+}
+HEALTH_CHECK_NAMES = {
+    f"django.db.backends.postgresql.base.DatabaseWrapper.{name}" for name in DJANGO_HEALTH_CHECKS
+}
+
+
+def test_postgresql_databases_that_keep_connections_need_bounded_health_checks() -> None:
+    def keeps(**entry: Any) -> bool:
+        return patches.keeps_postgresql_connections({"default": entry})
+
+    postgresql = "django.db.backends.postgresql"
+    assert keeps(ENGINE=postgresql, CONN_MAX_AGE=60)
+    assert keeps(ENGINE=postgresql, CONN_MAX_AGE=None)  # kept for ever
+    assert keeps(ENGINE=postgresql, CONN_MAX_AGE=0, OPTIONS={"pool": {"timeout": 5}})
+    assert keeps(ENGINE="django_cfg.backends.replica_postgresql", CONN_MAX_AGE=60)
+    assert not keeps(ENGINE=postgresql, CONN_MAX_AGE=0, OPTIONS={})
+    assert not keeps(ENGINE="django.db.backends.sqlite3", CONN_MAX_AGE=60)
+
+
+def test_bounded_health_checks_are_installed_once_and_uninstalled(
+    restored: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(patches, "keeps_postgresql_connections", lambda *_: True)
+    patches.install(current_runtime().topology)
+    patches.install(current_runtime().topology)
+    installed = patches.installed()
+    assert installed.keys() >= HEALTH_CHECK_NAMES
+    pool = PostgreSQLDatabaseWrapper.__dict__["pool"]
+    assert isinstance(pool, property)
+    assert pool.fget.__wrapped__ is DJANGO_HEALTH_CHECKS["pool"].fget  # not wrapped twice
+    patches.uninstall()
+    assert {n: PostgreSQLDatabaseWrapper.__dict__[n] for n in DJANGO_HEALTH_CHECKS} == (
+        DJANGO_HEALTH_CHECKS
+    )
+
+
+def test_djangos_health_check_is_is_usable_run_once_before_a_statement() -> None:
+    """What ``_close_if_health_check_failed`` replaces: the base class's check after
+    PostgreSQL's own "the pool checks its connections"; ``_cursor()`` runs it first."""
+    base = inspect.getsource(BaseDatabaseWrapper.close_if_health_check_failed)
+    for line in (
+        "self.connection is None",
+        "or not self.health_check_enabled",
+        "or self.health_check_done",
+        "if not self.is_usable():\n            self.close()\n        self.health_check_done = True",
+    ):
+        assert line in base, line
+    postgresql = inspect.getsource(DJANGO_HEALTH_CHECKS["close_if_health_check_failed"])
+    assert "if self.pool:" in postgresql
+    assert "return super().close_if_health_check_failed()" in postgresql
+    assert "self.close_if_health_check_failed()" in inspect.getsource(BaseDatabaseWrapper._cursor)
+    assert 'cursor.execute("SELECT 1")' in inspect.getsource(DJANGO_HEALTH_CHECKS["is_usable"])
+
+
+def test_djangos_pool_checks_with_check_connection_kept_in_the_pools_check() -> None:
+    """The pool property gives psycopg_pool ``ConnectionPool.check_connection`` when
+    ``CONN_HEALTH_CHECKS`` is on (Django 6.0+ only unless ``OPTIONS["pool"]`` has a ``check``,
+    which the patch keeps); psycopg_pool keeps it in ``_check`` and runs it in ``getconn()``."""
+    from psycopg_pool import ConnectionPool
+
+    source = inspect.getsource(DJANGO_HEALTH_CHECKS["pool"].fget)
+    assert "ConnectionPool.check_connection if enable_checks else None" in source
+    assert 'enable_checks = self.settings_dict["CONN_HEALTH_CHECKS"]' in source
+    assert "self._check(conn)" in inspect.getsource(ConnectionPool._check_connection)
+    assert "self._check_connection(conn)" in inspect.getsource(
+        ConnectionPool._getconn_with_check_loop
+    )
+
+    def own(connection: Any) -> None: ...
+
+    assert ConnectionPool("", open=False, check=own)._check is own
+    assert ConnectionPool("", open=False)._check is None

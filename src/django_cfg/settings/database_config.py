@@ -101,7 +101,12 @@ class DatabaseConfig(ConfigModel):
     options: dict[str, Any] = Field(default_factory=dict, description="Driver OPTIONS")
 
     conn_max_age: int | None = Field(default=0, ge=0, description="Seconds; None = unlimited")
-    conn_health_checks: bool = False
+    conn_health_checks: bool = Field(
+        default=False,
+        description="Check a kept connection before its first statement of a request (SELECT 1, "
+        "at most connect_timeout); a pool checks each connection it hands out unless False is "
+        "given",
+    )
     atomic_requests: bool = False
     autocommit: bool = True
     disable_server_side_cursors: bool = False
@@ -361,7 +366,8 @@ class DatabaseConfig(ConfigModel):
             "PORT": str(self.port) if self.port is not None else "",
             "OPTIONS": options,
             "CONN_MAX_AGE": self.conn_max_age,
-            "CONN_HEALTH_CHECKS": self.conn_health_checks,
+            "CONN_HEALTH_CHECKS": self.conn_health_checks
+            or (self.pool is not False and "conn_health_checks" not in self.model_fields_set),
             "ATOMIC_REQUESTS": self.atomic_requests,
             "AUTOCOMMIT": self.autocommit,
             "TIME_ZONE": self.time_zone,
