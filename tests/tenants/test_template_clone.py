@@ -162,7 +162,9 @@ def test_a_template_behind_the_migrations_is_never_copied(engine: tuple[Project,
     fresh = project.fresh("h")
     assert ("crm", "0006_field6") in fresh["migrations"]
     template = schema("_template")
-    assert template["objects"] == fresh["objects"]
+    assert {k: v for k, v in template.items() if k != "migrations"} == {
+        k: v for k, v in fresh.items() if k != "migrations"
+    }
     assert set(template["migrations"]) == set(fresh["migrations"])  # 0006 recorded last
     assert "copied from the migrated template" in project.create("d")
     assert schema("d") == template
