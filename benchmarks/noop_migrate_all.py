@@ -10,6 +10,8 @@ tenants is not what is measured). Cases, interleaved over the rounds, each a new
 
 - ``python -c "import django; django.setup()"`` with the same settings: process start;
 - ``manage.py migrate_all --noinput -v 0`` with nothing to apply;
+- the same with every tenant opened and planned as before this change (the one-query path
+  ``Command._recorded_in_file`` replaced by ``False``: what it cost before, in the same run);
 - the floor: one process that opens each tenant file with ``sqlite3`` and reads its
   ``django_migrations`` (``SELECT app, name``), after the same ``django.setup()``.
 
@@ -45,6 +47,17 @@ for name in registry.names():
     db = sqlite3.connect(path)
     db.execute("SELECT app, name FROM django_migrations").fetchall()
     db.close()
+"""
+
+
+WITHOUT_FAST_PATH = """
+import sys
+import django
+django.setup()
+from django.core.management import call_command
+from django_cfg.management.commands import migrate_all
+migrate_all.Command._recorded_in_file = lambda self, alias: False  # every tenant opened
+call_command("migrate_all", interactive=False, verbosity=0)
 """
 
 
@@ -115,6 +128,11 @@ def main() -> None:
         "process start (`django.setup()`)": [python, "-c", SETUP],
         "floor: sqlite3 reads each django_migrations": [python, "-c", FLOOR],
         "`migrate_all` (no-op)": [python, "manage.py", "migrate_all", "--noinput", "-v", "0"],
+        "`migrate_all` (no-op) without the one-query path (before)": [
+            python,
+            "-c",
+            WITHOUT_FAST_PATH,
+        ],
     }
     times: dict[str, list[float]] = {case: [] for case in cases}
     try:

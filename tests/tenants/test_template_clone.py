@@ -190,3 +190,24 @@ def test_creations_at_once_from_one_template_all_end_migrated(
     reference = schema("ref")
     for name in ["a", "b", "c", "d", *names]:
         assert schema(name) == reference, name
+
+
+def test_migrate_all_reads_each_sqlite_tenants_rows_and_migrates_one_behind(tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    project = Project(tmp_path, "sqlite:///tenants/{tenant_hash2}/{tenant}.sqlite3")
+    project.create("a")
+    project.create("b")
+    files = {name: next((tmp_path / "tenants").glob(f"*/{name}.sqlite3")) for name in "ab"}
+    with closing(sqlite3.connect(files["b"])) as db, db:
+        db.execute(
+            "DELETE FROM django_migrations WHERE app = 'tickets' AND name = '0004_comment_kind'"
+        )
+        db.execute("ALTER TABLE tickets_comment DROP COLUMN kind")
+    before = sqlite_schema(files["a"])
+    out = project.manage("migrate_all", "--tenant", "a", "--tenant", "b")
+    assert "tenant_a: up to date" in out
+    assert "tenant_b: 1 applied: tickets.0004_comment_kind" in out
+    assert sqlite_schema(files["a"]) == before
+    assert sqlite_schema(files["b"])["objects"] == before["objects"]

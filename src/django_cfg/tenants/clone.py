@@ -42,7 +42,12 @@ from django.db import DatabaseError, connections
 from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
-from django_cfg.settings.tenants import TEMPLATE_ALIAS, fill_template
+from django_cfg.settings.tenants import (
+    HASH_PLACEHOLDER,
+    PLACEHOLDER,
+    TEMPLATE_ALIAS,
+    fill_template,
+)
 from django_cfg.tenants.production import refuse_production
 
 __all__ = [
@@ -52,6 +57,7 @@ __all__ = [
     "migrate_template",
     "recorded_when_migrated",
     "refresh_template",
+    "sqlite_files",
     "sqlite_recorded",
 ]
 
@@ -102,6 +108,39 @@ def sqlite_recorded(path: str) -> frozenset[Key] | None:
         return None
     finally:
         db.close()
+
+
+def sqlite_files(registry: Any) -> dict[str, str]:
+    """Tenant name -> its SQLite file, for every tenant whose database is the URL template's
+    (one query of the tenants table, no ``DatabaseConfig`` per tenant); {} if the template is
+    not a SQLite file. A tenant placed elsewhere (``--url``) is not in it."""
+    marks = ("zq9tenantzq9", "zq9hashzq9")
+    template = registry.template.replace(PLACEHOLDER, marks[0])
+    database = DatabaseConfig.from_url(template.replace(HASH_PLACEHOLDER, marks[1]))
+    if database.family != "sqlite" or not names_a_file(database.name):
+        return {}
+    path = Path(database.name).expanduser()
+    base = getattr(settings, "BASE_DIR", None)
+    pattern = str(path if path.is_absolute() else Path(base or Path.cwd()) / path)
+    if pattern.count(marks[0]) != 1:
+        return {}
+    files = {}
+    for name, url in _names_and_urls(registry):
+        if not url:
+            filled = pattern.replace(marks[0], name)
+            files[name] = fill_template(filled.replace(marks[1], HASH_PLACEHOLDER), name)
+    return files
+
+
+def _names_and_urls(registry: Any) -> list[tuple[str, str]]:
+    if registry.fixed is not None:
+        return [(name, "") for name in sorted(registry.fixed)]
+    from django.db import DEFAULT_DB_ALIAS
+
+    from django_cfg.tenants.models import UNROUTABLE, Tenant
+
+    rows = Tenant._default_manager.using(DEFAULT_DB_ALIAS).exclude(state__in=UNROUTABLE)
+    return [(name, url or "") for name, url in rows.values_list("name", "url")]
 
 
 def template_database(template_url: str) -> DatabaseConfig:

@@ -30,7 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
@@ -62,11 +61,16 @@ from django_cfg.schema.state import (
     runs_on,
     unmigrated_changes,
 )
-from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.state.missing_database import explained
 from django_cfg.state.topology import Topology
-from django_cfg.tenants.clone import Rows, migrate_template, recorded_when_migrated, sqlite_recorded
+from django_cfg.tenants.clone import (
+    Rows,
+    migrate_template,
+    recorded_when_migrated,
+    sqlite_files,
+    sqlite_recorded,
+)
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -147,6 +151,7 @@ class Command(BaseCommand):
         self._tenant_names: dict[str, str] = {}
         self._plans: SharedPlans | None = None
         self._complete: Rows | None = None  # the rows of a migrated tenant database
+        self._files: dict[str, str] | None = None  # tenant -> its SQLite file (if it is one)
         if registry is None:
             self._handle(options)
             return
@@ -173,7 +178,7 @@ class Command(BaseCommand):
             "verbosity": verbosity,
         }
         self._registry, self._tenant_names, self._plans = None, {}, None  # open already
-        self._complete = None
+        self._complete, self._files = None, None
         self._handle(options, aliases)
 
     @contextmanager
@@ -445,14 +450,13 @@ class Command(BaseCommand):
         name = self._tenant_names.get(alias)
         if name is None or self._registry is None or self._complete is None:
             return False
-        try:
-            database = self._registry.database(name)
-        except (ValueError, DatabaseError):
-            return False
-        if database.family != "sqlite" or not names_a_file(database.name):
-            return False
-        path = str(database.to_django(getattr(settings, "BASE_DIR", None))["NAME"])
-        return self._complete.current(sqlite_recorded(path), exact=False)
+        if self._files is None:
+            try:
+                self._files = sqlite_files(self._registry)
+            except (ValueError, DatabaseError):
+                self._files = {}
+        path = self._files.get(name)
+        return path is not None and self._complete.current(sqlite_recorded(path), exact=False)
 
     def _migrate_locked(
         self, alias: str, options: dict[str, Any]
