@@ -54,6 +54,7 @@ __all__ = [
     "TEMPLATE_NAME",
     "Rows",
     "clone_template",
+    "drop_template",
     "migrate_template",
     "recorded_when_migrated",
     "refresh_template",
@@ -339,4 +340,22 @@ def _migrate_alias(database: DatabaseConfig, verbosity: int) -> None:
         )
     finally:
         connections[TEMPLATE_ALIAS].close()
+        remove_database(TEMPLATE_ALIAS)
+
+
+def drop_template(registry: Any) -> bool:
+    """Drop the template database (the tenants' test databases at the end of a test run);
+    whether there was one."""
+    from django_cfg.tenants.provisioning import database_exists, drop_database
+
+    template = template_database(registry.template)
+    if template.family not in _CLONES:
+        return False
+    add_database(TEMPLATE_ALIAS, template)
+    try:
+        existed = database_exists(TEMPLATE_ALIAS)
+        if existed:
+            drop_database(TEMPLATE_ALIAS)
+        return existed
+    finally:
         remove_database(TEMPLATE_ALIAS)
