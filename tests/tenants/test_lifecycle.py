@@ -221,8 +221,8 @@ def test_a_recycled_name_does_not_inherit_the_dropped_tenants_database(setup: Se
     assert f"Tenant {name!r} removed; database " in dropped
     assert "dropped." in dropped
     assert setup.tables(name) == set()
-    fresh = project.manage("create_tenant", name)
-    assert "(created), migrated, recorded." in fresh
+    fresh = project.manage("create_tenant", name)  # a copy of the template its first made
+    assert "(created), copied from the migrated template, recorded." in fresh
     assert setup.probe(name) == {"status": 200, "titles": []}
 
 
