@@ -92,6 +92,9 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         project = TenantProject(
             tmp_path, sibling_url(POSTGRES_URL, "_lc_{tenant}"), default_url=default
         )
+        # The template new tenants are copied from (tenants.clone): each test starts without.
+        created.append(project.tenant_url.replace("{tenant}", "_template"))
+        drop_server_database(created[-1])
     project.manage("migrate_all", "--verbosity", "0")
     try:
         yield Setup(project, request.param, suffix)
