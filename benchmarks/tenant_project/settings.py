@@ -11,7 +11,13 @@ from pathlib import Path
 
 from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
 
-TENANT_APPS = ("crm", "billing", "tickets")
+# BENCH_EXTRA_APPS: more tenant apps (benchmarks/tenant_create.py adds one of 30 migrations).
+TENANT_APPS = (
+    "crm",
+    "billing",
+    "tickets",
+    *filter(None, os.environ.get("BENCH_EXTRA_APPS", "").split(",")),
+)
 _names = os.environ["BENCH_TENANTS"].split(",")
 _template = os.environ["BENCH_TENANT_URL"]
 _static = os.environ.get("BENCH_MODE") == "static"

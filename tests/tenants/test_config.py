@@ -228,3 +228,15 @@ def test_an_unknown_tenant_among_many_names_is_a_short_message() -> None:
     assert message == "no tenant 't10000': it is not in TenantsConfig.names (1000 tenants)."
     few = TenantRegistry({"apps": ["notes"], "url": "sqlite:///{tenant}.db", "names": ["b", "a"]})
     assert str(few._unknown("c")) == "no tenant 'c': it is not in TenantsConfig.names (a, b)."
+
+
+def test_tenant_hash2_spreads_tenant_files_over_256_folders() -> None:
+    import hashlib
+
+    from django_cfg import TenantsConfig
+
+    config = TenantsConfig(apps=["notes"], url="sqlite:///tenants/{tenant_hash2}/{tenant}.sqlite3")
+    url = config.database_url("acme")
+    assert url == f"sqlite:///tenants/{hashlib.sha256(b'acme').hexdigest()[:2]}/acme.sqlite3"
+    folders = {config.database_url(f"t{i}").split("/")[-2] for i in range(2000)}
+    assert len(folders) == 256

@@ -16,6 +16,7 @@ by its name), read with ``template_text``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from django_cfg.settings.replica_reads import ReplicaReads
 from django_cfg.settings.url import DatabaseURLError
 
 __all__ = [
+    "TEMPLATE_ALIAS",
     "TENANTS_MIDDLEWARE",
     "TENANTS_ROUTER",
     "TENANTS_SETTING",
@@ -43,6 +45,7 @@ __all__ = [
     "TenantsConfig",
     "check_host",
     "check_tenant_name",
+    "fill_template",
     "template_text",
     "tenant_alias",
     "tenant_database_of",
@@ -55,6 +58,12 @@ TENANTS_MIDDLEWARE = "django_cfg.tenants.middleware.TenantMiddleware"
 TENANTS_ROUTER = "django_cfg.tenants.router.TenantRouter"
 TENANT_ALIAS_PREFIX = "tenant_"
 PLACEHOLDER = "{tenant}"
+TEMPLATE_ALIAS = "tenant__template"
+"""The alias of the tenants' template database while it is migrated (``tenants.clone``): a
+tenant database for the router, never a tenant's (no name starts with '_')."""
+HASH_PLACEHOLDER = "{tenant_hash2}"
+"""Two hex digits of the name's SHA-256 (256 folders): ``sqlite:///tenants/{tenant_hash2}/{tenant}``
+keeps 10,000 files at about 40 per folder."""
 REPLICA_SUFFIX = ".replica"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
 _SERVER_KEY = re.compile(r"[^@\s:/]+@[^@\s:/]+(:[0-9]{1,5})?")
@@ -75,6 +84,16 @@ def check_tenant_name(name: object) -> str:
             "starting with a letter or digit (no '/', '.', '-', spaces or capitals)."
         )
     return name
+
+
+def fill_template(template: str, name: str) -> str:
+    """``template`` for tenant ``name``: ``{tenant}`` replaced by the name, ``{tenant_hash2}``
+    (if present) by the first two hex digits of the name's SHA-256."""
+    filled = template.replace(PLACEHOLDER, name)
+    if HASH_PLACEHOLDER in filled:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:2]
+        filled = filled.replace(HASH_PLACEHOLDER, digest)
+    return filled
 
 
 def tenant_alias(name: str) -> str:
@@ -118,7 +137,7 @@ def check_template(template: str, field: str) -> str:
             "(e.g. 'postgresql://app@db/t_{tenant}')."
         )
     try:  # parsed with a sample name: DatabaseURLError messages never show a password
-        DatabaseConfig.from_url(template.replace(PLACEHOLDER, "sample"))
+        DatabaseConfig.from_url(fill_template(template, "sample"))
     except DatabaseURLError as error:
         raise ValueError(f"{field} template: {error}") from None
     return template
@@ -151,7 +170,9 @@ class TenantsConfig(ConfigModel):
     apps: tuple[str, ...] = Field(min_length=1, description="App labels of the tenant apps")
     url: SecretStr = Field(
         description="Database URL template with a '{tenant}' placeholder, e.g. "
-        "'postgresql://app@db/t_{tenant}' or 'sqlite:///tenants/{tenant}.sqlite3'"
+        "'postgresql://app@db/t_{tenant}' or 'sqlite:///tenants/{tenant}.sqlite3'; "
+        "'{tenant_hash2}' (optional) spreads files over 256 folders: "
+        "'sqlite:///tenants/{tenant_hash2}/{tenant}.sqlite3'"
     )
     replica_url: SecretStr | tuple[SecretStr, ...] | None = Field(
         default=None,
@@ -295,7 +316,7 @@ class TenantsConfig(ConfigModel):
             )
         family = DatabaseConfig.from_url(self.database_url("sample")).family
         for number, template in enumerate(self.replica_templates):
-            replica = DatabaseConfig.from_url(template.replace(PLACEHOLDER, "sample"))
+            replica = DatabaseConfig.from_url(fill_template(template, "sample"))
             if family is not None and replica.family != family:
                 raise ValueError(
                     f"replica_url[{number}] is a {replica.family} database but url is "
@@ -340,7 +361,7 @@ class TenantsConfig(ConfigModel):
         return self
 
     def database_url(self, name: str) -> str:
-        return self.url.get_secret_value().replace(PLACEHOLDER, check_tenant_name(name))
+        return fill_template(self.url.get_secret_value(), check_tenant_name(name))
 
     def database(self, name: str) -> DatabaseConfig:
         """Tenant ``name``'s database from the template."""

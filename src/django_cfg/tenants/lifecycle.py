@@ -35,6 +35,7 @@ from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenants import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
+from django_cfg.tenants.clone import clone_template, refresh_template
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.name_lock import tenant_name_lock
 from django_cfg.tenants.provisioning import (
@@ -76,6 +77,9 @@ class CreatedTenant:
     """What the database was: "created", "already existed, empty", "adopted" (it had tables) or
     "resumed" (an interrupted creation was finished)."""
     replicas: tuple[str, ...] = field(default=())
+    cloned: bool = False
+    """Whether the database was copied from the migrated template (``tenants.clone``) rather
+    than migrated."""
 
 
 @dataclass(frozen=True)
@@ -201,9 +205,11 @@ def _create_recorded(
         alias = registry.alias_for(name)
         if row.state == CREATING:
             how = _take_database(registry, name, row, alias, adopt=adopt, resumed=resumed)
+        elif not database_exists(alias):  # MIGRATING, killed before its database was made
+            how = _new_database(registry, row, alias)
         else:  # MIGRATING: the database is the tenant's (created, empty or adopted)
-            how = "created" if create_database(alias) else "resumed"
-        _migrate(name, verbosity, stdout)
+            how = "resumed"
+        _migrated(registry, name, row, alias, how, verbosity, stdout)
         _set_state(row, "")
     except (DatabaseError, CommandError, OSError, TenantLifecycleError) as error:
         raise _failed(registry, name, row, alias, error, resumed=resumed) from None
@@ -225,7 +231,7 @@ def _create_listed(
     alias = registry.alias_for(name)
     try:
         how = _take_database(registry, name, None, alias, adopt=adopt, resumed=False)
-        _migrate(name, verbosity, stdout)
+        _migrated(registry, name, None, alias, how, verbosity, stdout)
     except (DatabaseError, CommandError, OSError) as error:
         raise _failed(registry, name, None, alias, error) from None
     return _created(registry, name, None, alias, how)
@@ -269,8 +275,7 @@ def _take_database(
     if not database_exists(alias):
         if row is not None:
             _set_state(row, MIGRATING)  # recorded first: a resumed creation continues on it
-        create_database(alias)
-        return "created"
+        return _new_database(registry, row, alias)
     tables = table_names(alias)
     if tables and not adopt:
         where = _where(registry.database_at(name, row.url if row is not None else ""))
@@ -286,11 +291,39 @@ def _take_database(
     return "adopted" if tables else ("resumed" if resumed else "already existed, empty")
 
 
+def _new_database(registry: TenantRegistry, row: Any, alias: str) -> str:
+    """Create ``alias``'s database: a copy of the migrated template where the engine allows
+    and the template is current ("cloned"), else an empty one ("created")."""
+    if clone_template(registry, alias, row.url if row is not None else ""):
+        return "cloned"
+    create_database(alias)
+    return "created"
+
+
+def _migrated(
+    registry: TenantRegistry,
+    name: str,
+    row: Any,
+    alias: str,
+    how: str,
+    verbosity: int,
+    stdout: TextIOBase | None,
+) -> None:
+    """Migrate the tenant's database unless it is a clone of the current template; a database
+    made for it and migrated becomes the template when the template is missing or behind."""
+    if how == "cloned":
+        return
+    _migrate(name, verbosity, stdout)
+    if how != "adopted":  # an adopted database holds data: never a template
+        refresh_template(registry, alias, row.url if row is not None else "")
+
+
 def _migrate(name: str, verbosity: int, stdout: TextIOBase | None) -> None:
     """The tenant apps' migrations on its database (``migrate_all --tenant``)."""
     call_command(
         "migrate_all",
         tenants=[name],
+        template=False,  # made from this database afterwards if it is behind
         verbosity=verbosity,
         interactive=False,
         **({"stdout": stdout} if stdout is not None else {}),
@@ -353,7 +386,8 @@ def _failed(
 def _created(registry: TenantRegistry, name: str, row: Any, alias: str, how: str) -> CreatedTenant:
     replicas = tuple(r.redacted_url for r in registry.replica_databases(name, row))
     database = registry.database_at(name, row.url if row is not None else "").redacted_url
-    return CreatedTenant(name, alias, database, how, replicas)
+    cloned = how == "cloned"
+    return CreatedTenant(name, alias, database, "created" if cloned else how, replicas, cloned)
 
 
 # Helpers ---------------------------------------------------------------------------------------

@@ -44,9 +44,9 @@ from django_cfg.runtime.runtime import (
 )
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.tenants import (
-    PLACEHOLDER,
     TENANTS_SETTING,
     check_tenant_name,
+    fill_template,
     template_text,
     tenant_alias,
     tenant_database_of,
@@ -163,7 +163,7 @@ class TenantRegistry:
     def database_at(self, name: str, url: str) -> DatabaseConfig:
         """Tenant ``name``'s database if its row said ``url`` ("": the template's), with the
         password of ``TenantsConfig.passwords`` or the template (``tenants.credentials``)."""
-        template = DatabaseConfig.from_url(self.template.replace(PLACEHOLDER, name))
+        template = DatabaseConfig.from_url(fill_template(self.template, name))
         if not url:
             return template
         return with_password(DatabaseConfig.from_url(url), template, self.passwords)
@@ -180,11 +180,11 @@ class TenantRegistry:
             templates = self.replica_templates
             return [
                 DatabaseConfig.from_url(
-                    t.replace(PLACEHOLDER, name), replica_of=primary, **self.replica_role
+                    fill_template(t, name), replica_of=primary, **self.replica_role
                 )
                 for t in templates
             ]
-        template = DatabaseConfig.from_url(self.template.replace(PLACEHOLDER, name))
+        template = DatabaseConfig.from_url(fill_template(self.template, name))
         return [
             with_password(
                 DatabaseConfig.from_url(replica, replica_of=primary, **self.replica_role),

@@ -29,7 +29,7 @@ from django.db.models import Model
 
 from django_cfg.routing.router import DatabaseRouter
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.settings.tenants import TENANTS_SETTING, tenant_alias
+from django_cfg.settings.tenants import TEMPLATE_ALIAS, TENANTS_SETTING, tenant_alias
 from django_cfg.state.topology import TENANT_HOME
 from django_cfg.tenants.context import current_tenant
 from django_cfg.tenants.errors import NoTenantError
@@ -169,7 +169,9 @@ class TenantRouter:
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool | None:
-        if tenant_of_alias(db) is not None and current_registry() is not None:
+        if (
+            tenant_of_alias(db) is not None or db == TEMPLATE_ALIAS
+        ) and current_registry() is not None:
             if app_label == "django_cfg":
                 return model_name == "deleteintent"  # deletes that reach it record intents
             return app_label in self._tenant_labels()

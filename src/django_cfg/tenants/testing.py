@@ -57,6 +57,7 @@ from pydantic import SecretStr
 
 from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING, template_text
+from django_cfg.tenants.clone import drop_template
 from django_cfg.tenants.production import (
     PRODUCTION_DATABASES,
     ProductionDatabases,
@@ -198,6 +199,8 @@ class TenantTestDatabases:
                 finally:
                     if added:
                         remove_database(alias)
+            if registry is not None and not self.keepdb:
+                drop_template(registry)  # the test template new tenants were copied from
         finally:
             if self._override is not None:
                 self._override.disable()

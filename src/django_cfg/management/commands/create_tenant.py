@@ -131,8 +131,9 @@ class Command(BaseCommand):
             add_domains(registry.domains, name, options["domains"]) if options["domains"] else []
         )
         if verbosity >= 1:
+            done = "copied from the migrated template" if tenant.cloned else "migrated"
             self.stdout.write(
-                f"Tenant {tenant.name!r}: database {tenant.database} ({tenant.how}), migrated, "
+                f"Tenant {tenant.name!r}: database {tenant.database} ({tenant.how}), {done}, "
                 "recorded."
             )
             for replica in tenant.replicas:

@@ -20,6 +20,7 @@ selects.
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 import time
@@ -44,7 +45,7 @@ from django_cfg.management.tenant_databases import (
 from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.roll_forward import finish_abandoned_sweeps
 from django_cfg.runtime.runtime import current_runtime
-from django_cfg.schema.cache_tables import missing_cache_tables
+from django_cfg.schema.cache_tables import database_caches_configured, missing_cache_tables
 from django_cfg.schema.lock import migration_lock
 from django_cfg.schema.recovery import (
     finish_faked,
@@ -63,6 +64,13 @@ from django_cfg.schema.state import (
 from django_cfg.settings.tenants import tenant_alias
 from django_cfg.state.missing_database import explained
 from django_cfg.state.topology import Topology
+from django_cfg.tenants.clone import (
+    Rows,
+    migrate_template,
+    recorded_when_migrated,
+    sqlite_files,
+    sqlite_recorded,
+)
 
 
 def migration_targets(requested: list[str] | None, topology: Topology) -> list[str]:
@@ -116,6 +124,9 @@ class Command(BaseCommand):
             "connection and lock). Default: 1, one after another.",
         )
         add_noinput_option(parser, "Do not prompt the user for input of any kind.")
+        parser.add_argument(  # create_tenant makes the template from the new tenant itself
+            "--no-template", action="store_false", dest="template", help=argparse.SUPPRESS
+        )
 
     def get_check_kwargs(self, options: dict[str, Any]) -> Any:
         """Also run the database checks (as migrate does) for the databases to migrate."""
@@ -139,6 +150,8 @@ class Command(BaseCommand):
         registry = self._registry = registry_for_option(options["tenants"])
         self._tenant_names: dict[str, str] = {}
         self._plans: SharedPlans | None = None
+        self._complete: Rows | None = None  # the rows of a migrated tenant database
+        self._files: dict[str, str] | None = None  # tenant -> its SQLite file (if it is one)
         if registry is None:
             self._handle(options)
             return
@@ -148,6 +161,8 @@ class Command(BaseCommand):
             plans = SharedPlans()
             # Conflicting leaf migrations: migrate refuses them, with its own message.
             self._plans = None if plans.conflicts() else plans
+            if self._plans is not None and not database_caches_configured():
+                self._complete = recorded_when_migrated(plans.disk)
         self._handle(options, list(self._tenant_names))
 
     def migrate_tenant_databases(self, aliases: list[str], verbosity: int) -> None:
@@ -163,6 +178,7 @@ class Command(BaseCommand):
             "verbosity": verbosity,
         }
         self._registry, self._tenant_names, self._plans = None, {}, None  # open already
+        self._complete, self._files = None, None
         self._handle(options, aliases)
 
     @contextmanager
@@ -214,6 +230,8 @@ class Command(BaseCommand):
         self._say_unmigrated_changes(verbosity)
         if tenants and not failures:
             self._finish_shared_deletes(verbosity)
+            if options.get("template", True):
+                self._migrate_template(verbosity)
         # One database's failure does not stop the others; the exit status says it.
         self._raise_for({alias: failures[alias] for alias in targets if alias in failures})
 
@@ -257,6 +275,24 @@ class Command(BaseCommand):
                 f"Finished {finished} shared delete{'s' * (finished != 1)} whose tenant sweep a "
                 "crash had left (on_delete applied in every tenant)."
             )
+
+    def _migrate_template(self, verbosity: int) -> None:
+        """The template new tenants are copied from (``tenants.clone``), if it exists and is
+        behind, migrated as the tenants were."""
+        if self._registry is None:
+            return
+        try:
+            done = migrate_template(self._registry, verbosity)
+        except Exception as error:  # the next create_tenant migrates and makes it again
+            self.stderr.write(
+                self.style.WARNING(
+                    f"The tenants' template database could not be migrated: {error}; new "
+                    "tenants are migrated (and the template made again) until it is."
+                )
+            )
+            return
+        if done and verbosity >= 1:
+            self.stdout.write("The tenants' template database (new tenants' copy): migrated.")
 
     def _raise_for(self, failures: dict[str, str], what: str = "failed to migrate") -> None:
         """A CommandError with the counts and one line per failure, if any failed."""
@@ -375,6 +411,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"{alias}: waiting for another migrate_all to finish...")
 
         started = time.perf_counter()
+        if self._recorded_in_file(alias):  # nothing to apply: its file was not even opened
+            self._outcomes[alias] = "up to date"
+            if verbosity >= 1:
+                self.stdout.write(f"{alias}: up to date ({time.perf_counter() - started:.2f}s)")
+            return
         try:
             with self._opened(alias), migration_lock(alias, wait=waiting):
                 done = self._migrate_locked(alias, options)
@@ -400,6 +441,22 @@ class Command(BaseCommand):
             took = f"({time.perf_counter() - started:.2f}s)"
             name = self.style.SUCCESS(alias) if changed else alias
             self.stdout.write(f"{name}: {line} {took}")
+
+    def _recorded_in_file(self, alias: str) -> bool:
+        """Whether tenant ``alias``'s database is a SQLite file whose ``django_migrations``
+        has every migration of the graph (one query, the tenant not opened): nothing to apply,
+        so no lock, no pre_migrate / post_migrate (Django's migrate sends them even then).
+        Database caches on tenant databases: no (createcachetable may have to run)."""
+        name = self._tenant_names.get(alias)
+        if name is None or self._registry is None or self._complete is None:
+            return False
+        if self._files is None:
+            try:
+                self._files = sqlite_files(self._registry)
+            except (ValueError, DatabaseError):
+                self._files = {}
+        path = self._files.get(name)
+        return path is not None and self._complete.current(sqlite_recorded(path), exact=False)
 
     def _migrate_locked(
         self, alias: str, options: dict[str, Any]

@@ -1,0 +1,361 @@
+"""A new tenant's database cloned from a migrated template instead of migrated (issue 23).
+
+    clone_template(registry, alias)   # True: alias's database is a copy of a current template
+    refresh_template(registry, alias) # the template := alias's just migrated database
+    migrate_template(registry)        # migrate_all: a template left behind is migrated
+    recorded_when_migrated()          # the django_migrations rows a full migrate leaves
+
+The template is the tenant URL template filled with the name ``_template`` (no tenant can have
+it: a tenant name starts with a letter or digit): ``tenants/_template.sqlite3``,
+``t__template`` on PostgreSQL. It is used only when it is *current*: its ``django_migrations``
+holds every row a full ``migrate`` records (every migration of the graph on disk) and no other;
+else the tenant is migrated as before and the template is made again from it. A creation
+makes the template on first need; ``migrate_all`` migrates an existing one with the tenants.
+
+- SQLite: the template file is never written in place; it is replaced by a rename (a reader
+  copies the old file or the new one, whole). The clone is a copy beside the tenant's file,
+  linked to its name (never over an existing file).
+- PostgreSQL: ``CREATE DATABASE t_acme TEMPLATE t__template`` on the tenant's server. No
+  connection to the template is kept open (PostgreSQL refuses the copy while one is: "source
+  database is being accessed by other users"; the check reads its rows and closes). A copy that
+  fails for that reason, or any other, falls back to ``CREATE DATABASE`` and migrating.
+- MariaDB has no template databases: tenants are migrated (from the shared plan).
+
+A tenant placed elsewhere (``--url``) is always migrated.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DatabaseError, connections
+
+from django_cfg.runtime.added_databases import add_database, remove_database
+from django_cfg.settings.database_config import DatabaseConfig
+from django_cfg.settings.sqlite import names_a_file
+from django_cfg.settings.tenants import (
+    HASH_PLACEHOLDER,
+    PLACEHOLDER,
+    TEMPLATE_ALIAS,
+    fill_template,
+)
+from django_cfg.tenants.production import refuse_production
+
+__all__ = [
+    "TEMPLATE_NAME",
+    "Rows",
+    "clone_template",
+    "drop_template",
+    "migrate_template",
+    "recorded_when_migrated",
+    "refresh_template",
+    "sqlite_files",
+    "sqlite_recorded",
+]
+
+TEMPLATE_NAME = "_template"
+Key = tuple[str, str]
+_CLONES = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The ``django_migrations`` rows a full ``migrate`` records on a tenant database (every
+    migration of the graph on disk; a squashed one: the migrations it replaces), and the rows
+    it may also hold (a squashed migration recorded once its replaced ones are)."""
+
+    required: frozenset[Key]
+    allowed: frozenset[Key]
+
+    def current(self, recorded: frozenset[Key] | None, *, exact: bool = True) -> bool:
+        """Whether a database with ``recorded`` rows is migrated to the graph's leaves
+        (``exact``: and has no row of a migration that is not on disk)."""
+        if recorded is None or not self.required <= recorded:
+            return False
+        return not exact or recorded <= self.allowed
+
+
+def recorded_when_migrated(loader: Any = None) -> Rows:
+    """The rows of a database migrated to the leaves of the migration graph on disk
+    (``loader``: a ``MigrationLoader(None)`` at hand, else the migration files are read)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = (loader or MigrationLoader(None, ignore_no_migrations=True)).graph
+    rows: set[Key] = set()
+    for key, migration in graph.nodes.items():
+        rows.update(migration.replaces or [key])
+    return Rows(frozenset(rows), frozenset(rows) | frozenset(graph.nodes))
+
+
+def sqlite_recorded(path: str) -> frozenset[Key] | None:
+    """The ``django_migrations`` rows of SQLite file ``path`` (one read-only query); None if
+    the file or the table is missing."""
+    try:
+        db = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return frozenset(db.execute("SELECT app, name FROM django_migrations").fetchall())
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+
+
+def sqlite_files(registry: Any) -> dict[str, str]:
+    """Tenant name -> its SQLite file, for every tenant whose database is the URL template's
+    (one query of the tenants table, no ``DatabaseConfig`` per tenant); {} if the template is
+    not a SQLite file. A tenant placed elsewhere (``--url``) is not in it."""
+    marks = ("zq9tenantzq9", "zq9hashzq9")
+    template = registry.template.replace(PLACEHOLDER, marks[0])
+    database = DatabaseConfig.from_url(template.replace(HASH_PLACEHOLDER, marks[1]))
+    if database.family != "sqlite" or not names_a_file(database.name):
+        return {}
+    path = Path(database.name).expanduser()
+    base = getattr(settings, "BASE_DIR", None)
+    pattern = str(path if path.is_absolute() else Path(base or Path.cwd()) / path)
+    if pattern.count(marks[0]) != 1:
+        return {}
+    files = {}
+    for name, url in _names_and_urls(registry):
+        if not url:
+            filled = pattern.replace(marks[0], name)
+            files[name] = fill_template(filled.replace(marks[1], HASH_PLACEHOLDER), name)
+    return files
+
+
+def _names_and_urls(registry: Any) -> list[tuple[str, str]]:
+    if registry.fixed is not None:
+        return [(name, "") for name in sorted(registry.fixed)]
+    from django.db import DEFAULT_DB_ALIAS
+
+    from django_cfg.tenants.models import UNROUTABLE, Tenant
+
+    rows = Tenant._default_manager.using(DEFAULT_DB_ALIAS).exclude(state__in=UNROUTABLE)
+    return [(name, url or "") for name, url in rows.values_list("name", "url")]
+
+
+def template_database(template_url: str) -> DatabaseConfig:
+    """The template database of the tenant URL template ``template_url``."""
+    return DatabaseConfig.from_url(fill_template(template_url, TEMPLATE_NAME))
+
+
+def _family(alias: str) -> str:
+    from django_cfg.settings.url import engine_family
+
+    return str(engine_family(connections[alias].settings_dict["ENGINE"]))
+
+
+def _sqlite_path(database: DatabaseConfig) -> str | None:
+    if not names_a_file(database.name):
+        return None
+    return str(database.to_django(getattr(settings, "BASE_DIR", None))["NAME"])
+
+
+def clone_template(registry: Any, alias: str, url: str = "") -> bool:
+    """Make ``alias``'s database (missing yet) a copy of the template, if the template is
+    current and the engine can copy it; False: nothing was done (create and migrate it)."""
+    if url or _family(alias) not in _CLONES:
+        return False
+    refuse_production(alias, "create")
+    template = template_database(registry.template)
+    complete = recorded_when_migrated()
+    if _family(alias) == "sqlite":
+        return _clone_sqlite(template, alias, complete)
+    return _clone_postgresql(template, alias, complete)
+
+
+def _clone_sqlite(template: DatabaseConfig, alias: str, complete: Rows) -> bool:
+    source = _sqlite_path(template)
+    target = str(connections[alias].settings_dict["NAME"])
+    if source is None or not names_a_file(target):
+        return False
+    staged = f"{target}.clone-{uuid.uuid4().hex[:8]}"
+    try:
+        # The copy first, then its currency: the template may be replaced meanwhile (a rename:
+        # this copy is the old file or the new one, whole).
+        shutil.copyfile(source, staged)
+    except OSError:
+        return False
+    try:
+        if not complete.current(sqlite_recorded(staged)):
+            return False
+        os.link(staged, target)  # never over a file that exists
+    except FileExistsError:
+        return False
+    finally:
+        Path(staged).unlink(missing_ok=True)
+    return True
+
+
+def _clone_postgresql(template: DatabaseConfig, alias: str, complete: Rows) -> bool:
+    connection = connections[alias]
+    if not _same_server(template, connection.settings_dict):
+        return False
+    try:
+        if not complete.current(_server_recorded(connection, template.name)):
+            return False
+        quote = connection.ops.quote_name
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(
+                f"CREATE DATABASE {quote(connection.settings_dict['NAME'])} "
+                f"TEMPLATE {quote(template.name)}"
+            )
+    except DatabaseError:  # held open by another process, dropped meanwhile: migrate instead
+        return False
+    return True
+
+
+def _same_server(template: DatabaseConfig, settings_dict: dict[str, Any]) -> bool:
+    return (template.host or "", str(template.port or "")) == (
+        str(settings_dict.get("HOST") or ""),
+        str(settings_dict.get("PORT") or ""),
+    )
+
+
+def _server_recorded(connection: Any, name: str) -> frozenset[Key] | None:
+    """The ``django_migrations`` rows of database ``name`` on ``connection``'s server, read by
+    a connection of its own, closed before returning (never pooled); None if it is missing."""
+    other = connection.copy()
+    other.settings_dict = {
+        **other.settings_dict,
+        "NAME": name,
+        "OPTIONS": {k: v for k, v in other.settings_dict.get("OPTIONS", {}).items() if k != "pool"},
+    }
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT app, name FROM django_migrations")
+            return frozenset((app, migration) for app, migration in cursor.fetchall())
+    except DatabaseError:
+        return None
+    finally:
+        other.close()
+
+
+def refresh_template(registry: Any, alias: str, url: str = "") -> None:
+    """The template := ``alias``'s database, just migrated (no tenant data yet): best effort,
+    a failure leaves the template as it was (the next creation migrates)."""
+    if url or _family(alias) not in _CLONES:
+        return
+    template = template_database(registry.template)
+    connection = connections[alias]
+    connection.close()
+    rows = recorded_when_migrated()
+    try:
+        if _family(alias) == "sqlite":
+            path = _sqlite_path(template)
+            if path is not None and not rows.current(sqlite_recorded(path)):
+                _refresh_sqlite(path, str(connection.settings_dict["NAME"]))
+        elif _same_server(template, connection.settings_dict) and not rows.current(
+            _server_recorded(connection, template.name)
+        ):
+            _refresh_postgresql(connection, connection.settings_dict["NAME"], template.name)
+    except (DatabaseError, OSError, sqlite3.Error):
+        return
+
+
+def _refresh_sqlite(target: str, source: str) -> None:
+    if not names_a_file(source):
+        return
+    staged = f"{target}.new-{uuid.uuid4().hex[:8]}"
+    try:
+        with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(staged)) as copy:
+            origin.backup(copy)  # a consistent copy even if the file is open elsewhere
+        os.replace(staged, target)  # readers copy the old file or this one, whole
+    finally:
+        Path(staged).unlink(missing_ok=True)
+
+
+def _refresh_postgresql(connection: Any, source: str, name: str) -> None:
+    quote = connection.ops.quote_name
+    staged = f"{name[:40]}_new_{uuid.uuid4().hex[:8]}"
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {quote(staged)} TEMPLATE {quote(source)}")
+        try:
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
+            cursor.execute(f"ALTER DATABASE {quote(staged)} RENAME TO {quote(name)}")
+        except DatabaseError:
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote(staged)}")
+            raise
+
+
+def migrate_template(registry: Any, verbosity: int = 0) -> str:
+    """``migrate_all``: an existing template that is not current is migrated (SQLite: a copy,
+    renamed over it once migrated); what was done ("" if nothing)."""
+    template = template_database(registry.template)
+    if template.family not in _CLONES:
+        return ""
+    complete = recorded_when_migrated()
+    if template.family == "sqlite":
+        path = _sqlite_path(template)
+        recorded = sqlite_recorded(path) if path is not None else None
+        if path is None or recorded is None or complete.current(recorded):
+            return ""
+        staged = f"{path}.new-{uuid.uuid4().hex[:8]}"
+        try:
+            shutil.copyfile(path, staged)
+            _migrate_alias(DatabaseConfig.from_url(f"sqlite:///{staged}"), verbosity)
+            os.replace(staged, path)
+        finally:
+            Path(staged).unlink(missing_ok=True)
+            Path(f"{staged}.migrate-lock").unlink(missing_ok=True)
+        return "migrated"
+    return _migrate_server_template(template, complete, verbosity)
+
+
+def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity: int) -> str:
+    add_database(TEMPLATE_ALIAS, template)
+    try:
+        connection = connections[TEMPLATE_ALIAS]
+        recorded = _server_recorded(connection, template.name)
+        if recorded is None or complete.current(recorded):
+            return ""
+    finally:
+        remove_database(TEMPLATE_ALIAS)
+    _migrate_alias(template, verbosity)
+    return "migrated"
+
+
+def _migrate_alias(database: DatabaseConfig, verbosity: int) -> None:
+    """Django's ``migrate`` on ``database`` as a tenant database (``TEMPLATE_ALIAS``: the
+    tenant apps' tables), its connection closed afterwards."""
+    add_database(TEMPLATE_ALIAS, database)
+    try:
+        call_command(
+            "migrate",
+            database=TEMPLATE_ALIAS,
+            interactive=False,
+            skip_checks=True,
+            tenants_notice=False,
+            verbosity=max(verbosity - 1, 0),
+        )
+    finally:
+        connections[TEMPLATE_ALIAS].close()
+        remove_database(TEMPLATE_ALIAS)
+
+
+def drop_template(registry: Any) -> bool:
+    """Drop the template database (the tenants' test databases at the end of a test run);
+    whether there was one."""
+    from django_cfg.tenants.provisioning import database_exists, drop_database
+
+    template = template_database(registry.template)
+    if template.family not in _CLONES:
+        return False
+    add_database(TEMPLATE_ALIAS, template)
+    try:
+        existed = database_exists(TEMPLATE_ALIAS)
+        if existed:
+            drop_database(TEMPLATE_ALIAS)
+        return existed
+    finally:
+        remove_database(TEMPLATE_ALIAS)
