@@ -86,6 +86,8 @@ REASONS = {
     "tenant project (tests/tenants/test_lifecycle.py runs the same calls)",
     ("tenants.md", "def acme_titles"): "Note and Copy are the reader's tenant models",
     ("tenants.md", "@pytest.fixture"): "a pytest fixture of a tenant project's suite",
+    ("tenants.md", "from django_cfg.tenants.domains import add_domains"): "a tenant project "
+    "with the tenants table (tests/tenants/test_tenant_tools.py calls add_domains so)",
     ("tenants.md", "from django.db import transaction"): "Order and Invoice are the reader's "
     "tenant models",
     ("tenants.md", 'with use_tenant("acme"):\n    cache.set'): "acme_stats is the reader's "

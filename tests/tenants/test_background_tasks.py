@@ -10,14 +10,17 @@ import functools
 import json
 from collections.abc import Callable
 from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 import django
 import pytest
 
 from django_cfg import current_tenant, use_tenant
+from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import TenantProject
 from tests.tenants.project_support import sqlite_titles as titles
+from tests.tenants.test_replicas import REPLICA, TEMPLATE, snapshot
 
 
 def test_a_celery_task_runs_in_the_tenant_it_was_queued_in(fixed: TenantProject) -> None:
@@ -48,6 +51,23 @@ def test_an_eager_celery_task_with_a_tenant_header_runs_in_that_tenant(
     assert out == {"caller": "acme", "header": "beta", "after": "acme"}
     assert titles(fixed, "acme") == ["acme-eager"]
     assert titles(fixed, "beta") == ["beta-eager"]
+
+
+@pytest.mark.skipif(
+    django.VERSION < (6, 0), reason="django.tasks (the tasks framework) exists from Django 6.0"
+)
+def test_a_django_task_carries_the_read_your_writes_pins_to_its_worker(tmp_path: Path) -> None:
+    """acme has a replica (a copy of its SQLite file taken before the write): the task reads
+    acme's database and finds the note written before it was enqueued; stripped of the pins,
+    the same task reads the replica and misses it."""
+    project = TenantProject(tmp_path, TEMPLATE, names=["acme"], replica_urls=[REPLICA])
+    project.manage("migrate_all", "--verbosity", "0")
+    project.scenario(write, "acme")
+    snapshot(project, "acme")
+    out = project.scenario(django_task_pins, "acme")
+    assert out["carried"] == ["django_cfg_pins", "django_cfg_tenant"]
+    assert out["with_pins"] == {"db": "tenant_acme", "titles": ["acme-new", "acme-row"]}
+    assert out["without_pins"] == {"db": "tenant_acme.replica", "titles": ["acme-row"]}
 
 
 @pytest.mark.skipif(
@@ -131,6 +151,36 @@ def celery_eager(names: list[str]) -> dict[str, Any]:
         header = {tenant_celery.HEADER: second}
         out["header"] = _outcome(lambda: add_note.apply((f"{second}-eager",), headers=header).get())
         out["after"] = current_tenant()
+    return out
+
+
+def django_task_pins(names: list[str]) -> dict[str, Any]:
+    """In tenant NAME: a note written, then ``read_notes`` enqueued on the deferred backend; a
+    worker thread (a fresh context) runs the stored task after a JSON round trip of its
+    arguments, and another one without the read-your-writes markers."""
+    import pickle
+    import threading
+
+    from django_cfg.tenants.tasks import PINS_KWARG
+    from tests.tenants.project.notes.models import Note
+    from tests.tenants.project.notes.tasks import read_notes
+
+    (name,) = names
+    with use_tenant(name):
+        Note.objects.create(title=f"{name}-new")
+        result = read_notes.using(backend="deferred").enqueue()
+    task = pickle.loads(pickle.dumps(result.task))
+    args, kwargs = json.loads(json.dumps([result.args, result.kwargs]))
+    out: dict[str, Any] = {"carried": sorted(kwargs)}
+    without = {key: value for key, value in kwargs.items() if key != PINS_KWARG}
+
+    def worker(run: str, arguments: dict[str, Any]) -> None:
+        out[run] = task.call(*args, **arguments)
+
+    for run, arguments in (("with_pins", kwargs), ("without_pins", without)):
+        thread = threading.Thread(target=worker, args=(run, arguments))
+        thread.start()
+        thread.join()
     return out
 
 

@@ -55,6 +55,31 @@ def test_dumpdata_of_a_tenant_app_without_a_tenant_is_an_error_naming_the_fix(
     assert "[]" not in out
 
 
+def test_loaddata_of_tenant_objects_without_a_tenant_is_an_error_and_loads_nothing(
+    project: TenantProject, tmp_path: Path
+) -> None:
+    fixture = tmp_path / "mixed.json"
+    user = {"model": "auth.group", "pk": 1, "fields": {"name": "editors"}}
+    note = {"model": "notes.note", "pk": 1, "fields": {"title": "acme's note"}}
+    fixture.write_text(json.dumps([user, note]))
+    status, out = project.status("loaddata", str(fixture))
+    assert status == 1
+    assert f"notes.Note (fixture {fixture}): a tenant app (TenantsConfig.apps)" in out
+    assert f"manage.py loaddata {fixture} --database tenant_<name>" in out
+    assert f"manage.py tenant_command <name> loaddata {fixture}" in out
+    assert "Installed" not in out
+    # loaddata's transaction is rolled back: the shared row before the note is not kept
+    groups = "from django.contrib.auth.models import Group; print(Group.objects.count())"
+    assert project.manage("shell", "-c", groups).splitlines()[-1] == "0"
+    # the fix the error names loads the note into the tenant (the group is default's: skipped)
+    out = project.manage("loaddata", str(fixture), "--database", "tenant_acme")
+    assert "Installed 1 object(s) (of 2) from 1 fixture(s)" in out
+    # an excluded tenant app is skipped as Django skips it, with no error
+    out = project.manage("loaddata", str(fixture), "-e", "notes")
+    assert "Installed 1 object(s) (of 2) from 1 fixture(s)" in out
+    assert project.manage("shell", "-c", groups).splitlines()[-1] == "1"
+
+
 def test_shell_runs_with_the_tenant_selected(project: TenantProject) -> None:
     add_note(project, "beta", "beta's")
     code = (

@@ -90,6 +90,70 @@ def test_a_tenants_own_domain_is_resolved_before_the_subdomain_rule(
     assert project.scenario(hosts, "beta.org")["sync"] == {"beta.org": "beta"}
 
 
+@pytest.mark.parametrize("how", ["create_tenant", "add_domains"])
+def test_two_processes_claiming_one_domain_at_once_leave_one_owner(
+    project: TenantProject, tmp_path: Path, how: str
+) -> None:
+    if how == "add_domains":
+        project.manage("create_tenant", "acme", "beta", "--verbosity", "0")
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    claims = {
+        name: project.start(claim_domain, how, name, "shop.com", str(meeting), other)
+        for name, other in (("acme", "beta"), ("beta", "acme"))
+    }
+    outcomes = {name: project.finish(process) for name, process in claims.items()}
+    winners = [name for name, outcome in outcomes.items() if outcome == {"claimed": ["shop.com"]}]
+    assert len(winners) == 1, outcomes
+    (winner,) = winners
+    (loser,) = set(outcomes) - {winner}
+    error = outcomes[loser]["error"]
+    assert f"--domain shop.com: it is tenant {winner!r}'s domain already" in error
+    if how == "create_tenant":
+        assert f"Tenant {loser!r} was created meanwhile, without the domains shop.com" in error
+    tenants = {t["name"]: t["domains"] for t in listed(project)}
+    assert tenants == {winner: ["shop.com"], loser: []}
+    assert project.scenario(hosts, "shop.com")["sync"] == {"shop.com": winner}
+
+
+def claim_domain(args: list[str]) -> dict[str, Any]:
+    """Tenant NAME claims DOMAIN (HOW: ``create_tenant NAME --domain DOMAIN``, or
+    ``add_domains`` of an existing tenant), run in the tenant project beside the claim of tenant
+    OTHER: each waits after its check of the domain until OTHER's has been made too (at most
+    8 s: longer than a tenant's creation), so that without a lock both checks would pass.
+    ``{"claimed": the tenant's domains}`` or ``{"error": message}``."""
+    import time
+
+    from django.core.management import CommandError, call_command
+
+    from django_cfg.tenants import domains as module
+    from django_cfg.tenants.models import Tenant
+    from django_cfg.tenants.registry import current_registry
+
+    registry = current_registry()
+    assert registry is not None
+    how, name, domain, meeting, other = args
+    check = module.checked_domains
+
+    def checked_then_wait(*check_args: Any) -> list[str]:
+        checked = check(*check_args)
+        (Path(meeting) / name).touch()
+        deadline = time.monotonic() + 8
+        while not (Path(meeting) / other).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return checked
+
+    module.checked_domains = checked_then_wait  # type: ignore[assignment]
+    try:
+        if how == "create_tenant":
+            call_command("create_tenant", name, "--domain", domain, verbosity=0)
+        else:
+            module.add_domains(registry.domains, name, [domain])
+    except (CommandError, ValueError) as error:
+        return {"error": str(error)}
+    return {"claimed": Tenant._default_manager.get(name=name).domains}
+
+
 def test_names_only_tenants_take_their_domains_from_settings(tmp_path: Path) -> None:
     project = TenantProject(tmp_path, SQLITE_TEMPLATE, names=["acme", "beta"], resolver="subdomain")
     project.extra_env = {"TENANT_TEST_DOMAINS": json.dumps({"Acme.com": "acme"})}

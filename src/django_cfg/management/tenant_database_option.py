@@ -30,7 +30,14 @@ from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.registry import current_registry
 
-__all__ = ["TenantAliases", "TenantDatabaseCommand", "database_action", "tenant_of_option"]
+__all__ = [
+    "TenantAliases",
+    "TenantDatabaseCommand",
+    "database_action",
+    "not_a_tenant_database",
+    "tenant_apps_outside_a_tenant",
+    "tenant_of_option",
+]
 
 
 class TenantAliases:
@@ -77,6 +84,29 @@ def tenant_of_option(database: str | None) -> str | None:
         return registry.check(name)
     except UnknownTenantError as error:
         raise CommandError(f"--database {database}: {error}") from None
+
+
+def tenant_apps_outside_a_tenant(database: str) -> frozenset[str]:
+    """The tenant apps (``TenantsConfig.apps``) whose rows cannot be in ``database``: all of
+    them unless ``database`` is a tenant's (``--database tenant_<name>``); none in a project
+    without tenants. ``dumpdata`` and ``loaddata`` refuse these: Django would dump ``[]`` and
+    load "0 object(s)" (the router keeps a tenant app's rows off every other database)."""
+    registry = current_registry()
+    if registry is None or tenant_of_option(database) is not None:
+        return frozenset()
+    return frozenset(registry.apps)
+
+
+def not_a_tenant_database(named: str, database: str, command: str, every: str) -> CommandError:
+    """The error of ``manage.py COMMAND`` given tenant apps' models (``named``) without a
+    tenant's database: where their rows are, and the commands that reach them (``every``: how
+    to do it for every tenant)."""
+    return CommandError(
+        f"{named}: a tenant app (TenantsConfig.apps), whose rows are in each tenant's database, "
+        f"not in {database!r}. For one tenant: manage.py {command} --database tenant_<name> "
+        f"(manage.py list_tenants lists them), or: manage.py tenant_command <name> {command}; "
+        f"{every}."
+    )
 
 
 class TenantDatabaseCommand(BaseCommand):

@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from django_cfg.tenants.domains import checked_domains
+from django_cfg.tenants.domains import checked_domains, domain_claims
 from django_cfg.tenants.models import Tenant
 from django_cfg.tenants.registry import current_registry
 
@@ -78,6 +78,21 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # manage.py drop_tenant [--drop-database]
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """Django's, a POST checking and saving the domains under ``domain_claims()`` (taken
+        before the admin's transaction): a domain another process claims at the same moment
+        is then refused on this form, naming its owner, never given to two tenants."""
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with domain_claims():
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         obj.save(update_fields=["domains"])  # the only field edited here

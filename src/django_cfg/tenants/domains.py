@@ -4,11 +4,17 @@
     # python manage.py create_tenant acme --domain acme.com    # the tenants table: its row
 
     registry.domains.tenant_of("acme.com:8000")   # "acme"; None: no tenant's own domain
-    add_domains(registry, "acme", ["www.acme.com"])  # kept on acme's row (the admin edits it)
+    add_domains(registry.domains, "acme", ["www.acme.com"])  # kept on acme's row (the admin too)
 
 The middleware asks ``tenant_of`` first (``resolver="subdomain"`` only), then the subdomain
 rule. The hosts of the tenants table are read in one query, again once older than
 ``TenantsConfig.recheck_seconds`` (a domain added elsewhere is served within that time).
+
+A domain names one tenant, also when two processes claim it at once (``create_tenant --domain``
+here, ``add_domains`` or the admin there): a domain is checked and written under
+``domain_claims()``, one lock on ``default``'s server (``runtime.server_locks``: an advisory
+lock on PostgreSQL, ``GET_LOCK`` on MySQL, a lock file beside a SQLite file), so the second
+claimer reads the first one's row and is refused, naming the owner.
 """
 
 from __future__ import annotations
@@ -16,14 +22,19 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
+from django_cfg.runtime.server_locks import server_lock
 from django_cfg.settings.tenants import check_host
 
-__all__ = ["TenantDomains", "add_domains", "checked_domains", "host_name"]
+__all__ = ["TenantDomains", "add_domains", "checked_domains", "domain_claims", "host_name"]
+
+DOMAIN_CLAIMS_LOCK = "tenant-domains"
+"""The ``server_lock`` on ``default`` under which tenants' domains are checked and written."""
 
 
 def host_name(host: str) -> str:
@@ -129,15 +140,29 @@ def checked_domains(domains: TenantDomains, name: str, hosts: Iterable[str]) -> 
     return checked
 
 
+@contextmanager
+def domain_claims() -> Iterator[None]:
+    """Check and write tenants' domains in this block, one process or thread at a time (it
+    waits for the holder; begin it outside a transaction on ``default``, so that the reads
+    inside see what the last holder committed)."""
+    with server_lock(DEFAULT_DB_ALIAS, DOMAIN_CLAIMS_LOCK):
+        yield
+
+
 def add_domains(domains: TenantDomains, name: str, hosts: Iterable[str]) -> list[str]:
-    """Add ``hosts`` (checked: ``checked_domains``) to tenant ``name``'s row; its domains."""
+    """Add ``hosts`` (checked: ``checked_domains``) to tenant ``name``'s row; its domains.
+    Two claims of one domain at once leave one owner: the other is a ValueError naming it
+    (call it outside a transaction on ``default``: a claim inside one is seen by the next
+    claimer only once that transaction commits)."""
     from django_cfg.tenants.models import Tenant
 
-    added = checked_domains(domains, name, hosts)
-    row: Any = Tenant._default_manager.using(DEFAULT_DB_ALIAS).get(name=name)
-    kept = list(dict.fromkeys([*(row.domains or ()), *added]))
-    if kept != list(row.domains or ()):
-        row.domains = kept
-        row.save(update_fields=["domains"])
+    hosts = list(hosts)
+    with domain_claims():
+        added = checked_domains(domains, name, hosts)
+        row: Any = Tenant._default_manager.using(DEFAULT_DB_ALIAS).get(name=name)
+        kept = list(dict.fromkeys([*(row.domains or ()), *added]))
+        if kept != list(row.domains or ()):
+            row.domains = kept
+            row.save(update_fields=["domains"])
     domains.forget()
     return kept

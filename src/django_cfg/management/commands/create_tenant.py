@@ -127,9 +127,7 @@ class Command(BaseCommand):
             if options["if_not_exists"] and _ready(registry, name):  # created meanwhile
                 return self._kept(registry, name, options)
             raise
-        domains = (
-            add_domains(registry.domains, name, options["domains"]) if options["domains"] else []
-        )
+        domains = _claimed(registry, name, options["domains"], created=True)
         if verbosity >= 1:
             done = "copied from the migrated template" if tenant.cloned else "migrated"
             self.stdout.write(
@@ -143,13 +141,28 @@ class Command(BaseCommand):
         return "created"
 
     def _kept(self, registry: TenantRegistry, name: str, options: dict[str, Any]) -> str:
-        domains = (
-            add_domains(registry.domains, name, options["domains"]) if options["domains"] else []
-        )
+        domains = _claimed(registry, name, options["domains"], created=False)
         if options["verbosity"] >= 1:
             also = f"; domains: {', '.join(domains)}" if domains else ""
             self.stdout.write(f"Tenant {name!r}: already exists, kept{also}.")
         return "already existed"
+
+
+def _claimed(registry: TenantRegistry, name: str, hosts: list[str], created: bool) -> list[str]:
+    """Tenant ``name``'s domains once ``hosts`` are added (none: nothing added). A domain that
+    another process gave another tenant since the check before the creation is a ValueError
+    naming the owner, and saying that ``name`` was created without it."""
+    if not hosts:
+        return []
+    try:
+        return add_domains(registry.domains, name, hosts)
+    except ValueError as error:
+        if not created:
+            raise
+        raise ValueError(
+            f"{error} Tenant {name!r} was created meanwhile, without the domains "
+            f"{' '.join(hosts)} (another process claimed one while it was created)."
+        ) from None
 
 
 def _ready(registry: TenantRegistry, name: str) -> bool:

@@ -10,25 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError
 from django.core.management.commands.dumpdata import Command as DumpData
 
-from django_cfg.management.tenant_database_option import TenantDatabaseCommand, tenant_of_option
-from django_cfg.tenants.registry import current_registry
+from django_cfg.management.tenant_database_option import (
+    TenantDatabaseCommand,
+    not_a_tenant_database,
+    tenant_apps_outside_a_tenant,
+)
 
 
 class Command(TenantDatabaseCommand, DumpData):
     def handle(self, *app_labels: str, **options: Any) -> None:
-        registry = current_registry()
         database: str = options["database"]
-        if registry is not None and tenant_of_option(database) is None:
-            tenant_apps = [label for label in app_labels if label.split(".")[0] in registry.apps]
-            if tenant_apps:
-                raise CommandError(
-                    f"{', '.join(tenant_apps)}: a tenant app (TenantsConfig.apps), whose rows "
-                    f"are in each tenant's database, not in {database!r}. Dump one tenant's "
-                    f"with: manage.py dumpdata {' '.join(app_labels)} --database "
-                    "tenant_<name> (manage.py list_tenants lists them), or every database "
-                    "with: manage.py dumpdata_all."
-                )
+        refused = tenant_apps_outside_a_tenant(database)
+        tenant_apps = [label for label in app_labels if label.split(".")[0] in refused]
+        if tenant_apps:
+            raise not_a_tenant_database(
+                ", ".join(tenant_apps),
+                database,
+                f"dumpdata {' '.join(app_labels)}",
+                every="every database: manage.py dumpdata_all",
+            )
         super().handle(*app_labels, **options)
