@@ -2,7 +2,7 @@
 each way of holding connections, against django-tenants' schema per tenant (issue 23 point 2).
 
     python benchmarks/tenant_switch_postgres.py [--tenants 200] [--requests 400] [--rounds 3]
-                                                [--keep]
+        [--keep] [--skip CASE]... [--only CASE]... [--server private] [--bouncer-cap 20]
 
 Both projects (benchmarks/tenant_switch) have the same apps, middleware and view (the titles of
 the request's tenant's first five pages, one query) and resolve the tenant from the host
@@ -16,7 +16,8 @@ the request's tenant's first five pages, one query) and resolve the tenant from 
   connections kept directly for the ``max_open`` most recently used tenants (8, 20); a psycopg
   pool per open tenant; PgBouncer in transaction mode in front (a private instance started
   here on a free port, so that its server connections are capped: ``max_user_connections``),
-  with ``max_open`` unbounded (a client connection to PgBouncer kept per tenant) or 8.
+  with ``max_open`` unbounded (a client connection to PgBouncer kept per tenant, or one per
+  request with ``conn_max_age=0``) or 8. A PgBouncer case gets a PgBouncer started for it.
 
 Each case runs in a process of its own (``request CASE N SEED``) through Django's WSGI handler,
 as a server calls it, so ``request_started``/``request_finished`` run (``close_old_connections``;
@@ -25,7 +26,11 @@ Django's test client disconnects them). The process first requests every tenant 
 for every case) and checks every response body is that tenant's rows. Cases alternate within
 each round; the table gives the medians over rounds of each process's median, the ratio to
 django-tenants' in the same round, and the backends (server connections) on the ``bench23_t``
-databases, sampled every 50 requests (the most seen). Prints a Markdown table and a JSON line.
+databases, sampled every 50 requests (the most seen by a process; the median over rounds).
+``--only "20 active tenants: ..."`` runs the cases whose requests go to 20 of the tenants (a
+process's working set that fits the budget). ``--server private --bouncer-cap 210`` runs it all
+on a PostgreSQL cluster of its own with room for a server connection per tenant at PgBouncer.
+Prints a Markdown table and a JSON line.
 """
 
 from __future__ import annotations
@@ -75,7 +80,20 @@ CASES: dict[str, dict[str, str]] = {
     "PgBouncer, max_open unbounded": {"url": BOUNCED + "&conn_max_age=60", "max_open": ""},
     "PgBouncer, max_open unbounded, conn_max_age=0": {"url": BOUNCED, "max_open": ""},
     "PgBouncer, max_open=8": {"url": BOUNCED + "&conn_max_age=60", "max_open": "8"},
+    # A process whose requests go to 20 of the tenants (its working set fits the budget):
+    "20 active tenants: direct, max_open=20": {
+        "url": DIRECT + "?conn_max_age=60",
+        "max_open": "20",
+        "active": "20",
+    },
+    "20 active tenants: PgBouncer, max_open unbounded": {
+        "url": BOUNCED + "&conn_max_age=60",
+        "max_open": "",
+        "active": "20",
+    },
 }
+"""The cases that are run unless --only names others (the anchor always runs)."""
+DEFAULT_CASES = [case for case in CASES if not case.startswith("20 active")]
 BUDGET = {
     "django-tenants (schemas)": "1 per process (all tenants)",
     "direct, max_open=8": "8 per process",
@@ -87,6 +105,9 @@ BUDGET = {
     "all processes; a client connection to PgBouncer per request",
     "PgBouncer, max_open=8": f"{BOUNCER_CAP} per PgBouncer, shared by all processes; "
     "8 client connections to PgBouncer per process",
+    "20 active tenants: direct, max_open=20": "20 per process",
+    "20 active tenants: PgBouncer, max_open unbounded": f"{BOUNCER_CAP} per PgBouncer, shared "
+    "by all processes; 20 client connections to PgBouncer per process",
 }
 
 
@@ -263,6 +284,7 @@ def case_env(case: str, port: int, tenants: list[str]) -> dict[str, str]:
         "BENCH23_DEFAULT_URL": f"{PG}/{DEFAULT_DB}",
         "BENCH23_TENANTS": str(len(tenants)),
     }
+    env["BENCH23_ACTIVE"] = spec.get("active", str(len(tenants)))
     if "url" in spec:
         env["BENCH23_TENANT_URL"] = spec["url"].replace("{port}", str(port))
         env["BENCH23_MAX_OPEN"] = spec["max_open"]
@@ -314,7 +336,7 @@ def run_requests(count: int, seed: int, tenants: int) -> dict[str, Any]:
 
     django.setup()
     request = requester()
-    every = names(tenants)
+    every = names(tenants)[: int(os.environ.get("BENCH23_ACTIVE") or tenants)]
     rng = random.Random(seed)
     for name in every + [rng.choice(every) for _ in range(WARMUP_RANDOM)]:
         request(name)
@@ -336,7 +358,11 @@ def run_requests(count: int, seed: int, tenants: int) -> dict[str, Any]:
 def run_rounds(args: argparse.Namespace, tenants: list[str]) -> dict[str, list[dict]]:
     """Each case in a process of its own, alternating; a PgBouncer case gets a PgBouncer started
     for it (no server connection left from the case before, none left for the next)."""
-    chosen = [case for case in CASES if case == ANCHOR or case not in args.skip]
+    chosen = [
+        case
+        for case in (CASES if args.only else DEFAULT_CASES)
+        if case == ANCHOR or (case in args.only if args.only else case not in args.skip)
+    ]
     results: dict[str, list[dict[str, Any]]] = {case: [] for case in chosen}
     for number in range(args.rounds):
         order = chosen if number % 2 == 0 else list(reversed(chosen))
@@ -364,7 +390,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
     )
     print(
         "| case | ms per request | x django-tenants (per round) | backends on tenant "
-        "databases (most seen) | server connections budget |"
+        "databases (most seen, median of rounds) | server connections budget |"
     )
     print("|---|---|---|---|---|")
     summary = {}
@@ -374,7 +400,7 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
         summary[case] = {
             "median_ms": round(statistics.median(medians), 3),
             "ratio": round(statistics.median(ratios), 2),
-            "backends": max(r["backends"] for r in rows),
+            "backends": statistics.median(r["backends"] for r in rows),
         }
         print(
             f"| {case} | {summary[case]['median_ms']:.2f} | {summary[case]['ratio']:.2f}x "
@@ -398,6 +424,7 @@ def rerun(args: argparse.Namespace) -> None:
         str(args.rounds),
         *(["--keep"] if args.keep else []),
         *(item for case in args.skip for item in ("--skip", case)),
+        *(item for case in args.only for item in ("--only", case)),
     ]
     env = {**os.environ, "BENCH23_BOUNCER_CAP": str(args.bouncer_cap)}
     if args.server == "private":
@@ -424,6 +451,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the bench23_ databases")
     parser.add_argument("--skip", action="append", default=[], help="a case not to run")
+    parser.add_argument("--only", action="append", default=[], help="the cases to run")
     parser.add_argument(
         "--server",
         choices=["shared", "private"],
