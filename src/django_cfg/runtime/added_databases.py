@@ -13,6 +13,7 @@ added at run time") says what each call changes and its limits.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,7 @@ def add_database(
                 f"Call remove_database({alias!r}) first to replace it, or choose another alias."
             )
         _check_role(alias, role)
+        _close_pool(alias)  # one a late close of the alias's old connection made again
         _hooks(runtime, f"add_database({alias!r})").add_connection(alias, settings_dict)
         return rebuild_runtime(
             added={**runtime.added, alias: role}, removed=runtime.removed - {alias}
@@ -157,6 +159,7 @@ def remove_database(alias: str) -> DatabaseRuntime:
         # First: closing below then creates nothing.
         _hooks(runtime, f"remove_database({alias!r})").remove_connection(alias)
         _close_here(alias)
+        _close_pool(alias)
         added = {a: role for a, role in runtime.added.items() if a != alias}
         rebuilt = rebuild_runtime(added=added, removed=runtime.removed | {alias}, removed_now=alias)
         rebuilt.state.closed_here.upto = rebuilt.removals
@@ -185,6 +188,24 @@ def _close_here(alias: str) -> None:
         return
     connection.close()
     del connections[alias]
+
+
+def _close_pool(alias: str) -> None:
+    """Close the connection pool Django keeps for ``alias`` (PostgreSQL ``OPTIONS["pool"]``).
+
+    Django keeps one pool per alias for the whole process (``DatabaseWrapper._connection_pools``)
+    and closes it only at exit: a removed database's pool would keep its ``min_size``
+    connections open for ever, one more set per tenant ``max_open`` closed, and a database added
+    again under the alias (a moved tenant) would get the old pool, connected to the old server.
+    A connection of another thread still out of the pool is closed when that thread returns it
+    (psycopg_pool closes what is returned to a closed pool)."""
+    backend = sys.modules.get("django.db.backends.postgresql.base")  # not imported: no pools
+    pools: dict[str, Any] = getattr(
+        getattr(backend, "DatabaseWrapper", None), "_connection_pools", {}
+    )
+    pool = pools.pop(alias, None)
+    if pool is not None:
+        pool.close()
 
 
 def _refuse_in_event_loop(call: str) -> None:

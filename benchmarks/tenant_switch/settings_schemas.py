@@ -1,0 +1,64 @@
+"""django-tenants' side of benchmarks/tenant_switch_postgres.py: a schema per tenant, the same
+apps, middleware and view as settings_ours.py, plain Django settings as django-tenants documents.
+
+BENCH23_SCHEMAS_DB: the one database (its public schema holds the tenants and domains).
+"""
+
+import os
+
+DEBUG = False
+SECRET_KEY = "benchmark-only-" + "x" * 50
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "benchmarks.tenant_switch.urls"
+USE_TZ = True
+DATABASES = {
+    "default": {
+        "ENGINE": "django_tenants.postgresql_backend",
+        "NAME": os.environ["BENCH23_SCHEMAS_DB"],
+        "USER": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": os.environ.get("BENCH23_PG_PORT", "5432"),
+        "OPTIONS": {"connect_timeout": 5},
+        "CONN_MAX_AGE": 60,  # one connection for every tenant, kept (its search_path is switched)
+    }
+}
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+SHARED_APPS = [
+    "django_tenants",
+    "benchmarks.tenant_switch.customers",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+TENANT_APPS = ["benchmarks.tenant_switch.pages"]
+INSTALLED_APPS = [*SHARED_APPS, *TENANT_APPS]
+TENANT_MODEL = "customers.Client"
+TENANT_DOMAIN_MODEL = "customers.Domain"
+MIDDLEWARE = [
+    "django_tenants.middleware.main.TenantMainMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
