@@ -7,8 +7,8 @@ from django_cfg import DatabaseConfig, DjangoConfig
 
 class FloorConfig(DjangoConfig):
     secret_key = "django-insecure-handwritten-baseline-key-0123456789abcdefghijklmnop"
-    project_apps = ["apps.accounts", "apps.blog", "apps.shop"]
-    databases = {
+    project_apps = ["apps.accounts", "apps.blog", "apps.shop"]  # noqa: RUF012
+    databases = {  # noqa: RUF012
         "default": DatabaseConfig.from_url(url="sqlite:///db/default.sqlite3"),
         "blog_db": DatabaseConfig.from_url(url="sqlite:///db/blog.sqlite3"),
         "shop_db": DatabaseConfig.from_url(url="sqlite:///db/shop.sqlite3"),

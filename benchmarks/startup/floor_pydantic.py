@@ -1,9 +1,8 @@
 """Issue 23 point 5, variant 2: floor_handwritten.py plus the floor of any pydantic-typed
 configuration: import pydantic and define (and validate) one model."""
 
-from pydantic import BaseModel
-
 from floor_handwritten import *  # noqa: F403
+from pydantic import BaseModel
 
 
 class Database(BaseModel):
