@@ -11,8 +11,8 @@ that is no tenant name) at its first query of a tenant app, never in another dat
 run eagerly (``task.apply()``, ``task_always_eager``) keep the caller's tenant, unless given
 a header of their own (``apply(headers={HEADER: name})``).
 
-Connected by the ``django_cfg.tenants`` app when Celery is installed (``connect()``); Celery is
-never imported otherwise.
+Connected by the ``django_cfg.tenants`` app when Celery is installed (``connect()``), as soon as
+``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery.
 """
 
 from __future__ import annotations
