@@ -18,6 +18,8 @@ import json, sys
 import django
 django.setup()
 loaded = sorted(m for m in sys.modules if m.startswith(("django_cfg", "celery")))
+# the package's own integration module first: importing it is not what connects it
+from django_cfg.replicas import celery as pins_celery
 from celery import signals
 from django.core.management import call_command
 call_command("check", "--deploy", "--fail-level", "CRITICAL", verbosity=0)

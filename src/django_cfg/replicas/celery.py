@@ -10,14 +10,14 @@ Queueing puts this context's write markers in the message's ``django_cfg_pins`` 
 (``apply()``, ``task_always_eager``) keep the caller's pins unless given a header.
 
 Connected by the ``django_cfg`` app when Celery is installed (``connect()``), as soon as
-``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery.
+``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery, and
+importing this module does not either (``connect()`` does), so that the import that triggers
+the connection is never this module's own.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from celery import signals  # type: ignore[import-untyped]
 
 from django_cfg.replicas.carried_pins import PINS_KEY, carrying_pins, pins_to_carry
 
@@ -64,6 +64,8 @@ def _on_postrun(task: Any = None, **_: Any) -> None:
 
 def connect() -> None:
     """Connect the three Celery signals (idempotent)."""
+    from celery import signals  # type: ignore[import-untyped]
+
     signals.before_task_publish.connect(_on_publish, weak=False, dispatch_uid=HEADER)
     signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid=HEADER)
     signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid=HEADER)
@@ -71,6 +73,8 @@ def connect() -> None:
 
 def disconnect() -> None:
     """Undo ``connect()``."""
+    from celery import signals  # type: ignore[import-untyped]
+
     signals.before_task_publish.disconnect(_on_publish, dispatch_uid=HEADER)
     signals.task_prerun.disconnect(_on_prerun, dispatch_uid=HEADER)
     signals.task_postrun.disconnect(_on_postrun, dispatch_uid=HEADER)

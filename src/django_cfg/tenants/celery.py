@@ -12,14 +12,14 @@ run eagerly (``task.apply()``, ``task_always_eager``) keep the caller's tenant, 
 a header of their own (``apply(headers={HEADER: name})``).
 
 Connected by the ``django_cfg.tenants`` app when Celery is installed (``connect()``), as soon as
-``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery.
+``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery, and
+importing this module does not either (``connect()`` does), so that the import that triggers
+the connection is never this module's own.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from celery import signals  # type: ignore[import-untyped]
 
 from django_cfg.tenants.context import current_tenant, use_tenant
 
@@ -73,6 +73,8 @@ def _on_postrun(task: Any = None, **_: Any) -> None:
 
 def connect() -> None:
     """Connect the three Celery signals (idempotent)."""
+    from celery import signals  # type: ignore[import-untyped]
+
     signals.before_task_publish.connect(_on_publish, weak=False, dispatch_uid=HEADER)
     signals.task_prerun.connect(_on_prerun, weak=False, dispatch_uid=HEADER)
     signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid=HEADER)
@@ -80,6 +82,8 @@ def connect() -> None:
 
 def disconnect() -> None:
     """Undo ``connect()``."""
+    from celery import signals  # type: ignore[import-untyped]
+
     signals.before_task_publish.disconnect(_on_publish, dispatch_uid=HEADER)
     signals.task_prerun.disconnect(_on_prerun, dispatch_uid=HEADER)
     signals.task_postrun.disconnect(_on_postrun, dispatch_uid=HEADER)
