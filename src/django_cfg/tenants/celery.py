@@ -82,7 +82,7 @@ def connect() -> None:
 
 def disconnect() -> None:
     """Undo ``connect()``."""
-    from celery import signals  # type: ignore[import-untyped]
+    from celery import signals
 
     signals.before_task_publish.disconnect(_on_publish, dispatch_uid=HEADER)
     signals.task_prerun.disconnect(_on_prerun, dispatch_uid=HEADER)
