@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
+from types import ModuleType
 from typing import Any
 
 from django.apps import AppConfig, apps
+
+from django_cfg.runtime.after_import import after_import
 
 
 class DjangoCfgConfig(AppConfig):
@@ -15,8 +19,8 @@ class DjangoCfgConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started, setting_changed
 
-        import django_cfg.checks  # noqa: F401  (registers the system checks)
         from django_cfg import patches
+        from django_cfg.checks import register_checks
         from django_cfg.runtime.added_databases import close_removed_connections
         from django_cfg.runtime.runtime import install_django_hooks
 
@@ -30,15 +34,10 @@ class DjangoCfgConfig(AppConfig):
             )
         _install_operations()
         if find_spec("celery") is not None:  # read-your-writes follows Celery tasks
-            from django_cfg.replicas import celery
-
-            celery.connect()
-        if apps.is_installed("django.contrib.admin"):
-            from django.core.checks import Tags, register
-
-            from django_cfg.checks.admin import check_admin_lookups
-
-            register(check_admin_lookups, Tags.admin, "django_cfg")
+            after_import("celery.signals", _connect_celery)
+        admin_installed = apps.is_installed("django.contrib.admin")
+        register_checks(admin=admin_installed)  # each imports its module when the checks run
+        if admin_installed:
             from django.contrib import admin
 
             from django_cfg.admin.databases_page import register_databases_page
@@ -46,9 +45,19 @@ class DjangoCfgConfig(AppConfig):
             register_databases_page(admin.site)  # the "Databases" page (docs/admin.md)
 
 
+def _connect_celery(_: ModuleType) -> None:
+    """Once ``celery.signals`` is imported (now, or whenever the project imports Celery): no
+    task can be queued or run before that, and a project without Celery never imports it."""
+    from django_cfg.replicas import celery
+
+    celery.connect()
+
+
 def _install_operations() -> None:
     """In prometheus_client's multiprocess mode, a flush of this process's counts at the end of
     every request (per-query metrics are patch 5's wrapper: django_cfg.patches)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # not multiprocess_mode(): the metrics' module is imported by a scrape only
     from django.core.signals import request_finished
 
     from django_cfg.operations.prometheus_export import flush, multiprocess_mode

@@ -116,7 +116,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -125,17 +125,21 @@ from django.db.models import ForeignKey
 from django.db.utils import ConnectionHandler, OperationalError
 from django.utils.connection import ConnectionDoesNotExist
 
-from django_cfg.relations.collector import CrossDatabaseCollector
-from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
-from django_cfg.relations.wrong_database_errors import join_error_wrapper
-from django_cfg.routing.query_metrics import measuring_wrapper, query_metrics_enabled
-from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
-from django_cfg.runtime.process_state import ProcessState
+from django_cfg.relations.crossing import cross_database_relations
+from django_cfg.routing.query_metrics import query_metrics_enabled
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
 from django_cfg.settings.routers import router_installed
 from django_cfg.settings.url import base_engine, shown_servers
 from django_cfg.state.answer_deadline import answered_within, check_deadline
 from django_cfg.state.topology import TENANT_HOME, Topology
+
+if TYPE_CHECKING:
+    from django_cfg.relations.crossing import CrossDatabaseRelation
+    from django_cfg.runtime.process_state import ProcessState
+
+# What a patch puts in place is imported when the patch is installed, or when a connection is
+# made that needs it: a project with no relation across databases never imports the
+# collector, the admin's pages or the tenant code (issue 23: startup imports what it uses).
 
 __all__ = [
     "Applied",
@@ -305,6 +309,8 @@ def _cross_database_deletion() -> dict[tuple[ModuleType | type, str], Any]:
     import django.db.models.base
     import django.db.models.query
 
+    from django_cfg.relations.collector import CrossDatabaseCollector
+
     return {
         (django.db.models.base, "Collector"): CrossDatabaseCollector,
         (django.db.models.query, "Collector"): CrossDatabaseCollector,
@@ -371,6 +377,10 @@ def _wrap_connections(needed: bool, applied: Applied) -> None:
 def _wrap_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
     """``connection_created``: reword a read-only refusal and a table missing on this database;
     a read-only one whose session setting cannot be relied on is read-only per transaction."""
+    from django_cfg.relations.wrong_database_errors import join_error_wrapper
+    from django_cfg.routing.query_metrics import measuring_wrapper
+    from django_cfg.routing.read_only import enforce_per_transaction, read_only_wrapper
+
     explain_writes = read_only_wrapper(connection.alias)
     if explain_writes is not None:
         enforce_per_transaction(connection)  # innermost: inserted before the others

@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 
-from django_cfg.checks.tag import TAG
 from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
 from django_cfg.settings.pooler import POOLER_KEY, behind_transaction_pooler, looks_pooled
 from django_cfg.settings.production import fallback_url, is_development
 from django_cfg.settings.url import base_engine, engine_family, server_list, shown_servers
 
 
-@register(Tags.security, TAG, deploy=True)
 def check_development_key(**_: Any) -> list[CheckMessage]:
     from django_cfg.settings.development_key import development_key_origin, is_development_key
 
@@ -48,7 +46,6 @@ def check_development_key(**_: Any) -> list[CheckMessage]:
     ]
 
 
-@register(Tags.security, TAG, deploy=True)
 def check_development_environment(**_: Any) -> list[CheckMessage]:
     environment = current_environment()
     if not is_development(environment):
@@ -65,7 +62,6 @@ def check_development_environment(**_: Any) -> list[CheckMessage]:
     ]
 
 
-@register(TAG, deploy=True)
 def check_fallback_databases(**_: Any) -> list[CheckMessage]:
     base_dir = Path(getattr(settings, "BASE_DIR", None) or os.getcwd())
     messages: list[CheckMessage] = []
@@ -91,7 +87,6 @@ def _relative_to(path: Path, base_dir: Path) -> str:
     return path.relative_to(base_dir).as_posix() if path.is_relative_to(base_dir) else str(path)
 
 
-@register(Tags.security, TAG, deploy=True)
 def check_password_validators(**_: Any) -> list[CheckMessage]:
     if getattr(settings, "AUTH_PASSWORD_VALIDATORS", None):
         return []
@@ -108,7 +103,6 @@ def check_password_validators(**_: Any) -> list[CheckMessage]:
 _KEPT_MAIL = {"console", "filebased", "locmem", "dummy"}
 
 
-@register(Tags.security, TAG, deploy=True)
 def check_email_backend(**_: Any) -> list[CheckMessage]:
     backend = str(getattr(settings, "EMAIL_BACKEND", ""))
     kind = backend.rsplit(".", 2)[-2] if backend.count(".") >= 2 else ""
@@ -124,7 +118,6 @@ def check_email_backend(**_: Any) -> list[CheckMessage]:
     ]
 
 
-@register(TAG)
 def check_pooled_urls(**_: Any) -> list[CheckMessage]:
     return [
         Warning(
@@ -144,7 +137,6 @@ def check_pooled_urls(**_: Any) -> list[CheckMessage]:
     ]
 
 
-@register(TAG)
 def check_transaction_pooler_session_state(**_: Any) -> list[CheckMessage]:
     """E061: what a transaction pooler breaks, set on a database declared behind one (a
     ``DATABASES`` entry changed after ``DjangoConfig`` wrote it, or written by hand)."""

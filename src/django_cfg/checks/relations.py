@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 
 from django_cfg.checks.routing import _routing_in_use
-from django_cfg.checks.tag import TAG
 from django_cfg.relations.crossing import (
     CrossDatabaseRelation,
     cross_database_relations,
@@ -27,7 +26,6 @@ from django_cfg.runtime.runtime import current_runtime
 from django_cfg.state.topology import TENANT_HOME
 
 
-@register(Tags.models, TAG)
 def check_cross_database_relations(**_: Any) -> list[CheckMessage]:
     if not _routing_in_use():
         return []
@@ -62,7 +60,6 @@ def _shared_to_tenant(relation: CrossDatabaseRelation) -> bool:
     return relation.target_database == TENANT_HOME and relation.database != TENANT_HOME
 
 
-@register(Tags.models, TAG)
 def check_shared_to_tenant_relations(**_: Any) -> list[CheckMessage]:
     """A shared row cannot name a tenant row: every tenant has its own rows of that model."""
     topology = current_runtime().topology
@@ -87,7 +84,6 @@ def check_shared_to_tenant_relations(**_: Any) -> list[CheckMessage]:
     return messages
 
 
-@register(Tags.database, TAG)
 def check_cross_database_constraints(
     app_configs: Any = None, databases: Sequence[str] | None = None, **_: Any
 ) -> list[CheckMessage]:
@@ -120,7 +116,6 @@ def check_cross_database_constraints(
     return messages
 
 
-@register(Tags.models, TAG)
 def check_database_on_delete(**_: Any) -> list[CheckMessage]:
     """Django 6.1's DB_CASCADE / DB_SET_NULL / DB_SET_DEFAULT on a ForeignKey across databases.
 
@@ -156,10 +151,7 @@ def check_database_on_delete(**_: Any) -> list[CheckMessage]:
     return messages
 
 
-# Tagged "database" only: Django runs those checks only when databases are named (migrate,
-# check --database); a "django_cfg" tag would run its queries in every run_checks(tags=[TAG])
-# (Django 6.1 passes every alias as ``databases`` there, where 5.2 passed None).
-@register(Tags.database)
+# Registered with the "database" tag only (checks/__init__.py says why).
 def check_unfinished_deletes(
     app_configs: Any = None, databases: Sequence[str] | None = None, **_: Any
 ) -> list[CheckMessage]:

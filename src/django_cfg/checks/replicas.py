@@ -10,17 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 
 from django_cfg.checks.routing import _routing_in_use
-from django_cfg.checks.tag import TAG
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.replica_names import implied_primaries, primary_by_name
 from django_cfg.settings.url import base_engine, engine_family
 from django_cfg.state.topology import Topology
 
 
-@register(TAG)
 def check_replicas(**_: Any) -> list[CheckMessage]:
     topology = current_runtime().topology
     messages: list[CheckMessage] = [
@@ -53,7 +51,6 @@ def check_replicas(**_: Any) -> list[CheckMessage]:
     ]
 
 
-@register(TAG, deploy=True)
 def check_replica_lag_bounds(**_: Any) -> list[CheckMessage]:
     topology = current_runtime().topology
     return [
@@ -77,7 +74,6 @@ def _engine_of(alias: str) -> str:
     return str(settings.DATABASES.get(alias, {}).get("ENGINE", ""))
 
 
-@register(TAG)
 def check_replica_names(**_: Any) -> list[CheckMessage]:
     """Aliases named like a replica that nothing declares a replica (hand-written settings)."""
     if not _routing_in_use():

@@ -15,9 +15,8 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 
-from django_cfg.checks.tag import TAG
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.schema.cache_tables import CACHE_APP_LABEL, database_caches_configured
 from django_cfg.settings.routers import ROUTER_PATH, router_installed
@@ -28,7 +27,6 @@ def _routing_in_use() -> bool:
     return router_installed(settings.DATABASE_ROUTERS)
 
 
-@register(TAG)
 def check_routing_rules(**_: Any) -> list[CheckMessage]:
     topology = current_runtime().topology
     messages: list[CheckMessage] = []

@@ -13,17 +13,21 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import ExitStack
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
-from django_cfg.relations import delete_intents, shared_delete
 from django_cfg.relations.crossing import crossing_fields
-from django_cfg.relations.roll_forward import SWEEPS_PER_DELETE, finish_abandoned_sweeps
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.state.topology import TENANT_HOME
+
+if TYPE_CHECKING:
+    from django_cfg.relations import shared_delete
+
+# The intents, the tenant sweeps and the roll-forward are imported by the deletes that use
+# them: installing this class as Django's Collector (patch 1) at startup loads none of them.
 
 __all__ = ["CrossDatabaseCollector"]
 
@@ -167,6 +171,8 @@ class CrossDatabaseCollector(Collector):
     def tenant_references(self) -> list[shared_delete.TenantReference]:
         """The tenant rows that reference the shared rows this delete removes (every tenant's:
         ``shared_delete``); none for a collector whose rows a recorded delete handles."""
+        from django_cfg.relations import delete_intents, shared_delete
+
         if delete_intents.recorded_elsewhere(self):
             return []
         data: dict[Any, list[Any]] = {}
@@ -176,6 +182,9 @@ class CrossDatabaseCollector(Collector):
         return shared_delete.tenant_references(data)
 
     def delete(self) -> tuple[int, dict[str, int]]:
+        from django_cfg.relations import delete_intents, shared_delete
+        from django_cfg.relations.roll_forward import SWEEPS_PER_DELETE, finish_abandoned_sweeps
+
         references = self.tenant_references()
         if not self._foreign and not references:
             return super().delete()

@@ -25,8 +25,6 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from django_cfg.relations.crossing import CrossDatabaseRelation, cross_database_relations
 from django_cfg.state.topology import TENANT_HOME
-from django_cfg.tenants.context import current_tenant
-from django_cfg.tenants.router import tenant_database
 
 __all__ = [
     "OrphanBatch",
@@ -221,6 +219,9 @@ def _in_current_tenant(relation: CrossDatabaseRelation) -> CrossDatabaseRelation
     those with no tenant selected (``repair_relations`` scans each tenant's orphans itself)."""
     if relation.database != TENANT_HOME:
         return relation if relation.target_database != TENANT_HOME else None
+    from django_cfg.tenants.context import current_tenant  # tenants only (issue 23)
+    from django_cfg.tenants.router import tenant_database
+
     if current_tenant() is None:
         return None
     return relation._replace(database=tenant_database(relation.field.model))

@@ -33,9 +33,6 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.state.topology import TENANT_HOME
-from django_cfg.tenants.context import use_tenant
-from django_cfg.tenants.errors import UnknownTenantError
-from django_cfg.tenants.registry import current_registry
 
 __all__ = [
     "EVERY_TENANT",
@@ -105,6 +102,11 @@ def in_each_tenant(work: Callable[[str, str], None], failed: dict[str, str] | No
     database open (pinned) during the call; a tenant this process did not have open is closed
     again after it. A tenant dropped meanwhile is skipped. With ``failed``, a tenant whose
     database fails (or refuses, PROTECT) is recorded there and the others go on."""
+    # Imported here: a project without tenants never loads the tenant code (issue 23).
+    from django_cfg.tenants.context import use_tenant
+    from django_cfg.tenants.errors import UnknownTenantError
+    from django_cfg.tenants.registry import current_registry
+
     registry = current_registry()
     if registry is None:
         return

@@ -7,8 +7,8 @@
 Queueing puts this context's write markers in the message's ``django_cfg_pins`` header; the
 worker runs the task with those markers and no others (``django_cfg.replicas.carried_pins``).
 Tasks run eagerly (``apply()``, ``task_always_eager``) keep the caller's pins unless given a
-header. Connected by the ``django_cfg`` app when Celery is installed (``connect()``); Celery is
-never imported otherwise.
+header. Connected by the ``django_cfg`` app when Celery is installed, as soon as
+``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery.
 """
 
 from __future__ import annotations

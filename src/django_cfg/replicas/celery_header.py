@@ -8,7 +8,10 @@
 header); ``task_prerun`` enters ``enter(header)`` for the task about to run, ``task_postrun``
 leaves it. A task run eagerly (``apply()``, ``task_always_eager``) with no header of its own
 keeps the caller's context. Read-your-writes pins (``django_cfg.replicas.celery``) and the
-tenant (``django_cfg.tenants.celery``) each use one. Celery is imported only by this module.
+tenant (``django_cfg.tenants.celery``) each use one. Importing this module does not import Celery
+(``connect()`` does): the apps connect once ``celery.signals`` is imported
+(``runtime.after_import``), so startup never imports Celery, and the import that triggers the
+connection is never this module's own.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
-
-from celery import signals  # type: ignore[import-untyped]
 
 __all__ = ["CeleryHeader"]
 
@@ -68,12 +69,16 @@ class CeleryHeader:
 
     def connect(self) -> None:
         """Connect the three Celery signals (idempotent)."""
+        from celery import signals  # type: ignore[import-untyped]
+
         signals.before_task_publish.connect(self.on_publish, weak=False, dispatch_uid=self.name)
         signals.task_prerun.connect(self.on_prerun, weak=False, dispatch_uid=self.name)
         signals.task_postrun.connect(self.on_postrun, weak=False, dispatch_uid=self.name)
 
     def disconnect(self) -> None:
         """Undo ``connect()``."""
+        from celery import signals
+
         signals.before_task_publish.disconnect(self.on_publish, dispatch_uid=self.name)
         signals.task_prerun.disconnect(self.on_prerun, dispatch_uid=self.name)
         signals.task_postrun.disconnect(self.on_postrun, dispatch_uid=self.name)

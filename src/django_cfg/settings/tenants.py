@@ -164,7 +164,11 @@ class TenantsConfig(ConfigModel):
     """Which apps live in a database per tenant, where those databases are, and how a request
     names its tenant."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    # defer_build: its validator is built at its first use, not at every import of django_cfg
+    # (DjangoConfig's own schema holds it; most projects have no tenants)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True
+    )
     _hide_input = hidden_input_validator()
 
     apps: tuple[str, ...] = Field(min_length=1, description="App labels of the tenant apps")

@@ -2,13 +2,17 @@
 ``tenants`` is set, so projects without tenants get no table and no migration of it.
 
 Its ``ready()`` makes the tenant follow Celery tasks where Celery is installed
-(``django_cfg.tenants.celery``); Django's tasks framework is followed by the backends of
+(``django_cfg.tenants.celery``, connected once ``celery.signals`` is imported: startup does not
+import Celery); Django's tasks framework is followed by the backends of
 ``django_cfg.tenants.tasks``.
 """
 
 from importlib.util import find_spec
+from types import ModuleType
 
 from django.apps import AppConfig
+
+from django_cfg.runtime.after_import import after_import
 
 
 class TenantsAppConfig(AppConfig):
@@ -19,6 +23,10 @@ class TenantsAppConfig(AppConfig):
 
     def ready(self) -> None:
         if find_spec("celery") is not None:
-            from django_cfg.tenants import celery
+            after_import("celery.signals", _connect_celery)
 
-            celery.connect()
+
+def _connect_celery(_: ModuleType) -> None:
+    from django_cfg.tenants import celery
+
+    celery.connect()

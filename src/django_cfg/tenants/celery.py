@@ -11,8 +11,8 @@ query of a tenant app, never in another database. Tasks run eagerly (``task.appl
 ``task_always_eager``) keep the caller's tenant, unless given a header of their own
 (``apply(headers={HEADER: name})``).
 
-Connected by the ``django_cfg.tenants`` app when Celery is installed (``connect()``); Celery is
-never imported otherwise.
+Connected by the ``django_cfg.tenants`` app when Celery is installed, as soon as
+``celery.signals`` is imported (``runtime.after_import``): startup never imports Celery.
 """
 
 from __future__ import annotations
