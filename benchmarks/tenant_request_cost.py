@@ -187,18 +187,19 @@ def postgres_databases(count: int) -> None:
         if not missing:
             return
         template = PG_PREFIX + "template"
-        if template not in have:
-            connection.execute(f'CREATE DATABASE "{template}"')
+        if template not in have:  # default and a tenant "template", migrated by migrate_all
+            for database in ("default", "template"):
+                if PG_PREFIX + database not in have:
+                    connection.execute(f'CREATE DATABASE "{PG_PREFIX}{database}"')
             env = {
                 **os.environ,
-                **environment("postgres", count, tempfile.mkdtemp(), False),
-                "TENANT_TEST_URL": f"{PG_SERVER}/{template}",
+                **environment("postgres", 1, tempfile.mkdtemp(), False),
                 "TENANT_TEST_NAMES": "template",
                 "PYTHONPATH": str(ROOT / "src"),
             }
-            env["TENANT_TEST_DEFAULT_URL"] = f"{PG_SERVER}/{template}"
             run = [sys.executable, "-m", "tests.tenants.project.run", "manage", "migrate_all"]
             subprocess.run([*run, "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        missing = [n for n in names(count) if PG_PREFIX + n not in have]
         for name in missing:
             connection.execute(f'CREATE DATABASE "{PG_PREFIX}{name}" TEMPLATE "{template}"')
 
