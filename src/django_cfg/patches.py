@@ -500,28 +500,30 @@ def _reset_queries(**_: Any) -> None:
     """``request_started``: Django's ``reset_queries`` for the wrappers this thread reached
     since its last request started (all of them at its first visit)."""
     applied = _applied()
-    if applied.aging.__dict__.get("since") != applied.request_receivers:
+    aging = applied.aging.__dict__
+    if aging.get("since") != applied.request_receivers:
         wrappers: Any = _all_initialized()
     else:
-        wrappers = applied.touched.__dict__.values()
+        wrappers = [*aging["logged"].values(), *applied.touched.__dict__.values()]
+        aging["logged"] = {}
     for wrapper in wrappers:
         wrapper.queries_log.clear()
 
 
-def _close_old_connections(*, signal: Any = None, **_: Any) -> None:
+def _close_old_connections(**_: Any) -> None:
     """``request_started`` / ``request_finished``: Django's ``close_old_connections`` for the
-    wrappers this thread reached since its last request started, and for the connections
-    whose ``CONN_MAX_AGE`` ran out since (all of them at this thread's first visit)."""
-    from django.core.signals import request_started
-
+    wrappers this thread reached since the last of these, and for the connections whose
+    ``CONN_MAX_AGE`` ran out since (all of them at this thread's first visit)."""
     applied = _applied()
     aging = applied.aging.__dict__
     touched = applied.touched.__dict__
     if aging.get("since") != applied.request_receivers:
         visit = {wrapper.alias: wrapper for wrapper in _all_initialized()}
-        aging.update(since=applied.request_receivers, heap=[], pushed={})
+        aging.update(since=applied.request_receivers, heap=[], pushed={}, logged={})
     else:
-        visit = dict(touched)
+        visit = touched.copy()
+    aging["logged"].update(touched)  # their queries logs are emptied at the next request
+    touched.clear()
     heap: list[tuple[float, str]] = aging["heap"]
     pushed: dict[str, float] = aging["pushed"]
     now = time.monotonic()
@@ -538,8 +540,6 @@ def _close_old_connections(*, signal: Any = None, **_: Any) -> None:
         if wrapper.connection is not None and close_at is not None and pushed.get(alias) != close_at:
             pushed[alias] = close_at
             heapq.heappush(heap, (close_at, alias))
-    if signal is request_started:
-        touched.clear()
 
 
 def _touch_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
