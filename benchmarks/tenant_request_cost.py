@@ -50,7 +50,10 @@ def names(count: int) -> list[str]:
 def environment(engine: str, count: int, folder: str, persistent: bool) -> dict[str, str]:
     age = "?conn_max_age=unlimited" if persistent else ""
     if engine == "sqlite":
-        default, template = "sqlite:///default.sqlite3", f"sqlite:///tenants/{{tenant}}.sqlite3{age}"
+        default, template = (
+            "sqlite:///default.sqlite3",
+            f"sqlite:///tenants/{{tenant}}.sqlite3{age}",
+        )
     else:
         default = f"{PG_SERVER}/{PG_PREFIX}default"
         template = f"{PG_SERVER}/{PG_PREFIX}{{tenant}}{age}"
@@ -221,7 +224,9 @@ def main() -> None:
         jobs.append((f"open sqlite {opened}", ["open", "sqlite", str(opened)], sqlite_env))
     workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        results = dict(zip([j[0] for j in jobs], pool.map(lambda j: counted(j[1], j[2]), jobs)))
+        results = dict(
+            zip([j[0] for j in jobs], pool.map(lambda j: counted(j[1], j[2]), jobs), strict=True)
+        )
     table = summary(results)
     print(json.dumps(table, indent=1))
     if len(sys.argv) > 1:

@@ -536,10 +536,14 @@ def _close_old_connections(**_: Any) -> None:
             visit.setdefault(alias, wrapper)
     for alias, wrapper in visit.items():
         wrapper.close_if_unusable_or_obsolete()
-        close_at = wrapper.close_at
-        if wrapper.connection is not None and close_at is not None and pushed.get(alias) != close_at:
-            pushed[alias] = close_at
-            heapq.heappush(heap, (close_at, alias))
+        closes_at: float | None = wrapper.close_at
+        if (
+            wrapper.connection is not None
+            and closes_at is not None
+            and pushed.get(alias) != closes_at
+        ):
+            pushed[alias] = closes_at
+            heapq.heappush(heap, (closes_at, alias))
 
 
 def _touch_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
@@ -551,7 +555,7 @@ def _touch_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any
 def _all_initialized() -> list[BaseDatabaseWrapper]:
     from django.db import connections
 
-    return connections.all(initialized_only=True)
+    return list(connections.all(initialized_only=True))
 
 
 def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:

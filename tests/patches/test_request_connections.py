@@ -75,8 +75,9 @@ def databases(
 
 @pytest.mark.usefixtures("restored")
 def test_installed_with_tenants_only_under_djangos_keys_and_undone() -> None:
-    started, finished = django_key(django.db.reset_queries), django_key(
-        django.db.close_old_connections
+    started, finished = (
+        django_key(django.db.reset_queries),
+        django_key(django.db.close_old_connections),
     )
     assert receivers(request_started)[started] is django.db.reset_queries  # the suite: no tenants
     patches.install(WITH_TENANTS)
@@ -166,8 +167,9 @@ def test_the_queries_log_of_a_connection_a_request_reached_is_emptied_at_the_nex
 def test_djangos_receivers_visit_every_initialized_connection_and_are_connected_by_identity() -> (
     None
 ):
-    reset, close = inspect.getsource(django.db.reset_queries), inspect.getsource(
-        django.db.close_old_connections
+    reset, close = (
+        inspect.getsource(django.db.reset_queries),
+        inspect.getsource(django.db.close_old_connections),
     )
     assert "connections.all(initialized_only=True)" in reset
     assert "conn.queries_log.clear()" in reset

@@ -15,8 +15,8 @@ in benchmarks/RESULTS.md ("Metrics"); docs/deployment.md has the figure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import functools
+from collections.abc import Callable
 from importlib.util import find_spec
 from time import perf_counter
 from typing import Any

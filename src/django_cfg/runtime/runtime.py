@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from types import MappingProxyType
-
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
@@ -259,7 +258,8 @@ class DatabaseRuntime:
     def _derive(self, previous: DatabaseRuntime, alias: str, role: DatabaseRole | None) -> None:
         """This runtime as ``previous`` with plain ``alias`` added (``role``) or removed."""
         old = previous.topology
-        roles, primary_of = old.roles.copy(), previous.primary_of.copy()
+        roles: dict[str, DatabaseRole] = old.roles.copy()  # type: ignore[attr-defined]
+        primary_of = previous.primary_of.copy()  # (a MappingProxyType's copy: its dict's)
         if role is not None:
             roles[alias], primary_of[alias] = role, alias
             aliases = (*old.aliases, alias)
