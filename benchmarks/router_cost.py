@@ -1,6 +1,6 @@
 """Nanoseconds per routing decision through Django's ``router``, one variant per process.
 
-    python benchmarks/router_cost.py VARIANT [idle|read|write N]
+    python benchmarks/router_cost.py VARIANT [idle|read|write|save N]
 
 VARIANT: ``django`` (no routers), ``rules`` (django_cfg, app rules), ``replicas`` (+ a replica;
 SQLite, so read-your-writes markers are time windows), ``postgres`` (the same on PostgreSQL, whose
@@ -16,7 +16,9 @@ of 7 repeats of 200,000 calls (timeit's advice: slower repeats are other process
 the code's), with the alias each call returned. Reads are timed first, so a write's
 read-your-writes marker never pins them (except in ``pinned``, which sets one on purpose).
 
-With ``idle|read|write N`` it only makes N such calls (none for ``idle``) and prints nothing:
+``save``: ``db_for_write(Model, instance=obj)``, what ``Model.save()`` passes (``obj`` as loaded
+from ``default``, its home). With ``idle|read|write|save N`` it only makes N such calls (none
+for ``idle``) and prints nothing:
 ``run.py`` runs that under ``valgrind --tool=callgrind``, and (read - idle) / N is the number of
 instructions per call, a count this machine's noise cannot move.
 """
@@ -76,8 +78,16 @@ if VARIANT == "pinned":
 CALLS = 200_000
 router.db_for_read(Model)  # builds the routers outside the timing (a write would pin reads)
 
+loaded = Model(app_label="shop", model="order")
+loaded._state.db = "default"  # as a row read from its home: what save() passes as the hint
+router.db_for_write(Model, instance=loaded)
+
 if len(sys.argv) == 4:
-    call = {"idle": None, "read": router.db_for_read, "write": router.db_for_write}[sys.argv[2]]
+    mode = sys.argv[2]
+    call = {"idle": None, "read": router.db_for_read, "write": router.db_for_write}.get(mode)
+    if mode == "save":
+        for _ in range(int(sys.argv[3])):
+            router.db_for_write(Model, instance=loaded)
     for _ in range(int(sys.argv[3]) if call else 0):
         call(Model)  # type: ignore[misc]
     sys.exit()
@@ -92,4 +102,6 @@ result = {"variant": VARIANT, "read_alias": router.db_for_read(Model)}
 result["read_ns"] = round(per_call("router.db_for_read(Model)"), 1)
 result["write_alias"] = router.db_for_write(Model)
 result["write_ns"] = round(per_call("router.db_for_write(Model)"), 1)
+timer = timeit.Timer("router.db_for_write(Model, instance=loaded)", globals=globals())
+result["save_ns"] = round(min(timer.repeat(repeat=7, number=CALLS)) / CALLS * 1e9, 1)
 print(json.dumps(result))

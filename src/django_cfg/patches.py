@@ -98,6 +98,22 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    check in place of ``check_connection`` (psycopg_pool keeps it in ``_check``; a ``check`` of
    the project's own, which Django 6.0+ takes from ``OPTIONS["pool"]``, is left as it is).
 
+11. The receivers ``reset_queries`` and ``close_old_connections`` of ``django.db`` are
+   disconnected from ``request_started`` / ``request_finished`` and receivers of this module
+   connected in their place, under the same lookup key (``dispatch_uid`` = Django's
+   ``id(receiver)``): the test client's ``request_started.disconnect(close_old_connections)``
+   still disconnects them. Needed when: the project has tenants. Why no public hook: Django's
+   two functions visit every connection wrapper of the thread on every request
+   (``connections.all(initialized_only=True)``: a lookup per configured alias), so a worker
+   that served 1,000 tenants paid for 1,000 aliases per request. Ours visit the wrappers this
+   thread reached through ``connections[alias]`` (patch 8's wrapper notes them) or connected
+   since the last request, and the connections whose ``CONN_MAX_AGE`` ran out meanwhile (a heap
+   by ``close_at``): what Django's would close, they close. A thread's first visit after they
+   are installed is Django's full one. ``uninstall()`` connects Django's back. Not seen: a
+   wrapper object a project keeps and uses across requests without ``connections[alias]``
+   (its errors or autocommit are checked when next reached through ``connections``, or when
+   its age runs out).
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -112,6 +128,8 @@ Not patches (public hooks, or classes the package owns):
 from __future__ import annotations
 
 import functools
+import heapq
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,7 +145,7 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from django_cfg.relations.crossing import cross_database_relations
 from django_cfg.routing.query_metrics import query_metrics_enabled
-from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
+from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime, thread_connection
 from django_cfg.settings.routers import router_installed
 from django_cfg.settings.url import base_engine, shown_servers
 from django_cfg.state.answer_deadline import answered_within, check_deadline
@@ -154,6 +172,7 @@ __all__ = [
 ]
 
 _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
+_TOUCH_CONNECTIONS = "django_cfg.patches.touch_new_connection"
 
 
 @dataclass(eq=False)
@@ -168,6 +187,15 @@ class Applied:
     wraps_connections: bool = False
     followed: tuple[Any, ...] | None = None
     """What of the topology the patches were last installed for (``follow``); None: unknown."""
+    request_receivers: int = 0
+    """Patch 11: how many times its receivers were connected (0: Django's are); a thread whose
+    ``touched.since`` differs makes Django's full visit once."""
+    touched: threading.local = field(default_factory=threading.local)
+    """Patches 8 and 11, per thread (its ``__dict__``): alias -> the wrapper reached through
+    ``connections[alias]`` or connected since this thread's last ``request_started``."""
+    aging: threading.local = field(default_factory=threading.local)
+    """Patch 11, per thread: ``heap`` of (close_at, alias) of open connections with a
+    ``CONN_MAX_AGE``, ``pushed`` (alias -> close_at in the heap), ``since``."""
 
 
 _INHERITED = object()  # the patched class only inherited the attribute: deleted on uninstall
@@ -229,6 +257,7 @@ def install(topology: Topology, applied: Applied | None = None, *, routed: bool 
         setattr(module, name, replacement)
     _set_constraints(relations, applied)
     _wrap_connections(routed and wraps_connections(topology), applied)
+    _bound_request_receivers(routed and TENANT_HOME in topology.homes.values(), applied)
 
 
 def _routing_names(
@@ -271,6 +300,7 @@ def uninstall(applied: Applied | None = None) -> None:
     applied.names.clear()
     _set_constraints((), applied)
     _wrap_connections(False, applied)
+    _bound_request_receivers(False, applied)
 
 
 def _restore(owner: ModuleType | type, name: str, original: Any) -> None:
@@ -287,6 +317,9 @@ def installed() -> dict[str, Any]:
     changed = {_qualified(owner, name): getattr(owner, name) for owner, name in applied.names}
     if applied.wraps_connections:
         changed["django.db.backends.signals.connection_created"] = _wrap_new_connection
+    if applied.request_receivers:
+        changed["django.db.reset_queries"] = _reset_queries
+        changed["django.db.close_old_connections"] = _close_old_connections
     return changed
 
 
@@ -433,15 +466,21 @@ def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str],
     if key in applied.names:  # installed: keep the wrapper in place
         return {key: vars(ConnectionHandler)["__getitem__"]}
     original = ConnectionHandler.__getitem__
+    from django.db import connections
+
+    touched = applied.touched  # patch 11: the wrappers this thread reached
 
     @functools.wraps(original)
     def __getitem__(self: ConnectionHandler, alias: str) -> BaseDatabaseWrapper:
         try:
-            return original(self, alias)
+            wrapper = original(self, alias)
         except ConnectionDoesNotExist:
             if not _open_tenant_database(self, alias):
                 raise
-        return original(self, alias)
+            wrapper = original(self, alias)
+        if self is connections:
+            touched.__dict__[alias] = wrapper
+        return wrapper
 
     return {key: __getitem__}
 
@@ -553,6 +592,97 @@ def keeps_postgresql_connections(databases: dict[str, Any] | None = None) -> boo
         and (entry.get("CONN_MAX_AGE", 0) != 0 or (entry.get("OPTIONS") or {}).get("pool"))
         for entry in databases.values()
     )
+
+
+# 11. Request signals visit the connections a request reached ----------------------------------
+
+
+def _bound_request_receivers(needed: bool, applied: Applied) -> None:
+    """Django's per-request receivers replaced by ours, or given back (see patch 11)."""
+    import django.db
+    from django.core.signals import request_finished, request_started
+
+    if needed == bool(applied.request_receivers):
+        return
+    pairs = (
+        (request_started, django.db.reset_queries, _reset_queries),
+        (request_started, django.db.close_old_connections, _close_old_connections),
+        (request_finished, django.db.close_old_connections, _close_old_connections),
+    )
+    for signal, django_receiver, ours in pairs:
+        signal.disconnect(dispatch_uid=id(django_receiver))  # whichever holds the key
+        if needed:
+            signal.connect(ours, dispatch_uid=id(django_receiver))
+        else:
+            signal.connect(django_receiver)
+    if needed:
+        connection_created.connect(_touch_new_connection, dispatch_uid=_TOUCH_CONNECTIONS)
+    else:
+        connection_created.disconnect(dispatch_uid=_TOUCH_CONNECTIONS)
+    applied.request_receivers = applied.request_receivers + 1 if needed else 0
+    applied.aging = threading.local()  # every thread's first visit is Django's full one
+
+
+def _reset_queries(**_: Any) -> None:
+    """``request_started``: Django's ``reset_queries`` for the wrappers this thread reached
+    since its last request started (all of them at its first visit)."""
+    applied = _applied()
+    aging = applied.aging.__dict__
+    if aging.get("since") != applied.request_receivers:
+        wrappers: Any = _all_initialized()
+    else:
+        wrappers = [*aging["logged"].values(), *applied.touched.__dict__.values()]
+        aging["logged"] = {}
+    for wrapper in wrappers:
+        wrapper.queries_log.clear()
+
+
+def _close_old_connections(**_: Any) -> None:
+    """``request_started`` / ``request_finished``: Django's ``close_old_connections`` for the
+    wrappers this thread reached since the last of these, and for the connections whose
+    ``CONN_MAX_AGE`` ran out since (all of them at this thread's first visit)."""
+    applied = _applied()
+    aging = applied.aging.__dict__
+    touched = applied.touched.__dict__
+    if aging.get("since") != applied.request_receivers:
+        visit = {wrapper.alias: wrapper for wrapper in _all_initialized()}
+        aging.update(since=applied.request_receivers, heap=[], pushed={}, logged={})
+    else:
+        visit = touched.copy()
+    aging["logged"].update(touched)  # their queries logs are emptied at the next request
+    touched.clear()
+    heap: list[tuple[float, str]] = aging["heap"]
+    pushed: dict[str, float] = aging["pushed"]
+    now = time.monotonic()
+    while heap and heap[0][0] <= now:
+        close_at, alias = heapq.heappop(heap)
+        if pushed.get(alias) == close_at:
+            del pushed[alias]
+        wrapper = thread_connection(alias)
+        if wrapper is not None:
+            visit.setdefault(alias, wrapper)
+    for alias, wrapper in visit.items():
+        wrapper.close_if_unusable_or_obsolete()
+        closes_at: float | None = wrapper.close_at
+        if (
+            wrapper.connection is not None
+            and closes_at is not None
+            and pushed.get(alias) != closes_at
+        ):
+            pushed[alias] = closes_at
+            heapq.heappush(heap, (closes_at, alias))
+
+
+def _touch_new_connection(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
+    """``connection_created`` (patch 11): a wrapper connected through a reference kept
+    across requests is visited too."""
+    _applied().touched.__dict__[connection.alias] = connection
+
+
+def _all_initialized() -> list[BaseDatabaseWrapper]:
+    from django.db import connections
+
+    return list(connections.all(initialized_only=True))
 
 
 def _open_tenant_database(handler: ConnectionHandler, alias: str) -> bool:

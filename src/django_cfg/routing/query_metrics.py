@@ -15,6 +15,7 @@ in benchmarks/RESULTS.md ("Metrics"); docs/deployment.md has the figure.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from importlib.util import find_spec
 from time import perf_counter
@@ -38,8 +39,13 @@ def query_metrics_enabled() -> bool:
     prometheus-client is installed (the ``django-cfg[metrics]`` extra), else off."""
     enabled = getattr(settings, "DJANGO_CFG_QUERY_METRICS", None)
     if enabled is None:
-        return find_spec("prometheus_client") is not None
+        return _prometheus_installed()
     return bool(enabled)
+
+
+@functools.cache  # asked per new connection (patch 5): a search of sys.path each time
+def _prometheus_installed() -> bool:
+    return find_spec("prometheus_client") is not None
 
 
 def measuring_wrapper(alias: str) -> Callable[..., Any]:

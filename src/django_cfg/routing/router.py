@@ -85,10 +85,14 @@ class DatabaseRouter:
             home, by_position = runtime.write_plans[model]
         except (KeyError, TypeError):  # a model's first write (or a stand-in, not hashable)
             home, by_position = _write_plan(runtime, model)
-        if hints:
-            db = self._same_home_copy(runtime, home, hints, write=True)
-            if db is not None:
-                return db
+        if hints:  # save() passes instance=: a row of this home loaded from it stays here
+            instance = hints.get("instance")
+            if instance is not None:
+                db = instance._state.db
+                if db is not None and db != home:
+                    db = self._same_home_copy(runtime, home, hints, write=True)
+                    if db is not None:
+                        return db
         if by_position is not None:  # a primary with replicas: reads after this write see it
             # PinPolicy.note_write's "nothing to do" case, inlined: a marker already waits for
             # this primary's WAL position, or a time marker was set within note_again_after.

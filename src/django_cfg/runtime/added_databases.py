@@ -26,6 +26,7 @@ from django_cfg.runtime.runtime import (
     DatabaseRuntime,
     building,
     current_runtime,
+    publish,
     rebuild_runtime,
     thread_connection,
 )
@@ -95,6 +96,9 @@ def add_database(
         _check_role(alias, role)
         _close_pool(alias)  # one a late close of the alias's old connection made again
         _hooks(runtime, f"add_database({alias!r})").add_connection(alias, settings_dict)
+        derived = DatabaseRuntime.with_plain_database(runtime, alias, role)
+        if derived is not None:  # a tenant's database: no rebuild from settings
+            return publish(derived, runtime)
         return rebuild_runtime(
             added={**runtime.added, alias: role}, removed=runtime.removed - {alias}
         )
@@ -160,8 +164,13 @@ def remove_database(alias: str) -> DatabaseRuntime:
         _hooks(runtime, f"remove_database({alias!r})").remove_connection(alias)
         _close_here(alias)
         _close_pool(alias)
-        added = {a: role for a, role in runtime.added.items() if a != alias}
-        rebuilt = rebuild_runtime(added=added, removed=runtime.removed | {alias}, removed_now=alias)
+        derived = DatabaseRuntime.with_plain_database(runtime, alias, None)
+        if derived is not None:  # a tenant's database: no rebuild from settings
+            rebuilt = publish(derived, runtime)
+        else:
+            added = {a: role for a, role in runtime.added.items() if a != alias}
+            removed = runtime.removed | {alias}
+            rebuilt = rebuild_runtime(added=added, removed=removed, removed_now=alias)
         rebuilt.state.closed_here.upto = rebuilt.removals
     return rebuilt
 

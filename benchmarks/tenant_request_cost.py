@@ -1,0 +1,263 @@
+"""Instructions per tenant request with 10, 200 and 1,000 tenants open in the process, and the
+cost of opening n tenants (issue 23, point 1), counted by valgrind.
+
+    python benchmarks/tenant_request_cost.py [OUT.json]
+
+The project is tests/tenants/project (``TenantMiddleware`` with the ``X-Tenant`` header,
+``GET /notes/`` reads the tenant's notes), DEBUG off, ``TenantsConfig(names=...)`` without
+``max_open``. A request is a whole WSGI request through Django's ``WSGIHandler`` (as a WSGI
+server calls it: ``request_started``, the middleware, the view's query, ``request_finished``),
+not the test client (which disconnects ``close_old_connections``). Every tenant is opened with
+one such request first, so this thread holds a connection wrapper of each (a sync worker that
+served them all); then the measured requests go to 10 of them in turn.
+
+- ``request ENGINE OPEN PERSISTENT N``: one process, OPEN tenants opened, then N requests. Counted
+  at N and 3N: (count(3N) - count(N)) / 2N is the instructions of one request.
+  PERSISTENT=1: the tenants' connections stay open between requests (``conn_max_age``
+  unlimited), the case where Django checks every open connection per request.
+- ``open ENGINE N``: one process that opens N tenants (``registry.alias_for``, what a tenant's
+  first query does: ``add_database`` and the runtime rebuild) and nothing else; minus
+  ``open ENGINE 0``, the cost of opening N.
+
+SQLite: every tenant's file is a copy of one migrated file (made before anything is counted).
+PostgreSQL: databases ``dcfg_bench_req_<tenant>`` on 127.0.0.1:5432 made once with
+``CREATE DATABASE ... TEMPLATE`` (kept for the next run; ``--drop`` drops them), 200 at most
+(the server accepts 100 connections; with ``conn_max_age`` 0 a request holds one at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_SERVER = os.environ.get("DJANGO_CFG_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+PG_PREFIX = "dcfg_bench_req_"
+ROTATION = 10
+"""The measured requests go to the first ROTATION tenants in turn."""
+
+
+def names(count: int) -> list[str]:
+    return [f"t{i:04d}" for i in range(count)]
+
+
+def environment(engine: str, count: int, folder: str, persistent: bool) -> dict[str, str]:
+    age = "?conn_max_age=unlimited" if persistent else ""
+    if engine == "sqlite":
+        default, template = (
+            "sqlite:///default.sqlite3",
+            f"sqlite:///tenants/{{tenant}}.sqlite3{age}",
+        )
+    else:
+        default = f"{PG_SERVER}/{PG_PREFIX}default"
+        template = f"{PG_SERVER}/{PG_PREFIX}{{tenant}}{age}"
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.tenants.project.settings",
+        "TENANT_TEST_DIR": folder,
+        "TENANT_TEST_DEFAULT_URL": default,
+        "TENANT_TEST_URL": template,
+        "TENANT_TEST_NAMES": ",".join(names(max(count, ROTATION))),
+        "DJANGO_ENV": "development",
+    }
+
+
+def setup(engine: str, count: int, persistent: bool = False) -> None:
+    """Django set up for ``count`` tenants (their databases exist and are migrated)."""
+    prepare = os.environ.get("BENCH_PREPARE") == "1"
+    folder = os.environ.get("BENCH_FOLDER") or tempfile.mkdtemp()
+    os.environ.update(environment(engine, count, folder, persistent))
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.DEBUG = False
+    if engine == "sqlite" and prepare:
+        _sqlite_files(Path(folder), max(count, ROTATION))
+
+
+def _sqlite_files(folder: Path, count: int) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    first = names(1)[0]
+    call_command("migrate", database=f"tenant_{first}", verbosity=0, interactive=False)
+    from django_cfg.tenants.registry import current_registry
+
+    registry = current_registry()
+    assert registry is not None
+    registry.close(first)
+    source = folder / "tenants" / f"{first}.sqlite3"
+    for name in names(count)[1:]:
+        shutil.copyfile(source, folder / "tenants" / f"{name}.sqlite3")
+
+
+def request(name: str) -> bytes:
+    """One GET /notes/ as tenant ``name`` through Django's WSGI handler."""
+    from io import BytesIO
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = _handler.get("wsgi") or _handler.setdefault("wsgi", WSGIHandler())
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/notes/",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "HTTP_X_TENANT": name,
+        "wsgi.input": BytesIO(b""),
+        "wsgi.url_scheme": "http",
+    }
+    response = handler(environ, lambda status, headers: None)
+    body = b"".join(response)
+    response.close()  # request_finished, as a WSGI server does
+    return body
+
+
+_handler: dict[str, object] = {}
+
+
+def count_requests(engine: str, opened: int, persistent: bool, calls: int) -> None:
+    setup(engine, opened, persistent)
+    tenants = names(max(opened, ROTATION))
+    for name in tenants:
+        assert name.encode() in request(name)
+    rotation = tenants[:ROTATION]
+    for i in range(calls):
+        request(rotation[i % ROTATION])
+
+
+def count_opening(engine: str, opened: int) -> None:
+    setup(engine, 400)
+    from django_cfg.tenants.registry import current_registry
+
+    registry = current_registry()
+    assert registry is not None
+    for name in names(opened):
+        registry.alias_for(name)
+
+
+# The driver ---------------------------------------------------------------------------------
+
+VALGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+REQUESTS = 60
+OPEN_COUNTS = {"sqlite": (10, 200, 1000), "postgres": (10, 200)}
+OPENINGS = (100, 200, 400)
+
+
+def counted(args: list[str], env: dict[str, str]) -> int:
+    done = subprocess.run(
+        [*VALGRIND, sys.executable, __file__, *args],
+        env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT / "src"), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    if done.returncode:
+        raise RuntimeError(f"{args}: {done.stderr[-3000:]}")
+    return int(done.stderr.split("Collected :")[1].split()[0])
+
+
+def prepared_folder() -> str:
+    """A folder with ``default`` and every tenant's SQLite file migrated (shared by the runs:
+    each only reads)."""
+    folder = tempfile.mkdtemp(prefix="tenant_request_cost_")
+    run = [sys.executable, __file__, "prepare", folder, str(max(OPEN_COUNTS["sqlite"]))]
+    subprocess.run(run, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=True)
+    return folder
+
+
+def postgres_databases(count: int) -> None:
+    """``dcfg_bench_req_default`` and tenants ``t0000``.. on the server, migrated (a template)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+        have = {
+            row[0]
+            for row in connection.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (PG_PREFIX + "%",)
+            )
+        }
+        missing = [n for n in ["default", *names(count)] if PG_PREFIX + n not in have]
+        if not missing:
+            return
+        template = PG_PREFIX + "template"
+        if template not in have:  # default and a tenant "template", migrated by migrate_all
+            for database in ("default", "template"):
+                if PG_PREFIX + database not in have:
+                    connection.execute(f'CREATE DATABASE "{PG_PREFIX}{database}"')
+            env = {
+                **os.environ,
+                **environment("postgres", 1, tempfile.mkdtemp(), False),
+                "TENANT_TEST_NAMES": "template",
+                "PYTHONPATH": str(ROOT / "src"),
+            }
+            run = [sys.executable, "-m", "tests.tenants.project.run", "manage", "migrate_all"]
+            subprocess.run([*run, "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+        missing = [n for n in names(count) if PG_PREFIX + n not in have]
+        for name in missing:
+            connection.execute(f'CREATE DATABASE "{PG_PREFIX}{name}" TEMPLATE "{template}"')
+
+
+def main() -> None:
+    jobs: list[tuple[str, list[str], dict[str, str]]] = []
+    folder = prepared_folder()
+    sqlite_env = {"BENCH_FOLDER": folder}
+    postgres_databases(max(OPEN_COUNTS["postgres"]))
+    for engine, counts in OPEN_COUNTS.items():
+        env = sqlite_env if engine == "sqlite" else {}
+        for opened in counts:
+            for persistent in ("0", "1"):
+                for calls in (REQUESTS, 3 * REQUESTS):
+                    key = f"request {engine} {opened} {persistent} {calls}"
+                    args = ["request", engine, str(opened), persistent, str(calls)]
+                    jobs.append((key, args, env))
+    for opened in (0, *OPENINGS):
+        jobs.append((f"open sqlite {opened}", ["open", "sqlite", str(opened)], sqlite_env))
+    workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        results = dict(
+            zip([j[0] for j in jobs], pool.map(lambda j: counted(j[1], j[2]), jobs), strict=True)
+        )
+    table = summary(results)
+    print(json.dumps(table, indent=1))
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(json.dumps({"counts": results, "summary": table}, indent=1))
+
+
+def summary(results: dict[str, int]) -> dict[str, float]:
+    table: dict[str, float] = {}
+    for engine, counts in OPEN_COUNTS.items():
+        for opened in counts:
+            for persistent in ("0", "1"):
+                low = results[f"request {engine} {opened} {persistent} {REQUESTS}"]
+                high = results[f"request {engine} {opened} {persistent} {3 * REQUESTS}"]
+                kind = "persistent" if persistent == "1" else "conn_max_age=0"
+                table[f"{engine} {kind}, {opened} open"] = round((high - low) / (2 * REQUESTS))
+    base = results["open sqlite 0"]
+    for opened in OPENINGS:
+        total = results[f"open sqlite {opened}"] - base
+        table[f"sqlite open {opened} total"] = total
+        table[f"sqlite open {opened} per tenant"] = round(total / opened)
+    return table
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["request"]:
+        engine, opened, persistent, calls = sys.argv[2:6]
+        count_requests(engine, int(opened), persistent == "1", int(calls))
+    elif sys.argv[1:2] == ["prepare"]:
+        os.environ.update(BENCH_FOLDER=sys.argv[2], BENCH_PREPARE="1")
+        setup("sqlite", int(sys.argv[3]))
+    elif sys.argv[1:2] == ["open"]:
+        count_opening(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
