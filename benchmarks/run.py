@@ -466,7 +466,7 @@ def migrate_section(migrating: dict[str, float]) -> list[str]:
 def replica_section(behaviour: dict) -> list[str]:
     stale, outage = behaviour["stale"], behaviour["outage"]
     lines = [
-        "## 5. Replica behaviour on the real streaming replica (5432 -> 5433)",
+        "## 5. Replica behaviour on a real streaming replica (a private primary + standby)",
         "",
         '`benchmarks/replica_behaviour.py`. Ours: `replica_of="default", read_weight=0.8`.',
         "Spec: the specification page's `ReadReplicaRouter` (80% of reads to `replica` at random).",
