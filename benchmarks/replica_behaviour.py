@@ -73,6 +73,9 @@ def configure() -> None:
     primary = DatabaseConfig.from_url(POSTGRES_URL, conn_max_age=60)
     config = DjangoConfig(
         databases={"default": primary, "replica": replica},
+        # The rows read are sessions, which read the primary by default (replica_primary_reads):
+        # here they stand for any replicated model, so the read weight decides.
+        replica_primary_reads=(),
         database_routers=routers,
         contrib_apps=["django.contrib.contenttypes", "django.contrib.sessions"],
     )
