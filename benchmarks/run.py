@@ -501,9 +501,11 @@ def replica_section(behaviour: dict) -> list[str]:
         )
     lines += [
         "",
-        "The spec's router keeps sending 80% of reads to the stopped replica: they fail until it",
-        "is back. Ours moves them to the primary on the first failed connection and returns",
-        "to the standby once one connection's retry (every second after a refusal) succeeds.",
+        "The spec's router keeps sending 80% of reads to the stopped replica; none fails because",
+        "an alias named `replica` is a replica of `default` by its name (docs/replicas.md), so",
+        "its backend connects to the primary when the replica refuses. Ours moves reads to the",
+        "primary on the first failed connection and returns to the standby once one connection's",
+        "retry (every second after a refusal) succeeds.",
     ]
     return lines
 
