@@ -1,4 +1,4 @@
-"""How reads behave on the real streaming replica (5433), django_cfg's router vs the spec's router.
+"""How reads behave on a real streaming replica, django_cfg's router vs the spec's router.
 
     python benchmarks/replica_behaviour.py stale|outage ours|spec
 
@@ -15,15 +15,18 @@ the standby (``pg_is_in_recovery()``), so "served by" is what happened, not what
   took to move to the primary, and how long they took to come back to the standby after the
   restart (the first reader, and all of them).
 
-Prints one JSON line. Uses DJANGO_CFG_BENCH_POSTGRES_URL (a django_cfg_bench database on 5432);
-the replica is the same database on 5433.
+Prints one JSON line. The primary and its hot standby are the run's own
+(tests/support/private_standby.py: initdb, ``pg_basebackup -R``, free ports, about 3 s to
+build), never the shared 5432/5433: other sessions read from those, and a run killed while the
+replica was stopped or paused would leave it so.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import contextvars
 import json
-import os
 import random
 import sys
 import uuid
@@ -33,14 +36,17 @@ from typing import Any
 import django
 from django.conf import settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support.replica_tools
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
+
+from tests.support.private_standby import private_standby
+from tests.support.standby_outage import read_through_outage
 
 MODE, ROUTER = sys.argv[1], sys.argv[2]
-POSTGRES_URL = os.environ.get(
-    "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
-)
-REPLICA_URL = POSTGRES_URL.replace(":5432/", ":5433/")
 ROUNDS, READERS, OUTAGE_SECONDS = 200, 4, 3.0
+_servers = contextlib.ExitStack()
+atexit.register(_servers.close)  # the servers are stopped and removed however the run ends
+PAIR = _servers.enter_context(private_standby("django_cfg_bench"))
+POSTGRES_URL, REPLICA_URL = PAIR.primary_url, PAIR.standby_url
 
 
 class SpecReadReplicaRouter:
@@ -67,6 +73,9 @@ def configure() -> None:
     primary = DatabaseConfig.from_url(POSTGRES_URL, conn_max_age=60)
     config = DjangoConfig(
         databases={"default": primary, "replica": replica},
+        # The rows read are sessions, which read the primary by default (replica_primary_reads):
+        # here they stand for any replicated model, so the read weight decides.
+        replica_primary_reads=(),
         database_routers=routers,
         contrib_apps=["django.contrib.contenttypes", "django.contrib.sessions"],
     )
@@ -79,11 +88,6 @@ django.setup()
 from django.contrib.sessions.models import Session  # noqa: E402
 from django.db import close_old_connections, connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from tests.support.replica_tools import (  # noqa: E402
-    read_through_outage,
-    replay_paused,
-    wait_for_replica,
-)
 
 
 def new_row() -> str:
@@ -109,14 +113,14 @@ def in_new_context(function: Any, *args: Any) -> Any:
 
 def stale() -> dict[str, Any]:
     old = new_row()  # replicated before the pause: any context may read it from the standby
-    wait_for_replica()
+    PAIR.wait_for_standby()
     served = {"standby": 0, "primary": 0, None: 0}
     old_on_standby = 0
-    with replay_paused():
+    with PAIR.replay_paused():
         for _ in range(ROUNDS):
             served[in_new_context(lambda: read(new_row()))] += 1
             old_on_standby += in_new_context(read, old) == "standby"
-    wait_for_replica()
+    PAIR.wait_for_standby()
     return {
         "rounds": ROUNDS,
         "stale": served[None],
@@ -128,7 +132,7 @@ def stale() -> dict[str, Any]:
 
 def outage() -> dict[str, Any]:
     key = new_row()
-    wait_for_replica()
+    PAIR.wait_for_standby()
 
     def request() -> str | None:
         close_old_connections()  # a request starts
@@ -137,7 +141,7 @@ def outage() -> dict[str, Any]:
         finally:
             close_old_connections()  # the request ends
 
-    run = read_through_outage(request, READERS, before=1.0, outage=OUTAGE_SECONDS)
+    run = read_through_outage(request, PAIR, READERS, before=1.0, outage=OUTAGE_SECONDS)
     during = [r for r in run.reads if run.stopping <= r.started < run.restarted]
     first_on_primary = min(
         (r.finished for r in run.reads if r.started >= run.stopping and r.served_by == "primary"),
@@ -164,5 +168,5 @@ def outage() -> dict[str, Any]:
 with connection.schema_editor() as editor:
     if Session._meta.db_table not in connection.introspection.table_names():
         editor.create_model(Session)
-wait_for_replica()
+PAIR.wait_for_standby()
 print(json.dumps({"mode": MODE, "router": ROUTER, **{"stale": stale, "outage": outage}[MODE]()}))

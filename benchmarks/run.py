@@ -466,7 +466,7 @@ def migrate_section(migrating: dict[str, float]) -> list[str]:
 def replica_section(behaviour: dict) -> list[str]:
     stale, outage = behaviour["stale"], behaviour["outage"]
     lines = [
-        "## 5. Replica behaviour on the real streaming replica (5432 -> 5433)",
+        "## 5. Replica behaviour on a real streaming replica (a private primary + standby)",
         "",
         '`benchmarks/replica_behaviour.py`. Ours: `replica_of="default", read_weight=0.8`.',
         "Spec: the specification page's `ReadReplicaRouter` (80% of reads to `replica` at random).",
@@ -501,9 +501,11 @@ def replica_section(behaviour: dict) -> list[str]:
         )
     lines += [
         "",
-        "The spec's router keeps sending 80% of reads to the stopped replica: they fail until it",
-        "is back. Ours moves them to the primary on the first failed connection and returns",
-        "to the standby once one connection's retry (every second after a refusal) succeeds.",
+        "The spec's router keeps sending 80% of reads to the stopped replica; none fails because",
+        "an alias named `replica` is a replica of `default` by its name (docs/replicas.md), so",
+        "its backend connects to the primary when the replica refuses. Ours moves reads to the",
+        "primary on the first failed connection and returns to the standby once one connection's",
+        "retry (every second after a refusal) succeeds.",
     ]
     return lines
 

@@ -28,16 +28,17 @@ from django.test.utils import CaptureQueriesContext
 
 from django_cfg import use_primary
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
-from django_cfg.runtime.runtime import current_runtime
+from django_cfg.runtime.runtime import current_runtime, rebuild_runtime
 from django_cfg.schema.status import database_statuses, probe
 from tests.support.private_postgres import free_port
+from tests.support.private_standby import StandbyPair, private_standby
 from tests.support.replica_tools import (
-    read_through_outage,
     replay_paused,
     start_replica,
     terminate_on_replica,
     wait_for_replica,
 )
+from tests.support.standby_outage import read_through_outage
 
 pytestmark = [
     pytest.mark.postgres,
@@ -81,6 +82,41 @@ def close_monitor() -> None:
     monitor = current_runtime().monitor
     if monitor is not None:
         monitor.close()
+
+
+@pytest.fixture
+def private_replica(replicated: None) -> Iterator[StandbyPair]:
+    """``postgres`` and its ``replica`` on a private primary + standby of the test's own (the
+    same test database name, the Person table), back on the shared servers after the test: an
+    outage stops the private standby, never the shared 5433 other sessions read from."""
+    name = connections["postgres"].settings_dict["NAME"]
+    with private_standby(name) as pair, aliases_on(pair):
+        with connections["postgres"].schema_editor() as editor:
+            editor.create_model(person_model())
+        pair.wait_for_standby()
+        yield pair
+
+
+@contextlib.contextmanager
+def aliases_on(pair: StandbyPair) -> Iterator[None]:
+    """Every thread's ``postgres`` and ``replica`` connect to ``pair`` inside the block (each
+    connection wrapper reads the one ``connections.settings`` entry of its alias); the runtime
+    is rebuilt each way, so the replica monitor probes the servers the aliases name."""
+    ports = {"postgres": pair.primary_port, "replica": pair.standby_port}
+    entries = {alias: connections.settings[alias] for alias in ports}
+    saved = {alias: (entry["HOST"], entry["PORT"]) for alias, entry in entries.items()}
+    for alias, port in ports.items():
+        connections[alias].close()
+        entries[alias].update(HOST="127.0.0.1", PORT=str(port))
+    rebuild_runtime()
+    try:
+        yield
+    finally:
+        close_monitor()
+        for alias, (host, port) in saved.items():
+            connections[alias].close()
+            entries[alias].update(HOST=host, PORT=port)
+        rebuild_runtime()
 
 
 def in_new_context(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -288,13 +324,22 @@ def test_lagging_replica_is_skipped_within_a_probe_interval_and_returns(
     assert monitor is not None
 
 
-def test_replica_outage_fails_no_read_and_every_reader_comes_back(replicated: None) -> None:
+def test_replica_outage_fails_no_read_and_every_reader_comes_back(
+    private_replica: StandbyPair,
+) -> None:
     Person = person_model()
     person = in_new_context(Person.objects.create, name="outage")
-    wait_for_replica()
+    private_replica.wait_for_standby()
+    with connections["replica"].cursor() as cursor:  # the private standby, not the shared one
+        cursor.execute("SELECT pg_is_in_recovery(), inet_server_port()")
+        assert cursor.fetchone() == (True, private_replica.standby_port)
 
     run = read_through_outage(
-        lambda: served_by(Person.objects.get(pk=person.pk)), readers=4, before=0.3, outage=1.0
+        lambda: served_by(Person.objects.get(pk=person.pk)),
+        private_replica,
+        readers=4,
+        before=0.3,
+        outage=1.0,
     )
 
     assert run.errors == []

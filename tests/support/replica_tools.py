@@ -1,17 +1,16 @@
-"""Driving the real streaming replica (127.0.0.1:5433) from tests: WAL positions, pause, outage.
+"""Driving the real streaming replica (127.0.0.1:5433) from tests: WAL positions, pause, start.
 
-Waiting for replication compares WAL positions; nothing here sleeps a fixed time.
+Waiting for replication compares WAL positions; nothing here sleeps a fixed time. Nothing here
+stops the shared replica (other test sessions read from it, and a run killed meanwhile would
+leave it down): an outage is a private standby's (tests/support/standby_outage.py).
 """
 
 from __future__ import annotations
 
-import contextvars
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -76,104 +75,19 @@ def replay_paused() -> Iterator[None]:
             replica.execute("SELECT pg_wal_replay_resume()")
 
 
-def _pg_ctl(*args: str) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", PG_CTL, *args, "-D", REPLICA_DATA],
-        cwd="/",
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
-def stop_replica() -> None:
-    _pg_ctl("stop", "-w", "-m", "fast")
-
-
 def start_replica() -> None:
-    if (
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", PG_CTL, "status", "-D", REPLICA_DATA],
+    """Start the shared replica if it is stopped (a fresh machine, a crash); a running one is
+    left alone. There is no stop: see the module's docstring."""
+
+    def pg_ctl(*args: str, check: bool = True) -> int:
+        return subprocess.run(
+            ["runuser", "-u", "postgres", "--", PG_CTL, *args, "-D", REPLICA_DATA],
             cwd="/",
+            check=check,
             capture_output=True,
+            timeout=60,
         ).returncode
-        == 0
-    ):
+
+    if pg_ctl("status", check=False) == 0:
         return
-    _pg_ctl("start", "-w", "-t", "30", "-l", REPLICA_LOG, "-o", f"-c config_file={REPLICA_CONFIG}")
-
-
-@dataclass
-class Read:
-    started: float
-    finished: float
-    served_by: str | None  # "standby", "primary", or None: the read failed
-    reader: int
-
-
-@dataclass
-class OutageRun:
-    """What reader threads saw while the replica was stopped and started again."""
-
-    stopping: float = 0.0  # monotonic times
-    stopped: float = 0.0
-    restarted: float = 0.0
-    reads: list[Read] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-
-    def back_on_standby(self) -> dict[int, float]:
-        """Reader -> when its first read from the standby after the restart finished."""
-        back: dict[int, float] = {}
-        for read in list(self.reads):
-            if read.started > self.restarted and read.served_by == "standby":
-                back[read.reader] = min(back.get(read.reader, read.finished), read.finished)
-        return back
-
-
-def read_through_outage(
-    read: Callable[[], str | None], readers: int, before: float, outage: float
-) -> OutageRun:
-    """``readers`` threads call ``read`` (each in a context of its own) in a loop; after
-    ``before`` seconds the replica is stopped for ``outage`` seconds, then started, and the
-    threads go on until every one of them has read from the standby again (60 s at most).
-    ``read`` returns who served it; an exception it raises is a failed read."""
-    from django.db import connections
-
-    run = OutageRun()
-    stop = threading.Event()
-
-    def reader(number: int) -> None:
-        try:
-            while not stop.is_set():
-                started = time.monotonic()
-                try:
-                    served_by = read()
-                except BaseException as error:  # every failed read is counted
-                    run.errors.append(error)
-                    served_by = None
-                run.reads.append(Read(started, time.monotonic(), served_by, number))
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=contextvars.Context().run, args=(reader, n)) for n in range(readers)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(before)
-        run.stopping = time.monotonic()
-        stop_replica()
-        run.stopped = time.monotonic()
-        time.sleep(outage)
-        start_replica()
-        run.restarted = time.monotonic()
-        deadline = run.restarted + 60
-        while time.monotonic() < deadline and len(run.back_on_standby()) < readers:
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
-        start_replica()
-    return run
+    pg_ctl("start", "-w", "-t", "30", "-l", REPLICA_LOG, "-o", f"-c config_file={REPLICA_CONFIG}")
