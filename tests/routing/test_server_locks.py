@@ -148,3 +148,24 @@ def test_a_lock_name_that_cannot_name_a_file_is_refused() -> None:
     refused = pytest.raises(ValueError, match=r"'\.\./x': its kind '\.\./x'")
     with refused, server_lock("default", "../x"):
         pass
+
+
+@pytest.mark.parametrize("database", [ENGINES[2]], indirect=True)
+def test_a_mariadb_lock_is_free_the_moment_its_block_ends(database: str) -> None:
+    """MariaDB releases a closed session's GET_LOCK only once it has seen the disconnect: closing
+    alone left the lock held for the next taker in 2 of 3 runs (2 and 28 times in 500)."""
+    from django.db import connections
+
+    lock = server_locks.mysql_lock_name(str(connections[database].settings_dict["NAME"]), "t")
+    other = connections.create_connection(database)
+    still_held = 0
+    try:
+        for _round in range(500):
+            with server_lock(database, "t", blocking=False) as held:
+                assert held
+            with other.cursor() as cursor:
+                cursor.execute("SELECT IS_FREE_LOCK(%s)", [lock])
+                still_held += cursor.fetchone()[0] != 1
+    finally:
+        other.close()
+    assert still_held == 0, f"the lock was still held after its block {still_held} times in 500"

@@ -32,6 +32,7 @@ as it takes on SQLite and in-process.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -40,7 +41,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from django.db import OperationalError, connections
+from django.db import DatabaseError, OperationalError, connections
 
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.sqlite import names_a_file
@@ -159,6 +160,7 @@ def _mysql(
     alias: str, name: str, wait: Callable[[], None] | None, blocking: bool
 ) -> Iterator[bool]:
     connection = connections.create_connection(alias)
+    held = False
     try:
         lock = mysql_lock_name(str(connection.settings_dict["NAME"]), name)
         with connection.cursor() as cursor:
@@ -173,7 +175,15 @@ def _mysql(
                 held = True
         yield held
     finally:
-        connection.close()  # closing the session releases GET_LOCK
+        # Released now: the server releases a closed session's locks only once it has seen
+        # the disconnect, a moment later (the next taker could still find it held). A session
+        # that died has released it already.
+        try:
+            if held:
+                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                    cursor.execute("SELECT RELEASE_LOCK(%s)", [lock])
+        finally:
+            connection.close()
 
 
 @contextmanager
