@@ -100,11 +100,16 @@ def test_tenant_mode_on_sqlite_files(tmp_path: Path) -> None:
     assert out.count("role: tenant") == 2  # db_status lists both tenants
     assert out.count("migrations: up to date") == 5
 
-    # the files themselves: each tenant's project in its own file, the user in default only
+    # the files themselves: each tenant's project in its own file, the user in default only;
+    # beside them the migrated template new tenants are copied from (no tenant's name)
     assert sorted(p.name for p in (project.root / "db" / "tenants").glob("*.sqlite3")) == [
+        "_template.sqlite3",
         "acme.sqlite3",
         "globex.sqlite3",
     ]
+    assert (
+        sqlite_rows(project, "db/tenants/_template.sqlite3", "SELECT * FROM projects_project") == []
+    )
     for name in TENANTS:
         relative = f"db/tenants/{name}.sqlite3"
         assert sqlite_rows(project, relative, "SELECT name FROM projects_project") == [
