@@ -163,4 +163,5 @@ def test_a_target_fenced_by_an_earlier_move_on_a_server(tmp_path: Path, server: 
             project.manage("drop_tenant", name, "--drop-database", "--noinput", check=False)
             drop_server_database(template.replace("{tenant}", name))
             drop_server_database(moved[name])
+        drop_server_database(template.replace("{tenant}", "_template"))  # tenants.clone's
     assert not any(f"_mf{suffix}_" in name for name in server_databases(server))
