@@ -129,11 +129,7 @@ def run_app(
 ) -> list[tuple[float, float, str]]:
     """The app's threads ``work`` ("read" or "write") for 1 s, with ``fault`` in place for
     ``hang`` s, then ``after`` s more; every request as (start, seconds, outcome)."""
-    write_manage_py_project(
-        root,
-        CONFIG,
-        {"rows/__init__.py": "", "rows/models.py": MODELS, "app.py": APP},
-    )
+    write_manage_py_project(root, CONFIG, apps={"rows": MODELS}, files={"app.py": APP})
     app = subprocess.Popen(
         [sys.executable, "app.py", work],
         cwd=root,

@@ -64,12 +64,8 @@ def write_project(root: Path) -> None:
     write_manage_py_project(
         root,
         CONFIG,
-        {
-            "api/urls.py": DJANGO_CFG_URLS,
-            "writes/__init__.py": "",
-            "writes/models.py": MODELS,
-            "worker.py": WORKER,
-        },
+        apps={"writes": MODELS},
+        files={"api/urls.py": DJANGO_CFG_URLS, "worker.py": WORKER},
     )
     with sqlite3.connect(root / "db.sqlite3") as db:
         db.execute("CREATE TABLE metrics_write (id integer PRIMARY KEY, seq integer)")

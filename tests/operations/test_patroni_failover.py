@@ -185,12 +185,8 @@ def start_app(root: Path, url: str, http_port: int) -> subprocess.Popen[str]:
     write_manage_py_project(
         root,
         CONFIG,
-        {
-            "api/urls.py": DJANGO_CFG_URLS,
-            "writes/__init__.py": "",
-            "writes/models.py": MODELS,
-            "writer.py": WRITER,
-        },
+        apps={"writes": MODELS},
+        files={"api/urls.py": DJANGO_CFG_URLS, "writer.py": WRITER},
     )
     return subprocess.Popen(
         [sys.executable, "writer.py"],

@@ -4,12 +4,15 @@ the ``api/settings.py`` the docs show, and startproject's ``manage.py``; more fi
     write_manage_py_project(tmp_path, CONFIG)
     run = run_process([sys.executable, "manage.py", "check"], cwd=tmp_path)
 
-    write_manage_py_project(tmp_path, CONFIG, {
-        "api/urls.py": DJANGO_CFG_URLS,                          # -/readyz, -/metrics
-        "rows/__init__.py": "",
-        "rows/models.py": unmanaged_model("Row", "app_row", "name = models.TextField()"),
-        "worker.py": SCRIPT_SETUP + "from rows.models import Row\\n...",  # python worker.py
-    })
+    write_manage_py_project(
+        tmp_path,
+        CONFIG,
+        apps={"rows": unmanaged_model("Row", "app_row", "name = models.TextField()")},
+        files={
+            "api/urls.py": DJANGO_CFG_URLS,  # -/readyz, -/metrics
+            "worker.py": SCRIPT_SETUP + "from rows.models import Row\\n...",  # python worker.py
+        },
+    )
 """
 
 from __future__ import annotations
@@ -63,13 +66,19 @@ def unmanaged_model(name: str, table: str, *fields: str) -> str:
 
 
 def write_manage_py_project(
-    root: Path, config: str, files: Mapping[str, str] | None = None
+    root: Path,
+    config: str,
+    apps: Mapping[str, str] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> None:
     """Write the project under ``root`` with ``config`` (indented as in a test) as api/config.py,
-    and ``files`` (a path below ``root`` -> its text, written as it is)."""
+    ``apps`` (an app's label -> its models.py) and ``files`` (a path below ``root`` -> its text,
+    written as it is)."""
     project = {
         name: textwrap.dedent(text) for name, text in {**FILES, "api/config.py": config}.items()
     }
+    for label, models in (apps or {}).items():
+        project.update({f"{label}/__init__.py": "", f"{label}/models.py": models})
     for name, text in {**project, **(files or {})}.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
