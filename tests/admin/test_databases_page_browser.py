@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.admin.test_admin_browser import PASSWORD, Admin, server  # noqa: F401 (fixture)
-from tests.support.browser import chromium
+from tests.admin.test_admin_browser import server  # noqa: F401 (fixture)
+from tests.support.browser import Admin, chromium, create_admin
 from tests.support.example_project import ExampleProject
 from tests.support.replica_tools import wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL
-from tests.support.spec_page import run_python
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.replica]
 
@@ -61,12 +60,7 @@ def project(tmp_path: Path, new_postgres_database: Callable[[], str]) -> Example
     assert bounded in config.read_text()
     wait_for_replica()  # the new databases exist on the standby
     project.manage("migrate_all", "--noinput")
-    run_python(
-        "manage.py",
-        *("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.org"),
-        cwd=project.root,
-        env={**project.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-    )
+    create_admin(project)
     return project
 
 
@@ -74,10 +68,7 @@ def project(tmp_path: Path, new_postgres_database: Callable[[], str]) -> Example
 def admin_browser(server: str) -> Iterator[Admin]:  # noqa: F811 (the server fixture)
     with chromium("databases_page") as driver:
         admin = Admin(driver, server)
-        admin.open("/admin/login/")
-        admin.css("#id_username").send_keys("admin")
-        admin.css("#id_password").send_keys(PASSWORD)
-        admin.submit("input[type=submit]")
+        admin.log_in()
         yield admin
 
 
