@@ -11,13 +11,13 @@ lost each row. On failure a screenshot and the page are saved in browser-failure
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.browser import Admin, chromium, create_admin, runserver
+from tests.support.browser import Admin, chromium, create_admin, served_project  # noqa: F401 (the fixture server)
 from tests.support.example_project import ALIASES, ExampleProject
 
 pytestmark = pytest.mark.browser
@@ -58,12 +58,6 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> ExampleProject:
     project.manage("migrate_all", "--noinput")
     create_admin(project)
     return project
-
-
-@pytest.fixture
-def server(project: ExampleProject, tmp_path: Path) -> Iterator[str]:
-    with runserver(project, tmp_path / "runserver.log") as address:
-        yield address
 
 
 def test_example_admin_in_chromium(

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.admin.test_admin_browser import server  # noqa: F401 (fixture)
-from tests.support.browser import Admin, chromium, create_admin
+from tests.support.browser import Admin, chromium, create_admin, served_project  # noqa: F401 (the fixture server)
 from tests.support.example_project import ExampleProject
 from tests.support.replica_tools import wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL
@@ -65,7 +64,7 @@ def project(tmp_path: Path, new_postgres_database: Callable[[], str]) -> Example
 
 
 @pytest.fixture
-def admin_browser(server: str) -> Iterator[Admin]:  # noqa: F811 (the server fixture)
+def admin_browser(server: str) -> Iterator[Admin]:
     with chromium("databases_page") as driver:
         admin = Admin(driver, server)
         admin.log_in()
@@ -107,7 +106,7 @@ def test_the_databases_page_shows_each_alias_with_its_role_breaker_and_lag(
         admin.driver.save_screenshot(str(SCREENSHOT))
 
 
-def test_an_anonymous_visitor_is_sent_to_the_admin_login(server: str) -> None:  # noqa: F811
+def test_an_anonymous_visitor_is_sent_to_the_admin_login(server: str) -> None:
     with chromium("databases_page_anonymous") as driver:
         admin = Admin(driver, server)
         admin.open(PAGE)

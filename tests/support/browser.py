@@ -22,6 +22,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.private_postgres import free_port
 from tests.support.spec_page import run_python, user_environment
 from tests.support.subprocess_project import SubprocessProject
@@ -82,6 +84,15 @@ def create_admin(project: SubprocessProject) -> None:
         cwd=project.cwd,
         env={**project.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
     )
+
+
+@pytest.fixture(name="server")
+def served_project(project: SubprocessProject, tmp_path: Path) -> Iterator[str]:
+    """The fixture ``server``: the address of the test module's ``project`` fixture served by
+    ``runserver``. A test module imports it (``from tests.support.browser import
+    served_project``) and asks for ``server``."""
+    with runserver(project, tmp_path / "runserver.log") as address:
+        yield address
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import Admin, chromium, create_admin, runserver
+from tests.support.browser import Admin, chromium, create_admin, served_project  # noqa: F401 (the fixture server)
 from tests.tenants.project_support import ENGINES, TenantProject, engine_project
 
 pytestmark = pytest.mark.browser
@@ -24,12 +24,6 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantPr
         project.manage("create_tenant", "beta", "--verbosity", "0")
         create_admin(project)
         yield project
-
-
-@pytest.fixture
-def server(project: TenantProject, tmp_path: Path) -> Iterator[str]:
-    with runserver(project, tmp_path / "runserver.log") as address:
-        yield address
 
 
 def domains(project: TenantProject) -> dict[str, list[str]]:
