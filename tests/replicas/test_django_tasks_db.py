@@ -87,11 +87,8 @@ print(row.status, row.return_value)
 @pytest.fixture
 def project(tmp_path: Path, standby: StandbyPair) -> Path:
     """The project migrated (the queue table on the standby too), one task enqueued."""
-    write_manage_py_project(tmp_path, CONFIG)
-    (tmp_path / "api" / "tasks.py").write_text(TASKS)
-    standby.manage(tmp_path, "migrate", "--verbosity", "0")
-    standby.manage(tmp_path, "shell", "-c", "from django_tasks_db.models import DBTaskResult;"
-           "DBTaskResult.objects.all().delete()")  # fmt: skip
+    write_manage_py_project(tmp_path, CONFIG, files={"api/tasks.py": TASKS})
+    standby.migrated(tmp_path, "django_tasks_database.DBTaskResult")
     standby.manage(tmp_path, "shell", "-c", "from api.tasks import add; add.enqueue(2, 3)")
     standby.wait_for_standby()  # the task is on the standby too: the poll finds it there
     return tmp_path

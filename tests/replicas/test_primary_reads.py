@@ -73,11 +73,8 @@ print("misses:", misses)
 @pytest.fixture
 def project(tmp_path: Path, standby: StandbyPair) -> Path:
     """A project with auth and sessions, migrated, its tables on the standby too, no users."""
-    write_manage_py_project(tmp_path, CONFIG)
-    (tmp_path / "api" / "urls.py").write_text(URLS)
-    standby.manage(tmp_path, "migrate", "--verbosity", "0")
-    standby.manage(tmp_path, "shell", "-c", "from django.contrib.auth.models import User;"
-           "User.objects.all().delete()")  # fmt: skip
+    write_manage_py_project(tmp_path, CONFIG, files={"api/urls.py": URLS})
+    standby.migrated(tmp_path, "auth.User")
     standby.wait_for_standby()
     return tmp_path
 

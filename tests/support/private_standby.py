@@ -10,6 +10,7 @@ or stopping the standby never touches the shared 5432/5433 that other tests use.
         pair.stop_standby()                         # pg_ctl stop -m fast: an outage
         pair.start_standby()                        # back, catching up from the primary
         pair.manage(project, "migrate")             # PRIMARY_URL, STANDBY_URL set for it
+        pair.migrated(project, "auth.User")         # migrate, then no User rows left
 
 A test module that imports ``module_standby`` has the fixture ``standby``: one pair for the
 module, its database named after the module.
@@ -110,6 +111,16 @@ class StandbyPair:
         )
         assert run.returncode == 0, run.stdout + run.stderr
         return run.stdout
+
+    def migrated(self, project: Path, *emptied: str) -> None:
+        """``manage.py migrate`` of ``project`` on the pair, then every row of the models
+        ``emptied`` ("app_label.Model") deleted: the pair serves a module's tests in turn."""
+        self.manage(project, "migrate", "--verbosity", "0")
+        for model in emptied:
+            delete = (
+                f"from django.apps import apps; apps.get_model({model!r}).objects.all().delete()"
+            )
+            self.manage(project, "shell", "-c", delete)
 
 
 def _start(data: Path, port: int, log: Path) -> None:
