@@ -29,12 +29,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 SHARED_APPS = [
     "django_tenants",
     "benchmarks.tenant_switch.customers",
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
+    *(app for app in startproject.INSTALLED_APPS if app.startswith("django.contrib.")),
 ]
 TENANT_APPS = ["benchmarks.tenant_switch.pages"]
 INSTALLED_APPS = [*SHARED_APPS, *TENANT_APPS]
