@@ -20,14 +20,12 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-POSTGRES_URL = os.environ.get(
-    "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
-)
+from run import counted_instructions
+from session_project import POSTGRES_URL, rendered
+
 MODES = {"kept": "?conn_max_age=60&conn_health_checks=true", "pool": "?pool=true"}
 CHECKS = ("django", "bounded")
 
@@ -37,17 +35,12 @@ def count(mode: str, checks: str, requests: int) -> None:
     import django
     from django.conf import settings
 
-    from django_cfg import DatabaseConfig, DjangoConfig, patches
+    from django_cfg import DatabaseConfig, patches
 
     if checks == "django":  # patch 10 not needed: Django's and psycopg_pool's own checks
         patches.keeps_postgresql_connections = lambda *_: False  # type: ignore[assignment]
-    rendered = DjangoConfig(
-        databases={"default": DatabaseConfig.from_url(POSTGRES_URL + MODES[mode])},
-        contrib_apps=["django.contrib.sessions"],
-        debug=False,
-        secret_key="benchmark-only-" + "k" * 50,
-    ).get_all_settings()
-    settings.configure(**rendered, DJANGO_CFG_QUERY_METRICS=False)
+    databases = {"default": DatabaseConfig.from_url(POSTGRES_URL + MODES[mode])}
+    settings.configure(**rendered(databases), DJANGO_CFG_QUERY_METRICS=False)
     django.setup()
     from django.contrib.sessions.models import Session
     from django.core.signals import request_finished, request_started
@@ -68,25 +61,7 @@ def count(mode: str, checks: str, requests: int) -> None:
 
 
 def instructions(mode: str, checks: str, requests: int) -> int:
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "count",
-            mode,
-            checks,
-            str(requests),
-        ],
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=900,
-    )
-    return int(re.findall(r"Collected : (\d+)", done.stderr)[-1])
+    return counted_instructions([__file__, "count", mode, checks, str(requests)])
 
 
 def session_table() -> None:

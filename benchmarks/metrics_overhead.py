@@ -24,40 +24,25 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import timeit
 from concurrent.futures import ThreadPoolExecutor
 
 import django
 from django.conf import settings
+from run import counted_instructions
+from session_project import primary_and_replica, rendered
+
+from django_cfg import DatabaseConfig
 
 ENGINE = sys.argv[1]
-POSTGRES_URL = os.environ.get(
-    "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
-)
-REPLICA_URL = os.environ.get(
-    "DJANGO_CFG_BENCH_REPLICA_URL", "postgresql://postgres@127.0.0.1:5433/django_cfg_bench"
-)
-SQLITE_FILE = os.path.join(tempfile.mkdtemp(), "bench.sqlite3")
-
-from django_cfg import DatabaseConfig, DjangoConfig  # noqa: E402
-
-main_url = f"sqlite:///{SQLITE_FILE}" if ENGINE == "sqlite" else POSTGRES_URL
-replica_url = f"sqlite:///{SQLITE_FILE}" if ENGINE == "sqlite" else REPLICA_URL
-rendered = DjangoConfig(
-    databases={
-        "default": DatabaseConfig.from_url(main_url),
-        "replica": DatabaseConfig.from_url(replica_url, replica_of="default"),
-    },
-    contrib_apps=["django.contrib.sessions"],
-    debug=False,
-    secret_key="benchmark-only-" + "k" * 50,
-).get_all_settings()
-settings.configure(**rendered, DJANGO_CFG_QUERY_METRICS=False)
+main_url, replica_url = primary_and_replica(ENGINE)
+databases = {
+    "default": DatabaseConfig.from_url(main_url),
+    "replica": DatabaseConfig.from_url(replica_url, replica_of="default"),
+}
+settings.configure(**rendered(databases), DJANGO_CFG_QUERY_METRICS=False)
 django.setup()
 
 from django.contrib.sessions.models import Session  # noqa: E402
@@ -159,25 +144,7 @@ def count_mode() -> None:
 
 
 def instructions(case: str, name: str, calls: int) -> int:
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            ENGINE,
-            "count",
-            case,
-            name,
-            str(calls),
-        ],
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(re.findall(r"Collected : (\d+)", done.stderr)[-1])
+    return counted_instructions([__file__, ENGINE, "count", case, name, str(calls)])
 
 
 def counted() -> dict[str, object]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -32,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent / "tenant_project"
+from tenant_project_env import PROJECT, project_env
+
 FLAT = "sqlite:///tenants/{tenant}.sqlite3"
 HASHED = "sqlite:///tenants/{tenant_hash2}/{tenant}.sqlite3"
 SETUP = "import django; django.setup()"
@@ -70,15 +70,7 @@ def run(args: list[str], env: dict[str, str]) -> float:
 def prepare(count: int, template: str) -> tuple[Path, dict[str, str]]:
     folder = Path(tempfile.mkdtemp(prefix="bench-noop-"))
     names = [f"t{i:05d}" for i in range(count)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BENCH_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="settings",
-        BENCH_DIR=str(folder),
-        BENCH_DEFAULT_URL="sqlite:///default.sqlite3",
-        BENCH_TENANT_URL=template,
-        BENCH_TENANTS=",".join(names),
-        BENCH_MAX_OPEN="8",
-    )
+    env = project_env(folder, template, names, BENCH_MAX_OPEN="8")
     python = sys.executable
     subprocess.run(
         [python, "manage.py", "migrate", "--noinput", "-v", "0"],

@@ -38,27 +38,17 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import timeit
 
 import django
 from django.conf import settings
+from session_project import primary_and_replica, rendered
+
+from django_cfg import DatabaseConfig
 
 ENGINE = sys.argv[1]
-POSTGRES_URL = os.environ.get(
-    "DJANGO_CFG_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/django_cfg_bench"
-)
-
-REPLICA_URL = os.environ.get(
-    "DJANGO_CFG_BENCH_REPLICA_URL", "postgresql://postgres@127.0.0.1:5433/django_cfg_bench"
-)
-SQLITE_FILE = os.path.join(tempfile.mkdtemp(), "bench.sqlite3")
-
-from django_cfg import DatabaseConfig, DjangoConfig  # noqa: E402
-
-main_url = f"sqlite:///{SQLITE_FILE}" if ENGINE == "sqlite" else POSTGRES_URL
-replica_url = f"sqlite:///{SQLITE_FILE}" if ENGINE == "sqlite" else REPLICA_URL
+main_url, replica_url = primary_and_replica(ENGINE)
 databases = {
     "default": DatabaseConfig.from_url(main_url),
     "replica": DatabaseConfig.from_url(replica_url, replica_of="default"),
@@ -66,16 +56,9 @@ databases = {
     # The replica's server through Django's own backend (no replica role, so no failover).
     "replica_plain": DatabaseConfig.from_url(replica_url),
 }
-rendered = DjangoConfig(
-    databases=databases,
-    # Session stands for an ordinary replicated model: its app is taken out of the apps that
-    # always read their primary (replica_primary_reads), so its reads go to the replica.
-    replica_primary_reads=("auth",),
-    contrib_apps=["django.contrib.sessions"],
-    debug=False,
-    secret_key="benchmark-only-" + "k" * 50,
-).get_all_settings()
-settings.configure(**rendered)
+# Session stands for an ordinary replicated model: its app is taken out of the apps that always
+# read their primary (replica_primary_reads), so its reads go to the replica.
+settings.configure(**rendered(databases, replica_primary_reads=("auth",)))
 django.setup()
 
 from django.contrib.sessions.models import Session  # noqa: E402

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent / "tenant_project"
+from tenant_project_env import PROJECT, project_env
+
 PG = "postgresql://postgres@127.0.0.1:5432"
 MIGRATIONS = 30
 RUN = r"""
@@ -118,15 +118,7 @@ def main() -> None:
     wide_app(project)
     names = ["warm"] + [f"{p}{i}" for i in range(args.tenants) for p in ("dj", "cl", "mg")]
     template = f"{PG}/bench_create_{{tenant}}" if args.postgres else "sqlite:///t/{tenant}.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BENCH_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="settings",
-        BENCH_DIR=str(folder),
-        BENCH_DEFAULT_URL="sqlite:///default.sqlite3",
-        BENCH_TENANT_URL=template,
-        BENCH_TENANTS=",".join(names),
-        BENCH_EXTRA_APPS="wide",
-    )
+    env = project_env(folder, template, names, BENCH_EXTRA_APPS="wide")
     run = [sys.executable, "manage.py"]
     try:
         subprocess.run([*run, "migrate", "--noinput", "-v", "0"], cwd=project, env=env, check=True)

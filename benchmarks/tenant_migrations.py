@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sqlite3
 import statistics
@@ -32,7 +31,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent / "tenant_project"
+from tenant_project_env import PROJECT, clean_environment
+
 PG = "postgresql://postgres@127.0.0.1:5432"
 PG_PREFIX = "django_cfg_bench_tenants"
 LOOP = (
@@ -124,8 +124,7 @@ def drop_pg(tenants: list[str]) -> None:
 
 def measure(engine: str, count: int, rounds: int) -> dict[str, list[float]]:
     tenants = names(count)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BENCH_"))}
-    base["DJANGO_SETTINGS_MODULE"] = "settings"
+    base = clean_environment()
     times: dict[str, list[float]] = {case: [] for case in CASES}
     one_round = sqlite_round if engine == "sqlite" else pg_round
     try:

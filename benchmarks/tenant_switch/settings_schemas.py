@@ -1,10 +1,13 @@
 """django-tenants' side of benchmarks/tenant_switch_postgres.py: a schema per tenant, the same
-apps, middleware and view as settings_ours.py, plain Django settings as django-tenants documents.
+apps, middleware and view as settings_ours.py, plain Django settings as django-tenants documents
+(startproject's middleware and templates, as benchmarks/startup/handwritten_settings.py has them).
 
 BENCH23_SCHEMAS_DB: the one database (its public schema holds the tenants and domains).
 """
 
 import os
+
+from benchmarks.startup import handwritten_settings as startproject
 
 DEBUG = False
 SECRET_KEY = "benchmark-only-" + "x" * 50
@@ -26,39 +29,13 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 SHARED_APPS = [
     "django_tenants",
     "benchmarks.tenant_switch.customers",
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
+    *(app for app in startproject.INSTALLED_APPS if app.startswith("django.contrib.")),
 ]
 TENANT_APPS = ["benchmarks.tenant_switch.pages"]
 INSTALLED_APPS = [*SHARED_APPS, *TENANT_APPS]
 TENANT_MODEL = "customers.Client"
 TENANT_DOMAIN_MODEL = "customers.Domain"
-MIDDLEWARE = [
-    "django_tenants.middleware.main.TenantMainMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ]
-        },
-    }
-]
+MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware", *startproject.MIDDLEWARE]
+TEMPLATES = startproject.TEMPLATES
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -11,23 +11,17 @@ lost each row. On failure a screenshot and the page are saved in browser-failure
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.browser import chromium
+from tests.support.browser import Admin, chromium, create_admin, served_project  # noqa: F401 (the fixture server)
 from tests.support.example_project import ALIASES, ExampleProject
-from tests.support.spec_page import run_python, user_environment
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "browser-test-password"
 CREATE_ROWS = """
 import json, os, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
@@ -49,12 +43,6 @@ print(json.dumps({name: user.pk for name, user in users.items()}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -68,100 +56,8 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> ExampleProject:
         urls = {alias: new_database() for alias in ALIASES}
     project = ExampleProject.copy(tmp_path, urls)
     project.manage("migrate_all", "--noinput")
-    run_python(
-        "manage.py",
-        *("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.org"),
-        cwd=project.root,
-        env={**project.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-    )
+    create_admin(project)
     return project
-
-
-@pytest.fixture
-def server(project: ExampleProject, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "runserver.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=project.root,
-        env=user_environment(project.env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        for _ in range(150):  # bounded: up to ~30 s for the server to listen
-            if process.poll() is not None:
-                break
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert process.poll() is None, (tmp_path / "runserver.log").read_text()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-class Admin:
-    """The admin in the browser: open a page, read it, submit, pick in an autocomplete."""
-
-    def __init__(self, driver: Any, server: str) -> None:
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        self.driver, self.server = driver, server
-        self.wait = WebDriverWait(driver, 15, poll_frequency=0.05)
-
-    def open(self, path: str) -> None:
-        self.driver.get(self.server + path)
-        self.loaded()
-
-    def loaded(self) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        self.wait.until(ec.presence_of_element_located((By.ID, "footer")))
-
-    def text(self) -> str:
-        from selenium.webdriver.common.by import By
-
-        return str(self.driver.find_element(By.TAG_NAME, "body").text)
-
-    def css(self, selector: str) -> Any:
-        from selenium.webdriver.common.by import By
-
-        return self.driver.find_element(By.CSS_SELECTOR, selector)
-
-    def select(self, selector: str) -> Any:
-        from selenium.webdriver.support.ui import Select
-
-        return Select(self.css(selector))
-
-    def submit(self, selector: str) -> None:
-        button = self.css(selector)
-        self.driver.execute_script("arguments[0].scrollIntoView();", button)
-        button.click()
-        self.wait.until(lambda _driver: _detached(button))
-        self.loaded()
-
-    def autocomplete(self, field: str, term: str, choice: str) -> None:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        self.css(f".field-{field} .select2-selection").click()
-        search = self.wait.until(
-            ec.visibility_of_element_located(
-                (By.CSS_SELECTOR, ".select2-container--open .select2-search__field")
-            )
-        )
-        search.send_keys(term)
-        option = (
-            By.XPATH,
-            f"//li[contains(@class, 'select2-results__option') and normalize-space()='{choice}']",
-        )
-        self.wait.until(ec.element_to_be_clickable(option)).click()
 
 
 def test_example_admin_in_chromium(
@@ -170,10 +66,7 @@ def test_example_admin_in_chromium(
     ids: dict[str, int] = json.loads(project.python("-c", CREATE_ROWS))
     with chromium(request.node.name) as driver:
         admin = Admin(driver, server)
-        admin.open("/admin/login/?next=/admin/")
-        admin.css("#id_username").send_keys("admin")
-        admin.css("#id_password").send_keys(PASSWORD)
-        admin.submit("input[type=submit]")
+        admin.log_in()
         assert "Site administration" in admin.text()
         post_id = add_and_edit(admin, project, ids)
         filter_by_author(admin, ids)
@@ -297,20 +190,3 @@ def delete_users(admin: Admin, project: ExampleProject, ids: dict[str, int], pos
     }
     assert rows(project, "blog_db", "SELECT text FROM blog_comment") == {("Commented in Chromium",)}
     assert rows(project, "shop_db", "SELECT COUNT(*) FROM shop_order") == {(2,)}
-
-
-def _detached(element: Any) -> bool:
-    """Whether ``element`` left the document (the form's page was replaced): selenium's
-    ``staleness_of``, plus the form in which chromedriver sometimes reports the same thing, a
-    plain WebDriverException "Node with given id does not belong to the document"."""
-    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-
-    try:
-        element.is_enabled()
-    except StaleElementReferenceException:
-        return True
-    except WebDriverException as error:
-        if "does not belong to the document" in str(error.msg):
-            return True
-        raise
-    return False

@@ -14,12 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.admin.test_admin_browser import PASSWORD, Admin, server  # noqa: F401 (fixture)
-from tests.support.browser import chromium
+from tests.support.browser import Admin, chromium, create_admin, served_project  # noqa: F401 (the fixture server)
 from tests.support.example_project import ExampleProject
 from tests.support.replica_tools import wait_for_replica
 from tests.support.services import POSTGRES_URL, REPLICA_URL
-from tests.support.spec_page import run_python
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.replica]
 
@@ -61,23 +59,15 @@ def project(tmp_path: Path, new_postgres_database: Callable[[], str]) -> Example
     assert bounded in config.read_text()
     wait_for_replica()  # the new databases exist on the standby
     project.manage("migrate_all", "--noinput")
-    run_python(
-        "manage.py",
-        *("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.org"),
-        cwd=project.root,
-        env={**project.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-    )
+    create_admin(project)
     return project
 
 
 @pytest.fixture
-def admin_browser(server: str) -> Iterator[Admin]:  # noqa: F811 (the server fixture)
+def admin_browser(server: str) -> Iterator[Admin]:
     with chromium("databases_page") as driver:
         admin = Admin(driver, server)
-        admin.open("/admin/login/")
-        admin.css("#id_username").send_keys("admin")
-        admin.css("#id_password").send_keys(PASSWORD)
-        admin.submit("input[type=submit]")
+        admin.log_in()
         yield admin
 
 
@@ -116,7 +106,7 @@ def test_the_databases_page_shows_each_alias_with_its_role_breaker_and_lag(
         admin.driver.save_screenshot(str(SCREENSHOT))
 
 
-def test_an_anonymous_visitor_is_sent_to_the_admin_login(server: str) -> None:  # noqa: F811
+def test_an_anonymous_visitor_is_sent_to_the_admin_login(server: str) -> None:
     with chromium("databases_page_anonymous") as driver:
         admin = Admin(driver, server)
         admin.open(PAGE)

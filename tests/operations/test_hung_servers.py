@@ -15,11 +15,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
-from tests.support.manage_py_project import write_manage_py_project
+from tests.support.manage_py_project import (
+    SCRIPT_SETUP,
+    unmanaged_model,
+    write_manage_py_project,
+)
 from tests.support.private_cluster import PrivatePair, private_pair
 from tests.support.spec_page import user_environment
 
@@ -46,49 +51,48 @@ CONFIG = """\
     config = HungConfig()
     """
 
-MODELS = """\
-from django.db import models
+MODELS = unmanaged_model("Row", "hung_row", "name = models.TextField()")
 
+APP = (
+    SCRIPT_SETUP
+    + """\
+# python app.py read|write: 4 threads, each running one "request" after another (a read of
+# one row, or an insert) until stdin closes, then one JSON line: each request's (start,
+# seconds, the alias that served the read / "ok" for a write, or the error).
+import json, sys, threading, time
 
-class Row(models.Model):
-    name = models.TextField()
-
-    class Meta:
-        db_table = "hung_row"
-        managed = False
-"""
-
-READER = """\
-# Reader threads read one row per "request" until stdin closes, then print one JSON line:
-# each read's (start, seconds, alias or error).
-import json, os, sys, threading, time
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
-import django
-
-django.setup()
 from django.core.signals import request_finished, request_started
 from rows.models import Row
 
-stop, reads, lock = threading.Event(), [], threading.Lock()
+stop, requests, lock = threading.Event(), [], threading.Lock()
 
 
 def read():
+    return Row.objects.get(pk=1)._state.db
+
+
+def write():
+    Row.objects.create(name="w")
+    return "ok"
+
+
+def serve(work):
     while not stop.is_set():
         request_started.send(sender=None)
         started = time.time()
         try:
-            served = Row.objects.get(pk=1)._state.db
+            outcome = work()
         except Exception as error:
-            served = f"error {type(error).__name__}: {error}"
+            outcome = f"error {type(error).__name__}: {str(error)[:200]}"
         finally:
             request_finished.send(sender=None)
         with lock:
-            reads.append((started, time.time() - started, served))
+            requests.append((started, time.time() - started, outcome))
         time.sleep(0.01)
 
 
-threads = [threading.Thread(target=read) for _ in range(4)]
+work = {"read": read, "write": write}[sys.argv[1]]
+threads = [threading.Thread(target=serve, args=(work,)) for _ in range(4)]
 for thread in threads:
     thread.start()
 print("started", flush=True)
@@ -96,8 +100,12 @@ sys.stdin.read()
 stop.set()
 for thread in threads:
     thread.join(60)
-print(json.dumps(reads), flush=True)
+print(json.dumps(requests), flush=True)
 """
+)
+
+FAULT_STARTED: list[float] = []
+"""When each run_app fault was in place (wall clock, as the app's timestamps)."""
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +118,20 @@ def pair() -> Iterator[PrivatePair]:
         yield built
 
 
-def run_reader(root: Path, pair: PrivatePair, hang: float) -> list[tuple[float, float, str]]:
-    """Reads for 1 s, the standby hung for ``hang`` s, then 1 s more; every read."""
-    write_manage_py_project(root, CONFIG)
-    (root / "rows").mkdir()
-    (root / "rows" / "__init__.py").write_text("")
-    (root / "rows" / "models.py").write_text(MODELS)
-    (root / "reader.py").write_text(READER)
-    env = {"PRIMARY_URL": pair.primary.url(), "STANDBY_URL": pair.standby.url()}
+def run_app(
+    root: Path,
+    work: str,
+    env: dict[str, str],
+    fault: AbstractContextManager[object],
+    hang: float,
+    after: float = 1,
+    timeout: float = 120,
+) -> list[tuple[float, float, str]]:
+    """The app's threads ``work`` ("read" or "write") for 1 s, with ``fault`` in place for
+    ``hang`` s, then ``after`` s more; every request as (start, seconds, outcome)."""
+    write_manage_py_project(root, CONFIG, apps={"rows": MODELS}, files={"app.py": APP})
     app = subprocess.Popen(
-        [sys.executable, "reader.py"],
+        [sys.executable, "app.py", work],
         cwd=root,
         env=user_environment(env),
         stdin=subprocess.PIPE,
@@ -127,22 +139,38 @@ def run_reader(root: Path, pair: PrivatePair, hang: float) -> list[tuple[float, 
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert app.stdin is not None
     assert app.stdout is not None
     try:
         assert app.stdout.readline().strip() == "started"
         time.sleep(1)
-        with pair.standby.hung():
-            FAULT_STARTED.append(time.time())  # every server process stopped
-            time.sleep(hang)
-        time.sleep(1)
-        stdout, stderr = app.communicate("", timeout=120)
+        with fault:
+            FAULT_STARTED.append(time.time())  # every server process stopped (finding them
+            time.sleep(hang)  # in /proc took 0.2-0.3 s on a loaded machine)
+        time.sleep(after)
+        stdout, stderr = app.communicate("", timeout=timeout)
     finally:
         if app.poll() is None:
             app.kill()
             app.wait()
     assert app.returncode == 0, stderr
-    return [tuple(read) for read in json.loads(stdout.splitlines()[-1])]
+    return [tuple(request) for request in json.loads(stdout.splitlines()[-1])]
+
+
+def run_reader(root: Path, pair: PrivatePair, hang: float) -> list[tuple[float, float, str]]:
+    """Reads for 1 s, the standby hung for ``hang`` s, then 1 s more; every read."""
+    env = {"PRIMARY_URL": pair.primary.url(), "STANDBY_URL": pair.standby.url()}
+    return run_app(root, "read", env, pair.standby.hung(), hang)
+
+
+def run_writer(
+    root: Path, pair: PrivatePair, query: str, hang: float, fault: str = "hung"
+) -> list[tuple[float, float, str]]:
+    """Writes for 1 s, the primary ``fault`` ("hung" or "down") for ``hang`` s, then 1 s more
+    (2 s after a crash: recovery); every write."""
+    env = {"PRIMARY_URL": pair.primary.url() + query, "STANDBY_URL": pair.standby.url()}
+    hung = fault == "hung"
+    failure = pair.primary.hung() if hung else pair.primary.down()
+    return run_app(root, "write", env, failure, hang, after=1 if hung else 2, timeout=180)
 
 
 def test_a_hung_replica_costs_a_read_about_connect_timeout_at_most(
@@ -170,94 +198,11 @@ def test_a_hung_replica_costs_a_read_about_connect_timeout_at_most(
     assert by_alias["replica"]
 
 
-WRITER = """\
-# Writer threads insert one row per "request" until stdin closes, then print one JSON line:
-# each write's (start, seconds, "ok" or error).
-import json, os, sys, threading, time
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
-import django
-
-django.setup()
-from django.core.signals import request_finished, request_started
-from rows.models import Row
-
-stop, writes, lock = threading.Event(), [], threading.Lock()
-
-
-def write():
-    while not stop.is_set():
-        request_started.send(sender=None)
-        started = time.time()
-        try:
-            Row.objects.create(name="w")
-            outcome = "ok"
-        except Exception as error:
-            outcome = f"error {type(error).__name__}: {str(error)[:200]}"
-        finally:
-            request_finished.send(sender=None)
-        with lock:
-            writes.append((started, time.time() - started, outcome))
-        time.sleep(0.01)
-
-
-threads = [threading.Thread(target=write) for _ in range(4)]
-for thread in threads:
-    thread.start()
-print("started", flush=True)
-sys.stdin.read()
-stop.set()
-for thread in threads:
-    thread.join(60)
-print(json.dumps(writes), flush=True)
-"""
-
 WRITE_MODES = {
     "conn_max_age=0": "",
     "conn_max_age=60+health_checks": "?conn_max_age=60&conn_health_checks=true",
     "pool": "?pool=true",  # checks each connection it hands out (DatabaseConfig's default)
 }
-
-
-FAULT_STARTED: list[float] = []
-"""When each run_writer fault was in place (wall clock, as the app's timestamps)."""
-
-
-def run_writer(
-    root: Path, pair: PrivatePair, query: str, hang: float, fault: str = "hung"
-) -> list[tuple[float, float, str]]:
-    """Writes for 1 s, the primary ``fault`` ("hung" or "down") for ``hang`` s, then 1 s more
-    (2 s after a crash: recovery); every write."""
-    write_manage_py_project(root, CONFIG)
-    (root / "rows").mkdir()
-    (root / "rows" / "__init__.py").write_text("")
-    (root / "rows" / "models.py").write_text(MODELS)
-    (root / "writer.py").write_text(WRITER)
-    env = {"PRIMARY_URL": pair.primary.url() + query, "STANDBY_URL": pair.standby.url()}
-    app = subprocess.Popen(
-        [sys.executable, "writer.py"],
-        cwd=root,
-        env=user_environment(env),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert app.stdout is not None
-    try:
-        assert app.stdout.readline().strip() == "started", app.stderr
-        time.sleep(1)
-        with pair.primary.hung() if fault == "hung" else pair.primary.down():
-            FAULT_STARTED.append(time.time())  # every server process stopped (finding them
-            time.sleep(hang)  # in /proc took 0.2-0.3 s on a loaded machine)
-        time.sleep(1 if fault == "hung" else 2)
-        stdout, stderr = app.communicate("", timeout=180)
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-    assert app.returncode == 0, stderr
-    return [tuple(write) for write in json.loads(stdout.splitlines()[-1])]
 
 
 @pytest.mark.parametrize("mode", list(WRITE_MODES))

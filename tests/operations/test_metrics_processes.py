@@ -13,7 +13,12 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.manage_py_project import write_manage_py_project
+from tests.support.manage_py_project import (
+    DJANGO_CFG_URLS,
+    SCRIPT_SETUP,
+    unmanaged_model,
+    write_manage_py_project,
+)
 from tests.support.private_postgres import free_port
 from tests.support.spec_page import user_environment
 
@@ -35,33 +40,15 @@ CONFIG = """\
     config = MetricsConfig()
     """
 
-URLS = """\
-from django.urls import include, path
+MODELS = unmanaged_model("Write", "metrics_write", "seq = models.IntegerField()")
 
-urlpatterns = [path("-/", include("django_cfg.urls"))]
-"""
-
-MODELS = """\
-from django.db import models
-
-
-class Write(models.Model):
-    seq = models.IntegerField()
-
-    class Meta:
-        db_table = "metrics_write"
-        managed = False
-"""
-
-WORKER = """\
+WORKER = (
+    SCRIPT_SETUP
+    + """\
 # python worker.py N: N "requests", each one write, between Django's request signals (a
 # gunicorn worker's request cycle: request_finished is where the counts are flushed).
-import os, sys
+import sys
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
-import django
-
-django.setup()
 from django.core.signals import request_finished, request_started
 from writes.models import Write
 
@@ -70,15 +57,16 @@ for seq in range(int(sys.argv[1])):
     Write.objects.create(seq=seq)
     request_finished.send(sender=None)
 """
+)
 
 
 def write_project(root: Path) -> None:
-    write_manage_py_project(root, CONFIG)
-    (root / "api" / "urls.py").write_text(URLS)
-    (root / "writes").mkdir()
-    (root / "writes" / "__init__.py").write_text("")
-    (root / "writes" / "models.py").write_text(MODELS)
-    (root / "worker.py").write_text(WORKER)
+    write_manage_py_project(
+        root,
+        CONFIG,
+        apps={"writes": MODELS},
+        files={"api/urls.py": DJANGO_CFG_URLS, "worker.py": WORKER},
+    )
     with sqlite3.connect(root / "db.sqlite3") as db:
         db.execute("CREATE TABLE metrics_write (id integer PRIMARY KEY, seq integer)")
 

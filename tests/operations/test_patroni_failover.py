@@ -23,7 +23,12 @@ from pathlib import Path
 import pytest
 
 from django_cfg import DatabaseConfig
-from tests.support.manage_py_project import write_manage_py_project
+from tests.support.manage_py_project import (
+    DJANGO_CFG_URLS,
+    SCRIPT_SETUP,
+    unmanaged_model,
+    write_manage_py_project,
+)
 from tests.support.patroni import (
     LEADER_ROLES,
     PATRONI_URL,
@@ -55,37 +60,20 @@ CONFIG = """\
     config = FailoverConfig()
     """
 
-URLS = """\
-from django.urls import include, path
+MODELS = unmanaged_model(
+    "Write", TABLE, "writer = models.IntegerField()", "seq = models.IntegerField()"
+)
 
-urlpatterns = [path("-/", include("django_cfg.urls"))]
-"""
-
-MODELS = f"""\
-from django.db import models
-
-
-class Write(models.Model):
-    writer = models.IntegerField()
-    seq = models.IntegerField()
-
-    class Meta:
-        db_table = "{TABLE}"
-        managed = False
-"""
-
-WRITER = f"""\
+WRITER = (
+    SCRIPT_SETUP
+    + f"""\
 # {WRITERS} threads insert rows until stdin closes; each acknowledged insert prints
 # "ok <id> <unix time>", each failure "error <unix time> <exception>". Every insert is one
 # "request": Django's request signals open and close connections as they do in a view.
 # It also serves django_cfg.urls (-/readyz, -/metrics) on 127.0.0.1:$FAILOVER_HTTP_PORT.
-import os, sys, threading, time
+import sys, threading, time
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
-import django
-
-django.setup()
 from django.core.signals import request_finished, request_started
 from django.db import Error
 from writes.models import Write
@@ -135,6 +123,7 @@ stop.set()
 for thread in threads:
     thread.join(10)
 """
+)
 
 
 @dataclass
@@ -193,12 +182,12 @@ def prepare_database() -> None:
 
 
 def start_app(root: Path, url: str, http_port: int) -> subprocess.Popen[str]:
-    write_manage_py_project(root, CONFIG)
-    (root / "api" / "urls.py").write_text(URLS)
-    (root / "writes").mkdir()
-    (root / "writes" / "__init__.py").write_text("")
-    (root / "writes" / "models.py").write_text(MODELS)
-    (root / "writer.py").write_text(WRITER)
+    write_manage_py_project(
+        root,
+        CONFIG,
+        apps={"writes": MODELS},
+        files={"api/urls.py": DJANGO_CFG_URLS, "writer.py": WRITER},
+    )
     return subprocess.Popen(
         [sys.executable, "writer.py"],
         cwd=root,

@@ -12,16 +12,12 @@ their own. On Django 5.2 django-tasks-db runs on the ``django-tasks`` backport, 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.manage_py_project import write_manage_py_project
-from tests.support.private_standby import StandbyPair, private_standby
-from tests.support.spec_page import user_environment
+from tests.support.private_standby import StandbyPair, module_standby  # noqa: F401 (standby)
 
 CONFIG = """\
     import os
@@ -88,40 +84,12 @@ print(row.status, row.return_value)
 """
 
 
-@pytest.fixture(scope="module")
-def standby() -> Iterator[StandbyPair]:
-    with private_standby("tasks_db") as pair:
-        yield pair
-
-
-def manage(project: Path, pair: StandbyPair, *args: str, **environ: str) -> str:
-    """``python manage.py *args`` in ``project``: its output (it must succeed)."""
-    run = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=project,
-        env={
-            **user_environment(),
-            "PRIMARY_URL": pair.primary_url,
-            "STANDBY_URL": pair.standby_url,
-            **environ,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
-
-
 @pytest.fixture
 def project(tmp_path: Path, standby: StandbyPair) -> Path:
     """The project migrated (the queue table on the standby too), one task enqueued."""
-    write_manage_py_project(tmp_path, CONFIG)
-    (tmp_path / "api" / "tasks.py").write_text(TASKS)
-    manage(tmp_path, standby, "migrate", "--verbosity", "0")
-    manage(tmp_path, standby, "shell", "-c", "from django_tasks_db.models import DBTaskResult;"
-           "DBTaskResult.objects.all().delete()")  # fmt: skip
-    manage(tmp_path, standby, "shell", "-c", "from api.tasks import add; add.enqueue(2, 3)")
+    write_manage_py_project(tmp_path, CONFIG, files={"api/tasks.py": TASKS})
+    standby.migrated(tmp_path, "django_tasks_database.DBTaskResult")
+    standby.manage(tmp_path, "shell", "-c", "from api.tasks import add; add.enqueue(2, 3)")
     standby.wait_for_standby()  # the task is on the standby too: the poll finds it there
     return tmp_path
 
@@ -134,18 +102,18 @@ def last_line(output: str) -> str:
 def test_the_worker_claims_and_runs_a_task_on_the_primary_with_the_queue_in_primary_reads(
     project: Path, standby: StandbyPair
 ) -> None:
-    worker = manage(project, standby, "shell", "-c", WORKER, QUEUE_ON_PRIMARY="1")
+    worker = standby.manage(project, "shell", "-c", WORKER, QUEUE_ON_PRIMARY="1")
     assert last_line(worker) == "locked on: ['default'] | finished"
-    assert last_line(manage(project, standby, "shell", "-c", RESULT)) == "SUCCESSFUL 5"
+    assert last_line(standby.manage(project, "shell", "-c", RESULT)) == "SUCCESSFUL 5"
 
 
 @pytest.mark.postgres
 def test_without_it_the_worker_dies_on_its_first_poll_reading_the_replica(
     project: Path, standby: StandbyPair
 ) -> None:
-    worker = manage(project, standby, "shell", "-c", WORKER)
+    worker = standby.manage(project, "shell", "-c", WORKER)
     assert last_line(worker) == (
         "locked on: [] | TransactionManagementError: select_for_update cannot be used outside "
         "of a transaction."
     )
-    assert last_line(manage(project, standby, "shell", "-c", RESULT)) == "READY None"
+    assert last_line(standby.manage(project, "shell", "-c", RESULT)) == "READY None"

@@ -9,16 +9,12 @@ Each test builds a private primary + hot standby (``tests/support/private_standb
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.manage_py_project import write_manage_py_project
-from tests.support.private_standby import StandbyPair, private_standby
-from tests.support.spec_page import user_environment
+from tests.support.private_standby import StandbyPair, module_standby  # noqa: F401 (standby)
 
 CONFIG = """\
     import os
@@ -74,49 +70,27 @@ print("misses:", misses)
 """
 
 
-@pytest.fixture(scope="module")
-def standby() -> Iterator[StandbyPair]:
-    with private_standby("primary_reads") as pair:
-        yield pair
-
-
-def manage(project: Path, pair: StandbyPair, *args: str, **environ: str) -> str:
-    """``python manage.py *args`` in ``project``: its output (it must succeed)."""
-    run = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=project,
-        env={
-            **user_environment(),
-            "PRIMARY_URL": pair.primary_url,
-            "STANDBY_URL": pair.standby_url,
-            "DJANGO_SUPERUSER_PASSWORD": "pw-1",
-            **environ,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
-
-
 @pytest.fixture
 def project(tmp_path: Path, standby: StandbyPair) -> Path:
     """A project with auth and sessions, migrated, its tables on the standby too, no users."""
-    write_manage_py_project(tmp_path, CONFIG)
-    (tmp_path / "api" / "urls.py").write_text(URLS)
-    manage(tmp_path, standby, "migrate", "--verbosity", "0")
-    manage(tmp_path, standby, "shell", "-c", "from django.contrib.auth.models import User;"
-           "User.objects.all().delete()")  # fmt: skip
+    write_manage_py_project(tmp_path, CONFIG, files={"api/urls.py": URLS})
+    standby.migrated(tmp_path, "auth.User")
     standby.wait_for_standby()
     return tmp_path
 
 
+def create_superuser(project: Path, pair: StandbyPair, **environ: str) -> None:
+    """``manage.py createsuperuser --noinput``: ``admin``, password ``pw-1``."""
+    user = ("--username", "admin", "--email", "admin@example.com")
+    pair.manage(
+        project, "createsuperuser", "--noinput", *user, DJANGO_SUPERUSER_PASSWORD="pw-1", **environ
+    )
+
+
 def login_from_another_process(project: Path, pair: StandbyPair, **environ: str) -> str:
     with pair.replay_paused():
-        manage(project, pair, "createsuperuser", "--noinput", "--username", "admin",
-               "--email", "admin@example.com", **environ)  # fmt: skip
-        return manage(project, pair, "shell", "-c", LOGIN, **environ).strip().splitlines()[-1]
+        create_superuser(project, pair, **environ)
+        return pair.manage(project, "shell", "-c", LOGIN, **environ).strip().splitlines()[-1]
 
 
 @pytest.mark.postgres
@@ -136,11 +110,10 @@ def test_without_primary_reads_the_login_fails_with_replay_paused(
 
 
 def sessions_read_back(project: Path, pair: StandbyPair, **environ: str) -> int:
-    manage(project, pair, "createsuperuser", "--noinput", "--username", "admin",
-           "--email", "admin@example.com")  # fmt: skip
+    create_superuser(project, pair)
     pair.wait_for_standby()  # the user is on the standby: only the sessions are missing there
     with pair.replay_paused():
-        output = manage(project, pair, "shell", "-c", SESSIONS, **environ)
+        output = pair.manage(project, "shell", "-c", SESSIONS, **environ)
     return int(output.split("misses:")[1])
 
 

@@ -9,6 +9,11 @@ or stopping the standby never touches the shared 5432/5433 that other tests use.
             ...
         pair.stop_standby()                         # pg_ctl stop -m fast: an outage
         pair.start_standby()                        # back, catching up from the primary
+        pair.manage(project, "migrate")             # PRIMARY_URL, STANDBY_URL set for it
+        pair.migrated(project, "auth.User")         # migrate, then no User rows left
+
+A test module that imports ``module_standby`` has the fixture ``standby``: one pair for the
+module, its database named after the module.
 
 Built with initdb, ``pg_basebackup -R`` and ``pg_ctl`` (as the postgres user, in a temporary
 folder it owns), stopped and removed in a ``finally``.
@@ -17,6 +22,8 @@ folder it owns), stopped and removed in a ``finally``.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,9 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from django_cfg.state.wal import format_lsn, replayed_position, written_position
 from tests.support.private_postgres import BIN, as_postgres, free_port
+from tests.support.spec_page import user_environment
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,35 @@ class StandbyPair:
         """Start the stopped standby again; it catches up from the primary's WAL."""
         _start(self.folder / "standby", self.standby_port, self.folder / "standby.log")
 
+    def manage(self, project: Path, *args: str, **environ: str) -> str:
+        """``python manage.py ARGS`` in ``project`` with PRIMARY_URL and STANDBY_URL (the
+        pair's) and ``environ`` set: its output (it must succeed)."""
+        run = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=project,
+            env={
+                **user_environment(),
+                "PRIMARY_URL": self.primary_url,
+                "STANDBY_URL": self.standby_url,
+                **environ,
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run.stdout
+
+    def migrated(self, project: Path, *emptied: str) -> None:
+        """``manage.py migrate`` of ``project`` on the pair, then every row of the models
+        ``emptied`` ("app_label.Model") deleted: the pair serves a module's tests in turn."""
+        self.manage(project, "migrate", "--verbosity", "0")
+        for model in emptied:
+            delete = (
+                f"from django.apps import apps; apps.get_model({model!r}).objects.all().delete()"
+            )
+            self.manage(project, "shell", "-c", delete)
+
 
 def _start(data: Path, port: int, log: Path) -> None:
     as_postgres(
@@ -121,3 +159,10 @@ def private_standby(database: str) -> Iterator[StandbyPair]:
             if (data / "postmaster.pid").exists():  # not a standby the test left stopped
                 as_postgres(str(BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data))
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", name="standby")
+def module_standby(request: pytest.FixtureRequest) -> Iterator[StandbyPair]:
+    """The fixture ``standby``: a pair for the test module, its database named after it."""
+    with private_standby(request.module.__name__.rpartition(".")[2]) as pair:
+        yield pair

@@ -185,6 +185,37 @@ def server_databases(url: str) -> set[str]:
     return {name for (name,) in rows}
 
 
+def create_server_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url``, empty."""
+    from django_cfg import DatabaseConfig
+    from tests.support.replica_tools import _connect
+
+    with _connect(url) as connection:  # to the server's "postgres" database
+        connection.execute(f'CREATE DATABASE "{DatabaseConfig.from_url(url).name}"')  # type: ignore[arg-type]
+
+
+@contextmanager
+def postgres_tenant_databases(
+    tag: str, names: list[str], options: str = ""
+) -> Iterator[tuple[str, str]]:
+    """Empty PostgreSQL databases for the tenants ``names`` beside the test database, named
+    with ``tag`` and a random prefix, dropped after the block: the tenant template (``options``
+    added to its query, e.g. ``pool_max_size=2``) and the databases' common name prefix."""
+    prefix = f"_{tag}{secrets.token_hex(3)}"
+    base, _, query = sibling_url(POSTGRES_URL, f"{prefix}_{{tenant}}").partition("?")
+    query = "&".join(part for part in (query, options) if part)
+    template = f"{base}?{query}" if query else base
+    urls = [template.replace("{tenant}", name) for name in names]
+    database = POSTGRES_URL.partition("?")[0].rpartition("/")[2]
+    try:
+        for url in urls:
+            create_server_database(url)
+        yield template, f"{database}{prefix}_"
+    finally:
+        for url in urls:
+            drop_server_database(url)
+
+
 def drop_server_database(url: str) -> None:
     """Drop the PostgreSQL / MariaDB database of ``url`` if it exists (test clean-up)."""
     from django_cfg import DatabaseConfig

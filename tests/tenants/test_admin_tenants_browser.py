@@ -6,24 +6,15 @@ on PostgreSQL databases; after each step the tenants table is read back with lis
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.admin.test_admin_browser import Admin, free_port
-from tests.support.browser import chromium
-from tests.support.spec_page import user_environment
-from tests.tenants.project_support import ENGINES, ROOT, TenantProject, engine_project
+from tests.support.browser import Admin, chromium, create_admin, served_project  # noqa: F401 (the fixture server)
+from tests.tenants.project_support import ENGINES, TenantProject, engine_project
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "browser-test-password"
-MANAGE = [sys.executable, "-m", "tests.tenants.project.run", "manage"]
 
 
 @pytest.fixture(params=ENGINES)
@@ -31,37 +22,8 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TenantPr
     with engine_project(tmp_path, request.param, ("acme", "beta"), resolver="subdomain") as project:
         project.manage("create_tenant", "acme", "--domain", "acme.com", "--verbosity", "0")
         project.manage("create_tenant", "beta", "--verbosity", "0")
-        project.extra_env = {"DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-        project.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "a@b.org")
+        create_admin(project)
         yield project
-
-
-@pytest.fixture
-def server(project: TenantProject, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "runserver.log").open("w")
-    process = subprocess.Popen(
-        [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env=user_environment(project.env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        for _ in range(300):  # bounded: up to ~60 s for the server to listen
-            if process.poll() is not None:
-                break
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert process.poll() is None, (tmp_path / "runserver.log").read_text()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def domains(project: TenantProject) -> dict[str, list[str]]:
@@ -74,10 +36,7 @@ def test_the_tenants_table_in_chromium(
 ) -> None:
     with chromium(request.node.name) as driver:
         admin = Admin(driver, server)
-        admin.open("/admin/login/?next=/admin/")
-        admin.css("#id_username").send_keys("admin")
-        admin.css("#id_password").send_keys(PASSWORD)
-        admin.submit("input[type=submit]")
+        admin.log_in()
         assert "Tenants" in admin.text()
 
         admin.open("/admin/django_cfg_tenants/tenant/")

@@ -4,15 +4,13 @@ tenant closed for ``max_open`` leaves no connection behind, also with Django's c
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from django_cfg import use_tenant
-from tests.support.services import POSTGRES_URL, sibling_url
-from tests.tenants.project_support import TenantProject, drop_server_database
+from tests.tenants.project_support import TenantProject, postgres_tenant_databases
 
 
 def pooled_backends(args: list[str]) -> dict[str, Any]:
@@ -52,24 +50,12 @@ def test_a_pooled_tenant_closed_for_max_open_leaves_no_connection(tmp_path: Path
     """max_open=1, three tenants with Django's pool (at most 2 connections each): after each
     query only the open tenant's pool holds backends (before: every pool ever opened kept its
     own, 2, 4, 6, 6 here); the first tenant, reopened, is served again."""
-    import psycopg
-
-    prefix = f"_cb{secrets.token_hex(3)}"
-    base, _, query = sibling_url(POSTGRES_URL, f"{prefix}_{{tenant}}").partition("?")
-    template = f"{base}?{query + '&' if query else ''}pool_min_size=1&pool_max_size=2"
     names = ["t0", "t1", "t2"]
-    urls = [template.replace("{tenant}", name) for name in names]
-    server, _, database = POSTGRES_URL.partition("?")[0].rpartition("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        for url in urls:
-            connection.execute(f'CREATE DATABASE "{url.partition("?")[0].rpartition("/")[2]}"')  # type: ignore[arg-type]
-    try:
+    pool = "pool_min_size=1&pool_max_size=2"
+    with postgres_tenant_databases("cb", names, pool) as (template, prefix):
         project = TenantProject(tmp_path, template, names=names, max_open=1)
         project.manage("migrate_all", "--verbosity", "0")
-        out = project.scenario(pooled_backends, f"{database}{prefix}_", *names)
-        assert out["open"] == ["t0"], out
-        assert max(out["backends"]) <= 2, out
-        assert out["titles"] == [["by t0"], ["by t1"], ["by t2"], ["by t0", "by t0"]], out
-    finally:
-        for url in urls:
-            drop_server_database(url)
+        out = project.scenario(pooled_backends, prefix, *names)
+    assert out["open"] == ["t0"], out
+    assert max(out["backends"]) <= 2, out
+    assert out["titles"] == [["by t0"], ["by t1"], ["by t2"], ["by t0", "by t0"]], out

@@ -27,6 +27,7 @@ from tests.tenants.project_support import (
     SQLITE_TEMPLATE,
     Scenario,
     TenantProject,
+    create_server_database,
     drop_server_database,
     scenario_path,
     server_databases,
@@ -76,6 +77,18 @@ class Setup:
     def probe(self, name: str) -> dict[str, Any]:
         return self.project.scenario(probe_notes, name)
 
+    def drop_and_create_again(self, name: str) -> None:
+        """``drop_tenant --drop-database`` removes tenant ``name``, its row and its database;
+        ``create_tenant`` then makes it anew, empty, a copy of the template its first made."""
+        dropped = self.project.manage("drop_tenant", name, "--drop-database", "--noinput")
+        assert f"Tenant {name!r} removed; database " in dropped
+        assert "dropped." in dropped
+        assert name not in self.rows()
+        assert self.tables(name) == set()
+        again = self.project.manage("create_tenant", name)
+        assert "(created), copied from the migrated template, recorded." in again
+        assert self.probe(name) == {"status": 200, "titles": []}
+
 
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -87,7 +100,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         created: list[str] = []
     else:
         default = sibling_url(POSTGRES_URL, f"_lc{suffix}")
-        _create_server_database(default)
+        create_server_database(default)
         created = [default]
         project = TenantProject(
             tmp_path, sibling_url(POSTGRES_URL, "_lc_{tenant}"), default_url=default
@@ -107,14 +120,6 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
                     drop_server_database(template.replace("{tenant}", database[len(prefix) :]))
             for url in created:
                 drop_server_database(url)
-
-
-def _create_server_database(url: str) -> None:
-    from tests.support.replica_tools import _connect
-
-    name = url.partition("?")[0].rpartition("/")[2]
-    with _connect(url) as connection:  # to the server's "postgres" database
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -220,13 +225,7 @@ def test_a_recycled_name_does_not_inherit_the_dropped_tenants_database(setup: Se
     assert "(adopted), migrated, recorded." in adopted
     assert setup.probe(name) == {"status": 200, "titles": [f"{name}-row"]}
 
-    dropped = project.manage("drop_tenant", name, "--drop-database", "--noinput")
-    assert f"Tenant {name!r} removed; database " in dropped
-    assert "dropped." in dropped
-    assert setup.tables(name) == set()
-    fresh = project.manage("create_tenant", name)  # a copy of the template its first made
-    assert "(created), copied from the migrated template, recorded." in fresh
-    assert setup.probe(name) == {"status": 200, "titles": []}
+    setup.drop_and_create_again(name)
 
 
 def test_the_python_api_for_sign_up_flows(tmp_path: Path) -> None:
@@ -271,13 +270,7 @@ def test_drop_tenant_killed_before_the_drop_is_finished_by_running_it_again(
     assert f"drop_tenant {name} removes it" in refused
     assert setup.rows() == {name: "creating"}
 
-    dropped = project.manage("drop_tenant", name, "--drop-database", "--noinput")
-    assert "dropped." in dropped
-    assert setup.rows() == {}
-    assert setup.tables(name) == set()
-    again = project.manage("create_tenant", name)  # a copy of the template its first made
-    assert "(created), copied from the migrated template, recorded." in again
-    assert setup.probe(name) == {"status": 200, "titles": []}
+    setup.drop_and_create_again(name)
 
 
 def test_commands_are_quiet_at_verbosity_0_and_never_wait_for_an_answer(tmp_path: Path) -> None:

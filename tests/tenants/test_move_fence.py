@@ -23,6 +23,7 @@ from tests.tenants.project.scenarios import seed, try_write
 from tests.tenants.project_support import (
     TenantProject,
     drop_server_database,
+    postgres_tenant_databases,
     server_databases,
     server_rows,
     start_held_move,
@@ -147,25 +148,13 @@ def test_max_open_bounds_the_backends_threads_hold(tmp_path: Path) -> None:
     """max_open=2, 10 tenants, 8 threads with no request boundary: once each thread has made
     one more routed query, the backends on the tenant databases are at most max_open per
     thread (the tenants open in the process), not one per tenant each thread ever used."""
-    import psycopg
-
-    prefix = f"_mo{secrets.token_hex(3)}"
-    template = sibling_url(POSTGRES_URL, f"{prefix}_{{tenant}}")
     names = [f"t{n}" for n in range(10)]
-    urls = [template.replace("{tenant}", name) for name in names]
-    server, _, database = POSTGRES_URL.partition("?")[0].rpartition("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        for url in urls:
-            connection.execute(f'CREATE DATABASE "{url.partition("?")[0].rpartition("/")[2]}"')  # type: ignore[arg-type]
-    try:
+    with postgres_tenant_databases("mo", names) as (template, prefix):
         project = TenantProject(tmp_path, template, names=names, max_open=2)
         project.manage("migrate_all", "--verbosity", "0")
-        out = project.scenario(held_backends, f"{database}{prefix}_", "8", *names)
-        assert len(out["open_after"]) == 2
-        assert out["after_one_more_query"] <= 2 * 8, out
-    finally:
-        for url in urls:
-            drop_server_database(url)
+        out = project.scenario(held_backends, prefix, "8", *names)
+    assert len(out["open_after"]) == 2
+    assert out["after_one_more_query"] <= 2 * 8, out
 
 
 def test_abort_after_a_killed_move_removes_the_fence(tmp_path: Path) -> None:

@@ -23,7 +23,12 @@ import pytest
 
 from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.spec_page import run_python
-from tests.tenants.project_support import ROOT, drop_server_database, server_databases
+from tests.tenants.project_support import (
+    ROOT,
+    create_server_database,
+    drop_server_database,
+    server_databases,
+)
 from tests.tenants.test_shared_plan import pg_schema, sqlite_schema
 
 TENANTS = ["ref", "a", "b", "c", "d", "e", "f", "g", "h"]
@@ -111,7 +116,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pro
     prefix = template.partition("?")[0].rpartition("/")[2].replace("{tenant}", "")
     try:
         for name in ("ref", "g", "h"):  # migrated by Django's migrate: made beforehand
-            _create(template.replace("{tenant}", name))
+            create_server_database(template.replace("{tenant}", name))
         project = Project(tmp_path, template)
         project.schema = pg_of(project)
         yield project, project.schema
@@ -119,13 +124,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pro
         for database in server_databases(template.replace("{tenant}", "x")):
             if database.startswith(prefix):
                 drop_server_database(template.replace("{tenant}", database[len(prefix) :]))
-
-
-def _create(url: str) -> None:
-    from tests.support.replica_tools import _connect
-
-    with _connect(url) as connection:  # the server's "postgres" database
-        connection.execute(f'CREATE DATABASE "{url.partition("?")[0].rpartition("/")[2]}"')
 
 
 def test_a_clone_equals_a_database_djangos_migrate_made(engine: tuple[Project, Any]) -> None:

@@ -6,13 +6,20 @@ add_noinput_option(parser, "Repair without asking for confirmation.")
 # --noinput / --no-input, as Django's commands: options["interactive"] becomes False
 add_exclude_option(parser)
 # -e / --exclude app_label[.ModelName], repeatable, as dumpdata's and loaddata's
+add_parallel_option(parser, "Migrate up to N databases at once. Default: 1, one after another.")
+# --parallel N, into options["parallel"] (1 when not given)
 """
 
 from __future__ import annotations
 
 from django.core.management.base import CommandParser
 
-__all__ = ["add_database_option", "add_exclude_option", "add_noinput_option"]
+__all__ = [
+    "add_database_option",
+    "add_exclude_option",
+    "add_noinput_option",
+    "add_parallel_option",
+]
 
 
 def add_database_option(parser: CommandParser, help_text: str) -> None:
@@ -40,3 +47,8 @@ def add_exclude_option(parser: CommandParser) -> None:
         default=[],
         help="An app_label or app_label.ModelName to exclude (repeatable).",
     )
+
+
+def add_parallel_option(parser: CommandParser, help_text: str) -> None:
+    """``--parallel N``, into ``options["parallel"]`` (``1``, one at a time, when not given)."""
+    parser.add_argument("--parallel", type=int, default=1, metavar="N", help=help_text)

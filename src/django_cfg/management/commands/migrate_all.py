@@ -35,7 +35,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from django_cfg.management.did_you_mean import check_database_option
-from django_cfg.management.options import add_database_option, add_noinput_option
+from django_cfg.management.options import (
+    add_database_option,
+    add_noinput_option,
+    add_parallel_option,
+)
 from django_cfg.management.output import PassThrough, summary
 from django_cfg.management.tenant_databases import (
     add_tenant_option,
@@ -115,13 +119,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--plan", action="store_true", help="Show the migrations each database would run."
         )
-        parser.add_argument(
-            "--parallel",
-            type=int,
-            default=1,
-            metavar="N",
-            help="Migrate up to N databases at once, after default (each with its own "
-            "connection and lock). Default: 1, one after another.",
+        add_parallel_option(
+            parser,
+            "Migrate up to N databases at once, after default (each with its own connection "
+            "and lock). Default: 1, one after another.",
         )
         add_noinput_option(parser, "Do not prompt the user for input of any kind.")
         parser.add_argument(  # create_tenant makes the template from the new tenant itself

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_cfg.management.options import add_parallel_option
 from django_cfg.management.output import summary
 from django_cfg.management.tenant_commands import tenants_registry
 from django_cfg.settings.tenants import tenant_alias
@@ -48,12 +49,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--all-tenants", action="store_true", help="Run the command for every tenant."
         )
-        parser.add_argument(
-            "--parallel",
-            type=int,
-            default=1,
-            metavar="N",
-            help="With --all-tenants: N tenants at a time, each in a process of its own.",
+        add_parallel_option(
+            parser, "With --all-tenants: N tenants at a time, each in a process of its own."
         )
         parser.add_argument(
             "words",
