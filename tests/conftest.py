@@ -9,6 +9,7 @@ import pytest
 
 from django_cfg import DatabaseConfig
 from tests.support.browser import browser_missing
+from tests.support.lanes import in_this_lane
 from tests.support.patroni import patroni_missing
 from tests.support.services import IN_CI, MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
 
@@ -16,6 +17,9 @@ _left_out: list[str] = []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items[:], other_lanes = in_this_lane(items)
+    if other_lanes:
+        config.hook.pytest_deselected(items=other_lanes)
     kept, dropped = [], []
     for item in items:
         reasons = [unreachable(m) for m in SERVICES if item.get_closest_marker(m)]

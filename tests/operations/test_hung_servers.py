@@ -106,6 +106,8 @@ print(json.dumps(requests), flush=True)
 
 FAULT_STARTED: list[float] = []
 """When each run_app fault was in place (wall clock, as the app's timestamps)."""
+FAULT_ENDED: list[float] = []
+"""When each run_app fault was over (the server resumed or restarted)."""
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +148,7 @@ def run_app(
         with fault:
             FAULT_STARTED.append(time.time())  # every server process stopped (finding them
             time.sleep(hang)  # in /proc took 0.2-0.3 s on a loaded machine)
+        FAULT_ENDED.append(time.time())
         time.sleep(after)
         stdout, stderr = app.communicate("", timeout=timeout)
     finally:
@@ -166,11 +169,11 @@ def run_writer(
     root: Path, pair: PrivatePair, query: str, hang: float, fault: str = "hung"
 ) -> list[tuple[float, float, str]]:
     """Writes for 1 s, the primary ``fault`` ("hung" or "down") for ``hang`` s, then 1 s more
-    (2 s after a crash: recovery); every write."""
+    (6 s after a crash: recovery, and the pool's reconnection backoff); every write."""
     env = {"PRIMARY_URL": pair.primary.url() + query, "STANDBY_URL": pair.standby.url()}
     hung = fault == "hung"
     failure = pair.primary.hung() if hung else pair.primary.down()
-    return run_app(root, "write", env, failure, hang, after=1 if hung else 2, timeout=180)
+    return run_app(root, "write", env, failure, hang, after=1 if hung else 6, timeout=180)
 
 
 def test_a_hung_replica_costs_a_read_about_connect_timeout_at_most(
@@ -243,5 +246,9 @@ def test_a_pooled_write_waits_at_most_the_connect_timeout_while_the_primary_is_d
         f"writes, slowest {slowest:.2f} s, {len(failed)} failed: {sorted(set(failed))[:2]}"
     )
     assert failed, "no write failed while the primary was down"
-    assert writes[-1][2] == "ok", "writes did not come back after the restart"
+    # A write that was waiting for the pool when the server came back may still time out; the
+    # pool reconnects with a backoff, so the writes come back within a few seconds of the restart.
+    restarted = FAULT_ENDED[-1]
+    assert any(o == "ok" for at, _, o in writes if at > restarted), "no write after the restart"
+    assert writes[-1][2] == "ok", "the last writes still failed 6 s after the restart"
     assert slowest < 5 + 1.5, f"a write waited {slowest:.2f} s for the pool"
