@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,12 +68,10 @@ def tmpfs_folder(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs folder when there is one (commits without fsync: fast), else ``tmp_path``."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
-        folder = shm / f"django_cfg_{tmp_path.name}"
-        folder.mkdir()
+        # Unique per run: pytest processes at once (lanes, other checkouts) share /dev/shm.
+        folder = Path(tempfile.mkdtemp(prefix="django_cfg_", dir=shm))
         yield folder
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
     else:
         yield tmp_path
 
