@@ -7,10 +7,12 @@ Each side runs its own benchmark scripts on its own ``src/`` (REVISION's from ``
 into a temporary folder, with its ``benchmarks/``, ``tests/`` and ``examples/saas``), so each
 imports the package internals by the paths of its own code. The tenant router's count mode
 exists only in this checkout's ``tenant_router_cost.py``: the before side gets a copy whose
-``ROUTER_PATH`` import is REVISION's (``django_cfg.routing.topology`` before the layering).
-Counts are valgrind's (``run.counted_instructions``): wall times on these shared machines are
-noise. Prints a markdown table and writes every count as JSON to OUT.json if given (each
-count also to OUT.json.partial as it finishes). BENCH_WORKERS: valgrind processes at once
+``ROUTER_PATH`` import is REVISION's (``django_cfg.routing.topology`` before the layering);
+both sides run this checkout's ``router_cost.py`` (its ``save`` mode: ``db_for_write`` with the
+``instance=`` hint that ``Model.save()`` passes). Counts are valgrind's
+(``run.counted_instructions``): wall times on these shared machines are noise. Prints a
+markdown table and writes every count as JSON to OUT.json if given (each count also to
+OUT.json.partial as it finishes). BENCH_WORKERS: valgrind processes at once
 (default: the number of cores). ``router_cost.py pinned`` reads depend on wall time under
 valgrind (the pin lasts ``read_your_writes_seconds``, 5 s): compare them only with a longer
 window (RESULTS.md, issue 19).
@@ -30,7 +32,9 @@ from pathlib import Path
 from run import BENCH, ORM_QUERIES, ROOT, compile_bytecode, counted_instructions
 
 ROUTER_CALLS = 20_000
-ROUTER_VARIANTS = ("rules", "replicas", "postgres", "pinned")
+ROUTER_VARIANTS = ("rules", "replicas", "postgres", "pinned", "multidb")
+"""``multidb``: django-multidb-router's PinningReplicaRouter, the anchor (no django_cfg code: the
+same on both sides)."""
 ORM_CASES = {"pk_lookup": ("none", "router")}  # the router's decision is the same per query
 TENANT_CALLS = 50_000
 TENANT_CASES = (  # "package router only" is section 1's "rules": the same router
@@ -78,10 +82,13 @@ def checkout_at(revision: str, into: Path) -> Path:
     if not (into / "src" / "django_cfg" / "settings" / "routers.py").exists():
         script = script.replace("django_cfg.settings.routers", "django_cfg.routing.topology")
     (into / "benchmarks" / "tenant_router_cost.py").write_text(script)
+    # This checkout's router benchmark on both sides (its save mode; before d95b2a6 the
+    # warm-up save pinned the count mode's reads): it imports only DjangoConfig/DatabaseConfig.
+    shutil.copy(BENCH / "router_cost.py", into / "benchmarks" / "router_cost.py")
     return into
 
 
-MODES = ("idle", "read", "write")
+MODES = ("idle", "read", "write", "save")
 SECTIONS = ("startup", "routing", "orm", "tenant")
 """What ``before_after.py REVISION OUT.json [SECTION[:CASE] ...]`` counts, in this order (all of
 it, or the sections named; with ``:CASE``, the cases whose name starts with CASE)."""

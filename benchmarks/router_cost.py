@@ -80,12 +80,11 @@ router.db_for_read(Model)  # builds the routers outside the timing (a write woul
 
 loaded = Model(app_label="shop", model="order")
 loaded._state.db = "default"  # as a row read from its home: what save() passes as the hint
-router.db_for_write(Model, instance=loaded)
 
 if len(sys.argv) == 4:
     mode = sys.argv[2]
     call = {"idle": None, "read": router.db_for_read, "write": router.db_for_write}.get(mode)
-    if mode == "save":
+    if mode == "save":  # only here: a write before the reads would pin them to the primary
         for _ in range(int(sys.argv[3])):
             router.db_for_write(Model, instance=loaded)
     for _ in range(int(sys.argv[3]) if call else 0):

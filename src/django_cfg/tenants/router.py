@@ -68,6 +68,9 @@ class TenantRouter:
         self._runtime: DatabaseRuntime | None = None
         self._labels: frozenset[str] = frozenset()
         self._replicas = DatabaseRouter()  # chooses among a tenant database's replicas
+        # Bound once (Django's loop looks them up per query), as DatabaseRouter's are.
+        self.db_for_read = self.db_for_read  # type: ignore[method-assign]
+        self.db_for_write = self.db_for_write  # type: ignore[method-assign]
 
     def _current(self) -> DatabaseRuntime:
         """The current runtime (opening a tenant rebuilds it)."""
@@ -98,12 +101,13 @@ class TenantRouter:
             )
         return self._labels
 
-    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+    def db_for_read(
+        self, model: type[Model], instance: Model | None = None, **hints: Any
+    ) -> str | None:
         runtime = self._runtime  # inlined _tenant_labels: this runs for every shared query too
         labels = self._labels if runtime is not None and not runtime.retired else None
         if model._meta.app_label not in (labels or self._tenant_labels()):
             return None
-        instance = hints.get("instance")
         if instance is not None:
             db = instance._state.db
             if db is not None and tenant_database_of(db) is not None:
@@ -119,12 +123,13 @@ class TenantRouter:
             fresh_connection(alias, runtime)  # this thread's superseded ones closed
         return alias
 
-    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+    def db_for_write(
+        self, model: type[Model], instance: Model | None = None, **hints: Any
+    ) -> str | None:
         runtime = self._runtime
         labels = self._labels if runtime is not None and not runtime.retired else None
         if model._meta.app_label not in (labels or self._tenant_labels()):
             return None
-        instance = hints.get("instance")
         db = instance._state.db if instance is not None else None
         primary = tenant_database_of(db) if db is not None else None
         if primary is None:
