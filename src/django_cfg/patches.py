@@ -131,7 +131,7 @@ import functools
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -187,6 +187,10 @@ class Applied:
     wraps_connections: bool = False
     followed: tuple[Any, ...] | None = None
     """What of the topology the patches were last installed for (``follow``); None: unknown."""
+    keeping: set[str] | None = None
+    """Patch 10: the aliases whose settings keep PostgreSQL connections, counted by ``follow``
+    from settings at each compiled runtime and kept up to date per plain database added or
+    removed (None: not counted yet)."""
     request_receivers: int = 0
     """Patch 11: how many times its receivers were connected (0: Django's are); a thread whose
     ``touched.since`` differs makes Django's full visit once."""
@@ -226,7 +230,7 @@ def follow(runtime: DatabaseRuntime) -> None:
         tuple(sorted(runtime.homes.items())),
         runtime.replicated,
         wraps_connections(runtime.topology),
-        keeps_postgresql_connections(),
+        _keeping_postgresql_connections(runtime, applied),
     )
     if applied.followed == followed:
         return
@@ -587,11 +591,37 @@ def keeps_postgresql_connections(databases: dict[str, Any] | None = None) -> boo
 
     if databases is None:
         databases = getattr(settings, "DATABASES", {})
-    return any(
-        base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql"
-        and (entry.get("CONN_MAX_AGE", 0) != 0 or (entry.get("OPTIONS") or {}).get("pool"))
-        for entry in databases.values()
+    return any(_keeps_postgresql_connection(entry) for entry in databases.values())
+
+
+def _keeps_postgresql_connection(entry: Mapping[str, Any]) -> bool:
+    return base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql" and (
+        entry.get("CONN_MAX_AGE", 0) != 0 or bool((entry.get("OPTIONS") or {}).get("pool"))
     )
+
+
+def _keeping_postgresql_connections(runtime: DatabaseRuntime, applied: Applied) -> bool:
+    """``keeps_postgresql_connections()`` for ``follow``: counted from settings for a compiled
+    runtime, updated by the one alias of a derived one (opening a tenant does not visit every
+    database: issue 23, point 1)."""
+    from django.conf import settings
+    from django.db import connections
+
+    change = runtime.derived_for
+    if change is None or applied.keeping is None:
+        databases = getattr(settings, "DATABASES", {})
+        keeping = {
+            alias for alias, entry in databases.items() if _keeps_postgresql_connection(entry)
+        }
+        applied.keeping = keeping
+    else:
+        alias, added = change
+        keeping = applied.keeping
+        if added and _keeps_postgresql_connection(connections.settings.get(alias) or {}):
+            keeping.add(alias)
+        elif not added:
+            keeping.discard(alias)
+    return bool(keeping)
 
 
 # 11. Request signals visit the connections a request reached ----------------------------------
