@@ -295,7 +295,7 @@ class DatabaseRuntime:
         self.wrappers, self.intent_tables = previous.wrappers, previous.intent_tables
         self.tables_elsewhere = previous.tables_elsewhere
         if alias in self.tables_elsewhere:  # filled for the alias before it was added
-            self.tables_elsewhere = {a: t for a, t in self.tables_elsewhere.items() if a != alias}
+            self.tables_elsewhere = _without(self.tables_elsewhere, alias)
 
     def _remove_plain(self, previous: DatabaseRuntime, alias: str) -> None:
         """This runtime as ``previous`` with plain ``alias`` removed: copies of the alias tables
@@ -312,18 +312,25 @@ class DatabaseRuntime:
         self.shared = None
         added = dict(previous.added)
         added.pop(alias, None)
-        self.added, self.removed = added, previous.removed | {alias}
-        self.tables_elsewhere = {a: t for a, t in previous.tables_elsewhere.items() if a != alias}
+        # ``removed`` hides what settings' DATABASES declares: an alias added at run time is
+        # not there (patch 6 took it out), so a tenant closed over and over does not grow it.
+        declared = alias not in previous.added
+        self.added = added
+        self.removed = previous.removed | {alias} if declared else previous.removed
+        self.tables_elsewhere = _without(previous.tables_elsewhere, alias)
         self.wrappers = threading.local()  # a thread's wrapper of the removed alias is not ours
-        self.intent_tables = {key for key in previous.intent_tables if key[0] != alias}
+        self.intent_tables = {key for key in previous.intent_tables.copy() if key[0] != alias}
 
     def _keep_caches(self, previous: DatabaseRuntime) -> None:
-        self.intent_tables = {key for key in previous.intent_tables if key[0] not in self.removed}
+        # .copy(): other threads fill these caches meanwhile (one C call, no thread between)
+        self.intent_tables = {
+            key for key in previous.intent_tables.copy() if key[0] not in self.removed
+        }
         if previous.homes != self.homes:
             return  # apps moved: relations and the tables each database holds are recomputed
         self.crossing_fields = previous.crossing_fields
         self.pointers = previous.pointers
-        for alias, tables in previous.tables_elsewhere.items():
+        for alias, tables in previous.tables_elsewhere.copy().items():
             if self._holds_same(previous, alias):
                 self.tables_elsewhere[alias] = tables
 
@@ -393,6 +400,13 @@ class SharedAliasTables:
         if role.is_primary:
             self.primaries.add(alias)
         self.aliases.append(alias)  # last: an AliasPrefix of the next runtime includes it
+
+
+def _without(cache: dict[str, Any], alias: str) -> dict[str, Any]:
+    """A copy of ``cache`` without ``alias``: copied in one C call (other threads fill it)."""
+    kept = cache.copy()
+    kept.pop(alias, None)
+    return kept
 
 
 def _plain(topology: Topology, role: DatabaseRole) -> bool:
