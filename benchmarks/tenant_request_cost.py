@@ -163,6 +163,11 @@ def count_opening(engine: str, opened: int, marks: tuple[int, ...] = ()) -> None
 VALGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
 REQUESTS = 60
 OPEN_COUNTS = {"sqlite": (10, 200, 1000), "postgres": (10, 200)}
+if os.environ.get("BENCH_OPEN_COUNTS"):  # e.g. "sqlite=10,1000" (a part of the run)
+    OPEN_COUNTS = {
+        engine: tuple(int(n) for n in counts.split(","))
+        for engine, counts in (part.split("=") for part in os.environ["BENCH_OPEN_COUNTS"].split())
+    }
 OPENINGS = (100, 200, 400, 1000, 2000)
 
 
@@ -230,7 +235,8 @@ def main() -> None:
     jobs: list[tuple[str, list[str], dict[str, str]]] = []
     folder = prepared_folder()
     sqlite_env = {"BENCH_FOLDER": folder}
-    postgres_databases(max(OPEN_COUNTS["postgres"]))
+    if "postgres" in OPEN_COUNTS:
+        postgres_databases(max(OPEN_COUNTS["postgres"]))
     for engine, counts in OPEN_COUNTS.items():
         env = sqlite_env if engine == "sqlite" else {}
         for opened in counts:
