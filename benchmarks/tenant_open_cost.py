@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,23 +60,40 @@ def main() -> None:
     args = parser.parse_args()
     sides = {"before": source_at(args.revision), "after": ROOT / "src"}
     folder = tempfile.mkdtemp(prefix="tenant_open_cost_")  # the files are never opened
+    try:
+        medians, counts = measure(sides, folder, args.rounds, args.valgrind)
+    finally:
+        shutil.rmtree(folder)
+        shutil.rmtree(sides["before"].parent)
+    report(args.revision, medians, counts)
+
+
+def measure(
+    sides: dict[str, Path], folder: str, rounds: int, valgrind: bool
+) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]]]:
     marks = ",".join(map(str, MARKS))
     seconds: dict[str, dict[int, list[float]]] = {s: {m: [] for m in MARKS} for s in sides}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for side, src in sides.items():
             spent = json.loads(opening(src, folder, max(MARKS), marks, []).splitlines()[-1])
             for mark in MARKS:
                 seconds[side][mark].append(spent[str(mark)])
     medians = {s: {m: statistics.median(v) for m, v in d.items()} for s, d in seconds.items()}
     counts: dict[str, dict[int, int]] = {}
-    if args.valgrind:
+    if valgrind:
         for side, src in sides.items():
             raw = {
                 n: int(opening(src, folder, n, "", VALGRIND).split("Collected :")[1].split()[0])
                 for n in (0, *MARKS)
             }
             counts[side] = {n: raw[n] - raw[0] for n in MARKS}
-    print(f"\nOpening n SQLite tenants, {args.revision} (before) and this checkout (after):\n")
+    return medians, counts
+
+
+def report(
+    revision: str, medians: dict[str, dict[int, float]], counts: dict[str, dict[int, int]]
+) -> None:
+    print(f"\nOpening n SQLite tenants, {revision} (before) and this checkout (after):\n")
     print("| n | before: CPU s | after: CPU s | before: ms per tenant | after: ms per tenant |")
     print("|---|---|---|---|---|")
     for mark in MARKS:

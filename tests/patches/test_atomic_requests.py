@@ -4,6 +4,7 @@ per request. What it wraps, what it leaves, and the Django internals it copies."
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,16 +35,13 @@ def databases(
     """Twenty SQLite databases added at run time, the first with ``ATOMIC_REQUESTS``; patch 12
     installed."""
     aliases = [f"patch12_{i}" for i in range(20)]
-    for number, alias in enumerate(aliases):
-        add_database(alias, sqlite(tmp_path / f"{alias}.sqlite3", atomic=number == 0))
-    patches.install(WITH_TENANTS)  # after add_database: each rebuild follows the suite's topology
-    try:
-        with django_db_blocker.unblock():
-            yield aliases
-    finally:
-        for alias in aliases:
-            connections[alias].close()
-            remove_database(alias)
+    with django_db_blocker.unblock(), contextlib.ExitStack() as added:
+        for number, alias in enumerate(aliases):
+            add_database(alias, sqlite(tmp_path / f"{alias}.sqlite3", atomic=number == 0))
+            added.callback(remove_database, alias)
+            added.callback(connections[alias].close)
+        patches.install(WITH_TENANTS)  # after add_database: each rebuild follows the suite's
+        yield aliases
 
 
 def in_atomic_blocks(view: Any, aliases: list[str]) -> list[str]:
