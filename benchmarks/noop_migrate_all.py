@@ -13,7 +13,9 @@ tenants is not what is measured). Cases, interleaved over the rounds, each a new
 - the same with every tenant opened and planned as before this change (the one-query path
   ``Command._recorded_in_file`` replaced by ``False``: what it cost before, in the same run);
 - the floor: one process that opens each tenant file with ``sqlite3`` and reads its
-  ``django_migrations`` (``SELECT app, name``), after the same ``django.setup()``.
+  ``django_migrations`` (``SELECT app, name``), after the same ``django.setup()``;
+- once per round, ``call_command("migrate_all")`` timed inside its process (after
+  ``django.setup()``): the command without interpreter start.
 
 ``--hashed``: the files spread over 256 folders (``{tenant_hash2}``, docs/tenants.md). Prints a
 Markdown table of medians and one JSON line.
@@ -59,6 +61,30 @@ from django_cfg.management.commands import migrate_all
 migrate_all.Command._recorded_in_file = lambda self, alias: False  # every tenant opened
 call_command("migrate_all", interactive=False, verbosity=0)
 """
+
+
+IN_PROCESS = """
+import time
+import django
+django.setup()
+from django.core.management import call_command
+started = time.perf_counter()
+call_command("migrate_all", interactive=False, verbosity=0)
+print(time.perf_counter() - started)
+"""
+"""``call_command("migrate_all")`` alone, after ``django.setup()``: the command's own time."""
+
+
+def in_process(env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.split()[-1])
 
 
 def run(args: list[str], env: dict[str, str]) -> float:
@@ -127,11 +153,13 @@ def main() -> None:
         ],
     }
     times: dict[str, list[float]] = {case: [] for case in cases}
+    in_process_times: list[float] = []
     try:
         for _ in range(args.rounds):
             for case, command in cases.items():
                 times[case].append(run(command, env))
                 print(f"{case}: {times[case][-1]:.2f}s", file=sys.stderr)
+            in_process_times.append(in_process(env))
     finally:
         shutil.rmtree(folder)
     medians = {case: statistics.median(values) for case, values in times.items()}
@@ -145,7 +173,21 @@ def main() -> None:
     for case, median in medians.items():
         own = median - start
         print(f"| {case} | {median:.2f} | {own:.2f} | {own / args.tenants * 1000:.2f} ms |")
-    print(json.dumps({"tenants": args.tenants, "hashed": args.hashed, **medians}))
+    in_process_median = statistics.median(in_process_times)
+    print(
+        f"\n`call_command('migrate_all')` in-process (after `django.setup()`): "
+        f"{in_process_median:.2f} s, {in_process_median / args.tenants * 1000:.2f} ms per tenant"
+    )
+    print(
+        json.dumps(
+            {
+                "tenants": args.tenants,
+                "hashed": args.hashed,
+                **medians,
+                "in-process": in_process_median,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

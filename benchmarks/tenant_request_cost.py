@@ -1,7 +1,7 @@
 """Instructions per tenant request with 10, 200 and 1,000 tenants open in the process, and the
 cost of opening n tenants (issue 23, point 1), counted by valgrind.
 
-    python benchmarks/tenant_request_cost.py [OUT.json]
+    python benchmarks/tenant_request_cost.py [OUT.json] [--drop] [--openings]
 
 The project is tests/tenants/project (``TenantMiddleware`` with the ``X-Tenant`` header,
 ``GET /notes/`` reads the tenant's notes), DEBUG off, ``TenantsConfig(names=...)`` without
@@ -15,14 +15,18 @@ served them all); then the measured requests go to 10 of them in turn.
   at N and 3N: (count(3N) - count(N)) / 2N is the instructions of one request.
   PERSISTENT=1: the tenants' connections stay open between requests (``conn_max_age``
   unlimited), the case where Django checks every open connection per request.
-- ``open ENGINE N``: one process that opens N tenants (``registry.alias_for``, what a tenant's
-  first query does: ``add_database`` and the runtime rebuild) and nothing else; minus
-  ``open ENGINE 0``, the cost of opening N.
+- ``open ENGINE N [MARK,...]``: one process that opens N tenants (``registry.alias_for``,
+  what a tenant's first query does: ``add_database`` and the runtime rebuild) and nothing
+  else; minus ``open ENGINE 0``, the cost of opening N. With marks: prints the CPU seconds
+  spent opening at each mark (``tenant_open_cost.py`` runs it for two revisions).
 
 SQLite: every tenant's file is a copy of one migrated file (made before anything is counted).
-PostgreSQL: databases ``dcfg_bench_req_<tenant>`` on 127.0.0.1:5432 made once with
-``CREATE DATABASE ... TEMPLATE`` (kept for the next run; ``--drop`` drops them), 200 at most
-(the server accepts 100 connections; with ``conn_max_age`` 0 a request holds one at a time).
+PostgreSQL: databases ``dcfg_bench_req_<tenant>`` (``DJANGO_CFG_BENCH_PG_PREFIX``) on
+127.0.0.1:5432 made once with ``CREATE DATABASE ... TEMPLATE`` (kept for the next run;
+``--drop`` drops them at the end), 200 at most, and ``conn_max_age`` 0 only (the server
+accepts 100 connections: 200 kept ones would not fit; with 0 a request holds one at a time).
+``--openings``: also ``open sqlite N`` for N in OPENINGS (``tenant_open_cost.py`` measures
+them before and after).
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_SERVER = os.environ.get("DJANGO_CFG_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
-PG_PREFIX = "dcfg_bench_req_"
+PG_PREFIX = os.environ.get("DJANGO_CFG_BENCH_PG_PREFIX", "dcfg_bench_req_")
+"""The tenants' database names on the server: PG_PREFIX + tenant (a run of one's own: set it)."""
 ROTATION = 10
 """The measured requests go to the first ROTATION tenants in turn."""
 
@@ -134,14 +140,22 @@ def count_requests(engine: str, opened: int, persistent: bool, calls: int) -> No
         request(rotation[i % ROTATION])
 
 
-def count_opening(engine: str, opened: int) -> None:
-    setup(engine, 400)
+def count_opening(engine: str, opened: int, marks: tuple[int, ...] = ()) -> None:
+    """Open ``opened`` tenants; with ``marks``, print the CPU seconds spent opening at each
+    (``tenant_open_cost.py``)."""
+    setup(engine, max(*OPENINGS, opened))
     from django_cfg.tenants.registry import current_registry
 
     registry = current_registry()
     assert registry is not None
-    for name in names(opened):
+    seconds: dict[int, float] = {}
+    started = time.process_time()
+    for number, name in enumerate(names(opened), start=1):
         registry.alias_for(name)
+        if number in marks:
+            seconds[number] = time.process_time() - started
+    if marks:
+        print(json.dumps(seconds))
 
 
 # The driver ---------------------------------------------------------------------------------
@@ -149,7 +163,12 @@ def count_opening(engine: str, opened: int) -> None:
 VALGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
 REQUESTS = 60
 OPEN_COUNTS = {"sqlite": (10, 200, 1000), "postgres": (10, 200)}
-OPENINGS = (100, 200, 400)
+if os.environ.get("BENCH_OPEN_COUNTS"):  # e.g. "sqlite=10,1000" (a part of the run)
+    OPEN_COUNTS = {
+        engine: tuple(int(n) for n in counts.split(","))
+        for engine, counts in (part.split("=") for part in os.environ["BENCH_OPEN_COUNTS"].split())
+    }
+OPENINGS = (100, 200, 400, 1000, 2000)
 
 
 def counted(args: list[str], env: dict[str, str]) -> int:
@@ -207,43 +226,64 @@ def postgres_databases(count: int) -> None:
             connection.execute(f'CREATE DATABASE "{PG_PREFIX}{name}" TEMPLATE "{template}"')
 
 
+PERSISTENT = {"sqlite": ("0", "1"), "postgres": ("0",)}
+
+
 def main() -> None:
+    flags = [arg for arg in sys.argv[1:] if arg.startswith("--")]
+    out = next((arg for arg in sys.argv[1:] if not arg.startswith("--")), None)
     jobs: list[tuple[str, list[str], dict[str, str]]] = []
     folder = prepared_folder()
     sqlite_env = {"BENCH_FOLDER": folder}
-    postgres_databases(max(OPEN_COUNTS["postgres"]))
+    if "postgres" in OPEN_COUNTS:
+        postgres_databases(max(OPEN_COUNTS["postgres"]))
     for engine, counts in OPEN_COUNTS.items():
         env = sqlite_env if engine == "sqlite" else {}
         for opened in counts:
-            for persistent in ("0", "1"):
+            for persistent in PERSISTENT[engine]:
                 for calls in (REQUESTS, 3 * REQUESTS):
                     key = f"request {engine} {opened} {persistent} {calls}"
                     args = ["request", engine, str(opened), persistent, str(calls)]
                     jobs.append((key, args, env))
-    for opened in (0, *OPENINGS):
+    for opened in (0, *OPENINGS) if "--openings" in flags else ():
         jobs.append((f"open sqlite {opened}", ["open", "sqlite", str(opened)], sqlite_env))
     workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        results = dict(
-            zip([j[0] for j in jobs], pool.map(lambda j: counted(j[1], j[2]), jobs), strict=True)
-        )
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            counts = pool.map(lambda j: counted(j[1], j[2]), jobs)
+            results = dict(zip([j[0] for j in jobs], counts, strict=True))
+    finally:
+        shutil.rmtree(folder)
+        if "--drop" in flags:
+            drop_postgres_databases()
     table = summary(results)
     print(json.dumps(table, indent=1))
-    if len(sys.argv) > 1:
-        Path(sys.argv[1]).write_text(json.dumps({"counts": results, "summary": table}, indent=1))
+    if out:
+        Path(out).write_text(json.dumps({"counts": results, "summary": table}, indent=1))
+
+
+def drop_postgres_databases() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (PG_PREFIX + "%",)
+        ).fetchall()
+        for (name,) in found:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def summary(results: dict[str, int]) -> dict[str, float]:
     table: dict[str, float] = {}
     for engine, counts in OPEN_COUNTS.items():
         for opened in counts:
-            for persistent in ("0", "1"):
+            for persistent in PERSISTENT[engine]:
                 low = results[f"request {engine} {opened} {persistent} {REQUESTS}"]
                 high = results[f"request {engine} {opened} {persistent} {3 * REQUESTS}"]
                 kind = "persistent" if persistent == "1" else "conn_max_age=0"
                 table[f"{engine} {kind}, {opened} open"] = round((high - low) / (2 * REQUESTS))
-    base = results["open sqlite 0"]
-    for opened in OPENINGS:
+    base = results.get("open sqlite 0")
+    for opened in OPENINGS if base is not None else ():
         total = results[f"open sqlite {opened}"] - base
         table[f"sqlite open {opened} total"] = total
         table[f"sqlite open {opened} per tenant"] = round(total / opened)
@@ -258,6 +298,7 @@ if __name__ == "__main__":
         os.environ.update(BENCH_FOLDER=sys.argv[2], BENCH_PREPARE="1")
         setup("sqlite", int(sys.argv[3]))
     elif sys.argv[1:2] == ["open"]:
-        count_opening(sys.argv[2], int(sys.argv[3]))
+        marks = tuple(int(m) for m in sys.argv[4].split(",")) if sys.argv[4:5] else ()
+        count_opening(sys.argv[2], int(sys.argv[3]), marks)
     else:
         main()

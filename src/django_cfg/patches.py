@@ -114,6 +114,15 @@ Checked on Django 5.2 and 6.1 (``pyproject.toml``: ``django>=5.2,<6.2``).
    (its errors or autocommit are checked when next reached through ``connections``, or when
    its age runs out).
 
+12. ``BaseHandler.make_view_atomic`` (``django.core.handlers.base``) is replaced by one that
+   wraps the view in ``transaction.atomic(using=alias)`` for the same aliases in the same order,
+   visiting only those that may have ``ATOMIC_REQUESTS`` set: every database of settings, and
+   the databases added at run time (tenants) whose settings had it when added. Needed when: the
+   project has tenants. Why no public hook: Django's visits every entry of
+   ``connections.settings`` on every request, so with 1,000 tenants open a request paid for
+   1,000 aliases (+17% instructions per SQLite request, RESULTS.md, issue 23). Not seen: setting
+   ``ATOMIC_REQUESTS`` in the settings dict of a database added at run time after it was added.
+
 Not patches (public hooks, or classes the package owns):
 
 - Replica failover: ``django_cfg.backends.replica_postgresql`` is the package's own
@@ -131,7 +140,7 @@ import functools
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -187,6 +196,14 @@ class Applied:
     wraps_connections: bool = False
     followed: tuple[Any, ...] | None = None
     """What of the topology the patches were last installed for (``follow``); None: unknown."""
+    atomic_candidates: tuple[str, ...] | None = None
+    """Patch 12: the aliases whose ``ATOMIC_REQUESTS`` a request checks, in ``DATABASES``
+    order (replaced, never changed: requests iterate it), kept by ``follow``; None: every
+    database (not followed yet)."""
+    keeping: set[str] | None = None
+    """Patch 10: the aliases whose settings keep PostgreSQL connections, counted by ``follow``
+    from settings at each compiled runtime and kept up to date per plain database added or
+    removed (None: not counted yet)."""
     request_receivers: int = 0
     """Patch 11: how many times its receivers were connected (0: Django's are); a thread whose
     ``touched.since`` differs makes Django's full visit once."""
@@ -226,8 +243,9 @@ def follow(runtime: DatabaseRuntime) -> None:
         tuple(sorted(runtime.homes.items())),
         runtime.replicated,
         wraps_connections(runtime.topology),
-        keeps_postgresql_connections(),
+        _keeping_postgresql_connections(runtime, applied),
     )
+    _follow_atomic_candidates(runtime, applied)
     if applied.followed == followed:
         return
     install(runtime.topology, applied, routed=in_use)
@@ -274,6 +292,7 @@ def _routing_names(
     if TENANT_HOME in topology.homes.values():
         names.update(_tenant_connections(applied))
         names.update(_on_commit_keeps_tenant(applied))
+        names.update(_atomic_requests_of_candidates(applied))
     return names
 
 
@@ -506,6 +525,63 @@ def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, s
     return {key: on_commit}
 
 
+# 12. ATOMIC_REQUESTS without a visit of every database -----------------------------------------
+
+
+def _atomic_requests_of_candidates(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
+    """Django's ``make_view_atomic`` over ``applied.atomic_candidates`` (see patch 12)."""
+    from django.core.handlers.base import BaseHandler
+
+    key = (BaseHandler, "make_view_atomic")
+    if key in applied.names:  # installed: keep the replacement in place
+        return {key: vars(BaseHandler)["make_view_atomic"]}
+    original = BaseHandler.make_view_atomic
+
+    @functools.wraps(original)
+    def make_view_atomic(self: BaseHandler, view: Callable[..., Any]) -> Callable[..., Any]:
+        from asgiref.sync import iscoroutinefunction
+        from django.db import connections, transaction
+
+        non_atomic_requests: set[str] = getattr(view, "_non_atomic_requests", set())
+        every = connections.settings
+        candidates = applied.atomic_candidates
+        for alias in every if candidates is None else candidates:
+            settings_dict = every.get(alias)
+            if settings_dict is None or not settings_dict["ATOMIC_REQUESTS"]:
+                continue
+            if alias not in non_atomic_requests:
+                if iscoroutinefunction(view):
+                    raise RuntimeError("You cannot use ATOMIC_REQUESTS with async views.")
+                view = transaction.atomic(using=alias)(view)
+        return view
+
+    return {key: make_view_atomic}
+
+
+def _follow_atomic_candidates(runtime: DatabaseRuntime, applied: Applied) -> None:
+    """``applied.atomic_candidates`` for ``runtime``: every database of settings and each one
+    added at run time with ``ATOMIC_REQUESTS`` (all of them again for a compiled runtime, the
+    one alias for a derived one)."""
+    from django.db import connections
+
+    change = runtime.derived_for
+    if change is None:
+        applied.atomic_candidates = tuple(
+            alias
+            for alias, entry in connections.settings.items()
+            if alias not in runtime.added or entry.get("ATOMIC_REQUESTS")
+        )
+        return
+    alias, added = change
+    if applied.atomic_candidates is None:
+        return  # every database is visited until a compiled runtime is followed
+    if not added:
+        if alias in applied.atomic_candidates:
+            applied.atomic_candidates = tuple(a for a in applied.atomic_candidates if a != alias)
+    elif (connections.settings.get(alias) or {}).get("ATOMIC_REQUESTS"):
+        applied.atomic_candidates = (*applied.atomic_candidates, alias)
+
+
 # 10. Health checks with a deadline -------------------------------------------------------------
 
 
@@ -587,11 +663,37 @@ def keeps_postgresql_connections(databases: dict[str, Any] | None = None) -> boo
 
     if databases is None:
         databases = getattr(settings, "DATABASES", {})
-    return any(
-        base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql"
-        and (entry.get("CONN_MAX_AGE", 0) != 0 or (entry.get("OPTIONS") or {}).get("pool"))
-        for entry in databases.values()
+    return any(_keeps_postgresql_connection(entry) for entry in databases.values())
+
+
+def _keeps_postgresql_connection(entry: Mapping[str, Any]) -> bool:
+    return base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql" and (
+        entry.get("CONN_MAX_AGE", 0) != 0 or bool((entry.get("OPTIONS") or {}).get("pool"))
     )
+
+
+def _keeping_postgresql_connections(runtime: DatabaseRuntime, applied: Applied) -> bool:
+    """``keeps_postgresql_connections()`` for ``follow``: counted from settings for a compiled
+    runtime, updated by the one alias of a derived one (opening a tenant does not visit every
+    database: issue 23, point 1)."""
+    from django.conf import settings
+    from django.db import connections
+
+    change = runtime.derived_for
+    if change is None or applied.keeping is None:
+        databases = getattr(settings, "DATABASES", {})
+        keeping = {
+            alias for alias, entry in databases.items() if _keeps_postgresql_connection(entry)
+        }
+        applied.keeping = keeping
+    else:
+        alias, added = change
+        keeping = applied.keeping
+        if added and _keeps_postgresql_connection(connections.settings.get(alias) or {}):
+            keeping.add(alias)
+        elif not added:
+            keeping.discard(alias)
+    return bool(keeping)
 
 
 # 11. Request signals visit the connections a request reached ----------------------------------

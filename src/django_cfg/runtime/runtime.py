@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from django.db.models import Model
 from django_cfg.runtime.process_state import ProcessState
 from django_cfg.settings.replica_options import ReplicaOptions
 from django_cfg.settings.url import base_engine
+from django_cfg.state.growing_tables import AliasPrefix, GrowingSet, GrowingTable
 from django_cfg.state.pins import PinPolicy
 from django_cfg.state.replica_monitor import (
     COUNTERS,
@@ -78,6 +80,7 @@ class DatabaseRuntime:
         "copy_of",
         "counts",
         "crossing_fields",
+        "derived_for",
         "homes",
         "intent_tables",
         "lsn_primaries",
@@ -96,6 +99,7 @@ class DatabaseRuntime:
         "replaced",
         "replicated",
         "retired",
+        "shared",
         "single_replicas",
         "state",
         "tables_elsewhere",
@@ -129,6 +133,12 @@ class DatabaseRuntime:
         """What outlives this runtime (``process_state``): handed on to the next one."""
         self.retired = False
         """True once another runtime replaced this one: holders (the router) re-fetch."""
+        self.derived_for: tuple[str, bool] | None = None
+        """(alias, added) when derived from ``previous`` for one plain database added (True)
+        or removed (False) by ``with_plain_database``; None when compiled from settings."""
+        self.shared: SharedAliasTables | None = None
+        """The alias tables this runtime shares with the runtimes derived from it (None: its
+        own; ``with_plain_database``)."""
         self.removals, self.replaced = _removals(previous, removed_now)
         """How many times a database was removed in this process, and the aliases removed at
         least once (threads may hold a connection made with their old settings)."""
@@ -157,7 +167,9 @@ class DatabaseRuntime:
         """The router's lookup tables: it does dictionary lookups on them per call."""
         self.homes: dict[str, str] = dict(topology.homes)
         self.primary_of: dict[str, str] = {a: topology.primary_of(a) for a in topology.aliases}
-        self.primaries = frozenset(a for a, role in topology.roles.items() if role.is_primary)
+        self.primaries: AbstractSet[str] = frozenset(
+            a for a, role in topology.roles.items() if role.is_primary
+        )
         self.migration_targets = frozenset(topology.migration_targets)
         self.copy_of = {a: r.copy_of for a, r in topology.roles.items() if r.copy_of is not None}
         self.primary_reads = frozenset(label.lower() for label in self.options.primary_reads)
@@ -233,63 +245,92 @@ class DatabaseRuntime:
         """``previous`` with ``alias`` added (``role``: its DATABASE_ROLES entry) or removed
         (None), when ``alias`` is a plain database: no apps, no replica, no copy, none of its
         own (a tenant's database). What ``from_settings`` would build, derived from
-        ``previous`` by copying only what names aliases (C-level dict and tuple copies, no
-        loop over the aliases in Python): opening n tenants no longer costs n^2 (issue 23).
-        None when ``alias`` is not plain: rebuild from settings."""
+        ``previous``: an addition costs O(1) (the alias tables are shared, see
+        ``SharedAliasTables``), a removal copies them (C-level dict and set copies): opening n
+        tenants costs O(n) in total (issue 23). None when ``alias`` is not plain: rebuild from
+        settings."""
         old = previous.topology
         if role is not None:
             if set(role) - {"read_only"} or alias in old.roles:
                 return None
-            new_role = DatabaseRole(alias, read_only=bool(role.get("read_only", False)))
-            added = {**previous.added, alias: dict(role)}
-            removed = previous.removed - {alias} if alias in previous.removed else previous.removed
+            new_role: DatabaseRole | None = DatabaseRole(
+                alias, read_only=bool(role.get("read_only", False))
+            )
         else:
             current = old.roles.get(alias)  # remove_database checked that nothing follows it
             if current is None or not _plain(old, current):
                 return None
             new_role = None
-            added = {a: r for a, r in previous.added.items() if a != alias}
-            removed = previous.removed | {alias}
         runtime = cls.__new__(cls)
-        runtime._derive(previous, alias, new_role)
-        runtime.added, runtime.removed = added, removed
+        for name in _SHARED_WITH_PREVIOUS:  # nothing of these depends on a plain alias
+            setattr(runtime, name, getattr(previous, name))
+        runtime.retired = False
+        runtime.derived_for = (alias, new_role is not None)
+        runtime.removals, runtime.replaced = _removals(previous, None if new_role else alias)
+        if new_role is not None:
+            runtime._add_plain(previous, alias, role or {}, new_role)
+        else:
+            runtime._remove_plain(previous, alias)
         return runtime
 
-    def _derive(self, previous: DatabaseRuntime, alias: str, role: DatabaseRole | None) -> None:
-        """This runtime as ``previous`` with plain ``alias`` added (``role``) or removed."""
+    def _add_plain(
+        self, previous: DatabaseRuntime, alias: str, setting: Mapping[str, Any], role: DatabaseRole
+    ) -> None:
+        """This runtime as ``previous`` with plain ``alias`` added: O(1), the alias tables
+        (and the caches by alias, which no plain alias changes) shared with ``previous``."""
+        tables = previous.shared
+        if tables is None or tables.tip is not previous:  # the first addition since a rebuild
+            tables = SharedAliasTables(previous)
+        tables.add(alias, dict(setting), role)
+        tables.tip, self.shared = self, tables
+        self.topology = previous.topology._replace(
+            aliases=AliasPrefix(tables.aliases, len(tables.aliases)), roles=tables.roles_view
+        )
+        self.primary_of, self.primaries, self.added = (
+            tables.primary_of,
+            tables.primaries,
+            tables.added,
+        )
+        self.removed = previous.removed - {alias} if alias in previous.removed else previous.removed
+        self.wrappers, self.intent_tables = previous.wrappers, previous.intent_tables
+        self.tables_elsewhere = previous.tables_elsewhere
+        if alias in self.tables_elsewhere:  # filled for the alias before it was added
+            self.tables_elsewhere = _without(self.tables_elsewhere, alias)
+
+    def _remove_plain(self, previous: DatabaseRuntime, alias: str) -> None:
+        """This runtime as ``previous`` with plain ``alias`` removed: copies of the alias tables
+        without it (a table a thread may be reading never loses an entry)."""
         old = previous.topology
-        roles: dict[str, DatabaseRole] = old.roles.copy()  # type: ignore[attr-defined]
-        primary_of = previous.primary_of.copy()  # (a MappingProxyType's copy: its dict's)
-        if role is not None:
-            roles[alias], primary_of[alias] = role, alias
-            aliases = (*old.aliases, alias)
-            primaries = previous.primaries | {alias} if role.is_primary else previous.primaries
-        else:
-            del roles[alias], primary_of[alias]
-            at = old.aliases.index(alias)
-            aliases = old.aliases[:at] + old.aliases[at + 1 :]
-            primaries = previous.primaries - {alias}
-        self.topology = old._replace(aliases=aliases, roles=MappingProxyType(roles))
-        self.primary_of, self.primaries = primary_of, primaries
-        for name in _SHARED_WITH_PREVIOUS:  # nothing of these depends on a plain alias
-            setattr(self, name, getattr(previous, name))
-        self.retired = False
-        self.removals, self.replaced = _removals(previous, None if role else alias)
-        self.tables_elsewhere = previous.tables_elsewhere.copy()
-        self.tables_elsewhere.pop(alias, None)
-        if role is None:  # a thread's wrapper of the removed alias is not this runtime's
-            self.wrappers = threading.local()
-            self.intent_tables = {key for key in previous.intent_tables if key[0] != alias}
-        else:
-            self.wrappers, self.intent_tables = previous.wrappers, set(previous.intent_tables)
+        roles: dict[str, DatabaseRole] = dict(old.roles)
+        primary_of = dict(previous.primary_of)
+        del roles[alias], primary_of[alias]
+        at = old.aliases.index(alias)
+        self.topology = old._replace(
+            aliases=(*old.aliases[:at], *old.aliases[at + 1 :]), roles=MappingProxyType(roles)
+        )
+        self.primary_of, self.primaries = primary_of, frozenset(previous.primaries) - {alias}
+        self.shared = None
+        added = dict(previous.added)
+        added.pop(alias, None)
+        # ``removed`` hides what settings' DATABASES declares: an alias added at run time is
+        # not there (patch 6 took it out), so a tenant closed over and over does not grow it.
+        declared = alias not in previous.added
+        self.added = added
+        self.removed = previous.removed | {alias} if declared else previous.removed
+        self.tables_elsewhere = _without(previous.tables_elsewhere, alias)
+        self.wrappers = threading.local()  # a thread's wrapper of the removed alias is not ours
+        self.intent_tables = {key for key in previous.intent_tables.copy() if key[0] != alias}
 
     def _keep_caches(self, previous: DatabaseRuntime) -> None:
-        self.intent_tables = {key for key in previous.intent_tables if key[0] not in self.removed}
+        # .copy(): other threads fill these caches meanwhile (one C call, no thread between)
+        self.intent_tables = {
+            key for key in previous.intent_tables.copy() if key[0] not in self.removed
+        }
         if previous.homes != self.homes:
             return  # apps moved: relations and the tables each database holds are recomputed
         self.crossing_fields = previous.crossing_fields
         self.pointers = previous.pointers
-        for alias, tables in previous.tables_elsewhere.items():
+        for alias, tables in previous.tables_elsewhere.copy().items():
             if self._holds_same(previous, alias):
                 self.tables_elsewhere[alias] = tables
 
@@ -324,6 +365,48 @@ _SHARED_WITH_PREVIOUS = (
 )
 """What ``DatabaseRuntime.with_plain_database`` hands on unchanged: routing by app, replicas
 and the caches by model do not depend on an alias no app lives on and no replica follows."""
+
+
+class SharedAliasTables:
+    """The alias tables of a chain of runtimes, each derived from the one before by adding a
+    plain database (``DatabaseRuntime.with_plain_database``): they only grow, and only the
+    last runtime of the chain (``tip``) adds to them, under ``building``.
+
+    What this changes of "a runtime is replaced, never changed": a runtime of the chain that
+    another replaced finds in its ``topology.roles``, ``primary_of``, ``primaries`` and
+    ``added`` the plain databases added after it (each one already in
+    ``connections.settings``: it routes nothing differently, a plain alias is its own primary
+    and no app's home); its ``topology.aliases`` stays exactly its own (``AliasPrefix``).
+    Nothing is ever removed from these tables: a removal gives the new runtime copies of its
+    own, so a thread still reading an older runtime never misses an entry it saw. Iterating
+    them goes over a snapshot (``state.growing_tables``)."""
+
+    __slots__ = ("added", "aliases", "primaries", "primary_of", "roles", "roles_view", "tip")
+
+    def __init__(self, runtime: DatabaseRuntime) -> None:
+        """Copies of ``runtime``'s tables (O(aliases), once per chain)."""
+        topology = runtime.topology
+        self.aliases: list[str] = list(topology.aliases)
+        self.roles: GrowingTable[str, DatabaseRole] = GrowingTable(topology.roles)
+        self.roles_view = MappingProxyType(self.roles)
+        self.primary_of: GrowingTable[str, str] = GrowingTable(runtime.primary_of)
+        self.primaries: GrowingSet[str] = GrowingSet(runtime.primaries)
+        self.added: GrowingTable[str, Mapping[str, Any]] = GrowingTable(runtime.added)
+        self.tip: DatabaseRuntime = runtime
+
+    def add(self, alias: str, setting: Mapping[str, Any], role: DatabaseRole) -> None:
+        """``alias``, a plain database (its own primary), in every table."""
+        self.roles[alias], self.primary_of[alias], self.added[alias] = role, alias, setting
+        if role.is_primary:
+            self.primaries.add(alias)
+        self.aliases.append(alias)  # last: an AliasPrefix of the next runtime includes it
+
+
+def _without(cache: dict[str, Any], alias: str) -> dict[str, Any]:
+    """A copy of ``cache`` without ``alias``: copied in one C call (other threads fill it)."""
+    kept = cache.copy()
+    kept.pop(alias, None)
+    return kept
 
 
 def _plain(topology: Topology, role: DatabaseRole) -> bool:

@@ -20,7 +20,7 @@ Apps that no rule names live on ``default``. Rules may name an app by its dotted
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -85,7 +85,8 @@ class RoutingRule(NamedTuple):
 class Topology(NamedTuple):
     """Immutable view of aliases, roles and app homes; build with ``Topology.from_settings``."""
 
-    aliases: tuple[str, ...]
+    aliases: Sequence[str]
+    """A tuple, or an ``AliasPrefix`` in a runtime derived for a tenant (compares equal)."""
     roles: Mapping[str, DatabaseRole]
     homes: Mapping[str, str]
     rules: tuple[RoutingRule, ...] = ()
