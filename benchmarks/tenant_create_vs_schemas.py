@@ -152,14 +152,19 @@ def dt_project(project: Path) -> dict[str, str]:
     return {**env, "DJANGO_SETTINGS_MODULE": "settings_dt"}
 
 
+def project_copy(prefix: str) -> tuple[Path, Path]:
+    """A new folder holding a copy of benchmarks/tenant_project: (the folder, the copy)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    shutil.copytree(PROJECT, folder / "project", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder, folder / "project"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-round", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-create-dt-"))
-    project = folder / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+    folder, project = project_copy("bench-create-dt-")
     wide_app(project)
     names = {
         (case, r): [f"{PREFIX[case]}{r}_{k}" for k in range(args.per_round + 1)]

@@ -26,12 +26,19 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from tenant_create_vs_schemas import DT_DB, PG, TENANT_APPS, admin, drop_all, dt_project
-from tenant_project_env import PROJECT, project_env
+from tenant_create_vs_schemas import (
+    DT_DB,
+    PG,
+    TENANT_APPS,
+    admin,
+    drop_all,
+    dt_project,
+    project_copy,
+)
+from tenant_project_env import project_env
 
 NEW = """from django.db import migrations, models
 
@@ -84,9 +91,7 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-mig-dt-"))
-    project = folder / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+    folder, project = project_copy("bench-mig-dt-")
     (project / "wide").mkdir()  # settings_dt names it; empty here
     (project / "wide" / "__init__.py").write_text("")
     tenants = {case: [f"{case[0]}{case[-1]}{i:03d}" for i in range(args.tenants)] for case in CASES}
