@@ -50,6 +50,10 @@ class ProcessState:
     tenant_connections: threading.local = field(default_factory=threading.local)
     """``tenants.registry``: per thread (its ``__dict__``), each tenant database it was routed to
     -> the ``removals`` count when it last checked that its connection is current."""
+    tenant_sweeps: threading.local = field(default_factory=threading.local)
+    """``tenants.registry``: per thread, the ``removals`` count at which it last found every
+    tenant connection it holds current (``upto``): a tenant first routed to after that checks
+    its own connection only."""
     tenant_registry: Any = None
     """``tenants.registry``: the ``TenantRegistry`` of the tenants setting, made on first use."""
     read_only_reasons: dict[str, str] = field(default_factory=dict)

@@ -425,20 +425,33 @@ def fresh_connection(alias: str, runtime: DatabaseRuntime) -> str:
     router calls it for every query it routes, whatever the thread does (no request needed).
     One dictionary lookup and one comparison when nothing was removed: the router reads
     ``runtime.state.tenant_connections`` inline (each tenant database this thread was routed
-    to -> ``runtime.removals`` when it last checked) and calls this when it differs."""
+    to -> ``runtime.removals`` when it last checked) and calls this when it differs. A tenant
+    first routed to since this thread last found all its connections current checks only its
+    own (opening n tenants in one thread is O(n), not n^2: issue 23, point 7)."""
     removals = runtime.removals
     checked = runtime.state.tenant_connections.__dict__
     if checked.get(alias) == removals:
         return alias
     checked.setdefault(alias, None)
+    swept = runtime.state.tenant_sweeps.__dict__
+    if swept.get("upto") == removals:  # nothing removed since every connection was current
+        _recheck(alias, checked, removals)
+        return alias
     for held in list(checked):
-        if not _close_if_superseded(held):
-            checked[held] = None  # in a transaction: closed at a routed query after it
-        elif held in connections.settings:
-            checked[held] = removals
-        else:
-            del checked[held]
+        _recheck(held, checked, removals)
+    if None not in checked.values():  # none left in a transaction: all current
+        swept["upto"] = removals
     return alias
+
+
+def _recheck(held: str, checked: dict[str, int | None], removals: int) -> None:
+    """Whether this thread's connection to ``held`` is current, noted in ``checked``."""
+    if not _close_if_superseded(held):
+        checked[held] = None  # in a transaction: closed at a routed query after it
+    elif held in connections.settings:
+        checked[held] = removals
+    else:
+        del checked[held]
 
 
 def _close_if_superseded(alias: str) -> bool:
