@@ -12,10 +12,20 @@ timed from outside (process start included), ``default`` / ``public`` already mi
   databases) and ``migrate_schemas --executor=multiprocessing`` (its default 2 processes);
 - one new migration: an AddField of crm.Company written into the app, then the same commands
   over the migrated tenants (ours: the ``--parallel 2`` databases get it from
-  ``migrate_all --parallel 2``, the others from ``migrate_all``).
+  ``migrate_all --parallel 2``, the others from ``migrate_all``);
+- the SQL floor: each migration's ``sqlmigrate`` output (rendered once before the rounds against
+  a scratch tenant, ``dcfg_bench_m_prep``, migrated by that SQL as it is rendered), the
+  ``django_migrations`` row migrate records inserted before its COMMIT, concatenated in plan
+  order (fresh: django_migrations' CREATE TABLE first, every migration migrate records in a
+  tenant; one new migration: that one), run by ``psql -q -X -v ON_ERROR_STOP=1 -f`` once per
+  tenant database (one connection each) on its own databases, serially and 2 at once. A
+  RunPython operation has no SQL (crm 0004's runs on empty tables).
 
 Each case is checked afterwards (every tenant has ``crm_company``, and after the new migration
-its column). Every database is dropped at the end. Prints a Markdown table and one JSON line.
+its column; every floor database has the columns of every table and the django_migrations rows
+of a database ``migrate_all`` migrated). Every database is dropped at the end. Prints Markdown
+tables (the floor over ``migrate_all``: serial / serial, 2 at once / ``--parallel 2``) and one
+JSON line.
 """
 
 from __future__ import annotations
