@@ -12,21 +12,33 @@ timed from outside (process start included), ``default`` / ``public`` already mi
   databases) and ``migrate_schemas --executor=multiprocessing`` (its default 2 processes);
 - one new migration: an AddField of crm.Company written into the app, then the same commands
   over the migrated tenants (ours: the ``--parallel 2`` databases get it from
-  ``migrate_all --parallel 2``, the others from ``migrate_all``).
+  ``migrate_all --parallel 2``, the others from ``migrate_all``);
+- the SQL floor: each migration's ``sqlmigrate`` output (rendered once before the rounds against
+  a scratch tenant, ``dcfg_bench_m_prep``, migrated by that SQL as it is rendered), the
+  ``django_migrations`` row migrate records inserted before its COMMIT, concatenated in plan
+  order (fresh: django_migrations' CREATE TABLE first, every migration migrate records in a
+  tenant; one new migration: that one), run by ``psql -q -X -v ON_ERROR_STOP=1 -f`` once per
+  tenant database (one connection each) on its own databases, serially and 2 at once. A
+  RunPython operation has no SQL (crm 0004's runs on empty tables).
 
 Each case is checked afterwards (every tenant has ``crm_company``, and after the new migration
-its column). Every database is dropped at the end. Prints a Markdown table and one JSON line.
+its column; every floor database has the columns of every table and the django_migrations rows
+of a database ``migrate_all`` migrated). Every database is dropped at the end. Prints Markdown
+tables (the floor over ``migrate_all``: serial / serial, 2 at once / ``--parallel 2``) and one
+JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tenant_create_vs_schemas import (
@@ -60,10 +72,51 @@ for name in sys.argv[1:]:
     with connection.cursor() as cursor:
         cursor.execute('CREATE SCHEMA "%s"' % name)
 """
+# Writes the SQL of every unapplied migration of tenant "prep" to argv[1]: each migration's
+# `sqlmigrate` output with the django_migrations row migrate records, applied to prep by psql
+# before the next is rendered (so a rendering that reads the database sees the state the
+# migration runs on). Fresh: django_migrations' CREATE TABLE first.
+FLOOR_SQL = r"""
+import io, subprocess, sys
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
+connection = connections["tenant_prep"]
+executor = MigrationExecutor(connection)
+plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+chunks = []
+
+
+def apply(chunk):
+    psql = ["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", sys.argv[2]]
+    subprocess.run(psql, input=chunk, text=True, check=True, stdout=subprocess.DEVNULL)
+    chunks.append(chunk)
+
+
+if not executor.recorder.has_table():
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        editor.create_model(MigrationRecorder.Migration)
+    apply("\n".join(editor.collected_sql) + "\n")
+for migration, _ in plan:
+    out = io.StringIO()
+    call_command("sqlmigrate", migration.app_label, migration.name, database="tenant_prep",
+                 stdout=out, no_color=True)
+    sql, row = out.getvalue(), (
+        "INSERT INTO django_migrations (app, name, applied) VALUES ('%s', '%s', now());\n"
+        % (migration.app_label, migration.name))
+    head, commit, tail = sql.rpartition("COMMIT;")
+    apply(head + row + commit + tail if commit else sql + row)
+open(sys.argv[1], "w").write("\n".join(chunks))
+"""
 CASES = {
     "ours": "`migrate_all`",
     "ours_p2": "`migrate_all --parallel 2`",
     "dt": "django-tenants `migrate_schemas --executor=multiprocessing` (2 processes)",
+    "floor": "SQL floor: `psql -f` per database, serially",
+    "floor_p2": "SQL floor: `psql -f` per database, 2 at once",
 }
 
 
@@ -71,6 +124,42 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
     started = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def floor(sql: Path, names: list[str], workers: int) -> float:
+    """Runs ``sql`` by psql in each tenant database (one connection each), ``workers`` at once."""
+
+    def run(name: str) -> None:
+        psql = ["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", "-f", str(sql)]
+        subprocess.run(
+            [*psql, "-d", f"{PG}/dcfg_bench_m_{name}"], check=True, stdout=subprocess.DEVNULL
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, names))
+    return time.perf_counter() - started
+
+
+def schema(database: str) -> tuple[set[tuple[str, str]], int]:
+    """The (table, column) pairs of ``database``'s public schema and its django_migrations rows."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/{database}") as connection:
+        columns = connection.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public'"
+        ).fetchall()
+        rows = connection.execute("SELECT count(*) FROM django_migrations").fetchone()
+    return {(t, c) for t, c in columns}, rows[0] if rows else -1
+
+
+def check_floor(names: list[str], like: str) -> None:
+    """Every floor database ends with the tables, columns and migration rows of ``like``."""
+    expected = schema(like)
+    for name in names:
+        got = schema(f"dcfg_bench_m_{name}")
+        assert got == expected, (name, got[0] ^ expected[0], got[1], expected[1])
 
 
 def check(databases: dict[str, list[str]], column: bool) -> None:
@@ -84,6 +173,39 @@ def check(databases: dict[str, list[str]], column: bool) -> None:
                 row = connection.execute(sql, [schema]).fetchone()  # type: ignore[arg-type]
                 assert row, (database, schema)
                 assert row[0] > 0, (database, schema, column)
+
+
+def floor_sql(folder: Path, project: Path, new: Path) -> dict[str, Path]:
+    """The floor's SQL files: every tenant migration (fresh), then ``new``'s migration alone."""
+    sql = {step: folder / f"floor_{step}.sql" for step in ("fresh", "new")}
+    prep = project_env(folder, f"{PG}/dcfg_bench_m_{{tenant}}", ["prep"])
+    admin('CREATE DATABASE "dcfg_bench_m_prep"')
+    for step in ("fresh", "new"):
+        if step == "new":
+            new.write_text(NEW)
+        command = [sys.executable, "-c", FLOOR_SQL, str(sql[step]), f"{PG}/dcfg_bench_m_prep"]
+        subprocess.run(command, cwd=project, env=prep, check=True, stdout=subprocess.DEVNULL)
+    new.unlink()
+    return sql
+
+
+def report(times: dict[str, list[float]], tenants: int, rounds: int) -> None:
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    print(f"\n{tenants} PostgreSQL tenants, {rounds} rounds, medians:\n")
+    print("| case | fresh s | x django-tenants | one new migration s | x django-tenants |")
+    print("|---|---|---|---|---|")
+    for case, label in CASES.items():
+        fresh, one = medians[f"fresh {case}"], medians[f"new {case}"]
+        print(
+            f"| {label} | {fresh:.2f} | {fresh / medians['fresh dt']:.2f}x | {one:.2f} |"
+            f" {one / medians['new dt']:.2f}x |"
+        )
+    print("\n| floor / ours | fresh | one new migration |\n|---|---|---|")
+    for fl, ours in (("floor", "ours"), ("floor_p2", "ours_p2")):
+        ratios = [medians[f"{step} {fl}"] / medians[f"{step} {ours}"] for step in ("fresh", "new")]
+        print(f"| {CASES[fl]} / {CASES[ours]} | {ratios[0]:.2f} | {ratios[1]:.2f} |")
+    print(f"load average after: {os.getloadavg()}")
+    print(json.dumps({"tenants": tenants, "rounds": rounds, **times}))
 
 
 def main() -> None:
@@ -117,10 +239,11 @@ def main() -> None:
         drop_all()
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=envs["ours"], **quiet)
         subprocess.run([*manage, "makemigrations", "dt_customers", "-v", "0"], env=dt_env, **quiet)
+        sql = floor_sql(folder, project, new)
         for r in range(args.rounds):
             new.unlink(missing_ok=True)
             drop_all()  # the tenants, the templates migrate_all keeps, django-tenants' database
-            ours = [n for case in ("ours", "ours_p2") for n in tenants[case]]
+            ours = [n for case in CASES if case != "dt" for n in tenants[case]]
             admin(
                 *(f'CREATE DATABASE "dcfg_bench_m_{n}"' for n in ours), f'CREATE DATABASE "{DT_DB}"'
             )
@@ -130,9 +253,14 @@ def main() -> None:
                 if step == "new":
                     new.write_text(NEW)
                 for case in CASES:
-                    took = timed(commands[case], envs[case], project)
+                    if case.startswith("floor"):
+                        took = floor(sql[step], tenants[case], 2 if case.endswith("p2") else 1)
+                        check_floor(tenants[case], f"dcfg_bench_m_{tenants['ours'][0]}")
+                    else:
+                        took = timed(commands[case], envs[case], project)
                     times[f"{step} {case}"].append(took)
-                    print(f"round {r} {step} {case}: {took:.2f}s", file=sys.stderr)
+                    load = os.getloadavg()[0]
+                    print(f"round {r} {step} {case}: {took:.2f}s, load {load:.1f}", file=sys.stderr)
                     databases = (
                         {DT_DB: tenants["dt"]}
                         if case == "dt"
@@ -142,17 +270,7 @@ def main() -> None:
     finally:
         drop_all()
         shutil.rmtree(folder)
-    medians = {key: statistics.median(values) for key, values in times.items()}
-    print(f"\n{args.tenants} PostgreSQL tenants, {args.rounds} rounds, medians:\n")
-    print("| case | fresh s | x django-tenants | one new migration s | x django-tenants |")
-    print("|---|---|---|---|---|")
-    for case, label in CASES.items():
-        fresh, one = medians[f"fresh {case}"], medians[f"new {case}"]
-        print(
-            f"| {label} | {fresh:.2f} | {fresh / medians['fresh dt']:.2f}x | {one:.2f} |"
-            f" {one / medians['new dt']:.2f}x |"
-        )
-    print(json.dumps({"tenants": args.tenants, "rounds": args.rounds, **times}))
+    report(times, args.tenants, args.rounds)
 
 
 if __name__ == "__main__":
