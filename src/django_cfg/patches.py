@@ -184,6 +184,50 @@ _WRAP_CONNECTIONS = "django_cfg.patches.wrap_new_connection"
 _TOUCH_CONNECTIONS = "django_cfg.patches.touch_new_connection"
 
 
+class FollowedAliases:
+    """The aliases of ``connections.settings``, in its order, for which ``holds(alias, entry,
+    runtime)`` is true, kept by ``follow``: counted over every database for a compiled runtime,
+    then changed only by the one alias each runtime derived from it adds or removes (opening a
+    tenant visits no other database: issue 23, point 1).
+
+        candidates = FollowedAliases(_may_have_atomic_requests)
+        candidates.follow(runtime)          # under the runtime's rebuild, before it is published
+        aliases = candidates.snapshot()     # a request, in any thread: a list, or None
+        if candidates:                      # any alias holds
+    """
+
+    __slots__ = ("_aliases", "_holds")
+
+    def __init__(self, holds: Callable[[str, Mapping[str, Any], DatabaseRuntime], bool]) -> None:
+        self._holds = holds
+        self._aliases: dict[str, None] | None = None  # an ordered set; None: not counted yet
+
+    def follow(self, runtime: DatabaseRuntime) -> None:
+        from django.db import connections
+
+        every = connections.settings
+        change = runtime.derived_for
+        if change is None or self._aliases is None:
+            self._aliases = dict.fromkeys(
+                alias for alias, entry in every.items() if self._holds(alias, entry, runtime)
+            )
+            return
+        alias, added = change
+        if not added:
+            self._aliases.pop(alias, None)
+        elif self._holds(alias, every.get(alias) or {}, runtime):
+            self._aliases[alias] = None
+
+    def snapshot(self) -> list[str] | None:
+        """The aliases now, listed in one C call (another thread may follow meanwhile); None:
+        not counted yet (every database counts)."""
+        aliases = self._aliases
+        return None if aliases is None else list(aliases)
+
+    def __bool__(self) -> bool:
+        return bool(self._aliases)
+
+
 @dataclass(eq=False)
 class Applied:
     """What ``install()`` changed, so that ``uninstall()`` can put it back; kept on the
@@ -196,14 +240,14 @@ class Applied:
     wraps_connections: bool = False
     followed: tuple[Any, ...] | None = None
     """What of the topology the patches were last installed for (``follow``); None: unknown."""
-    atomic_candidates: tuple[str, ...] | None = None
-    """Patch 12: the aliases whose ``ATOMIC_REQUESTS`` a request checks, in ``DATABASES``
-    order (replaced, never changed: requests iterate it), kept by ``follow``; None: every
-    database (not followed yet)."""
-    keeping: set[str] | None = None
-    """Patch 10: the aliases whose settings keep PostgreSQL connections, counted by ``follow``
-    from settings at each compiled runtime and kept up to date per plain database added or
-    removed (None: not counted yet)."""
+    atomic_candidates: FollowedAliases = field(
+        default_factory=lambda: FollowedAliases(_may_have_atomic_requests)
+    )
+    """Patch 12: the aliases whose ``ATOMIC_REQUESTS`` a request checks."""
+    keeping: FollowedAliases = field(
+        default_factory=lambda: FollowedAliases(_keeps_postgresql_connection)
+    )
+    """Patch 10: the aliases whose settings keep PostgreSQL connections."""
     request_receivers: int = 0
     """Patch 11: how many times its receivers were connected (0: Django's are); a thread whose
     ``touched.since`` differs makes Django's full visit once."""
@@ -238,23 +282,31 @@ def follow(runtime: DatabaseRuntime) -> None:
 
     applied = _applied(runtime.state)
     in_use = router_installed(getattr(settings, "DATABASE_ROUTERS", ()))
+    applied.keeping.follow(runtime)
+    applied.atomic_candidates.follow(runtime)
     followed = (
         in_use,
         tuple(sorted(runtime.homes.items())),
         runtime.replicated,
         wraps_connections(runtime.topology),
-        _keeping_postgresql_connections(runtime, applied),
+        bool(applied.keeping),
     )
-    _follow_atomic_candidates(runtime, applied)
     if applied.followed == followed:
         return
-    install(runtime.topology, applied, routed=in_use)
+    install(runtime.topology, applied, routed=in_use, keeping=bool(applied.keeping))
     applied.followed = followed
 
 
-def install(topology: Topology, applied: Applied | None = None, *, routed: bool = True) -> None:
+def install(
+    topology: Topology,
+    applied: Applied | None = None,
+    *,
+    routed: bool = True,
+    keeping: bool | None = None,
+) -> None:
     """Apply the patches ``topology`` needs, and undo those it no longer needs (idempotent);
-    without the router (``routed=False``) only those that do not route (patch 10).
+    without the router (``routed=False``) only those that do not route (patch 10, needed when
+    ``keeping``: whether a PostgreSQL database keeps connections; None: read from settings).
 
     It goes straight from what is applied to what is needed: a patch needed before and after
     stays in place throughout (a delete running in another thread meanwhile still gets the
@@ -264,7 +316,7 @@ def install(topology: Topology, applied: Applied | None = None, *, routed: bool 
     applied.followed = None  # installed by hand: the next rebuild decides again
     relations = cross_database_relations(topology) if routed else ()
     names = _routing_names(topology, relations, applied) if routed else {}
-    if keeps_postgresql_connections():
+    if keeping if keeping is not None else keeps_postgresql_connections():
         names.update(_bounded_health_checks(applied))
     for (module, name), original in list(applied.names.items()):
         if (module, name) not in names:
@@ -345,6 +397,16 @@ def installed() -> dict[str, Any]:
 def dropped_constraints() -> tuple[CrossDatabaseRelation, ...]:
     """The crossing ForeignKeys whose database constraint ``install()`` dropped (patch 2)."""
     return tuple(_applied().constraints)
+
+
+def _kept_in_place(
+    applied: Applied, owner: ModuleType | type, *names: str
+) -> dict[tuple[ModuleType | type, str], Any]:
+    """An installed patch's replacements, as they are in place (empty: not installed), so that
+    ``install()`` running again keeps them rather than wrapping Django's objects twice."""
+    if (owner, names[0]) not in applied.names:
+        return {}
+    return {(owner, name): vars(owner)[name] for name in names}
 
 
 def _qualified(owner: ModuleType | type, name: str) -> str:
@@ -456,9 +518,8 @@ def _connect_reports(applied: Applied) -> dict[tuple[ModuleType | type, str], An
     """Django's ``connect()`` tells ``replicas.outage`` how it went (see patch 7)."""
     from django_cfg.replicas import outage
 
-    key = (BaseDatabaseWrapper, "connect")
-    if key in applied.names:  # installed: keep the wrapper in place
-        return {key: vars(BaseDatabaseWrapper)["connect"]}
+    if kept := _kept_in_place(applied, BaseDatabaseWrapper, "connect"):
+        return kept
     original = vars(BaseDatabaseWrapper)["connect"]
 
     @functools.wraps(original)
@@ -473,7 +534,7 @@ def _connect_reports(applied: Applied) -> dict[tuple[ModuleType | type, str], An
             raise instead from error
         outage.connected(self)
 
-    return {key: connect}
+    return {(BaseDatabaseWrapper, "connect"): connect}
 
 
 # 8. Tenant aliases on first use ----------------------------------------------------------------
@@ -481,9 +542,8 @@ def _connect_reports(applied: Applied) -> dict[tuple[ModuleType | type, str], An
 
 def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
     """``connections["tenant_acme"]`` opens a known tenant's database (see patch 8)."""
-    key = (ConnectionHandler, "__getitem__")
-    if key in applied.names:  # installed: keep the wrapper in place
-        return {key: vars(ConnectionHandler)["__getitem__"]}
+    if kept := _kept_in_place(applied, ConnectionHandler, "__getitem__"):
+        return kept
     original = ConnectionHandler.__getitem__
     from django.db import connections
 
@@ -501,7 +561,7 @@ def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str],
             touched.__dict__[alias] = wrapper
         return wrapper
 
-    return {key: __getitem__}
+    return {(ConnectionHandler, "__getitem__"): __getitem__}
 
 
 # 9. on_commit callbacks keep their tenant -------------------------------------------------------
@@ -509,9 +569,8 @@ def _tenant_connections(applied: Applied) -> dict[tuple[ModuleType | type, str],
 
 def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, str], Any]:
     """A callback registered in an atomic block runs as the tenant that registered it."""
-    key = (BaseDatabaseWrapper, "on_commit")
-    if key in applied.names:  # installed: keep the wrapper in place
-        return {key: vars(BaseDatabaseWrapper)["on_commit"]}
+    if kept := _kept_in_place(applied, BaseDatabaseWrapper, "on_commit"):
+        return kept
     original = BaseDatabaseWrapper.on_commit
 
     @functools.wraps(original)
@@ -522,7 +581,7 @@ def _on_commit_keeps_tenant(applied: Applied) -> dict[tuple[ModuleType | type, s
             func = keeping_tenant(func)
         original(self, func, robust)
 
-    return {key: on_commit}
+    return {(BaseDatabaseWrapper, "on_commit"): on_commit}
 
 
 # 12. ATOMIC_REQUESTS without a visit of every database -----------------------------------------
@@ -532,9 +591,8 @@ def _atomic_requests_of_candidates(applied: Applied) -> dict[tuple[ModuleType | 
     """Django's ``make_view_atomic`` over ``applied.atomic_candidates`` (see patch 12)."""
     from django.core.handlers.base import BaseHandler
 
-    key = (BaseHandler, "make_view_atomic")
-    if key in applied.names:  # installed: keep the replacement in place
-        return {key: vars(BaseHandler)["make_view_atomic"]}
+    if kept := _kept_in_place(applied, BaseHandler, "make_view_atomic"):
+        return kept
     original = BaseHandler.make_view_atomic
 
     @functools.wraps(original)
@@ -544,7 +602,7 @@ def _atomic_requests_of_candidates(applied: Applied) -> dict[tuple[ModuleType | 
 
         non_atomic_requests: set[str] = getattr(view, "_non_atomic_requests", set())
         every = connections.settings
-        candidates = applied.atomic_candidates
+        candidates = applied.atomic_candidates.snapshot()
         for alias in every if candidates is None else candidates:
             settings_dict = every.get(alias)
             if settings_dict is None or not settings_dict["ATOMIC_REQUESTS"]:
@@ -555,31 +613,13 @@ def _atomic_requests_of_candidates(applied: Applied) -> dict[tuple[ModuleType | 
                 view = transaction.atomic(using=alias)(view)
         return view
 
-    return {key: make_view_atomic}
+    return {(BaseHandler, "make_view_atomic"): make_view_atomic}
 
 
-def _follow_atomic_candidates(runtime: DatabaseRuntime, applied: Applied) -> None:
-    """``applied.atomic_candidates`` for ``runtime``: every database of settings and each one
-    added at run time with ``ATOMIC_REQUESTS`` (all of them again for a compiled runtime, the
-    one alias for a derived one)."""
-    from django.db import connections
-
-    change = runtime.derived_for
-    if change is None:
-        applied.atomic_candidates = tuple(
-            alias
-            for alias, entry in connections.settings.items()
-            if alias not in runtime.added or entry.get("ATOMIC_REQUESTS")
-        )
-        return
-    alias, added = change
-    if applied.atomic_candidates is None:
-        return  # every database is visited until a compiled runtime is followed
-    if not added:
-        if alias in applied.atomic_candidates:
-            applied.atomic_candidates = tuple(a for a in applied.atomic_candidates if a != alias)
-    elif (connections.settings.get(alias) or {}).get("ATOMIC_REQUESTS"):
-        applied.atomic_candidates = (*applied.atomic_candidates, alias)
+def _may_have_atomic_requests(alias: str, entry: Mapping[str, Any], runtime: Any) -> bool:
+    """Every database of settings (the test runner may turn ``ATOMIC_REQUESTS`` on), and one
+    added at run time whose settings have it."""
+    return alias not in runtime.added or bool(entry.get("ATOMIC_REQUESTS"))
 
 
 # 10. Health checks with a deadline -------------------------------------------------------------
@@ -591,8 +631,8 @@ def _bounded_health_checks(applied: Applied) -> dict[tuple[ModuleType | type, st
     from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
 
     names = ("is_usable", "close_if_health_check_failed", "pool")
-    if (PostgreSQLWrapper, "pool") in applied.names:  # installed: keep the wrappers in place
-        return {(PostgreSQLWrapper, name): vars(PostgreSQLWrapper)[name] for name in names}
+    if kept := _kept_in_place(applied, PostgreSQLWrapper, *names):
+        return kept
     django_pool = vars(PostgreSQLWrapper)["pool"]
     return {
         (PostgreSQLWrapper, "is_usable"): _is_usable,
@@ -663,37 +703,15 @@ def keeps_postgresql_connections(databases: dict[str, Any] | None = None) -> boo
 
     if databases is None:
         databases = getattr(settings, "DATABASES", {})
-    return any(_keeps_postgresql_connection(entry) for entry in databases.values())
-
-
-def _keeps_postgresql_connection(entry: Mapping[str, Any]) -> bool:
-    return base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql" and (
-        entry.get("CONN_MAX_AGE", 0) != 0 or bool((entry.get("OPTIONS") or {}).get("pool"))
+    return any(
+        _keeps_postgresql_connection(alias, entry, None) for alias, entry in databases.items()
     )
 
 
-def _keeping_postgresql_connections(runtime: DatabaseRuntime, applied: Applied) -> bool:
-    """``keeps_postgresql_connections()`` for ``follow``: counted from settings for a compiled
-    runtime, updated by the one alias of a derived one (opening a tenant does not visit every
-    database: issue 23, point 1)."""
-    from django.conf import settings
-    from django.db import connections
-
-    change = runtime.derived_for
-    if change is None or applied.keeping is None:
-        databases = getattr(settings, "DATABASES", {})
-        keeping = {
-            alias for alias, entry in databases.items() if _keeps_postgresql_connection(entry)
-        }
-        applied.keeping = keeping
-    else:
-        alias, added = change
-        keeping = applied.keeping
-        if added and _keeps_postgresql_connection(connections.settings.get(alias) or {}):
-            keeping.add(alias)
-        elif not added:
-            keeping.discard(alias)
-    return bool(keeping)
+def _keeps_postgresql_connection(alias: str, entry: Mapping[str, Any], runtime: Any) -> bool:
+    return base_engine(str(entry.get("ENGINE") or "")) == "django.db.backends.postgresql" and (
+        entry.get("CONN_MAX_AGE", 0) != 0 or bool((entry.get("OPTIONS") or {}).get("pool"))
+    )
 
 
 # 11. Request signals visit the connections a request reached ----------------------------------

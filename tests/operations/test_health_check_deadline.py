@@ -38,16 +38,14 @@ def server() -> Iterator[PrivateServer]:
 
 
 @pytest.fixture
-def bounded(monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any) -> Iterator[None]:
+def bounded(django_db_blocker: Any) -> Iterator[None]:
     """Patch 10 installed (the suite's settings keep no PostgreSQL connection), then as before;
     connections of the test's own wrappers allowed (no test database is involved)."""
-    monkeypatch.setattr(patches, "keeps_postgresql_connections", lambda *_: True)
-    patches.install(current_runtime().topology)
+    patches.install(current_runtime().topology, keeping=True)
     try:
         with django_db_blocker.unblock():
             yield
     finally:
-        monkeypatch.undo()
         patches.install(current_runtime().topology)
 
 

@@ -690,12 +690,10 @@ def test_postgresql_databases_that_keep_connections_need_bounded_health_checks()
     assert not keeps(ENGINE="django.db.backends.sqlite3", CONN_MAX_AGE=60)
 
 
-def test_bounded_health_checks_are_installed_once_and_uninstalled(
-    restored: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(patches, "keeps_postgresql_connections", lambda *_: True)
-    patches.install(current_runtime().topology)
-    patches.install(current_runtime().topology)
+@pytest.mark.usefixtures("restored")
+def test_bounded_health_checks_are_installed_once_and_uninstalled() -> None:
+    patches.install(current_runtime().topology, keeping=True)
+    patches.install(current_runtime().topology, keeping=True)
     installed = patches.installed()
     assert installed.keys() >= HEALTH_CHECK_NAMES
     pool = PostgreSQLDatabaseWrapper.__dict__["pool"]
@@ -705,6 +703,27 @@ def test_bounded_health_checks_are_installed_once_and_uninstalled(
     assert {n: PostgreSQLDatabaseWrapper.__dict__[n] for n in DJANGO_HEALTH_CHECKS} == (
         DJANGO_HEALTH_CHECKS
     )
+
+
+@pytest.mark.usefixtures("restored")
+def test_bounded_health_checks_follow_a_database_added_and_removed_at_run_time() -> None:
+    """Opening a tenant whose settings keep PostgreSQL connections installs patch 10 (counted
+    for the one alias added, not over every database), and removing the last one undoes it."""
+    from django_cfg.runtime.added_databases import add_database, remove_database
+
+    kept = {"ENGINE": "django.db.backends.postgresql", "NAME": "never_connected"}
+    assert not patches.keeps_postgresql_connections()  # the suite's settings keep none
+    assert not patches.installed().keys() & HEALTH_CHECK_NAMES
+    add_database("patch10_plain", {**kept, "CONN_MAX_AGE": 0})
+    add_database("patch10_kept", {**kept, "CONN_MAX_AGE": 60})
+    try:
+        assert current_runtime().derived_for == ("patch10_kept", True)
+        assert patches.installed().keys() >= HEALTH_CHECK_NAMES
+        remove_database("patch10_plain")
+        assert patches.installed().keys() >= HEALTH_CHECK_NAMES
+    finally:
+        remove_database("patch10_kept")
+    assert not patches.installed().keys() & HEALTH_CHECK_NAMES
 
 
 def test_djangos_health_check_is_is_usable_run_once_before_a_statement() -> None:
