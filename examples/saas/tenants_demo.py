@@ -44,9 +44,12 @@ def files_holding(model, column, value):
     return found
 
 
-print(f"tenants: {', '.join(names)}; tenant apps: {', '.join(settings.DJANGO_CFG_TENANTS['apps'])}")
+tenant_apps = settings.DJANGO_CFG_TENANTS["apps"]
+print(f"tenants: {', '.join(names)}; tenant apps: {', '.join(tenant_apps)}")
 owner, _ = User.objects.get_or_create(username="john", defaults={"email": "john@example.com"})
-print(f"user {owner.username!r} (shared): rows in {files_holding(User, 'username', owner.username)}")
+print(
+    f"user {owner.username!r} (shared): rows in {files_holding(User, 'username', owner.username)}"
+)
 
 for name in names:
     with use_tenant(name):
