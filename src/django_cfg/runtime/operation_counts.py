@@ -35,6 +35,11 @@ class LatencyHistogram:
         self.buckets: list[int] = [0] * (len(LATENCY_BUCKETS) + 1)
         self.total_seconds: float = 0.0
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is LatencyHistogram and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
+
     def observe(self, seconds: float) -> None:
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.total_seconds += seconds

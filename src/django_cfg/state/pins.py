@@ -62,6 +62,11 @@ class Write:
     def __repr__(self) -> str:
         return f"Write(lsn={self.lsn!r}, at={self.at!r})"
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Write and (self.lsn, self.at) == (other.lsn, other.at)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
+
 
 class PinState:
     """A context's pins: ``forced`` (``use_primary`` depth) and the primaries it wrote to."""
@@ -75,6 +80,14 @@ class PinState:
 
     def __repr__(self) -> str:
         return f"PinState(forced={self.forced!r}, writes={self.writes!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is PinState and (self.forced, self.writes) == (
+            other.forced,
+            other.writes,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def with_write(self, primary: str, write: Write | None) -> PinState:
         writes = dict(self.writes)
@@ -130,6 +143,14 @@ class PinPolicy:
             f"PinPolicy(pin_seconds={self.pin_seconds!r}, "
             f"note_again_after={self.note_again_after!r})"
         )
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is PinPolicy and (self.pin_seconds, self.note_again_after) == (
+            other.pin_seconds,
+            other.note_again_after,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def within_window(self, write: Write) -> bool:
         """Whether ``write`` still pins reads by time (engines without WAL positions)."""

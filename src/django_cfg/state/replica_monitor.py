@@ -104,11 +104,21 @@ class ReplicaHealth:
     def __repr__(self) -> str:
         return f"ReplicaHealth({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is ReplicaHealth and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
+
 
 class _PrimaryWal:
     def __init__(self) -> None:
         self.samples: deque[tuple[float, int]] = deque(maxlen=512)
         self.probed_at = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _PrimaryWal and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
 class _Flight:
@@ -119,6 +129,11 @@ class _Flight:
         self.started = started
         self.alias: str | None = None
         self.reported = False
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Flight and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
 def _fly(flight: _Flight, work: Callable[[], None]) -> None:
