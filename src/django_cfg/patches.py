@@ -405,10 +405,11 @@ def _cross_database_admin(applied: Applied) -> dict[tuple[ModuleType | type, str
 
 @functools.cache  # one wrapper per Django method: install() after uninstall() puts the same back
 def _select_related_within_databases(django_method: Callable[..., Any]) -> Callable[..., Any]:
-    from django_cfg.admin.changelist import follow_within_databases
-
     @functools.wraps(django_method)
     def apply_select_related(self: Any, qs: Any) -> Any:
+        # Imported by the first changelist, not at startup (issue 23).
+        from django_cfg.admin.changelist import follow_within_databases
+
         return follow_within_databases(django_method(self, qs), self.list_display)
 
     return apply_select_related
