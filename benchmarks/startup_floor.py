@@ -9,7 +9,8 @@ rules (the example project's apps), three ways side by side in one run:
     python benchmarks/startup_floor.py [ROUNDS] [OUT.json] [--before=REVISION]
 
 ``--before=c4951c4`` adds a fourth variant: django_cfg's ``src/`` as of that revision (``git
-archive``), the same settings files and venv, counted in the same run.
+archive``), the same settings files and venv, counted in the same run. Every variant has a
+``src/`` first on ``PYTHONPATH`` (each path entry costs every import a lookup).
 
 Instructions of the whole process are counted by valgrind (PYTHONHASHSEED=0; the same code
 counts within ~0.1%); peak RSS (ru_maxrss) and tracemalloc's peak are medians over ROUNDS
@@ -41,9 +42,10 @@ SETUP_ONCE = str(BENCH / "startup" / "setup_once.py")
 
 
 def env(module: str, source: Path | None = None, traced: bool = False) -> dict[str, str]:
-    first = f"{source}:" if source is not None else ""
+    # Every variant has a src/ folder first on its path (this checkout's, where it is installed
+    # from, or --before's), so that each searches as many folders for its imports.
     return {
-        "PYTHONPATH": f"{first}.:{BENCH / 'startup'}",
+        "PYTHONPATH": f"{source or ROOT / 'src'}:.:{BENCH / 'startup'}",
         "DJANGO_SETTINGS_MODULE": module,
         "DJANGO_CFG_TRACEMALLOC": "1" if traced else "0",
     }
