@@ -141,7 +141,6 @@ import heapq
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -228,35 +227,31 @@ class FollowedAliases:
         return bool(self._aliases)
 
 
-@dataclass(eq=False)
+# Written out, not a dataclass: defining a dataclass runs its methods' generated source through
+# exec(), ~2-4M instructions at every startup (issue 23).
 class Applied:
     """What ``install()`` changed, so that ``uninstall()`` can put it back; kept on the
     runtime's process state (``current_runtime().state.patches``)."""
 
-    names: dict[tuple[ModuleType | type, str], Any] = field(
-        default_factory=dict
-    )  # -> Django's value
-    constraints: list[CrossDatabaseRelation] = field(default_factory=list)
-    wraps_connections: bool = False
-    followed: tuple[Any, ...] | None = None
-    """What of the topology the patches were last installed for (``follow``); None: unknown."""
-    atomic_candidates: FollowedAliases = field(
-        default_factory=lambda: FollowedAliases(_may_have_atomic_requests)
-    )
-    """Patch 12: the aliases whose ``ATOMIC_REQUESTS`` a request checks."""
-    keeping: FollowedAliases = field(
-        default_factory=lambda: FollowedAliases(_keeps_postgresql_connection)
-    )
-    """Patch 10: the aliases whose settings keep PostgreSQL connections."""
-    request_receivers: int = 0
-    """Patch 11: how many times its receivers were connected (0: Django's are); a thread whose
-    ``touched.since`` differs makes Django's full visit once."""
-    touched: threading.local = field(default_factory=threading.local)
-    """Patches 8 and 11, per thread (its ``__dict__``): alias -> the wrapper reached through
-    ``connections[alias]`` or connected since this thread's last ``request_started``."""
-    aging: threading.local = field(default_factory=threading.local)
-    """Patch 11, per thread: ``heap`` of (close_at, alias) of open connections with a
-    ``CONN_MAX_AGE``, ``pushed`` (alias -> close_at in the heap), ``since``."""
+    def __init__(self) -> None:
+        self.names: dict[tuple[ModuleType | type, str], Any] = {}  # -> Django's value
+        self.constraints: list[CrossDatabaseRelation] = []
+        self.wraps_connections: bool = False
+        self.followed: tuple[Any, ...] | None = None
+        """What of the topology the patches were last installed for (``follow``); None: unknown."""
+        self.atomic_candidates = FollowedAliases(_may_have_atomic_requests)
+        """Patch 12: the aliases whose ``ATOMIC_REQUESTS`` a request checks."""
+        self.keeping = FollowedAliases(_keeps_postgresql_connection)
+        """Patch 10: the aliases whose settings keep PostgreSQL connections."""
+        self.request_receivers: int = 0
+        """Patch 11: how many times its receivers were connected (0: Django's are); a thread whose
+        ``touched.since`` differs makes Django's full visit once."""
+        self.touched: threading.local = threading.local()
+        """Patches 8 and 11, per thread (its ``__dict__``): alias -> the wrapper reached through
+        ``connections[alias]`` or connected since this thread's last ``request_started``."""
+        self.aging: threading.local = threading.local()
+        """Patch 11, per thread: ``heap`` of (close_at, alias) of open connections with a
+        ``CONN_MAX_AGE``, ``pushed`` (alias -> close_at in the heap), ``since``."""
 
 
 _INHERITED = object()  # the patched class only inherited the attribute: deleted on uninstall
@@ -468,10 +463,11 @@ def _cross_database_admin(applied: Applied) -> dict[tuple[ModuleType | type, str
 
 @functools.cache  # one wrapper per Django method: install() after uninstall() puts the same back
 def _select_related_within_databases(django_method: Callable[..., Any]) -> Callable[..., Any]:
-    from django_cfg.admin.changelist import follow_within_databases
-
     @functools.wraps(django_method)
     def apply_select_related(self: Any, qs: Any) -> Any:
+        # Imported by the first changelist, not at startup (issue 23).
+        from django_cfg.admin.changelist import follow_within_databases
+
         return follow_within_databases(django_method(self, qs), self.list_display)
 
     return apply_select_related

@@ -23,7 +23,6 @@ from django.utils.text import capfirst
 
 from django_cfg.relations.collector import CrossDatabaseCollector
 from django_cfg.relations.crossing import crossing_fields
-from django_cfg.relations.shared_delete import collect_in_tenant, in_each_tenant
 
 __all__ = ["CrossDatabaseNestedObjects"]
 
@@ -168,6 +167,9 @@ class CrossDatabaseNestedObjects(NestedObjects, CrossDatabaseCollector):
         references = self.tenant_references()
         if not references:
             return
+        # Imported here: a project without tenants never needs it at startup (issue 23).
+        from django_cfg.relations.shared_delete import collect_in_tenant, in_each_tenant
+
         edges: dict[Any, list[Any]] = self.edges  # rows, and the page's lines (ours)
         protected: set[Any] = self.protected
         model_objs: dict[Any, set[Any]] = self.model_objs

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 __all__ = ["LATENCY_BUCKETS", "LatencyHistogram", "OperationCounts"]
 
@@ -27,42 +26,47 @@ def _per_alias() -> defaultdict[str, int]:
     return defaultdict(int)
 
 
-@dataclass
+# Written out, not a dataclass: defining a dataclass runs its methods' generated source through
+# exec(), ~2-4M instructions at every startup (issue 23).
 class LatencyHistogram:
     """Query durations of one alias: a count per bucket (not cumulative) and their sum."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
-    total_seconds: float = 0.0
+    def __init__(self) -> None:
+        self.buckets: list[int] = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total_seconds: float = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is LatencyHistogram and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def observe(self, seconds: float) -> None:
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.total_seconds += seconds
 
 
-@dataclass(eq=False)
 class OperationCounts:
     """Counters since the process started, per alias (the field's docstring names its owner)."""
 
-    reads: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``routing.query_metrics``: SELECT statements run on each alias."""
-    writes: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``routing.query_metrics``: INSERT, UPDATE and DELETE statements run on each alias."""
-    replica_fallbacks: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``replicas.failover``: connections of a replica alias made to its primary instead."""
-    reruns: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``replicas.failover``: statements of a replica alias run again on its primary."""
-    connection_failures: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``replicas.outage``: connections that could not be made (while patch 7 is in place)."""
-    failed_writes: defaultdict[str, int] = field(default_factory=_per_alias)
-    """``routing.query_metrics``: statements other than SELECT that raised, per alias."""
-    latency: defaultdict[str, LatencyHistogram] = field(
-        default_factory=lambda: defaultdict(LatencyHistogram)
-    )
-    """``routing.query_metrics``: query durations per alias (when query metrics are on)."""
-    tenants_opened: int = 0
-    """``tenants.registry``: tenant databases added to this process."""
-    tenants_evicted: int = 0
-    """``tenants.registry``: tenant databases closed for ``max_open`` (least recently used)."""
-    tenants_superseded: int = 0
-    """``tenants.registry``: tenant databases closed because the tenant's row changed (a move,
-    a move in progress, a drop) when the registry read it again."""
+    def __init__(self) -> None:
+        self.reads: defaultdict[str, int] = _per_alias()
+        """``routing.query_metrics``: SELECT statements run on each alias."""
+        self.writes: defaultdict[str, int] = _per_alias()
+        """``routing.query_metrics``: INSERT, UPDATE and DELETE statements run on each alias."""
+        self.replica_fallbacks: defaultdict[str, int] = _per_alias()
+        """``replicas.failover``: connections of a replica alias made to its primary instead."""
+        self.reruns: defaultdict[str, int] = _per_alias()
+        """``replicas.failover``: statements of a replica alias run again on its primary."""
+        self.connection_failures: defaultdict[str, int] = _per_alias()
+        """``replicas.outage``: connections that could not be made (while patch 7 is in place)."""
+        self.failed_writes: defaultdict[str, int] = _per_alias()
+        """``routing.query_metrics``: statements other than SELECT that raised, per alias."""
+        self.latency: defaultdict[str, LatencyHistogram] = defaultdict(LatencyHistogram)
+        """``routing.query_metrics``: query durations per alias (when query metrics are on)."""
+        self.tenants_opened: int = 0
+        """``tenants.registry``: tenant databases added to this process."""
+        self.tenants_evicted: int = 0
+        """``tenants.registry``: tenant databases closed for ``max_open`` (least recently used)."""
+        self.tenants_superseded: int = 0
+        """``tenants.registry``: tenant databases closed because the tenant's row changed (a move,
+        a move in progress, a drop) when the registry read it again."""

@@ -13,7 +13,6 @@ field owned (written) by the one module named beside it, under that module's own
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django_cfg.runtime.operation_counts import OperationCounts
@@ -36,45 +35,50 @@ class DjangoHooks(Protocol):
         about to be published) needs, and undo the others."""
 
 
-@dataclass(eq=False)
+# Written out, not a dataclass: defining a dataclass runs its methods' generated source through
+# exec(), ~2-4M instructions at every startup (issue 23).
 class ProcessState:
     """Everything of the process that a rebuild keeps (see the module docstring)."""
 
-    hooks: DjangoHooks | None = None
-    """``django_cfg.patches`` once the app is ready (``install_django_hooks``)."""
-    patches: Any = None
-    """``django_cfg.patches``: its record of what it changed in Django (one source of truth)."""
-    closed_here: threading.local = field(default_factory=threading.local)
-    """``runtime.added_databases``: per thread, the ``removals`` count up to which this thread
-    closed its connections to removed databases (``upto``; ``DatabaseRuntime.removals``)."""
-    tenant_connections: threading.local = field(default_factory=threading.local)
-    """``tenants.registry``: per thread (its ``__dict__``), each tenant database it was routed to
-    -> the ``removals`` count when it last checked that its connection is current."""
-    tenant_sweeps: threading.local = field(default_factory=threading.local)
-    """``tenants.registry``: per thread, the ``removals`` count at which it last found every
-    tenant connection it holds current (``upto``): a tenant first routed to after that checks
-    its own connection only."""
-    tenant_registry: Any = None
-    """``tenants.registry``: the ``TenantRegistry`` of the tenants setting, made on first use."""
-    read_only_reasons: dict[str, str] = field(default_factory=dict)
-    """``routing.read_only``: alias -> why its writes are refused now (a tenant being moved)."""
-    server_locks: set[tuple[str, str]] = field(default_factory=set)
-    """``runtime.server_locks``: (alias, lock name) held by a thread of this process, for the
-    databases whose server holds no lock (in-memory SQLite, other vendors)."""
-    server_locks_released: threading.Condition = field(default_factory=threading.Condition)
-    """``runtime.server_locks``: guards ``server_locks``; notified when one is released."""
-    operations: OperationCounts = field(default_factory=OperationCounts)
-    """Per-alias counts of routing, failover, failures and tenants (``runtime.operation_counts``
-    names each field's owner); exported by ``django_cfg.operations``."""
-    health_lock: threading.Lock = field(default_factory=threading.Lock)
-    """``operations.health``: guards ``health_results`` and ``health_in_flight``."""
-    health_results: dict[str, Any] = field(default_factory=dict)
-    """``operations.health``: alias -> the last answer of its probe (``ServerHealth``)."""
-    health_in_flight: dict[str, Any] = field(default_factory=dict)
-    """``operations.health``: alias -> (when its probe started, an Event set once answered)."""
-    metrics_lock: threading.Lock = field(default_factory=threading.Lock)
-    """``operations.prometheus_export``: guards ``metrics_export`` (one flush at a time)."""
-    metrics_export: dict[Any, Any] = field(default_factory=dict)
-    """``operations.prometheus_export``, multiprocess mode only: this process's
-    prometheus_client metric objects (by name) and what it added to them so far (by name and
-    labels): the next flush adds the rest."""
+    def __init__(self) -> None:
+        self.hooks: DjangoHooks | None = None
+        """``django_cfg.patches`` once the app is ready (``install_django_hooks``)."""
+        self.patches: Any = None
+        """``django_cfg.patches``: its record of what it changed in Django (one source of truth)."""
+        self.closed_here: threading.local = threading.local()
+        """``runtime.added_databases``: per thread, the ``removals`` count up to which this thread
+        closed its connections to removed databases (``upto``; ``DatabaseRuntime.removals``)."""
+        self.tenant_connections: threading.local = threading.local()
+        """``tenants.registry``: per thread (its ``__dict__``), each tenant database it was
+        routed to -> the ``removals`` count when it last checked that its connection is
+        current."""
+        self.tenant_sweeps: threading.local = threading.local()
+        """``tenants.registry``: per thread, the ``removals`` count at which it last found every
+        tenant connection it holds current (``upto``): a tenant first routed to after that checks
+        its own connection only."""
+        self.tenant_registry: Any = None
+        """``tenants.registry``: the ``TenantRegistry`` of the tenants setting, made on first
+        use."""
+        self.read_only_reasons: dict[str, str] = {}
+        """``routing.read_only``: alias -> why its writes are refused now (a tenant being
+        moved)."""
+        self.server_locks: set[tuple[str, str]] = set()
+        """``runtime.server_locks``: (alias, lock name) held by a thread of this process, for the
+        databases whose server holds no lock (in-memory SQLite, other vendors)."""
+        self.server_locks_released: threading.Condition = threading.Condition()
+        """``runtime.server_locks``: guards ``server_locks``; notified when one is released."""
+        self.operations: OperationCounts = OperationCounts()
+        """Per-alias counts of routing, failover, failures and tenants (``runtime.operation_counts``
+        names each field's owner); exported by ``django_cfg.operations``."""
+        self.health_lock: threading.Lock = threading.Lock()
+        """``operations.health``: guards ``health_results`` and ``health_in_flight``."""
+        self.health_results: dict[str, Any] = {}
+        """``operations.health``: alias -> the last answer of its probe (``ServerHealth``)."""
+        self.health_in_flight: dict[str, Any] = {}
+        """``operations.health``: alias -> (when its probe started, an Event set once answered)."""
+        self.metrics_lock: threading.Lock = threading.Lock()
+        """``operations.prometheus_export``: guards ``metrics_export`` (one flush at a time)."""
+        self.metrics_export: dict[Any, Any] = {}
+        """``operations.prometheus_export``, multiprocess mode only: this process's
+        prometheus_client metric objects (by name) and what it added to them so far (by name and
+        labels): the next flush adds the rest."""

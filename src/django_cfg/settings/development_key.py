@@ -38,7 +38,8 @@ DEVELOPMENT_KEY_PREFIX = "django-insecure-development-key-"
 
 DEVELOPMENT_KEY_FILE = ".django-cfg-development-key"
 
-_RANDOM_PART = re.compile(r"^[!-~]{50,}$")  # printable ASCII, no spaces, as get_random_secret_key
+# Printable ASCII, no spaces, as get_random_secret_key; compiled at first use (re's cache).
+_RANDOM_PART = r"^[!-~]{50,}$"
 _lock = threading.Lock()
 _process_key: list[str] = []  # the per-process key, once made
 
@@ -129,7 +130,7 @@ def _create_exclusively(path: Path, text: str) -> None:
 
 def _read(path: Path) -> str:
     key = path.read_text(encoding="ascii", errors="replace").strip()
-    if not (is_development_key(key) and _RANDOM_PART.match(key[len(DEVELOPMENT_KEY_PREFIX) :])):
+    if not (is_development_key(key) and re.match(_RANDOM_PART, key[len(DEVELOPMENT_KEY_PREFIX) :])):
         raise DevelopmentKeyError(
             f"{path} does not hold a development key (expected {DEVELOPMENT_KEY_PREFIX!r} and "
             "50+ random characters). Delete the file: a new key is made at the next start."

@@ -48,7 +48,8 @@ __all__ = [
 
 _BUILT_IN_URL = "sqlite:///db/default.sqlite3"  # DatabaseURLs.url's default
 _SPEC_DEFAULT_FOLDER = "db/"
-_VARIABLE_AT_LINE_START = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
+# Compiled at first use (re's own cache), not at every startup (issue 23).
+_VARIABLE_AT_LINE_START = r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*="
 
 
 class ProductionSettingsError(ValueError, SettingsError):
@@ -83,7 +84,7 @@ class SettingsFile(NamedTuple):
                 original = binding.original
                 last = original.line + max(original.string.rstrip("\n").count("\n"), 0)
                 lines = f"line {original.line}" + (f"-{last}" if last > original.line else "")
-                variable = _VARIABLE_AT_LINE_START.match(original.string)
+                variable = re.match(_VARIABLE_AT_LINE_START, original.string)
                 named = f" (sets {variable.group(1)})" if variable else ""
                 found.append(f"{self.path}, {lines}{named}")
         return found

@@ -66,7 +66,8 @@ HASH_PLACEHOLDER = "{tenant_hash2}"
 keeps 10,000 files at about 40 per folder."""
 REPLICA_SUFFIX = ".replica"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
-_SERVER_KEY = re.compile(r"[^@\s:/]+@[^@\s:/]+(:[0-9]{1,5})?")
+# Patterns compiled at first use (re's own cache), not at every startup (issue 23).
+_SERVER_KEY = r"[^@\s:/]+@[^@\s:/]+(:[0-9]{1,5})?"
 
 Resolver = Literal["subdomain", "header", "path"]
 
@@ -143,7 +144,8 @@ def check_template(template: str, field: str) -> str:
     return template
 
 
-_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+# Compiled at first use (re's own cache), not at every startup (issue 23).
+_HOST = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
 
 
 def check_host(host: str, field: str = "shared_hosts") -> str:
@@ -151,7 +153,7 @@ def check_host(host: str, field: str = "shared_hosts") -> str:
     ValueError naming ``field``: a host name like ``www.example.com``, without scheme, port,
     path or wildcard."""
     normalised = host.strip().lower().rstrip(".")
-    if not _HOST.fullmatch(normalised) or len(normalised) > 253:
+    if not re.fullmatch(_HOST, normalised) or len(normalised) > 253:
         raise ValueError(
             f"{field}: {host[:100]!r} is not a host name; give it as the Host header "
             "names it, without scheme, port or path (e.g. 'example.com', 'www.example.com'). "
@@ -304,7 +306,7 @@ class TenantsConfig(ConfigModel):
     @classmethod
     def _check_passwords(cls, passwords: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for key in passwords:
-            if not _SERVER_KEY.fullmatch(key):
+            if not re.fullmatch(_SERVER_KEY, key):
                 raise ValueError(  # the key is not shown: it may hold a password by mistake
                     "a passwords key is not 'user@host' or 'user@host:port' "
                     "(e.g. 'app@db2.example.com:5432'; no password in the key)."

@@ -23,7 +23,8 @@ __all__ = ["database_missing", "explained", "missing_database_fix"]
 MYSQL_UNKNOWN_DATABASE = 1049
 """MySQL/MariaDB ER_BAD_DB_ERROR: ``Unknown database 'x'``."""
 
-_POSTGRESQL_MISSING = re.compile(r'FATAL:\s+database ".*" does not exist')
+# Compiled at first use (re's own cache), not at every startup (issue 23).
+_POSTGRESQL_MISSING = r'FATAL:\s+database ".*" does not exist'
 
 
 def database_missing(error: BaseException) -> bool:
@@ -35,7 +36,7 @@ def database_missing(error: BaseException) -> bool:
         args = getattr(seen, "args", ())
         if args and args[0] == MYSQL_UNKNOWN_DATABASE:
             return True
-        if _POSTGRESQL_MISSING.search(str(seen)):
+        if re.search(_POSTGRESQL_MISSING, str(seen)):
             return True
         seen = seen.__cause__
     return False

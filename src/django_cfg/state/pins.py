@@ -21,7 +21,6 @@ import inspect
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -43,25 +42,52 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# The three records below are read on every routed write and pinned read: slotted dataclasses,
+# The three records below are read on every routed write and pinned read: slotted classes,
 # whose attributes load fast (a NamedTuple's field access is a descriptor call, ~200 instructions
-# more each). Not frozen: a frozen dataclass costs ~3.5M instructions to define at startup. They
-# are replaced, never changed in place (a context's PinState is shared with the contexts copied
+# more each). Written out rather than dataclasses: defining a dataclass runs its generated
+# methods' source through exec(), ~2M instructions each at every startup (issue 23). They are
+# replaced, never changed in place (a context's PinState is shared with the contexts copied
 # from it).
 
 
-@dataclass(slots=True)
 class Write:
     """A write to a primary: its WAL position once known (PostgreSQL), and when (epoch s)."""
 
-    lsn: int | None
-    at: float
+    __slots__ = ("at", "lsn")
+
+    def __init__(self, lsn: int | None, at: float) -> None:
+        self.lsn = lsn
+        self.at = at
+
+    def __repr__(self) -> str:
+        return f"Write(lsn={self.lsn!r}, at={self.at!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Write and (self.lsn, self.at) == (other.lsn, other.at)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
-@dataclass(slots=True)
 class PinState:
-    forced: int = 0
-    writes: dict[str, Write] = field(default_factory=dict)  # replaced, never changed in place
+    """A context's pins: ``forced`` (``use_primary`` depth) and the primaries it wrote to."""
+
+    __slots__ = ("forced", "writes")
+
+    def __init__(self, forced: int = 0, writes: dict[str, Write] | None = None) -> None:
+        self.forced = forced
+        self.writes: dict[str, Write] = {} if writes is None else writes  # replaced, never
+        # changed in place
+
+    def __repr__(self) -> str:
+        return f"PinState(forced={self.forced!r}, writes={self.writes!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is PinState and (self.forced, self.writes) == (
+            other.forced,
+            other.writes,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def with_write(self, primary: str, write: Write | None) -> PinState:
         writes = dict(self.writes)
@@ -72,6 +98,10 @@ class PinState:
         if not writes and not self.forced:
             return EMPTY
         return PinState(self.forced, writes)
+
+    def with_forced(self, forced: int) -> PinState:
+        """The same writes, ``forced`` deep in ``use_primary``."""
+        return PinState(forced, self.writes)
 
 
 EMPTY = PinState()
@@ -92,7 +122,6 @@ restore_pins = _state.reset
 """Give this context back the pins it had before ``replace_pins`` returned ``token``."""
 
 
-@dataclass(slots=True)
 class PinPolicy:
     """How long a write pins reads, and how often a burst of writes refreshes its marker.
 
@@ -100,9 +129,28 @@ class PinPolicy:
     DATABASE_REPLICA_OPTIONS; the router, the middleware and the cookie all ask it.
     """
 
-    pin_seconds: float = REPLICA_DEFAULTS.pin_seconds
-    note_again_after: float = 0.05
-    """Seconds: a burst of writes refreshes its pending marker at most this often."""
+    __slots__ = ("note_again_after", "pin_seconds")
+
+    def __init__(
+        self, pin_seconds: float = REPLICA_DEFAULTS.pin_seconds, note_again_after: float = 0.05
+    ) -> None:
+        self.pin_seconds = pin_seconds
+        self.note_again_after = note_again_after
+        """Seconds: a burst of writes refreshes its pending marker at most this often."""
+
+    def __repr__(self) -> str:
+        return (
+            f"PinPolicy(pin_seconds={self.pin_seconds!r}, "
+            f"note_again_after={self.note_again_after!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is PinPolicy and (self.pin_seconds, self.note_again_after) == (
+            other.pin_seconds,
+            other.note_again_after,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def within_window(self, write: Write) -> bool:
         """Whether ``write`` still pins reads by time (engines without WAL positions)."""
@@ -140,7 +188,7 @@ class use_primary:
     """Send every read in this block (or call) to the primary; nests; sync and async."""
 
     def __enter__(self) -> None:
-        _state.set(replace(_state.get(), forced=_state.get().forced + 1))
+        _state.set(_state.get().with_forced(_state.get().forced + 1))
 
     def __exit__(
         self,
@@ -153,7 +201,7 @@ class use_primary:
         if state.forced <= 1 and not state.writes:
             _state.set(EMPTY)  # the router's fast path recognises this one object
         else:
-            _state.set(replace(state, forced=max(0, state.forced - 1)))
+            _state.set(state.with_forced(max(0, state.forced - 1)))
 
     async def __aenter__(self) -> None:
         self.__enter__()

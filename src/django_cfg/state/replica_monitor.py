@@ -33,7 +33,6 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import OperationalError, connections
@@ -84,35 +83,57 @@ COUNTERS = (
 )
 
 
-@dataclass
+# Written out rather than dataclasses: defining a dataclass runs its generated methods' source
+# through exec(), ~2M instructions each at every startup (issue 23).
+
+
 class ReplicaHealth:
     """What this process knows about one replica (mutated under the monitor's lock)."""
 
-    failures: int = 0
-    retry_at: float = 0.0
-    wait: float = 0.0
-    probing: bool = False  # one connection is trying the replica again
-    last_error: str | None = None
-    replay_lsn: int | None = None
-    replay_checked_at: float = 0.0
-    lag_bytes: int | None = None
-    lag_seconds: float | None = None
+    def __init__(self) -> None:
+        self.failures = 0
+        self.retry_at = 0.0
+        self.wait = 0.0
+        self.probing = False  # one connection is trying the replica again
+        self.last_error: str | None = None
+        self.replay_lsn: int | None = None
+        self.replay_checked_at = 0.0
+        self.lag_bytes: int | None = None
+        self.lag_seconds: float | None = None
+
+    def __repr__(self) -> str:
+        return f"ReplicaHealth({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is ReplicaHealth and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
-@dataclass
 class _PrimaryWal:
-    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=512))
-    probed_at: float = 0.0
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int]] = deque(maxlen=512)
+        self.probed_at = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _PrimaryWal and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
-@dataclass
 class _Flight:
     """The one probe thread in flight: when it started, the server it waits for."""
 
-    done: threading.Event
-    started: float
-    alias: str | None = None
-    reported: bool = False
+    def __init__(self, done: threading.Event, started: float) -> None:
+        self.done = done
+        self.started = started
+        self.alias: str | None = None
+        self.reported = False
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Flight and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
 def _fly(flight: _Flight, work: Callable[[], None]) -> None:
