@@ -1,7 +1,7 @@
 """Instructions per tenant request with 10, 200 and 1,000 tenants open in the process, and the
 cost of opening n tenants (issue 23, point 1), counted by valgrind.
 
-    python benchmarks/tenant_request_cost.py [OUT.json] [--drop] [--openings]
+    python benchmarks/tenant_request_cost.py [OUT.json] [--drop] [--openings] [--private-postgres]
 
 The project is tests/tenants/project (``TenantMiddleware`` with the ``X-Tenant`` header,
 ``GET /notes/`` reads the tenant's notes), DEBUG off, ``TenantsConfig(names=...)`` without
@@ -23,17 +23,26 @@ served them all); then the measured requests go to 10 of them in turn.
 SQLite: every tenant's file is a copy of one migrated file (made before anything is counted).
 PostgreSQL: databases ``dcfg_bench_req_<tenant>`` (``DJANGO_CFG_BENCH_PG_PREFIX``) on
 127.0.0.1:5432 made once with ``CREATE DATABASE ... TEMPLATE`` (kept for the next run;
-``--drop`` drops them at the end), 200 at most, and ``conn_max_age`` 0 only (the server
-accepts 100 connections: 200 kept ones would not fit; with 0 a request holds one at a time).
+``--drop`` drops them at the end, also when the run fails), and ``conn_max_age`` 0 only (the
+server accepts 100 connections: kept ones would not fit; with 0 a request holds one at a time).
+``--private-postgres``: instead, a server of the run's own (tests/support/private_postgres.py:
+initdb in /tmp, fsync off, ``max_connections`` above the most tenants counted times the cases
+counted at once), removed with its databases at the end; there the kept connections
+(``conn_max_age`` unlimited) are counted too.
+``BENCH_OPEN_COUNTS="sqlite=10,200 postgres=10,200,1000"`` chooses the cases (1,000 PostgreSQL
+databases take ~8 GB; on the shared server they go to its streaming replica too: prefer
+``--private-postgres`` past 200).
 ``--openings``: also ``open sqlite N`` for N in OPENINGS (``tenant_open_cost.py`` measures
 them before and after).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +51,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_SERVER = os.environ.get("DJANGO_CFG_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+
+
+def pg_server() -> str:
+    """The PostgreSQL server: ``DJANGO_CFG_BENCH_PG_SERVER`` (``--private-postgres`` sets it)."""
+    return os.environ.get("DJANGO_CFG_BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+
+
 PG_PREFIX = os.environ.get("DJANGO_CFG_BENCH_PG_PREFIX", "dcfg_bench_req_")
 """The tenants' database names on the server: PG_PREFIX + tenant (a run of one's own: set it)."""
 ROTATION = 10
@@ -61,8 +76,8 @@ def environment(engine: str, count: int, folder: str, persistent: bool) -> dict[
             f"sqlite:///tenants/{{tenant}}.sqlite3{age}",
         )
     else:
-        default = f"{PG_SERVER}/{PG_PREFIX}default"
-        template = f"{PG_SERVER}/{PG_PREFIX}{{tenant}}{age}"
+        default = f"{pg_server()}/{PG_PREFIX}default"
+        template = f"{pg_server()}/{PG_PREFIX}{{tenant}}{age}"
     return {
         "DJANGO_SETTINGS_MODULE": "tests.tenants.project.settings",
         "TENANT_TEST_DIR": folder,
@@ -134,7 +149,8 @@ def count_requests(engine: str, opened: int, persistent: bool, calls: int) -> No
     setup(engine, opened, persistent)
     tenants = names(max(opened, ROTATION))
     for name in tenants:
-        assert name.encode() in request(name)
+        body = request(name)
+        assert name.encode() in body, body[:2000]
     rotation = tenants[:ROTATION]
     for i in range(calls):
         request(rotation[i % ROTATION])
@@ -171,7 +187,9 @@ if os.environ.get("BENCH_OPEN_COUNTS"):  # e.g. "sqlite=10,1000" (a part of the 
 OPENINGS = (100, 200, 400, 1000, 2000)
 
 
-def counted(args: list[str], env: dict[str, str]) -> int:
+def counted(args: list[str], env: dict[str, str]) -> int | None:
+    """The instructions of one case's process; None (its error printed) when it failed, so
+    the other cases are still reported."""
     done = subprocess.run(
         [*VALGRIND, sys.executable, __file__, *args],
         env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT / "src"), **env},
@@ -181,7 +199,8 @@ def counted(args: list[str], env: dict[str, str]) -> int:
         timeout=3600,
     )
     if done.returncode:
-        raise RuntimeError(f"{args}: {done.stderr[-3000:]}")
+        print(f"{args} failed: {done.stderr[-3000:]}", file=sys.stderr)
+        return None
     return int(done.stderr.split("Collected :")[1].split()[0])
 
 
@@ -189,7 +208,7 @@ def prepared_folder() -> str:
     """A folder with ``default`` and every tenant's SQLite file migrated (shared by the runs:
     each only reads)."""
     folder = tempfile.mkdtemp(prefix="tenant_request_cost_")
-    run = [sys.executable, __file__, "prepare", folder, str(max(OPEN_COUNTS["sqlite"]))]
+    run = [sys.executable, __file__, "prepare", folder, str(max(OPEN_COUNTS.get("sqlite", [1])))]
     subprocess.run(run, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=True)
     return folder
 
@@ -198,7 +217,7 @@ def postgres_databases(count: int) -> None:
     """``dcfg_bench_req_default`` and tenants ``t0000``.. on the server, migrated (a template)."""
     import psycopg
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+    with psycopg.connect(f"{pg_server()}/postgres", autocommit=True) as connection:
         have = {
             row[0]
             for row in connection.execute(
@@ -229,14 +248,8 @@ def postgres_databases(count: int) -> None:
 PERSISTENT = {"sqlite": ("0", "1"), "postgres": ("0",)}
 
 
-def main() -> None:
-    flags = [arg for arg in sys.argv[1:] if arg.startswith("--")]
-    out = next((arg for arg in sys.argv[1:] if not arg.startswith("--")), None)
-    jobs: list[tuple[str, list[str], dict[str, str]]] = []
-    folder = prepared_folder()
-    sqlite_env = {"BENCH_FOLDER": folder}
-    if "postgres" in OPEN_COUNTS:
-        postgres_databases(max(OPEN_COUNTS["postgres"]))
+def request_jobs(sqlite_env: dict[str, str]) -> list[tuple[str, list[str], dict[str, str]]]:
+    jobs = []
     for engine, counts in OPEN_COUNTS.items():
         env = sqlite_env if engine == "sqlite" else {}
         for opened in counts:
@@ -245,17 +258,48 @@ def main() -> None:
                     key = f"request {engine} {opened} {persistent} {calls}"
                     args = ["request", engine, str(opened), persistent, str(calls)]
                     jobs.append((key, args, env))
-    for opened in (0, *OPENINGS) if "--openings" in flags else ():
-        jobs.append((f"open sqlite {opened}", ["open", "sqlite", str(opened)], sqlite_env))
-    workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
-    try:
-        with ThreadPoolExecutor(workers) as pool:
+    return jobs
+
+
+def workers() -> int:
+    """How many cases are counted at once (``BENCH_WORKERS``, else one per core)."""
+    return int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
+
+
+def postgres_server(flags: list[str], stack: contextlib.ExitStack) -> None:
+    """The PostgreSQL cases' server: a private one (``--private-postgres``, kept connections
+    counted too), or the shared one (``--drop``: its databases dropped however the run ends)."""
+    if "--private-postgres" in flags:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.private_postgres import private_postgres
+
+        kept = workers() * max(OPEN_COUNTS["postgres"])  # each counted process keeps its own
+        server = stack.enter_context(private_postgres(f"max_connections={kept + 50}"))
+        os.environ["DJANGO_CFG_BENCH_PG_SERVER"] = f"postgresql://postgres@127.0.0.1:{server.port}"
+        PERSISTENT["postgres"] = ("0", "1")
+    elif "--drop" in flags:
+        stack.callback(drop_postgres_databases)
+    postgres_databases(max(OPEN_COUNTS["postgres"]))
+
+
+def main() -> None:
+    flags = [arg for arg in sys.argv[1:] if arg.startswith("--")]
+    out = next((arg for arg in sys.argv[1:] if not arg.startswith("--")), None)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the cleanup below runs
+    with contextlib.ExitStack() as stack:
+        sqlite_env = {}
+        if "sqlite" in OPEN_COUNTS or "--openings" in flags:
+            folder = prepared_folder()
+            stack.callback(shutil.rmtree, folder)
+            sqlite_env = {"BENCH_FOLDER": folder}
+        if "postgres" in OPEN_COUNTS:
+            postgres_server(flags, stack)
+        jobs = request_jobs(sqlite_env)
+        for opened in (0, *OPENINGS) if "--openings" in flags else ():
+            jobs.append((f"open sqlite {opened}", ["open", "sqlite", str(opened)], sqlite_env))
+        with ThreadPoolExecutor(workers()) as pool:
             counts = pool.map(lambda j: counted(j[1], j[2]), jobs)
             results = dict(zip([j[0] for j in jobs], counts, strict=True))
-    finally:
-        shutil.rmtree(folder)
-        if "--drop" in flags:
-            drop_postgres_databases()
     table = summary(results)
     print(json.dumps(table, indent=1))
     if out:
@@ -265,7 +309,7 @@ def main() -> None:
 def drop_postgres_databases() -> None:
     import psycopg
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+    with psycopg.connect(f"{pg_server()}/postgres", autocommit=True) as connection:
         found = connection.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s", (PG_PREFIX + "%",)
         ).fetchall()
@@ -273,18 +317,22 @@ def drop_postgres_databases() -> None:
             connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def summary(results: dict[str, int]) -> dict[str, float]:
-    table: dict[str, float] = {}
+def summary(results: dict[str, int | None]) -> dict[str, float | None]:
+    table: dict[str, float | None] = {}
     for engine, counts in OPEN_COUNTS.items():
         for opened in counts:
             for persistent in PERSISTENT[engine]:
                 low = results[f"request {engine} {opened} {persistent} {REQUESTS}"]
                 high = results[f"request {engine} {opened} {persistent} {3 * REQUESTS}"]
                 kind = "persistent" if persistent == "1" else "conn_max_age=0"
-                table[f"{engine} {kind}, {opened} open"] = round((high - low) / (2 * REQUESTS))
+                each = None if low is None or high is None else round((high - low) / 2 / REQUESTS)
+                table[f"{engine} {kind}, {opened} open"] = each
     base = results.get("open sqlite 0")
     for opened in OPENINGS if base is not None else ():
-        total = results[f"open sqlite {opened}"] - base
+        opening = results[f"open sqlite {opened}"]
+        if opening is None:  # its error was printed
+            continue
+        total = opening - base
         table[f"sqlite open {opened} total"] = total
         table[f"sqlite open {opened} per tenant"] = round(total / opened)
     return table

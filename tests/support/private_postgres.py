@@ -4,6 +4,9 @@ hang with SIGSTOP without touching the shared servers:
     with private_postgres() as server:
         with server.hung():            # SIGSTOP the postmaster and its children; SIGCONT after
             ...
+
+    with private_postgres("max_connections=1100") as server:   # server settings (-c)
+        ...
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class PrivateServer:
 
 
 @contextmanager
-def private_postgres() -> Iterator[PrivateServer]:
+def private_postgres(*settings: str) -> Iterator[PrivateServer]:
     data = Path(tempfile.mkdtemp(prefix="django_cfg_private_pg_"))
     shutil.chown(data, "postgres", "postgres")
     server = PrivateServer(data / "data", free_port())
@@ -88,6 +91,7 @@ def private_postgres() -> Iterator[PrivateServer]:
             str(BIN / "initdb"), "-D", str(server.data), "-A", "trust", "-U", "postgres", "-N"
         )
         options = f"-p {server.port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {setting}" for setting in settings)
         log = str(data / "log")
         as_postgres(
             str(BIN / "pg_ctl"), "start", "-w", "-D", str(server.data), "-o", options, "-l", log
