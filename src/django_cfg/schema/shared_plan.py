@@ -48,6 +48,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from django_cfg.schema.replay import Capture, Recordings, replay, replay_key
 from django_cfg.schema.state import PendingMigration, runs_on
 
 __all__ = ["MigrationPlan", "SharedPlans"]
@@ -75,6 +76,9 @@ class MigrationPlan:
     inconsistent: str = ""
     """The ``InconsistentMigrationHistory`` message, when a migration is recorded before one it
     depends on."""
+    recordings: Recordings = field(default_factory=dict)
+    """The SQL of the migrations that can be replayed (``django_cfg.schema.replay``), as
+    recorded on the first database that ran them."""
 
     def pending(self, alias: str) -> list[PendingMigration]:
         return [
@@ -179,10 +183,12 @@ class SharedPlans:
         in_one = connection.vendor == "sqlite"
         for shared, run in groupby(migrations, key=lambda item: in_one and item[0].atomic):
             if shared:
-                state = _apply_in_one_transaction(connection, recorder, list(run), state, done)
+                state = _apply_in_one_transaction(
+                    connection, recorder, list(run), state, done, plan.recordings
+                )
                 continue
             for migration, steps in run:
-                state = _apply(connection, recorder, migration, steps, state)
+                state = _apply(connection, recorder, migration, steps, state, plan.recordings)
                 done(migration)
         emit_post_migrate_signal(verbosity, False, alias, **{**signal, "apps": plan.end.apps})
 
@@ -209,6 +215,7 @@ def _apply_in_one_transaction(
     run: list[tuple[Migration, list[Step]]],
     state: ProjectState,
     done: Callable[[Migration], None],
+    recordings: Recordings,
 ) -> ProjectState:
     """SQLite: the atomic migrations of ``run`` in one transaction, each in a savepoint (one
     commit, not one per migration: a commit waits for the disk twice). What succeeded before a
@@ -219,7 +226,7 @@ def _apply_in_one_transaction(
         with transaction.atomic(connection.alias):
             for migration, steps in run:
                 try:
-                    state = _apply(connection, recorder, migration, steps, state)
+                    state = _apply(connection, recorder, migration, steps, state, recordings)
                 except Exception as error:  # rolled back to its savepoint
                     failed = error
                     break
@@ -237,8 +244,36 @@ def _apply(
     migration: Migration,
     steps: list[Step],
     state: ProjectState,
+    recordings: Recordings,
 ) -> ProjectState:
-    """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states."""
+    """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states; a
+    migration whose SQL was recorded on an earlier database is replayed (``schema.replay``)."""
+    operations = [step.operation for step in steps]
+    key = replay_key(connection, migration, operations, [step.after for step in steps])
+    recorded = recordings.get(key) if key is not None else None
+    if recorded is not None:
+        replay(connection, recorded, _rows(connection, recorder, migration))
+        return steps[-1].after if steps else state
+    if key is None:
+        return _run(connection, recorder, migration, steps, state, None)
+    capture = Capture()
+    with connection.execute_wrapper(capture):
+        state = _run(connection, recorder, migration, steps, state, capture)
+    if capture.replayable():
+        recordings[key] = capture.statements
+    return state
+
+
+def _run(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    migration: Migration,
+    steps: list[Step],
+    state: ProjectState,
+    capture: Capture | None,
+) -> ProjectState:
+    """The migration's ``database_forwards`` in its schema editor, and its rows (which
+    ``capture`` does not record)."""
     by_operation = {id(step.operation): step for step in steps}
     recorded = False
     with connection.schema_editor(atomic=migration.atomic) as editor:
@@ -257,10 +292,10 @@ def _apply(
             state = after
         if editor.atomic_migration or not editor.deferred_sql:
             # In the migration's transaction: its schema and its row commit together.
-            _record(recorder, migration)
+            _record(recorder, migration, capture)
             recorded = True
     if not recorded:
-        _record(recorder, migration)
+        _record(recorder, migration, capture)
     return state
 
 
@@ -279,10 +314,44 @@ def _applied(connection: BaseDatabaseWrapper) -> frozenset[Key]:
     return frozenset(recorder.migration_qs.values_list("app", "name"))
 
 
-def _record(recorder: MigrationRecorder, migration: Migration) -> None:
-    """What ``MigrationExecutor.record_migration`` does, the table known to exist."""
-    for app_label, name in migration.replaces or [(migration.app_label, migration.name)]:
-        recorder.migration_qs.create(app=app_label, name=name)
+def _record(
+    recorder: MigrationRecorder, migration: Migration, capture: Capture | None = None
+) -> None:
+    """What ``MigrationExecutor.record_migration`` does, the table known to exist (not part of
+    what ``capture`` records)."""
+    if capture is not None:
+        capture.paused = True
+    try:
+        for app_label, name in _recorded_names(migration):
+            recorder.migration_qs.create(app=app_label, name=name)
+    finally:
+        if capture is not None:
+            capture.paused = False
+
+
+def _rows(
+    connection: BaseDatabaseWrapper, recorder: MigrationRecorder, migration: Migration
+) -> list[str]:
+    """The INSERTs of ``migration``'s rows as ``_record`` makes them (the ORM's values:
+    ``applied`` its default, now), each one statement with its values in it."""
+    meta = recorder.Migration._meta
+    fields = [meta.get_field(name) for name in ("app", "name", "applied")]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        "VALUES (%s, %s, %s)"
+    )
+    rows = []
+    for app_label, name in _recorded_names(migration):
+        values = [app_label, name, fields[2].get_default()]
+        params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+        rows.append(connection.ops.compose_sql(sql, params))
+    return rows
+
+
+def _recorded_names(migration: Migration) -> list[Key]:
+    """The rows a migration gets: one per migration it replaces, or its own."""
+    return list(migration.replaces or [(migration.app_label, migration.name)])
 
 
 def _rendered(state: ProjectState) -> ProjectState:
