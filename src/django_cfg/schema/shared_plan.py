@@ -138,20 +138,25 @@ class SharedPlans:
         for migration, _ in full_plan:
             if migration in done:
                 migration.mutate_state(state, preserve=False)
-        state.apps  # noqa: B018 (renders: each clone below then re-renders what changed)
-        plan.start = before = _rendered(state.clone())
+        plan.start = before = _rendered(state)
         for migration, _ in full_plan:  # the order _migrate_all_forwards applies them in
             if migration not in to_run:
                 continue
             steps = []
             for operation in migration.operations:
-                # What Migration.apply does between two operations, kept for every database.
-                operation.state_forwards(migration.app_label, state)
-                after = _rendered(state.clone())
+                if before.is_delayed and not _schema_operation(operation):
+                    # RunPython (or any other) may drop a delayed state's models to render
+                    # them again (clear_delayed_apps_cache): given all of them rendered.
+                    before = _rendered(before)
+                # What Migration.apply does between two operations, kept for every database:
+                # the clone keeps the rendered models, the operation re-renders those it
+                # changed (and, unless it delays them, the models related to them).
+                after = before.clone()
+                operation.state_forwards(migration.app_label, after)
                 steps.append(Step(operation, before, after))
                 before = after
             plan.migrations.append((migration, steps))
-        plan.end = before
+        plan.end = _rendered(before) if before.is_delayed else before  # as migrate's post_migrate
         return plan
 
     def apply(
@@ -352,6 +357,16 @@ def _rows(
 def _recorded_names(migration: Migration) -> list[Key]:
     """The rows a migration gets: one per migration it replaces, or its own."""
     return list(migration.replaces or [(migration.app_label, migration.name)])
+
+
+def _schema_operation(operation: Operation) -> bool:
+    """One of Django's model and field operations (they never render a state's models again)."""
+    return type(operation).__module__ in _SCHEMA_OPERATION_MODULES
+
+
+_SCHEMA_OPERATION_MODULES = frozenset(
+    {"django.db.migrations.operations.models", "django.db.migrations.operations.fields"}
+)
 
 
 def _rendered(state: ProjectState) -> ProjectState:
