@@ -220,7 +220,9 @@ def migrate(alias):
 plan, first = migrate("tenant_a")
 again, second = migrate("tenant_b")
 operations = {
-    "callable default": migrations.AddField("company", "x", models.DateTimeField(default=timezone.now)),
+    "callable default": migrations.AddField(
+        "company", "x", models.DateTimeField(default=timezone.now)
+    ),
     "auto_now_add": migrations.AddField("company", "y", models.DateTimeField(auto_now_add=True)),
     "literal default": migrations.AddField("company", "z", models.IntegerField(default=0)),
     "AlterField": migrations.AlterField("company", "name", models.CharField(max_length=300)),
@@ -233,7 +235,8 @@ for label, operation in operations.items():
     state = plan.end.clone()
     operation.state_forwards("crm", state)
     for alias in ("tenant_c", "default"):
-        keys[f"{label} on {alias}"] = replay_key(connections[alias], migration, [operation], [state]) is not None
+        key = replay_key(connections[alias], migration, [operation], [state])
+        keys[f"{label} on {alias}"] = key is not None
 print(json.dumps({
     "same plan": again is plan,
     "recorded": sorted(f"{key[0]}.{key[1]}" for key in plan.recordings),
@@ -270,11 +273,14 @@ def test_replayed_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path
         assert len(second) < len(first)
         # Replayed: crm 0001's DDL and its row went as one statement on b, not on a.
         one = [s for s in second if 'CREATE TABLE "crm_company" (' in s]
-        assert len(one) == 1 and "'crm', '0001_initial'" in one[0], one
+        assert len(one) == 1, one
+        assert "'crm', '0001_initial'" in one[0]
         assert not any('CREATE TABLE "crm_company" (' in s and "INSERT" in s for s in first)
         # Not replayed: AlterField's statement alone, RunPython's query of the table it reads.
         for sent in (first, second):
-            assert any(s.startswith('ALTER TABLE "crm_company" ALTER COLUMN "domain"') for s in sent)
+            assert any(
+                s.startswith('ALTER TABLE "crm_company" ALTER COLUMN "domain"') for s in sent
+            )
             assert any(s.startswith('SELECT "crm_company"."id"') for s in sent)
         assert got["keys"] == {
             "callable default on tenant_c": False,
