@@ -1,31 +1,35 @@
 """A migration's SQL recorded on one PostgreSQL database and replayed on the next ones.
 
-    recordings: Recordings = {}                  # one per shared plan (and thread)
-    key = replay_key(connection, migration, operations, states)    # None: never replayed
+    key = replay_key(connection, migration, steps)   # None: never replayed
     statements = recordings.get(key) if key else None
     if statements is not None:
-        replay(connection, statements, rows)     # one transaction, the rows in it
+        replay(connection, statements, rows)         # one transaction, the rows in it
     else:
         with connection.execute_wrapper(capture := Capture()):
-            ...                                  # database_forwards, as migrate runs it
-        if key and capture.replayable():
+            ...                                      # database_forwards, as migrate runs it
+        if key and recordable(key, capture):
             recordings[key] = capture.statements
 
-Only what provably gives the same SQL on every database is replayed: an atomic migration whose
-operations are all CreateModel, AddField, AddIndex or AddConstraint (exactly those classes;
-an AddField only if its column's default is not computed when it runs: no callable default,
-no ``auto_now``), on Django's own PostgreSQL schema editor, the same server version, the
-router answering ``allow_migrate`` alike for each operation's model (the key holds the
-answers), and whose recorded statements are all DDL the schema editor sent without
-parameters (``CREATE TABLE`` / ``INDEX``, ``ALTER TABLE``, ``COMMENT ON``): a statement that
-reads the database (introspection) makes the migration never replayed. Anything else runs
-``database_forwards`` on every database, as before.
+Only what provably gives the same SQL on every database is replayed, an atomic migration on
+Django's own PostgreSQL schema editor whose operations are all Django's model and field
+operations (which touch the database only through the schema editor, once the router allowed
+their model), under a key holding the server version and the router's ``allow_migrate``
+answer for every model each operation names:
 
-A replay skips the SQL generation, not the SQL: the same statements in the same order, in one
-transaction with the migration's ``django_migrations`` rows. On PostgreSQL 13 and later with
-client-side binding (Django's default) they go as one multi-statement message (one round
-trip; since 13 the server applies ``statement_timeout`` to each statement of such a message,
-as to separate ones); otherwise one by one.
+- its SQL, when every operation is a CreateModel, AddField, AddIndex or AddConstraint (exactly
+  those classes; an AddField only if its default is not computed as it runs: no callable, no
+  ``auto_now``) and the recorded statements are all parameterless DDL (``CREATE TABLE`` /
+  ``INDEX``, ``ALTER TABLE``, ``COMMENT ON``; a statement that reads the database, such as
+  introspection, means never replayed);
+- no SQL at all, for the other operations, only when they ran none (the router kept them
+  from it: the migrations of apps that live on another database).
+
+Anything else (RunPython, RunSQL, an AlterField that ran SQL, ...) runs ``database_forwards``
+on every database, as before. A replay skips the SQL generation, not the SQL: the same
+statements in the same order, in one transaction with the migration's ``django_migrations``
+rows. On PostgreSQL 13 and later with client-side binding (Django's default) they go as one
+multi-statement message (one round trip; since 13 the server applies ``statement_timeout`` to
+each statement of such a message, as to separate ones); otherwise one by one.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from django.db.migrations.operations import AddConstraint, AddField, AddIndex, C
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
-__all__ = ["Capture", "Recordings", "replay", "replay_key"]
+__all__ = ["Capture", "Recordings", "recordable", "replay", "replay_key", "schema_operation"]
 
 ReplayKey = tuple[Any, ...]
 Recordings = dict[ReplayKey, list[str]]
@@ -53,23 +57,37 @@ _ONE_MESSAGE_SINCE = 130000  # statement_timeout per statement of a multi-statem
 def replay_key(
     connection: BaseDatabaseWrapper,
     migration: Migration,
-    operations: Sequence[Operation],
-    after: Sequence[ProjectState],
+    steps: Sequence[tuple[Operation, ProjectState, ProjectState]],
 ) -> ReplayKey | None:
-    """What makes ``migration``'s SQL the same on two databases (None: not replayable).
-    ``operations`` are the plan's, ``after[i]`` the state after ``operations[i]``."""
+    """What makes ``migration``'s SQL the same on two databases (None: never replayed).
+    ``steps``: the plan's operations, each with the states before and after it."""
     if not (migration.atomic and _own_postgresql_editor(connection)):
         return None
+    operations = [operation for operation, _before, _after in steps]
     if [id(op) for op in migration.operations] != [id(op) for op in operations]:
         return None  # a pre_migrate handler inserted an operation
-    if not all(type(op) in _REPLAYABLE and _static_default(op) for op in operations):
+    if not all(schema_operation(op) for op in operations):
         return None
+    writes = all(type(op) in _REPLAYABLE and _static_default(op) for op in operations)
     answers = tuple(
-        op.allow_migrate_model(connection.alias, _model(op, state, migration.app_label))
-        for op, state in zip(operations, after, strict=True)
+        _router_answers(connection.alias, op, states, migration.app_label) for op, *states in steps
     )
     version = connection.pg_version  # type: ignore[attr-defined]
-    return (migration.app_label, migration.name, version, answers)
+    return (migration.app_label, migration.name, version, writes, answers)
+
+
+def recordable(key: ReplayKey, capture: Capture) -> bool:
+    """Whether what ``capture`` saw may be replayed under ``key``: only parameterless DDL (no
+    read of the database), and none at all unless every operation is one whose SQL is
+    replayed (the others only when the router kept them from running anything)."""
+    return capture.only_ddl() and (key[3] or not capture.statements)
+
+
+def schema_operation(operation: Operation) -> bool:
+    """One of Django's model and field operations: each touches the database only through
+    the schema editor, once the router allowed its model; they never render a state's models
+    again."""
+    return type(operation).__module__ in _SCHEMA_OPERATION_MODULES
 
 
 class Capture:
@@ -90,20 +108,29 @@ class Capture:
             self.statements.append(text)
         return execute(sql, params, many, context)
 
-    def replayable(self) -> bool:
+    def only_ddl(self) -> bool:
         """Only parameterless DDL was run (nothing read the database)."""
         return not self._other
 
 
-def replay(connection: BaseDatabaseWrapper, statements: list[str], rows: list[str]) -> None:
-    """``statements`` then ``rows`` in one transaction on ``connection``."""
+def replay(
+    connection: BaseDatabaseWrapper,
+    statements: list[str],
+    rows: list[str],
+    then: Callable[[], None] | None = None,
+) -> None:
+    """``statements`` then ``rows`` (then ``then()``) in one transaction on ``connection``."""
     every = [*statements, *rows]
-    with transaction.atomic(connection.alias), connection.cursor() as cursor:
-        if _one_message(connection):
-            cursor.execute(";\n".join(every), None)
-            return
-        for sql in every:
-            cursor.execute(sql, None)
+    with transaction.atomic(connection.alias):
+        if every:
+            with connection.cursor() as cursor:
+                if _one_message(connection):
+                    cursor.execute(";\n".join(every), None)
+                else:
+                    for sql in every:
+                        cursor.execute(sql, None)
+        if then is not None:
+            then()
 
 
 def _own_postgresql_editor(connection: BaseDatabaseWrapper) -> bool:
@@ -135,7 +162,28 @@ def _static_default(operation: Operation) -> bool:
     return not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
 
 
-def _model(operation: Operation, state: ProjectState, app_label: str) -> Any:
-    """The model ``database_forwards`` asks the router about (from the state after it)."""
-    name = operation.name if isinstance(operation, CreateModel) else operation.model_name
-    return state.apps.get_model(app_label, name)
+def _router_answers(
+    alias: str, operation: Operation, states: Sequence[ProjectState], app_label: str
+) -> tuple[bool | None, ...]:
+    """``allow_migrate_model`` for every model ``database_forwards`` may ask about: each name
+    the operation holds, in the states before and after it (None: no such model)."""
+    names = [
+        value
+        for attribute in ("name", "model_name", "old_name", "new_name")
+        if isinstance(value := getattr(operation, attribute, None), str)
+    ]
+    answers: list[bool | None] = []
+    for state in states:
+        for name in names:
+            try:
+                model = state.apps.get_model(app_label, name)
+            except LookupError:
+                answers.append(None)
+                continue
+            answers.append(operation.allow_migrate_model(alias, model))
+    return tuple(answers)
+
+
+_SCHEMA_OPERATION_MODULES = frozenset(
+    {"django.db.migrations.operations.models", "django.db.migrations.operations.fields"}
+)

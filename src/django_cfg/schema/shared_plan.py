@@ -24,6 +24,12 @@ without its row. On SQLite, consecutive atomic migrations share one transaction,
 savepoint: one commit instead of one per migration (each commit waits for the disk); what
 succeeded before a failing migration is committed, as with ``migrate``.
 
+On PostgreSQL, the SQL of a migration that provably writes the same statements everywhere
+(``django_cfg.schema.replay``: CreateModel / AddField / AddIndex / AddConstraint, or model and
+field operations the router keeps from running) is recorded on the first database of a plan and
+replayed on the next: the same statements, in the migration's one transaction with its rows
+(inserted as the ORM would, or saved through it when a pre_save / post_save receiver listens).
+
 Databases that need ``--fake-initial`` (tables made outside migrations, a run killed half way)
 are not handled here: ``migrate_all`` sends them through ``migrate``.
 """
@@ -47,8 +53,16 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
+from django.db.models.signals import post_save, pre_save
 
-from django_cfg.schema.replay import Capture, Recordings, replay, replay_key
+from django_cfg.schema.replay import (
+    Capture,
+    Recordings,
+    recordable,
+    replay,
+    replay_key,
+    schema_operation,
+)
 from django_cfg.schema.state import PendingMigration, runs_on
 
 __all__ = ["MigrationPlan", "SharedPlans"]
@@ -144,7 +158,7 @@ class SharedPlans:
                 continue
             steps = []
             for operation in migration.operations:
-                if before.is_delayed and not _schema_operation(operation):
+                if before.is_delayed and not schema_operation(operation):
                     # RunPython (or any other) may drop a delayed state's models to render
                     # them again (clear_delayed_apps_cache): given all of them rendered.
                     before = _rendered(before)
@@ -253,18 +267,20 @@ def _apply(
 ) -> ProjectState:
     """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states; a
     migration whose SQL was recorded on an earlier database is replayed (``schema.replay``)."""
-    operations = [step.operation for step in steps]
-    key = replay_key(connection, migration, operations, [step.after for step in steps])
+    key = replay_key(connection, migration, [(s.operation, s.before, s.after) for s in steps])
     recorded = recordings.get(key) if key is not None else None
     if recorded is not None:
-        replay(connection, recorded, _rows(connection, recorder, migration))
+        if _saves_heard(recorder):  # the receivers get the saves of the rows, as in migrate
+            replay(connection, recorded, [], lambda: _record(recorder, migration))
+        else:
+            replay(connection, recorded, _rows(connection, recorder, migration))
         return steps[-1].after if steps else state
     if key is None:
         return _run(connection, recorder, migration, steps, state, None)
     capture = Capture()
     with connection.execute_wrapper(capture):
         state = _run(connection, recorder, migration, steps, state, capture)
-    if capture.replayable():
+    if recordable(key, capture):
         recordings[key] = capture.statements
     return state
 
@@ -354,19 +370,15 @@ def _rows(
     return rows
 
 
+def _saves_heard(recorder: MigrationRecorder) -> bool:
+    """Whether a pre_save / post_save receiver listens to the rows ``_record`` saves."""
+    model = recorder.Migration
+    return pre_save.has_listeners(model) or post_save.has_listeners(model)
+
+
 def _recorded_names(migration: Migration) -> list[Key]:
     """The rows a migration gets: one per migration it replaces, or its own."""
     return list(migration.replaces or [(migration.app_label, migration.name)])
-
-
-def _schema_operation(operation: Operation) -> bool:
-    """One of Django's model and field operations (they never render a state's models again)."""
-    return type(operation).__module__ in _SCHEMA_OPERATION_MODULES
-
-
-_SCHEMA_OPERATION_MODULES = frozenset(
-    {"django.db.migrations.operations.models", "django.db.migrations.operations.fields"}
-)
 
 
 def _rendered(state: ProjectState) -> ProjectState:
