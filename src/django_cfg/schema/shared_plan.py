@@ -356,8 +356,9 @@ def _rows(
     """The INSERTs of ``migration``'s rows as ``_record`` makes them (the ORM's values:
     ``applied`` its default, now), each one statement with its values in it."""
     meta = recorder.Migration._meta
-    fields = [meta.get_field(name) for name in ("app", "name", "applied")]
-    quote = connection.ops.quote_name
+    fields: list[Any] = [meta.get_field(name) for name in ("app", "name", "applied")]
+    ops: Any = connection.ops  # PostgreSQL's: compose_sql
+    quote = ops.quote_name
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         "VALUES (%s, %s, %s)"
@@ -366,7 +367,7 @@ def _rows(
     for app_label, name in _recorded_names(migration):
         values = [app_label, name, fields[2].get_default()]
         params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
-        rows.append(connection.ops.compose_sql(sql, params))
+        rows.append(ops.compose_sql(sql, params))
     return rows
 
 
