@@ -188,3 +188,129 @@ def test_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -
     finally:
         for database in names.values():
             _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+# Migrates tenant a (its SQL recorded), then b (replayed) from one SharedPlans, each statement
+# sent logged; then asks replay_key about operations that must never be replayed.
+REPLAY_SCRIPT = r"""
+import io, json
+import django
+django.setup()
+from django.db import connections, migrations, models
+from django.utils import timezone
+from django_cfg.schema.replay import replay_key
+from django_cfg.schema.shared_plan import SharedPlans
+
+plans = SharedPlans()
+
+
+def migrate(alias):
+    connection, sent = connections[alias], []
+
+    def log(execute, sql, params, many, context):
+        sent.append(str(sql))
+        return execute(sql, params, many, context)
+
+    plan = plans.plan_for(connection)
+    with connection.execute_wrapper(log):
+        plans.apply(connection, plan, 0, io.StringIO())
+    return plan, sent
+
+
+plan, first = migrate("tenant_a")
+again, second = migrate("tenant_b")
+# A post_save receiver of the rows: on c (replayed too) it gets every row's save, as in migrate.
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models.signals import post_save
+saved = []
+post_save.connect(lambda instance, **kw: saved.append(instance.name), MigrationRecorder.Migration)
+migrate("tenant_c")
+operations = {
+    "callable default": migrations.AddField(
+        "company", "x", models.DateTimeField(default=timezone.now)
+    ),
+    "auto_now_add": migrations.AddField("company", "y", models.DateTimeField(auto_now_add=True)),
+    "literal default": migrations.AddField("company", "z", models.IntegerField(default=0)),
+    "AlterField": migrations.AlterField("company", "name", models.CharField(max_length=300)),
+    "RunPython": migrations.RunPython(migrations.RunPython.noop),
+}
+keys = {}
+for label, operation in operations.items():
+    migration = migrations.Migration("0099_check", "crm")
+    migration.operations = [operation]
+    state = plan.end.clone()
+    operation.state_forwards("crm", state)
+    for alias in ("tenant_a", "default"):
+        key = replay_key(connections[alias], migration, [(operation, plan.end, state)])
+        keys[f"{label} on {alias}"] = "never" if key is None else "SQL" if key[3] else "if silent"
+print(json.dumps({
+    "same plan": again is plan,
+    "recorded": {f"{key[0]}.{key[1]}": len(sql) for key, sql in plan.recordings.items()},
+    "first": first, "second": second, "keys": keys, "saved on c": len(saved),
+    "rows on c": MigrationRecorder(connections["tenant_c"]).migration_qs.count(),
+}))
+"""
+
+
+@pytest.mark.postgres
+def test_replayed_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -> None:
+    """A migration of CreateModel / AddField / AddIndex / AddConstraint is replayed on the
+    second database (its statements and its row in one message, no database_forwards), one
+    whose operations the router kept from running anything as rows only; the RunPython and
+    AlterField migrations run as before; both databases end as Django's migrate leaves one
+    ("if silent": replayed only when the first database ran no SQL for it)."""
+    import json
+
+    template = sibling_url(POSTGRES_URL, f"_rp{secrets.token_hex(3)}_{{tenant}}")
+    urls = {name: template.replace("{tenant}", name) for name in TENANTS}
+    names = {name: url.partition("?")[0].rpartition("/")[2] for name, url in urls.items()}
+    env = {**sqlite_env(tmp_path), "BENCH_TENANT_URL": template}
+    try:
+        for database in names.values():
+            _admin(f'CREATE DATABASE "{database}"')
+        manage(env, "migrate", "--noinput", "-v", "0", mode="static")
+        manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+        out = run_python("-c", REPLAY_SCRIPT, cwd=PROJECT, env={**env, "BENCH_MODE": "tenants"})
+        got = json.loads(out.strip().splitlines()[-1])
+        assert got["same plan"]
+        recorded = got["recorded"]
+        assert recorded["crm.0001_initial"] >= 2  # two CREATE TABLE, then an index and a FK
+        assert recorded["tickets.0004_comment_kind"] == 2  # ADD COLUMN, DROP DEFAULT
+        # auth's tables live in default: its AlterField runs nothing on a tenant, replayed so.
+        assert recorded["auth.0002_alter_permission_name_max_length"] == 0
+        assert "crm.0004_lowercase_domains" not in recorded  # RunPython, AlterField
+        assert "billing.0004_invoice_total_digits" not in recorded  # AlterField that ran SQL
+        first, second = got["first"], got["second"]
+        assert 'CREATE TABLE "crm_company" (' in "\n".join(first)
+        assert len(second) < len(first)
+        # Replayed: crm 0001's DDL and its row went as one statement on b, not on a.
+        one = [s for s in second if 'CREATE TABLE "crm_company" (' in s]
+        assert len(one) == 1, one
+        assert "'crm', '0001_initial'" in one[0]
+        assert not any('CREATE TABLE "crm_company" (' in s and "INSERT" in s for s in first)
+        # Not replayed: AlterField's statement alone, RunPython's query of the table it reads.
+        for sent in (first, second):
+            assert any(
+                s.startswith('ALTER TABLE "crm_company" ALTER COLUMN "domain"') for s in sent
+            )
+            assert any(s.startswith('SELECT "crm_company"."id"') for s in sent)
+        assert got["keys"] == {
+            "callable default on tenant_a": "if silent",
+            "callable default on default": "never",  # SQLite: never replayed
+            "auto_now_add on tenant_a": "if silent",
+            "auto_now_add on default": "never",
+            "literal default on tenant_a": "SQL",
+            "literal default on default": "never",
+            "AlterField on tenant_a": "if silent",
+            "AlterField on default": "never",
+            "RunPython on tenant_a": "never",
+            "RunPython on default": "never",
+        }
+        reference = pg_schema(urls["ref"])
+        # c was replayed with a post_save receiver listening: each row saved through the ORM.
+        assert got["saved on c"] == got["rows on c"] == len(reference["migrations"])
+        for name in ("a", "b", "c"):
+            assert pg_schema(urls[name]) == reference, name
+    finally:
+        for database in names.values():
+            _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -24,6 +24,12 @@ without its row. On SQLite, consecutive atomic migrations share one transaction,
 savepoint: one commit instead of one per migration (each commit waits for the disk); what
 succeeded before a failing migration is committed, as with ``migrate``.
 
+On PostgreSQL, the SQL of a migration that provably writes the same statements everywhere
+(``django_cfg.schema.replay``: CreateModel / AddField / AddIndex / AddConstraint, or model and
+field operations the router keeps from running) is recorded on the first database of a plan and
+replayed on the next: the same statements, in the migration's one transaction with its rows
+(inserted as the ORM would, or saved through it when a pre_save / post_save receiver listens).
+
 Databases that need ``--fake-initial`` (tables made outside migrations, a run killed half way)
 are not handled here: ``migrate_all`` sends them through ``migrate``.
 """
@@ -47,7 +53,16 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
+from django.db.models.signals import post_save, pre_save
 
+from django_cfg.schema.replay import (
+    Capture,
+    Recordings,
+    recordable,
+    replay,
+    replay_key,
+    schema_operation,
+)
 from django_cfg.schema.state import PendingMigration, runs_on
 
 __all__ = ["MigrationPlan", "SharedPlans"]
@@ -75,6 +90,9 @@ class MigrationPlan:
     inconsistent: str = ""
     """The ``InconsistentMigrationHistory`` message, when a migration is recorded before one it
     depends on."""
+    recordings: Recordings = field(default_factory=dict)
+    """The SQL of the migrations that can be replayed (``django_cfg.schema.replay``), as
+    recorded on the first database that ran them."""
 
     def pending(self, alias: str) -> list[PendingMigration]:
         return [
@@ -134,20 +152,25 @@ class SharedPlans:
         for migration, _ in full_plan:
             if migration in done:
                 migration.mutate_state(state, preserve=False)
-        state.apps  # noqa: B018 (renders: each clone below then re-renders what changed)
-        plan.start = before = _rendered(state.clone())
+        plan.start = before = _rendered(state)
         for migration, _ in full_plan:  # the order _migrate_all_forwards applies them in
             if migration not in to_run:
                 continue
             steps = []
             for operation in migration.operations:
-                # What Migration.apply does between two operations, kept for every database.
-                operation.state_forwards(migration.app_label, state)
-                after = _rendered(state.clone())
+                if before.is_delayed and not schema_operation(operation):
+                    # RunPython (or any other) may drop a delayed state's models to render
+                    # them again (clear_delayed_apps_cache): given all of them rendered.
+                    before = _rendered(before)
+                # What Migration.apply does between two operations, kept for every database:
+                # the clone keeps the rendered models, the operation re-renders those it
+                # changed (and, unless it delays them, the models related to them).
+                after = before.clone()
+                operation.state_forwards(migration.app_label, after)
                 steps.append(Step(operation, before, after))
                 before = after
             plan.migrations.append((migration, steps))
-        plan.end = before
+        plan.end = _rendered(before) if before.is_delayed else before  # as migrate's post_migrate
         return plan
 
     def apply(
@@ -179,10 +202,12 @@ class SharedPlans:
         in_one = connection.vendor == "sqlite"
         for shared, run in groupby(migrations, key=lambda item: in_one and item[0].atomic):
             if shared:
-                state = _apply_in_one_transaction(connection, recorder, list(run), state, done)
+                state = _apply_in_one_transaction(
+                    connection, recorder, list(run), state, done, plan.recordings
+                )
                 continue
             for migration, steps in run:
-                state = _apply(connection, recorder, migration, steps, state)
+                state = _apply(connection, recorder, migration, steps, state, plan.recordings)
                 done(migration)
         emit_post_migrate_signal(verbosity, False, alias, **{**signal, "apps": plan.end.apps})
 
@@ -209,6 +234,7 @@ def _apply_in_one_transaction(
     run: list[tuple[Migration, list[Step]]],
     state: ProjectState,
     done: Callable[[Migration], None],
+    recordings: Recordings,
 ) -> ProjectState:
     """SQLite: the atomic migrations of ``run`` in one transaction, each in a savepoint (one
     commit, not one per migration: a commit waits for the disk twice). What succeeded before a
@@ -219,7 +245,7 @@ def _apply_in_one_transaction(
         with transaction.atomic(connection.alias):
             for migration, steps in run:
                 try:
-                    state = _apply(connection, recorder, migration, steps, state)
+                    state = _apply(connection, recorder, migration, steps, state, recordings)
                 except Exception as error:  # rolled back to its savepoint
                     failed = error
                     break
@@ -237,8 +263,38 @@ def _apply(
     migration: Migration,
     steps: list[Step],
     state: ProjectState,
+    recordings: Recordings,
 ) -> ProjectState:
-    """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states."""
+    """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states; a
+    migration whose SQL was recorded on an earlier database is replayed (``schema.replay``)."""
+    key = replay_key(connection, migration, [(s.operation, s.before, s.after) for s in steps])
+    recorded = recordings.get(key) if key is not None else None
+    if recorded is not None:
+        if _saves_heard(recorder):  # the receivers get the saves of the rows, as in migrate
+            replay(connection, recorded, [], lambda: _record(recorder, migration))
+        else:
+            replay(connection, recorded, _rows(connection, recorder, migration))
+        return steps[-1].after if steps else state
+    if key is None:
+        return _run(connection, recorder, migration, steps, state, None)
+    capture = Capture()
+    with connection.execute_wrapper(capture):
+        state = _run(connection, recorder, migration, steps, state, capture)
+    if recordable(key, capture):
+        recordings[key] = capture.statements
+    return state
+
+
+def _run(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    migration: Migration,
+    steps: list[Step],
+    state: ProjectState,
+    capture: Capture | None,
+) -> ProjectState:
+    """The migration's ``database_forwards`` in its schema editor, and its rows (which
+    ``capture`` does not record)."""
     by_operation = {id(step.operation): step for step in steps}
     recorded = False
     with connection.schema_editor(atomic=migration.atomic) as editor:
@@ -257,10 +313,10 @@ def _apply(
             state = after
         if editor.atomic_migration or not editor.deferred_sql:
             # In the migration's transaction: its schema and its row commit together.
-            _record(recorder, migration)
+            _record(recorder, migration, capture)
             recorded = True
     if not recorded:
-        _record(recorder, migration)
+        _record(recorder, migration, capture)
     return state
 
 
@@ -279,10 +335,51 @@ def _applied(connection: BaseDatabaseWrapper) -> frozenset[Key]:
     return frozenset(recorder.migration_qs.values_list("app", "name"))
 
 
-def _record(recorder: MigrationRecorder, migration: Migration) -> None:
-    """What ``MigrationExecutor.record_migration`` does, the table known to exist."""
-    for app_label, name in migration.replaces or [(migration.app_label, migration.name)]:
-        recorder.migration_qs.create(app=app_label, name=name)
+def _record(
+    recorder: MigrationRecorder, migration: Migration, capture: Capture | None = None
+) -> None:
+    """What ``MigrationExecutor.record_migration`` does, the table known to exist (not part of
+    what ``capture`` records)."""
+    if capture is not None:
+        capture.paused = True
+    try:
+        for app_label, name in _recorded_names(migration):
+            recorder.migration_qs.create(app=app_label, name=name)
+    finally:
+        if capture is not None:
+            capture.paused = False
+
+
+def _rows(
+    connection: BaseDatabaseWrapper, recorder: MigrationRecorder, migration: Migration
+) -> list[str]:
+    """The INSERTs of ``migration``'s rows as ``_record`` makes them (the ORM's values:
+    ``applied`` its default, now), each one statement with its values in it."""
+    meta = recorder.Migration._meta
+    fields: list[Any] = [meta.get_field(name) for name in ("app", "name", "applied")]
+    ops: Any = connection.ops  # PostgreSQL's: compose_sql
+    quote = ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        "VALUES (%s, %s, %s)"
+    )
+    rows = []
+    for app_label, name in _recorded_names(migration):
+        values = [app_label, name, fields[2].get_default()]
+        params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+        rows.append(ops.compose_sql(sql, params))
+    return rows
+
+
+def _saves_heard(recorder: MigrationRecorder) -> bool:
+    """Whether a pre_save / post_save receiver listens to the rows ``_record`` saves."""
+    model = recorder.Migration
+    return pre_save.has_listeners(model) or post_save.has_listeners(model)
+
+
+def _recorded_names(migration: Migration) -> list[Key]:
+    """The rows a migration gets: one per migration it replaces, or its own."""
+    return list(migration.replaces or [(migration.app_label, migration.name)])
 
 
 def _rendered(state: ProjectState) -> ProjectState:

@@ -1,0 +1,189 @@
+"""A migration's SQL recorded on one PostgreSQL database and replayed on the next ones.
+
+    key = replay_key(connection, migration, steps)   # None: never replayed
+    statements = recordings.get(key) if key else None
+    if statements is not None:
+        replay(connection, statements, rows)         # one transaction, the rows in it
+    else:
+        with connection.execute_wrapper(capture := Capture()):
+            ...                                      # database_forwards, as migrate runs it
+        if key and recordable(key, capture):
+            recordings[key] = capture.statements
+
+Only what provably gives the same SQL on every database is replayed, an atomic migration on
+Django's own PostgreSQL schema editor whose operations are all Django's model and field
+operations (which touch the database only through the schema editor, once the router allowed
+their model), under a key holding the server version and the router's ``allow_migrate``
+answer for every model each operation names:
+
+- its SQL, when every operation is a CreateModel, AddField, AddIndex or AddConstraint (exactly
+  those classes; an AddField only if its default is not computed as it runs: no callable, no
+  ``auto_now``) and the recorded statements are all parameterless DDL (``CREATE TABLE`` /
+  ``INDEX``, ``ALTER TABLE``, ``COMMENT ON``; a statement that reads the database, such as
+  introspection, means never replayed);
+- no SQL at all, for the other operations, only when they ran none (the router kept them
+  from it: the migrations of apps that live on another database).
+
+Anything else (RunPython, RunSQL, an AlterField that ran SQL, ...) runs ``database_forwards``
+on every database, as before. A replay skips the SQL generation, not the SQL: the same
+statements in the same order, in one transaction with the migration's ``django_migrations``
+rows. On PostgreSQL 13 and later with client-side binding (Django's default) they go as one
+multi-statement message (one round trip; since 13 the server applies ``statement_timeout`` to
+each statement of such a message, as to separate ones); otherwise one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.migration import Migration
+from django.db.migrations.operations import AddConstraint, AddField, AddIndex, CreateModel
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+__all__ = ["Capture", "Recordings", "recordable", "replay", "replay_key", "schema_operation"]
+
+ReplayKey = tuple[Any, ...]
+Recordings = dict[ReplayKey, list[str]]
+
+_REPLAYABLE = (CreateModel, AddField, AddIndex, AddConstraint)
+_DDL = ("CREATE TABLE ", "CREATE INDEX ", "CREATE UNIQUE INDEX ", "ALTER TABLE ", "COMMENT ON ")
+_ONE_MESSAGE_SINCE = 130000  # statement_timeout per statement of a multi-statement message
+
+
+def replay_key(
+    connection: BaseDatabaseWrapper,
+    migration: Migration,
+    steps: Sequence[tuple[Operation, ProjectState, ProjectState]],
+) -> ReplayKey | None:
+    """What makes ``migration``'s SQL the same on two databases (None: never replayed).
+    ``steps``: the plan's operations, each with the states before and after it."""
+    if not (migration.atomic and _own_postgresql_editor(connection)):
+        return None
+    operations = [operation for operation, _before, _after in steps]
+    if [id(op) for op in migration.operations] != [id(op) for op in operations]:
+        return None  # a pre_migrate handler inserted an operation
+    if not all(schema_operation(op) for op in operations):
+        return None
+    writes = all(type(op) in _REPLAYABLE and _static_default(op) for op in operations)
+    answers = tuple(
+        _router_answers(connection.alias, op, states, migration.app_label) for op, *states in steps
+    )
+    version = connection.pg_version  # type: ignore[attr-defined]
+    return (migration.app_label, migration.name, version, writes, answers)
+
+
+def recordable(key: ReplayKey, capture: Capture) -> bool:
+    """Whether what ``capture`` saw may be replayed under ``key``: only parameterless DDL (no
+    read of the database), and none at all unless every operation is one whose SQL is
+    replayed (the others only when the router kept them from running anything)."""
+    return capture.only_ddl() and (key[3] or not capture.statements)
+
+
+def schema_operation(operation: Operation) -> bool:
+    """One of Django's model and field operations: each touches the database only through
+    the schema editor, once the router allowed its model; they never render a state's models
+    again."""
+    return type(operation).__module__ in _SCHEMA_OPERATION_MODULES
+
+
+class Capture:
+    """An ``execute_wrapper``: the statements run while it is installed (not while paused)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.paused = False
+        self._other = False
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
+    ) -> Any:
+        if not self.paused:
+            text = str(sql)
+            if many or params is not None or not text.upper().startswith(_DDL):
+                self._other = True
+            self.statements.append(text)
+        return execute(sql, params, many, context)
+
+    def only_ddl(self) -> bool:
+        """Only parameterless DDL was run (nothing read the database)."""
+        return not self._other
+
+
+def replay(
+    connection: BaseDatabaseWrapper,
+    statements: list[str],
+    rows: list[str],
+    then: Callable[[], None] | None = None,
+) -> None:
+    """``statements`` then ``rows`` (then ``then()``) in one transaction on ``connection``."""
+    every = [*statements, *rows]
+    with transaction.atomic(connection.alias):
+        if every:
+            with connection.cursor() as cursor:
+                if _one_message(connection):
+                    cursor.execute(";\n".join(every), None)
+                else:
+                    for sql in every:
+                        cursor.execute(sql, None)
+        if then is not None:
+            then()
+
+
+def _own_postgresql_editor(connection: BaseDatabaseWrapper) -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.schema import DatabaseSchemaEditor
+
+    return connection.SchemaEditorClass is DatabaseSchemaEditor
+
+
+def _one_message(connection: BaseDatabaseWrapper) -> bool:
+    """Whether several statements may go in one message: the simple query protocol (client-side
+    binding: psycopg2, or psycopg 3 without ``server_side_binding``) on PostgreSQL 13+."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    server_side = is_psycopg3 and connection.settings_dict["OPTIONS"].get("server_side_binding")
+    version: int = connection.pg_version  # type: ignore[attr-defined]
+    return server_side is not True and version >= _ONE_MESSAGE_SINCE
+
+
+def _static_default(operation: Operation) -> bool:
+    """An AddField whose column default is computed when it runs (a callable, ``auto_now``)
+    writes a different literal on each database; the other operations write none."""
+    if not isinstance(operation, AddField):
+        return True
+    field = operation.field
+    if field.has_default():
+        return not callable(field.default)
+    return not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
+def _router_answers(
+    alias: str, operation: Operation, states: Sequence[ProjectState], app_label: str
+) -> tuple[bool | None, ...]:
+    """``allow_migrate_model`` for every model ``database_forwards`` may ask about: each name
+    the operation holds, in the states before and after it (None: no such model)."""
+    names = [
+        value
+        for attribute in ("name", "model_name", "old_name", "new_name")
+        if isinstance(value := getattr(operation, attribute, None), str)
+    ]
+    answers: list[bool | None] = []
+    for state in states:
+        for name in names:
+            try:
+                model = state.apps.get_model(app_label, name)
+            except LookupError:
+                answers.append(None)
+                continue
+            answers.append(operation.allow_migrate_model(alias, model))
+    return tuple(answers)
+
+
+_SCHEMA_OPERATION_MODULES = frozenset(
+    {"django.db.migrations.operations.models", "django.db.migrations.operations.fields"}
+)
