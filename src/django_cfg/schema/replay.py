@@ -24,8 +24,12 @@ answer for every model each operation names:
 - no SQL at all, for the other operations, only when they ran none (the router kept them
   from it: the migrations of apps that live on another database).
 
-Anything else (RunPython, RunSQL, an AlterField that ran SQL, ...) runs ``database_forwards``
-on every database, as before. A replay skips the SQL generation, not the SQL: the same
+Neither when a class of the project's renders part of the SQL (a field, the primary key a
+relation points to, an index, a constraint, an expression in them: it may render per
+connection, as a field that encrypts its default with a per-tenant key does), nor when an
+``execute_wrapper`` other than django_cfg's is installed (it may change statements per
+database, or expect them one by one). Anything else (RunPython, RunSQL, an AlterField that ran
+SQL, ...) runs ``database_forwards`` on every database, as before. A replay skips the SQL generation, not the SQL: the same
 statements in the same order, in one transaction with the migration's ``django_migrations``
 rows. On PostgreSQL 13 and later with client-side binding (Django's default) they go as one
 multi-statement message (one round trip; since 13 the server applies ``statement_timeout`` to
@@ -43,6 +47,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations import AddConstraint, AddField, AddIndex, CreateModel
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.models import Q
 
 __all__ = ["Capture", "Recordings", "recordable", "replay", "replay_key", "schema_operation"]
 
@@ -66,7 +71,9 @@ def replay_key(
     operations = [operation for operation, _before, _after in steps]
     if [id(op) for op in migration.operations] != [id(op) for op in operations]:
         return None  # a pre_migrate handler inserted an operation
-    if not all(schema_operation(op) for op in operations):
+    if not all(schema_operation(op) for op in operations) or _foreign_wrappers(connection):
+        return None
+    if not all(_djangos_own(op, states, migration.app_label) for op, *states in steps):
         return None
     writes = all(type(op) in _REPLAYABLE and _static_default(op) for op in operations)
     answers = tuple(
@@ -133,6 +140,65 @@ def replay(
             then()
 
 
+def _foreign_wrappers(connection: BaseDatabaseWrapper) -> bool:
+    """Whether an ``execute_wrapper`` other than django_cfg's (which only reword errors and
+    count) is installed: it may change each statement per database, or expect them one by
+    one."""
+    return any(
+        not str(getattr(wrapper, "__module__", None) or type(wrapper).__module__).startswith(
+            "django_cfg."
+        )
+        for wrapper in connection.execute_wrappers
+    )
+
+
+def _djangos_own(operation: Operation, states: Sequence[ProjectState], app_label: str) -> bool:
+    """Whether all that renders the SQL of the models ``operation`` names is Django's own: their
+    fields (and the primary keys their relations point to), indexes, constraints and the
+    expressions in them. A project's class may render per connection (a field prepares its
+    default with the connection, as an encrypting field does), so its SQL is not taken as the
+    same on every database."""
+    for state in states:
+        for name in _model_names(operation):
+            try:
+                meta = state.apps.get_model(app_label, name)._meta
+            except LookupError:
+                continue
+            fields = [*meta.local_fields, *meta.local_many_to_many]
+            related = [field.related_model._meta.pk for field in fields if field.related_model]
+            parts = [*fields, *related, *meta.indexes, *meta.constraints]
+            if not all(_djangos(part) for part in parts):
+                return False
+    return True
+
+
+def _djangos(part: Any) -> bool:
+    """``part`` (a field, an index, a constraint, an expression, a ``Q``) and every expression
+    it holds are of Django's own classes; plain values are."""
+    if isinstance(part, (list, tuple)):
+        return all(_djangos(item) for item in part)
+    if isinstance(part, Q):
+        return all(
+            _djangos(child[1] if isinstance(child, tuple) else child) for child in part.children
+        )
+    if not hasattr(part, "get_source_expressions") and not hasattr(part, "deconstruct"):
+        return True  # a value: a field of Django's prepares it
+    if not str(type(part).__module__).startswith(_DJANGO_MODULES):
+        return False
+    held = [getattr(part, name, None) for name in _HELD_EXPRESSIONS]
+    if hasattr(part, "get_source_expressions") and not isinstance(part, type):
+        held.extend(part.get_source_expressions())
+    return all(_djangos(item) for item in held if item is not None and item is not part)
+
+
+def _model_names(operation: Operation) -> list[str]:
+    return [
+        value
+        for attribute in ("name", "model_name", "old_name", "new_name")
+        if isinstance(value := getattr(operation, attribute, None), str)
+    ]
+
+
 def _own_postgresql_editor(connection: BaseDatabaseWrapper) -> bool:
     if connection.vendor != "postgresql":
         return False
@@ -167,11 +233,7 @@ def _router_answers(
 ) -> tuple[bool | None, ...]:
     """``allow_migrate_model`` for every model ``database_forwards`` may ask about: each name
     the operation holds, in the states before and after it (None: no such model)."""
-    names = [
-        value
-        for attribute in ("name", "model_name", "old_name", "new_name")
-        if isinstance(value := getattr(operation, attribute, None), str)
-    ]
+    names = _model_names(operation)
     answers: list[bool | None] = []
     for state in states:
         for name in names:
@@ -184,6 +246,12 @@ def _router_answers(
     return tuple(answers)
 
 
+_DJANGO_MODULES = ("django.db.models.", "django.contrib.postgres.")
+"""Where Django's fields, indexes, constraints and expressions live (not GIS: its column types
+depend on the spatial backend)."""
+_HELD_EXPRESSIONS = ("expressions", "condition", "db_default", "expression")
+"""Attributes of fields (``db_default``, a ``GeneratedField``'s ``expression``), indexes and
+constraints that hold expressions rendered into the SQL."""
 _SCHEMA_OPERATION_MODULES = frozenset(
     {"django.db.migrations.operations.models", "django.db.migrations.operations.fields"}
 )
