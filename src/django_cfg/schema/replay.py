@@ -31,9 +31,10 @@ connection, as a field that encrypts its default with a per-tenant key does), no
 database, or expect them one by one). Anything else (RunPython, RunSQL, an AlterField that ran
 SQL, ...) runs ``database_forwards`` on every database, as before. A replay skips the SQL
 generation, not the SQL: the same statements in the same order, in one transaction with the
-migration's ``django_migrations`` rows. On PostgreSQL 13 and later with client-side binding (Django's default) they go as one
-multi-statement message (one round trip; since 13 the server applies ``statement_timeout`` to
-each statement of such a message, as to separate ones); otherwise one by one.
+migration's ``django_migrations`` rows. On PostgreSQL 13 and later with client-side binding
+(Django's default) they go as one multi-statement message (one round trip; since 13 the server
+applies ``statement_timeout`` to each statement of such a message, as to separate ones);
+otherwise one by one.
 """
 
 from __future__ import annotations
