@@ -166,7 +166,10 @@ def _djangos_own(operation: Operation, states: Sequence[ProjectState], app_label
             except LookupError:
                 continue
             fields = [*meta.local_fields, *meta.local_many_to_many]
-            related = [field.related_model._meta.pk for field in fields if field.related_model]
+            targets = [field.related_model for field in fields if field.related_model]
+            if not all(isinstance(target, type) for target in targets):
+                return False  # a relation not resolved in this state: not judged, not replayed
+            related = [target._meta.pk for target in targets]
             parts = [*fields, *related, *meta.indexes, *meta.constraints]
             if not all(_djangos(part) for part in parts):
                 return False
