@@ -14,6 +14,7 @@ import os
 import random
 import secrets
 import sqlite3
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from typing import Any
 import pytest
 
 from tests.support.killed_migrate_all import kill_migrate_all
+from tests.support.manage_py_project import write_manage_py_project
 from tests.support.services import POSTGRES_URL, sibling_url
-from tests.support.spec_page import run_python
+from tests.support.spec_page import run_process, run_python
 from tests.tenants.project_support import ROOT, server_rows
 
 PROJECT = ROOT / "benchmarks" / "tenant_project"
@@ -355,3 +357,84 @@ def test_replayed_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path
     finally:
         for database in names.values():
             _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+SQUASH_CONFIG = """\
+    from pathlib import Path
+    from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
+
+    class SquashConfig(DjangoConfig):
+        base_dir = Path(__file__).resolve().parent.parent
+        project_apps = ["notes"]
+        databases = {"default": DatabaseConfig.from_url("sqlite:///default.sqlite3")}
+        tenants = TenantsConfig(
+            apps=["notes"], url="sqlite:///tenants/{tenant}.sqlite3", names=["a", "ref"]
+        )
+
+    config = SquashConfig()
+    """
+SQUASH_MIGRATIONS = {
+    "notes/migrations/__init__.py": "",
+    "notes/migrations/0001_initial.py": """\
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    initial = True
+    operations = [migrations.CreateModel("Note", [("id", models.AutoField(primary_key=True))])]
+""",
+    "notes/migrations/0002_text.py": """\
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0001_initial")]
+    operations = [migrations.AddField("note", "text", models.TextField(default=""))]
+""",
+    "notes/migrations/0001_squashed_0002_text.py": """\
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    initial = True
+    replaces = [("notes", "0001_initial"), ("notes", "0002_text")]
+    operations = [
+        migrations.CreateModel(
+            "Note",
+            [("id", models.AutoField(primary_key=True)), ("text", models.TextField(default=""))],
+        )
+    ]
+""",
+}
+
+
+def test_a_squashed_migration_gets_its_own_row_as_migrate_gives_it(tmp_path: Path) -> None:
+    """``migrate`` records the migrations a squash replaces, then the squash itself once all
+    they are (``check_replacements``); migrate_all's shared plan leaves the same rows."""
+    models = (
+        "from django.db import models\n\nclass Note(models.Model):\n    text = models.TextField()\n"
+    )
+    write_manage_py_project(
+        tmp_path, SQUASH_CONFIG, apps={"notes": models}, files=SQUASH_MIGRATIONS
+    )
+    (tmp_path / "tenants").mkdir()
+
+    def manage_py(*args: str) -> str:
+        run = run_process([sys.executable, "manage.py", *args], cwd=tmp_path)
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run.stdout
+
+    manage_py("migrate", "--noinput", "-v", "0")
+    manage_py("migrate", "--noinput", "-v", "0", "--database", "tenant_ref")
+    manage_py("migrate_all")
+
+    def rows(name: str) -> list[tuple[str, str]]:
+        with closing(sqlite3.connect(tmp_path / "tenants" / f"{name}.sqlite3")) as db:
+            return db.execute(
+                "SELECT app, name FROM django_migrations WHERE app = 'notes' ORDER BY id"
+            ).fetchall()
+
+    assert rows("ref") == [
+        ("notes", "0001_initial"),
+        ("notes", "0002_text"),
+        ("notes", "0001_squashed_0002_text"),
+    ]
+    assert rows("a") == rows("ref")
+    assert "tenant_a: up to date" in manage_py("migrate_all", "--check")

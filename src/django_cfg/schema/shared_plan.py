@@ -90,6 +90,9 @@ class MigrationPlan:
     inconsistent: str = ""
     """The ``InconsistentMigrationHistory`` message, when a migration is recorded before one it
     depends on."""
+    squashes: list[Key] = field(default_factory=list)
+    """The squashed migrations recorded at the end, once every migration each replaces is:
+    what ``MigrationExecutor.check_replacements`` adds after ``migrate``."""
     recordings: Recordings = field(default_factory=dict)
     """The SQL of the migrations that can be replayed (``django_cfg.schema.replay``), as
     recorded on the first database that ran them."""
@@ -171,6 +174,7 @@ class SharedPlans:
                 before = after
             plan.migrations.append((migration, steps))
         plan.end = _rendered(before) if before.is_delayed else before  # as migrate's post_migrate
+        plan.squashes = _squashes(loader, applied, plan)
         return plan
 
     def apply(
@@ -209,6 +213,8 @@ class SharedPlans:
             for migration, steps in run:
                 state = _apply(connection, recorder, migration, steps, state, plan.recordings)
                 done(migration)
+        for app_label, name in plan.squashes:
+            recorder.record_applied(app_label, name)
         emit_post_migrate_signal(verbosity, False, alias, **{**signal, "apps": plan.end.apps})
 
 
@@ -375,6 +381,19 @@ def _saves_heard(recorder: MigrationRecorder) -> bool:
     """Whether a pre_save / post_save receiver listens to the rows ``_record`` saves."""
     model = recorder.Migration
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
+
+
+def _squashes(loader: MigrationLoader, applied: frozenset[Key], plan: MigrationPlan) -> list[Key]:
+    """The squashed migrations not recorded whose replaced ones all will be once ``plan`` ran,
+    in the loader's order (``check_replacements``)."""
+    recorded = set(applied)
+    for migration, _steps in plan.migrations:
+        recorded.update(_recorded_names(migration))
+    return [
+        key
+        for key, squashed in loader.replacements.items()
+        if key not in recorded and all(replaced in recorded for replaced in squashed.replaces)
+    ]
 
 
 def _recorded_names(migration: Migration) -> list[Key]:
