@@ -507,12 +507,23 @@ class Command(BaseCommand):
         if verbosity >= 2:
             self.stdout.write(self.style.MIGRATE_HEADING(f"Migrating {alias}:"))
 
+        finished: list[Any] = []
+
         def progress(migration: Any) -> None:
+            finished.append(migration)
             if verbosity >= 2:
                 self.stdout.write(f"  Applying {migration.app_label}.{migration.name}... OK")
 
         output = PassThrough(self.stdout) if verbosity >= 2 else io.StringIO()
-        self._plans.apply(connection, plan, max(verbosity - 1, 0), output, progress)
+        try:
+            self._plans.apply(connection, plan, max(verbosity - 1, 0), output, progress)
+        except Exception as error:
+            if len(finished) >= len(plan.migrations):
+                raise  # after the migrations (post_migrate): as migrate reports it
+            failing = plan.migrations[len(finished)][0]
+            raise MigrateFailed(
+                f"{failing.app_label}.{failing.name}: {_described(alias, error)}"
+            ) from error
         return plan.pending(alias)
 
     def _summary(self, pending: list[PendingMigration], verb: str, verbosity: int) -> str:
