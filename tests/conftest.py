@@ -11,6 +11,7 @@ from django_cfg import DatabaseConfig
 from tests.support.browser import browser_missing
 from tests.support.lanes import in_this_lane
 from tests.support.patroni import patroni_missing
+from tests.support.replica_tools import wait_for_replica
 from tests.support.services import IN_CI, MARIADB_URL, POSTGRES_URL, SERVICES, unreachable
 
 _left_out: list[str] = []
@@ -46,6 +47,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"NOT RUN (service missing, allowed outside CI only): {reason}", red=True, bold=True
         )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> None:
+    """pytest-django's, then the shared replica caught up with the primary: the test databases
+    just created there reach the standby through WAL, and a test whose first read goes to the
+    replica would otherwise find no database ("test_django_cfg" does not exist)."""
+    if unreachable("replica") is None and unreachable("postgres") is None:
+        wait_for_replica(timeout=120)
 
 
 @pytest.fixture
