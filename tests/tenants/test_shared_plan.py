@@ -16,7 +16,8 @@ import re
 import secrets
 import sqlite3
 import sys
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,10 @@ def _admin(sql: str) -> None:
         admin.execute(sql)  # type: ignore[arg-type]
 
 
-@pytest.mark.postgres
-def test_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -> None:
+@contextmanager
+def postgres_tenants(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """(tenant -> URL, the project's environment): an empty PostgreSQL database per tenant,
+    ``default`` and ``tenant_ref`` migrated by Django's ``migrate``; the databases dropped after."""
     template = sibling_url(POSTGRES_URL, f"_sp{secrets.token_hex(3)}_{{tenant}}")
     urls = {name: template.replace("{tenant}", name) for name in TENANTS}
     names = {name: url.partition("?")[0].rpartition("/")[2] for name, url in urls.items()}
@@ -181,6 +184,15 @@ def test_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -
             _admin(f'CREATE DATABASE "{database}"')
         manage(env, "migrate", "--noinput", "-v", "0", mode="static")
         manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+        yield urls, env
+    finally:
+        for database in names.values():
+            _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -> None:
+    with postgres_tenants(tmp_path) as (urls, env):
         out = manage(env, "migrate_all", "--parallel", "2")
         for name in ("a", "b", "c"):
             assert f"tenant_{name}: 13 applied" in out
@@ -191,9 +203,6 @@ def test_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path: Path) -
             assert pg_schema(urls[name]) == reference, name
         again = manage(env, "migrate_all", "--check")
         assert "tenant_c: up to date" in again
-    finally:
-        for database in names.values():
-            _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 # Migrates tenant a (its SQL recorded), then b (replayed) from one SharedPlans, each statement
@@ -301,15 +310,7 @@ def test_replayed_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path
     ("if silent": replayed only when the first database ran no SQL for it)."""
     import json
 
-    template = sibling_url(POSTGRES_URL, f"_rp{secrets.token_hex(3)}_{{tenant}}")
-    urls = {name: template.replace("{tenant}", name) for name in TENANTS}
-    names = {name: url.partition("?")[0].rpartition("/")[2] for name, url in urls.items()}
-    env = {**sqlite_env(tmp_path), "BENCH_TENANT_URL": template}
-    try:
-        for database in names.values():
-            _admin(f'CREATE DATABASE "{database}"')
-        manage(env, "migrate", "--noinput", "-v", "0", mode="static")
-        manage(env, "migrate", "--noinput", "-v", "0", "--database", "tenant_ref", mode="static")
+    with postgres_tenants(tmp_path) as (urls, env):
         out = run_python("-c", REPLAY_SCRIPT, cwd=PROJECT, env={**env, "BENCH_MODE": "tenants"})
         got = json.loads(out.strip().splitlines()[-1])
         assert got["same plan"]
@@ -358,9 +359,6 @@ def test_replayed_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path
         assert got["saved on c"] == got["rows on c"] == len(reference["migrations"])
         for name in ("a", "b", "c"):
             assert pg_schema(urls[name]) == reference, name
-    finally:
-        for database in names.values():
-            _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 SQUASH_CONFIG = """\
