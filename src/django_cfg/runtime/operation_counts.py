@@ -16,6 +16,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 
+from django_cfg.state.value_record import ValueRecord
+
 __all__ = ["LATENCY_BUCKETS", "LatencyHistogram", "OperationCounts"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -26,19 +28,13 @@ def _per_alias() -> defaultdict[str, int]:
     return defaultdict(int)
 
 
-# Written out, not a dataclass: defining a dataclass runs its methods' generated source through
-# exec(), ~2-4M instructions at every startup (issue 23).
-class LatencyHistogram:
+# ValueRecords, not dataclasses: no exec() at startup (state/value_record.py, issue 23).
+class LatencyHistogram(ValueRecord):
     """Query durations of one alias: a count per bucket (not cumulative) and their sum."""
 
     def __init__(self) -> None:
         self.buckets: list[int] = [0] * (len(LATENCY_BUCKETS) + 1)
         self.total_seconds: float = 0.0
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is LatencyHistogram and vars(self) == vars(other)
-
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def observe(self, seconds: float) -> None:
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
+from django_cfg.state.value_record import ValueRecord
 
 __all__ = [
     "EMPTY",
@@ -50,7 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # from it).
 
 
-class Write:
+class Write(ValueRecord):
     """A write to a primary: its WAL position once known (PostgreSQL), and when (epoch s)."""
 
     __slots__ = ("at", "lsn")
@@ -62,13 +63,8 @@ class Write:
     def __repr__(self) -> str:
         return f"Write(lsn={self.lsn!r}, at={self.at!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is Write and (self.lsn, self.at) == (other.lsn, other.at)
 
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
-
-
-class PinState:
+class PinState(ValueRecord):
     """A context's pins: ``forced`` (``use_primary`` depth) and the primaries it wrote to."""
 
     __slots__ = ("forced", "writes")
@@ -80,14 +76,6 @@ class PinState:
 
     def __repr__(self) -> str:
         return f"PinState(forced={self.forced!r}, writes={self.writes!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is PinState and (self.forced, self.writes) == (
-            other.forced,
-            other.writes,
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def with_write(self, primary: str, write: Write | None) -> PinState:
         writes = dict(self.writes)
@@ -122,7 +110,7 @@ restore_pins = _state.reset
 """Give this context back the pins it had before ``replace_pins`` returned ``token``."""
 
 
-class PinPolicy:
+class PinPolicy(ValueRecord):
     """How long a write pins reads, and how often a burst of writes refreshes its marker.
 
     The runtime holds one (``current_runtime().pins``), built from ``pin_seconds`` of
@@ -143,14 +131,6 @@ class PinPolicy:
             f"PinPolicy(pin_seconds={self.pin_seconds!r}, "
             f"note_again_after={self.note_again_after!r})"
         )
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is PinPolicy and (self.pin_seconds, self.note_again_after) == (
-            other.pin_seconds,
-            other.note_again_after,
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
     def within_window(self, write: Write) -> bool:
         """Whether ``write`` still pins reads by time (engines without WAL positions)."""

@@ -42,6 +42,7 @@ from django_cfg.settings.replica_options import ReplicaOptions
 from django_cfg.state.connection_failures import is_connection_failure
 from django_cfg.state.own_connection import own_connection
 from django_cfg.state.topology import DatabaseRole, Topology
+from django_cfg.state.value_record import ValueRecord
 from django_cfg.state.wal import (
     format_lsn,
     parse_lsn,
@@ -83,11 +84,10 @@ COUNTERS = (
 )
 
 
-# Written out rather than dataclasses: defining a dataclass runs its generated methods' source
-# through exec(), ~2M instructions each at every startup (issue 23).
+# ValueRecords, not dataclasses: no exec() at startup (state/value_record.py, issue 23).
 
 
-class ReplicaHealth:
+class ReplicaHealth(ValueRecord):
     """What this process knows about one replica (mutated under the monitor's lock)."""
 
     def __init__(self) -> None:
@@ -104,24 +104,14 @@ class ReplicaHealth:
     def __repr__(self) -> str:
         return f"ReplicaHealth({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is ReplicaHealth and vars(self) == vars(other)
 
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
-
-
-class _PrimaryWal:
+class _PrimaryWal(ValueRecord):
     def __init__(self) -> None:
         self.samples: deque[tuple[float, int]] = deque(maxlen=512)
         self.probed_at = 0.0
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is _PrimaryWal and vars(self) == vars(other)
 
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
-
-
-class _Flight:
+class _Flight(ValueRecord):
     """The one probe thread in flight: when it started, the server it waits for."""
 
     def __init__(self, done: threading.Event, started: float) -> None:
@@ -129,11 +119,6 @@ class _Flight:
         self.started = started
         self.alias: str | None = None
         self.reported = False
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is _Flight and vars(self) == vars(other)
-
-    __hash__ = None  # type: ignore[assignment]  # compared by value, as the dataclass was
 
 
 def _fly(flight: _Flight, work: Callable[[], None]) -> None:
