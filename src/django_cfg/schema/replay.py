@@ -39,7 +39,7 @@ otherwise one by one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -159,20 +159,18 @@ def _djangos_own(operation: Operation, states: Sequence[ProjectState], app_label
     expressions in them. A project's class may render per connection (a field prepares its
     default with the connection, as an encrypting field does), so its SQL is not taken as the
     same on every database."""
-    for state in states:
-        for name in _model_names(operation):
-            try:
-                meta = state.apps.get_model(app_label, name)._meta
-            except LookupError:
-                continue
-            fields = [*meta.local_fields, *meta.local_many_to_many]
-            targets = [field.related_model for field in fields if field.related_model]
-            if not all(isinstance(target, type) for target in targets):
-                return False  # a relation not resolved in this state: not judged, not replayed
-            related = [target._meta.pk for target in targets]
-            parts = [*fields, *related, *meta.indexes, *meta.constraints]
-            if not all(_djangos(part) for part in parts):
-                return False
+    for model in _named_models(operation, states, app_label):
+        if model is None:
+            continue
+        meta = model._meta
+        fields = [*meta.local_fields, *meta.local_many_to_many]
+        targets = [field.related_model for field in fields if field.related_model]
+        if not all(isinstance(target, type) for target in targets):
+            return False  # a relation not resolved in this state: not judged, not replayed
+        related = [target._meta.pk for target in targets]
+        parts = [*fields, *related, *meta.indexes, *meta.constraints]
+        if not all(_djangos(part) for part in parts):
+            return False
     return True
 
 
@@ -195,12 +193,22 @@ def _djangos(part: Any) -> bool:
     return all(_djangos(item) for item in held if item is not None and item is not part)
 
 
-def _model_names(operation: Operation) -> list[str]:
-    return [
+def _named_models(
+    operation: Operation, states: Sequence[ProjectState], app_label: str
+) -> Iterator[Any]:
+    """Each model ``operation`` names (``name``, ``model_name``, ``old_name``, ``new_name``) in
+    each of ``states``, in that order; None where the state has no such model."""
+    names = [
         value
         for attribute in ("name", "model_name", "old_name", "new_name")
         if isinstance(value := getattr(operation, attribute, None), str)
     ]
+    for state in states:
+        for name in names:
+            try:
+                yield state.apps.get_model(app_label, name)
+            except LookupError:
+                yield None
 
 
 def _own_postgresql_editor(connection: BaseDatabaseWrapper) -> bool:
@@ -237,17 +245,10 @@ def _router_answers(
 ) -> tuple[bool | None, ...]:
     """``allow_migrate_model`` for every model ``database_forwards`` may ask about: each name
     the operation holds, in the states before and after it (None: no such model)."""
-    names = _model_names(operation)
-    answers: list[bool | None] = []
-    for state in states:
-        for name in names:
-            try:
-                model = state.apps.get_model(app_label, name)
-            except LookupError:
-                answers.append(None)
-                continue
-            answers.append(operation.allow_migrate_model(alias, model))
-    return tuple(answers)
+    return tuple(
+        None if model is None else operation.allow_migrate_model(alias, model)
+        for model in _named_models(operation, states, app_label)
+    )
 
 
 _DJANGO_MODULES = ("django.db.models.", "django.contrib.postgres.")
