@@ -12,6 +12,8 @@
 # streaming synchronous standby at the end. The shared servers (5432/5433, ...) are not touched.
 # Usage: scripts/patroni.sh
 set -euo pipefail
+# shellcheck source=scripts/pidfile.sh
+source "$(dirname "$0")/pidfile.sh"
 
 PG_VERSION=${PG_VERSION:-15}
 PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
@@ -33,7 +35,7 @@ wait_for() { # wait_for SECONDS COMMAND...: poll every 0.2 s
   done
 }
 port_taken() { ss -Hltn "sport = :$1" | grep -q .; }
-running() { local pid; pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; } # running PIDFILE
+running() { live_pid "$@" >/dev/null; } # running PIDFILE NAME WORD (see pidfile.sh)
 daemon() { # daemon PIDFILE LOG COMMAND...: start COMMAND in the background as postgres
   start-stop-daemon --start --background --make-pidfile --pidfile "$1" --chuid postgres \
     --chdir "$PATRONI_HOME" --output "$2" --exec "$3" -- "${@:4}"
@@ -57,15 +59,16 @@ ensure_packages() {
 etcd_healthy() { rest "${ETCD_CLIENT#*:}" /health 2>/dev/null | grep -q '"health":"true"'; }
 
 ensure_etcd() {
-  local pidfile=$PATRONI_HOME/etcd.pid
-  if ! etcd_healthy && running "$pidfile" && ! wait_for 10 etcd_healthy; then
+  local pidfile=$PATRONI_HOME/etcd.pid pid
+  local etcd=("$pidfile" etcd "$PATRONI_HOME/etcd") # the pid file, and what its process must be
+  if ! etcd_healthy && running "${etcd[@]}" && ! wait_for 10 etcd_healthy; then
     # e.g. still shutting down: a stopping etcd waits for its clients' watch streams to end
     say "restarting etcd (its process runs but does not answer)"
-    kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
-    wait_for 5 bash -c "! kill -0 $(cat "$pidfile")" || fail "etcd (pid $(cat "$pidfile")) did not stop"
+    pid=$(live_pid "${etcd[@]}") && kill -KILL "$pid" 2>/dev/null || true
+    wait_for 5 bash -c "! kill -0 $pid" || fail "etcd (pid $pid) did not stop"
   fi
   if ! etcd_healthy; then
-    if ! running "$pidfile"; then
+    if ! running "${etcd[@]}"; then
       port_taken "${ETCD_CLIENT#*:}" && fail "port ${ETCD_CLIENT#*:} is taken by another program (ss -ltnp)"
       say "starting etcd on $ETCD_CLIENT"
       install -d -o postgres -g postgres -m 700 "$PATRONI_HOME/etcd"
@@ -150,12 +153,12 @@ ensure_node() { # ensure_node NAME PG_PORT REST_PORT: its configuration written,
   if [[ ! -f "$config" || "$(cat "$config")" != "$text" ]]; then
     printf '%s\n' "$text" >"$config"
     chown postgres:postgres "$config"
-    if running "$pidfile"; then
+    if running "$pidfile" patroni "$config"; then
       say "reloading Patroni $name (its configuration changed)"
-      kill -HUP "$(cat "$pidfile")"
+      kill -HUP "$(live_pid "$pidfile" patroni "$config")"
     fi
   fi
-  if ! running "$pidfile"; then
+  if ! running "$pidfile" patroni "$config"; then
     port_taken "$3" && fail "port $3 (Patroni REST of $name) is taken by another program (ss -ltnp)"
     say "starting Patroni $name (PostgreSQL 127.0.0.1:$2, REST 127.0.0.1:$3)"
     daemon "$pidfile" "$PATRONI_HOME/log/$name/patroni.out" "$(command -v patroni)" "$config"

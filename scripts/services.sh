@@ -11,6 +11,8 @@
 # missing. Exits non-zero if any service is not up at the end.
 # Usage: scripts/services.sh [--rebuild-replica]
 set -euo pipefail
+# shellcheck source=scripts/pidfile.sh
+source "$(dirname "$0")/pidfile.sh"
 
 PG_VERSION=${PG_VERSION:-$(ls /etc/postgresql | sort -V | tail -n 1)}
 PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
@@ -61,14 +63,16 @@ ensure_primary() {
 }
 
 # --- streaming replica --------------------------------------------------------------------------
-replica_running() { as_postgres "$PG_BIN/pg_ctl" status -D "$REPLICA_DATA" >/dev/null 2>&1; }
+REPLICA_PIDFILE=$REPLICA_DATA/postmaster.pid
+replica_running() { live_pid "$REPLICA_PIDFILE" postgres "$REPLICA_DATA" >/dev/null; }
 replica_streaming() { [[ "$(replica_sql "SELECT status FROM pg_stat_wal_receiver")" == streaming ]]; }
-start_replica() {
-  as_postgres "$PG_BIN/pg_ctl" start -w -t 30 -D "$REPLICA_DATA" -l "$REPLICA_LOG" \
+start_replica() { # fails when it is not accepting connections within 60 s
+  drop_stale_pidfile "$REPLICA_PIDFILE" postgres "$REPLICA_DATA" | sed 's/^/services: /'
+  as_postgres "$PG_BIN/pg_ctl" start -w -t 60 -D "$REPLICA_DATA" -l "$REPLICA_LOG" \
     -o "-c config_file=$REPLICA_CONF_DIR/postgresql.conf" >/dev/null
 }
-stop_replica() {
-  if replica_running; then as_postgres "$PG_BIN/pg_ctl" stop -w -m fast -D "$REPLICA_DATA" >/dev/null; fi
+stop_replica() { # immediate: the callers rebuild it
+  if replica_running; then as_postgres "$PG_BIN/pg_ctl" stop -w -m immediate -D "$REPLICA_DATA" >/dev/null; fi
 }
 
 replica_belongs_to_primary() {
@@ -116,8 +120,16 @@ build_replica() {
   install -d -o postgres -g postgres -m 700 "$REPLICA_DATA"
   as_postgres pg_basebackup -D "$REPLICA_DATA" -R -X stream -c fast -S "$REPLICA_SLOT" \
     -d "host=127.0.0.1 port=5432 user=postgres application_name=replica"
-  start_replica
+  start_replica || fail "the new replica on $REPLICA_PORT did not start ($(replica_log_tail))"
 }
+# A replica that does not come back (a long or stuck recovery after the machine was restored, WAL
+# the slot no longer has, ...) holds nothing of its own: it is rebuilt from the primary.
+rebuild_replica() { # rebuild_replica WHY
+  say "rebuilding the replica: $1; its log ended with:"
+  replica_log_tail | sed 's/^/services:   /'
+  build_replica
+}
+replica_log_tail() { tail -n 5 "$REPLICA_LOG" 2>/dev/null || echo "no log at $REPLICA_LOG"; }
 
 ensure_replica() {
   if [[ "$REBUILD" == --rebuild-replica ]] || ! replica_belongs_to_primary; then
@@ -126,14 +138,17 @@ ensure_replica() {
     say "starting the stopped replica"
     copy_client_authentication || true
     write_conflict_settings || true
-    start_replica
+    start_replica || rebuild_replica "it did not accept connections within 60 s"
   else
     local changed=
     copy_client_authentication && changed=1
     write_conflict_settings && changed=1
     if [[ -n "$changed" ]]; then as_postgres "$PG_BIN/pg_ctl" reload -D "$REPLICA_DATA" >/dev/null; fi
   fi
-  wait_for 30 replica_streaming || fail "replica on $REPLICA_PORT is not streaming (see $REPLICA_LOG)"
+  if ! wait_for 30 replica_streaming; then
+    rebuild_replica "it is not streaming from the primary"
+    wait_for 30 replica_streaming || fail "replica on $REPLICA_PORT is not streaming (see $REPLICA_LOG)"
+  fi
   say "streaming replica ready on 127.0.0.1:$REPLICA_PORT"
 }
 
@@ -160,8 +175,9 @@ ensure_mariadb() {
 # $PGBOUNCER_RUN (so it does not depend on the checkout that started it), as postgres: pgbouncer
 # refuses to run as root.
 pgbouncer_answers() { as_postgres psql -X -q -At -h 127.0.0.1 -p "$1" -d postgres -c "SELECT 1"; }
-pgbouncer_pid() { cat "$PGBOUNCER_RUN/django-cfg-pgbouncer-$1.pid" 2>/dev/null; }
-pgbouncer_running() { local pid; pid=$(pgbouncer_pid "$1") && kill -0 "$pid" 2>/dev/null; }
+pgbouncer_pidfile() { echo "$PGBOUNCER_RUN/django-cfg-pgbouncer-$1.pid"; }
+pgbouncer_pid() { live_pid "$(pgbouncer_pidfile "$1")" pgbouncer "$2.ini"; } # pgbouncer_pid PORT INSTANCE
+pgbouncer_running() { pgbouncer_pid "$@" >/dev/null; }
 
 PGBOUNCER_CHANGED=() # the files install_pgbouncer_config replaced
 install_pgbouncer_config() {
@@ -188,22 +204,24 @@ ensure_pgbouncer() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
   fi
-  local instance port pid
+  local instance name port pid
   install_pgbouncer_config
   for instance in primary:6432 replica:6433 ignoring-options:6434; do
-    port=${instance#*:}
-    if pgbouncer_running "$port" && pgbouncer_config_changed "${instance%%:*}"; then
+    name=${instance%%:*} port=${instance#*:}
+    if pgbouncer_running "$port" "$name" && pgbouncer_config_changed "$name"; then
       say "restarting PgBouncer on $port (its configuration changed)"
-      pid=$(pgbouncer_pid "$port")
+      pid=$(pgbouncer_pid "$port" "$name")
       kill "$pid"
       wait_for 10 bash -c "! kill -0 $pid" || fail "PgBouncer (pid $pid) did not stop"
     fi
-    if ! pgbouncer_running "$port"; then
+    if ! pgbouncer_running "$port" "$name"; then
       if ss -Hltn "sport = :$port" | grep -q .; then
         fail "port $port is taken by another program (ss -ltnp 'sport = :$port'); stop it"
       fi
-      say "starting PgBouncer on 127.0.0.1:$port (${instance%%:*})"
-      (cd "$PGBOUNCER_RUN" && runuser -u postgres -- pgbouncer -d -q "${instance%%:*}.ini")
+      # pgbouncer refuses to start over a pid file whose pid is alive, whoever has it now
+      drop_stale_pidfile "$(pgbouncer_pidfile "$port")" pgbouncer "$name.ini" | sed 's/^/services: /'
+      say "starting PgBouncer on 127.0.0.1:$port ($name)"
+      (cd "$PGBOUNCER_RUN" && runuser -u postgres -- pgbouncer -d -q "$name.ini")
     fi
     wait_for 10 pgbouncer_answers "$port" ||
       fail "PgBouncer on $port does not answer (see $PGBOUNCER_RUN/django-cfg-pgbouncer-$port.log)"
