@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+Sleeper = tuple[subprocess.Popen[bytes], Path]
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pidfile.sh"
 
 
@@ -26,7 +28,7 @@ def run(function: str, *arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def sleeper(tmp_path: Path):
+def sleeper(tmp_path: Path) -> Iterator[Sleeper]:
     """A live `sleep 300` process, and a pid file that names it."""
     process = subprocess.Popen(["sleep", "300"])
     pidfile = tmp_path / "sleep.pid"
@@ -36,7 +38,9 @@ def sleeper(tmp_path: Path):
     process.wait()
 
 
-def test_live_pid_names_the_process_while_it_is_that_program(sleeper) -> None:
+def test_live_pid_names_the_process_while_it_is_that_program(
+    sleeper: Sleeper,
+) -> None:
     process, pidfile = sleeper
     answer = run("live_pid", str(pidfile), "sleep", "300")
     assert (answer.returncode, answer.stdout.strip()) == (0, str(process.pid))
@@ -47,13 +51,17 @@ def test_live_pid_names_the_process_while_it_is_that_program(sleeper) -> None:
     [("postgres", "300"), ("sleep", "/var/lib/postgresql/15/replica")],
     ids=["another-program", "same-program-other-command-line"],
 )
-def test_live_pid_refuses_a_pid_that_is_now_someone_else(sleeper, name: str, word: str) -> None:
+def test_live_pid_refuses_a_pid_that_is_now_someone_else(
+    sleeper: Sleeper, name: str, word: str
+) -> None:
     _, pidfile = sleeper
     answer = run("live_pid", str(pidfile), name, word)
     assert (answer.returncode, answer.stdout) == (1, "")
 
 
-def test_drop_stale_pidfile_removes_a_file_whose_pid_is_alive_but_not_the_server(sleeper) -> None:
+def test_drop_stale_pidfile_removes_a_file_whose_pid_is_alive_but_not_the_server(
+    sleeper: Sleeper,
+) -> None:
     process, pidfile = sleeper
     answer = run("drop_stale_pidfile", str(pidfile), "postgres", "/var/lib/postgresql/15/replica")
     assert answer.returncode == 0
@@ -62,7 +70,9 @@ def test_drop_stale_pidfile_removes_a_file_whose_pid_is_alive_but_not_the_server
     assert process.poll() is None, "the process the stale file named was signalled"
 
 
-def test_drop_stale_pidfile_keeps_the_file_of_a_running_server(sleeper, tmp_path: Path) -> None:
+def test_drop_stale_pidfile_keeps_the_file_of_a_running_server(
+    sleeper: Sleeper, tmp_path: Path
+) -> None:
     _, pidfile = sleeper
     assert run("drop_stale_pidfile", str(pidfile), "sleep", "300").stdout == ""
     assert pidfile.exists()
