@@ -2,6 +2,7 @@
 cost of opening n tenants (issue 23, point 1), counted by valgrind.
 
     python benchmarks/tenant_request_cost.py [OUT.json] [--drop] [--openings] [--private-postgres]
+                                             [--churn]
 
 The project is tests/tenants/project (``TenantMiddleware`` with the ``X-Tenant`` header,
 ``GET /notes/`` reads the tenant's notes), DEBUG off, ``TenantsConfig(names=...)`` without
@@ -34,6 +35,9 @@ databases take ~8 GB; on the shared server they go to its streaming replica too:
 ``--private-postgres`` past 200).
 ``--openings``: also ``open sqlite N`` for N in OPENINGS (``tenant_open_cost.py`` measures
 them before and after).
+``--churn``: also ``churn sqlite CLOSED N``: ``max_open=8``, CLOSED tenants served once (each
+past the 8th closes one), then N requests to 10 tenants in turn, so that every request closes
+one: the per-request cost must not grow with the tenants closed before (CLOSED in CHURN_COUNTS).
 """
 
 from __future__ import annotations
@@ -156,6 +160,15 @@ def count_requests(engine: str, opened: int, persistent: bool, calls: int) -> No
         request(rotation[i % ROTATION])
 
 
+MAX_OPEN = 8
+"""``churn``: the tenants open at once (fewer than ROTATION: every request closes one)."""
+
+
+def count_churn(closed: int, calls: int) -> None:
+    os.environ["TENANT_TEST_MAX_OPEN"] = str(MAX_OPEN)
+    count_requests("sqlite", closed, False, calls)
+
+
 def count_opening(engine: str, opened: int, marks: tuple[int, ...] = ()) -> None:
     """Open ``opened`` tenants; with ``marks``, print the CPU seconds spent opening at each
     (``tenant_open_cost.py``)."""
@@ -185,6 +198,7 @@ if os.environ.get("BENCH_OPEN_COUNTS"):  # e.g. "sqlite=10,1000" (a part of the 
         for engine, counts in (part.split("=") for part in os.environ["BENCH_OPEN_COUNTS"].split())
     }
 OPENINGS = (100, 200, 400, 1000, 2000)
+CHURN_COUNTS = (10, 1000, 2000)
 
 
 def counted(args: list[str], env: dict[str, str]) -> int | None:
@@ -208,7 +222,9 @@ def prepared_folder() -> str:
     """A folder with ``default`` and every tenant's SQLite file migrated (shared by the runs:
     each only reads)."""
     folder = tempfile.mkdtemp(prefix="tenant_request_cost_")
-    run = [sys.executable, __file__, "prepare", folder, str(max(OPEN_COUNTS.get("sqlite", [1])))]
+    churn = CHURN_COUNTS if "--churn" in sys.argv else ()
+    count = max(*OPEN_COUNTS.get("sqlite", [1]), *churn, 1)
+    run = [sys.executable, __file__, "prepare", folder, str(count)]
     subprocess.run(run, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=True)
     return folder
 
@@ -288,7 +304,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the cleanup below runs
     with contextlib.ExitStack() as stack:
         sqlite_env = {}
-        if "sqlite" in OPEN_COUNTS or "--openings" in flags:
+        if "sqlite" in OPEN_COUNTS or "--openings" in flags or "--churn" in flags:
             folder = prepared_folder()
             stack.callback(shutil.rmtree, folder)
             sqlite_env = {"BENCH_FOLDER": folder}
@@ -297,6 +313,10 @@ def main() -> None:
         jobs = request_jobs(sqlite_env)
         for opened in (0, *OPENINGS) if "--openings" in flags else ():
             jobs.append((f"open sqlite {opened}", ["open", "sqlite", str(opened)], sqlite_env))
+        for closed in CHURN_COUNTS if "--churn" in flags else ():
+            for calls in (REQUESTS, 3 * REQUESTS):
+                args = ["churn", "sqlite", str(closed), str(calls)]
+                jobs.append((f"churn sqlite {closed} {calls}", args, sqlite_env))
         with ThreadPoolExecutor(workers()) as pool:
             counts = pool.map(lambda j: counted(j[1], j[2]), jobs)
             results = dict(zip([j[0] for j in jobs], counts, strict=True))
@@ -327,6 +347,12 @@ def summary(results: dict[str, int | None]) -> dict[str, float | None]:
                 kind = "persistent" if persistent == "1" else "conn_max_age=0"
                 each = None if low is None or high is None else round((high - low) / 2 / REQUESTS)
                 table[f"{engine} {kind}, {opened} open"] = each
+    for closed in CHURN_COUNTS:
+        low = results.get(f"churn sqlite {closed} {REQUESTS}")
+        high = results.get(f"churn sqlite {closed} {3 * REQUESTS}")
+        if low is not None and high is not None:
+            key = f"sqlite max_open={MAX_OPEN}, one closed per request, {closed} closed before"
+            table[key] = round((high - low) / 2 / REQUESTS)
     base = results.get("open sqlite 0")
     for opened in OPENINGS if base is not None else ():
         opening = results[f"open sqlite {opened}"]
@@ -342,6 +368,8 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["request"]:
         engine, opened, persistent, calls = sys.argv[2:6]
         count_requests(engine, int(opened), persistent == "1", int(calls))
+    elif sys.argv[1:2] == ["churn"]:
+        count_churn(int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1:2] == ["prepare"]:
         os.environ.update(BENCH_FOLDER=sys.argv[2], BENCH_PREPARE="1")
         setup("sqlite", int(sys.argv[3]))

@@ -14,7 +14,8 @@ from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
 
 # Per process or per runtime object, not compiled from settings: not compared.
-IDENTITY = {"state", "monitor", "wrappers", "counts", "retired", "removals", "replaced", "pins"}
+IDENTITY = {"state", "monitor", "wrappers", "counts", "retired", "removals", "pins"}
+IDENTITY |= {"recent_removals"}
 IDENTITY |= {"derived_for", "shared"}  # how this runtime was made, not what it routes
 # Caches filled on first use by the code that owns each (a compiled runtime starts them empty).
 CACHES = {"read_plans", "write_plans", "pointers", "crossing_fields", "tables_elsewhere"}

@@ -28,6 +28,7 @@ from django_cfg.runtime.runtime import (
     current_runtime,
     publish,
     rebuild_runtime,
+    removed_since,
     thread_connection,
 )
 from django_cfg.state.topology import app_label
@@ -182,10 +183,11 @@ def close_removed_connections(**_: Any) -> None:
     nothing was removed."""
     runtime = current_runtime()
     closed_here = runtime.state.closed_here
-    if getattr(closed_here, "upto", 0) == runtime.removals:
+    upto = getattr(closed_here, "upto", 0)
+    if upto == runtime.removals:
         return
     closed_here.upto = runtime.removals
-    for alias in runtime.replaced:
+    for alias in removed_since(runtime, upto):
         _close_here(alias)
 
 

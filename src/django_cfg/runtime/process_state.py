@@ -48,6 +48,10 @@ class ProcessState:
         self.closed_here: threading.local = threading.local()
         """``runtime.added_databases``: per thread, the ``removals`` count up to which this thread
         closed its connections to removed databases (``upto``; ``DatabaseRuntime.removals``)."""
+        self.removed_aliases: set[str] = set()
+        """Every alias removed at least once in this process (``runtime.removed_since``, for a
+        thread that missed more removals than a runtime lists): grows by distinct aliases only.
+        Added to under ``runtime.building``."""
         self.tenant_connections: threading.local = threading.local()
         """``tenants.registry``: per thread (its ``__dict__``), each tenant database it was
         routed to -> the ``removals`` count when it last checked that its connection is

@@ -52,6 +52,7 @@ __all__ = [
     "install_django_hooks",
     "publish",
     "rebuild_runtime",
+    "removed_since",
     "thread_connection",
 ]
 
@@ -94,9 +95,9 @@ class DatabaseRuntime:
         "primary_of",
         "primary_reads",
         "read_plans",
+        "recent_removals",
         "removals",
         "removed",
-        "replaced",
         "replicated",
         "retired",
         "shared",
@@ -139,9 +140,9 @@ class DatabaseRuntime:
         self.shared: SharedAliasTables | None = None
         """The alias tables this runtime shares with the runtimes derived from it (None: its
         own; ``with_plain_database``)."""
-        self.removals, self.replaced = _removals(previous, removed_now)
-        """How many times a database was removed in this process, and the aliases removed at
-        least once (threads may hold a connection made with their old settings)."""
+        self.removals, self.recent_removals = _removals(previous, removed_now, self.state)
+        """How many times a database was removed in this process, and the last removals (each
+        one's number and alias): threads may hold a connection made with their old settings."""
         self._compile_routing_tables(topology)
         self._watch_replicas(topology, engines or {}, previous)
 
@@ -266,7 +267,8 @@ class DatabaseRuntime:
             setattr(runtime, name, getattr(previous, name))
         runtime.retired = False
         runtime.derived_for = (alias, new_role is not None)
-        runtime.removals, runtime.replaced = _removals(previous, None if new_role else alias)
+        removed_now = None if new_role else alias
+        runtime.removals, runtime.recent_removals = _removals(previous, removed_now, runtime.state)
         if new_role is not None:
             runtime._add_plain(previous, alias, role or {}, new_role)
         else:
@@ -453,15 +455,33 @@ def _servers(replicas: Mapping[str, Iterable[Any]]) -> dict[str, tuple[Any, ...]
     }
 
 
+RECENT_REMOVALS = 1024
+"""How many of the last removals a runtime lists (``recent_removals``): a thread that missed
+more (idle while tenants were closed for ``max_open``) looks at every alias ever removed."""
+
+
 def _removals(
-    previous: DatabaseRuntime | None, removed_now: str | None
-) -> tuple[int, frozenset[str]]:
-    """``previous``'s removal count and removed aliases, with ``removed_now`` counted."""
-    if previous is None:
-        return (1, frozenset({removed_now})) if removed_now else (0, frozenset())
+    previous: DatabaseRuntime | None, removed_now: str | None, state: ProcessState
+) -> tuple[int, tuple[tuple[int, str], ...]]:
+    """``previous``'s removal count and last removals, with ``removed_now`` counted (and noted in
+    ``state.removed_aliases``). O(RECENT_REMOVALS) per removal, whatever the process removed
+    before: a process that closes a tenant for ``max_open`` on most requests pays it each time."""
+    count, recent = (previous.removals, previous.recent_removals) if previous else (0, ())
     if removed_now is None:
-        return previous.removals, previous.replaced
-    return previous.removals + 1, previous.replaced | {removed_now}
+        return count, recent
+    state.removed_aliases.add(removed_now)
+    return count + 1, (*recent[1 - RECENT_REMOVALS :], (count + 1, removed_now))
+
+
+def removed_since(runtime: DatabaseRuntime, upto: int) -> Iterable[str]:
+    """The aliases removed after removal number ``upto`` (up to ``runtime.removals``): read off
+    the runtime's last removals, or, for a thread that missed more than those, every alias this
+    process ever removed. O(removals missed), not O(tenants ever closed)."""
+    recent = runtime.recent_removals
+    if recent and recent[0][0] <= upto + 1:
+        return {alias for number, alias in recent if number > upto}
+    with building:  # added to only under it
+        return tuple(runtime.state.removed_aliases)
 
 
 # The process's runtime ----------------------------------------------------------------------------
