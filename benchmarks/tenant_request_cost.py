@@ -35,9 +35,10 @@ databases take ~8 GB; on the shared server they go to its streaming replica too:
 ``--private-postgres`` past 200).
 ``--openings``: also ``open sqlite N`` for N in OPENINGS (``tenant_open_cost.py`` measures
 them before and after).
-``--churn``: also ``churn sqlite CLOSED N``: ``max_open=8``, CLOSED tenants served once (each
-past the 8th closes one), then N requests to 10 tenants in turn, so that every request closes
-one: the per-request cost must not grow with the tenants closed before (CLOSED in CHURN_COUNTS).
+``--churn``: also ``churn sqlite CLOSED N``: ``max_open=8``, two threads serving in turn,
+CLOSED tenants served once (each past the 8th closes one), then N requests to 10 tenants in
+turn, so that every request closes one, and starts in a thread the other closed one since its
+last: the per-request cost must not grow with the tenants closed before (CHURN_COUNTS).
 """
 
 from __future__ import annotations
@@ -165,8 +166,17 @@ MAX_OPEN = 8
 
 
 def count_churn(closed: int, calls: int) -> None:
+    """As ``count_requests`` with ``max_open``, served by two threads in turn (a threaded WSGI
+    server's): each request starts in a thread that another closed a tenant since its last."""
     os.environ["TENANT_TEST_MAX_OPEN"] = str(MAX_OPEN)
-    count_requests("sqlite", closed, False, calls)
+    setup("sqlite", closed)
+    threads = [ThreadPoolExecutor(1), ThreadPoolExecutor(1)]  # one lasting thread each
+    tenants = names(max(closed, ROTATION))
+    for i, name in enumerate(tenants):
+        body = threads[i % 2].submit(request, name).result()
+        assert name.encode() in body, body[:2000]
+    for i in range(calls):
+        threads[i % 2].submit(request, tenants[i % ROTATION]).result()
 
 
 def count_opening(engine: str, opened: int, marks: tuple[int, ...] = ()) -> None:

@@ -48,7 +48,7 @@ def test_live_pid_names_the_process_while_it_is_that_program(
 
 @pytest.mark.parametrize(
     ("name", "word"),
-    [("postgres", "300"), ("sleep", "/var/lib/postgresql/15/replica")],
+    [("postgres", "300"), ("sleep", "/srv/example/replica-data")],
     ids=["another-program", "same-program-other-command-line"],
 )
 def test_live_pid_refuses_a_pid_that_is_now_someone_else(
@@ -63,7 +63,7 @@ def test_drop_stale_pidfile_removes_a_file_whose_pid_is_alive_but_not_the_server
     sleeper: Sleeper,
 ) -> None:
     process, pidfile = sleeper
-    answer = run("drop_stale_pidfile", str(pidfile), "postgres", "/var/lib/postgresql/15/replica")
+    answer = run("drop_stale_pidfile", str(pidfile), "postgres", "/srv/example/replica-data")
     assert answer.returncode == 0
     assert not pidfile.exists()
     assert f"pid {process.pid}, which it names, is no longer that postgres" in answer.stdout
