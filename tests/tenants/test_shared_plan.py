@@ -292,8 +292,17 @@ for label, operation in operations.items():
         keys[f"{label} on {alias}"] = key_of(alias, operation)
 with connections["tenant_a"].execute_wrapper(foreign):
     keys["foreign wrapper"] = key_of("tenant_a", operations["literal default"])
+
+
+def transactions(alias):  # each django_migrations row, and the transaction that wrote it
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT app || '.' || name, xmin::text FROM django_migrations ORDER BY id")
+        return cursor.fetchall()
+
+
 print(json.dumps({
     "same plan": again is plan,
+    "transactions": {alias: transactions(alias) for alias in ("tenant_a", "tenant_b", "tenant_c")},
     "recorded": {f"{key[0]}.{key[1]}": len(sql) for key, sql in plan.recordings.items()},
     "first": first, "second": second, "keys": keys, "saved on c": len(saved),
     "rows on c": MigrationRecorder(connections["tenant_c"]).migration_qs.count(),
@@ -354,11 +363,58 @@ def test_replayed_postgresql_tenants_end_as_djangos_migrate_leaves_them(tmp_path
             "Django's index on default": "never",
             "foreign wrapper": "never",
         }
+        # a (recording) committed each migration on its own, as migrate does; b (replaying) each
+        # run of consecutive replays in one transaction, each other migration in its own; c
+        # (replaying, rows saved through the ORM for the receiver) each on its own.
+        runs: list[list[str]] = []
+        for row, _xact in got["transactions"]["tenant_b"]:
+            if runs and row in recorded and runs[-1][-1] in recorded:
+                runs[-1].append(row)
+            else:
+                runs.append([row])
+        assert any(len(run) >= 5 for run in runs), runs
+        for alias, expected in [("tenant_a", None), ("tenant_b", runs), ("tenant_c", None)]:
+            rows = got["transactions"][alias]
+            by_xact: dict[str, list[str]] = {}
+            for row, xact in rows:
+                by_xact.setdefault(xact, []).append(row)
+            assert list(by_xact.values()) == (expected or [[row] for row, _ in rows]), alias
         reference = pg_schema(urls["ref"])
         # c was replayed with a post_save receiver listening: each row saved through the ORM.
         assert got["saved on c"] == got["rows on c"] == len(reference["migrations"])
         for name in ("a", "b", "c"):
             assert pg_schema(urls[name]) == reference, name
+
+
+@pytest.mark.postgres
+def test_a_failing_replay_leaves_what_migrate_leaves_and_a_rerun_finishes(tmp_path: Path) -> None:
+    """On b, tickets.0003 is replayed in one transaction with the replays before it, and fails
+    there (an index of its name exists): that transaction is rolled back and its migrations
+    run one by one, so the ones before tickets.0003 stay applied, as migrate leaves them."""
+    import psycopg
+
+    with postgres_tenants(tmp_path) as (urls, env):
+        with psycopg.connect(urls["b"], autocommit=True) as b:
+            b.execute("CREATE TABLE blocker (x integer)")
+            b.execute("CREATE INDEX tickets_status_priority ON blocker (x)")
+        out = manage(env, "migrate_all", "--tenant", "a", "--tenant", "b", check=False)
+        assert "1 of 2 databases failed to migrate; 1 migrated, 1 failed:\n  tenant_b: " in out
+        assert re.search(
+            r"tenant_b: migrate failed after [0-9.]+s: tickets\.0003_ticket_priority: ", out
+        )
+        assert 'relation "tickets_status_priority" already exists' in out
+        reference = pg_schema(urls["ref"])
+        rows = reference["migrations"]
+        before = rows[: rows.index(("tickets", "0003_ticket_priority"))]
+        assert ("tickets", "0002_comment") in before
+        assert pg_schema(urls["b"])["migrations"] == before
+        assert pg_schema(urls["a"]) == reference
+
+        with psycopg.connect(urls["b"], autocommit=True) as b:
+            b.execute("DROP TABLE blocker")
+        rerun = manage(env, "migrate_all", "--tenant", "a", "--tenant", "b")
+        assert "tenant_a: up to date" in rerun
+        assert pg_schema(urls["b"]) == reference
 
 
 SQUASH_CONFIG = """\

@@ -50,7 +50,16 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 from django.db.models import Q
 
-__all__ = ["Capture", "Recordings", "recordable", "replay", "replay_key", "schema_operation"]
+__all__ = [
+    "Capture",
+    "Recordings",
+    "ReplayKey",
+    "djangos_own",
+    "recordable",
+    "replay",
+    "replay_key",
+    "schema_operation",
+]
 
 ReplayKey = tuple[Any, ...]
 Recordings = dict[ReplayKey, list[str]]
@@ -64,9 +73,11 @@ def replay_key(
     connection: BaseDatabaseWrapper,
     migration: Migration,
     steps: Sequence[tuple[Operation, ProjectState, ProjectState]],
+    djangos: bool | None = None,
 ) -> ReplayKey | None:
     """What makes ``migration``'s SQL the same on two databases (None: never replayed).
-    ``steps``: the plan's operations, each with the states before and after it."""
+    ``steps``: the plan's operations, each with the states before and after it; ``djangos``:
+    ``djangos_own(migration, steps)`` when the caller keeps it (it depends on the steps only)."""
     if not (migration.atomic and _own_postgresql_editor(connection)):
         return None
     operations = [operation for operation, _before, _after in steps]
@@ -74,7 +85,7 @@ def replay_key(
         return None  # a pre_migrate handler inserted an operation
     if not all(schema_operation(op) for op in operations) or _foreign_wrappers(connection):
         return None
-    if not all(_djangos_own(op, states, migration.app_label) for op, *states in steps):
+    if not (djangos_own(migration, steps) if djangos is None else djangos):
         return None
     writes = all(type(op) in _REPLAYABLE and _static_default(op) for op in operations)
     answers = tuple(
@@ -82,6 +93,13 @@ def replay_key(
     )
     version = connection.pg_version  # type: ignore[attr-defined]
     return (migration.app_label, migration.name, version, writes, answers)
+
+
+def djangos_own(
+    migration: Migration, steps: Sequence[tuple[Operation, ProjectState, ProjectState]]
+) -> bool:
+    """Whether only Django's own classes render the SQL of each of ``steps`` (``_djangos_own``)."""
+    return all(_djangos_own(op, states, migration.app_label) for op, *states in steps)
 
 
 def recordable(key: ReplayKey, capture: Capture) -> bool:

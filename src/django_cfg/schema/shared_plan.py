@@ -14,9 +14,10 @@ keeps the rendered states, and for each database only runs the operations' SQL
 (``database_forwards``, with the router's ``allow_migrate`` as always), records the rows Django
 records, and sends ``pre_migrate`` / ``post_migrate`` for that database as ``migrate`` does.
 
-What stays as ``migrate`` does it: one transaction per migration (``Migration.atomic``), an
-atomic operation of a non-atomic migration in its own transaction, the history check
-(``InconsistentMigrationHistory``), the rows of squashed migrations, ``prepare_database()``.
+What stays as ``migrate`` does it: one transaction per migration (``Migration.atomic``; see
+below for SQLite and replays), an atomic operation of a non-atomic migration in its own
+transaction, the history check (``InconsistentMigrationHistory``), the rows of squashed
+migrations, ``prepare_database()``.
 Two differences: on a database that can roll DDL back, an atomic migration's row is written in
 the migration's own transaction even when it had deferred statements (Django writes it just
 after the commit then); the rows are the same, and a crash can no longer leave the schema
@@ -29,6 +30,9 @@ On PostgreSQL, the SQL of a migration that provably writes the same statements e
 field operations the router keeps from running) is recorded on the first database of a plan and
 replayed on the next: the same statements, in the migration's one transaction with its rows
 (inserted as the ORM would, or saved through it when a pre_save / post_save receiver listens).
+Consecutive replays share one transaction (a new tenant of 30 migrations commits 3 times, not
+30: each commit waits for the disk); a shared transaction that fails is rolled back and its
+migrations run again one by one, so what is committed and raised is what ``migrate`` leaves.
 
 Databases that need ``--fake-initial`` (tables made outside migrations, a run killed half way)
 are not handled here: ``migrate_all`` sends them through ``migrate``.
@@ -44,7 +48,7 @@ from itertools import groupby
 from typing import Any
 
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.migrations.executor import MigrationExecutor
@@ -58,6 +62,8 @@ from django.db.models.signals import post_save, pre_save
 from django_cfg.schema.replay import (
     Capture,
     Recordings,
+    ReplayKey,
+    djangos_own,
     recordable,
     replay,
     replay_key,
@@ -96,6 +102,9 @@ class MigrationPlan:
     recordings: Recordings = field(default_factory=dict)
     """The SQL of the migrations that can be replayed (``django_cfg.schema.replay``), as
     recorded on the first database that ran them."""
+    djangos_own: dict[Key, bool] = field(default_factory=dict)
+    """Per migration, whether only Django's own classes render its SQL (``replay.djangos_own``:
+    depends on the plan's states only, not on the database)."""
 
     def pending(self, alias: str) -> list[PendingMigration]:
         return [
@@ -205,14 +214,8 @@ class SharedPlans:
         # SQLite: consecutive atomic migrations share one transaction; the others one each.
         in_one = connection.vendor == "sqlite"
         for shared, run in groupby(migrations, key=lambda item: in_one and item[0].atomic):
-            if shared:
-                state = _apply_in_one_transaction(
-                    connection, recorder, list(run), state, done, plan.recordings
-                )
-                continue
-            for migration, steps in run:
-                state = _apply(connection, recorder, migration, steps, state, plan.recordings)
-                done(migration)
+            together = _apply_in_one_transaction if shared else _apply_each
+            state = together(connection, recorder, list(run), state, done, plan)
         for app_label, name in plan.squashes:
             recorder.record_applied(app_label, name)
         emit_post_migrate_signal(verbosity, False, alias, **{**signal, "apps": plan.end.apps})
@@ -240,7 +243,7 @@ def _apply_in_one_transaction(
     run: list[tuple[Migration, list[Step]]],
     state: ProjectState,
     done: Callable[[Migration], None],
-    recordings: Recordings,
+    plan: MigrationPlan,
 ) -> ProjectState:
     """SQLite: the atomic migrations of ``run`` in one transaction, each in a savepoint (one
     commit, not one per migration: a commit waits for the disk twice). What succeeded before a
@@ -251,7 +254,8 @@ def _apply_in_one_transaction(
         with transaction.atomic(connection.alias):
             for migration, steps in run:
                 try:
-                    state = _apply(connection, recorder, migration, steps, state, recordings)
+                    key = _key(connection, migration, steps, plan)
+                    state = _apply(connection, recorder, migration, steps, state, plan, key)
                 except Exception as error:  # rolled back to its savepoint
                     failed = error
                     break
@@ -263,18 +267,100 @@ def _apply_in_one_transaction(
     return state
 
 
+def _apply_each(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    run: list[tuple[Migration, list[Step]]],
+    state: ProjectState,
+    done: Callable[[Migration], None],
+    plan: MigrationPlan,
+) -> ProjectState:
+    """Each migration of ``run`` in its own transaction, as ``migrate`` runs them, except that
+    consecutive replays go together: one transaction and one message for all of them (on a
+    new tenant, 3 commits instead of one per migration; each commit waits for the disk). A
+    batch that fails is rolled back whole, then its migrations run one by one: the same
+    commits, rows and error as without it."""
+    batch: list[Batched] = []
+    for migration, steps in run:
+        key = _key(connection, migration, steps, plan)
+        every = _batched(connection, recorder, migration, plan.recordings.get(key)) if key else None
+        if key is not None and every is not None:
+            batch.append((migration, steps, key, every))
+            continue
+        state = _replay_batch(connection, recorder, batch, state, done, plan)
+        batch = []
+        state = _apply(connection, recorder, migration, steps, state, plan, key)
+        done(migration)
+    return _replay_batch(connection, recorder, batch, state, done, plan)
+
+
+def _key(
+    connection: BaseDatabaseWrapper, migration: Migration, steps: list[Step], plan: MigrationPlan
+) -> ReplayKey | None:
+    """``replay_key`` of ``migration``, the Django's-own-classes check done once per plan."""
+    own = plan.djangos_own.get((migration.app_label, migration.name))
+    if own is None:
+        own = djangos_own(migration, [(s.operation, s.before, s.after) for s in steps])
+        plan.djangos_own[migration.app_label, migration.name] = own
+    return replay_key(
+        connection, migration, [(s.operation, s.before, s.after) for s in steps], djangos=own
+    )
+
+
+def _batched(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    migration: Migration,
+    recorded: list[str] | None,
+) -> list[str] | None:
+    """The statements and rows of a migration that can join a batch: recorded, its rows
+    inserted by SQL (no pre_save / post_save receiver to call)."""
+    if recorded is None or _saves_heard(recorder):
+        return None
+    return [*recorded, *_rows(connection, recorder, migration)]
+
+
+Batched = tuple[Migration, list[Step], ReplayKey, list[str]]
+"""A migration of a batch: its steps, its replay key, its statements and rows."""
+
+
+def _replay_batch(
+    connection: BaseDatabaseWrapper,
+    recorder: MigrationRecorder,
+    batch: list[Batched],
+    state: ProjectState,
+    done: Callable[[Migration], None],
+    plan: MigrationPlan,
+) -> ProjectState:
+    if len(batch) > 1:
+        try:
+            replay(connection, [sql for *_, every in batch for sql in every], [])
+        except DatabaseError:  # rolled back: one by one below, as without the batch
+            pass
+        else:
+            for migration, steps, _key, _every in batch:
+                state = steps[-1].after if steps else state
+                done(migration)
+            return state
+    for migration, steps, key, _every in batch:
+        state = _apply(connection, recorder, migration, steps, state, plan, key)
+        done(migration)
+    return state
+
+
 def _apply(
     connection: BaseDatabaseWrapper,
     recorder: MigrationRecorder,
     migration: Migration,
     steps: list[Step],
     state: ProjectState,
-    recordings: Recordings,
+    plan: MigrationPlan,
+    key: ReplayKey | None,
 ) -> ProjectState:
     """``MigrationExecutor.apply_migration`` + ``Migration.apply`` with the rendered states; a
-    migration whose SQL was recorded on an earlier database is replayed (``schema.replay``)."""
-    key = replay_key(connection, migration, [(s.operation, s.before, s.after) for s in steps])
-    recorded = recordings.get(key) if key is not None else None
+    migration whose SQL was recorded on an earlier database (under ``key``, its ``replay_key``)
+    is replayed (``schema.replay``)."""
+    recorded = plan.recordings.get(key) if key is not None else None
     if recorded is not None:
         if _saves_heard(recorder):  # the receivers get the saves of the rows, as in migrate
             replay(connection, recorded, [], lambda: _record(recorder, migration))
@@ -287,7 +373,7 @@ def _apply(
     with connection.execute_wrapper(capture):
         state = _run(connection, recorder, migration, steps, state, capture)
     if recordable(key, capture):
-        recordings[key] = capture.statements
+        plan.recordings[key] = capture.statements
     return state
 
 
