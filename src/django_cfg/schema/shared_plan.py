@@ -30,9 +30,10 @@ On PostgreSQL, the SQL of a migration that provably writes the same statements e
 field operations the router keeps from running) is recorded on the first database of a plan and
 replayed on the next: the same statements, in the migration's one transaction with its rows
 (inserted as the ORM would, or saved through it when a pre_save / post_save receiver listens).
-Consecutive replays share one transaction (a new tenant of 30 migrations commits 3 times, not
-30: each commit waits for the disk); a shared transaction that fails is rolled back and its
-migrations run again one by one, so what is committed and raised is what ``migrate`` leaves.
+Consecutive replays share one transaction (a new tenant of benchmarks/tenant_project, 36
+migrations, commits 10 times, not 36: each commit waits for the disk); a shared transaction
+that fails is rolled back and its migrations run again one by one, so what is committed and
+raised is what ``migrate`` leaves.
 
 Databases that need ``--fake-initial`` (tables made outside migrations, a run killed half way)
 are not handled here: ``migrate_all`` sends them through ``migrate``.
@@ -276,8 +277,8 @@ def _apply_each(
     plan: MigrationPlan,
 ) -> ProjectState:
     """Each migration of ``run`` in its own transaction, as ``migrate`` runs them, except that
-    consecutive replays go together: one transaction and one message for all of them (on a
-    new tenant, 3 commits instead of one per migration; each commit waits for the disk). A
+    consecutive replays go together: one transaction and one message for all of them (each
+    commit waits for the disk). A
     batch that fails is rolled back whole, then its migrations run one by one: the same
     commits, rows and error as without it."""
     batch: list[Batched] = []
