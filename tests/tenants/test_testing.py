@@ -268,7 +268,8 @@ def test_a_production_postgresql_tenant_named_like_a_test_database_is_never_touc
             tenants = project.sqlite_rows("default.sqlite3", "SELECT name FROM django_cfg_tenant")
             assert tenants == [("test_acme",)]
     finally:
-        _drop(POSTGRES_URL, [f"{name}_tt{suffix}" for name in ("test_acme", "test-acme", "acme")])
+        names = ("test_acme", "test-acme", "acme", "_template")  # _template: create_tenant's
+        _drop(POSTGRES_URL, [f"{name}_tt{suffix}" for name in names])
 
 
 def test_a_session_whose_default_is_production_is_refused(tmp_path: Path) -> None:
