@@ -417,6 +417,46 @@ def test_a_failing_replay_leaves_what_migrate_leaves_and_a_rerun_finishes(tmp_pa
         assert pg_schema(urls["b"]) == reference
 
 
+@pytest.mark.postgres
+def test_a_replay_batch_whose_commit_answer_is_lost_is_not_run_again(tmp_path: Path) -> None:
+    """On b, the connection is cut just after the COMMIT of a replay batch reached the server
+    (the server committed; the answer is lost). The batch is not run again one by one: that
+    would record its migrations without SQL (auth's, whose tables live on default) twice, and
+    fail its first CREATE TABLE, naming a migration that is applied."""
+    from django_cfg import DatabaseConfig
+    from tests.support.lost_commit_proxy import LostCommitProxy
+
+    with postgres_tenants(tmp_path) as (urls, env):
+        server = DatabaseConfig.from_url(urls["b"])
+        database = urls["b"].partition("?")[0].rpartition("/")[2]
+        proxy = LostCommitProxy(
+            str(server.host), int(server.port or 5432), database, "CREATE TABLE"
+        )
+        base, _, query = env["BENCH_TENANT_URL"].partition("?")
+        through = base.replace(f"{server.host}:{server.port}", f"127.0.0.1:{proxy.port}")
+        through += "?" + "&".join(filter(None, [query, "sslmode=disable&gssencmode=disable"]))
+        try:
+            out = manage(
+                {**env, "BENCH_TENANT_URL": through},
+                "migrate_all",
+                "--tenant",
+                "a",
+                "--tenant",
+                "b",
+                check=False,
+            )
+        finally:
+            proxy.close()
+        assert proxy.fired.is_set(), out
+        reference = pg_schema(urls["ref"])
+        rows = pg_schema(urls["b"])["migrations"]
+        assert rows == reference["migrations"][: len(rows)], out  # no row twice
+        assert "already exists" not in out
+
+        manage(env, "migrate_all", "--tenant", "a", "--tenant", "b")
+        assert pg_schema(urls["b"]) == reference
+
+
 SQUASH_CONFIG = """\
     from pathlib import Path
     from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
