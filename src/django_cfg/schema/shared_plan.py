@@ -33,7 +33,8 @@ replayed on the next: the same statements, in the migration's one transaction wi
 Consecutive replays share one transaction (a new tenant of benchmarks/tenant_project, 36
 migrations, commits 10 times, not 36: each commit waits for the disk); a shared transaction
 that fails is rolled back and its migrations run again one by one, so what is committed and
-raised is what ``migrate`` leaves.
+raised is what ``migrate`` leaves; if the connection failed (the answer to COMMIT may be lost),
+its error is raised instead: the batch committed whole or not at all.
 
 Databases that need ``--fake-initial`` (tables made outside migrations, a run killed half way)
 are not handled here: ``migrate_all`` sends them through ``migrate``.
@@ -334,10 +335,13 @@ def _replay_batch(
     plan: MigrationPlan,
 ) -> ProjectState:
     if len(batch) > 1:
+        connection.ensure_connection()
+        session = connection.connection
         try:
             replay(connection, [sql for *_, every in batch for sql in every], [])
-        except DatabaseError:  # rolled back: one by one below, as without the batch
-            pass
+        except DatabaseError:
+            if not _rolled_back(connection, session):
+                raise  # it may have committed (a lost COMMIT answer): never run it twice
         else:
             for migration, steps, _key, _every in batch:
                 state = steps[-1].after if steps else state
@@ -347,6 +351,16 @@ def _replay_batch(
         state = _apply(connection, recorder, migration, steps, state, plan, key)
         done(migration)
     return state
+
+
+def _rolled_back(connection: BaseDatabaseWrapper, session: Any) -> bool:
+    """After a batch raised: whether its transaction is known to be rolled back, i.e. the
+    batch's ``session`` (the driver's connection) is still the connection's and answers:
+    Django's ``atomic`` rolled the transaction back on it. A session that failed (the server or
+    the network, maybe after the server got COMMIT; the connection may have been opened again
+    since) leaves that unknown: the batch is all or nothing, so the database is consistent
+    either way, and the next run sees which."""
+    return connection.connection is session and connection.is_usable()
 
 
 def _apply(
