@@ -478,8 +478,8 @@ def removed_since(runtime: DatabaseRuntime, upto: int) -> Iterable[str]:
     the runtime's last removals, or, for a thread that missed more than those, every alias this
     process ever removed. O(removals missed), not O(tenants ever closed)."""
     recent = runtime.recent_removals
-    if recent and recent[0][0] <= upto + 1:
-        return {alias for number, alias in recent if number > upto}
+    if recent and recent[0][0] <= upto + 1:  # numbered one by one: removal n at n - first
+        return {alias for _number, alias in recent[max(upto + 1 - recent[0][0], 0) :]}
     with building:  # added to only under it
         return tuple(runtime.state.removed_aliases)
 

@@ -279,9 +279,9 @@ def _apply_each(
 ) -> ProjectState:
     """Each migration of ``run`` in its own transaction, as ``migrate`` runs them, except that
     consecutive replays go together: one transaction and one message for all of them (each
-    commit waits for the disk). A
-    batch that fails is rolled back whole, then its migrations run one by one: the same
-    commits, rows and error as without it."""
+    commit waits for the disk). A batch that fails is rolled back whole, then its migrations
+    run one by one: the same commits, rows and error as without it; unless its session failed
+    (``_rolled_back``): then its error is raised."""
     batch: list[Batched] = []
     for migration, steps in run:
         key = _key(connection, migration, steps, plan)
