@@ -300,13 +300,12 @@ def _key(
     connection: BaseDatabaseWrapper, migration: Migration, steps: list[Step], plan: MigrationPlan
 ) -> ReplayKey | None:
     """``replay_key`` of ``migration``, the Django's-own-classes check done once per plan."""
-    own = plan.djangos_own.get((migration.app_label, migration.name))
+    triples = [(step.operation, step.before, step.after) for step in steps]
+    name = (migration.app_label, migration.name)
+    own = plan.djangos_own.get(name)
     if own is None:
-        own = djangos_own(migration, [(s.operation, s.before, s.after) for s in steps])
-        plan.djangos_own[migration.app_label, migration.name] = own
-    return replay_key(
-        connection, migration, [(s.operation, s.before, s.after) for s in steps], djangos=own
-    )
+        own = plan.djangos_own[name] = djangos_own(migration, triples)
+    return replay_key(connection, migration, triples, djangos=own)
 
 
 def _batched(
