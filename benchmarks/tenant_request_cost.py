@@ -44,6 +44,7 @@ last: the per-request cost must not grow with the tenants closed before (CHURN_C
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,15 +152,23 @@ def request(name: str) -> bytes:
 _handler: dict[str, object] = {}
 
 
-def count_requests(engine: str, opened: int, persistent: bool, calls: int) -> None:
+def count_requests(
+    engine: str,
+    opened: int,
+    persistent: bool,
+    calls: int,
+    serve: Callable[[str], bytes] = request,
+) -> None:
+    """Every tenant served once, then ``calls`` requests to ROTATION of them in turn, each
+    through ``serve`` (this thread, unless ``count_churn`` gives another)."""
     setup(engine, opened, persistent)
     tenants = names(max(opened, ROTATION))
     for name in tenants:
-        body = request(name)
+        body = serve(name)
         assert name.encode() in body, body[:2000]
     rotation = tenants[:ROTATION]
     for i in range(calls):
-        request(rotation[i % ROTATION])
+        serve(rotation[i % ROTATION])
 
 
 MAX_OPEN = 8
@@ -169,14 +179,12 @@ def count_churn(closed: int, calls: int) -> None:
     """As ``count_requests`` with ``max_open``, served by two threads in turn (a threaded WSGI
     server's): each request starts in a thread that another closed a tenant since its last."""
     os.environ["TENANT_TEST_MAX_OPEN"] = str(MAX_OPEN)
-    setup("sqlite", closed)
-    threads = [ThreadPoolExecutor(1), ThreadPoolExecutor(1)]  # one lasting thread each
-    tenants = names(max(closed, ROTATION))
-    for i, name in enumerate(tenants):
-        body = threads[i % 2].submit(request, name).result()
-        assert name.encode() in body, body[:2000]
-    for i in range(calls):
-        threads[i % 2].submit(request, tenants[i % ROTATION]).result()
+    threads = itertools.cycle([ThreadPoolExecutor(1), ThreadPoolExecutor(1)])  # lasting threads
+
+    def in_turn(name: str) -> bytes:
+        return next(threads).submit(request, name).result()
+
+    count_requests("sqlite", closed, False, calls, serve=in_turn)
 
 
 def count_opening(engine: str, opened: int, marks: tuple[int, ...] = ()) -> None:
