@@ -223,10 +223,39 @@ def run_round(pk: int, kill_at: str | None, delay: float | None) -> tuple[str, l
         rest = pipe.read()
     _, status = os.waitpid(child, 0)
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        wait_for_sessions_to_end()
         return "killed", []
     if os.WEXITSTATUS(status) != 0:
         raise SystemExit(f"the deleting child failed (status {status})")
     return "finished", json.loads(rest or b"[]")
+
+
+# Another session on the database, seen from this one (each engine's own).
+OTHER_SESSIONS = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    "mysql": "SELECT count(*) FROM information_schema.processlist "
+    "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+}
+
+
+def wait_for_sessions_to_end(seconds: float = 10.0) -> None:
+    """Until the killed child's server sessions are gone. A COMMIT the child sent just before
+    SIGKILL still completes on the server after the child is dead: a state read before that
+    would miss what it commits (seen: an intent read as not there, then finished by the
+    repair). SQLite: nothing to wait for, the writer was the child."""
+    from django.db import connections
+
+    deadline = time.monotonic() + seconds
+    for alias in ("default", "posts"):
+        sql = OTHER_SESSIONS.get(connections[alias].vendor)
+        while sql is not None and time.monotonic() < deadline:
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql)
+                if not cursor.fetchone()[0]:
+                    break
+            time.sleep(0.02)
+    connections.close_all()  # as the next round's fork expects
 
 
 def crash_rounds(args: argparse.Namespace) -> dict[str, Any]:
