@@ -13,21 +13,21 @@ This module holds the public API only; docs/configuration.md describes every fie
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from django_cfg.settings.caches import CacheConfig
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.django_config import DjangoConfig
 from django_cfg.settings.django_env import ENVIRONMENT_VARIABLE, current_environment
-from django_cfg.settings.email import EmailConfig
-from django_cfg.settings.tenants import TenantsConfig
 from django_cfg.settings.url import DatabaseURLError, register_scheme
 
 if TYPE_CHECKING:
+    from django_cfg.settings.caches import CacheConfig
     from django_cfg.settings.database_urls import (
         DatabaseURLs,
         alias_for_url_key,
         databases_from_urls,
     )
+    from django_cfg.settings.email import EmailConfig
     from django_cfg.settings.env_settings import EnvSettings
+    from django_cfg.settings.tenants import TenantsConfig
     from django_cfg.state.pins import use_primary
     from django_cfg.tenants.context import current_tenant, use_tenant
     from django_cfg.tenants.errors import NoTenantError, UnknownTenantError
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 # Imported on first use, so that a settings module that does not use them (most) does not pay
 # for building their models at every startup.
 _LAZY = {
+    "CacheConfig": "django_cfg.settings.caches",
+    "EmailConfig": "django_cfg.settings.email",
+    "TenantsConfig": "django_cfg.settings.tenants",
     "DatabaseURLs": "django_cfg.settings.database_urls",
     "alias_for_url_key": "django_cfg.settings.database_urls",
     "databases_from_urls": "django_cfg.settings.database_urls",

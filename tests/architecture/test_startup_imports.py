@@ -1,6 +1,7 @@
 """Startup imports what the configured features use (issue 23 point 5), in a fresh process:
 ``django.setup()`` of the benchmark's project (three databases, a replica, app rules, no
-tenants) imports neither Celery nor the tenant code nor the check modules; the Celery
+tenants) imports neither Celery nor the tenant code nor the check modules, nor the models of
+settings it does not set (tenants, caches, e-mail); the Celery
 integration is still connected as soon as the project imports Celery, and the checks run."""
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def test_setup_without_tenants_imports_no_celery_tenants_or_checks_yet() -> None
     loaded = result["loaded"]
     assert not [m for m in loaded if m == "celery" or m.startswith("celery.")]
     assert not [m for m in loaded if m.startswith("django_cfg.tenants")]
+    # the models of settings this project does not set are not defined (settings/model_on_use.py)
+    assert not {f"django_cfg.settings.{m}" for m in ("tenants", "caches", "email")} & set(loaded)
     assert not [
         m for m in loaded if m.startswith("django_cfg.checks.") and m != "django_cfg.checks.tag"
     ]

@@ -7,6 +7,7 @@ any annotation and stay hidden; None means "not set".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +52,17 @@ NOT_RENDERED = {"project_name"}  # a label for people; no Django setting follows
 def annotation_text(field_name: str) -> str:
     annotation = DjangoConfig.model_fields[field_name].annotation
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return (
+    text = (
         (text or str(annotation))
         .replace("pathlib.", "")
         .replace("pydantic.types.", "")
         .replace("typing.", "")
         .replace("django_cfg.settings.database_config.", "")
-        .replace("django_cfg.settings.tenants.", "")
-        .replace("django_cfg.settings.caches.", "")
-        .replace("django_cfg.settings.email.", "")
     )
+    # A model declared by name (settings/model_on_use.py) reads as the model itself.
+    text = re.sub(r"^Optional\[Annotated\[object, (\w+)\]\]$", r"\1 | None", text)
+    text = re.sub(r"^Optional\[(.*Annotated\[object, \w+\].*)\]$", r"\1 | None", text)
+    return re.sub(r"Annotated\[object, (\w+)\]", r"\1", text)
 
 
 def sample(field_name: str) -> Any:

@@ -7,7 +7,7 @@ from pydantic import SecretStr, ValidationError
 
 from django_cfg import DatabaseConfig, DjangoConfig, TenantsConfig
 from django_cfg.settings.routers import ROUTER_PATH
-from django_cfg.settings.tenants import (
+from django_cfg.settings.tenant_names import (
     TENANTS_MIDDLEWARE,
     TENANTS_ROUTER,
     check_tenant_name,

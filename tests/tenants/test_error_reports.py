@@ -18,7 +18,7 @@ from django.test import override_settings
 
 from django_cfg import TenantsConfig
 from django_cfg.settings.routers import ROUTER_PATH
-from django_cfg.settings.tenants import TENANTS_ROUTER
+from django_cfg.settings.tenant_names import TENANTS_ROUTER
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.errors import UnknownTenantError

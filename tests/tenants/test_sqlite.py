@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import AsyncClient, Client
 
 from django_cfg import NoTenantError, UnknownTenantError, current_tenant, use_tenant
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenant_names import tenant_alias
 from django_cfg.tenants.registry import current_registry
 from tests.tenants.project.scenarios import write
 from tests.tenants.project_support import SQLITE_TEMPLATE as TEMPLATE

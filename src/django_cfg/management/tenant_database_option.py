@@ -25,7 +25,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from django_cfg.settings.tenants import TENANT_ALIAS_PREFIX, tenant_of_alias
+from django_cfg.settings.tenant_names import TENANT_ALIAS_PREFIX, tenant_of_alias
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.registry import current_registry

@@ -24,7 +24,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 
 from django_cfg.management.did_you_mean import did_you_mean
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenant_names import tenant_alias
 from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.registry import TenantRegistry, current_registry
 

@@ -28,7 +28,7 @@ from typing import Any
 from django_cfg.operations.readiness import UNAVAILABLE, readiness
 from django_cfg.runtime.operation_counts import LATENCY_BUCKETS, LatencyHistogram
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.settings.tenants import tenant_database_of
+from django_cfg.settings.tenant_names import tenant_database_of
 
 __all__ = ["flush", "multiprocess_mode", "render_metrics"]
 

@@ -26,7 +26,7 @@ from django.db import connections
 
 from django_cfg.operations.health import HealthOptions, ServerHealth, probe_databases
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.settings.tenants import tenant_database_of
+from django_cfg.settings.tenant_names import tenant_database_of
 from django_cfg.state.topology import DatabaseRole
 
 __all__ = ["Readiness", "probed_aliases", "readiness"]

@@ -29,7 +29,7 @@ from django_cfg.relations.delete_intents import (
 )
 from django_cfg.relations.orphans import repair_references
 from django_cfg.relations.shared_delete import EVERY_TENANT, TenantReference, sweep_every_tenant
-from django_cfg.settings.tenants import tenant_of_alias
+from django_cfg.settings.tenant_names import tenant_of_alias
 
 __all__ = [
     "SWEEPS_PER_DELETE",

@@ -22,7 +22,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.settings.tenants import tenant_of_alias
+from django_cfg.settings.tenant_names import tenant_of_alias
 from django_cfg.state.pins import EMPTY, PinState, Write, current_pins, replace_pins, restore_pins
 from django_cfg.state.topology import TENANT_HOME
 

@@ -34,26 +34,33 @@ from pydantic import (
 )
 
 from django_cfg.settings.base_dir import found_base_dir, project_base_dir
-from django_cfg.settings.caches import CacheConfig
 from django_cfg.settings.config_errors import defined_in, field_location, raise_invalid_settings
 from django_cfg.settings.console_logging import LogLevel, console_logging
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.development_key import DEVELOPMENT_KEY_PREFIX, development_secret_key
 from django_cfg.settings.django_env import DEVELOPMENT_ENVIRONMENTS, current_environment
-from django_cfg.settings.email import EmailConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
+from django_cfg.settings.model_on_use import ModelOnUse
 from django_cfg.settings.production import fallback_database_problem
 from django_cfg.settings.replica_names import with_replicas_by_name
 from django_cfg.settings.replica_options import REPLICA_DEFAULTS
 from django_cfg.settings.routers import ROUTER_PATH
-from django_cfg.settings.tenants import (
+from django_cfg.settings.tenant_names import (
     TENANT_ALIAS_PREFIX,
     TENANTS_MIDDLEWARE,
     TENANTS_ROUTER,
     TENANTS_SETTING,
-    TenantsConfig,
 )
 from django_cfg.settings.url import DatabaseURLError
+
+if TYPE_CHECKING:
+    from django_cfg.settings.caches import CacheConfig
+    from django_cfg.settings.email import EmailConfig
+    from django_cfg.settings.tenants import TenantsConfig
+else:  # defined at a project's first use of them, not at every startup (issue 23)
+    CacheConfig = ModelOnUse["django_cfg.settings.caches.CacheConfig"]
+    EmailConfig = ModelOnUse["django_cfg.settings.email.EmailConfig"]
+    TenantsConfig = ModelOnUse["django_cfg.settings.tenants.TenantsConfig"]
 
 __all__ = ["DjangoConfig"]
 
@@ -434,6 +441,8 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     def _cache_urls(cls, caches: Any) -> Any:
         if not isinstance(caches, dict):
             return caches
+        from django_cfg.settings.caches import CacheConfig
+
         return {
             alias: CacheConfig.from_url(cache) if isinstance(cache, str | SecretStr) else cache
             for alias, cache in caches.items()
@@ -452,7 +461,11 @@ class DjangoConfig(BaseModel, metaclass=_PlainOverridesMetaclass):
     @field_validator("email", mode="before")
     @classmethod
     def _email_url(cls, email: Any) -> Any:
-        return EmailConfig.from_url(email) if isinstance(email, str | SecretStr) else email
+        if not isinstance(email, str | SecretStr):
+            return email
+        from django_cfg.settings.email import EmailConfig
+
+        return EmailConfig.from_url(email)
 
     @field_validator("logging")
     @classmethod

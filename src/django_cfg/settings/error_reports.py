@@ -40,7 +40,7 @@ from django.conf import settings
 from django.db import connections
 from django.views.debug import SafeExceptionReporterFilter
 
-from django_cfg.settings.tenants import TENANTS_SETTING, template_text
+from django_cfg.settings.tenant_names import TENANTS_SETTING, template_text
 
 __all__ = ["DatabasePasswordFilter", "configured_passwords"]
 

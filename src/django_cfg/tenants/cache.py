@@ -23,7 +23,7 @@ the user's key back for both forms when ``KEY_PREFIX`` holds no ``:``.
 
 from __future__ import annotations
 
-from django_cfg.settings.tenants import check_tenant_name
+from django_cfg.settings.tenant_names import check_tenant_name
 from django_cfg.tenants.context import current_tenant
 
 __all__ = ["cache_key"]

@@ -42,7 +42,7 @@ from django.db import DatabaseError, connections
 from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
-from django_cfg.settings.tenants import (
+from django_cfg.settings.tenant_names import (
     HASH_PLACEHOLDER,
     PLACEHOLDER,
     TEMPLATE_ALIAS,

@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from types import FrameType
 from typing import Any, TypeVar
 
-from django_cfg.settings.tenants import check_tenant_name
+from django_cfg.settings.tenant_names import check_tenant_name
 from django_cfg.tenants.errors import NoTenantError, UnknownTenantError
 from django_cfg.tenants.registry import current_registry
 

@@ -29,7 +29,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from django_cfg.runtime.server_locks import server_lock
-from django_cfg.settings.tenants import check_host
+from django_cfg.settings.tenant_names import check_host
 
 __all__ = ["TenantDomains", "add_domains", "checked_domains", "domain_claims", "host_name"]
 

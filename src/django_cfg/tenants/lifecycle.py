@@ -33,7 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connectio
 
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
-from django_cfg.settings.tenants import check_tenant_name
+from django_cfg.settings.tenant_names import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
 from django_cfg.tenants.clone import clone_template, refresh_template
 from django_cfg.tenants.credentials import check_storable_url

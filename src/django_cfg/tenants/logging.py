@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 
-from django_cfg.settings.tenants import tenant_database_of, tenant_of_alias
+from django_cfg.settings.tenant_names import tenant_database_of, tenant_of_alias
 from django_cfg.tenants.context import current_tenant
 
 __all__ = ["TenantFilter"]

@@ -25,7 +25,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.views.decorators.debug import sensitive_variables
 
 from django_cfg.settings.database_config import DatabaseConfig
-from django_cfg.settings.tenants import TENANTS_SETTING
+from django_cfg.settings.tenant_names import TENANTS_SETTING
 from django_cfg.tenants.registry import TenantRegistry
 
 __all__ = [

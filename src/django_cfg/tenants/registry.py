@@ -43,7 +43,7 @@ from django_cfg.runtime.runtime import (
     thread_connection,
 )
 from django_cfg.settings.database_config import DatabaseConfig
-from django_cfg.settings.tenants import (
+from django_cfg.settings.tenant_names import (
     TENANTS_SETTING,
     check_tenant_name,
     fill_template,

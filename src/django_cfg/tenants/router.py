@@ -29,7 +29,7 @@ from django.db.models import Model
 
 from django_cfg.routing.router import DatabaseRouter
 from django_cfg.runtime.runtime import DatabaseRuntime, current_runtime
-from django_cfg.settings.tenants import TEMPLATE_ALIAS, TENANTS_SETTING, tenant_alias
+from django_cfg.settings.tenant_names import TEMPLATE_ALIAS, TENANTS_SETTING, tenant_alias
 from django_cfg.state.topology import TENANT_HOME
 from django_cfg.tenants.context import current_tenant
 from django_cfg.tenants.errors import NoTenantError

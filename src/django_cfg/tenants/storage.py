@@ -25,7 +25,7 @@ import os
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 
-from django_cfg.settings.tenants import check_tenant_name
+from django_cfg.settings.tenant_names import check_tenant_name
 from django_cfg.tenants.context import current_tenant
 
 __all__ = ["TenantFileSystemStorage"]

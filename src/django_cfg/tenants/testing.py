@@ -56,7 +56,7 @@ from django.test.utils import override_settings
 from pydantic import SecretStr
 
 from django_cfg.runtime.added_databases import add_database, remove_database
-from django_cfg.settings.tenants import PLACEHOLDER, TENANTS_SETTING, template_text
+from django_cfg.settings.tenant_names import PLACEHOLDER, TENANTS_SETTING, template_text
 from django_cfg.tenants.clone import drop_template
 from django_cfg.tenants.production import (
     PRODUCTION_DATABASES,

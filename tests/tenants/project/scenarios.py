@@ -15,7 +15,7 @@ from django.db import connections
 
 from django_cfg import use_tenant
 from django_cfg.routing.read_only import ReadOnlyDatabaseError
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenant_names import tenant_alias
 from tests.support.subprocess_project import wait_for
 
 

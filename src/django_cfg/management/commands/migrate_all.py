@@ -65,7 +65,7 @@ from django_cfg.schema.state import (
     runs_on,
     unmigrated_changes,
 )
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenant_names import tenant_alias
 from django_cfg.state.missing_database import explained
 from django_cfg.state.topology import Topology
 from django_cfg.tenants.clone import (

@@ -54,7 +54,7 @@ from django_cfg.relations.roll_forward import finish_abandoned_sweeps
 from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.schema.state import redact
 from django_cfg.settings.database_config import DatabaseConfig
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenant_names import tenant_alias
 from django_cfg.settings.url import DatabaseURLError
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.fence import fence, fences_without, unfence

@@ -33,7 +33,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_cfg.management.options import add_parallel_option
 from django_cfg.management.output import summary
 from django_cfg.management.tenant_commands import tenants_registry
-from django_cfg.settings.tenants import tenant_alias
+from django_cfg.settings.tenant_names import tenant_alias
 from django_cfg.tenants.context import use_tenant
 from django_cfg.tenants.errors import UnknownTenantError
 from django_cfg.tenants.registry import current_registry
