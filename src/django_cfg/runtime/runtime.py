@@ -538,8 +538,13 @@ def install_django_hooks(hooks: DjangoHooks) -> DatabaseRuntime:
     """Let the runtime change Django's objects through ``hooks`` (``django_cfg.patches``), and
     rebuild so that they follow the current topology: ``AppConfig.ready`` calls it once the
     models are loaded."""
-    current_runtime().state.hooks = hooks
-    return rebuild_runtime()
+    with building:
+        if _current is not None:
+            _current.state.hooks = hooks
+            return rebuild_runtime()
+        runtime = DatabaseRuntime.from_settings(settings)  # the first: compiled once, not twice
+        runtime.state.hooks = hooks
+        return publish(runtime, None)
 
 
 def thread_connection(alias: str) -> Any:
