@@ -11,7 +11,6 @@ The password is a ``SecretStr``: it is shown as ``**********`` in repr and dumps
 ``str()`` and ``redacted_url``; only ``to_django()`` hands the real value to Django.
 """
 
-
 import importlib.util
 from pathlib import Path
 from typing import Any, Self

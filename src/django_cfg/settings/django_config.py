@@ -17,7 +17,6 @@ Subclasses may override inherited fields without a type annotation, as above (pl
 rejects that); the override is validated against the inherited field's type.
 """
 
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, get_args
 
