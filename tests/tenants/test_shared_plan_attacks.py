@@ -234,7 +234,7 @@ def test_a_statement_timeout_in_a_replay_batch_leaves_what_migrate_leaves(
         try:
             for url in (slowref_url, urls["b"]):
                 with psycopg.connect(url, autocommit=True) as db:
-                    db.execute(SLOW_INDEX)  # type: ignore[arg-type]
+                    db.execute(SLOW_INDEX)
                 _admin(f"ALTER DATABASE \"{database_name(url)}\" SET statement_timeout = '500ms'")
             static = {**env, "BENCH_TENANTS": "slowref"}
             django = manage(
@@ -383,7 +383,7 @@ NOTES_MIGRATIONS = {
 
 def transactions(url: str) -> dict[str, str]:
     """Each django_migrations row ('app.name') and the transaction that wrote it."""
-    from tests.tenants.project_support import server_rows
+    from tests.support.subprocess_project import server_rows
 
     rows = server_rows(url, "SELECT app || '.' || name, xmin::text FROM django_migrations")
     return dict(rows)
@@ -424,7 +424,7 @@ def test_non_atomic_and_squashed_migrations_between_replays(tmp_path: Path) -> N
             _admin(f'CREATE DATABASE "{database_name(url)}"')
         for name in ("b", "refb"):
             with psycopg.connect(urls[name], autocommit=True) as db:
-                db.execute(BLOCKER)  # type: ignore[arg-type]
+                db.execute(BLOCKER)
         manage_py("migrate", "--noinput", "-v", "0")
         manage_py("migrate", "--noinput", "-v", "0", "--database", "tenant_ref")
         failed = manage_py("migrate", "--noinput", "--database", "tenant_refb", check=False)
