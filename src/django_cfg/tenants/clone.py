@@ -40,6 +40,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connections
 
 from django_cfg.runtime.added_databases import add_database, remove_database
+from django_cfg.runtime.server_locks import server_lock
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenant_names import (
@@ -313,16 +314,29 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
 
 
 def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity: int) -> str:
+    """Migrated under the template's migration lock, if still behind once it is held: two
+    ``migrate_all`` at once would otherwise both run Django's ``migrate`` on it (the
+    migrations without SQL recorded twice, copied into every new tenant; the other failing on
+    "already exists")."""
     add_database(TEMPLATE_ALIAS, template)
     try:
         connection = connections[TEMPLATE_ALIAS]
-        recorded = _server_recorded(connection, template.name)
-        if recorded is None or complete.current(recorded):
+        if _current_or_missing(connection, template, complete):
             return ""
+        # The lock migrate_all holds on each database it migrates (schema.lock.LOCK_NAME).
+        with server_lock(TEMPLATE_ALIAS, "migrate"):
+            if _current_or_missing(connection, template, complete):
+                return ""  # another run migrated it meanwhile
+            _migrate_added(verbosity)
     finally:
+        connections[TEMPLATE_ALIAS].close()
         remove_database(TEMPLATE_ALIAS)
-    _migrate_alias(template, verbosity)
     return "migrated"
+
+
+def _current_or_missing(connection: Any, template: DatabaseConfig, complete: Rows) -> bool:
+    recorded = _server_recorded(connection, template.name)
+    return recorded is None or complete.current(recorded)
 
 
 def _migrate_alias(database: DatabaseConfig, verbosity: int) -> None:
@@ -330,17 +344,22 @@ def _migrate_alias(database: DatabaseConfig, verbosity: int) -> None:
     tenant apps' tables), its connection closed afterwards."""
     add_database(TEMPLATE_ALIAS, database)
     try:
-        call_command(
-            "migrate",
-            database=TEMPLATE_ALIAS,
-            interactive=False,
-            skip_checks=True,
-            tenants_notice=False,
-            verbosity=max(verbosity - 1, 0),
-        )
+        _migrate_added(verbosity)
     finally:
         connections[TEMPLATE_ALIAS].close()
         remove_database(TEMPLATE_ALIAS)
+
+
+def _migrate_added(verbosity: int) -> None:
+    """Django's ``migrate`` on ``TEMPLATE_ALIAS``, already added."""
+    call_command(
+        "migrate",
+        database=TEMPLATE_ALIAS,
+        interactive=False,
+        skip_checks=True,
+        tenants_notice=False,
+        verbosity=max(verbosity - 1, 0),
+    )
 
 
 def drop_template(registry: Any) -> bool:
