@@ -65,6 +65,25 @@ def test_dumps_hide_secrets_and_the_json_schema_is_the_models() -> None:
     assert {"backend", "location"} <= set(caches["properties"])
 
 
+def test_dumps_are_the_declared_models_not_a_subclass_of_them() -> None:
+    class OwnCache(CacheConfig):
+        note: str = PASSWORD  # a field the declared model does not have: never dumped
+
+    config = Config(caches={"default": OwnCache(backend="locmem")}, email="console://")
+    assert PASSWORD not in config.model_dump_json()
+    assert PASSWORD not in str(config.model_dump())
+    dumped = config.model_dump(mode="json", include={"caches": {"default": {"backend"}}})
+    assert dumped == {"caches": {"default": {"backend": "locmem"}}}
+    assert config.model_dump(exclude={"email": {"backend"}})["email"]["host"] == "localhost"
+
+
+def test_the_tenant_names_are_still_importable_from_their_former_module() -> None:
+    from django_cfg.settings import tenant_names, tenants
+
+    assert tenants.tenant_alias is tenant_names.tenant_alias
+    assert tenants.template_text is tenant_names.template_text
+
+
 def test_a_fresh_process_defines_the_models_only_when_a_value_needs_them() -> None:
     script = (
         "import sys\n"

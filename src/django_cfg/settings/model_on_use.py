@@ -9,8 +9,10 @@ defining those models cost every startup ~20M instructions).
             tenants: ModelOnUse["django_cfg.settings.tenants.TenantsConfig"] | None = None
 
 A value of the model passes as it is; anything else is validated by the model, and its errors
-keep their place (``tenants.apps.0``) as if the model were declared directly. The JSON schema is
-the model's.
+keep their place (``tenants.apps.0``) as if the model were declared directly. Dumps are the
+model's serializer's (a subclass's extra fields are left out, as pydantic does for a declared
+model type); the JSON schema has the model's fields, written out rather than in ``$defs``. Not
+passed on to the model: ``model_validate``'s ``from_attributes`` and ``strict``.
 """
 
 from functools import cached_property
@@ -22,6 +24,7 @@ from pydantic_core import CoreSchema, core_schema
 if TYPE_CHECKING:  # pydantic.json_schema is imported only where a JSON schema is made
     from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
     from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core.core_schema import SerializationInfo
 
 __all__ = ["ModelOnUse"]
 
@@ -42,10 +45,30 @@ class _OnUse:
     def validate(self, value: Any) -> "BaseModel":
         return self.model.model_validate(value)
 
+    def serialize(self, value: Any, info: "SerializationInfo") -> Any:
+        nested: Any = info  # include / exclude: the filters below this field
+        return self.model.__pydantic_serializer__.to_python(
+            value,
+            mode=info.mode,
+            include=nested.include,
+            exclude=nested.exclude,
+            context=info.context,
+            by_alias=info.by_alias,
+            exclude_unset=info.exclude_unset,
+            exclude_defaults=info.exclude_defaults,
+            exclude_none=info.exclude_none,
+            round_trip=info.round_trip,
+        )
+
     def __get_pydantic_core_schema__(
         self, source: Any, handler: "GetCoreSchemaHandler"
     ) -> CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.validate)
+        return core_schema.no_info_plain_validator_function(
+            self.validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                self.serialize, info_arg=True
+            ),
+        )
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: "GetJsonSchemaHandler"

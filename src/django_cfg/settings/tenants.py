@@ -33,15 +33,44 @@ from django_cfg.settings.config_errors import ConfigModel
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.hidden_input import hidden_input_validator
 from django_cfg.settings.replica_reads import ReplicaReads
-from django_cfg.settings.tenant_names import (
+from django_cfg.settings.tenant_names import (  # the names below were defined here before
+    HASH_PLACEHOLDER,
     PLACEHOLDER,
+    TEMPLATE_ALIAS,
+    TENANT_ALIAS_PREFIX,
+    TENANTS_MIDDLEWARE,
+    TENANTS_ROUTER,
+    TENANTS_SETTING,
     check_host,
     check_tenant_name,
     fill_template,
+    template_text,
+    tenant_alias,
+    tenant_database_of,
+    tenant_of_alias,
+    tenant_replica_alias,
 )
 from django_cfg.settings.url import DatabaseURLError
 
-__all__ = ["TenantsConfig", "check_template"]
+__all__ = [
+    "HASH_PLACEHOLDER",
+    "PLACEHOLDER",
+    "TEMPLATE_ALIAS",
+    "TENANTS_MIDDLEWARE",
+    "TENANTS_ROUTER",
+    "TENANTS_SETTING",
+    "TENANT_ALIAS_PREFIX",
+    "TenantsConfig",
+    "check_host",
+    "check_template",
+    "check_tenant_name",
+    "fill_template",
+    "template_text",
+    "tenant_alias",
+    "tenant_database_of",
+    "tenant_of_alias",
+    "tenant_replica_alias",
+]
 
 # Compiled at first use (re's own cache), not at every startup (issue 23).
 _SERVER_KEY = r"[^@\s:/]+@[^@\s:/]+(:[0-9]{1,5})?"
