@@ -129,7 +129,12 @@ def test_a_declared_role_silences_the_warning(declared) -> None:
 def test_the_check_runs_with_the_project_checks() -> None:
     from django.core.checks import run_checks
 
-    assert not [m for m in run_checks() if m.id == "django_cfg.W040"]  # the suite declares roles
+    from django_cfg.checks.tag import TAG
+
+    # The package's checks only: Django 6.1's own model checks read MySQL's server version
+    # through a connection, which a test without database access may not open.
+    found = run_checks(tags=[TAG])
+    assert not [m for m in found if m.id == "django_cfg.W040"]  # the suite declares roles
 
 
 # --- the spec's advanced config, verbatim, as a user runs it --------------------------------------
