@@ -71,8 +71,9 @@ _CLONES = ("sqlite", "postgresql")
 @dataclass(frozen=True)
 class Rows:
     """The ``django_migrations`` rows a full ``migrate`` records on a tenant database (every
-    migration of the graph on disk; a squashed one: the migrations it replaces), and the rows
-    it may also hold (a squashed migration recorded once its replaced ones are)."""
+    migration of the graph on disk; a squashed one: the migrations it replaces, and its own
+    row, which ``check_replacements`` records once they all are, even with nothing to
+    apply), and the rows it may also hold."""
 
     required: frozenset[Key]
     allowed: frozenset[Key]
@@ -93,7 +94,7 @@ def recorded_when_migrated(loader: Any = None) -> Rows:
     graph = (loader or MigrationLoader(None, ignore_no_migrations=True)).graph
     rows: set[Key] = set()
     for key, migration in graph.nodes.items():
-        rows.update(migration.replaces or [key])
+        rows.update([*(migration.replaces or []), key])
     return Rows(frozenset(rows), frozenset(rows) | frozenset(graph.nodes))
 
 
