@@ -43,7 +43,6 @@ from django.db import DatabaseError, connections
 
 from django_cfg.runtime.added_databases import add_database, remove_database
 from django_cfg.runtime.server_locks import lock_file, server_lock
-from django_cfg.schema.lock import LOCK_NAME
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenant_names import (
@@ -321,7 +320,7 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
         # Under the template's migration lock (as on PostgreSQL): two migrate_all at once
         # migrate it once, and the staged copy has one name: one left by a killed migrate_all
         # is removed by the next.
-        with _file_lock(lock_file(path, LOCK_NAME)):
+        with _file_lock(lock_file(path, "migrate")):  # schema.lock.LOCK_NAME
             staged = f"{path}.new"
             Path(staged).unlink(missing_ok=True)
             if _sqlite_current_or_missing(path, complete):
