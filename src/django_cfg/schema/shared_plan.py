@@ -149,11 +149,14 @@ class SharedPlans:
         applied = _applied(connection)
         plan = plans.get(applied)
         if plan is None:
-            plan = plans[applied] = self._build(_SharedDiskLoader(self.disk, connection))
+            plan = plans[applied] = self._build(_SharedDiskLoader(self.disk, connection), applied)
         return plan
 
     @staticmethod
-    def _build(loader: MigrationLoader) -> MigrationPlan:
+    def _build(loader: MigrationLoader, recorded: frozenset[Key]) -> MigrationPlan:
+        """The plan of a database whose ``django_migrations`` holds ``recorded`` (the
+        loader's ``applied_migrations`` also counts a squashed migration whose replaced ones
+        are all recorded as applied, recorded or not)."""
         applied = frozenset(loader.applied_migrations or ())
         plan = MigrationPlan(applied, inconsistent=_inconsistency(loader, applied))
         executor = _PlanningExecutor(loader)
@@ -185,7 +188,7 @@ class SharedPlans:
                 before = after
             plan.migrations.append((migration, steps))
         plan.end = _rendered(before) if before.is_delayed else before  # as migrate's post_migrate
-        plan.squashes = _squashes(loader, applied, plan)
+        plan.squashes = _squashes(loader, recorded, plan)
         return plan
 
     def apply(
@@ -483,10 +486,11 @@ def _saves_heard(recorder: MigrationRecorder) -> bool:
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
-def _squashes(loader: MigrationLoader, applied: frozenset[Key], plan: MigrationPlan) -> list[Key]:
-    """The squashed migrations not recorded whose replaced ones all will be once ``plan`` ran,
-    in the loader's order (``check_replacements``)."""
-    recorded = set(applied)
+def _squashes(loader: MigrationLoader, rows: frozenset[Key], plan: MigrationPlan) -> list[Key]:
+    """The squashed migrations not recorded (not in the table's ``rows``) whose replaced ones
+    all will be once ``plan`` ran, in the loader's order (``check_replacements``, which reads
+    the table: a database migrated before the squash gets its row, with nothing to apply)."""
+    recorded = set(rows)
     for migration, _steps in plan.migrations:
         recorded.update(_recorded_names(migration))
     return [

@@ -26,11 +26,13 @@ A tenant placed elsewhere (``--url``) is always migrated.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import sqlite3
-import uuid
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connections
 
 from django_cfg.runtime.added_databases import add_database, remove_database
-from django_cfg.runtime.server_locks import server_lock
+from django_cfg.runtime.server_locks import lock_file, server_lock
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenant_names import (
@@ -71,8 +73,9 @@ _CLONES = ("sqlite", "postgresql")
 @dataclass(frozen=True)
 class Rows:
     """The ``django_migrations`` rows a full ``migrate`` records on a tenant database (every
-    migration of the graph on disk; a squashed one: the migrations it replaces), and the rows
-    it may also hold (a squashed migration recorded once its replaced ones are)."""
+    migration of the graph on disk; a squashed one: the migrations it replaces, and its own
+    row, which ``check_replacements`` records once they all are, even with nothing to
+    apply), and the rows it may also hold."""
 
     required: frozenset[Key]
     allowed: frozenset[Key]
@@ -93,7 +96,7 @@ def recorded_when_migrated(loader: Any = None) -> Rows:
     graph = (loader or MigrationLoader(None, ignore_no_migrations=True)).graph
     rows: set[Key] = set()
     for key, migration in graph.nodes.items():
-        rows.update(migration.replaces or [key])
+        rows.update([*(migration.replaces or []), key])
     return Rows(frozenset(rows), frozenset(rows) | frozenset(graph.nodes))
 
 
@@ -180,7 +183,9 @@ def _clone_sqlite(template: DatabaseConfig, alias: str, complete: Rows) -> bool:
     target = str(connections[alias].settings_dict["NAME"])
     if source is None or not names_a_file(target):
         return False
-    staged = f"{target}.clone-{uuid.uuid4().hex[:8]}"
+    # One name per tenant file (its creator holds the tenant's name lock): a copy left by a
+    # killed creation is overwritten by the next one, never left behind.
+    staged = f"{target}.clone"
     try:
         # The copy first, then its currency: the template may be replaced meanwhile (a rename:
         # this copy is the old file or the new one, whole).
@@ -251,23 +256,31 @@ def refresh_template(registry: Any, alias: str, url: str = "") -> None:
     connection = connections[alias]
     connection.close()
     rows = recorded_when_migrated()
+    source = str(connection.settings_dict["NAME"])
     try:
         if _family(alias) == "sqlite":
             path = _sqlite_path(template)
-            if path is not None and not rows.current(sqlite_recorded(path)):
-                _refresh_sqlite(path, str(connection.settings_dict["NAME"]))
-        elif _same_server(template, connection.settings_dict) and not rows.current(
-            _server_recorded(connection, template.name)
-        ):
-            _refresh_postgresql(connection, connection.settings_dict["NAME"], template.name)
+            if path is not None and names_a_file(source):
+                _refresh_sqlite(path, source, rows)
+        elif _same_server(template, connection.settings_dict):
+            _refresh_postgresql(connection, source, template.name, rows)
     except (DatabaseError, OSError, sqlite3.Error):
         return
 
 
-def _refresh_sqlite(target: str, source: str) -> None:
-    if not names_a_file(source):
+def _staged_for(source: str) -> str:
+    """The suffix of the staged copy of the template made from tenant database ``source``:
+    one per tenant (its creator holds the tenant's name lock), so that a copy left by a killed
+    creation is removed by the next creation of that tenant (the documented way to finish
+    it), not left behind under a random name."""
+    return hashlib.sha256(source.encode()).hexdigest()[:8]
+
+
+def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
+    staged = f"{target}.new-{_staged_for(source)}"
+    Path(staged).unlink(missing_ok=True)  # left by a killed creation of this tenant
+    if rows.current(sqlite_recorded(target)):
         return
-    staged = f"{target}.new-{uuid.uuid4().hex[:8]}"
     try:
         with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(staged)) as copy:
             origin.backup(copy)  # a consistent copy even if the file is open elsewhere
@@ -276,9 +289,13 @@ def _refresh_sqlite(target: str, source: str) -> None:
         Path(staged).unlink(missing_ok=True)
 
 
-def _refresh_postgresql(connection: Any, source: str, name: str) -> None:
+def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows) -> None:
     quote = connection.ops.quote_name
-    staged = f"{name[:40]}_new_{uuid.uuid4().hex[:8]}"
+    staged = f"{name[:40]}_new_{_staged_for(source)}"
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {quote(staged)}")  # a killed creation's
+    if rows.current(_server_recorded(connection, name)):
+        return
     with connection._nodb_cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {quote(staged)} TEMPLATE {quote(source)}")
         try:
@@ -298,19 +315,39 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
     complete = recorded_when_migrated()
     if template.family == "sqlite":
         path = _sqlite_path(template)
-        recorded = sqlite_recorded(path) if path is not None else None
-        if path is None or recorded is None or complete.current(recorded):
+        if path is None or not Path(path).exists():
             return ""
-        staged = f"{path}.new-{uuid.uuid4().hex[:8]}"
-        try:
-            shutil.copyfile(path, staged)
-            _migrate_alias(DatabaseConfig.from_url(f"sqlite:///{staged}"), verbosity)
-            os.replace(staged, path)
-        finally:
+        # Under the template's migration lock (as on PostgreSQL): two migrate_all at once
+        # migrate it once, and the staged copy has one name: one left by a killed migrate_all
+        # is removed by the next.
+        with _file_lock(lock_file(path, "migrate")):  # schema.lock.LOCK_NAME
+            staged = f"{path}.new"
             Path(staged).unlink(missing_ok=True)
-            Path(f"{staged}.migrate-lock").unlink(missing_ok=True)
+            if _sqlite_current_or_missing(path, complete):
+                return ""
+            try:
+                shutil.copyfile(path, staged)
+                _migrate_alias(DatabaseConfig.from_url(f"sqlite:///{staged}"), verbosity)
+                os.replace(staged, path)
+            finally:
+                Path(staged).unlink(missing_ok=True)
         return "migrated"
     return _migrate_server_template(template, complete, verbosity)
+
+
+def _sqlite_current_or_missing(path: str, complete: Rows) -> bool:
+    recorded = sqlite_recorded(path)
+    return recorded is None or complete.current(recorded)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """``flock`` on ``path`` for the block (released when the file closes, a killed holder
+    included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity: int) -> str:
