@@ -46,7 +46,14 @@ from django.db import DatabaseError, OperationalError, connections
 from django_cfg.runtime.runtime import current_runtime
 from django_cfg.settings.sqlite import names_a_file
 
-__all__ = ["WAIT_SECONDS", "advisory_key", "lock_file", "mysql_lock_name", "server_lock"]
+__all__ = [
+    "WAIT_SECONDS",
+    "advisory_key",
+    "file_lock",
+    "lock_file",
+    "mysql_lock_name",
+    "server_lock",
+]
 
 WAIT_SECONDS = 3600
 """How long a blocking lock waits on PostgreSQL and MySQL before ``TimeoutError``."""
@@ -190,7 +197,18 @@ def _mysql(
 def _sqlite_file(
     alias: str, name: str, wait: Callable[[], None] | None, blocking: bool
 ) -> Iterator[bool]:
-    path = lock_file(str(connections[alias].settings_dict["NAME"]), name)
+    with file_lock(str(connections[alias].settings_dict["NAME"]), name, wait, blocking) as held:
+        yield held
+
+
+@contextmanager
+def file_lock(
+    database: str, name: str, wait: Callable[[], None] | None = None, blocking: bool = True
+) -> Iterator[bool]:
+    """Lock ``name`` of SQLite file ``database`` (``lock_file``), as ``server_lock`` takes it
+    for an alias: also for a file no alias names (the tenants' template). Released when the
+    block ends or the holder dies."""
+    path = lock_file(database, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:  # its own open file description: conflicts with any other
         try:

@@ -26,13 +26,11 @@ A tenant placed elsewhere (``--url``) is always migrated.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connections
 
 from django_cfg.runtime.added_databases import add_database, remove_database
-from django_cfg.runtime.server_locks import lock_file, server_lock
+from django_cfg.runtime.server_locks import file_lock, server_lock
 from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenant_names import (
@@ -320,7 +318,7 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
         # Under the template's migration lock (as on PostgreSQL): two migrate_all at once
         # migrate it once, and the staged copy has one name: one left by a killed migrate_all
         # is removed by the next.
-        with _file_lock(lock_file(path, "migrate")):  # schema.lock.LOCK_NAME
+        with file_lock(path, "migrate"):  # schema.lock.LOCK_NAME
             staged = f"{path}.new"
             Path(staged).unlink(missing_ok=True)
             if _sqlite_current_or_missing(path, complete):
@@ -338,16 +336,6 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
 def _sqlite_current_or_missing(path: str, complete: Rows) -> bool:
     recorded = sqlite_recorded(path)
     return recorded is None or complete.current(recorded)
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """``flock`` on ``path`` for the block (released when the file closes, a killed holder
-    included)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity: int) -> str:
