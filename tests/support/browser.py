@@ -186,7 +186,24 @@ class Admin:
             By.XPATH,
             f"//li[contains(@class, 'select2-results__option') and normalize-space()='{choice}']",
         )
-        self.wait.until(ec.element_to_be_clickable(option)).click()
+        # Each key typed sends its own search: a later answer may replace the list between
+        # finding the option and clicking it (StaleElementReferenceException); find it again.
+        self.wait.until(lambda driver: _clicked(driver, option))
+
+
+def _clicked(driver: Any, locator: tuple[str, str]) -> bool:
+    """Whether the element at ``locator`` was found displayed and clicked; False (try again)
+    when it is not there yet or was replaced on the way."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    try:
+        element = driver.find_element(*locator)
+        if not (element.is_displayed() and element.is_enabled()):
+            return False
+        element.click()
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
+    return True
 
 
 def _detached(element: Any) -> bool:
