@@ -2,11 +2,13 @@
 that declares it is defined (issue 23: most projects set no tenants, caches or e-mail, and
 defining those models cost every startup ~20M instructions).
 
+    if TYPE_CHECKING:
+        from django_cfg.settings.tenants import TenantsConfig
+    else:
+        TenantsConfig = ModelOnUse["django_cfg.settings.tenants.TenantsConfig"]
+
     class DjangoConfig(BaseModel):
-        if TYPE_CHECKING:
-            tenants: TenantsConfig | None = None
-        else:
-            tenants: ModelOnUse["django_cfg.settings.tenants.TenantsConfig"] | None = None
+        tenants: TenantsConfig | None = None
 
 A value of the model passes as it is; anything else is validated by the model, and its errors
 keep their place (``tenants.apps.0``) as if the model were declared directly. Dumps are the

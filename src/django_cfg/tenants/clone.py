@@ -85,6 +85,11 @@ class Rows:
             return False
         return not exact or recorded <= self.allowed
 
+    def leave_as_it_is(self, recorded: frozenset[Key] | None) -> bool:
+        """Whether ``migrate_all`` leaves a template with ``recorded`` rows as it is: current,
+        or not there (None)."""
+        return recorded is None or self.current(recorded)
+
 
 def recorded_when_migrated(loader: Any = None) -> Rows:
     """The rows of a database migrated to the leaves of the migration graph on disk
@@ -290,11 +295,11 @@ def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
 def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows) -> None:
     quote = connection.ops.quote_name
     staged = f"{name[:40]}_new_{_staged_for(source)}"
-    with connection._nodb_cursor() as cursor:
+    current = rows.current(_server_recorded(connection, name))
+    with connection._nodb_cursor() as cursor:  # one server connection for the whole refresh
         cursor.execute(f"DROP DATABASE IF EXISTS {quote(staged)}")  # a killed creation's
-    if rows.current(_server_recorded(connection, name)):
-        return
-    with connection._nodb_cursor() as cursor:
+        if current:
+            return
         cursor.execute(f"CREATE DATABASE {quote(staged)} TEMPLATE {quote(source)}")
         try:
             cursor.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
@@ -321,7 +326,7 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
         with file_lock(path, "migrate"):  # schema.lock.LOCK_NAME
             staged = f"{path}.new"
             Path(staged).unlink(missing_ok=True)
-            if _sqlite_current_or_missing(path, complete):
+            if complete.leave_as_it_is(sqlite_recorded(path)):
                 return ""
             try:
                 shutil.copyfile(path, staged)
@@ -333,11 +338,6 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
     return _migrate_server_template(template, complete, verbosity)
 
 
-def _sqlite_current_or_missing(path: str, complete: Rows) -> bool:
-    recorded = sqlite_recorded(path)
-    return recorded is None or complete.current(recorded)
-
-
 def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity: int) -> str:
     """Migrated under the template's migration lock, if still behind once it is held: two
     ``migrate_all`` at once would otherwise both run Django's ``migrate`` on it (the
@@ -346,22 +346,17 @@ def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity
     add_database(TEMPLATE_ALIAS, template)
     try:
         connection = connections[TEMPLATE_ALIAS]
-        if _current_or_missing(connection, template, complete):
+        if complete.leave_as_it_is(_server_recorded(connection, template.name)):
             return ""
         # The lock migrate_all holds on each database it migrates (schema.lock.LOCK_NAME).
         with server_lock(TEMPLATE_ALIAS, "migrate"):
-            if _current_or_missing(connection, template, complete):
+            if complete.leave_as_it_is(_server_recorded(connection, template.name)):
                 return ""  # another run migrated it meanwhile
             _migrate_added(verbosity)
     finally:
         connections[TEMPLATE_ALIAS].close()
         remove_database(TEMPLATE_ALIAS)
     return "migrated"
-
-
-def _current_or_missing(connection: Any, template: DatabaseConfig, complete: Rows) -> bool:
-    recorded = _server_recorded(connection, template.name)
-    return recorded is None or complete.current(recorded)
 
 
 def _migrate_alias(database: DatabaseConfig, verbosity: int) -> None:
