@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from django_cfg.tenants.clone import STAMP_TABLE
 from tests.support.services import POSTGRES_URL, sibling_url
 from tests.support.spec_page import run_python
+from tests.support.subprocess_project import server_rows
 from tests.tenants.project_support import (
     ROOT,
     create_server_database,
@@ -98,7 +102,27 @@ class Project:
 
 
 def sqlite_of(project: Project) -> Callable[[str], Any]:
-    return lambda name: sqlite_schema(project.folder / "tenants" / f"{name}.sqlite3")
+    def schema(name: str) -> Any:
+        got = sqlite_schema(project.folder / "tenants" / f"{name}.sqlite3")
+        if name == "_template":  # its stamp, which every copy drops
+            got["objects"] = [o for o in got["objects"] if o[1] != STAMP_TABLE]
+        return got
+
+    return schema
+
+
+def stamped(project: Project, name: str) -> bool:
+    """Whether database ``name`` holds the template's stamp of its migration files."""
+    if project.template.startswith("sqlite"):
+        with closing(sqlite3.connect(project.folder / "tenants" / f"{name}.sqlite3")) as db:
+            return bool(
+                db.execute(f"SELECT 1 FROM sqlite_master WHERE name = '{STAMP_TABLE}'").fetchall()
+            )
+    database = project.template.partition("?")[0].rpartition("/")[2].replace("{tenant}", name)
+    base = project.template.partition("?")[0].rpartition("/")[0]
+    comment = "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
+    rows = server_rows(f"{base}/postgres", f"{comment}'{database}'")
+    return bool(rows and rows[0][0])
 
 
 def pg_of(project: Project) -> Callable[[str], Any]:
@@ -138,6 +162,9 @@ def test_a_clone_equals_a_database_djangos_migrate_made(engine: tuple[Project, A
         assert schema(name) == reference, name
     assert "tenant_b: up to date" in project.manage("migrate_all", "--check", "--tenant", "b")
     assert schema("_template") == reference
+    assert stamped(project, "_template")  # made from the files on disk now; copies are not
+    assert not stamped(project, "a")
+    assert not stamped(project, "b")
 
 
 def test_a_template_behind_the_migrations_is_never_copied(engine: tuple[Project, Any]) -> None:

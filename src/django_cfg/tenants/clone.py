@@ -8,17 +8,21 @@
 The template is the tenant URL template filled with the name ``_template`` (no tenant can have
 it: a tenant name starts with a letter or digit): ``tenants/_template.sqlite3``,
 ``t__template`` on PostgreSQL. It is used only when it is *current*: its ``django_migrations``
-holds every row a full ``migrate`` records (every migration of the graph on disk) and no other;
+holds every row a full ``migrate`` records (every migration of the graph on disk) and no other,
+and it was made from the migration files on disk now (a digest of each recorded migration's
+file is stamped on it: a migration edited in place after the template was made changes no row);
 else the tenant is migrated as before and the template is made again from it. A creation
 makes the template on first need; ``migrate_all`` migrates an existing one with the tenants.
 
 - SQLite: the template file is never written in place; it is replaced by a rename (a reader
   copies the old file or the new one, whole). The clone is a copy beside the tenant's file,
-  linked to its name (never over an existing file).
+  linked to its name (never over an existing file). The stamp is a one-row table,
+  ``django_cfg_template``, dropped from the copy before it is linked.
 - PostgreSQL: ``CREATE DATABASE t_acme TEMPLATE t__template`` on the tenant's server. No
   connection to the template is kept open (PostgreSQL refuses the copy while one is: "source
   database is being accessed by other users"; the check reads its rows and closes). A copy that
-  fails for that reason, or any other, falls back to ``CREATE DATABASE`` and migrating.
+  fails for that reason, or any other, falls back to ``CREATE DATABASE`` and migrating. The
+  stamp is the template's comment (``COMMENT ON DATABASE``; a copy does not inherit it).
 - MariaDB has no template databases: tenants are migrated (from the shared plan).
 
 A tenant placed elsewhere (``--url``) is always migrated.
@@ -30,8 +34,10 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import sys
+from collections.abc import Mapping
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +60,7 @@ from django_cfg.tenants.production import refuse_production
 __all__ = [
     "TEMPLATE_NAME",
     "Rows",
+    "TemplateState",
     "clone_template",
     "drop_template",
     "migrate_template",
@@ -69,14 +76,26 @@ _CLONES = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
+class TemplateState:
+    """What a template database holds: its ``django_migrations`` rows (None: no database, or
+    no table) and the stamp of the migration files it was made from (None: none)."""
+
+    recorded: frozenset[Key] | None
+    stamp: str | None = None
+
+
+@dataclass(frozen=True)
 class Rows:
     """The ``django_migrations`` rows a full ``migrate`` records on a tenant database (every
     migration of the graph on disk; a squashed one: the migrations it replaces, and its own
     row, which ``check_replacements`` records once they all are, even with nothing to
-    apply), and the rows it may also hold."""
+    apply), the rows it may also hold, and each migration's file digest (read when these rows
+    were: a snapshot taken before migrating, so that a file edited meanwhile never stamps a
+    template as made from its new content)."""
 
     required: frozenset[Key]
     allowed: frozenset[Key]
+    files: Mapping[Key, str] = field(default_factory=dict, compare=False)
 
     def current(self, recorded: frozenset[Key] | None, *, exact: bool = True) -> bool:
         """Whether a database with ``recorded`` rows is migrated to the graph's leaves
@@ -85,22 +104,51 @@ class Rows:
             return False
         return not exact or recorded <= self.allowed
 
-    def leave_as_it_is(self, recorded: frozenset[Key] | None) -> bool:
-        """Whether ``migrate_all`` leaves a template with ``recorded`` rows as it is: current,
-        or not there (None)."""
-        return recorded is None or self.current(recorded)
+    def stamp(self, recorded: frozenset[Key]) -> str:
+        """The digest of the migration files of ``recorded`` rows, as they were read (a row
+        whose migration is not on disk counts by its name)."""
+        lines = (
+            f"{app}.{name}={self.files.get((app, name), '-')}" for app, name in sorted(recorded)
+        )
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def made_from_these_files(self, template: TemplateState) -> bool:
+        """Whether ``template`` was stamped from the files its rows' migrations have now:
+        False if one was edited in place since (same name, no new row), or it has no stamp."""
+        recorded = template.recorded
+        return recorded is not None and template.stamp == self.stamp(recorded)
+
+    def copyable(self, template: TemplateState) -> bool:
+        """Whether a copy of ``template`` is what Django's ``migrate`` makes of an empty
+        database now: current, and made from these files."""
+        return self.current(template.recorded) and self.made_from_these_files(template)
+
+    def leave_as_it_is(self, template: TemplateState) -> bool:
+        """Whether ``migrate_all`` leaves ``template`` as it is: copyable, or not there."""
+        return template.recorded is None or self.copyable(template)
+
+
+def _file_digest(migration: Any) -> str:
+    """The sha256 of ``migration``'s file ("-" if its module has none: compared by name)."""
+    path = getattr(sys.modules.get(type(migration).__module__), "__file__", None)
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else "-"
+    except OSError:
+        return "-"
 
 
 def recorded_when_migrated(loader: Any = None) -> Rows:
-    """The rows of a database migrated to the leaves of the migration graph on disk
-    (``loader``: a ``MigrationLoader(None)`` at hand, else the migration files are read)."""
+    """The rows of a database migrated to the leaves of the migration graph on disk, and
+    their migrations' file digests (``loader``: a ``MigrationLoader(None)`` at hand, else the
+    migration files are read)."""
     from django.db.migrations.loader import MigrationLoader
 
     graph = (loader or MigrationLoader(None, ignore_no_migrations=True)).graph
     rows: set[Key] = set()
     for key, migration in graph.nodes.items():
         rows.update([*(migration.replaces or []), key])
-    return Rows(frozenset(rows), frozenset(rows) | frozenset(graph.nodes))
+    files = {key: _file_digest(migration) for key, migration in graph.nodes.items()}
+    return Rows(frozenset(rows), frozenset(rows) | frozenset(graph.nodes), files)
 
 
 def sqlite_recorded(path: str) -> frozenset[Key] | None:
@@ -116,6 +164,37 @@ def sqlite_recorded(path: str) -> frozenset[Key] | None:
         return None
     finally:
         db.close()
+
+
+STAMP_TABLE = "django_cfg_template"  # SQLite: the template's stamp (dropped from its copies)
+_COMMENT = "django_cfg: the tenant template, made from migration files sha256 "  # PostgreSQL
+
+
+def sqlite_template(path: str) -> TemplateState:
+    """What the SQLite template ``path`` holds (one read-only connection)."""
+    try:
+        db = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error:
+        return TemplateState(None)
+    with closing(db):
+        try:
+            recorded = frozenset(db.execute("SELECT app, name FROM django_migrations").fetchall())
+        except sqlite3.Error:
+            return TemplateState(None)
+        try:
+            row = db.execute(f"SELECT migration_files_sha256 FROM {STAMP_TABLE}").fetchone()
+        except sqlite3.Error:  # no stamp
+            row = None
+    return TemplateState(recorded, row[0] if row else None)
+
+
+def _stamp_sqlite(path: str, rows: Rows) -> None:
+    """Stamp SQLite template ``path`` (not yet renamed to its name) with its rows' files."""
+    with closing(sqlite3.connect(path)) as db, db:
+        recorded = frozenset(db.execute("SELECT app, name FROM django_migrations").fetchall())
+        db.execute(f"CREATE TABLE IF NOT EXISTS {STAMP_TABLE} (migration_files_sha256 TEXT)")
+        db.execute(f"DELETE FROM {STAMP_TABLE}")
+        db.execute(f"INSERT INTO {STAMP_TABLE} VALUES (?)", [rows.stamp(recorded)])
 
 
 def sqlite_files(registry: Any) -> dict[str, str]:
@@ -196,8 +275,10 @@ def _clone_sqlite(template: DatabaseConfig, alias: str, complete: Rows) -> bool:
     except OSError:
         return False
     try:
-        if not complete.current(sqlite_recorded(staged)):
+        if not complete.copyable(sqlite_template(staged)):
             return False
+        with closing(sqlite3.connect(staged)) as copy, copy:
+            copy.execute(f"DROP TABLE {STAMP_TABLE}")  # a tenant is as migrate leaves it
         os.link(staged, target)  # never over a file that exists
     except FileExistsError:
         return False
@@ -211,7 +292,7 @@ def _clone_postgresql(template: DatabaseConfig, alias: str, complete: Rows) -> b
     if not _same_server(template, connection.settings_dict):
         return False
     try:
-        if not complete.current(_server_recorded(connection, template.name)):
+        if not complete.copyable(_server_template(connection, template.name)):
             return False
         quote = connection.ops.quote_name
         with connection._nodb_cursor() as cursor:
@@ -231,9 +312,9 @@ def _same_server(template: DatabaseConfig, settings_dict: dict[str, Any]) -> boo
     )
 
 
-def _server_recorded(connection: Any, name: str) -> frozenset[Key] | None:
-    """The ``django_migrations`` rows of database ``name`` on ``connection``'s server, read by
-    a connection of its own, closed before returning (never pooled); None if it is missing."""
+def _server_template(connection: Any, name: str) -> TemplateState:
+    """What template database ``name`` on ``connection``'s server holds, read by a connection
+    of its own, closed before returning (never pooled)."""
     other = connection.copy()
     other.settings_dict = {
         **other.settings_dict,
@@ -243,22 +324,36 @@ def _server_recorded(connection: Any, name: str) -> frozenset[Key] | None:
     try:
         with other.cursor() as cursor:
             cursor.execute("SELECT app, name FROM django_migrations")
-            return frozenset((app, migration) for app, migration in cursor.fetchall())
+            recorded = frozenset((app, migration) for app, migration in cursor.fetchall())
+            cursor.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = current_database()"
+            )
+            (comment,) = cursor.fetchone()
     except DatabaseError:
-        return None
+        return TemplateState(None)
     finally:
         other.close()
+    stamp = comment.removeprefix(_COMMENT) if (comment or "").startswith(_COMMENT) else None
+    return TemplateState(recorded, stamp)
 
 
-def refresh_template(registry: Any, alias: str, url: str = "") -> None:
+def _stamp_postgresql(cursor: Any, name: str, stamp: str) -> None:
+    """Stamp template ``name`` (a comment: copies do not inherit it); ``stamp`` is hex."""
+    quoted = cursor.db.ops.quote_name(name)
+    cursor.execute(f"COMMENT ON DATABASE {quoted} IS '{_COMMENT}{int(stamp, 16):064x}'")
+
+
+def refresh_template(registry: Any, alias: str, url: str = "", rows: Rows | None = None) -> None:
     """The template := ``alias``'s database, just migrated (no tenant data yet): best effort,
-    a failure leaves the template as it was (the next creation migrates)."""
+    a failure leaves the template as it was (the next creation migrates). ``rows``: what
+    ``recorded_when_migrated()`` gave before migrating it (its file digests are the stamp)."""
     if url or _family(alias) not in _CLONES:
         return
     template = template_database(registry.template)
     connection = connections[alias]
     connection.close()
-    rows = recorded_when_migrated()
+    rows = rows if rows is not None else recorded_when_migrated()
     source = str(connection.settings_dict["NAME"])
     try:
         if _family(alias) == "sqlite":
@@ -282,11 +377,12 @@ def _staged_for(source: str) -> str:
 def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
     staged = f"{target}.new-{_staged_for(source)}"
     Path(staged).unlink(missing_ok=True)  # left by a killed creation of this tenant
-    if rows.current(sqlite_recorded(target)):
+    if rows.copyable(sqlite_template(target)):
         return
     try:
         with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(staged)) as copy:
             origin.backup(copy)  # a consistent copy even if the file is open elsewhere
+        _stamp_sqlite(staged, rows)
         os.replace(staged, target)  # readers copy the old file or this one, whole
     finally:
         Path(staged).unlink(missing_ok=True)
@@ -295,13 +391,15 @@ def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
 def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows) -> None:
     quote = connection.ops.quote_name
     staged = f"{name[:40]}_new_{_staged_for(source)}"
-    current = rows.current(_server_recorded(connection, name))
+    current = rows.copyable(_server_template(connection, name))
     with connection._nodb_cursor() as cursor:  # one server connection for the whole refresh
         cursor.execute(f"DROP DATABASE IF EXISTS {quote(staged)}")  # a killed creation's
-        if current:
+        recorded = None if current else _server_template(connection, source).recorded
+        if recorded is None:
             return
         cursor.execute(f"CREATE DATABASE {quote(staged)} TEMPLATE {quote(source)}")
         try:
+            _stamp_postgresql(cursor, staged, rows.stamp(recorded))
             cursor.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
             cursor.execute(f"ALTER DATABASE {quote(staged)} RENAME TO {quote(name)}")
         except DatabaseError:
@@ -309,9 +407,17 @@ def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows) -> 
             raise
 
 
+EDITED = (
+    "left as it is: it was not made from the migration files on disk now (one was edited in "
+    "place since, or it has no stamp), and Django's migrate does not run an applied migration "
+    "again; the next create_tenant migrates and makes it again"
+)
+
+
 def migrate_template(registry: Any, verbosity: int = 0) -> str:
     """``migrate_all``: an existing template that is not current is migrated (SQLite: a copy,
-    renamed over it once migrated); what was done ("" if nothing)."""
+    renamed over it once migrated) and stamped; what was done ("" if nothing, ``EDITED`` if
+    an applied migration's file changed: migrating would not redo it)."""
     template = template_database(registry.template)
     if template.family not in _CLONES:
         return ""
@@ -326,11 +432,15 @@ def migrate_template(registry: Any, verbosity: int = 0) -> str:
         with file_lock(path, "migrate"):  # schema.lock.LOCK_NAME
             staged = f"{path}.new"
             Path(staged).unlink(missing_ok=True)
-            if complete.leave_as_it_is(sqlite_recorded(path)):
+            state = sqlite_template(path)
+            if complete.leave_as_it_is(state):
                 return ""
+            if not complete.made_from_these_files(state):
+                return EDITED
             try:
                 shutil.copyfile(path, staged)
                 _migrate_alias(DatabaseConfig.from_url(f"sqlite:///{staged}"), verbosity)
+                _stamp_sqlite(staged, complete)
                 os.replace(staged, path)
             finally:
                 Path(staged).unlink(missing_ok=True)
@@ -346,13 +456,19 @@ def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity
     add_database(TEMPLATE_ALIAS, template)
     try:
         connection = connections[TEMPLATE_ALIAS]
-        if complete.leave_as_it_is(_server_recorded(connection, template.name)):
+        if complete.leave_as_it_is(_server_template(connection, template.name)):
             return ""
         # The lock migrate_all holds on each database it migrates (schema.lock.LOCK_NAME).
         with server_lock(TEMPLATE_ALIAS, "migrate"):
-            if complete.leave_as_it_is(_server_recorded(connection, template.name)):
+            state = _server_template(connection, template.name)
+            if complete.leave_as_it_is(state):
                 return ""  # another run migrated it meanwhile
+            if not complete.made_from_these_files(state):
+                return EDITED
             _migrate_added(verbosity)
+            recorded = _server_template(connection, template.name).recorded or frozenset()
+            with connection.cursor() as cursor:
+                _stamp_postgresql(cursor, template.name, complete.stamp(recorded))
     finally:
         connections[TEMPLATE_ALIAS].close()
         remove_database(TEMPLATE_ALIAS)

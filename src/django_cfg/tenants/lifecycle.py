@@ -35,7 +35,7 @@ from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenant_names import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
-from django_cfg.tenants.clone import clone_template, refresh_template
+from django_cfg.tenants.clone import clone_template, recorded_when_migrated, refresh_template
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.name_lock import tenant_name_lock
 from django_cfg.tenants.provisioning import (
@@ -313,9 +313,12 @@ def _migrated(
     made for it and migrated becomes the template when the template is missing or behind."""
     if how == "cloned":
         return
+    if how == "adopted":  # an adopted database holds data: never a template
+        _migrate(name, verbosity, stdout)
+        return
+    files = recorded_when_migrated()  # read before migrating: a file edited meanwhile is stale
     _migrate(name, verbosity, stdout)
-    if how != "adopted":  # an adopted database holds data: never a template
-        refresh_template(registry, alias, row.url if row is not None else "")
+    refresh_template(registry, alias, row.url if row is not None else "", files)
 
 
 def _migrate(name: str, verbosity: int, stdout: TextIOBase | None) -> None:

@@ -293,7 +293,7 @@ class Command(BaseCommand):
             )
             return
         if done and verbosity >= 1:
-            self.stdout.write("The tenants' template database (new tenants' copy): migrated.")
+            self.stdout.write(f"The tenants' template database (new tenants' copy): {done}.")
 
     def _raise_for(self, failures: dict[str, str], what: str = "failed to migrate") -> None:
         """A CommandError with the counts and one line per failure, if any failed."""
