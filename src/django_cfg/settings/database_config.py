@@ -75,7 +75,9 @@ def _database_named(url: str | SecretStr) -> str:
 class DatabaseConfig(ConfigModel):
     """A database connection plus its role in routing (home of ``apps``, replica, read-only)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=False
+    )
     _hide_input = hidden_input_validator()  # errors() and json() hold no input either
     # True when built from a URL that a source of EnvSettings set (a variable, .env, YAML): never
     # a loader's fallback default, which production refuses (production_settings.py).

@@ -42,7 +42,7 @@ HASH_PLACEHOLDER = "{tenant_hash2}"
 """Two hex digits of the name's SHA-256 (256 folders): ``sqlite:///tenants/{tenant_hash2}/{tenant}``
 keeps 10,000 files at about 40 per folder."""
 REPLICA_SUFFIX = ".replica"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
+_NAME = r"[a-z0-9][a-z0-9_]{0,62}"  # compiled by the first tenant name checked (re's cache)
 
 
 def check_tenant_name(name: object) -> str:
@@ -51,7 +51,7 @@ def check_tenant_name(name: object) -> str:
     1 to 63 characters of a-z, 0-9 and ``_``, starting with a letter or digit: safe in a file
     name, a PostgreSQL / MariaDB database name and an alias, with no quoting.
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not re.fullmatch(_NAME, name):
         shown = repr(name)[:80] if isinstance(name, str) else type(name).__name__
         raise ValueError(
             f"invalid tenant name {shown}: use 1 to 63 characters of a-z, 0-9 and '_', "
