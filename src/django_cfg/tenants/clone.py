@@ -4,6 +4,7 @@
     refresh_template(registry, alias) # the template := alias's just migrated database
     migrate_template(registry)        # migrate_all: a template left behind is migrated
     recorded_when_migrated()          # the django_migrations rows a full migrate leaves
+    drop_staged(registry, alias)      # drop_tenant: what a killed creation staged, removed
 
 The template is the tenant URL template filled with the name ``_template`` (no tenant can have
 it: a tenant name starts with a letter or digit): ``tenants/_template.sqlite3``,
@@ -62,6 +63,7 @@ __all__ = [
     "Rows",
     "TemplateState",
     "clone_template",
+    "drop_staged",
     "drop_template",
     "migrate_template",
     "recorded_when_migrated",
@@ -374,8 +376,39 @@ def _staged_for(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:8]
 
 
+def _staged_sqlite(target: str, source: str) -> str:
+    """The staged copy of template file ``target`` made from tenant file ``source``."""
+    return f"{target}.new-{_staged_for(source)}"
+
+
+def _staged_server(name: str, source: str) -> str:
+    """The staged copy of template database ``name`` made from tenant database ``source``."""
+    return f"{name[:40]}_new_{_staged_for(source)}"
+
+
+def drop_staged(registry: Any, alias: str, url: str = "") -> None:
+    """Remove what a killed creation of ``alias``'s tenant left staged, for ``drop_tenant`` of
+    that half-created tenant (its caller holds the tenant's name lock): the copy of the
+    template beside its SQLite file, the template's staged copy made from its database."""
+    if url or _family(alias) not in _CLONES:
+        return
+    template = template_database(registry.template)
+    connection = connections[alias]
+    source = str(connection.settings_dict["NAME"])
+    if _family(alias) == "sqlite":
+        path = _sqlite_path(template)
+        if names_a_file(source):
+            Path(f"{source}.clone").unlink(missing_ok=True)  # _clone_sqlite's
+            if path is not None:
+                Path(_staged_sqlite(path, source)).unlink(missing_ok=True)
+    elif _same_server(template, connection.settings_dict):
+        staged = connection.ops.quote_name(_staged_server(template.name, source))
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {staged}")
+
+
 def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
-    staged = f"{target}.new-{_staged_for(source)}"
+    staged = _staged_sqlite(target, source)
     Path(staged).unlink(missing_ok=True)  # left by a killed creation of this tenant
     if rows.copyable(sqlite_template(target)):
         return
@@ -390,7 +423,7 @@ def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
 
 def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows) -> None:
     quote = connection.ops.quote_name
-    staged = f"{name[:40]}_new_{_staged_for(source)}"
+    staged = _staged_server(name, source)
     current = rows.copyable(_server_template(connection, name))
     with connection._nodb_cursor() as cursor:  # one server connection for the whole refresh
         cursor.execute(f"DROP DATABASE IF EXISTS {quote(staged)}")  # a killed creation's

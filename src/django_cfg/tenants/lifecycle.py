@@ -35,7 +35,12 @@ from django_cfg.settings.database_config import DatabaseConfig
 from django_cfg.settings.sqlite import names_a_file
 from django_cfg.settings.tenant_names import check_tenant_name
 from django_cfg.settings.url import DatabaseURLError
-from django_cfg.tenants.clone import clone_template, recorded_when_migrated, refresh_template
+from django_cfg.tenants.clone import (
+    clone_template,
+    drop_staged,
+    recorded_when_migrated,
+    refresh_template,
+)
 from django_cfg.tenants.credentials import check_storable_url
 from django_cfg.tenants.name_lock import tenant_name_lock
 from django_cfg.tenants.provisioning import (
@@ -174,6 +179,7 @@ def _drop_database_of(registry: TenantRegistry, name: str, row: Any) -> None:
         alias = registry.alias_for(name)
         try:
             drop_database(alias)
+            drop_staged(registry, alias, row.url)  # what a killed creation left staged
         except (DatabaseError, OSError) as error:
             where = _where(registry.database_at(name, row.url))
             raise TenantLifecycleError(

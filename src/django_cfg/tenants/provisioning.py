@@ -78,7 +78,10 @@ def drop_database(alias: str) -> None:
     family = engine_family(connection.settings_dict["ENGINE"])
     if family == "sqlite":
         path = Path(connection.settings_dict["NAME"])
-        for suffix in ("", "-wal", "-shm", ".migrate-lock"):  # the lock: django_cfg.schema.lock
+        # Its journals before the file: a rollback journal left by a killed transaction and
+        # outliving the file would be rolled back into the next file of that name. The lock:
+        # django_cfg.schema.lock.
+        for suffix in ("-journal", "-wal", "-shm", "", ".migrate-lock"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
         return
     name = connection.ops.quote_name(connection.settings_dict["NAME"])
