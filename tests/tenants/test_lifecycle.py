@@ -260,15 +260,17 @@ def test_drop_tenant_killed_before_the_drop_is_finished_by_running_it_again(
     project.scenario(write, name)
     killed = setup.steps(drop_killed, name)
     assert killed.returncode == -9, killed.stdout + killed.stderr
-    assert setup.rows() == {name: "creating"}  # not routable any more
+    assert setup.rows() == {name: "dropping"}  # not routable any more
     assert setup.probe(name)["status"] == 404
     assert "notes_note" in setup.tables(name)  # not dropped yet
 
     code, refused = project.status("create_tenant", name)  # the old data is not taken over
     assert code == 1, refused
-    assert "already exists and holds" in refused
-    assert f"drop_tenant {name} removes it" in refused
-    assert setup.rows() == {name: "creating"}
+    assert "is half dropped" in refused
+    assert f"run drop_tenant {name} --drop-database to finish the drop" in refused
+    assert "Traceback" not in refused
+    assert setup.rows() == {name: "dropping"}
+    assert "notes_note" in setup.tables(name)
 
     setup.drop_and_create_again(name)
 

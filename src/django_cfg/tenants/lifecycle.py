@@ -136,8 +136,10 @@ def create_tenant(
 def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
     """Forget tenant ``name`` (any state, an interrupted creation too); with
     ``drop_database`` its database is dropped, else kept with its data (a later
-    ``create_tenant`` of the name refuses it unless ``adopt=True``)."""
-    from django_cfg.tenants.models import CREATING, Tenant
+    ``create_tenant`` of the name refuses it unless ``adopt=True``). A bare claim (a creation
+    interrupted before it made or took a database) has no database of its own: what is at its
+    place (a tenant of that name dropped earlier, its data kept) is kept."""
+    from django_cfg.tenants.models import CREATING, DROPPING, Tenant
 
     registry = _registry()
     if registry.fixed is not None:
@@ -157,12 +159,13 @@ def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
                 f"no tenant {name!r}: it is not in the tenants table (nothing to drop)."
             )
         database = registry.database_at(name, row.url)
+        drop_database = drop_database and row.state != CREATING  # a claim: not its database
         if drop_database:
             # Not routable first (requests get a 404, not a dropped database); killed before
-            # the row is deleted, drop_tenant again finishes, and create_tenant does not take
-            # the database over (a claim, not the tenant's: see _take_database).
+            # the row is deleted, drop_tenant again finishes, and create_tenant refuses the
+            # name until then (_claim).
             state = row.state
-            _set_state(row, CREATING)
+            _set_state(row, DROPPING)
             try:
                 _drop_database_of(registry, name, row)
             except TenantLifecycleError:
@@ -246,7 +249,7 @@ def _create_listed(
 def _claim(name: str, url: str | None, replica_urls: Sequence[str]) -> tuple[Any, bool]:
     """The tenant's row, inserted in state CREATING, or the row of an interrupted creation
     (the name lock is held: nobody else works on it); whether it was resumed."""
-    from django_cfg.tenants.models import CREATING, UNROUTABLE, Tenant
+    from django_cfg.tenants.models import CREATING, DROPPING, UNROUTABLE, Tenant
 
     stored = {"url": url or "", "replica_urls": list(replica_urls)}
     try:
@@ -259,6 +262,12 @@ def _claim(name: str, url: str | None, replica_urls: Sequence[str]) -> tuple[Any
         row = _rows().filter(name=name).first()
     if row is None or row.state not in UNROUTABLE:
         raise TenantExistsError(f"Tenant {name!r} already exists.")
+    if row.state == DROPPING:
+        raise TenantLifecycleError(
+            f"Tenant {name!r} is half dropped (a drop_tenant --drop-database was interrupted; "
+            f"its database may still hold its data): run drop_tenant {name} --drop-database "
+            f"to finish the drop, then create_tenant {name}."
+        )
     if (url is not None or replica_urls) and stored != {
         "url": row.url,
         "replica_urls": list(row.replica_urls or ()),
@@ -380,9 +389,9 @@ def _failed(
         return TenantLifecycleError(message)
     if row.state == CREATING:
         return TenantLifecycleError(
-            f"{message}\nThe row of an interrupted create_tenant or drop_tenant of {name!r} "
-            f"stays (not routable): drop_tenant {name} removes it (--drop-database: with its "
-            "database)."
+            f"{message}\nThe row of an interrupted create_tenant of {name!r} stays (not "
+            f"routable): drop_tenant {name} removes it (the database at its place is not its "
+            "own: kept)."
         )
     where = _where(registry.database_at(name, row.url))
     return TenantLifecycleError(

@@ -13,7 +13,11 @@ CREATING = "creating"
 MIGRATING = "migrating"
 """``Tenant.state`` once the database is the tenant's (created, empty or adopted), until it is
 migrated: not routable; a resumed ``create_tenant`` continues on it."""
-UNROUTABLE = frozenset({CREATING, MIGRATING})
+DROPPING = "dropping"
+"""``Tenant.state`` while ``drop_tenant --drop-database`` drops the tenant's database: not
+routable; ``drop_tenant`` again finishes it, ``create_tenant`` refuses the name until then. Not
+``CREATING``: a claim's database is not the tenant's, and is never dropped (issue 23)."""
+UNROUTABLE = frozenset({CREATING, MIGRATING, DROPPING})
 """The states of a tenant that the registry treats as not existing (requests get a 404)."""
 
 
@@ -26,7 +30,8 @@ class Tenant(models.Model):
     ``domains`` are the tenant's own hosts (``create_tenant --domain``, the admin), which the
     middleware resolves before the subdomain rule (``tenants.domains``).
 
-    ``state`` is "" (ready), ``MOVING``, or ``CREATING`` / ``MIGRATING`` while it is created.
+    ``state`` is "" (ready), ``MOVING``, ``CREATING`` / ``MIGRATING`` while it is created, or
+    ``DROPPING`` while its database is dropped.
     ``url`` and ``replica_urls`` never hold a password (``TenantsConfig.passwords`` or the
     template's supply it). ``version`` grows at each change of ``url`` or ``state``: a process
     that opened the tenant re-reads the row every ``TenantsConfig.recheck_seconds`` and reopens

@@ -46,6 +46,12 @@ class Command(BaseCommand):
             return
         if dropped.dropped:
             self.stdout.write(f"Tenant {name!r} removed; database {dropped.database} dropped.")
+        elif options["drop_database"]:
+            self.stdout.write(
+                f"Tenant {name!r} removed: a creation interrupted before it made its database. "
+                f"Whatever is at {dropped.database} is not its own and is kept (perhaps an "
+                "earlier tenant's data): drop it yourself if no longer needed."
+            )
         else:
             self.stdout.write(
                 f"Tenant {name!r} removed; its database {dropped.database} is kept, with its "
