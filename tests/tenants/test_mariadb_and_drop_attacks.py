@@ -441,14 +441,6 @@ def test_a_mariadb_creation_killed_at_each_step_is_finished_by_the_next(maria: A
 
 
 @pytestmark_mariadb
-@pytest.mark.xfail(
-    strict=True,
-    reason="MariaDB commits each DDL statement: create_tenant killed inside a migration that "
-    "is not initial (crm 0002: its column added, its row not written) leaves a database that "
-    "migration recovery (initial migrations only) cannot finish: every create_tenant again "
-    "fails with 'Duplicate column name' while its message says 'run create_tenant again to "
-    "finish' (only drop_tenant --drop-database then create_tenant gets out)",
-)
 def test_a_mariadb_creation_killed_inside_a_later_migration_is_finished_by_the_next(
     maria: Attacked,
 ) -> None:
@@ -459,9 +451,11 @@ def test_a_mariadb_creation_killed_inside_a_later_migration_is_finished_by_the_n
     point = {"kind": "sql", "pattern": "ALTER TABLE .crm_contact. ADD COLUMN .phone"}
     status, out = maria.hooked("create_tenant", "k", action="kill", **point)
     assert status == -signal.SIGKILL, out
+    assert maria.rows() == {"k": "migrating"}
     again = maria.status_of("create_tenant", "k")
     assert again[0] == 0, again
     assert maria.schema("k") == fresh
+    assert maria.rows() == {"k": ""}
 
 
 # B. drop_tenant of a half-created tenant ---------------------------------------------------

@@ -12,11 +12,12 @@ flows too.
 
 With the tenants table, a creation goes through the row's ``state``: inserted as ``CREATING``
 (the claim: no tenant is routable in that state), ``MIGRATING`` once the database is the
-tenant's (recorded before ``CREATE DATABASE``), then ready (``""``). A creation killed at any
-step is finished by the next ``create_tenant`` of that name; concurrent ones of one name end
-with one tenant, the others get ``TenantExistsError`` (``tenants.name_lock``). A database
-that already holds tables is never taken over unless ``adopt=True``: a recycled name does not
-inherit the data of the tenant that had it.
+tenant's (recorded before ``CREATE DATABASE``; ``TAKING`` for one that existed), then ready
+(``""``). A creation killed at any step is finished by the next ``create_tenant`` of that name
+(on MariaDB, which commits each DDL statement, a database it made is made again); concurrent
+ones of one name end with one tenant, the others get ``TenantExistsError``
+(``tenants.name_lock``). A database that already holds tables is never taken over unless
+``adopt=True``: a recycled name does not inherit the data of the tenant that had it.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def _create_recorded(
     verbosity: int,
     stdout: TextIOBase | None,
 ) -> CreatedTenant:
-    from django_cfg.tenants.models import CREATING
+    from django_cfg.tenants.models import CREATING, MIGRATING
 
     row, resumed = _claim(name, url, replica_urls)
     registry.forget(name)  # what this process knew of an earlier tenant of the name
@@ -214,9 +215,10 @@ def _create_recorded(
         alias = registry.alias_for(name)
         if row.state == CREATING:
             how = _take_database(registry, name, row, alias, adopt=adopt, resumed=resumed)
-        elif not database_exists(alias):  # MIGRATING, killed before its database was made
+        elif not database_exists(alias) or (row.state == MIGRATING and _made_again(alias)):
+            # killed before its database was made, or half a migration's DDL is in it
             how = _new_database(registry, row, alias)
-        else:  # MIGRATING: the database is the tenant's (created, empty or adopted)
+        else:  # the database is the tenant's (made by this creation, found empty or adopted)
             how = "resumed"
         _migrated(registry, name, row, alias, how, verbosity, stdout)
         _set_state(row, "")
@@ -284,8 +286,9 @@ def _take_database(
     registry: TenantRegistry, name: str, row: Any, alias: str, *, adopt: bool, resumed: bool
 ) -> str:
     """Make ``alias``'s database the tenant's: create it, or take it empty, or adopt its
-    tables (``adopt``); the row says MIGRATING before anything is created."""
-    from django_cfg.tenants.models import MIGRATING
+    tables (``adopt``); the row says MIGRATING before the database is made, TAKING once one
+    that existed is taken."""
+    from django_cfg.tenants.models import MIGRATING, TAKING
 
     if not database_exists(alias):
         if row is not None:
@@ -302,8 +305,28 @@ def _take_database(
             "pass --adopt (adopt=True) to make it this tenant's database, data included."
         )
     if row is not None:
-        _set_state(row, MIGRATING)
+        _set_state(row, TAKING)
     return "adopted" if tables else ("resumed" if resumed else "already existed, empty")
+
+
+def _made_again(alias: str) -> bool:
+    """A resumed creation's database that this creation made (MIGRATING) on an engine that
+    commits each DDL statement (MariaDB: a kill inside a migration leaves a column added and
+    its row unwritten, which ``migrate`` cannot finish): dropped, to be made again, when no
+    table but ``django_migrations`` holds a row (it was never routable: only its migrations
+    wrote to it; a row elsewhere, e.g. from a data migration, leaves it to ``migrate``)."""
+    connection = connections[alias]
+    if connection.features.can_rollback_ddl:  # each migration was all or nothing
+        return False
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            if table != "django_migrations":
+                cursor.execute(f"SELECT 1 FROM {quote(table)} LIMIT 1")
+                if cursor.fetchone() is not None:
+                    return False
+    drop_database(alias)
+    return True
 
 
 def _new_database(registry: TenantRegistry, row: Any, alias: str) -> str:

@@ -11,13 +11,17 @@ CREATING = "creating"
 """``Tenant.state`` from ``create_tenant``'s claim of the name until it has taken the database
 (created it, or found it empty, or adopted it): not routable (``tenants.lifecycle``)."""
 MIGRATING = "migrating"
-"""``Tenant.state`` once the database is the tenant's (created, empty or adopted), until it is
-migrated: not routable; a resumed ``create_tenant`` continues on it."""
+"""``Tenant.state`` from just before ``create_tenant`` makes the tenant's database until it is
+migrated: not routable; a resumed ``create_tenant`` continues on it, or, where a killed
+migration can leave half its DDL committed (MariaDB), makes it again (it holds nothing else)."""
+TAKING = "taking"
+"""``Tenant.state`` once a database that existed is the tenant's (found empty, or adopted with
+its tables), until it is migrated: not routable; a resumed ``create_tenant`` continues on it."""
 DROPPING = "dropping"
 """``Tenant.state`` while ``drop_tenant --drop-database`` drops the tenant's database: not
 routable; ``drop_tenant`` again finishes it, ``create_tenant`` refuses the name until then. Not
 ``CREATING``: a claim's database is not the tenant's, and is never dropped (issue 23)."""
-UNROUTABLE = frozenset({CREATING, MIGRATING, DROPPING})
+UNROUTABLE = frozenset({CREATING, MIGRATING, TAKING, DROPPING})
 """The states of a tenant that the registry treats as not existing (requests get a 404)."""
 
 
@@ -30,8 +34,8 @@ class Tenant(models.Model):
     ``domains`` are the tenant's own hosts (``create_tenant --domain``, the admin), which the
     middleware resolves before the subdomain rule (``tenants.domains``).
 
-    ``state`` is "" (ready), ``MOVING``, ``CREATING`` / ``MIGRATING`` while it is created, or
-    ``DROPPING`` while its database is dropped.
+    ``state`` is "" (ready), ``MOVING``, ``CREATING`` / ``MIGRATING`` / ``TAKING`` while it is
+    created, or ``DROPPING`` while its database is dropped.
     ``url`` and ``replica_urls`` never hold a password (``TenantsConfig.passwords`` or the
     template's supply it). ``version`` grows at each change of ``url`` or ``state``: a process
     that opened the tenant re-reads the row every ``TenantsConfig.recheck_seconds`` and reopens
