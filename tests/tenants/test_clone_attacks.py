@@ -628,6 +628,42 @@ def test_a_migration_edited_in_place_is_not_copied_stale(project: Project) -> No
     assert "template" not in project.manage("migrate_all", "--noinput")
 
 
+LONG_LIVED = """from pathlib import Path
+import django
+django.setup()
+from django.core.management import call_command
+call_command("create_tenant", "a")
+path = Path("crm/migrations/0005_field5.py")
+path.write_text(path.read_text().replace("IntegerField(default=0)", "CharField(max_length=9)"))
+call_command("create_tenant", "b")
+call_command("create_tenant", "c")
+"""  # one process (a web worker's create_tenant): its crm 0005 module is loaded before the edit
+
+
+def test_a_process_that_loaded_a_migration_before_its_edit_never_stamps_the_new_file(
+    project: Project,
+) -> None:
+    """Django's loader does not import a loaded migration module again: a process that loaded
+    crm 0005 before it was edited in place runs the old code. It must not pass the template it
+    made for one made from the edited file: it copies it for b and c (what its own migrate
+    would run); a new process migrates its first creation (the new content) and makes the
+    template again; copies then are as migrate leaves a database."""
+    project.add_field(5, "0004_lowercase_domains")
+    before_edit = project.reference()
+    (project.root / "long_lived.py").write_text(LONG_LIVED)
+    run = project.run("long_lived.py")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count(COPIED) == 2, run.stdout  # b, c: copies of a, in that process
+    assert same(project.schema("b"), before_edit)
+    assert same(project.schema("c"), before_edit)
+    fresh = project.reference()
+    assert fresh != before_edit
+    assert COPIED not in project.create("d")
+    assert same(project.schema("d"), fresh)
+    assert COPIED in project.create("e")
+    assert same(project.schema("e"), fresh)
+
+
 def test_a_template_made_before_stamps_is_made_again(project: Project) -> None:
     """A template without the stamp of its migration files (made by an earlier version, or
     its stamp removed): never copied, made again by the next creation, then copied."""

@@ -458,6 +458,33 @@ def test_a_mariadb_creation_killed_inside_a_later_migration_is_finished_by_the_n
     assert maria.rows() == {"k": ""}
 
 
+@pytestmark_mariadb
+def test_an_adopted_mariadb_database_killed_inside_a_migration_keeps_its_data(
+    maria: Attacked,
+) -> None:
+    """A database adopted with data (a tenant dropped without its database, then crm 0005
+    added), its adoption killed inside crm 0005 (its column added, its row not written): the
+    resumed creation must never drop and make it again (as it does for a database it made):
+    it fails, says the database existed before and that --drop-database would drop what it
+    held, and the data stays."""
+    maria.create("legacy")
+    precious(maria, "legacy", "CREATE TABLE precious (x integer)")
+    precious(maria, "legacy", "INSERT INTO precious VALUES (42)")
+    maria.manage("drop_tenant", "legacy", "--noinput")
+    maria.add_field(5, "0004_lowercase_domains")
+    point = {"kind": "sql", "pattern": "ALTER TABLE .crm_company. ADD COLUMN .field5"}
+    status, out = maria.hooked("create_tenant", "legacy", "--adopt", action="kill", **point)
+    assert status == -signal.SIGKILL, out
+    assert maria.rows() == {"legacy": "taking"}
+    status, out = maria.status_of("create_tenant", "legacy")
+    assert status == 1, out
+    assert "existed before (found empty or adopted)" in out
+    assert "--drop-database would drop what it held" in out
+    assert "Traceback" not in out
+    assert precious(maria, "legacy", "SELECT x FROM precious") == [(42,)]
+    assert maria.rows() == {"legacy": "taking"}
+
+
 # B. drop_tenant of a half-created tenant ---------------------------------------------------
 
 

@@ -236,3 +236,27 @@ def test_migrate_all_reads_each_sqlite_tenants_rows_and_migrates_one_behind(tmp_
     assert "tenant_b: 1 applied: tickets.0004_comment_kind" in out
     assert sqlite_schema(files["a"]) == before
     assert sqlite_schema(files["b"])["objects"] == before["objects"]
+
+
+def test_a_staged_template_database_is_never_a_tenants() -> None:
+    """A refresh stages the new template beside the old and drops a copy a killed creation
+    left (DROP DATABASE IF EXISTS): its name must never be a tenant's database, whatever the
+    length of the URL template's prefix (it was cut at 40 characters: a prefix of 41 ending
+    in '_' made it the database of a tenant named new_<hash>), and never cut by PostgreSQL at
+    63 bytes (then there is no staged copy, and no template)."""
+    from django_cfg.settings.tenant_names import check_tenant_name
+    from django_cfg.tenants.clone import _staged_server
+
+    staged_some = 0
+    for length in range(1, 60):
+        prefix = "p" * (length - 1) + "_"
+        staged = _staged_server(f"{prefix}_template", f"{prefix}acme")
+        if staged is None:
+            assert len(f"{prefix}_template_new_12345678") > 63
+            continue
+        staged_some += 1
+        assert len(staged.encode()) <= 63
+        assert staged.startswith(prefix)
+        with pytest.raises(ValueError, match="invalid tenant name"):
+            check_tenant_name(staged[len(prefix) :])
+    assert staged_some > 30

@@ -84,6 +84,7 @@ class TemplateState:
 
     recorded: frozenset[Key] | None
     stamp: str | None = None
+    oid: int | None = None  # PostgreSQL: which database it is (a refresh makes a new one)
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,21 @@ class Rows:
         return template.recorded is None or self.copyable(template)
 
 
+_LOADED_DIGEST = "__django_cfg_sha256__"
+
+
 def _file_digest(migration: Any) -> str:
-    """The sha256 of ``migration``'s file ("-" if its module has none: compared by name)."""
-    path = getattr(sys.modules.get(type(migration).__module__), "__file__", None)
+    """The sha256 of ``migration``'s file when this process first read it ("-" if its module
+    has none: compared by name). Django's loader does not import a loaded migration module
+    again: a process that loaded it before an edit in place runs the old code, so its digest
+    stays the old one (kept on the module object), never the edited file's."""
+    module = sys.modules.get(type(migration).__module__)
+    path = getattr(module, "__file__", None)
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else "-"
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else "-"
     except OSError:
         return "-"
+    return str(vars(module).setdefault(_LOADED_DIGEST, digest)) if path else digest
 
 
 def recorded_when_migrated(loader: Any = None) -> Rows:
@@ -294,14 +303,19 @@ def _clone_postgresql(template: DatabaseConfig, alias: str, complete: Rows) -> b
     if not _same_server(template, connection.settings_dict):
         return False
     try:
-        if not complete.copyable(_server_template(connection, template.name)):
+        checked = _server_template(connection, template.name)
+        if not complete.copyable(checked):
             return False
         quote = connection.ops.quote_name
+        target = quote(connection.settings_dict["NAME"])
         with connection._nodb_cursor() as cursor:
-            cursor.execute(
-                f"CREATE DATABASE {quote(connection.settings_dict['NAME'])} "
-                f"TEMPLATE {quote(template.name)}"
-            )
+            cursor.execute(f"CREATE DATABASE {target} TEMPLATE {quote(template.name)}")
+            # The database checked, not one a refresh renamed in its place meanwhile (made by
+            # a process with other migration files): else this copy is dropped and migrated.
+            cursor.execute("SELECT oid FROM pg_database WHERE datname = %s", [template.name])
+            if cursor.fetchone() != (checked.oid,):
+                cursor.execute(f"DROP DATABASE {target}")
+                return False
     except DatabaseError:  # held open by another process, dropped meanwhile: migrate instead
         return False
     return True
@@ -328,16 +342,16 @@ def _server_template(connection: Any, name: str) -> TemplateState:
             cursor.execute("SELECT app, name FROM django_migrations")
             recorded = frozenset((app, migration) for app, migration in cursor.fetchall())
             cursor.execute(
-                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "SELECT oid, shobj_description(oid, 'pg_database') FROM pg_database "
                 "WHERE datname = current_database()"
             )
-            (comment,) = cursor.fetchone()
+            oid, comment = cursor.fetchone()
     except DatabaseError:
         return TemplateState(None)
     finally:
         other.close()
     stamp = comment.removeprefix(_COMMENT) if (comment or "").startswith(_COMMENT) else None
-    return TemplateState(recorded, stamp)
+    return TemplateState(recorded, stamp, int(oid))
 
 
 def _stamp_postgresql(cursor: Any, name: str, stamp: str) -> None:
@@ -354,18 +368,23 @@ def refresh_template(registry: Any, alias: str, url: str = "", rows: Rows | None
         return
     template = template_database(registry.template)
     connection = connections[alias]
-    connection.close()
     rows = rows if rows is not None else recorded_when_migrated()
     source = str(connection.settings_dict["NAME"])
+    server = _family(alias) == "postgresql" and _same_server(template, connection.settings_dict)
     try:
+        # Its rows by the connection that migrated it, closed before it is copied: a connection
+        # opened just for them might still be ending when PostgreSQL checks that nobody else
+        # is connected to the database it copies (the refresh then failed under load).
+        recorded = _recorded_by(connection) if server else frozenset()
+        connection.close()
         if _family(alias) == "sqlite":
             path = _sqlite_path(template)
             if path is not None and names_a_file(source):
                 _refresh_sqlite(path, source, rows)
-        elif _same_server(template, connection.settings_dict):
-            _refresh_postgresql(connection, source, template.name, rows)
+        elif server:
+            _refresh_postgresql(connection, source, template.name, rows, rows.stamp(recorded))
     except (DatabaseError, OSError, sqlite3.Error):
-        return
+        connection.close()
 
 
 def _staged_for(source: str) -> str:
@@ -381,9 +400,12 @@ def _staged_sqlite(target: str, source: str) -> str:
     return f"{target}.new-{_staged_for(source)}"
 
 
-def _staged_server(name: str, source: str) -> str:
-    """The staged copy of template database ``name`` made from tenant database ``source``."""
-    return f"{name[:40]}_new_{_staged_for(source)}"
+def _staged_server(name: str, source: str) -> str | None:
+    """The staged copy of template database ``name`` made from tenant database ``source``;
+    None if longer than PostgreSQL's 63 bytes (it would cut it: no template then). Never a
+    tenant's database: where a tenant's name would start, it has the template's ``_``."""
+    staged = f"{name}_new_{_staged_for(source)}"
+    return staged if len(staged.encode()) <= 63 else None
 
 
 def drop_staged(registry: Any, alias: str, url: str = "") -> None:
@@ -402,9 +424,10 @@ def drop_staged(registry: Any, alias: str, url: str = "") -> None:
             if path is not None:
                 Path(_staged_sqlite(path, source)).unlink(missing_ok=True)
     elif _same_server(template, connection.settings_dict):
-        staged = connection.ops.quote_name(_staged_server(template.name, source))
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {staged}")
+        staged = _staged_server(template.name, source)
+        if staged is not None:
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(staged)}")
 
 
 def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
@@ -421,18 +444,25 @@ def _refresh_sqlite(target: str, source: str, rows: Rows) -> None:
         Path(staged).unlink(missing_ok=True)
 
 
-def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows) -> None:
+def _recorded_by(connection: Any) -> frozenset[Key]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app, name FROM django_migrations")
+        return frozenset((app, migration) for app, migration in cursor.fetchall())
+
+
+def _refresh_postgresql(connection: Any, source: str, name: str, rows: Rows, stamp: str) -> None:
     quote = connection.ops.quote_name
     staged = _staged_server(name, source)
+    if staged is None:
+        return
     current = rows.copyable(_server_template(connection, name))
     with connection._nodb_cursor() as cursor:  # one server connection for the whole refresh
         cursor.execute(f"DROP DATABASE IF EXISTS {quote(staged)}")  # a killed creation's
-        recorded = None if current else _server_template(connection, source).recorded
-        if recorded is None:
+        if current:
             return
         cursor.execute(f"CREATE DATABASE {quote(staged)} TEMPLATE {quote(source)}")
         try:
-            _stamp_postgresql(cursor, staged, rows.stamp(recorded))
+            _stamp_postgresql(cursor, staged, stamp)
             cursor.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
             cursor.execute(f"ALTER DATABASE {quote(staged)} RENAME TO {quote(name)}")
         except DatabaseError:
@@ -499,9 +529,9 @@ def _migrate_server_template(template: DatabaseConfig, complete: Rows, verbosity
             if not complete.made_from_these_files(state):
                 return EDITED
             _migrate_added(verbosity)
-            recorded = _server_template(connection, template.name).recorded or frozenset()
+            stamp = complete.stamp(_recorded_by(connection))  # the connection that migrated it
             with connection.cursor() as cursor:
-                _stamp_postgresql(cursor, template.name, complete.stamp(recorded))
+                _stamp_postgresql(cursor, template.name, stamp)
     finally:
         connections[TEMPLATE_ALIAS].close()
         remove_database(TEMPLATE_ALIAS)

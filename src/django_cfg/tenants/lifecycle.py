@@ -217,6 +217,7 @@ def _create_recorded(
             how = _take_database(registry, name, row, alias, adopt=adopt, resumed=resumed)
         elif not database_exists(alias) or (row.state == MIGRATING and _made_again(alias)):
             # killed before its database was made, or half a migration's DDL is in it
+            _set_state(row, MIGRATING)  # made by this creation (a TAKING one dropped by hand)
             how = _new_database(registry, row, alias)
         else:  # the database is the tenant's (made by this creation, found empty or adopted)
             how = "resumed"
@@ -319,8 +320,12 @@ def _made_again(alias: str) -> bool:
     if connection.features.can_rollback_ddl:  # each migration was all or nothing
         return False
     quote = connection.ops.quote_name
+    models = set(connection.introspection.django_table_names())
     with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
+        tables = connection.introspection.table_names(cursor)
+        if not set(tables) <= models | {"django_migrations"}:
+            return False  # a table no model makes (a row of an earlier version's adoption)
+        for table in tables:
             if table != "django_migrations":
                 cursor.execute(f"SELECT 1 FROM {quote(table)} LIMIT 1")
                 if cursor.fetchone() is not None:
@@ -416,7 +421,16 @@ def _failed(
             f"routable): drop_tenant {name} removes it (the database at its place is not its "
             "own: kept)."
         )
+    from django_cfg.tenants.models import TAKING
+
     where = _where(registry.database_at(name, row.url))
+    if row.state == TAKING:  # it existed before: its tables may hold someone's data
+        return TenantLifecycleError(
+            f"{message}\nIts database {where} existed before (found empty or adopted) and is "
+            f"the tenant's, not yet routable: run create_tenant {name} again to finish, or "
+            f"drop_tenant {name} (without --drop-database) to leave the database as it is now; "
+            "--drop-database would drop what it held."
+        )
     return TenantLifecycleError(
         f"{message}\nIts database {where} is the tenant's, not yet routable: run "
         f"create_tenant {name} again to finish, or drop_tenant {name} --drop-database to "
