@@ -296,6 +296,15 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Attac
         made.cleanup()
 
 
+@pytest.fixture(params=[engine_param(e) for e in ("sqlite", "postgresql")])
+def cloning_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Attacked]:
+    made = Attacked(tmp_path, request.param)  # the engines with a template to copy
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
 def applied_nothing(out: str) -> bool:
     return re.search(r"\d+ applied", out) is None
 
@@ -745,3 +754,44 @@ def test_a_mariadb_migrate_all_killed_inside_a_migration_is_finished_by_the_next
     again = maria.status_of("migrate_all", "--noinput")
     assert again[0] == 0, again
     assert maria.schema("a") == fresh
+
+
+def test_a_half_created_tenant_dropped_without_its_database_leaves_no_staged_copy(
+    cloning_engine: Attacked,
+) -> None:
+    """create_tenant killed inside its copy of the template or inside the refresh of the
+    template from its database, then drop_tenant NAME (its database kept): the staged copies
+    (the template's, never the tenant's data) go with the row; the database stays; the name
+    is created again as migrate leaves a database."""
+    project = cloning_engine
+    project.create("a")  # the template
+    fresh = project.reference()
+    points = [
+        (label, point, no_template)
+        for label, point, no_template in drop_kill_points(project.engine)
+        if "copy" in label or "refresh" in label
+    ]
+    assert len(points) == 2
+    for number, (label, point, no_template) in enumerate(points):
+        if no_template:
+            project.drop_template()
+        name = f"s{number}"
+        status, out = project.hooked("create_tenant", name, action="kill", **point)
+        assert status == -signal.SIGKILL, (label, status, out)
+        status, out = project.status_of("drop_tenant", name, "--noinput")
+        assert status == 0, (label, out)
+        assert "is kept" in out, (label, out)
+        assert project.rows().get(name) is None, label
+        staged = [
+            left
+            for left in project.leftovers()
+            if left.removesuffix(".sqlite3") != name and left != project.database(name)
+        ]
+        if project.engine == "sqlite":
+            staged += [f for f in project.files_of(name) if f != f"{name}.sqlite3"]
+            staged += [f for f in project.files_of("_template") if f != "_template.sqlite3"]
+        assert staged == [], label
+        project.cleanup_leftovers()  # the kept database
+        status, out = project.status_of("create_tenant", name)
+        assert status == 0, (label, out)
+        assert project.schema(name) == fresh, label

@@ -140,7 +140,7 @@ def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
     ``create_tenant`` of the name refuses it unless ``adopt=True``). A bare claim (a creation
     interrupted before it made or took a database) has no database of its own: what is at its
     place (a tenant of that name dropped earlier, its data kept) is kept."""
-    from django_cfg.tenants.models import CREATING, DROPPING, Tenant
+    from django_cfg.tenants.models import CREATING, DROPPING, UNROUTABLE, Tenant
 
     registry = _registry()
     if registry.fixed is not None:
@@ -172,9 +172,23 @@ def drop_tenant(name: str, *, drop_database: bool = False) -> DroppedTenant:
             except TenantLifecycleError:
                 _set_state(row, state)  # the tenant is kept as it was
                 raise
+        elif row.state in UNROUTABLE:  # half created: what it staged goes, its database stays
+            _drop_staged_of(registry, name, row)
         registry.forget(name)
         Tenant._default_manager.using(DEFAULT_DB_ALIAS).filter(pk=row.pk).delete()
         return DroppedTenant(name, _where(database), dropped=drop_database)
+
+
+def _drop_staged_of(registry: TenantRegistry, name: str, row: Any) -> None:
+    """Remove the copies of the template a killed creation of ``name`` staged (never the
+    tenant's data): best effort, a failure leaves them to the next creation of the name."""
+    with provisioning(name):
+        try:
+            drop_staged(registry, registry.alias_for(name), row.url)
+        except (DatabaseError, OSError):
+            pass
+        finally:
+            registry.forget(name)
 
 
 def _drop_database_of(registry: TenantRegistry, name: str, row: Any) -> None:
