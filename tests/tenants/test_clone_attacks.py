@@ -51,6 +51,21 @@ from tests.tenants.test_shared_plan import pg_schema, sqlite_schema
 
 REFS = ["ref", "ref2", "ref3", "ref4"]
 COPIED = "copied from the migrated template"
+# Kill points inside a creation's copy of the SQLite template and inside its refresh of the
+# template (label, hook spec, whether the template is dropped first), for the attacks here
+# and in test_mariadb_and_drop_attacks.py.
+SQLITE_TEMPLATE_POINTS: list[tuple[str, dict[str, Any], bool]] = [
+    (
+        "inside the copy",
+        {"kind": "call", "target": "shutil:copyfile", "pattern": "_template"},
+        False,
+    ),
+    (
+        "inside the refresh",
+        {"kind": "call", "target": "os:replace", "pattern": "_template", "when": "before"},
+        True,
+    ),
+]
 
 FIELD_MIGRATION = """from django.db import migrations, models
 
@@ -464,16 +479,7 @@ def kill_points(engine: str) -> list[tuple[str, dict[str, Any], bool]]:
     if engine == "sqlite":
         points += [
             ("copied", {"kind": "call", "target": f"{lifecycle}:clone_template"}, False),
-            (
-                "inside the copy",
-                {"kind": "call", "target": "shutil:copyfile", "pattern": "_template"},
-                False,
-            ),
-            (
-                "inside the refresh",
-                {"kind": "call", "target": "os:replace", "pattern": "_template", "when": "before"},
-                True,
-            ),
+            *SQLITE_TEMPLATE_POINTS,
         ]
     else:
         points += [

@@ -35,7 +35,7 @@ import pytest
 from tests.support.services import MARIADB_URL, sibling_url
 from tests.support.subprocess_project import server_rows
 from tests.tenants.project_support import drop_server_database, server_databases
-from tests.tenants.test_clone_attacks import COPIED, Project, wait_for
+from tests.tenants.test_clone_attacks import COPIED, SQLITE_TEMPLATE_POINTS, Project, wait_for
 
 LIFECYCLE = "django_cfg.tenants.lifecycle"
 
@@ -513,18 +513,7 @@ def drop_kill_points(engine: str) -> list[tuple[str, dict[str, Any], bool]]:
         ("migrated", {"kind": "call", "target": f"{LIFECYCLE}:_migrate"}, True),
     ]
     if engine == "sqlite":
-        points += [
-            (
-                "inside the copy",
-                {"kind": "call", "target": "shutil:copyfile", "pattern": "_template"},
-                False,
-            ),
-            (
-                "inside the refresh",
-                {"kind": "call", "target": "os:replace", "pattern": "_template", "when": "before"},
-                True,
-            ),
-        ]
+        points += SQLITE_TEMPLATE_POINTS
     elif engine == "postgresql":
         points += [
             ("inside the copy", {"kind": "sql", "pattern": "CREATE DATABASE .* TEMPLATE"}, False),
